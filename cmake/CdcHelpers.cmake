@@ -1,0 +1,29 @@
+# Small helpers so that each stage links only what it declares (after abseil's AbseilHelpers).
+#
+#   cdc_library(NAME base SRCS a.cc b.cc DEPS fmt::fmt)
+#     -> static library cdc_base; include root is src/, so includes read "base/status.h".
+#   cdc_test(NAME base_status_test SRCS status_test.cc DEPS cdc_base)
+#     -> a GoogleTest binary registered with ctest, one ctest entry per test case.
+
+function(cdc_library)
+  cmake_parse_arguments(CDC "" "NAME" "SRCS;DEPS;PRIVATE_DEPS" ${ARGN})
+  set(target cdc_${CDC_NAME})
+  add_library(${target} STATIC ${CDC_SRCS})
+  target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/include
+                                              ${CMAKE_BINARY_DIR}/generated)
+  target_link_libraries(${target} PUBLIC ${CDC_DEPS} PRIVATE ${CDC_PRIVATE_DEPS})
+endfunction()
+
+function(cdc_test)
+  cmake_parse_arguments(CDC "" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${CDC_NAME} ${CDC_SRCS})
+  set_target_properties(${CDC_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  target_include_directories(${CDC_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
+  target_link_libraries(${CDC_NAME} PRIVATE ${CDC_DEPS} GTest::gtest GTest::gtest_main)
+  target_compile_definitions(${CDC_NAME} PRIVATE
+    CDC_SOURCE_DIR="${PROJECT_SOURCE_DIR}" CDC_BINARY="${CMAKE_BINARY_DIR}/bin/cdc-pipeline")
+  if(NOT CDC_LABELS)
+    set(CDC_LABELS unit)
+  endif()
+  gtest_discover_tests(${CDC_NAME} DISCOVERY_MODE PRE_TEST PROPERTIES LABELS "${CDC_LABELS}")
+endfunction()

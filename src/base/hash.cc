@@ -1,0 +1,79 @@
+#include "base/hash.h"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+namespace cdc {
+
+std::array<uint8_t, 20> Sha1(std::string_view data) {
+  std::array<uint8_t, 20> out;
+  SHA1(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data());
+  return out;
+}
+
+std::array<uint8_t, 32> Sha256(std::string_view data) {
+  std::array<uint8_t, 32> out;
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data());
+  return out;
+}
+
+namespace {
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+}  // namespace
+
+std::string UuidV5(std::string_view ns, std::string_view name) {
+  std::string input;
+  input.reserve(16 + name.size());
+  int hi = -1;
+  for (char c : ns) {
+    int v = HexValue(c);
+    if (v < 0) continue;
+    if (hi < 0) {
+      hi = v;
+    } else {
+      input.push_back(static_cast<char>(hi << 4 | v));
+      hi = -1;
+    }
+  }
+  input.append(name);
+  auto digest = Sha1(input);
+  digest[6] = static_cast<uint8_t>((digest[6] & 0x0f) | 0x50);
+  digest[8] = static_cast<uint8_t>((digest[8] & 0x3f) | 0x80);
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out.push_back('-');
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 0xf]);
+  }
+  return out;
+}
+
+std::string HexEncode(std::string_view bytes) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 0xf]);
+  }
+  return out;
+}
+
+std::string Base64Encode(std::string_view bytes) {
+  std::string out;
+  out.resize(4 * ((bytes.size() + 2) / 3));
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+}  // namespace cdc

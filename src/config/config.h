@@ -1,0 +1,128 @@
+// The validated configuration: plain values, no YAML. Built by LoadConfig (loader.cc) from
+// config/cdc-pipeline.yaml. Every field is declared once in schema.cc, with its type, default and
+// description; the same table parses, rejects unknown keys and generates docs/configuration.md.
+//
+// Thread-safety: immutable once loaded; share as std::shared_ptr<const Config>.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "event/change_event.h"
+
+namespace cdc {
+
+// Where a value came from, for error messages: "config/cdc-pipeline.yaml:12:5".
+struct SourceLocation {
+  std::string file;
+  int line = 0;    // 1-based; 0 = unknown
+  int column = 0;  // 1-based
+  std::string ToString() const;
+};
+
+struct ConfigError {
+  SourceLocation where;
+  std::string message;
+  std::string ToString() const;  // "file:line:col: message"
+};
+
+struct PipelineConfig {
+  std::string name = "coredb";
+  std::string data_dir = "./data";
+  std::string log_level = "info";
+};
+
+struct BusConfig {
+  std::string name = "cdc-events";
+  std::string source = "cdc.coredb";
+  std::string account = "000000000000";
+  std::string region = "local";
+};
+
+struct SourceConfig {
+  std::string type = "json";  // json
+  std::string path = "-";     // json: file to read, "-" for stdin
+  SourceLocation where;
+};
+
+struct TableConfig {
+  std::string name;
+  std::string schema = "public";
+  std::string function;  // processor name, e.g. processUserChanges
+  std::vector<Op> event_types;
+  std::vector<std::string> primary_key;
+  std::string pii = "none";  // none | personal | payment | financial | auth
+  std::string description;
+  SourceLocation where;
+};
+
+struct RuleConfig {
+  std::string name;
+  std::string description;
+  std::string event_pattern;  // JSON text
+  SourceLocation pattern_where;
+  bool enabled = true;
+  std::vector<std::string> targets;
+  std::vector<SourceLocation> target_where;  // one per entry of `targets`
+  SourceLocation where;
+};
+
+struct TargetConfig {
+  std::string name;
+  std::string type;  // file | stdout
+  std::string path;  // file
+  std::string fsync = "batch";      // file: always | batch | never
+  std::string format = "eventbridge";  // eventbridge | cloudevents
+  SourceLocation where;
+};
+
+struct DeadLetterConfig {
+  std::string path;  // default: <data_dir>/dead-letter.jsonl
+  std::string fsync = "batch";
+};
+
+struct Config {
+  std::string file;  // the file it was loaded from
+  PipelineConfig pipeline;
+  BusConfig bus;
+  SourceConfig source;
+  DeadLetterConfig dead_letter;
+  std::vector<TableConfig> tables;    // in file order
+  std::vector<RuleConfig> rules;      // in file order
+  std::vector<TargetConfig> targets;  // in file order
+
+  const TableConfig* FindTable(std::string_view schema, std::string_view table) const;
+  const TableConfig* FindTableByFunction(std::string_view function) const;
+  const TargetConfig* FindTarget(std::string_view name) const;
+};
+
+// Where ${VAR} values come from: the process environment first, then the .env file.
+struct EnvOptions {
+  std::string dotenv_path = ".env";  // missing file is fine
+  bool use_process_env = true;
+  std::map<std::string, std::string> overrides;  // highest precedence (tests)
+};
+
+// Loads and checks a config file. On failure returns every error found (never only the first).
+struct LoadResult {
+  std::shared_ptr<const Config> config;  // null when errors is non-empty
+  std::vector<ConfigError> errors;
+};
+LoadResult LoadConfig(const std::string& path, const EnvOptions& env = {});
+LoadResult LoadConfigFromString(const std::string& yaml, const std::string& file_name,
+                                const EnvOptions& env = {});
+
+// The configuration reference (Markdown), generated from the field tables.
+std::string ConfigReferenceMarkdown();
+
+// The default processor function name of a table: "process" + singular CamelCase + "Changes"
+// (users -> processUserChanges, audit_logs -> processAuditLogChanges,
+// inventory -> processInventoryChanges).
+std::string DefaultFunctionName(std::string_view table);
+
+}  // namespace cdc

@@ -1,0 +1,594 @@
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "config/config.h"
+#include "config/env.h"
+#include "config/schema.h"
+#include "event/json_writer.h"
+
+namespace cdc {
+
+using config_internal::EnvLookup;
+using config_internal::FieldSpec;
+using config_internal::FieldType;
+using config_internal::SectionSpec;
+
+std::string SourceLocation::ToString() const {
+  std::string out = file;
+  if (line > 0) {
+    out += ':' + std::to_string(line);
+    if (column > 0) out += ':' + std::to_string(column);
+  }
+  return out;
+}
+
+std::string ConfigError::ToString() const { return where.ToString() + ": " + message; }
+
+const TableConfig* Config::FindTable(std::string_view schema, std::string_view table) const {
+  for (const auto& t : tables) {
+    if (t.name == table && t.schema == schema) return &t;
+  }
+  return nullptr;
+}
+
+const TableConfig* Config::FindTableByFunction(std::string_view function) const {
+  for (const auto& t : tables) {
+    if (t.function == function) return &t;
+  }
+  return nullptr;
+}
+
+const TargetConfig* Config::FindTarget(std::string_view name) const {
+  for (const auto& t : targets) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+std::string DefaultFunctionName(std::string_view table) {
+  std::vector<std::string> words;
+  std::string cur;
+  for (char c : table) {
+    if (c == '_' || c == '-' || c == '.') {
+      if (!cur.empty()) words.push_back(std::move(cur));
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  if (!cur.empty()) words.push_back(std::move(cur));
+  if (!words.empty()) {
+    std::string& last = words.back();
+    auto ends = [&](std::string_view s) {
+      return last.size() > s.size() && last.compare(last.size() - s.size(), s.size(), s) == 0;
+    };
+    if (ends("ies")) {
+      last.replace(last.size() - 3, 3, "y");
+    } else if (ends("sses") || ends("xes") || ends("ches") || ends("shes")) {
+      last.resize(last.size() - 2);
+    } else if (ends("s") && !ends("ss") && !ends("us") && !ends("is")) {
+      last.pop_back();
+    }
+  }
+  std::string out = "process";
+  for (auto& w : words) {
+    w[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(w[0])));
+    out += w;
+  }
+  return out + "Changes";
+}
+
+namespace {
+
+class Context {
+ public:
+  Context(std::string file, EnvLookup env) : file_(std::move(file)), env_(std::move(env)) {}
+
+  SourceLocation At(const YAML::Node& node) const {
+    YAML::Mark m = node.Mark();
+    return SourceLocation{file_, m.line >= 0 ? m.line + 1 : 0, m.column >= 0 ? m.column + 1 : 0};
+  }
+  void Error(const YAML::Node& node, std::string message) {
+    errors_.push_back({At(node), std::move(message)});
+  }
+  void Error(SourceLocation where, std::string message) {
+    errors_.push_back({std::move(where), std::move(message)});
+  }
+  std::optional<std::string> Expand(const YAML::Node& node, const std::string& text,
+                                    std::string_view what) {
+    auto r = config_internal::ExpandEnv(text, env_);
+    if (!r.ok()) {
+      Error(node, std::string(what) + ": " + r.status().message());
+      return std::nullopt;
+    }
+    return std::move(r).value();
+  }
+  std::vector<ConfigError>& errors() { return errors_; }
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+  EnvLookup env_;
+  std::vector<ConfigError> errors_;
+};
+
+std::string Join(const std::vector<std::string_view>& items) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ", ";
+    out += items[i];
+  }
+  return out;
+}
+
+std::string_view TypeName(FieldType t) {
+  switch (t) {
+    case FieldType::kString:
+    case FieldType::kEnum: return "a string";
+    case FieldType::kInt: return "an integer";
+    case FieldType::kBool: return "true or false";
+    case FieldType::kStringList:
+    case FieldType::kEnumList: return "a list of strings";
+    case FieldType::kPattern: return "a mapping or a JSON string";
+    case FieldType::kSection:
+    case FieldType::kNamedSections: return "a mapping";
+  }
+  return "a value";
+}
+
+// Reads one YAML mapping against its field table: reports unknown and duplicate keys, missing
+// required fields and type errors, and expands ${VAR} in every string it returns.
+class MapReader {
+ public:
+  MapReader(Context& ctx, YAML::Node node, const SectionSpec& spec, std::string path)
+      : ctx_(ctx), node_(node), spec_(spec), path_(std::move(path)) {
+    if (!node_ || node_.IsNull()) {
+      valid_ = true;
+      empty_ = true;
+      CheckRequired();
+      return;
+    }
+    if (!node_.IsMap()) {
+      ctx_.Error(node_, "'" + path_ + "' must be a mapping of keys to values");
+      return;
+    }
+    valid_ = true;
+    std::set<std::string> seen;
+    for (auto it = node_.begin(); it != node_.end(); ++it) {
+      std::string key = it->first.as<std::string>();
+      if (!seen.insert(key).second) {
+        ctx_.Error(it->first, "duplicate key '" + key + "' in '" + path_ + "'");
+      }
+      if (spec_.Find(key) == nullptr) {
+        std::vector<std::string_view> names;
+        for (const auto& f : spec_.fields) names.push_back(f.name);
+        ctx_.Error(it->first, "unknown key '" + key + "' in '" + path_ + "' (allowed: " +
+                                  Join(names) + ")");
+      }
+    }
+    CheckRequired();
+  }
+
+  bool valid() const { return valid_; }
+
+  YAML::Node Get(std::string_view key) const {
+    if (empty_ || !valid_) return YAML::Node();
+    return node_[std::string(key)];
+  }
+
+  bool Has(std::string_view key) const {
+    YAML::Node n = Get(key);
+    return n && !n.IsNull();
+  }
+
+  SourceLocation Where(std::string_view key) const {
+    YAML::Node n = Get(key);
+    return n ? ctx_.At(n) : (node_ ? ctx_.At(node_) : SourceLocation{ctx_.file()});
+  }
+
+  void String(std::string_view key, std::string& out) {
+    const FieldSpec* f = Field(key);
+    YAML::Node n = Get(key);
+    if (!n || n.IsNull()) return;
+    if (!n.IsScalar()) {
+      TypeError(n, *f);
+      return;
+    }
+    auto v = ctx_.Expand(n, n.Scalar(), FieldPath(key));
+    if (!v) return;
+    if (f->type == FieldType::kEnum && !IsChoice(*f, *v)) {
+      ctx_.Error(n, "'" + FieldPath(key) + "' is '" + *v + "'; expected one of: " + Join(f->choices));
+      return;
+    }
+    out = std::move(*v);
+  }
+
+  void Bool(std::string_view key, bool& out) {
+    const FieldSpec* f = Field(key);
+    YAML::Node n = Get(key);
+    if (!n || n.IsNull()) return;
+    auto v = n.IsScalar() ? ctx_.Expand(n, n.Scalar(), FieldPath(key)) : std::nullopt;
+    if (v && (*v == "true" || *v == "false")) {
+      out = *v == "true";
+    } else if (n.IsScalar() && v) {
+      TypeError(n, *f);
+    } else if (!n.IsScalar()) {
+      TypeError(n, *f);
+    }
+  }
+
+  // Returns the list and the location of each entry.
+  void StringList(std::string_view key, std::vector<std::string>& out,
+                  std::vector<SourceLocation>* where = nullptr) {
+    const FieldSpec* f = Field(key);
+    YAML::Node n = Get(key);
+    if (!n || n.IsNull()) return;
+    if (n.IsScalar()) {  // a single value is a list of one
+      YAML::Node seq(YAML::NodeType::Sequence);
+      seq.push_back(n);
+      ReadList(n, seq, *f, key, out, where);
+      return;
+    }
+    if (!n.IsSequence()) {
+      TypeError(n, *f);
+      return;
+    }
+    ReadList(n, n, *f, key, out, where);
+  }
+
+  const std::string& path() const { return path_; }
+
+ private:
+  void ReadList(const YAML::Node& at, const YAML::Node& seq, const FieldSpec& f,
+                std::string_view key, std::vector<std::string>& out,
+                std::vector<SourceLocation>* where) {
+    std::vector<std::string> items;
+    std::vector<SourceLocation> locs;
+    bool ok = true;
+    for (const auto& item : seq) {
+      YAML::Node locnode = item.Mark().line >= 0 ? item : at;
+      if (!item.IsScalar()) {
+        ctx_.Error(locnode, "'" + FieldPath(key) + "' must be " + std::string(TypeName(f.type)));
+        ok = false;
+        continue;
+      }
+      auto v = ctx_.Expand(locnode, item.Scalar(), FieldPath(key));
+      if (!v) {
+        ok = false;
+        continue;
+      }
+      if (f.type == FieldType::kEnumList && !IsChoice(f, *v)) {
+        ctx_.Error(locnode, "'" + FieldPath(key) + "' has '" + *v + "'; expected any of: " +
+                                Join(f.choices));
+        ok = false;
+        continue;
+      }
+      items.push_back(std::move(*v));
+      locs.push_back(ctx_.At(locnode));
+    }
+    if (f.required && items.empty() && ok) {
+      ctx_.Error(at, "'" + FieldPath(key) + "' must not be empty");
+    }
+    out = std::move(items);
+    if (where) *where = std::move(locs);
+  }
+
+  const FieldSpec* Field(std::string_view key) const {
+    const FieldSpec* f = spec_.Find(key);
+    CDC_ASSERT(f != nullptr, "config field read without a declaration in schema.cc");
+    return f;
+  }
+
+  static bool IsChoice(const FieldSpec& f, std::string_view v) {
+    for (auto c : f.choices) {
+      if (c == v) return true;
+    }
+    return false;
+  }
+
+  void CheckRequired() {
+    for (const auto& f : spec_.fields) {
+      if (f.required && !Has(f.name)) {
+        ctx_.Error(node_ && !empty_ ? ctx_.At(node_) : SourceLocation{ctx_.file()},
+                   "missing required key '" + std::string(f.name) + "' in '" + path_ + "'");
+      }
+    }
+  }
+
+  void TypeError(const YAML::Node& n, const FieldSpec& f) {
+    ctx_.Error(n, "'" + FieldPath(f.name) + "' must be " + std::string(TypeName(f.type)));
+  }
+
+  std::string FieldPath(std::string_view key) const { return path_ + "." + std::string(key); }
+
+  Context& ctx_;
+  YAML::Node node_;
+  const SectionSpec& spec_;
+  std::string path_;
+  bool valid_ = false;
+  bool empty_ = false;
+};
+
+// Converts a YAML pattern to JSON text. Plain scalars that look like numbers, booleans or null
+// become those JSON types; quoted scalars stay strings.
+bool YamlToJson(Context& ctx, const YAML::Node& n, JsonWriter& w, const std::string& what) {
+  switch (n.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined: w.Null(); return true;
+    case YAML::NodeType::Map:
+      w.BeginObject();
+      for (auto it = n.begin(); it != n.end(); ++it) {
+        w.Key(it->first.as<std::string>());
+        if (!YamlToJson(ctx, it->second, w, what)) return false;
+      }
+      w.EndObject();
+      return true;
+    case YAML::NodeType::Sequence:
+      w.BeginArray();
+      for (const auto& item : n) {
+        if (!YamlToJson(ctx, item, w, what)) return false;
+      }
+      w.EndArray();
+      return true;
+    case YAML::NodeType::Scalar: {
+      auto v = ctx.Expand(n, n.Scalar(), what);
+      if (!v) return false;
+      if (n.Tag() == "!") {  // quoted
+        w.String(*v);
+        return true;
+      }
+      if (*v == "true" || *v == "false") {
+        w.Bool(*v == "true");
+      } else if (*v == "null" || *v == "~") {
+        w.Null();
+      } else {
+        // A plain scalar that is a valid JSON number stays a number.
+        bool number = !v->empty();
+        size_t i = 0;
+        const std::string& s = *v;
+        if (i < s.size() && s[i] == '-') ++i;
+        size_t digits = i;
+        while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+        number = number && i > digits && !(s[digits] == '0' && i - digits > 1);
+        if (number && i < s.size() && s[i] == '.') {
+          size_t f = ++i;
+          while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+          number = i > f;
+        }
+        if (number && i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+          ++i;
+          if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+          size_t e = i;
+          while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+          number = i > e;
+        }
+        if (number && i == s.size()) {
+          w.Raw(s);
+        } else {
+          w.String(s);
+        }
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
+void LoadPattern(Context& ctx, MapReader& r, RuleConfig& rule) {
+  YAML::Node n = r.Get("event_pattern");
+  if (!n || n.IsNull()) return;
+  rule.pattern_where = ctx.At(n);
+  if (n.IsScalar()) {
+    auto v = ctx.Expand(n, n.Scalar(), r.path() + ".event_pattern");
+    if (v) rule.event_pattern = *v;
+    return;
+  }
+  std::string json;
+  JsonWriter w(json);
+  if (YamlToJson(ctx, n, w, r.path() + ".event_pattern")) rule.event_pattern = std::move(json);
+}
+
+void LoadTable(Context& ctx, const std::string& name, const YAML::Node& key, const YAML::Node& node,
+               Config& config) {
+  TableConfig t;
+  t.name = name;
+  t.where = ctx.At(key);
+  MapReader r(ctx, node, config_internal::TableSpec(), "tables." + name);
+  if (!r.valid()) return;
+  r.String("schema", t.schema);
+  r.String("function", t.function);
+  if (t.function.empty()) t.function = DefaultFunctionName(name);
+  std::vector<std::string> types;
+  r.StringList("event_types", types);
+  for (const auto& s : types) {
+    auto op = ParseOp(s);
+    if (op && std::find(t.event_types.begin(), t.event_types.end(), *op) == t.event_types.end()) {
+      t.event_types.push_back(*op);
+    }
+  }
+  r.StringList("primary_key", t.primary_key);
+  if (!r.Has("primary_key")) t.primary_key = {"id"};
+  r.String("pii", t.pii);
+  r.String("description", t.description);
+  config.tables.push_back(std::move(t));
+}
+
+void LoadRule(Context& ctx, const std::string& name, const YAML::Node& key, const YAML::Node& node,
+              Config& config) {
+  RuleConfig rule;
+  rule.name = name;
+  rule.where = ctx.At(key);
+  MapReader r(ctx, node, config_internal::RuleSpec(), "rules." + name);
+  if (!r.valid()) return;
+  r.String("description", rule.description);
+  LoadPattern(ctx, r, rule);
+  r.Bool("enabled", rule.enabled);
+  r.StringList("targets", rule.targets, &rule.target_where);
+  config.rules.push_back(std::move(rule));
+}
+
+void LoadTarget(Context& ctx, const std::string& name, const YAML::Node& key, const YAML::Node& node,
+                Config& config) {
+  TargetConfig t;
+  t.name = name;
+  t.where = ctx.At(key);
+  std::string type;
+  if (node && node.IsMap() && node["type"] && node["type"].IsScalar()) type = node["type"].Scalar();
+  const SectionSpec& spec = config_internal::TargetSpec(type);
+  MapReader r(ctx, node, spec, "targets." + name);
+  if (!r.valid()) return;
+  r.String("type", t.type);
+  if (spec.Find("path")) r.String("path", t.path);
+  if (spec.Find("fsync")) r.String("fsync", t.fsync);
+  if (spec.Find("format")) r.String("format", t.format);
+  config.targets.push_back(std::move(t));
+}
+
+template <typename Fn>
+void ForEachNamed(Context& ctx, const YAML::Node& section, const std::string& what, Fn fn) {
+  if (!section || section.IsNull()) return;
+  if (!section.IsMap()) {
+    ctx.Error(section, "'" + what + "' must be a mapping of names to settings");
+    return;
+  }
+  std::set<std::string> seen;
+  for (auto it = section.begin(); it != section.end(); ++it) {
+    std::string name = it->first.as<std::string>();
+    if (!seen.insert(name).second) {
+      ctx.Error(it->first, "duplicate name '" + name + "' in '" + what + "'");
+      continue;
+    }
+    fn(name, it->first, it->second);
+  }
+}
+
+void CheckReferences(Context& ctx, Config& config) {
+  std::set<std::string> functions;
+  for (const auto& t : config.tables) {
+    if (!functions.insert(t.function).second) {
+      ctx.Error(t.where, "tables." + t.name + ": function '" + t.function +
+                             "' is already used by another table; give each table its own");
+    }
+  }
+  std::set<std::string> used_targets;
+  for (const auto& rule : config.rules) {
+    for (size_t i = 0; i < rule.targets.size(); ++i) {
+      if (config.FindTarget(rule.targets[i]) == nullptr) {
+        std::string known;
+        for (const auto& t : config.targets) known += (known.empty() ? "" : ", ") + t.name;
+        ctx.Error(i < rule.target_where.size() ? rule.target_where[i] : rule.where,
+                  "rules." + rule.name + ": target '" + rule.targets[i] +
+                      "' is not defined in 'targets'" +
+                      (known.empty() ? std::string(" (no targets are defined)")
+                                     : " (defined: " + known + ")"));
+      }
+      used_targets.insert(rule.targets[i]);
+    }
+  }
+}
+
+LoadResult Load(Context& ctx, const std::string& yaml) {
+  LoadResult result;
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::ParserException& e) {
+    ctx.Error(SourceLocation{ctx.file(), e.mark.line + 1, e.mark.column + 1},
+              "YAML syntax error: " + e.msg);
+    result.errors = std::move(ctx.errors());
+    return result;
+  }
+  auto config = std::make_shared<Config>();
+  config->file = ctx.file();
+  try {
+    MapReader top(ctx, root, config_internal::RootSpec(), "(top level)");
+    if (!top.valid() || root.IsNull()) {
+      if (root.IsNull()) ctx.Error(SourceLocation{ctx.file(), 1, 1}, "the config file is empty");
+      result.errors = std::move(ctx.errors());
+      return result;
+    }
+    {
+      MapReader r(ctx, root["pipeline"], config_internal::PipelineSpec(), "pipeline");
+      r.String("name", config->pipeline.name);
+      r.String("data_dir", config->pipeline.data_dir);
+      r.String("log_level", config->pipeline.log_level);
+    }
+    {
+      MapReader r(ctx, root["bus"], config_internal::BusSpec(), "bus");
+      r.String("name", config->bus.name);
+      r.String("source", config->bus.source);
+      r.String("account", config->bus.account);
+      r.String("region", config->bus.region);
+    }
+    {
+      YAML::Node n = root["source"];
+      std::string type = "json";
+      if (n && n.IsMap() && n["type"] && n["type"].IsScalar()) type = n["type"].Scalar();
+      MapReader r(ctx, n, config_internal::SourceSpec(type), "source");
+      r.String("type", config->source.type);
+      config->source.where = r.Where("type");
+      if (config_internal::SourceSpec(type).Find("path")) r.String("path", config->source.path);
+    }
+    {
+      MapReader r(ctx, root["dead_letter"], config_internal::DeadLetterSpec(), "dead_letter");
+      r.String("path", config->dead_letter.path);
+      r.String("fsync", config->dead_letter.fsync);
+    }
+    if (config->dead_letter.path.empty()) {
+      config->dead_letter.path = config->pipeline.data_dir + "/dead-letter.jsonl";
+    }
+    ForEachNamed(ctx, root["tables"], "tables", [&](auto& name, auto& key, auto& node) {
+      LoadTable(ctx, name, key, node, *config);
+    });
+    ForEachNamed(ctx, root["rules"], "rules", [&](auto& name, auto& key, auto& node) {
+      LoadRule(ctx, name, key, node, *config);
+    });
+    ForEachNamed(ctx, root["targets"], "targets", [&](auto& name, auto& key, auto& node) {
+      LoadTarget(ctx, name, key, node, *config);
+    });
+    CheckReferences(ctx, *config);
+  } catch (const YAML::Exception& e) {
+    ctx.Error(SourceLocation{ctx.file(), e.mark.line + 1, e.mark.column + 1}, e.msg);
+  }
+  result.errors = std::move(ctx.errors());
+  if (result.errors.empty()) result.config = std::move(config);
+  return result;
+}
+
+EnvLookup MakeEnv(const EnvOptions& env) {
+  std::map<std::string, std::string> dotenv;
+  if (!env.dotenv_path.empty()) {
+    std::ifstream in(env.dotenv_path);
+    if (in) {
+      std::stringstream ss;
+      ss << in.rdbuf();
+      dotenv = config_internal::ParseDotEnv(ss.str());
+    }
+  }
+  return EnvLookup(env.overrides, std::move(dotenv), env.use_process_env);
+}
+
+}  // namespace
+
+LoadResult LoadConfigFromString(const std::string& yaml, const std::string& file_name,
+                                const EnvOptions& env) {
+  Context ctx(file_name, MakeEnv(env));
+  return Load(ctx, yaml);
+}
+
+LoadResult LoadConfig(const std::string& path, const EnvOptions& env) {
+  std::ifstream in(path);
+  if (!in) {
+    LoadResult r;
+    r.errors.push_back({SourceLocation{path}, "cannot open the config file (pass --config FILE)"});
+    return r;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return LoadConfigFromString(ss.str(), path, env);
+}
+
+}  // namespace cdc

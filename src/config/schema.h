@@ -1,0 +1,41 @@
+// The field tables: every config field is declared here once, with its type, default and
+// description. The loader parses with them (rejecting unknown keys) and ConfigReferenceMarkdown
+// prints them. Internal to src/config.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+namespace cdc::config_internal {
+
+enum class FieldType { kString, kInt, kBool, kStringList, kEnum, kEnumList, kPattern, kSection, kNamedSections };
+
+struct FieldSpec {
+  std::string_view name;
+  FieldType type;
+  std::string_view default_value;  // as documented; empty = none
+  std::string_view description;
+  std::vector<std::string_view> choices = {};  // kEnum / kEnumList
+  bool required = false;
+};
+
+struct SectionSpec {
+  std::string_view path;  // as documented: "pipeline", "tables.<name>", "targets.<name> (file)"
+  std::string_view description;
+  std::vector<FieldSpec> fields;
+
+  const FieldSpec* Find(std::string_view name) const;
+};
+
+const SectionSpec& RootSpec();
+const SectionSpec& PipelineSpec();
+const SectionSpec& BusSpec();
+const SectionSpec& SourceSpec(std::string_view type);  // type "" = the common fields
+const SectionSpec& DeadLetterSpec();
+const SectionSpec& TableSpec();
+const SectionSpec& RuleSpec();
+const SectionSpec& TargetSpec(std::string_view type);  // "" = common fields; nullptr-safe
+std::vector<std::string_view> SourceTypes();
+std::vector<std::string_view> TargetTypes();
+
+}  // namespace cdc::config_internal

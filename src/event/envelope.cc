@@ -1,0 +1,110 @@
+#include "event/envelope.h"
+
+#include "base/hash.h"
+#include "event/event_json.h"
+
+namespace cdc {
+namespace {
+
+// The namespace of cdc-pipeline's event ids (a fixed, randomly chosen UUID).
+constexpr std::string_view kIdNamespace = "5b0c7a4e-3f1d-4c8e-9a52-1e6f0d2b7c39";
+
+void WriteStringArray(JsonWriter& w, const std::vector<std::string>& items) {
+  w.BeginArray();
+  for (const auto& s : items) w.String(s);
+  w.EndArray();
+}
+
+void WriteDetail(JsonWriter& w, const ProcessedEvent& event, const EnvelopeOptions& options) {
+  const ChangeEvent& c = event.change;
+  w.BeginObject();
+  w.Key("eventType").String(OpName(c.op));
+  w.Key("tableName").String(c.QualifiedName());
+  w.Key("timestamp").String(FormatRfc3339(c.commit_time));
+  if (c.before) {
+    w.Key("before");
+    WriteRow(w, *c.before);
+  }
+  if (c.after) {
+    w.Key("after");
+    WriteRow(w, *c.after);
+  }
+  if (c.op == Op::kUpdate && c.before) {
+    w.Key("changedFields");
+    WriteStringArray(w, event.changed_fields);
+  }
+  if (!event.redacted.empty()) {
+    w.Key("redacted");
+    WriteStringArray(w, event.redacted);
+  }
+  w.Key("metadata").BeginObject();
+  w.Key("pipeline").String(options.pipeline);
+  if (const auto* pg = std::get_if<PgPosition>(&c.position)) {
+    w.Key("lsn").String(pg->commit_lsn.ToString());
+    w.Key("txId").Uint(pg->xid.value());
+    w.Key("seq").Uint(pg->seq);
+  } else if (const auto* content = std::get_if<ContentPosition>(&c.position)) {
+    w.Key("digest").String(content->digest);
+  }
+  w.Key("schemaVersion").Uint(c.schema_version);
+  if (!c.unchanged_toast.empty()) {
+    w.Key("unchangedToast");
+    WriteStringArray(w, c.unchanged_toast);
+  }
+  w.EndObject();
+  w.EndObject();
+}
+
+}  // namespace
+
+std::string EventId(std::string_view pipeline, const SourcePosition& position) {
+  std::string name(pipeline);
+  name += '\n';
+  name += PositionKey(position);
+  return UuidV5(kIdNamespace, name);
+}
+
+std::string DetailType(const ChangeEvent& change) {
+  std::string out = change.QualifiedName();
+  out += '.';
+  out += OpName(change.op);
+  return out;
+}
+
+std::string EncodeEnvelope(const ProcessedEvent& event, const EnvelopeOptions& options) {
+  std::string out;
+  out.reserve(512);
+  JsonWriter w(out);
+  w.BeginObject();
+  w.Key("version").String("0");
+  w.Key("id").String(EventId(options.pipeline, event.change.position));
+  w.Key("detail-type").String(DetailType(event.change));
+  w.Key("source").String(options.source);
+  w.Key("account").String(options.account);
+  w.Key("time").String(FormatRfc3339(Timestamp{event.change.commit_time.micros / 1000000 * 1000000}));
+  w.Key("region").String(options.region);
+  w.Key("resources").BeginArray().EndArray();
+  w.Key("detail");
+  WriteDetail(w, event, options);
+  w.EndObject();
+  return out;
+}
+
+std::string EncodeCloudEvent(const ProcessedEvent& event, const EnvelopeOptions& options) {
+  std::string out;
+  out.reserve(512);
+  JsonWriter w(out);
+  w.BeginObject();
+  w.Key("specversion").String("1.0");
+  w.Key("id").String(EventId(options.pipeline, event.change.position));
+  w.Key("source").String(options.source);
+  w.Key("type").String(DetailType(event.change));
+  w.Key("time").String(FormatRfc3339(event.change.commit_time));
+  w.Key("datacontenttype").String("application/json");
+  w.Key("data");
+  WriteDetail(w, event, options);
+  w.EndObject();
+  return out;
+}
+
+}  // namespace cdc

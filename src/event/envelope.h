@@ -1,0 +1,41 @@
+// The output event: an EventBridge event whose detail is the change in the original format plus
+// changedFields, redacted and metadata (see ARCHITECTURE.md, "The output event").
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "event/change_event.h"
+
+namespace cdc {
+
+// Identity of the bus and pipeline, from config.
+struct EnvelopeOptions {
+  std::string pipeline = "coredb";
+  std::string source = "cdc.coredb";
+  std::string account = "000000000000";
+  std::string region = "local";
+};
+
+// A change after its table's processor ran.
+struct ProcessedEvent {
+  ChangeEvent change;
+  std::vector<std::string> changed_fields;  // UPDATE only; sorted
+  std::vector<std::string> redacted;        // columns the processor redacted; sorted
+};
+
+// The deterministic event id: a UUIDv5 of the pipeline name and the source position, so the
+// same change always gets the same id, across runs and redeliveries.
+std::string EventId(std::string_view pipeline, const SourcePosition& position);
+
+// "users.UPDATE"
+std::string DetailType(const ChangeEvent& change);
+
+// The whole EventBridge event as one line of JSON (no trailing newline).
+std::string EncodeEnvelope(const ProcessedEvent& event, const EnvelopeOptions& options);
+
+// The CloudEvents 1.0 structured-mode form of the same event (id, source, type, time, data).
+std::string EncodeCloudEvent(const ProcessedEvent& event, const EnvelopeOptions& options);
+
+}  // namespace cdc

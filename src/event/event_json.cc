@@ -1,0 +1,286 @@
+#include "event/event_json.h"
+
+#include <simdjson.h>
+
+#include <cstdio>
+
+#include "base/hash.h"
+
+namespace cdc {
+namespace {
+
+void WriteTimestampMicros(JsonWriter& w, int64_t micros, bool with_zone) {
+  if (micros == Value::kInfinity) {
+    w.String("infinity");
+    return;
+  }
+  if (micros == Value::kMinusInfinity) {
+    w.String("-infinity");
+    return;
+  }
+  std::string s = FormatRfc3339(Timestamp{micros});
+  if (!with_zone) s.pop_back();  // drop the "Z": a timestamp without time zone has no offset
+  w.String(s);
+}
+
+void WriteDate(JsonWriter& w, int64_t days) {
+  if (days == Value::kInfinity) {
+    w.String("infinity");
+    return;
+  }
+  if (days == Value::kMinusInfinity) {
+    w.String("-infinity");
+    return;
+  }
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(days, y, m, d);
+  char buf[32];
+  int n = y >= 0 ? std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02u", static_cast<long long>(y), m, d)
+                 : std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02u BC",
+                                 static_cast<long long>(1 - y), m, d);
+  w.String(std::string_view(buf, static_cast<size_t>(n)));
+}
+
+void WriteTime(JsonWriter& w, int64_t micros) {
+  char buf[32];
+  int64_t secs = micros / 1000000, frac = micros % 1000000;
+  int n = std::snprintf(buf, sizeof(buf), "%02lld:%02lld:%02lld", static_cast<long long>(secs / 3600),
+                        static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60));
+  std::string s(buf, static_cast<size_t>(n));
+  if (frac != 0) {
+    n = std::snprintf(buf, sizeof(buf), ".%06lld", static_cast<long long>(frac));
+    std::string_view f(buf, static_cast<size_t>(n));
+    while (f.back() == '0') f.remove_suffix(1);
+    s += f;
+  }
+  w.String(s);
+}
+
+}  // namespace
+
+void WriteValue(JsonWriter& w, const Value& v) {
+  switch (v.kind()) {
+    case ValueKind::kNull:
+    case ValueKind::kUnchangedToast: w.Null(); return;
+    case ValueKind::kBool: w.Bool(v.as_bool()); return;
+    case ValueKind::kInt64: w.Int(v.as_int64()); return;
+    case ValueKind::kDouble: w.Double(v.as_double()); return;
+    case ValueKind::kDecimal: {
+      const std::string& s = v.as_string();
+      if (s == "NaN" || s == "Infinity" || s == "-Infinity") {
+        w.String(s);
+      } else {
+        w.Raw(s);
+      }
+      return;
+    }
+    case ValueKind::kBytes: w.String(Base64Encode(v.as_string())); return;
+    case ValueKind::kTimestamp: WriteTimestampMicros(w, v.as_int64(), false); return;
+    case ValueKind::kTimestampTz: WriteTimestampMicros(w, v.as_int64(), true); return;
+    case ValueKind::kDate: WriteDate(w, v.as_int64()); return;
+    case ValueKind::kTime: WriteTime(w, v.as_int64()); return;
+    case ValueKind::kJson: w.Raw(v.as_string()); return;
+    case ValueKind::kArray:
+      w.BeginArray();
+      for (const auto& e : v.as_array()) WriteValue(w, e);
+      w.EndArray();
+      return;
+    case ValueKind::kText:
+    case ValueKind::kTimeTz:
+    case ValueKind::kInterval:
+    case ValueKind::kInet:
+    case ValueKind::kUuid: w.String(v.as_string()); return;
+  }
+}
+
+void WriteRow(JsonWriter& w, const Row& row) {
+  w.BeginObject();
+  for (const auto& c : row.columns()) {
+    if (c.value.kind() == ValueKind::kUnchangedToast) continue;
+    w.Key(c.name);
+    WriteValue(w, c.value);
+  }
+  w.EndObject();
+}
+
+Result<std::string> MinifyJson(std::string_view json) {
+  std::string out(json.size(), '\0');
+  size_t len = 0;
+  if (simdjson::minify(json.data(), json.size(), out.data(), len) != simdjson::SUCCESS) {
+    return InvalidArgument("malformed JSON");
+  }
+  out.resize(len);
+  return out;
+}
+
+namespace {
+
+namespace od = simdjson::ondemand;
+
+std::string_view TrimRight(std::string_view s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+Status JsonError(simdjson::error_code e, std::string_view where) {
+  return InvalidArgument(std::string("malformed JSON in ") + std::string(where) + ": " +
+                         simdjson::error_message(e));
+}
+
+Result<Value> ParseJsonValue(od::value& v, std::string_view where) {
+  od::json_type type;
+  if (auto e = v.type().get(type)) return JsonError(e, where);
+  switch (type) {
+    case od::json_type::null: return Value::Null();
+    case od::json_type::boolean: {
+      bool b;
+      if (auto e = v.get_bool().get(b)) return JsonError(e, where);
+      return Value::Bool(b);
+    }
+    case od::json_type::string: {
+      std::string_view s;
+      if (auto e = v.get_string().get(s)) return JsonError(e, where);
+      return Value::Text(std::string(s));
+    }
+    case od::json_type::number: {
+      od::number_type nt;
+      if (auto e = v.get_number_type().get(nt)) return JsonError(e, where);
+      if (nt == od::number_type::signed_integer) {
+        int64_t i;
+        if (auto e = v.get_int64().get(i)) return JsonError(e, where);
+        return Value::Int64(i);
+      }
+      // Keep the exact digits of fractions and of integers beyond int64: never round via double.
+      return Value::Decimal(std::string(TrimRight(v.raw_json_token())));
+    }
+    case od::json_type::object: {
+      od::object o;
+      std::string_view raw;
+      if (auto e = v.get_object().get(o)) return JsonError(e, where);
+      if (auto e = o.raw_json().get(raw)) return JsonError(e, where);
+      CDC_ASSIGN_OR_RETURN(std::string mini, MinifyJson(raw));
+      return Value::Json(std::move(mini));
+    }
+    case od::json_type::array: {
+      od::array a;
+      std::string_view raw;
+      if (auto e = v.get_array().get(a)) return JsonError(e, where);
+      if (auto e = a.raw_json().get(raw)) return JsonError(e, where);
+      CDC_ASSIGN_OR_RETURN(std::string mini, MinifyJson(raw));
+      return Value::Json(std::move(mini));
+    }
+  }
+  return InvalidArgument("malformed JSON in " + std::string(where));
+}
+
+Result<std::optional<Row>> ParseRow(od::value& v, std::string_view where) {
+  od::json_type type;
+  if (auto e = v.type().get(type)) return JsonError(e, where);
+  if (type == od::json_type::null) return std::optional<Row>();
+  if (type != od::json_type::object) {
+    return InvalidArgument("field '" + std::string(where) + "' must be an object or null");
+  }
+  od::object obj;
+  if (auto e = v.get_object().get(obj)) return JsonError(e, where);
+  Row row;
+  for (auto field : obj) {
+    std::string_view key;
+    if (auto e = field.unescaped_key().get(key)) return JsonError(e, where);
+    std::string name(key);
+    od::value fv;
+    if (auto e = field.value().get(fv)) return JsonError(e, where);
+    CDC_ASSIGN_OR_RETURN(Value value, ParseJsonValue(fv, where));
+    if (row.Find(name) != nullptr) {
+      return InvalidArgument("field '" + std::string(where) + "' has the column '" + name +
+                             "' twice");
+    }
+    row.Add(std::move(name), std::move(value));
+  }
+  return std::optional<Row>(std::move(row));
+}
+
+}  // namespace
+
+Result<ChangeEvent> ParseChangeEventJson(std::string_view json) {
+  CDC_ASSIGN_OR_RETURN(std::string mini, MinifyJson(json));
+  thread_local od::parser parser;
+  simdjson::padded_string padded(mini);
+  od::document doc;
+  if (auto e = parser.iterate(padded).get(doc)) return JsonError(e, "event");
+  od::object obj;
+  if (doc.get_object().get(obj) != simdjson::SUCCESS) {
+    return InvalidArgument("a change event must be a JSON object");
+  }
+  ChangeEvent ev;
+  bool have_type = false, have_table = false, have_time = false, have_before = false,
+       have_after = false;
+  for (auto field : obj) {
+    std::string_view key;
+    if (auto e = field.unescaped_key().get(key)) return JsonError(e, "event");
+    od::value v;
+    if (auto e = field.value().get(v)) return JsonError(e, key);
+    if (key == "eventType") {
+      std::string_view s;
+      if (v.get_string().get(s)) return InvalidArgument("field 'eventType' must be a string");
+      auto op = ParseOp(s);
+      if (!op) {
+        return InvalidArgument("field 'eventType' must be one of INSERT, UPDATE, DELETE, TRUNCATE, "
+                               "READ; got '" + std::string(s.substr(0, 32)) + "'");
+      }
+      ev.op = *op;
+      have_type = true;
+    } else if (key == "tableName") {
+      std::string_view s;
+      if (v.get_string().get(s) || s.empty()) {
+        return InvalidArgument("field 'tableName' must be a non-empty string");
+      }
+      size_t dot = s.find('.');
+      if (dot == std::string_view::npos) {
+        ev.table = std::string(s);
+      } else {
+        ev.schema = std::string(s.substr(0, dot));
+        ev.table = std::string(s.substr(dot + 1));
+      }
+      have_table = true;
+    } else if (key == "timestamp") {
+      std::string_view s;
+      if (v.get_string().get(s)) return InvalidArgument("field 'timestamp' must be a string");
+      auto t = ParseRfc3339(s);
+      if (!t) {
+        return InvalidArgument(
+            "field 'timestamp' is not an RFC 3339 date-time such as 2024-01-15T10:30:00Z");
+      }
+      ev.commit_time = *t;
+      have_time = true;
+    } else if (key == "before") {
+      CDC_ASSIGN_OR_RETURN(ev.before, ParseRow(v, "before"));
+      have_before = ev.before.has_value();
+    } else if (key == "after") {
+      CDC_ASSIGN_OR_RETURN(ev.after, ParseRow(v, "after"));
+      have_after = ev.after.has_value();
+    }
+    // Other top-level fields are ignored, so producers may add fields without breaking us.
+  }
+  const char* rest = nullptr;
+  if (doc.current_location().get(rest) == simdjson::SUCCESS) {
+    return InvalidArgument("malformed JSON: trailing content after the event");
+  }
+  if (!have_type) return InvalidArgument("missing field 'eventType'");
+  if (!have_table) return InvalidArgument("missing field 'tableName'");
+  if (!have_time) return InvalidArgument("missing field 'timestamp'");
+  if ((ev.op == Op::kInsert || ev.op == Op::kUpdate || ev.op == Op::kRead) && !have_after) {
+    return InvalidArgument("missing field 'after' (required for " + std::string(OpName(ev.op)) +
+                           ")");
+  }
+  if (ev.op == Op::kDelete && !have_before) {
+    return InvalidArgument("missing field 'before' (required for DELETE)");
+  }
+  auto digest = Sha256(mini);
+  ev.position = ContentPosition{
+      HexEncode(std::string_view(reinterpret_cast<const char*>(digest.data()), 16))};
+  return ev;
+}
+
+}  // namespace cdc
