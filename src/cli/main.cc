@@ -1,0 +1,257 @@
+// cdc-pipeline: the command line. Each command is a function taking its parsed options; errors
+// are printed with what to fix and turned into exit codes (0 ok, 1 failure, 2 usage).
+
+#include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "base/logging.h"
+#include "base/version.h"
+#include "config/config.h"
+#include "runtime/pipeline.h"
+#include "source/json/json_source.h"
+#include "target/append_file.h"
+
+namespace cdc {
+namespace {
+
+constexpr const char* kDefaultConfig = "config/cdc-pipeline.yaml";
+bool g_log_level_from_cli = false;
+
+void PrintErrors(const std::vector<ConfigError>& errors) {
+  for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
+  std::fprintf(stderr, "%zu error(s) in the configuration\n", errors.size());
+}
+
+// Loads and validates the config, applying its log level. Null (errors printed) on failure.
+std::shared_ptr<const Config> LoadOrReport(const std::string& path) {
+  LoadResult r = LoadAndValidate(path);
+  if (!r.config) {
+    PrintErrors(r.errors);
+    return nullptr;
+  }
+  log::Level level;
+  if (!g_log_level_from_cli && log::ParseLevel(r.config->pipeline.log_level, level)) {
+    log::SetLevel(level);
+  }
+  return r.config;
+}
+
+int RunCommand(const std::string& config_path, const std::string& input) {
+  auto config = LoadOrReport(config_path);
+  if (!config) return 1;
+  auto pipeline = Pipeline::Build(config);
+  if (!pipeline.ok()) {
+    std::fprintf(stderr, "cannot start: %s\n", pipeline.status().message().c_str());
+    return 1;
+  }
+  std::string path = input.empty() ? config->source.path : input;
+  JsonSource source(path);
+  log::Info("pipeline '{}' reading change events from {}", config->pipeline.name,
+            path == "-" ? "standard input" : path);
+  Status s = (*pipeline)->Run(source);
+  const PipelineStats& st = (*pipeline)->stats();
+  std::string delivered;
+  for (const auto& [name, n] : st.delivered) {
+    delivered += (delivered.empty() ? "" : ", ") + name + "=" + std::to_string(n);
+  }
+  std::fprintf(stderr,
+               "read %llu, published %llu, dead-lettered %llu (%s), unmatched %llu\n"
+               "delivered: %s\n",
+               static_cast<unsigned long long>(st.read),
+               static_cast<unsigned long long>(st.published),
+               static_cast<unsigned long long>(st.dead_lettered), config->dead_letter.path.c_str(),
+               static_cast<unsigned long long>(st.unmatched),
+               delivered.empty() ? "(no targets)" : delivered.c_str());
+  if (!s.ok()) {
+    std::fprintf(stderr, "pipeline stopped: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+// Collects the changes of an event file for `invoke`.
+class CollectSink final : public ChangeSink {
+ public:
+  Status OnChange(ChangeEvent change, const RawInput&) override {
+    changes.push_back(std::move(change));
+    return Status::Ok();
+  }
+  Status OnInvalid(const RawInput& raw, std::string_view reason) override {
+    errors.push_back(std::string(raw.location) + ": " + std::string(reason));
+    return Status::Ok();
+  }
+  std::vector<ChangeEvent> changes;
+  std::vector<std::string> errors;
+};
+
+int InvokeCommand(const std::string& config_path, const std::string& function,
+                  const std::string& event_file) {
+  auto config = LoadOrReport(config_path);
+  if (!config) return 1;
+  auto pipeline = Pipeline::Build(config);
+  if (!pipeline.ok()) {
+    std::fprintf(stderr, "cannot start: %s\n", pipeline.status().message().c_str());
+    return 1;
+  }
+  const TableProcessor* processor = (*pipeline)->processors().FindByFunction(function);
+  if (processor == nullptr) {
+    std::string known;
+    for (const auto& p : (*pipeline)->processors().all()) known += "\n  " + p.function();
+    std::fprintf(stderr, "unknown function '%s'; the configured functions are:%s\n",
+                 function.c_str(), known.c_str());
+    return 1;
+  }
+  JsonSource source(event_file);
+  CollectSink sink;
+  Status s = source.Run(sink);
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s\n", s.message().c_str());
+    return 1;
+  }
+  for (const auto& e : sink.errors) std::fprintf(stderr, "invalid event: %s\n", e.c_str());
+  int rc = sink.errors.empty() ? 0 : 1;
+  for (auto& change : sink.changes) {
+    const TableConfig& table = processor->table();
+    if (change.table != table.name || change.schema != table.schema) {
+      std::fprintf(stderr, "the event is for table '%s', but %s processes '%s'\n",
+                   change.QualifiedName().c_str(), function.c_str(), table.name.c_str());
+      rc = 1;
+      continue;
+    }
+    auto routed = (*pipeline)->Route(std::move(change));
+    if (!routed.ok()) {
+      std::fprintf(stderr, "%s rejected the event: %s\n", function.c_str(),
+                   routed.status().message().c_str());
+      rc = 1;
+      continue;
+    }
+    std::printf("%s\n", routed->event_json.c_str());
+    if (routed->rules.empty()) std::printf("matched rules: none (the event would not be delivered)\n");
+    for (const auto& [rule, targets] : routed->rules) {
+      std::string list;
+      for (const auto& t : targets) list += (list.empty() ? "" : ", ") + t;
+      std::printf("matched rule: %s -> targets: %s\n", rule.c_str(), list.c_str());
+    }
+  }
+  return rc;
+}
+
+int ValidateConfigCommand(const std::string& config_path) {
+  LoadResult r = LoadAndValidate(config_path);
+  if (!r.config) {
+    PrintErrors(r.errors);
+    return 1;
+  }
+  std::printf("%s: valid (%zu tables, %zu rules, %zu targets)\n", config_path.c_str(),
+              r.config->tables.size(), r.config->rules.size(), r.config->targets.size());
+  return 0;
+}
+
+int HealthCheckCommand(const std::string& config_path) {
+  std::vector<std::pair<std::string, Status>> checks;
+  LoadResult r = LoadAndValidate(config_path);
+  if (!r.config) {
+    std::string msg;
+    for (const auto& e : r.errors) msg += "\n    " + e.ToString();
+    checks.push_back({"config " + config_path, InvalidArgument(std::to_string(r.errors.size()) +
+                                                                " error(s):" + msg)});
+  } else {
+    const Config& c = *r.config;
+    checks.push_back({"config " + config_path, Status::Ok()});
+    Status dir = MakeDirectories(c.pipeline.data_dir);
+    if (dir.ok()) dir = AppendFile::CheckWritable(c.pipeline.data_dir + "/.health-check");
+    if (dir.ok()) ::unlink((c.pipeline.data_dir + "/.health-check").c_str());
+    checks.push_back({"data_dir " + c.pipeline.data_dir + " writable", dir});
+    checks.push_back({"dead_letter " + c.dead_letter.path, AppendFile::CheckWritable(c.dead_letter.path)});
+    JsonSource source(c.source.path);
+    checks.push_back({"source (" + c.source.type + ") " + c.source.path, source.CheckHealth()});
+    for (const auto& t : c.targets) {
+      auto target = BuildTarget(t);
+      Status s = target.ok() ? (*target)->CheckHealth() : target.status();
+      checks.push_back({"target " + t.name + " (" + t.type + (t.path.empty() ? "" : " " + t.path) + ")", s});
+    }
+  }
+  int failed = 0;
+  for (const auto& [name, s] : checks) {
+    if (s.ok()) {
+      std::printf("ok    %s\n", name.c_str());
+    } else {
+      ++failed;
+      std::printf("FAIL  %s: %s\n", name.c_str(), s.message().c_str());
+    }
+  }
+  if (failed) {
+    std::printf("unhealthy: %d of %zu checks failed\n", failed, checks.size());
+    return 1;
+  }
+  std::printf("healthy: %zu checks passed\n", checks.size());
+  return 0;
+}
+
+}  // namespace
+}  // namespace cdc
+
+int main(int argc, char** argv) {
+  using namespace cdc;
+  CLI::App app{"cdc-pipeline: change data capture from CoreDB to its consumers"};
+  app.set_version_flag("--version", std::string("cdc-pipeline ") + CDC_VERSION);
+  app.require_subcommand(1);
+  std::string log_level;
+  app.add_option("--log-level", log_level, "debug | info | warn | error | off (overrides the config)");
+
+  std::string config_path = kDefaultConfig;
+  auto add_config = [&](CLI::App* cmd) {
+    cmd->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
+  };
+
+  auto* run = app.add_subcommand("run", "Run the pipeline: read changes, process, route, deliver");
+  add_config(run);
+  std::string input;
+  run->add_option("--input", input,
+                  "Read change events (JSON lines or a JSON array) from FILE, or '-' for stdin, "
+                  "instead of the configured source");
+
+  auto* invoke = app.add_subcommand(
+      "invoke", "Run one table's processor and the bus on an event file and print the output "
+                "events and the rules they match; delivers nothing");
+  add_config(invoke);
+  std::string function, event_file;
+  invoke->add_option("--function", function, "Processor name, e.g. processUserChanges")->required();
+  invoke->add_option("--event", event_file, "Change event file (JSON object, array or lines)")
+      ->required();
+
+  auto* validate = app.add_subcommand("validate-config", "Check the configuration; list every error");
+  add_config(validate);
+
+  auto* health = app.add_subcommand(
+      "health-check", "Check config, data directory, source and targets; exit 1 naming failures");
+  add_config(health);
+
+  auto* reference = app.add_subcommand("config-reference",
+                                       "Print the configuration reference (Markdown)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (!log_level.empty()) {
+    log::Level level;
+    if (!log::ParseLevel(log_level, level)) {
+      std::fprintf(stderr, "--log-level must be debug, info, warn, error or off\n");
+      return 2;
+    }
+    log::SetLevel(level);
+    g_log_level_from_cli = true;
+  }
+  int rc = 0;
+  if (*run) rc = RunCommand(config_path, input);
+  if (*invoke) rc = InvokeCommand(config_path, function, event_file);
+  if (*validate) rc = ValidateConfigCommand(config_path);
+  if (*health) rc = HealthCheckCommand(config_path);
+  if (*reference) std::fputs(ConfigReferenceMarkdown().c_str(), stdout);
+  return rc;
+}

@@ -1,0 +1,164 @@
+#include "runtime/pipeline.h"
+
+#include <set>
+
+#include "base/logging.h"
+#include "event/event_json.h"
+
+namespace cdc {
+
+std::vector<ConfigError> ValidateSemantics(const Config& config) {
+  std::vector<ConfigError> errors;
+  for (const auto& rule : config.rules) {
+    Status s = ValidatePattern(rule.event_pattern);
+    if (!s.ok()) {
+      errors.push_back({rule.pattern_where, "rules." + rule.name + ".event_pattern: " + s.message()});
+    }
+  }
+  for (const auto& t : config.tables) {
+    if (t.event_types.empty()) {
+      errors.push_back({t.where, "tables." + t.name + ".event_types must name at least one type"});
+    }
+    if (t.primary_key.empty()) {
+      errors.push_back({t.where, "tables." + t.name + ".primary_key must name at least one column"});
+    }
+  }
+  for (const auto& t : config.targets) {
+    auto built = BuildTarget(t);
+    if (!built.ok()) errors.push_back({t.where, built.status().message()});
+  }
+  return errors;
+}
+
+LoadResult LoadAndValidate(const std::string& path, const EnvOptions& env) {
+  LoadResult r = LoadConfig(path, env);
+  if (!r.config) return r;
+  r.errors = ValidateSemantics(*r.config);
+  if (!r.errors.empty()) r.config.reset();
+  return r;
+}
+
+Pipeline::Pipeline(std::shared_ptr<const Config> config, const Clock& clock)
+    : config_(std::move(config)), clock_(clock), processors_(*config_) {
+  envelope_.pipeline = config_->pipeline.name;
+  envelope_.source = config_->bus.source;
+  envelope_.account = config_->bus.account;
+  envelope_.region = config_->bus.region;
+}
+
+Result<std::unique_ptr<Pipeline>> Pipeline::Build(std::shared_ptr<const Config> config,
+                                                  const Clock& clock) {
+  auto errors = ValidateSemantics(*config);
+  if (!errors.empty()) return InvalidArgument(errors.front().ToString());
+  std::unique_ptr<Pipeline> p(new Pipeline(config, clock));
+  std::vector<RulePattern> patterns;
+  for (const auto& rule : config->rules) {
+    if (!rule.enabled) continue;
+    patterns.push_back({rule.name, rule.event_pattern});
+    p->rules_.push_back(&rule);
+  }
+  CDC_ASSIGN_OR_RETURN(p->matcher_, CompileMatcher(patterns));
+  std::vector<std::unique_ptr<Target>> targets;
+  for (const auto& t : config->targets) {
+    CDC_ASSIGN_OR_RETURN(auto target, BuildTarget(t));
+    targets.push_back(std::move(target));
+  }
+  p->dead_letters_ = std::make_unique<DeadLetterFile>(
+      config->dead_letter.path, ParseFsyncPolicy(config->dead_letter.fsync), clock);
+  p->runner_ = std::make_unique<DeliveryRunner>(std::move(targets), *p->dead_letters_);
+  for (const RuleConfig* rule : p->rules_) {
+    std::vector<size_t> indexes;
+    for (const auto& name : rule->targets) {
+      int i = p->runner_->Find(name);
+      CDC_ASSERT(i >= 0, "rule target was validated at load");
+      indexes.push_back(static_cast<size_t>(i));
+    }
+    p->rule_targets_.push_back(std::move(indexes));
+  }
+  for (const auto& t : config->targets) p->stats_.delivered[t.name] = 0;
+  return p;
+}
+
+Status Pipeline::OnInvalid(const RawInput& raw, std::string_view reason) {
+  ++stats_.read;
+  DeadLetter letter;
+  letter.stage = "source";
+  letter.reason = std::string(reason);
+  letter.location = std::string(raw.location);
+  letter.input = std::string(raw.text);
+  log::Warn("dead-lettered input at {}: {}", raw.location, reason);
+  CDC_RETURN_IF_ERROR(dead_letters_->Write(letter));
+  ++stats_.dead_lettered;
+  return Status::Ok();
+}
+
+Status Pipeline::OnChange(ChangeEvent change, const RawInput& raw) {
+  ++stats_.read;
+  const TableProcessor* processor = processors_.Find(change.schema, change.table);
+  Status rejected;
+  std::string table = change.QualifiedName();
+  if (processor == nullptr) {
+    rejected = InvalidArgument("unknown table '" + table + "': it is not configured in 'tables'");
+  }
+  Result<ProcessedEvent> processed = rejected.ok() ? processor->Process(std::move(change))
+                                                   : Result<ProcessedEvent>(rejected);
+  if (!processed.ok()) {
+    DeadLetter letter;
+    letter.stage = "process";
+    letter.reason = processed.status().message();
+    letter.location = std::string(raw.location);
+    letter.table = table;
+    letter.input = std::string(raw.text);
+    log::Warn("dead-lettered change at {}: {}", raw.location, letter.reason);
+    CDC_RETURN_IF_ERROR(dead_letters_->Write(letter));
+    ++stats_.dead_lettered;
+    return Status::Ok();
+  }
+  ++stats_.published;
+  OutputEvent out(*processed, envelope_);
+  matched_.clear();
+  CDC_RETURN_IF_ERROR(matcher_->Match(out.Json(EventFormat::kEventBridge), matched_));
+  if (matched_.empty()) {
+    ++stats_.unmatched;
+    return Status::Ok();
+  }
+  for (uint32_t rule : matched_) {
+    for (size_t target : rule_targets_[rule]) {
+      CDC_RETURN_IF_ERROR(runner_->Deliver(out, target, rules_[rule]->name));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<RouteResult> Pipeline::Route(ChangeEvent change) const {
+  const TableProcessor* processor = processors_.Find(change.schema, change.table);
+  if (processor == nullptr) {
+    return InvalidArgument("unknown table '" + change.QualifiedName() +
+                           "': it is not configured in 'tables'");
+  }
+  CDC_ASSIGN_OR_RETURN(ProcessedEvent processed, processor->Process(std::move(change)));
+  RouteResult result;
+  result.event_json = EncodeEnvelope(processed, envelope_);
+  std::vector<uint32_t> matched;
+  CDC_RETURN_IF_ERROR(matcher_->Match(result.event_json, matched));
+  for (uint32_t rule : matched) result.rules.push_back({rules_[rule]->name, rules_[rule]->targets});
+  return result;
+}
+
+Status Pipeline::Flush() {
+  Status s = runner_->Flush();
+  Status d = dead_letters_->Flush();
+  return s.ok() ? d : s;
+}
+
+Status Pipeline::Run(Source& source) {
+  Status s = source.Run(*this);
+  Status f = Flush();
+  for (size_t i = 0; i < runner_->size(); ++i) {
+    stats_.delivered[runner_->target(i).name()] = runner_->stats(i).delivered;
+  }
+  stats_.dead_lettered = dead_letters_->count();
+  return s.ok() ? f : s;
+}
+
+}  // namespace cdc

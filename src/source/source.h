@@ -1,0 +1,41 @@
+// Source: where changes come from (PostgreSQL logical replication, JSON change-event files).
+// A source pushes each change to a ChangeSink in commit order; input it cannot decode goes to
+// the sink's OnInvalid with the reason, so nothing is dropped silently.
+//
+// Thread-safety: Run is called on the source's own thread; Stop may be called from any thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "event/change_event.h"
+
+namespace cdc {
+
+// The original form of a change as read, kept for the dead-letter file.
+struct RawInput {
+  std::string_view text;      // e.g. one line of a JSON file; empty when there is none
+  std::string_view location;  // e.g. "events.jsonl:3"
+};
+
+class ChangeSink {
+ public:
+  virtual ~ChangeSink() = default;
+  // A decoded change. An error stops the source.
+  virtual Status OnChange(ChangeEvent change, const RawInput& raw) = 0;
+  // Input that could not be decoded, with the reason.
+  virtual Status OnInvalid(const RawInput& raw, std::string_view reason) = 0;
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  // Reads until the input ends (file sources) or Stop is called.
+  virtual Status Run(ChangeSink& sink) = 0;
+  virtual void Stop() = 0;
+  // A cheap reachability check for health-check.
+  virtual Status CheckHealth() = 0;
+};
+
+}  // namespace cdc

@@ -1,0 +1,104 @@
+#include "target/append_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace cdc {
+
+FsyncPolicy ParseFsyncPolicy(std::string_view text) {
+  if (text == "always") return FsyncPolicy::kAlways;
+  if (text == "never") return FsyncPolicy::kNever;
+  return FsyncPolicy::kBatch;
+}
+
+Status MakeDirectories(const std::string& dir) {
+  if (dir.empty()) return Status::Ok();
+  std::string partial;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    partial = dir.substr(0, pos);
+    if (partial.empty()) continue;
+    if (::mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+      return ErrnoError("cannot create directory '" + partial + "'", errno);
+    }
+  }
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return IoError("'" + dir + "' is not a directory");
+  }
+  return Status::Ok();
+}
+
+namespace {
+std::string DirName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+}  // namespace
+
+AppendFile::AppendFile(std::string path, FsyncPolicy fsync) : path_(std::move(path)), fsync_(fsync) {}
+
+AppendFile::~AppendFile() {
+  if (fd_ >= 0) {
+    (void)WriteBuffer();
+    ::close(fd_);
+  }
+}
+
+Status AppendFile::Open() {
+  if (fd_ >= 0) return Status::Ok();
+  CDC_RETURN_IF_ERROR(MakeDirectories(DirName(path_)));
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd_ < 0) return ErrnoError("cannot open '" + path_ + "' for appending", errno);
+  return Status::Ok();
+}
+
+Status AppendFile::Append(std::string_view line) {
+  CDC_RETURN_IF_ERROR(Open());
+  buffer_.append(line);
+  buffer_.push_back('\n');
+  if (fsync_ == FsyncPolicy::kAlways) return Flush();
+  if (buffer_.size() >= (1 << 20)) return WriteBuffer();
+  return Status::Ok();
+}
+
+Status AppendFile::WriteBuffer() {
+  size_t off = 0;
+  while (off < buffer_.size()) {
+    ssize_t n = ::write(fd_, buffer_.data() + off, buffer_.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Status s = ErrnoError("cannot write to '" + path_ + "'", errno);
+      buffer_.erase(0, off);
+      return s;
+    }
+    off += static_cast<size_t>(n);
+  }
+  buffer_.clear();
+  return Status::Ok();
+}
+
+Status AppendFile::Flush() {
+  if (fd_ < 0) return Status::Ok();
+  CDC_RETURN_IF_ERROR(WriteBuffer());
+  if (fsync_ != FsyncPolicy::kNever && ::fdatasync(fd_) != 0) {
+    return ErrnoError("cannot fsync '" + path_ + "'", errno);
+  }
+  return Status::Ok();
+}
+
+Status AppendFile::CheckWritable(const std::string& path) {
+  CDC_RETURN_IF_ERROR(MakeDirectories(DirName(path)));
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoError("cannot open '" + path + "' for appending", errno);
+  ::close(fd);
+  return Status::Ok();
+}
+
+}  // namespace cdc

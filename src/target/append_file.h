@@ -1,0 +1,46 @@
+// An append-only file of lines with a write buffer and an fsync policy; used by the file target
+// and the dead-letter file.
+//
+// Thread-safety: not thread-safe; one owner.
+#pragma once
+
+#include <string>
+
+#include "base/status.h"
+
+namespace cdc {
+
+enum class FsyncPolicy { kAlways, kBatch, kNever };
+FsyncPolicy ParseFsyncPolicy(std::string_view text);  // always | batch | never (default batch)
+
+class AppendFile {
+ public:
+  AppendFile(std::string path, FsyncPolicy fsync);
+  ~AppendFile();
+  AppendFile(const AppendFile&) = delete;
+  AppendFile& operator=(const AppendFile&) = delete;
+
+  // Opens (creating the file and its directory if missing).
+  Status Open();
+  // Appends `line` and a newline. With kAlways the line is written and fsynced before return.
+  Status Append(std::string_view line);
+  // Writes buffered lines; fsyncs unless the policy is kNever.
+  Status Flush();
+  // Whether the directory of `path` exists or can be created, and a file there can be written.
+  static Status CheckWritable(const std::string& path);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  Status WriteBuffer();
+
+  std::string path_;
+  FsyncPolicy fsync_;
+  int fd_ = -1;
+  std::string buffer_;
+};
+
+// mkdir -p
+Status MakeDirectories(const std::string& dir);
+
+}  // namespace cdc

@@ -1,0 +1,41 @@
+// The dead-letter file: what cannot be processed or delivered is appended here as one JSON line
+// with the reason, never dropped. Reasons name tables, columns and positions, never row values;
+// the original input is kept so it can be fixed and replayed.
+//
+// Thread-safety: not thread-safe; one owner.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/time.h"
+#include "target/append_file.h"
+
+namespace cdc {
+
+struct DeadLetter {
+  std::string stage;     // source | process | delivery
+  std::string reason;
+  std::string location;  // "input.jsonl:3" for file input
+  std::string table;     // when known
+  std::string rule;      // delivery failures
+  std::string target;    // delivery failures
+  int attempts = 0;      // delivery failures
+  std::string input;     // the original input: embedded as JSON when valid, else as a string
+};
+
+class DeadLetterFile {
+ public:
+  DeadLetterFile(std::string path, FsyncPolicy fsync, const Clock& clock);
+  Status Write(const DeadLetter& letter);
+  Status Flush() { return file_.Flush(); }
+  uint64_t count() const { return count_; }
+  const std::string& path() const { return file_.path(); }
+
+ private:
+  AppendFile file_;
+  const Clock& clock_;
+  uint64_t count_ = 0;
+};
+
+}  // namespace cdc

@@ -1,0 +1,46 @@
+// The stdout target: prints each event as one JSON line on standard output.
+
+#include <cerrno>
+#include <cstdio>
+
+#include "target/builtin.h"
+
+namespace cdc {
+namespace {
+
+class StdoutTarget final : public Target {
+ public:
+  explicit StdoutTarget(const TargetConfig& config)
+      : name_(config.name),
+        format_(config.format == "cloudevents" ? EventFormat::kCloudEvents
+                                               : EventFormat::kEventBridge) {}
+
+  const std::string& name() const override { return name_; }
+
+  DeliveryOutcome Deliver(const OutputEvent& event) override {
+    const std::string& json = event.Json(format_);
+    if (std::fwrite(json.data(), 1, json.size(), stdout) != json.size() ||
+        std::fputc('\n', stdout) == EOF) {
+      return {Delivery::kRetry, ErrnoError("cannot write to standard output", errno)};
+    }
+    return {};
+  }
+
+  Status Flush() override {
+    if (std::fflush(stdout) != 0) return ErrnoError("cannot flush standard output", errno);
+    return Status::Ok();
+  }
+  Status CheckHealth() override { return Status::Ok(); }
+
+ private:
+  std::string name_;
+  EventFormat format_;
+};
+
+}  // namespace
+
+std::unique_ptr<Target> MakeStdoutTarget(const TargetConfig& config) {
+  return std::make_unique<StdoutTarget>(config);
+}
+
+}  // namespace cdc

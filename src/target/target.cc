@@ -1,0 +1,28 @@
+#include "target/target.h"
+
+#include "target/builtin.h"
+
+namespace cdc {
+
+OutputEvent::OutputEvent(const ProcessedEvent& event, const EnvelopeOptions& options)
+    : event_(event),
+      options_(options),
+      id_(EventId(options.pipeline, event.change.position)),
+      eventbridge_(EncodeEnvelope(event, options)) {}
+
+const std::string& OutputEvent::Json(EventFormat format) const {
+  if (format == EventFormat::kEventBridge) return eventbridge_;
+  if (cloudevents_.empty()) cloudevents_ = EncodeCloudEvent(event_, options_);
+  return cloudevents_;
+}
+
+Result<std::unique_ptr<Target>> BuildTarget(const TargetConfig& config) {
+  if (config.type == "file") {
+    if (config.path.empty()) return InvalidArgument("target '" + config.name + "' needs a path");
+    return MakeFileTarget(config);
+  }
+  if (config.type == "stdout") return MakeStdoutTarget(config);
+  return InvalidArgument("target '" + config.name + "' has unknown type '" + config.type + "'");
+}
+
+}  // namespace cdc
