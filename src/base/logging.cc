@@ -27,21 +27,36 @@ bool Enabled(Level level) { return static_cast<int>(level) >= g_level.load(); }
 
 void Write(Level level, std::string_view message) {
   switch (level) {
-    case Level::kDebug: Logger().debug(message); break;
-    case Level::kInfo: Logger().info(message); break;
-    case Level::kWarn: Logger().warn(message); break;
-    case Level::kError: Logger().error(message); break;
-    case Level::kOff: break;
+    case Level::kDebug:
+      Logger().debug(message);
+      break;
+    case Level::kInfo:
+      Logger().info(message);
+      break;
+    case Level::kWarn:
+      Logger().warn(message);
+      break;
+    case Level::kError:
+      Logger().error(message);
+      break;
+    case Level::kOff:
+      break;
   }
 }
 
 bool ParseLevel(std::string_view text, Level& out) {
-  if (text == "debug") out = Level::kDebug;
-  else if (text == "info") out = Level::kInfo;
-  else if (text == "warn") out = Level::kWarn;
-  else if (text == "error") out = Level::kError;
-  else if (text == "off") out = Level::kOff;
-  else return false;
+  if (text == "debug")
+    out = Level::kDebug;
+  else if (text == "info")
+    out = Level::kInfo;
+  else if (text == "warn")
+    out = Level::kWarn;
+  else if (text == "error")
+    out = Level::kError;
+  else if (text == "off")
+    out = Level::kOff;
+  else
+    return false;
   return true;
 }
 

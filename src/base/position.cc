@@ -14,7 +14,8 @@ std::string Lsn::ToString() const {
 
 std::optional<Lsn> Lsn::Parse(std::string_view text) {
   size_t slash = text.find('/');
-  if (slash == std::string_view::npos || slash == 0 || slash + 1 == text.size()) return std::nullopt;
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == text.size())
+    return std::nullopt;
   uint32_t hi = 0, lo = 0;
   auto parse = [](std::string_view s, uint32_t& out) {
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out, 16);

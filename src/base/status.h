@@ -67,7 +67,9 @@ class [[nodiscard]] Status {
   bool data_loss_ = false;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
 inline Status FailedPrecondition(std::string m) {
@@ -90,7 +92,7 @@ Status ErrnoError(std::string_view what, int err);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT
     if (status_.ok()) status_ = Internal("Result constructed from an OK status without a value");
   }
@@ -117,10 +119,10 @@ class [[nodiscard]] Result {
 #define CDC_INTERNAL_CONCAT(a, b) CDC_INTERNAL_CONCAT2(a, b)
 
 // Returns from the enclosing function if `expr` (a Status) is not OK.
-#define CDC_RETURN_IF_ERROR(expr)                 \
-  do {                                            \
-    ::cdc::Status cdc_status_ = (expr);           \
-    if (!cdc_status_.ok()) return cdc_status_;    \
+#define CDC_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    ::cdc::Status cdc_status_ = (expr);        \
+    if (!cdc_status_.ok()) return cdc_status_; \
   } while (0)
 
 // `CDC_ASSIGN_OR_RETURN(auto x, MakeX());` declares x from a Result or returns its status.
@@ -132,8 +134,8 @@ class [[nodiscard]] Result {
   lhs = std::move(tmp).value()
 
 // A broken invariant is a bug: report it and abort (Envoy's RELEASE_ASSERT).
-#define CDC_ASSERT(cond, msg)                                            \
-  do {                                                                   \
+#define CDC_ASSERT(cond, msg)                                                   \
+  do {                                                                          \
     if (!(cond)) ::cdc::internal::AssertFailed(#cond, msg, __FILE__, __LINE__); \
   } while (0)
 

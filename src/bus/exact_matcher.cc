@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "bus/matcher.h"
+#include "event/event_json.h"
 
 namespace cdc {
 namespace {
@@ -45,7 +46,8 @@ class ExactMatcher final : public Matcher {
   std::vector<CompiledRule> rules_;
 };
 
-Status CompileObject(od::object obj, const std::string& prefix, ExactMatcher& m, CompiledRule& rule) {
+Status CompileObject(od::object obj, const std::string& prefix, ExactMatcher& m,
+                     CompiledRule& rule) {
   size_t fields = 0;
   for (auto field : obj) {
     ++fields;
@@ -95,7 +97,9 @@ Status CompileObject(od::object obj, const std::string& prefix, ExactMatcher& m,
           cond.values.insert(b ? "t" : "f");
           break;
         }
-        case od::json_type::null: cond.values.insert("z"); break;
+        case od::json_type::null:
+          cond.values.insert("z");
+          break;
         case od::json_type::object: {
           od::object op;
           std::string_view name = "?";
@@ -121,6 +125,7 @@ Status CompileObject(od::object obj, const std::string& prefix, ExactMatcher& m,
 }
 
 Status CompileOne(std::string_view pattern_json, ExactMatcher& m, CompiledRule& rule) {
+  if (!IsValidJson(pattern_json)) return PatternError("malformed JSON");
   thread_local od::parser parser;
   simdjson::padded_string padded(pattern_json);
   od::document doc;
@@ -137,58 +142,71 @@ Status CompileOne(std::string_view pattern_json, ExactMatcher& m, CompiledRule& 
 }
 
 // Collects the canonical values of the paths some rule uses; arrays contribute every element.
-void Flatten(od::value v, std::string& path, const std::unordered_map<std::string, uint32_t>& paths,
+// Returns false on malformed JSON.
+bool Flatten(od::value v, std::string& path, const std::unordered_map<std::string, uint32_t>& paths,
              std::vector<std::vector<std::string>>& values) {
   od::json_type type;
-  if (v.type().get(type)) return;
+  if (v.type().get(type)) return false;
   switch (type) {
     case od::json_type::object: {
       od::object obj;
-      if (v.get_object().get(obj)) return;
+      if (v.get_object().get(obj)) return false;
       size_t base = path.size();
       for (auto field : obj) {
         std::string_view key;
-        if (field.unescaped_key().get(key)) return;
+        if (field.unescaped_key().get(key)) return false;
         if (base) path.push_back('.');
         path.append(key);
         od::value fv;
-        if (field.value().get(fv) == simdjson::SUCCESS) Flatten(fv, path, paths, values);
+        if (field.value().get(fv) || !Flatten(fv, path, paths, values)) return false;
         path.resize(base);
       }
-      return;
+      return true;
     }
     case od::json_type::array: {
       od::array arr;
-      if (v.get_array().get(arr)) return;
+      if (v.get_array().get(arr)) return false;
       for (auto elem : arr) {
         od::value e;
-        if (elem.get(e) == simdjson::SUCCESS) Flatten(e, path, paths, values);
+        if (elem.get(e) || !Flatten(e, path, paths, values)) return false;
       }
-      return;
+      return true;
     }
-    default: break;
+    default:
+      break;
   }
   auto it = paths.find(path);
-  if (it == paths.end()) return;
+  if (it == paths.end()) {
+    // Not used by any rule: skip it, but still check strings and literals are well-formed.
+    std::string_view ignored;
+    if (type == od::json_type::string) return v.get_string().get(ignored) == simdjson::SUCCESS;
+    return true;
+  }
   std::vector<std::string>& slot = values[it->second];
   switch (type) {
     case od::json_type::string: {
       std::string_view s;
-      if (v.get_string().get(s) == simdjson::SUCCESS) slot.push_back("s" + std::string(s));
-      return;
+      if (v.get_string().get(s)) return false;
+      slot.push_back("s" + std::string(s));
+      return true;
     }
     case od::json_type::number: {
       double d;
-      if (v.get_double().get(d) == simdjson::SUCCESS) slot.push_back(CanonicalNumber(d));
-      return;
+      if (v.get_double().get(d)) return false;
+      slot.push_back(CanonicalNumber(d));
+      return true;
     }
     case od::json_type::boolean: {
       bool b;
-      if (v.get_bool().get(b) == simdjson::SUCCESS) slot.push_back(b ? "t" : "f");
-      return;
+      if (v.get_bool().get(b)) return false;
+      slot.push_back(b ? "t" : "f");
+      return true;
     }
-    case od::json_type::null: slot.push_back("z"); return;
-    default: return;
+    case od::json_type::null:
+      slot.push_back("z");
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -202,7 +220,11 @@ Status ExactMatcher::Match(std::string_view event_json, std::vector<uint32_t>& o
   od::value root;
   if (doc.get_value().get(root)) return InvalidArgument("the event is not valid JSON");
   std::string path;
-  Flatten(root, path, paths_, values);
+  const char* rest = nullptr;
+  if (!Flatten(root, path, paths_, values) ||
+      doc.current_location().get(rest) == simdjson::SUCCESS) {
+    return InvalidArgument("the event is not valid JSON");
+  }
   for (uint32_t i = 0; i < rules_.size(); ++i) {
     bool all = true;
     for (const auto& cond : rules_[i].conditions) {

@@ -1,9 +1,9 @@
 // cdc-pipeline: the command line. Each command is a function taking its parsed options; errors
 // are printed with what to fix and turned into exit codes (0 ok, 1 failure, 2 usage).
 
-#include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 
@@ -129,7 +129,8 @@ int InvokeCommand(const std::string& config_path, const std::string& function,
       continue;
     }
     std::printf("%s\n", routed->event_json.c_str());
-    if (routed->rules.empty()) std::printf("matched rules: none (the event would not be delivered)\n");
+    if (routed->rules.empty())
+      std::printf("matched rules: none (the event would not be delivered)\n");
     for (const auto& [rule, targets] : routed->rules) {
       std::string list;
       for (const auto& t : targets) list += (list.empty() ? "" : ", ") + t;
@@ -156,8 +157,8 @@ int HealthCheckCommand(const std::string& config_path) {
   if (!r.config) {
     std::string msg;
     for (const auto& e : r.errors) msg += "\n    " + e.ToString();
-    checks.push_back({"config " + config_path, InvalidArgument(std::to_string(r.errors.size()) +
-                                                                " error(s):" + msg)});
+    checks.push_back({"config " + config_path,
+                      InvalidArgument(std::to_string(r.errors.size()) + " error(s):" + msg)});
   } else {
     const Config& c = *r.config;
     checks.push_back({"config " + config_path, Status::Ok()});
@@ -165,13 +166,15 @@ int HealthCheckCommand(const std::string& config_path) {
     if (dir.ok()) dir = AppendFile::CheckWritable(c.pipeline.data_dir + "/.health-check");
     if (dir.ok()) ::unlink((c.pipeline.data_dir + "/.health-check").c_str());
     checks.push_back({"data_dir " + c.pipeline.data_dir + " writable", dir});
-    checks.push_back({"dead_letter " + c.dead_letter.path, AppendFile::CheckWritable(c.dead_letter.path)});
+    checks.push_back(
+        {"dead_letter " + c.dead_letter.path, AppendFile::CheckWritable(c.dead_letter.path)});
     JsonSource source(c.source.path);
     checks.push_back({"source (" + c.source.type + ") " + c.source.path, source.CheckHealth()});
     for (const auto& t : c.targets) {
       auto target = BuildTarget(t);
       Status s = target.ok() ? (*target)->CheckHealth() : target.status();
-      checks.push_back({"target " + t.name + " (" + t.type + (t.path.empty() ? "" : " " + t.path) + ")", s});
+      checks.push_back(
+          {"target " + t.name + " (" + t.type + (t.path.empty() ? "" : " " + t.path) + ")", s});
     }
   }
   int failed = 0;
@@ -200,7 +203,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("cdc-pipeline ") + CDC_VERSION);
   app.require_subcommand(1);
   std::string log_level;
-  app.add_option("--log-level", log_level, "debug | info | warn | error | off (overrides the config)");
+  app.add_option("--log-level", log_level,
+                 "debug | info | warn | error | off (overrides the config)");
 
   std::string config_path = kDefaultConfig;
   auto add_config = [&](CLI::App* cmd) {
@@ -215,23 +219,25 @@ int main(int argc, char** argv) {
                   "instead of the configured source");
 
   auto* invoke = app.add_subcommand(
-      "invoke", "Run one table's processor and the bus on an event file and print the output "
-                "events and the rules they match; delivers nothing");
+      "invoke",
+      "Run one table's processor and the bus on an event file and print the output "
+      "events and the rules they match; delivers nothing");
   add_config(invoke);
   std::string function, event_file;
   invoke->add_option("--function", function, "Processor name, e.g. processUserChanges")->required();
   invoke->add_option("--event", event_file, "Change event file (JSON object, array or lines)")
       ->required();
 
-  auto* validate = app.add_subcommand("validate-config", "Check the configuration; list every error");
+  auto* validate =
+      app.add_subcommand("validate-config", "Check the configuration; list every error");
   add_config(validate);
 
   auto* health = app.add_subcommand(
       "health-check", "Check config, data directory, source and targets; exit 1 naming failures");
   add_config(health);
 
-  auto* reference = app.add_subcommand("config-reference",
-                                       "Print the configuration reference (Markdown)");
+  auto* reference =
+      app.add_subcommand("config-reference", "Print the configuration reference (Markdown)");
 
   try {
     app.parse(argc, argv);

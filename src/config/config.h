@@ -74,9 +74,9 @@ struct RuleConfig {
 
 struct TargetConfig {
   std::string name;
-  std::string type;  // file | stdout
-  std::string path;  // file
-  std::string fsync = "batch";      // file: always | batch | never
+  std::string type;                    // file | stdout
+  std::string path;                    // file
+  std::string fsync = "batch";         // file: always | batch | never
   std::string format = "eventbridge";  // eventbridge | cloudevents
   SourceLocation where;
 };

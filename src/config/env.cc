@@ -36,7 +36,9 @@ std::map<std::string, std::string> ParseDotEnv(std::string_view text) {
 
 EnvLookup::EnvLookup(std::map<std::string, std::string> overrides,
                      std::map<std::string, std::string> dotenv, bool use_process_env)
-    : overrides_(std::move(overrides)), dotenv_(std::move(dotenv)), use_process_env_(use_process_env) {}
+    : overrides_(std::move(overrides)),
+      dotenv_(std::move(dotenv)),
+      use_process_env_(use_process_env) {}
 
 std::optional<std::string> EnvLookup::Get(const std::string& name) const {
   if (auto it = overrides_.find(name); it != overrides_.end()) return it->second;
@@ -49,7 +51,8 @@ std::optional<std::string> EnvLookup::Get(const std::string& name) const {
 
 namespace {
 bool IsVarChar(char c, bool first) {
-  return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (!first && c >= '0' && c <= '9');
+  return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+         (!first && c >= '0' && c <= '9');
 }
 }  // namespace
 
@@ -71,8 +74,12 @@ Result<std::string> ExpandEnv(std::string_view text, const EnvLookup& env) {
       out.push_back(c);
       continue;
     }
-    size_t close = text.find('}', i + 2);
-    if (close == std::string_view::npos) {
+    size_t close = i + 2;
+    for (int depth = 1; close < text.size(); ++close) {
+      if (text[close] == '{') ++depth;
+      if (text[close] == '}' && --depth == 0) break;
+    }
+    if (close >= text.size()) {
       return InvalidArgument("unterminated '${' (write '$$' for a literal '$')");
     }
     std::string_view inner = text.substr(i + 2, close - i - 2);

@@ -127,14 +127,20 @@ std::string Join(const std::vector<std::string_view>& items) {
 std::string_view TypeName(FieldType t) {
   switch (t) {
     case FieldType::kString:
-    case FieldType::kEnum: return "a string";
-    case FieldType::kInt: return "an integer";
-    case FieldType::kBool: return "true or false";
+    case FieldType::kEnum:
+      return "a string";
+    case FieldType::kInt:
+      return "an integer";
+    case FieldType::kBool:
+      return "true or false";
     case FieldType::kStringList:
-    case FieldType::kEnumList: return "a list of strings";
-    case FieldType::kPattern: return "a mapping or a JSON string";
+    case FieldType::kEnumList:
+      return "a list of strings";
+    case FieldType::kPattern:
+      return "a mapping or a JSON string";
     case FieldType::kSection:
-    case FieldType::kNamedSections: return "a mapping";
+    case FieldType::kNamedSections:
+      return "a mapping";
   }
   return "a value";
 }
@@ -165,8 +171,8 @@ class MapReader {
       if (spec_.Find(key) == nullptr) {
         std::vector<std::string_view> names;
         for (const auto& f : spec_.fields) names.push_back(f.name);
-        ctx_.Error(it->first, "unknown key '" + key + "' in '" + path_ + "' (allowed: " +
-                                  Join(names) + ")");
+        ctx_.Error(it->first,
+                   "unknown key '" + key + "' in '" + path_ + "' (allowed: " + Join(names) + ")");
       }
     }
     CheckRequired();
@@ -200,7 +206,8 @@ class MapReader {
     auto v = ctx_.Expand(n, n.Scalar(), FieldPath(key));
     if (!v) return;
     if (f->type == FieldType::kEnum && !IsChoice(*f, *v)) {
-      ctx_.Error(n, "'" + FieldPath(key) + "' is '" + *v + "'; expected one of: " + Join(f->choices));
+      ctx_.Error(n,
+                 "'" + FieldPath(key) + "' is '" + *v + "'; expected one of: " + Join(f->choices));
       return;
     }
     out = std::move(*v);
@@ -261,8 +268,8 @@ class MapReader {
         continue;
       }
       if (f.type == FieldType::kEnumList && !IsChoice(f, *v)) {
-        ctx_.Error(locnode, "'" + FieldPath(key) + "' has '" + *v + "'; expected any of: " +
-                                Join(f.choices));
+        ctx_.Error(locnode, "'" + FieldPath(key) + "' has '" + *v +
+                                "'; expected any of: " + Join(f.choices));
         ok = false;
         continue;
       }
@@ -317,7 +324,9 @@ class MapReader {
 bool YamlToJson(Context& ctx, const YAML::Node& n, JsonWriter& w, const std::string& what) {
   switch (n.Type()) {
     case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined: w.Null(); return true;
+    case YAML::NodeType::Undefined:
+      w.Null();
+      return true;
     case YAML::NodeType::Map:
       w.BeginObject();
       for (auto it = n.begin(); it != n.end(); ++it) {
@@ -430,8 +439,8 @@ void LoadRule(Context& ctx, const std::string& name, const YAML::Node& key, cons
   config.rules.push_back(std::move(rule));
 }
 
-void LoadTarget(Context& ctx, const std::string& name, const YAML::Node& key, const YAML::Node& node,
-                Config& config) {
+void LoadTarget(Context& ctx, const std::string& name, const YAML::Node& key,
+                const YAML::Node& node, Config& config) {
   TargetConfig t;
   t.name = name;
   t.where = ctx.At(key);

@@ -9,15 +9,24 @@ using config_internal::SectionSpec;
 
 std::string_view TypeLabel(FieldType t) {
   switch (t) {
-    case FieldType::kString: return "string";
-    case FieldType::kInt: return "integer";
-    case FieldType::kBool: return "bool";
-    case FieldType::kStringList: return "list of strings";
-    case FieldType::kEnum: return "one of";
-    case FieldType::kEnumList: return "list of";
-    case FieldType::kPattern: return "event pattern";
-    case FieldType::kSection: return "section";
-    case FieldType::kNamedSections: return "map of sections";
+    case FieldType::kString:
+      return "string";
+    case FieldType::kInt:
+      return "integer";
+    case FieldType::kBool:
+      return "bool";
+    case FieldType::kStringList:
+      return "list of strings";
+    case FieldType::kEnum:
+      return "one of";
+    case FieldType::kEnumList:
+      return "list of";
+    case FieldType::kPattern:
+      return "event pattern";
+    case FieldType::kSection:
+      return "section";
+    case FieldType::kNamedSections:
+      return "map of sections";
   }
   return "";
 }
@@ -34,7 +43,9 @@ void AppendSection(std::string& out, const SectionSpec& spec) {
         type += (i ? ", `" : "`") + std::string(f.choices[i]) + "`";
       }
     }
-    std::string def = f.required ? "required" : (f.default_value.empty() ? "" : "`" + std::string(f.default_value) + "`");
+    std::string def =
+        f.required ? "required"
+                   : (f.default_value.empty() ? "" : "`" + std::string(f.default_value) + "`");
     out += "| `" + std::string(f.name) + "` | " + type + " | " + def + " | " +
            std::string(f.description) + " |\n";
   }
@@ -50,15 +61,18 @@ std::string ConfigReferenceMarkdown() {
       "`src/config/schema.cc`; a test keeps this file in step with them.\n\n"
       "Every string value may use `${VAR}` or `${VAR:-default}`: the value comes from the "
       "environment, then from `.env` in the current directory; `$$` is a literal `$`. Unknown "
-      "keys are errors. `cdc-pipeline validate-config` lists every error with file:line:column.\n\n";
+      "keys are errors. `cdc-pipeline validate-config` lists every error with "
+      "file:line:column.\n\n";
   AppendSection(out, config_internal::RootSpec());
   AppendSection(out, config_internal::PipelineSpec());
   AppendSection(out, config_internal::BusSpec());
-  for (auto type : config_internal::SourceTypes()) AppendSection(out, config_internal::SourceSpec(type));
+  for (auto type : config_internal::SourceTypes())
+    AppendSection(out, config_internal::SourceSpec(type));
   AppendSection(out, config_internal::DeadLetterSpec());
   AppendSection(out, config_internal::TableSpec());
   AppendSection(out, config_internal::RuleSpec());
-  for (auto type : config_internal::TargetTypes()) AppendSection(out, config_internal::TargetSpec(type));
+  for (auto type : config_internal::TargetTypes())
+    AppendSection(out, config_internal::TargetSpec(type));
   return out;
 }
 

@@ -21,11 +21,14 @@ const SectionSpec& RootSpec() {
       "The sections of the file. Only `tables` is required.",
       {
           {"pipeline", T::kSection, "", "Name and data directory of this pipeline."},
-          {"bus", T::kSection, "", "Identity of the event bus: the envelope's source, account, region."},
+          {"bus", T::kSection, "",
+           "Identity of the event bus: the envelope's source, account, region."},
           {"source", T::kSection, "", "Where changes are captured from."},
-          {"dead_letter", T::kSection, "", "Where events that cannot be processed go, with the reason."},
+          {"dead_letter", T::kSection, "",
+           "Where events that cannot be processed go, with the reason."},
           {"tables", T::kNamedSections, "", "The captured tables, by name.", {}, true},
-          {"rules", T::kNamedSections, "", "Bus rules, by name: an event pattern and the targets it routes to."},
+          {"rules", T::kNamedSections, "",
+           "Bus rules, by name: an event pattern and the targets it routes to."},
           {"targets", T::kNamedSections, "", "Delivery targets (consumers), by name."},
       }};
   return spec;
@@ -40,7 +43,11 @@ const SectionSpec& PipelineSpec() {
            "Pipeline name. Part of every event id and of `detail.metadata.pipeline`."},
           {"data_dir", T::kString, "./data",
            "Directory for state, the stream and default output files. Created if missing."},
-          {"log_level", T::kEnum, "info", "Log verbosity.", {"debug", "info", "warn", "error", "off"}},
+          {"log_level",
+           T::kEnum,
+           "info",
+           "Log verbosity.",
+           {"debug", "info", "warn", "error", "off"}},
       }};
   return spec;
 }
@@ -59,12 +66,11 @@ const SectionSpec& BusSpec() {
 }
 
 const SectionSpec& SourceSpec(std::string_view type) {
-  static const SectionSpec common{
-      "source",
-      "",
-      {
-          {"type", T::kEnum, "json", "The kind of source.", {"json"}},
-      }};
+  static const SectionSpec common{"source",
+                                  "",
+                                  {
+                                      {"type", T::kEnum, "json", "The kind of source.", {"json"}},
+                                  }};
   static const SectionSpec json{
       "source (type: json)",
       "Change events in the original format (`eventType`, `tableName`, `timestamp`, `before`, "
@@ -86,8 +92,11 @@ const SectionSpec& DeadLetterSpec() {
       "missing fields) are appended here as JSON lines with the reason; processing continues.",
       {
           {"path", T::kString, "<data_dir>/dead-letter.jsonl", "JSONL file of dead letters."},
-          {"fsync", T::kEnum, "batch",
-           "`always`: fsync after every record; `batch`: after each batch; `never`: leave it to the OS.",
+          {"fsync",
+           T::kEnum,
+           "batch",
+           "`always`: fsync after every record; `batch`: after each batch; `never`: leave it to "
+           "the OS.",
            {"always", "batch", "never"}},
       }};
   return spec;
@@ -103,12 +112,19 @@ const SectionSpec& TableSpec() {
            "Name of the table's processor, used by `invoke --function`. The default follows the "
            "original's `processUserChanges`: users -> processUserChanges, audit_logs -> "
            "processAuditLogChanges."},
-          {"event_types", T::kEnumList, "", "The change types this table publishes; others go to the dead-letter file.",
-           {"INSERT", "UPDATE", "DELETE", "TRUNCATE", "READ"}, true},
+          {"event_types",
+           T::kEnumList,
+           "",
+           "The change types this table publishes; others go to the dead-letter file.",
+           {"INSERT", "UPDATE", "DELETE", "TRUNCATE", "READ"},
+           true},
           {"primary_key", T::kStringList, "[id]",
            "Primary-key columns: the event key and the partition key."},
-          {"pii", T::kEnum, "none",
-           "What sensitive data the table holds (the redaction policy is applied by a later stage).",
+          {"pii",
+           T::kEnum,
+           "none",
+           "What sensitive data the table holds (the redaction policy is applied by a later "
+           "stage).",
            {"none", "personal", "payment", "financial", "auth"}},
           {"description", T::kString, "", "Free text."},
       }};
@@ -121,11 +137,14 @@ const SectionSpec& RuleSpec() {
       "A bus rule: events matching `event_pattern` go to every target in `targets`.",
       {
           {"description", T::kString, "", "Free text."},
-          {"event_pattern", T::kPattern, "",
+          {"event_pattern",
+           T::kPattern,
+           "",
            "An EventBridge event pattern, as a YAML mapping or a JSON string. Matching supports "
            "exact values (strings, numbers, booleans, null; a list means any of them) on any field "
            "path, including inside `detail`; an array in the event matches if any element does.",
-           {}, true},
+           {},
+           true},
           {"enabled", T::kBool, "true", "A disabled rule matches nothing."},
           {"targets", T::kStringList, "", "Names of targets (see `targets`).", {}, true},
       }};
@@ -144,9 +163,17 @@ const SectionSpec& TargetSpec(std::string_view type) {
       "Appends each event as one JSON line.",
       {
           {"type", T::kEnum, "", "", {"file", "stdout"}, true},
-          {"path", T::kString, "", "The JSONL file. Its directory is created if missing.", {}, true},
-          {"fsync", T::kEnum, "batch",
-           "`always`: fsync after every event; `batch`: after each batch; `never`: leave it to the OS.",
+          {"path",
+           T::kString,
+           "",
+           "The JSONL file. Its directory is created if missing.",
+           {},
+           true},
+          {"fsync",
+           T::kEnum,
+           "batch",
+           "`always`: fsync after every event; `batch`: after each batch; `never`: leave it to the "
+           "OS.",
            {"always", "batch", "never"}},
           {"format", T::kEnum, "eventbridge", "Event format.", {"eventbridge", "cloudevents"}},
       }};

@@ -8,7 +8,17 @@
 
 namespace cdc::config_internal {
 
-enum class FieldType { kString, kInt, kBool, kStringList, kEnum, kEnumList, kPattern, kSection, kNamedSections };
+enum class FieldType {
+  kString,
+  kInt,
+  kBool,
+  kStringList,
+  kEnum,
+  kEnumList,
+  kPattern,
+  kSection,
+  kNamedSections
+};
 
 struct FieldSpec {
   std::string_view name;

@@ -6,11 +6,16 @@ namespace cdc {
 
 std::string_view OpName(Op op) {
   switch (op) {
-    case Op::kInsert: return "INSERT";
-    case Op::kUpdate: return "UPDATE";
-    case Op::kDelete: return "DELETE";
-    case Op::kTruncate: return "TRUNCATE";
-    case Op::kRead: return "READ";
+    case Op::kInsert:
+      return "INSERT";
+    case Op::kUpdate:
+      return "UPDATE";
+    case Op::kDelete:
+      return "DELETE";
+    case Op::kTruncate:
+      return "TRUNCATE";
+    case Op::kRead:
+      return "READ";
   }
   return "UNKNOWN";
 }

@@ -81,7 +81,8 @@ std::string EncodeEnvelope(const ProcessedEvent& event, const EnvelopeOptions& o
   w.Key("detail-type").String(DetailType(event.change));
   w.Key("source").String(options.source);
   w.Key("account").String(options.account);
-  w.Key("time").String(FormatRfc3339(Timestamp{event.change.commit_time.micros / 1000000 * 1000000}));
+  w.Key("time").String(
+      FormatRfc3339(Timestamp{event.change.commit_time.micros / 1000000 * 1000000}));
   w.Key("region").String(options.region);
   w.Key("resources").BeginArray().EndArray();
   w.Key("detail");

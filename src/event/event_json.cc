@@ -36,17 +36,19 @@ void WriteDate(JsonWriter& w, int64_t days) {
   unsigned m, d;
   CivilFromDays(days, y, m, d);
   char buf[32];
-  int n = y >= 0 ? std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02u", static_cast<long long>(y), m, d)
-                 : std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02u BC",
-                                 static_cast<long long>(1 - y), m, d);
+  int n = y >= 0
+              ? std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02u", static_cast<long long>(y), m, d)
+              : std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02u BC",
+                              static_cast<long long>(1 - y), m, d);
   w.String(std::string_view(buf, static_cast<size_t>(n)));
 }
 
 void WriteTime(JsonWriter& w, int64_t micros) {
   char buf[32];
   int64_t secs = micros / 1000000, frac = micros % 1000000;
-  int n = std::snprintf(buf, sizeof(buf), "%02lld:%02lld:%02lld", static_cast<long long>(secs / 3600),
-                        static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60));
+  int n =
+      std::snprintf(buf, sizeof(buf), "%02lld:%02lld:%02lld", static_cast<long long>(secs / 3600),
+                    static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60));
   std::string s(buf, static_cast<size_t>(n));
   if (frac != 0) {
     n = std::snprintf(buf, sizeof(buf), ".%06lld", static_cast<long long>(frac));
@@ -62,10 +64,18 @@ void WriteTime(JsonWriter& w, int64_t micros) {
 void WriteValue(JsonWriter& w, const Value& v) {
   switch (v.kind()) {
     case ValueKind::kNull:
-    case ValueKind::kUnchangedToast: w.Null(); return;
-    case ValueKind::kBool: w.Bool(v.as_bool()); return;
-    case ValueKind::kInt64: w.Int(v.as_int64()); return;
-    case ValueKind::kDouble: w.Double(v.as_double()); return;
+    case ValueKind::kUnchangedToast:
+      w.Null();
+      return;
+    case ValueKind::kBool:
+      w.Bool(v.as_bool());
+      return;
+    case ValueKind::kInt64:
+      w.Int(v.as_int64());
+      return;
+    case ValueKind::kDouble:
+      w.Double(v.as_double());
+      return;
     case ValueKind::kDecimal: {
       const std::string& s = v.as_string();
       if (s == "NaN" || s == "Infinity" || s == "-Infinity") {
@@ -75,12 +85,24 @@ void WriteValue(JsonWriter& w, const Value& v) {
       }
       return;
     }
-    case ValueKind::kBytes: w.String(Base64Encode(v.as_string())); return;
-    case ValueKind::kTimestamp: WriteTimestampMicros(w, v.as_int64(), false); return;
-    case ValueKind::kTimestampTz: WriteTimestampMicros(w, v.as_int64(), true); return;
-    case ValueKind::kDate: WriteDate(w, v.as_int64()); return;
-    case ValueKind::kTime: WriteTime(w, v.as_int64()); return;
-    case ValueKind::kJson: w.Raw(v.as_string()); return;
+    case ValueKind::kBytes:
+      w.String(Base64Encode(v.as_string()));
+      return;
+    case ValueKind::kTimestamp:
+      WriteTimestampMicros(w, v.as_int64(), false);
+      return;
+    case ValueKind::kTimestampTz:
+      WriteTimestampMicros(w, v.as_int64(), true);
+      return;
+    case ValueKind::kDate:
+      WriteDate(w, v.as_int64());
+      return;
+    case ValueKind::kTime:
+      WriteTime(w, v.as_int64());
+      return;
+    case ValueKind::kJson:
+      w.Raw(v.as_string());
+      return;
     case ValueKind::kArray:
       w.BeginArray();
       for (const auto& e : v.as_array()) WriteValue(w, e);
@@ -90,7 +112,9 @@ void WriteValue(JsonWriter& w, const Value& v) {
     case ValueKind::kTimeTz:
     case ValueKind::kInterval:
     case ValueKind::kInet:
-    case ValueKind::kUuid: w.String(v.as_string()); return;
+    case ValueKind::kUuid:
+      w.String(v.as_string());
+      return;
   }
 }
 
@@ -104,7 +128,121 @@ void WriteRow(JsonWriter& w, const Row& row) {
   w.EndObject();
 }
 
+namespace {
+
+namespace odv = simdjson::ondemand;
+
+// JSON number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+bool IsJsonNumber(std::string_view s) {
+  size_t i = 0;
+  auto digits = [&] {
+    size_t start = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    return i > start;
+  };
+  if (i < s.size() && s[i] == '-') ++i;
+  if (i < s.size() && s[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == s.size();
+}
+
+// Visits every value, so that On-Demand checks all of the text (it only checks what it visits).
+bool ValidateValue(odv::value v, int depth) {
+  if (depth > 256) return false;
+  odv::json_type type;
+  if (v.type().get(type)) return false;
+  switch (type) {
+    case odv::json_type::object: {
+      odv::object obj;
+      if (v.get_object().get(obj)) return false;
+      for (auto field : obj) {
+        std::string_view key;
+        odv::value fv;
+        if (field.unescaped_key().get(key) || field.value().get(fv)) return false;
+        if (!ValidateValue(fv, depth + 1)) return false;
+      }
+      return true;
+    }
+    case odv::json_type::array: {
+      odv::array arr;
+      if (v.get_array().get(arr)) return false;
+      for (auto elem : arr) {
+        odv::value e;
+        if (elem.get(e) || !ValidateValue(e, depth + 1)) return false;
+      }
+      return true;
+    }
+    case odv::json_type::string: {
+      std::string_view s;
+      return v.get_string().get(s) == simdjson::SUCCESS;
+    }
+    case odv::json_type::number: {
+      std::string_view raw = v.raw_json_token();
+      while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' ||
+                              raw.back() == '\t')) {
+        raw.remove_suffix(1);
+      }
+      return IsJsonNumber(raw);
+    }
+    case odv::json_type::boolean: {
+      bool b;
+      return v.get_bool().get(b) == simdjson::SUCCESS;
+    }
+    case odv::json_type::null:
+      return v.is_null();
+  }
+  return false;
+}
+
+}  // namespace
+
+bool IsValidJson(std::string_view json) {
+  thread_local odv::parser parser;
+  simdjson::padded_string padded(json);
+  odv::document doc;
+  if (parser.iterate(padded).get(doc)) return false;
+  // A scalar document is checked directly; containers are walked.
+  odv::json_type type;
+  if (doc.type().get(type)) return false;
+  if (type == odv::json_type::object || type == odv::json_type::array) {
+    odv::value root;
+    if (doc.get_value().get(root) || !ValidateValue(root, 0)) return false;
+  } else {
+    std::string_view raw;
+    if (doc.raw_json_token().get(raw)) return false;
+    simdjson::dom::parser dom;
+    simdjson::dom::element ignored;
+    if (type != odv::json_type::number &&
+        dom.parse(raw.data(), raw.size()).get(ignored) != simdjson::SUCCESS) {
+      return false;
+    }
+    if (type == odv::json_type::number) {
+      while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' ||
+                              raw.back() == '\t')) {
+        raw.remove_suffix(1);
+      }
+      return IsJsonNumber(raw);
+    }
+    return true;
+  }
+  const char* rest = nullptr;
+  return doc.current_location().get(rest) != simdjson::SUCCESS;  // nothing after the value
+}
+
 Result<std::string> MinifyJson(std::string_view json) {
+  if (!IsValidJson(json)) return InvalidArgument("malformed JSON");
   std::string out(json.size(), '\0');
   size_t len = 0;
   if (simdjson::minify(json.data(), json.size(), out.data(), len) != simdjson::SUCCESS) {
@@ -119,7 +257,8 @@ namespace {
 namespace od = simdjson::ondemand;
 
 std::string_view TrimRight(std::string_view s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t'))
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t'))
     s.remove_suffix(1);
   return s;
 }
@@ -133,7 +272,8 @@ Result<Value> ParseJsonValue(od::value& v, std::string_view where) {
   od::json_type type;
   if (auto e = v.type().get(type)) return JsonError(e, where);
   switch (type) {
-    case od::json_type::null: return Value::Null();
+    case od::json_type::null:
+      return Value::Null();
     case od::json_type::boolean: {
       bool b;
       if (auto e = v.get_bool().get(b)) return JsonError(e, where);
@@ -160,16 +300,14 @@ Result<Value> ParseJsonValue(od::value& v, std::string_view where) {
       std::string_view raw;
       if (auto e = v.get_object().get(o)) return JsonError(e, where);
       if (auto e = o.raw_json().get(raw)) return JsonError(e, where);
-      CDC_ASSIGN_OR_RETURN(std::string mini, MinifyJson(raw));
-      return Value::Json(std::move(mini));
+      return Value::Json(std::string(raw));
     }
     case od::json_type::array: {
       od::array a;
       std::string_view raw;
       if (auto e = v.get_array().get(a)) return JsonError(e, where);
       if (auto e = a.raw_json().get(raw)) return JsonError(e, where);
-      CDC_ASSIGN_OR_RETURN(std::string mini, MinifyJson(raw));
-      return Value::Json(std::move(mini));
+      return Value::Json(std::string(raw));
     }
   }
   return InvalidArgument("malformed JSON in " + std::string(where));
@@ -204,7 +342,12 @@ Result<std::optional<Row>> ParseRow(od::value& v, std::string_view where) {
 }  // namespace
 
 Result<ChangeEvent> ParseChangeEventJson(std::string_view json) {
-  CDC_ASSIGN_OR_RETURN(std::string mini, MinifyJson(json));
+  // Validate the whole text first (simdjson's DOM parser checks everything, On-Demand only what
+  // it visits), then extract with On-Demand, which keeps the exact digits of numbers. The text is
+  // minified first, so embedded JSON values need no further minification.
+  auto minified = MinifyJson(json);
+  if (!minified.ok()) return InvalidArgument("malformed JSON: the line is not valid JSON");
+  std::string mini = std::move(minified).value();
   thread_local od::parser parser;
   simdjson::padded_string padded(mini);
   od::document doc;
@@ -226,8 +369,10 @@ Result<ChangeEvent> ParseChangeEventJson(std::string_view json) {
       if (v.get_string().get(s)) return InvalidArgument("field 'eventType' must be a string");
       auto op = ParseOp(s);
       if (!op) {
-        return InvalidArgument("field 'eventType' must be one of INSERT, UPDATE, DELETE, TRUNCATE, "
-                               "READ; got '" + std::string(s.substr(0, 32)) + "'");
+        return InvalidArgument(
+            "field 'eventType' must be one of INSERT, UPDATE, DELETE, TRUNCATE, "
+            "READ; got '" +
+            std::string(s.substr(0, 32)) + "'");
       }
       ev.op = *op;
       have_type = true;

@@ -18,6 +18,9 @@ namespace cdc {
 void WriteValue(JsonWriter& w, const Value& v);
 void WriteRow(JsonWriter& w, const Row& row);
 
+// Whether the text is one complete, valid JSON value.
+bool IsValidJson(std::string_view json);
+
 // Minifies JSON text (removes insignificant whitespace). Fails on malformed JSON.
 Result<std::string> MinifyJson(std::string_view json);
 

@@ -7,24 +7,42 @@ namespace cdc {
 
 std::string_view ValueKindName(ValueKind kind) {
   switch (kind) {
-    case ValueKind::kNull: return "null";
-    case ValueKind::kBool: return "bool";
-    case ValueKind::kInt64: return "int64";
-    case ValueKind::kDouble: return "double";
-    case ValueKind::kDecimal: return "decimal";
-    case ValueKind::kText: return "text";
-    case ValueKind::kBytes: return "bytes";
-    case ValueKind::kTimestamp: return "timestamp";
-    case ValueKind::kTimestampTz: return "timestamptz";
-    case ValueKind::kDate: return "date";
-    case ValueKind::kTime: return "time";
-    case ValueKind::kTimeTz: return "timetz";
-    case ValueKind::kInterval: return "interval";
-    case ValueKind::kInet: return "inet";
-    case ValueKind::kUuid: return "uuid";
-    case ValueKind::kJson: return "json";
-    case ValueKind::kArray: return "array";
-    case ValueKind::kUnchangedToast: return "unchanged-toast";
+    case ValueKind::kNull:
+      return "null";
+    case ValueKind::kBool:
+      return "bool";
+    case ValueKind::kInt64:
+      return "int64";
+    case ValueKind::kDouble:
+      return "double";
+    case ValueKind::kDecimal:
+      return "decimal";
+    case ValueKind::kText:
+      return "text";
+    case ValueKind::kBytes:
+      return "bytes";
+    case ValueKind::kTimestamp:
+      return "timestamp";
+    case ValueKind::kTimestampTz:
+      return "timestamptz";
+    case ValueKind::kDate:
+      return "date";
+    case ValueKind::kTime:
+      return "time";
+    case ValueKind::kTimeTz:
+      return "timetz";
+    case ValueKind::kInterval:
+      return "interval";
+    case ValueKind::kInet:
+      return "inet";
+    case ValueKind::kUuid:
+      return "uuid";
+    case ValueKind::kJson:
+      return "json";
+    case ValueKind::kArray:
+      return "array";
+    case ValueKind::kUnchangedToast:
+      return "unchanged-toast";
   }
   return "unknown";
 }
@@ -47,18 +65,22 @@ bool Value::operator==(const Value& o) const {
   if (kind_ != o.kind_) return false;
   switch (kind_) {
     case ValueKind::kNull:
-    case ValueKind::kUnchangedToast: return true;
+    case ValueKind::kUnchangedToast:
+      return true;
     case ValueKind::kDouble:
       // Bitwise, so NaN equals NaN: "did the value change" is the question, not IEEE ordering.
       return std::memcmp(&d_, &o.d_, sizeof(d_)) == 0;
-    case ValueKind::kArray: return array_ == o.array_;
+    case ValueKind::kArray:
+      return array_ == o.array_;
     case ValueKind::kBool:
     case ValueKind::kInt64:
     case ValueKind::kTimestamp:
     case ValueKind::kTimestampTz:
     case ValueKind::kDate:
-    case ValueKind::kTime: return i_ == o.i_;
-    default: return s_ == o.s_;
+    case ValueKind::kTime:
+      return i_ == o.i_;
+    default:
+      return s_ == o.s_;
   }
 }
 

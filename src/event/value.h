@@ -17,7 +17,7 @@ enum class ValueKind : uint8_t {
   kBool,
   kInt64,
   kDouble,
-  kDecimal,         // exact digits as text: "-12.50", "1e5", "NaN", "Infinity", "-Infinity"
+  kDecimal,  // exact digits as text: "-12.50", "1e5", "NaN", "Infinity", "-Infinity"
   kText,
   kBytes,           // raw bytes; base64 in JSON
   kTimestamp,       // without time zone; micros since epoch in local wall time
@@ -97,7 +97,9 @@ class Row {
   Row() = default;
   explicit Row(std::vector<Column> columns) : columns_(std::move(columns)) {}
 
-  void Add(std::string name, Value value) { columns_.push_back({std::move(name), std::move(value)}); }
+  void Add(std::string name, Value value) {
+    columns_.push_back({std::move(name), std::move(value)});
+  }
   // The value of the named column, or nullptr.
   const Value* Find(std::string_view name) const;
   Value* Find(std::string_view name);

@@ -12,7 +12,8 @@ std::vector<ConfigError> ValidateSemantics(const Config& config) {
   for (const auto& rule : config.rules) {
     Status s = ValidatePattern(rule.event_pattern);
     if (!s.ok()) {
-      errors.push_back({rule.pattern_where, "rules." + rule.name + ".event_pattern: " + s.message()});
+      errors.push_back(
+          {rule.pattern_where, "rules." + rule.name + ".event_pattern: " + s.message()});
     }
   }
   for (const auto& t : config.tables) {
@@ -20,7 +21,8 @@ std::vector<ConfigError> ValidateSemantics(const Config& config) {
       errors.push_back({t.where, "tables." + t.name + ".event_types must name at least one type"});
     }
     if (t.primary_key.empty()) {
-      errors.push_back({t.where, "tables." + t.name + ".primary_key must name at least one column"});
+      errors.push_back(
+          {t.where, "tables." + t.name + ".primary_key must name at least one column"});
     }
   }
   for (const auto& t : config.targets) {
@@ -100,8 +102,8 @@ Status Pipeline::OnChange(ChangeEvent change, const RawInput& raw) {
   if (processor == nullptr) {
     rejected = InvalidArgument("unknown table '" + table + "': it is not configured in 'tables'");
   }
-  Result<ProcessedEvent> processed = rejected.ok() ? processor->Process(std::move(change))
-                                                   : Result<ProcessedEvent>(rejected);
+  Result<ProcessedEvent> processed =
+      rejected.ok() ? processor->Process(std::move(change)) : Result<ProcessedEvent>(rejected);
   if (!processed.ok()) {
     DeadLetter letter;
     letter.stage = "process";

@@ -29,10 +29,10 @@ std::vector<ConfigError> ValidateSemantics(const Config& config);
 LoadResult LoadAndValidate(const std::string& path, const EnvOptions& env = {});
 
 struct PipelineStats {
-  uint64_t read = 0;            // changes and invalid inputs seen
-  uint64_t published = 0;       // changes that became output events
-  uint64_t dead_lettered = 0;   // inputs or deliveries written to the dead-letter file
-  uint64_t unmatched = 0;       // published events no rule matched (counted, not lost)
+  uint64_t read = 0;           // changes and invalid inputs seen
+  uint64_t published = 0;      // changes that became output events
+  uint64_t dead_lettered = 0;  // inputs or deliveries written to the dead-letter file
+  uint64_t unmatched = 0;      // published events no rule matched (counted, not lost)
   std::map<std::string, uint64_t> delivered;  // per target
 };
 

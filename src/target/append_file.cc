@@ -42,7 +42,8 @@ std::string DirName(const std::string& path) {
 }
 }  // namespace
 
-AppendFile::AppendFile(std::string path, FsyncPolicy fsync) : path_(std::move(path)), fsync_(fsync) {}
+AppendFile::AppendFile(std::string path, FsyncPolicy fsync)
+    : path_(std::move(path)), fsync_(fsync) {}
 
 AppendFile::~AppendFile() {
   if (fd_ >= 0) {

@@ -14,7 +14,7 @@
 namespace cdc {
 
 struct DeadLetter {
-  std::string stage;     // source | process | delivery
+  std::string stage;  // source | process | delivery
   std::string reason;
   std::string location;  // "input.jsonl:3" for file input
   std::string table;     // when known

@@ -28,7 +28,10 @@ bool IsBlank(std::string_view s) {
 
 }  // namespace
 
-JsonSource::JsonSource(std::string path) : path_(std::move(path)) {}
+JsonSource::JsonSource(std::string path, std::string display_name)
+    : path_(std::move(path)), name_(display_name.empty() ? path_ : std::move(display_name)) {
+  if (path_ == "-" && display_name.empty()) name_ = "<stdin>";
+}
 
 Status JsonSource::CheckHealth() {
   if (path_ == "-") return Status::Ok();
@@ -39,7 +42,7 @@ Status JsonSource::CheckHealth() {
 }
 
 Status JsonSource::Run(ChangeSink& sink) {
-  if (path_ == "-") return RunStream(std::cin, "<stdin>", sink);
+  if (path_ == "-") return RunStream(std::cin, name_, sink);
   return RunFile(path_, sink);
 }
 
@@ -62,7 +65,8 @@ Status JsonSource::RunArray(std::string_view all, const std::string& name, Chang
     }
     std::string_view raw;
     simdjson::ondemand::object obj;
-    if (v.get_object().get(obj) == simdjson::SUCCESS && obj.raw_json().get(raw) == simdjson::SUCCESS) {
+    if (v.get_object().get(obj) == simdjson::SUCCESS &&
+        obj.raw_json().get(raw) == simdjson::SUCCESS) {
       CDC_RETURN_IF_ERROR(Emit(raw, location, sink));
     } else {
       CDC_RETURN_IF_ERROR(
@@ -92,6 +96,7 @@ Status JsonSource::RunStream(std::istream& in, const std::string& name, ChangeSi
 }
 
 Status JsonSource::RunFile(const std::string& path, ChangeSink& sink) {
+  const std::string& name = name_;
   std::ifstream in(path, std::ios::binary);
   if (!in) return ErrnoError("cannot open the input file '" + path + "'", errno);
   std::stringstream ss;
@@ -101,18 +106,18 @@ Status JsonSource::RunFile(const std::string& path, ChangeSink& sink) {
   while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front()))) {
     trimmed.remove_prefix(1);
   }
-  if (!trimmed.empty() && trimmed.front() == '[') return RunArray(trimmed, path, sink);
+  if (!trimmed.empty() && trimmed.front() == '[') return RunArray(trimmed, name, sink);
   // One (possibly pretty-printed) JSON object spanning the whole file is one event.
   if (!trimmed.empty() && trimmed.front() == '{' && trimmed.find('\n') != std::string_view::npos) {
     simdjson::dom::parser parser;
     simdjson::dom::element element;
     if (parser.parse(trimmed.data(), trimmed.size()).get(element) == simdjson::SUCCESS &&
         element.is_object()) {
-      return Emit(trimmed, path + ":1", sink);
+      return Emit(trimmed, name + ":1", sink);
     }
   }
   std::istringstream lines(all);
-  return RunStream(lines, path, sink);
+  return RunStream(lines, name, sink);
 }
 
 }  // namespace cdc

@@ -13,8 +13,9 @@ namespace cdc {
 
 class JsonSource final : public Source {
  public:
-  // `path` is a file, or "-" for standard input.
-  explicit JsonSource(std::string path);
+  // `path` is a file, or "-" for standard input. Locations in dead letters name the input as
+  // `display_name` ("<display_name>:<line>"); by default the path itself.
+  explicit JsonSource(std::string path, std::string display_name = "");
 
   Status Run(ChangeSink& sink) override;
   void Stop() override { stop_ = true; }
@@ -28,6 +29,7 @@ class JsonSource final : public Source {
   Status RunArray(std::string_view all, const std::string& name, ChangeSink& sink);
 
   std::string path_;
+  std::string name_;
   std::atomic<bool> stop_{false};
 };
 

@@ -1,0 +1,172 @@
+// The cdc-pipeline command line, run as a user would.
+#include <gtest/gtest.h>
+
+#include "support/test_util.h"
+
+namespace cdc {
+namespace {
+
+using testing::RunCli;
+using testing::TempDir;
+
+bool Contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+TEST(Cli, VersionAndHelp) {
+  auto v = RunCli({"--version"});
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_TRUE(Contains(v.out, "cdc-pipeline 0.")) << v.out;
+  for (const char* cmd : {"run", "invoke", "validate-config", "health-check", "config-reference"}) {
+    auto h = RunCli({cmd, "--help"});
+    EXPECT_EQ(h.exit_code, 0) << cmd;
+    EXPECT_TRUE(Contains(h.out, "--help")) << cmd << ": " << h.out;
+  }
+  auto none = RunCli({});
+  EXPECT_NE(none.exit_code, 0);
+  auto bad = RunCli({"frobnicate"});
+  EXPECT_NE(bad.exit_code, 0);
+}
+
+TEST(Cli, InvokeTheOriginalSampleEvent) {
+  auto r = RunCli({"invoke", "--function", "processUserChanges", "--event", "tests/events/user-update.json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string event = r.out.substr(0, r.out.find('\n'));
+  EXPECT_TRUE(Contains(event, R"("detail-type":"users.UPDATE")"));
+  EXPECT_TRUE(Contains(event, R"("source":"cdc.coredb")"));
+  EXPECT_TRUE(Contains(event, R"("changedFields":["status"])"));
+  EXPECT_TRUE(Contains(r.out, "matched rule: wallboards -> targets: wallboards\n"));
+  EXPECT_TRUE(Contains(r.out, "matched rule: analytics -> targets: analytics\n"));
+  auto again = RunCli({"invoke", "--function", "processUserChanges", "--event", "tests/events/user-update.json"});
+  EXPECT_EQ(again.out, r.out);  // same id, same event
+  EXPECT_TRUE(Contains(event, R"("id":")"));
+}
+
+TEST(Cli, InvokeDeliversNothing) {
+  TempDir dir;
+  auto r = RunCli({"invoke", "--function", "processUserChanges", "--event", "tests/events/user-update.json"},
+                  {{"CDC_DATA_DIR", dir.path()}});
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(testing::ListFiles(dir.path()).empty());
+}
+
+TEST(Cli, InvokeErrorsSayWhatToFix) {
+  auto unknown = RunCli({"invoke", "--function", "processUserChange", "--event", "tests/events/user-update.json"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_TRUE(Contains(unknown.err, "unknown function 'processUserChange'"));
+  EXPECT_TRUE(Contains(unknown.err, "processAuditLogChanges"));
+  auto wrong = RunCli({"invoke", "--function", "processOrderChanges", "--event", "tests/events/user-update.json"});
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_TRUE(Contains(wrong.err, "the event is for table 'users', but processOrderChanges processes 'orders'"));
+  auto missing = RunCli({"invoke", "--function", "processUserChanges", "--event", "nope.json"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_TRUE(Contains(missing.err, "cannot open the input file 'nope.json'"));
+  auto required = RunCli({"invoke", "--event", "x"});
+  EXPECT_NE(required.exit_code, 0);
+  EXPECT_TRUE(Contains(required.err + required.out, "--function is required"));
+}
+
+TEST(Cli, ValidateConfig) {
+  auto ok = RunCli({"validate-config"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_TRUE(Contains(ok.out, "config/cdc-pipeline.yaml: valid (12 tables, 16 rules, 16 targets)"));
+
+  TempDir dir;
+  testing::WriteFile(dir / "bad.yaml", R"(pipeline:
+  name: x
+tables:
+  users:
+    event_types: [INSERT]
+    colour: blue
+rules:
+  r1:
+    event_pattern: {source: [cdc.coredb]}
+    targets: [missing-target]
+)");
+  auto bad = RunCli({"validate-config", "--config", dir / "bad.yaml"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_TRUE(Contains(bad.err, dir / "bad.yaml:6:5: unknown key 'colour' in 'tables.users'")) << bad.err;
+  EXPECT_TRUE(Contains(bad.err, dir / "bad.yaml:10:15: rules.r1: target 'missing-target' is not defined")) << bad.err;
+  EXPECT_TRUE(Contains(bad.err, "2 error(s) in the configuration"));
+
+  auto absent = RunCli({"validate-config", "--config", dir / "absent.yaml"});
+  EXPECT_EQ(absent.exit_code, 1);
+  EXPECT_TRUE(Contains(absent.err, "cannot open the config file"));
+}
+
+TEST(Cli, DotEnvInTheWorkingDirectory) {
+  TempDir dir;
+  testing::WriteFile(dir / ".env", "MY_BUS_SOURCE=from.dotenv\n");
+  testing::WriteFile(dir / "c.yaml", R"(
+bus: {source: "${MY_BUS_SOURCE}"}
+tables: {users: {event_types: [UPDATE]}}
+rules: {all: {event_pattern: {source: [from.dotenv]}, targets: [out]}}
+targets: {out: {type: stdout}}
+)");
+  auto r = RunCli({"invoke", "--config", "c.yaml", "--function", "processUserChanges", "--event",
+                   testing::SourcePath("tests/events/user-update.json")},
+                  {}, dir.path());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, R"("source":"from.dotenv")"));
+  EXPECT_TRUE(Contains(r.out, "matched rule: all -> targets: out"));
+}
+
+TEST(Cli, HealthCheck) {
+  TempDir dir;
+  auto ok = RunCli({"health-check"}, {{"CDC_DATA_DIR", dir.path()}});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_TRUE(Contains(ok.out, "ok    target wallboards (file " + dir.path() + "/consumers/wallboards.jsonl)"));
+  EXPECT_TRUE(Contains(ok.out, "healthy: "));
+
+  testing::WriteFile(dir / "blocker", "a file where a directory should be");
+  auto bad = RunCli({"health-check"}, {{"CDC_DATA_DIR", dir / "blocker"}});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_TRUE(Contains(bad.out, "FAIL  data_dir")) << bad.out;
+  EXPECT_TRUE(Contains(bad.out, "FAIL  target crm")) << bad.out;
+  EXPECT_TRUE(Contains(bad.out, "unhealthy:"));
+
+  testing::WriteFile(dir / "bad.yaml", "tables: {users: {}}\n");
+  auto invalid = RunCli({"health-check", "--config", dir / "bad.yaml"});
+  EXPECT_EQ(invalid.exit_code, 1);
+  EXPECT_TRUE(Contains(invalid.out, "FAIL  config"));
+}
+
+TEST(Cli, RunMixedInputCountsAddUp) {
+  TempDir dir;
+  auto r = RunCli({"run", "--input", "tests/events/mixed.jsonl"}, {{"CDC_DATA_DIR", dir.path()}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Contains(r.err, "read 8, published 4, dead-lettered 4")) << r.err;
+  EXPECT_EQ(testing::ReadLines(dir / "consumers/wallboards.jsonl").size(), 2u);  // users + orders
+  EXPECT_EQ(testing::ReadLines(dir / "consumers/analytics.jsonl").size(), 1u);
+  EXPECT_EQ(testing::ReadLines(dir / "consumers/reporting.jsonl").size(), 1u);
+  EXPECT_EQ(testing::ReadLines(dir / "consumers/warehouse.jsonl").size(), 1u);
+  EXPECT_EQ(testing::ReadLines(dir / "consumers/alerts.jsonl").size(), 1u);
+  EXPECT_EQ(testing::ReadLines(dir / "consumers/event-store.jsonl").size(), 1u);
+  EXPECT_FALSE(testing::FileExists(dir / "consumers/crm.jsonl"));
+  auto dl = testing::ReadLines(dir / "dead-letter.jsonl");
+  ASSERT_EQ(dl.size(), 4u);
+  EXPECT_TRUE(Contains(dl[0], "malformed JSON"));
+  EXPECT_TRUE(Contains(dl[1], "unknown table 'payroll'"));
+  EXPECT_TRUE(Contains(dl[2], "event type DELETE is not allowed for table orders"));
+  EXPECT_TRUE(Contains(dl[3], "missing field 'timestamp'"));
+}
+
+TEST(Cli, RunFromStdinAppendsAcrossRuns) {
+  TempDir dir;
+  std::string line = R"({"eventType":"INSERT","tableName":"products","timestamp":"2024-01-15T10:30:00Z","after":{"id":1,"sku":"A-1"}})" "\n";
+  for (int i = 0; i < 2; ++i) {
+    auto r = RunCli({"run", "--input", "-"}, {{"CDC_DATA_DIR", dir.path()}}, CDC_SOURCE_DIR, line);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  auto lines = testing::ReadLines(dir / "consumers/catalog-service.jsonl");
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], lines[1]);  // the same change gets the same id: redelivery is recognisable
+}
+
+TEST(Cli, ConfigReferenceIsMarkdown) {
+  auto r = RunCli({"config-reference"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(Contains(r.out, "# Configuration reference"));
+  EXPECT_TRUE(Contains(r.out, "## `tables.<name>`"));
+}
+
+}  // namespace
+}  // namespace cdc

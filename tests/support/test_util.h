@@ -1,0 +1,45 @@
+// Helpers shared by the tests: temporary directories, files, and running the cdc-pipeline binary.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace cdc::testing {
+
+// A fresh directory under $TMPDIR, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::string ReadFile(const std::string& path);  // "" when missing
+void WriteFile(const std::string& path, const std::string& content);
+bool FileExists(const std::string& path);
+std::vector<std::string> ReadLines(const std::string& path);
+std::vector<std::string> ListFiles(const std::string& dir);  // names, sorted; recursive, relative
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs build/bin/cdc-pipeline with `args`, in `cwd` (default: the source dir), with `env` added
+// to the environment. Standard input is `stdin_text`.
+CommandResult RunCli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {},
+                     const std::string& cwd = CDC_SOURCE_DIR, const std::string& stdin_text = "");
+
+inline std::string SourcePath(const std::string& relative) {
+  return std::string(CDC_SOURCE_DIR) + "/" + relative;
+}
+
+}  // namespace cdc::testing

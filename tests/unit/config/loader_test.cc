@@ -1,0 +1,220 @@
+#include <gtest/gtest.h>
+
+#include "config/config.h"
+#include "runtime/pipeline.h"
+
+namespace cdc {
+namespace {
+
+EnvOptions NoEnv(std::map<std::string, std::string> vars = {}) {
+  EnvOptions env;
+  env.dotenv_path = "";
+  env.use_process_env = false;
+  env.overrides = std::move(vars);
+  return env;
+}
+
+LoadResult Load(const std::string& yaml, std::map<std::string, std::string> vars = {}) {
+  return LoadConfigFromString(yaml, "test.yaml", NoEnv(std::move(vars)));
+}
+
+std::string AllErrors(const LoadResult& r) {
+  std::string out;
+  for (const auto& e : r.errors) out += e.ToString() + "\n";
+  return out;
+}
+
+const char* kMinimal = R"(
+tables:
+  users:
+    event_types: [INSERT, UPDATE, DELETE]
+rules:
+  all:
+    event_pattern: {source: [cdc.coredb]}
+    targets: [out]
+targets:
+  out:
+    type: stdout
+)";
+
+TEST(LoadConfig, MinimalConfigGetsDefaults) {
+  auto r = Load(kMinimal);
+  ASSERT_TRUE(r.config) << AllErrors(r);
+  const Config& c = *r.config;
+  EXPECT_EQ(c.pipeline.name, "coredb");
+  EXPECT_EQ(c.pipeline.data_dir, "./data");
+  EXPECT_EQ(c.dead_letter.path, "./data/dead-letter.jsonl");
+  EXPECT_EQ(c.bus.source, "cdc.coredb");
+  ASSERT_EQ(c.tables.size(), 1u);
+  EXPECT_EQ(c.tables[0].function, "processUserChanges");
+  EXPECT_EQ(c.tables[0].primary_key, std::vector<std::string>{"id"});
+  EXPECT_EQ(c.tables[0].event_types, (std::vector<Op>{Op::kInsert, Op::kUpdate, Op::kDelete}));
+  ASSERT_EQ(c.rules.size(), 1u);
+  EXPECT_EQ(c.rules[0].event_pattern, R"({"source":["cdc.coredb"]})");
+  EXPECT_EQ(c.targets[0].type, "stdout");
+}
+
+TEST(LoadConfig, UnknownKeyAndMissingTargetAreBothReportedWithLines) {
+  auto r = Load(R"(pipeline:
+  name: x
+  colour: blue
+tables:
+  users:
+    event_types: [INSERT]
+rules:
+  r1:
+    event_pattern: {source: [a]}
+    targets: [nowhere]
+targets:
+  out: {type: stdout}
+)");
+  ASSERT_FALSE(r.config);
+  ASSERT_EQ(r.errors.size(), 2u) << AllErrors(r);
+  EXPECT_EQ(r.errors[0].ToString(),
+            "test.yaml:3:3: unknown key 'colour' in 'pipeline' (allowed: name, data_dir, log_level)");
+  EXPECT_EQ(r.errors[1].ToString(),
+            "test.yaml:10:15: rules.r1: target 'nowhere' is not defined in 'targets' (defined: out)");
+}
+
+TEST(LoadConfig, TypeAndEnumErrors) {
+  auto r = Load(R"(
+pipeline: [a, b]
+tables:
+  users:
+    event_types: [INSERT, UPSERT]
+    pii: maybe
+    primary_key: {a: b}
+rules:
+  r:
+    event_pattern: {source: [a]}
+    enabled: perhaps
+    targets: [t]
+targets:
+  t: {type: kafka}
+)");
+  std::string all = AllErrors(r);
+  EXPECT_NE(all.find("test.yaml:2:11: 'pipeline' must be a mapping"), std::string::npos) << all;
+  EXPECT_NE(all.find("test.yaml:5:27: 'tables.users.event_types' has 'UPSERT'; expected any of: "
+                     "INSERT, UPDATE, DELETE, TRUNCATE, READ"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("'tables.users.pii' is 'maybe'; expected one of: none, personal"), std::string::npos);
+  EXPECT_NE(all.find("'tables.users.primary_key' must be a list of strings"), std::string::npos);
+  EXPECT_NE(all.find("'rules.r.enabled' must be true or false"), std::string::npos);
+  EXPECT_NE(all.find("'targets.t.type' is 'kafka'; expected one of: file, stdout"), std::string::npos);
+}
+
+TEST(LoadConfig, MissingRequiredKeys) {
+  auto r = Load(R"(
+tables:
+  users: {}
+rules:
+  r: {targets: [t]}
+targets:
+  t: {type: file}
+)");
+  std::string all = AllErrors(r);
+  EXPECT_NE(all.find("missing required key 'event_types' in 'tables.users'"), std::string::npos) << all;
+  EXPECT_NE(all.find("missing required key 'event_pattern' in 'rules.r'"), std::string::npos) << all;
+  EXPECT_NE(all.find("missing required key 'path' in 'targets.t'"), std::string::npos) << all;
+  auto none = Load("pipeline: {name: x}\n");
+  EXPECT_NE(AllErrors(none).find("missing required key 'tables' in '(top level)'"), std::string::npos);
+}
+
+TEST(LoadConfig, YamlSyntaxErrorHasALine) {
+  auto r = Load("tables:\n  users:\n    event_types: [INSERT\n");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].where.line, 4) << r.errors[0].ToString();
+  EXPECT_NE(r.errors[0].message.find("YAML syntax error"), std::string::npos);
+}
+
+TEST(LoadConfig, DuplicateNames) {
+  auto r = Load(std::string(kMinimal) + "  out:\n    type: stdout\n");
+  EXPECT_NE(AllErrors(r).find("duplicate name 'out' in 'targets'"), std::string::npos) << AllErrors(r);
+}
+
+TEST(LoadConfig, EnvironmentExpansion) {
+  auto r = Load(R"(
+pipeline:
+  name: ${NAME}
+  data_dir: ${DATA:-/var/lib/cdc}/x
+tables:
+  users: {event_types: [INSERT]}
+rules:
+  r: {event_pattern: {source: ["${SRC}"], detail: {n: [5, "5", true, null]}}, targets: [t]}
+targets:
+  t: {type: file, path: "${DATA:-/var/lib/cdc}/t.jsonl"}
+)",
+                {{"NAME", "p1"}, {"SRC", "cdc.x"}});
+  ASSERT_TRUE(r.config) << AllErrors(r);
+  EXPECT_EQ(r.config->pipeline.name, "p1");
+  EXPECT_EQ(r.config->pipeline.data_dir, "/var/lib/cdc/x");
+  EXPECT_EQ(r.config->targets[0].path, "/var/lib/cdc/t.jsonl");
+  EXPECT_EQ(r.config->rules[0].event_pattern, R"({"source":["cdc.x"],"detail":{"n":[5,"5",true,null]}})");
+}
+
+TEST(LoadConfig, UnsetVariableIsAnErrorNamingIt) {
+  auto r = Load(R"(
+pipeline: {name: "${PIPELINE_NAME}"}
+tables:
+  users: {event_types: [INSERT]}
+)");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].where.line, 2);
+  EXPECT_NE(r.errors[0].message.find("environment variable PIPELINE_NAME is not set"), std::string::npos);
+}
+
+TEST(LoadConfig, PatternAsJsonString) {
+  auto r = Load(R"(
+tables:
+  users: {event_types: [INSERT]}
+rules:
+  r:
+    event_pattern: '{"detail-type": ["users.INSERT"]}'
+    targets: [t]
+targets:
+  t: {type: stdout}
+)");
+  ASSERT_TRUE(r.config) << AllErrors(r);
+  EXPECT_EQ(r.config->rules[0].event_pattern, R"({"detail-type": ["users.INSERT"]})");
+}
+
+TEST(ValidateSemantics, InvalidPatternIsReportedAtItsLine) {
+  auto r = Load(R"(
+tables:
+  users: {event_types: [INSERT]}
+rules:
+  r:
+    event_pattern: {source: cdc.coredb}
+    targets: [t]
+targets:
+  t: {type: stdout}
+)");
+  ASSERT_TRUE(r.config) << AllErrors(r);
+  auto errors = ValidateSemantics(*r.config);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].ToString(),
+            "test.yaml:6:20: rules.r.event_pattern: Event pattern is not valid. Reason: \"source\" "
+            "must be an object or an array");
+}
+
+TEST(LoadConfig, DuplicateFunctionNames) {
+  auto r = Load(R"(
+tables:
+  users: {event_types: [INSERT], function: f}
+  orders: {event_types: [INSERT], function: f}
+)");
+  EXPECT_NE(AllErrors(r).find("function 'f' is already used by another table"), std::string::npos);
+}
+
+TEST(DefaultFunctionName, FollowsTheOriginalNaming) {
+  EXPECT_EQ(DefaultFunctionName("users"), "processUserChanges");
+  EXPECT_EQ(DefaultFunctionName("audit_logs"), "processAuditLogChanges");
+  EXPECT_EQ(DefaultFunctionName("inventory"), "processInventoryChanges");
+  EXPECT_EQ(DefaultFunctionName("categories"), "processCategoryChanges");
+  EXPECT_EQ(DefaultFunctionName("addresses"), "processAddressChanges");
+  EXPECT_EQ(DefaultFunctionName("status"), "processStatusChanges");
+}
+
+}  // namespace
+}  // namespace cdc

@@ -1,0 +1,80 @@
+// Turning a processed change into the EventBridge (or CloudEvents) output event.
+#include "event/envelope.h"
+
+#include <gtest/gtest.h>
+
+#include "event/event_json.h"
+
+namespace cdc {
+namespace {
+
+ProcessedEvent SampleUpdate() {
+  ProcessedEvent e;
+  e.change.table = "users";
+  e.change.op = Op::kUpdate;
+  e.change.commit_time = *ParseRfc3339("2024-01-15T10:30:00.123Z");
+  e.change.before = Row({{"id", Value::Int64(1)}, {"status", Value::Text("active")}});
+  e.change.after = Row({{"id", Value::Int64(1)}, {"status", Value::Text("inactive")}});
+  e.change.position = PgPosition{Lsn(0x1540978), TxId(729), 0};
+  e.changed_fields = {"status"};
+  return e;
+}
+
+TEST(Envelope, HasTheEventBridgeShape) {
+  EnvelopeOptions opts;
+  std::string json = EncodeEnvelope(SampleUpdate(), opts);
+  EXPECT_TRUE(IsValidJson(json));
+  std::string id = EventId("coredb", SampleUpdate().change.position);
+  EXPECT_EQ(json,
+            R"({"version":"0","id":")" + id +
+                R"(","detail-type":"users.UPDATE","source":"cdc.coredb","account":"000000000000",)"
+                R"("time":"2024-01-15T10:30:00Z","region":"local","resources":[],)"
+                R"("detail":{"eventType":"UPDATE","tableName":"users","timestamp":"2024-01-15T10:30:00.123Z",)"
+                R"("before":{"id":1,"status":"active"},"after":{"id":1,"status":"inactive"},)"
+                R"("changedFields":["status"],)"
+                R"("metadata":{"pipeline":"coredb","lsn":"0/1540978","txId":729,"seq":0,"schemaVersion":1}}})");
+}
+
+TEST(Envelope, IdIsDeterministicPerPipelineAndPosition) {
+  SourcePosition a = PgPosition{Lsn(100), TxId(7), 0};
+  SourcePosition b = PgPosition{Lsn(100), TxId(7), 1};
+  EXPECT_EQ(EventId("coredb", a), EventId("coredb", a));
+  EXPECT_NE(EventId("coredb", a), EventId("coredb", b));
+  EXPECT_NE(EventId("coredb", a), EventId("other", a));
+}
+
+TEST(Envelope, SchemaQualifiedOutsidePublicAndConfigurableIdentity) {
+  ProcessedEvent e = SampleUpdate();
+  e.change.schema = "sales";
+  e.redacted = {"email"};
+  e.change.unchanged_toast = {"body"};
+  EnvelopeOptions opts{"p", "my.source", "123456789012", "eu-west-1"};
+  std::string json = EncodeEnvelope(e, opts);
+  EXPECT_NE(json.find(R"("detail-type":"sales.users.UPDATE","source":"my.source","account":"123456789012")"),
+            std::string::npos);
+  EXPECT_NE(json.find(R"("region":"eu-west-1")"), std::string::npos);
+  EXPECT_NE(json.find(R"("tableName":"sales.users")"), std::string::npos);
+  EXPECT_NE(json.find(R"("redacted":["email"])"), std::string::npos);
+  EXPECT_NE(json.find(R"("unchangedToast":["body"])"), std::string::npos);
+}
+
+TEST(Envelope, InsertHasNoChangedFields) {
+  ProcessedEvent e = SampleUpdate();
+  e.change.op = Op::kInsert;
+  e.change.before.reset();
+  e.changed_fields.clear();
+  std::string json = EncodeEnvelope(e, {});
+  EXPECT_EQ(json.find("changedFields"), std::string::npos);
+  EXPECT_EQ(json.find("\"before\""), std::string::npos);
+}
+
+TEST(CloudEvents, StructuredMode) {
+  std::string json = EncodeCloudEvent(SampleUpdate(), {});
+  EXPECT_TRUE(IsValidJson(json));
+  EXPECT_EQ(json.rfind(R"({"specversion":"1.0","id":")", 0), 0u);
+  EXPECT_NE(json.find(R"("type":"users.UPDATE","time":"2024-01-15T10:30:00.123Z")"), std::string::npos);
+  EXPECT_NE(json.find(R"("data":{"eventType":"UPDATE")"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cdc
