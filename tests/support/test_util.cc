@@ -60,8 +60,9 @@ std::vector<std::string> ListFiles(const std::string& dir) {
   return out;
 }
 
-CommandResult RunCli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-                     const std::string& cwd, const std::string& stdin_text) {
+CommandResult RunCli(const std::vector<std::string>& args,
+                     const std::map<std::string, std::string>& env, const std::string& cwd,
+                     const std::string& stdin_text) {
   TempDir io;
   std::string in_path = io / "stdin", out_path = io / "stdout", err_path = io / "stderr";
   WriteFile(in_path, stdin_text);

@@ -35,7 +35,8 @@ struct CommandResult {
 
 // Runs build/bin/cdc-pipeline with `args`, in `cwd` (default: the source dir), with `env` added
 // to the environment. Standard input is `stdin_text`.
-CommandResult RunCli(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {},
+CommandResult RunCli(const std::vector<std::string>& args,
+                     const std::map<std::string, std::string>& env = {},
                      const std::string& cwd = CDC_SOURCE_DIR, const std::string& stdin_text = "");
 
 inline std::string SourcePath(const std::string& relative) {

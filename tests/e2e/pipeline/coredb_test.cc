@@ -33,14 +33,16 @@ std::string Field(const std::string& json, const std::string& key) {
 TEST(CoreDbPipeline, EveryTableReachesExactlyItsConsumers) {
   testing::TempDir dir;
   std::string input = testing::ReadFile(testing::SourcePath("tests/events/coredb-sample.jsonl"));
-  auto r = testing::RunCli({"run", "--input", "-"}, {{"CDC_DATA_DIR", dir.path()}}, CDC_SOURCE_DIR, input);
+  auto r = testing::RunCli({"run", "--input", "-"}, {{"CDC_DATA_DIR", dir.path()}}, CDC_SOURCE_DIR,
+                           input);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("read 21, published 21, dead-lettered 0"), std::string::npos) << r.err;
 
   // Expected: per consumer, the multiset of (table, type) it should hold.
   std::map<std::string, std::multiset<std::string>> expected;
   size_t events = 0;
-  for (const auto& line : testing::ReadLines(testing::SourcePath("tests/events/coredb-sample.jsonl"))) {
+  for (const auto& line :
+       testing::ReadLines(testing::SourcePath("tests/events/coredb-sample.jsonl"))) {
     ++events;
     std::string key = Field(line, "tableName") + "." + Field(line, "eventType");
     for (const auto& c : Consumers().at(Field(line, "tableName"))) expected[c].insert(key);

@@ -9,7 +9,9 @@ namespace {
 using testing::RunCli;
 using testing::TempDir;
 
-bool Contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool Contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 TEST(Cli, VersionAndHelp) {
   auto v = RunCli({"--version"});
@@ -27,7 +29,8 @@ TEST(Cli, VersionAndHelp) {
 }
 
 TEST(Cli, InvokeTheOriginalSampleEvent) {
-  auto r = RunCli({"invoke", "--function", "processUserChanges", "--event", "tests/events/user-update.json"});
+  auto r = RunCli(
+      {"invoke", "--function", "processUserChanges", "--event", "tests/events/user-update.json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string event = r.out.substr(0, r.out.find('\n'));
   EXPECT_TRUE(Contains(event, R"("detail-type":"users.UPDATE")"));
@@ -35,27 +38,32 @@ TEST(Cli, InvokeTheOriginalSampleEvent) {
   EXPECT_TRUE(Contains(event, R"("changedFields":["status"])"));
   EXPECT_TRUE(Contains(r.out, "matched rule: wallboards -> targets: wallboards\n"));
   EXPECT_TRUE(Contains(r.out, "matched rule: analytics -> targets: analytics\n"));
-  auto again = RunCli({"invoke", "--function", "processUserChanges", "--event", "tests/events/user-update.json"});
+  auto again = RunCli(
+      {"invoke", "--function", "processUserChanges", "--event", "tests/events/user-update.json"});
   EXPECT_EQ(again.out, r.out);  // same id, same event
   EXPECT_TRUE(Contains(event, R"("id":")"));
 }
 
 TEST(Cli, InvokeDeliversNothing) {
   TempDir dir;
-  auto r = RunCli({"invoke", "--function", "processUserChanges", "--event", "tests/events/user-update.json"},
-                  {{"CDC_DATA_DIR", dir.path()}});
+  auto r = RunCli(
+      {"invoke", "--function", "processUserChanges", "--event", "tests/events/user-update.json"},
+      {{"CDC_DATA_DIR", dir.path()}});
   ASSERT_EQ(r.exit_code, 0);
   EXPECT_TRUE(testing::ListFiles(dir.path()).empty());
 }
 
 TEST(Cli, InvokeErrorsSayWhatToFix) {
-  auto unknown = RunCli({"invoke", "--function", "processUserChange", "--event", "tests/events/user-update.json"});
+  auto unknown = RunCli(
+      {"invoke", "--function", "processUserChange", "--event", "tests/events/user-update.json"});
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_TRUE(Contains(unknown.err, "unknown function 'processUserChange'"));
   EXPECT_TRUE(Contains(unknown.err, "processAuditLogChanges"));
-  auto wrong = RunCli({"invoke", "--function", "processOrderChanges", "--event", "tests/events/user-update.json"});
+  auto wrong = RunCli(
+      {"invoke", "--function", "processOrderChanges", "--event", "tests/events/user-update.json"});
   EXPECT_EQ(wrong.exit_code, 1);
-  EXPECT_TRUE(Contains(wrong.err, "the event is for table 'users', but processOrderChanges processes 'orders'"));
+  EXPECT_TRUE(Contains(
+      wrong.err, "the event is for table 'users', but processOrderChanges processes 'orders'"));
   auto missing = RunCli({"invoke", "--function", "processUserChanges", "--event", "nope.json"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_TRUE(Contains(missing.err, "cannot open the input file 'nope.json'"));
@@ -67,7 +75,8 @@ TEST(Cli, InvokeErrorsSayWhatToFix) {
 TEST(Cli, ValidateConfig) {
   auto ok = RunCli({"validate-config"});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
-  EXPECT_TRUE(Contains(ok.out, "config/cdc-pipeline.yaml: valid (12 tables, 16 rules, 16 targets)"));
+  EXPECT_TRUE(
+      Contains(ok.out, "config/cdc-pipeline.yaml: valid (12 tables, 16 rules, 16 targets)"));
 
   TempDir dir;
   testing::WriteFile(dir / "bad.yaml", R"(pipeline:
@@ -83,8 +92,11 @@ rules:
 )");
   auto bad = RunCli({"validate-config", "--config", dir / "bad.yaml"});
   EXPECT_EQ(bad.exit_code, 1);
-  EXPECT_TRUE(Contains(bad.err, dir / "bad.yaml:6:5: unknown key 'colour' in 'tables.users'")) << bad.err;
-  EXPECT_TRUE(Contains(bad.err, dir / "bad.yaml:10:15: rules.r1: target 'missing-target' is not defined")) << bad.err;
+  EXPECT_TRUE(Contains(bad.err, dir / "bad.yaml:6:5: unknown key 'colour' in 'tables.users'"))
+      << bad.err;
+  EXPECT_TRUE(
+      Contains(bad.err, dir / "bad.yaml:10:15: rules.r1: target 'missing-target' is not defined"))
+      << bad.err;
   EXPECT_TRUE(Contains(bad.err, "2 error(s) in the configuration"));
 
   auto absent = RunCli({"validate-config", "--config", dir / "absent.yaml"});
@@ -113,7 +125,8 @@ TEST(Cli, HealthCheck) {
   TempDir dir;
   auto ok = RunCli({"health-check"}, {{"CDC_DATA_DIR", dir.path()}});
   EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
-  EXPECT_TRUE(Contains(ok.out, "ok    target wallboards (file " + dir.path() + "/consumers/wallboards.jsonl)"));
+  EXPECT_TRUE(Contains(
+      ok.out, "ok    target wallboards (file " + dir.path() + "/consumers/wallboards.jsonl)"));
   EXPECT_TRUE(Contains(ok.out, "healthy: "));
 
   testing::WriteFile(dir / "blocker", "a file where a directory should be");
@@ -151,7 +164,9 @@ TEST(Cli, RunMixedInputCountsAddUp) {
 
 TEST(Cli, RunFromStdinAppendsAcrossRuns) {
   TempDir dir;
-  std::string line = R"({"eventType":"INSERT","tableName":"products","timestamp":"2024-01-15T10:30:00Z","after":{"id":1,"sku":"A-1"}})" "\n";
+  std::string line =
+      R"({"eventType":"INSERT","tableName":"products","timestamp":"2024-01-15T10:30:00Z","after":{"id":1,"sku":"A-1"}})"
+      "\n";
   for (int i = 0; i < 2; ++i) {
     auto r = RunCli({"run", "--input", "-"}, {{"CDC_DATA_DIR", dir.path()}}, CDC_SOURCE_DIR, line);
     ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -1,10 +1,11 @@
 // In-process pipeline behaviour: routing, dead letters, counts, delivery failures.
-#include <gtest/gtest.h>
+#include "runtime/pipeline.h"
 
-#include <sstream>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "runtime/pipeline.h"
+#include <sstream>
+
 #include "source/json/json_source.h"
 #include "support/test_util.h"
 
@@ -65,11 +66,16 @@ TEST_F(PipelineTest, RoutesCountsAndDeadLetters) {
   auto p = Build(kConfig);
   ASSERT_TRUE(p);
   std::string input =
-      R"({"eventType":"INSERT","tableName":"users","timestamp":"2024-01-15T10:30:00Z","after":{"id":1,"vip":true}})" "\n"
-      R"({"eventType":"INSERT","tableName":"users","timestamp":"2024-01-15T10:30:01Z","after":{"id":2,"vip":false}})" "\n"
-      R"({"eventType":"INSERT","tableName":"orders","timestamp":"2024-01-15T10:30:02Z","after":{"order_id":9}})" "\n"
-      R"({"eventType":"INSERT","tableName":"orders","timestamp":"2024-01-15T10:30:03Z","after":{"id":9}})" "\n"
-      R"({"eventType":"DELETE","tableName":"users","timestamp":"2024-01-15T10:30:04Z","before":{"id":1}})" "\n"
+      R"({"eventType":"INSERT","tableName":"users","timestamp":"2024-01-15T10:30:00Z","after":{"id":1,"vip":true}})"
+      "\n"
+      R"({"eventType":"INSERT","tableName":"users","timestamp":"2024-01-15T10:30:01Z","after":{"id":2,"vip":false}})"
+      "\n"
+      R"({"eventType":"INSERT","tableName":"orders","timestamp":"2024-01-15T10:30:02Z","after":{"order_id":9}})"
+      "\n"
+      R"({"eventType":"INSERT","tableName":"orders","timestamp":"2024-01-15T10:30:03Z","after":{"id":9}})"
+      "\n"
+      R"({"eventType":"DELETE","tableName":"users","timestamp":"2024-01-15T10:30:04Z","before":{"id":1}})"
+      "\n"
       "\n"
       "not json\n";
   ASSERT_TRUE(Feed(*p, input).ok());
@@ -91,18 +97,27 @@ TEST_F(PipelineTest, RoutesCountsAndDeadLetters) {
   EXPECT_EQ(b[0].rfind(R"({"specversion":"1.0")", 0), 0u);
   auto dl = ReadLines(dir_ / "dead-letter.jsonl");
   ASSERT_EQ(dl.size(), 3u);
-  EXPECT_NE(dl[0].find(R"("reason":"primary-key column 'order_id' is missing from 'after' of table orders","location":"test-input:4")"), std::string::npos) << dl[0];
+  EXPECT_NE(
+      dl[0].find(
+          R"("reason":"primary-key column 'order_id' is missing from 'after' of table orders","location":"test-input:4")"),
+      std::string::npos)
+      << dl[0];
   EXPECT_NE(dl[1].find("event type DELETE is not allowed for table users"), std::string::npos);
-  EXPECT_NE(dl[2].find(R"("stage":"source","reason":"malformed JSON: the line is not valid JSON","location":"test-input:7","input":"not json")"), std::string::npos) << dl[2];
+  EXPECT_NE(
+      dl[2].find(
+          R"("stage":"source","reason":"malformed JSON: the line is not valid JSON","location":"test-input:7","input":"not json")"),
+      std::string::npos)
+      << dl[2];
   EXPECT_EQ(dl[0].rfind(R"({"time":"1970-01-01T00:00:00Z")", 0), 0u);
 }
 
 TEST_F(PipelineTest, ArrayInput) {
   auto p = Build(kConfig);
   ASSERT_TRUE(p);
-  testing::WriteFile(dir_ / "in.json",
-                     R"([{"eventType":"INSERT","tableName":"users","timestamp":"2024-01-15T10:30:00Z","after":{"id":1}},)"
-                     R"( 42, {"eventType":"UPDATE","tableName":"users","timestamp":"2024-01-15T10:30:00Z","before":{"id":1,"n":1},"after":{"id":1,"n":2}}])");
+  testing::WriteFile(
+      dir_ / "in.json",
+      R"([{"eventType":"INSERT","tableName":"users","timestamp":"2024-01-15T10:30:00Z","after":{"id":1}},)"
+      R"( 42, {"eventType":"UPDATE","tableName":"users","timestamp":"2024-01-15T10:30:00Z","before":{"id":1,"n":1},"after":{"id":1,"n":2}}])");
   JsonSource source(dir_ / "in.json");
   ASSERT_TRUE(p->Run(source).ok());
   EXPECT_EQ(p->stats().published, 2u);
@@ -110,7 +125,8 @@ TEST_F(PipelineTest, ArrayInput) {
   auto a = ReadLines(dir_ / "a.jsonl");
   ASSERT_EQ(a.size(), 2u);
   EXPECT_NE(a[1].find(R"("changedFields":["n"])"), std::string::npos);
-  EXPECT_NE(testing::ReadFile(dir_ / "dead-letter.jsonl").find(R"("location":")" + (dir_ / "in.json") + R"([1]")"),
+  EXPECT_NE(testing::ReadFile(dir_ / "dead-letter.jsonl")
+                .find(R"("location":")" + (dir_ / "in.json") + R"([1]")"),
             std::string::npos);
 }
 
@@ -121,12 +137,18 @@ TEST_F(PipelineTest, UndeliverableEventsGoToTheDeadLetterFileWithTheTarget) {
   auto p = Build(yaml);
   ASSERT_TRUE(p);
   JsonSource source("/dev/null");
-  ASSERT_TRUE(Feed(*p, R"({"eventType":"INSERT","tableName":"users","timestamp":"2024-01-15T10:30:00Z","after":{"id":1}})" "\n").ok());
+  ASSERT_TRUE(
+      Feed(
+          *p,
+          R"({"eventType":"INSERT","tableName":"users","timestamp":"2024-01-15T10:30:00Z","after":{"id":1}})"
+          "\n")
+          .ok());
   ASSERT_TRUE(p->Run(source).ok());
   auto dl = ReadLines(dir_ / "dead-letter.jsonl");
   ASSERT_EQ(dl.size(), 1u);
   EXPECT_NE(dl[0].find(R"("stage":"delivery")"), std::string::npos);
-  EXPECT_NE(dl[0].find(R"("rule":"users-rule","target":"a","attempts":3)"), std::string::npos) << dl[0];
+  EXPECT_NE(dl[0].find(R"("rule":"users-rule","target":"a","attempts":3)"), std::string::npos)
+      << dl[0];
   EXPECT_NE(dl[0].find(R"("event":{"version":"0")"), std::string::npos);
   EXPECT_EQ(p->stats().delivered.at("a"), 0u);
 }

@@ -31,7 +31,8 @@ TEST(Rfc3339, FormatsRoundTrip) {
   EXPECT_EQ(FormatRfc3339(Timestamp{0}), "1970-01-01T00:00:00Z");
   EXPECT_EQ(FormatRfc3339(Timestamp{-1}), "1969-12-31T23:59:59.999999Z");
   EXPECT_EQ(FormatRfc3339(Timestamp{1500000}), "1970-01-01T00:00:01.5Z");
-  for (const char* s : {"2024-01-15T10:30:00Z", "2000-02-29T23:59:59.123456Z", "1900-03-01T00:00:00Z"}) {
+  for (const char* s :
+       {"2024-01-15T10:30:00Z", "2000-02-29T23:59:59.123456Z", "1900-03-01T00:00:00Z"}) {
     EXPECT_EQ(FormatRfc3339(*ParseRfc3339(s)), s);
   }
 }

@@ -11,9 +11,11 @@ const char* kEvent =
     R"("detail":{"eventType":"UPDATE","tableName":"users","after":{"id":7,"price":300.0,"vip":true,)"
     R"("note":null,"tags":["a","b"],"items":[{"sku":"x1"},{"sku":"x2"}]},"changedFields":["status"]}})";
 
-std::vector<uint32_t> MatchAll(const std::vector<std::string>& patterns, const char* event = kEvent) {
+std::vector<uint32_t> MatchAll(const std::vector<std::string>& patterns,
+                               const char* event = kEvent) {
   std::vector<RulePattern> rules;
-  for (size_t i = 0; i < patterns.size(); ++i) rules.push_back({"r" + std::to_string(i), patterns[i]});
+  for (size_t i = 0; i < patterns.size(); ++i)
+    rules.push_back({"r" + std::to_string(i), patterns[i]});
   auto m = CompileMatcher(rules);
   EXPECT_TRUE(m.ok()) << m.status().ToString();
   std::vector<uint32_t> out;
@@ -74,9 +76,10 @@ TEST(ValidatePattern, UsesAwsWording) {
   EXPECT_TRUE(ValidatePattern(R"({"a":["b"]})").ok());
   EXPECT_EQ(reason(R"({"source":"cdc.coredb"})"),
             R"(Event pattern is not valid. Reason: "source" must be an object or an array)");
-  EXPECT_EQ(reason(R"({"source":[]})"), "Event pattern is not valid. Reason: Empty arrays are not allowed");
-  EXPECT_EQ(reason(R"({"a":[{"numeric":[">",1]}]})").rfind(
-                "Event pattern is not valid. Reason: Unrecognized match type numeric", 0),
+  EXPECT_EQ(reason(R"({"source":[]})"),
+            "Event pattern is not valid. Reason: Empty arrays are not allowed");
+  EXPECT_EQ(reason(R"({"a":[{"numeric":[">",1]}]})")
+                .rfind("Event pattern is not valid. Reason: Unrecognized match type numeric", 0),
             0u);
   EXPECT_EQ(reason("[1]"), "Event pattern is not valid. Reason: Filter is not an object");
   EXPECT_EQ(reason("{"), "Event pattern is not valid. Reason: malformed JSON");

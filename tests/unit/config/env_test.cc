@@ -1,13 +1,14 @@
-#include <gtest/gtest.h>
-
 #include "config/env.h"
+
+#include <gtest/gtest.h>
 
 namespace cdc::config_internal {
 namespace {
 
 TEST(DotEnv, ParsesCommonForms) {
   auto m = ParseDotEnv(
-      "# comment\nA=1\nexport B = two\nC=\"quoted # not comment\"\nD='single'\nE=x # trailing\n\nbad line\n");
+      "# comment\nA=1\nexport B = two\nC=\"quoted # not comment\"\nD='single'\nE=x # "
+      "trailing\n\nbad line\n");
   EXPECT_EQ(m["A"], "1");
   EXPECT_EQ(m["B"], "two");
   EXPECT_EQ(m["C"], "quoted # not comment");

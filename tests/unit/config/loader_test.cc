@@ -70,10 +70,12 @@ targets:
 )");
   ASSERT_FALSE(r.config);
   ASSERT_EQ(r.errors.size(), 2u) << AllErrors(r);
-  EXPECT_EQ(r.errors[0].ToString(),
-            "test.yaml:3:3: unknown key 'colour' in 'pipeline' (allowed: name, data_dir, log_level)");
-  EXPECT_EQ(r.errors[1].ToString(),
-            "test.yaml:10:15: rules.r1: target 'nowhere' is not defined in 'targets' (defined: out)");
+  EXPECT_EQ(
+      r.errors[0].ToString(),
+      "test.yaml:3:3: unknown key 'colour' in 'pipeline' (allowed: name, data_dir, log_level)");
+  EXPECT_EQ(
+      r.errors[1].ToString(),
+      "test.yaml:10:15: rules.r1: target 'nowhere' is not defined in 'targets' (defined: out)");
 }
 
 TEST(LoadConfig, TypeAndEnumErrors) {
@@ -98,10 +100,12 @@ targets:
                      "INSERT, UPDATE, DELETE, TRUNCATE, READ"),
             std::string::npos)
       << all;
-  EXPECT_NE(all.find("'tables.users.pii' is 'maybe'; expected one of: none, personal"), std::string::npos);
+  EXPECT_NE(all.find("'tables.users.pii' is 'maybe'; expected one of: none, personal"),
+            std::string::npos);
   EXPECT_NE(all.find("'tables.users.primary_key' must be a list of strings"), std::string::npos);
   EXPECT_NE(all.find("'rules.r.enabled' must be true or false"), std::string::npos);
-  EXPECT_NE(all.find("'targets.t.type' is 'kafka'; expected one of: file, stdout"), std::string::npos);
+  EXPECT_NE(all.find("'targets.t.type' is 'kafka'; expected one of: file, stdout"),
+            std::string::npos);
 }
 
 TEST(LoadConfig, MissingRequiredKeys) {
@@ -114,11 +118,14 @@ targets:
   t: {type: file}
 )");
   std::string all = AllErrors(r);
-  EXPECT_NE(all.find("missing required key 'event_types' in 'tables.users'"), std::string::npos) << all;
-  EXPECT_NE(all.find("missing required key 'event_pattern' in 'rules.r'"), std::string::npos) << all;
+  EXPECT_NE(all.find("missing required key 'event_types' in 'tables.users'"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("missing required key 'event_pattern' in 'rules.r'"), std::string::npos)
+      << all;
   EXPECT_NE(all.find("missing required key 'path' in 'targets.t'"), std::string::npos) << all;
   auto none = Load("pipeline: {name: x}\n");
-  EXPECT_NE(AllErrors(none).find("missing required key 'tables' in '(top level)'"), std::string::npos);
+  EXPECT_NE(AllErrors(none).find("missing required key 'tables' in '(top level)'"),
+            std::string::npos);
 }
 
 TEST(LoadConfig, YamlSyntaxErrorHasALine) {
@@ -130,7 +137,8 @@ TEST(LoadConfig, YamlSyntaxErrorHasALine) {
 
 TEST(LoadConfig, DuplicateNames) {
   auto r = Load(std::string(kMinimal) + "  out:\n    type: stdout\n");
-  EXPECT_NE(AllErrors(r).find("duplicate name 'out' in 'targets'"), std::string::npos) << AllErrors(r);
+  EXPECT_NE(AllErrors(r).find("duplicate name 'out' in 'targets'"), std::string::npos)
+      << AllErrors(r);
 }
 
 TEST(LoadConfig, EnvironmentExpansion) {
@@ -150,7 +158,8 @@ targets:
   EXPECT_EQ(r.config->pipeline.name, "p1");
   EXPECT_EQ(r.config->pipeline.data_dir, "/var/lib/cdc/x");
   EXPECT_EQ(r.config->targets[0].path, "/var/lib/cdc/t.jsonl");
-  EXPECT_EQ(r.config->rules[0].event_pattern, R"({"source":["cdc.x"],"detail":{"n":[5,"5",true,null]}})");
+  EXPECT_EQ(r.config->rules[0].event_pattern,
+            R"({"source":["cdc.x"],"detail":{"n":[5,"5",true,null]}})");
 }
 
 TEST(LoadConfig, UnsetVariableIsAnErrorNamingIt) {
@@ -161,7 +170,8 @@ tables:
 )");
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0].where.line, 2);
-  EXPECT_NE(r.errors[0].message.find("environment variable PIPELINE_NAME is not set"), std::string::npos);
+  EXPECT_NE(r.errors[0].message.find("environment variable PIPELINE_NAME is not set"),
+            std::string::npos);
 }
 
 TEST(LoadConfig, PatternAsJsonString) {

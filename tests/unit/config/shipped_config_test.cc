@@ -28,14 +28,26 @@ struct Original {
 
 const std::vector<Original>& OriginalTables() {
   static const std::vector<Original> t = {
-      {"users", {Op::kInsert, Op::kUpdate, Op::kDelete}, "processUserChanges", {"wallboards", "analytics"}},
+      {"users",
+       {Op::kInsert, Op::kUpdate, Op::kDelete},
+       "processUserChanges",
+       {"wallboards", "analytics"}},
       {"orders", {Op::kInsert, Op::kUpdate}, "processOrderChanges", {"wallboards", "reporting"}},
-      {"products", {Op::kInsert, Op::kUpdate, Op::kDelete}, "processProductChanges", {"catalog-service"}},
+      {"products",
+       {Op::kInsert, Op::kUpdate, Op::kDelete},
+       "processProductChanges",
+       {"catalog-service"}},
       {"inventory", {Op::kUpdate}, "processInventoryChanges", {"warehouse", "alerts"}},
-      {"customers", {Op::kInsert, Op::kUpdate, Op::kDelete}, "processCustomerChanges", {"crm", "analytics"}},
+      {"customers",
+       {Op::kInsert, Op::kUpdate, Op::kDelete},
+       "processCustomerChanges",
+       {"crm", "analytics"}},
       {"transactions", {Op::kInsert}, "processTransactionChanges", {"accounting", "audit"}},
       {"sessions", {Op::kInsert, Op::kDelete}, "processSessionChanges", {"security", "analytics"}},
-      {"notifications", {Op::kInsert, Op::kUpdate}, "processNotificationChanges", {"messaging-service"}},
+      {"notifications",
+       {Op::kInsert, Op::kUpdate},
+       "processNotificationChanges",
+       {"messaging-service"}},
       {"audit_logs", {Op::kInsert}, "processAuditLogChanges", {"compliance", "security"}},
       {"metrics", {Op::kInsert}, "processMetricChanges", {"monitoring", "dashboards"}},
       {"configurations", {Op::kUpdate}, "processConfigurationChanges", {"config-service"}},
@@ -66,11 +78,10 @@ TEST(ShippedConfig, EachConsumerIsAJsonlFileUnderTheDataDir) {
     EXPECT_EQ(t.type, "file");
     EXPECT_EQ(t.path, "./data/consumers/" + t.name + ".jsonl");
   }
-  EXPECT_EQ(names, (std::set<std::string>{"wallboards", "analytics", "reporting", "catalog-service",
-                                          "warehouse", "alerts", "crm", "accounting", "audit",
-                                          "security", "messaging-service", "compliance",
-                                          "monitoring", "dashboards", "config-service",
-                                          "event-store"}));
+  EXPECT_EQ(names, (std::set<std::string>{
+                       "wallboards", "analytics", "reporting", "catalog-service", "warehouse",
+                       "alerts", "crm", "accounting", "audit", "security", "messaging-service",
+                       "compliance", "monitoring", "dashboards", "config-service", "event-store"}));
 }
 
 TEST(ShippedConfig, RoutesEveryTableToTheOriginalsConsumers) {

@@ -1,7 +1,7 @@
 // Decoding the original change-event format into the typed model.
-#include <gtest/gtest.h>
-
 #include "event/event_json.h"
+
+#include <gtest/gtest.h>
 
 namespace cdc {
 namespace {
@@ -43,9 +43,12 @@ TEST(ParseChangeEvent, KeepsNumbersExactAndJsonEmbedded) {
 }
 
 TEST(ParseChangeEvent, SameContentSamePositionWhitespaceAside) {
-  auto a = ParseChangeEventJson(R"({"eventType":"INSERT","tableName":"t","timestamp":"2024-01-15T10:30:00Z","after":{"id":1}})");
-  auto b = ParseChangeEventJson(R"({ "eventType": "INSERT", "tableName": "t", "timestamp": "2024-01-15T10:30:00Z", "after": {"id": 1} })");
-  auto c = ParseChangeEventJson(R"({"eventType":"INSERT","tableName":"t","timestamp":"2024-01-15T10:30:00Z","after":{"id":2}})");
+  auto a = ParseChangeEventJson(
+      R"({"eventType":"INSERT","tableName":"t","timestamp":"2024-01-15T10:30:00Z","after":{"id":1}})");
+  auto b = ParseChangeEventJson(
+      R"({ "eventType": "INSERT", "tableName": "t", "timestamp": "2024-01-15T10:30:00Z", "after": {"id": 1} })");
+  auto c = ParseChangeEventJson(
+      R"({"eventType":"INSERT","tableName":"t","timestamp":"2024-01-15T10:30:00Z","after":{"id":2}})");
   ASSERT_TRUE(a.ok() && b.ok() && c.ok());
   EXPECT_EQ(a->position, b->position);
   EXPECT_NE(a->position, c->position);
@@ -72,18 +75,34 @@ INSTANTIATE_TEST_SUITE_P(
     All, ParseChangeEventErrors,
     ::testing::Values(
         BadCase{R"({"eventType":"INSERT",)", "malformed JSON"},
-        BadCase{R"({"eventType":"INSERT","tableName":"t","timestamp":"2024-01-15T10:30:00Z","after":{"id":1}} x)", "malformed JSON"},
+        BadCase{
+            R"({"eventType":"INSERT","tableName":"t","timestamp":"2024-01-15T10:30:00Z","after":{"id":1}} x)",
+            "malformed JSON"},
         BadCase{R"([1,2])", "must be a JSON object"},
-        BadCase{R"({"tableName":"t","timestamp":"2024-01-15T10:30:00Z","after":{}})", "missing field 'eventType'"},
-        BadCase{R"({"eventType":"UPSERT","tableName":"t","timestamp":"2024-01-15T10:30:00Z"})", "must be one of INSERT"},
-        BadCase{R"({"eventType":"INSERT","timestamp":"2024-01-15T10:30:00Z","after":{}})", "missing field 'tableName'"},
-        BadCase{R"({"eventType":"INSERT","tableName":"","timestamp":"2024-01-15T10:30:00Z","after":{}})", "non-empty string"},
-        BadCase{R"({"eventType":"INSERT","tableName":"t","after":{}})", "missing field 'timestamp'"},
-        BadCase{R"({"eventType":"INSERT","tableName":"t","timestamp":"yesterday","after":{}})", "RFC 3339"},
-        BadCase{R"({"eventType":"INSERT","tableName":"t","timestamp":"2024-01-15T10:30:00Z"})", "missing field 'after'"},
-        BadCase{R"({"eventType":"DELETE","tableName":"t","timestamp":"2024-01-15T10:30:00Z","after":{"id":1}})", "missing field 'before'"},
-        BadCase{R"({"eventType":"INSERT","tableName":"t","timestamp":"2024-01-15T10:30:00Z","after":[1]})", "must be an object or null"},
-        BadCase{R"({"eventType":"INSERT","tableName":"t","timestamp":"2024-01-15T10:30:00Z","after":{"a":1,"a":2}})", "twice"}));
+        BadCase{R"({"tableName":"t","timestamp":"2024-01-15T10:30:00Z","after":{}})",
+                "missing field 'eventType'"},
+        BadCase{R"({"eventType":"UPSERT","tableName":"t","timestamp":"2024-01-15T10:30:00Z"})",
+                "must be one of INSERT"},
+        BadCase{R"({"eventType":"INSERT","timestamp":"2024-01-15T10:30:00Z","after":{}})",
+                "missing field 'tableName'"},
+        BadCase{
+            R"({"eventType":"INSERT","tableName":"","timestamp":"2024-01-15T10:30:00Z","after":{}})",
+            "non-empty string"},
+        BadCase{R"({"eventType":"INSERT","tableName":"t","after":{}})",
+                "missing field 'timestamp'"},
+        BadCase{R"({"eventType":"INSERT","tableName":"t","timestamp":"yesterday","after":{}})",
+                "RFC 3339"},
+        BadCase{R"({"eventType":"INSERT","tableName":"t","timestamp":"2024-01-15T10:30:00Z"})",
+                "missing field 'after'"},
+        BadCase{
+            R"({"eventType":"DELETE","tableName":"t","timestamp":"2024-01-15T10:30:00Z","after":{"id":1}})",
+            "missing field 'before'"},
+        BadCase{
+            R"({"eventType":"INSERT","tableName":"t","timestamp":"2024-01-15T10:30:00Z","after":[1]})",
+            "must be an object or null"},
+        BadCase{
+            R"({"eventType":"INSERT","tableName":"t","timestamp":"2024-01-15T10:30:00Z","after":{"a":1,"a":2}})",
+            "twice"}));
 
 TEST(ParseChangeEvent, ReasonsNeverQuoteRowValues) {
   auto ev = ParseChangeEventJson(

@@ -24,7 +24,8 @@ TEST(Value, JsonOfEveryKind) {
   EXPECT_EQ(Json(Value::Double(0.1)), "0.1");
   EXPECT_EQ(Json(Value::Double(NAN)), "\"NaN\"");
   EXPECT_EQ(Json(Value::Double(-INFINITY)), "\"-Infinity\"");
-  EXPECT_EQ(Json(Value::Decimal("12345678901234567890.123456789")), "12345678901234567890.123456789");
+  EXPECT_EQ(Json(Value::Decimal("12345678901234567890.123456789")),
+            "12345678901234567890.123456789");
   EXPECT_EQ(Json(Value::Decimal("NaN")), "\"NaN\"");
   EXPECT_EQ(Json(Value::Text("a\"b\\c\n")), "\"a\\\"b\\\\c\\n\"");
   EXPECT_EQ(Json(Value::Bytes(std::string("\0\xff", 2))), "\"AP8=\"");

@@ -36,7 +36,8 @@ TEST(TableProcessor, FillsTheKeyFromTheRow) {
   t.primary_key = {"region", "id"};
   TableProcessor p(t);
   ChangeEvent c = Change(Op::kInsert);
-  c.after = Row({{"id", Value::Int64(9)}, {"region", Value::Text("eu")}, {"total", Value::Decimal("1.50")}});
+  c.after = Row(
+      {{"id", Value::Int64(9)}, {"region", Value::Text("eu")}, {"total", Value::Decimal("1.50")}});
   auto r = p.Process(c);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->change.key, Row({{"region", Value::Text("eu")}, {"id", Value::Int64(9)}}));
@@ -49,16 +50,23 @@ TEST(TableProcessor, MissingKeyColumnIsAnError) {
   c.after = Row({{"total", Value::Decimal("1.50")}});
   auto r = p.Process(c);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().message(), "primary-key column 'id' is missing from 'after' of table orders");
+  EXPECT_EQ(r.status().message(),
+            "primary-key column 'id' is missing from 'after' of table orders");
 }
 
 TEST(TableProcessor, ChangedFieldsForUpdates) {
   TableProcessor p(Orders());
   ChangeEvent c = Change(Op::kUpdate);
-  c.before = Row({{"id", Value::Int64(1)}, {"status", Value::Text("placed")}, {"total", Value::Decimal("5")},
-                  {"note", Value::Null()}, {"gone", Value::Int64(1)}});
-  c.after = Row({{"id", Value::Int64(1)}, {"status", Value::Text("paid")}, {"total", Value::Decimal("5")},
-                 {"note", Value::Text("")}, {"added", Value::Bool(true)}});
+  c.before = Row({{"id", Value::Int64(1)},
+                  {"status", Value::Text("placed")},
+                  {"total", Value::Decimal("5")},
+                  {"note", Value::Null()},
+                  {"gone", Value::Int64(1)}});
+  c.after = Row({{"id", Value::Int64(1)},
+                 {"status", Value::Text("paid")},
+                 {"total", Value::Decimal("5")},
+                 {"note", Value::Text("")},
+                 {"added", Value::Bool(true)}});
   auto r = p.Process(c);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->changed_fields, (std::vector<std::string>{"added", "gone", "note", "status"}));

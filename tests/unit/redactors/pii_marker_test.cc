@@ -17,9 +17,11 @@ TEST(PiiMarker, ShippedConfigMarksTheOriginalsRedactedTables) {
   env.dotenv_path = "";
   auto r = LoadConfig(testing::SourcePath("config/cdc-pipeline.yaml"), env);
   ASSERT_TRUE(r.config);
-  std::map<std::string, std::string> expected = {
-      {"users", "personal"},   {"customers", "personal"}, {"orders", "payment"},
-      {"transactions", "financial"}, {"sessions", "auth"}};
+  std::map<std::string, std::string> expected = {{"users", "personal"},
+                                                 {"customers", "personal"},
+                                                 {"orders", "payment"},
+                                                 {"transactions", "financial"},
+                                                 {"sessions", "auth"}};
   for (const auto& t : r.config->tables) {
     auto it = expected.find(t.name);
     EXPECT_EQ(t.pii, it == expected.end() ? "none" : it->second) << t.name;
@@ -31,10 +33,22 @@ TEST(PiiMarker, RejectedEventsNeverPutValuesInReasonsOrLogs) {
   std::string secret = "jane.doe.secret@example.com";
   std::string input =
       // unknown table, event type not allowed, missing key, duplicate column
-      R"({"eventType":"INSERT","tableName":"payroll","timestamp":"2024-01-15T10:30:00Z","after":{"id":1,"email":")" + secret + R"("}})" "\n" +
-      R"({"eventType":"DELETE","tableName":"orders","timestamp":"2024-01-15T10:30:00Z","before":{"id":1,"email":")" + secret + R"("}})" "\n" +
-      R"({"eventType":"INSERT","tableName":"users","timestamp":"2024-01-15T10:30:00Z","after":{"email":")" + secret + R"("}})" "\n" +
-      R"({"eventType":"INSERT","tableName":"users","timestamp":"2024-01-15T10:30:00Z","after":{"id":1,"email":")" + secret + R"(","email":"x"}})" "\n";
+      R"({"eventType":"INSERT","tableName":"payroll","timestamp":"2024-01-15T10:30:00Z","after":{"id":1,"email":")" +
+      secret +
+      R"("}})"
+      "\n" +
+      R"({"eventType":"DELETE","tableName":"orders","timestamp":"2024-01-15T10:30:00Z","before":{"id":1,"email":")" +
+      secret +
+      R"("}})"
+      "\n" +
+      R"({"eventType":"INSERT","tableName":"users","timestamp":"2024-01-15T10:30:00Z","after":{"email":")" +
+      secret +
+      R"("}})"
+      "\n" +
+      R"({"eventType":"INSERT","tableName":"users","timestamp":"2024-01-15T10:30:00Z","after":{"id":1,"email":")" +
+      secret +
+      R"(","email":"x"}})"
+      "\n";
   auto r = RunCli({"--log-level", "debug", "run", "--input", "-"}, {{"CDC_DATA_DIR", dir.path()}},
                   CDC_SOURCE_DIR, input);
   EXPECT_EQ(r.exit_code, 0) << r.err;

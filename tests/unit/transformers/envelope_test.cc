@@ -25,14 +25,15 @@ TEST(Envelope, HasTheEventBridgeShape) {
   std::string json = EncodeEnvelope(SampleUpdate(), opts);
   EXPECT_TRUE(IsValidJson(json));
   std::string id = EventId("coredb", SampleUpdate().change.position);
-  EXPECT_EQ(json,
-            R"({"version":"0","id":")" + id +
-                R"(","detail-type":"users.UPDATE","source":"cdc.coredb","account":"000000000000",)"
-                R"("time":"2024-01-15T10:30:00Z","region":"local","resources":[],)"
-                R"("detail":{"eventType":"UPDATE","tableName":"users","timestamp":"2024-01-15T10:30:00.123Z",)"
-                R"("before":{"id":1,"status":"active"},"after":{"id":1,"status":"inactive"},)"
-                R"("changedFields":["status"],)"
-                R"("metadata":{"pipeline":"coredb","lsn":"0/1540978","txId":729,"seq":0,"schemaVersion":1}}})");
+  EXPECT_EQ(
+      json,
+      R"({"version":"0","id":")" + id +
+          R"(","detail-type":"users.UPDATE","source":"cdc.coredb","account":"000000000000",)"
+          R"("time":"2024-01-15T10:30:00Z","region":"local","resources":[],)"
+          R"("detail":{"eventType":"UPDATE","tableName":"users","timestamp":"2024-01-15T10:30:00.123Z",)"
+          R"("before":{"id":1,"status":"active"},"after":{"id":1,"status":"inactive"},)"
+          R"("changedFields":["status"],)"
+          R"("metadata":{"pipeline":"coredb","lsn":"0/1540978","txId":729,"seq":0,"schemaVersion":1}}})");
 }
 
 TEST(Envelope, IdIsDeterministicPerPipelineAndPosition) {
@@ -50,8 +51,10 @@ TEST(Envelope, SchemaQualifiedOutsidePublicAndConfigurableIdentity) {
   e.change.unchanged_toast = {"body"};
   EnvelopeOptions opts{"p", "my.source", "123456789012", "eu-west-1"};
   std::string json = EncodeEnvelope(e, opts);
-  EXPECT_NE(json.find(R"("detail-type":"sales.users.UPDATE","source":"my.source","account":"123456789012")"),
-            std::string::npos);
+  EXPECT_NE(
+      json.find(
+          R"("detail-type":"sales.users.UPDATE","source":"my.source","account":"123456789012")"),
+      std::string::npos);
   EXPECT_NE(json.find(R"("region":"eu-west-1")"), std::string::npos);
   EXPECT_NE(json.find(R"("tableName":"sales.users")"), std::string::npos);
   EXPECT_NE(json.find(R"("redacted":["email"])"), std::string::npos);
@@ -72,7 +75,8 @@ TEST(CloudEvents, StructuredMode) {
   std::string json = EncodeCloudEvent(SampleUpdate(), {});
   EXPECT_TRUE(IsValidJson(json));
   EXPECT_EQ(json.rfind(R"({"specversion":"1.0","id":")", 0), 0u);
-  EXPECT_NE(json.find(R"("type":"users.UPDATE","time":"2024-01-15T10:30:00.123Z")"), std::string::npos);
+  EXPECT_NE(json.find(R"("type":"users.UPDATE","time":"2024-01-15T10:30:00.123Z")"),
+            std::string::npos);
   EXPECT_NE(json.find(R"("data":{"eventType":"UPDATE")"), std::string::npos);
 }
 

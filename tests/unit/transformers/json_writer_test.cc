@@ -10,7 +10,15 @@ namespace {
 TEST(JsonWriter, NestedContainersAndCommas) {
   std::string out;
   JsonWriter w(out);
-  w.BeginObject().Key("a").Int(1).Key("b").BeginArray().Bool(false).Null().BeginObject().EndObject();
+  w.BeginObject()
+      .Key("a")
+      .Int(1)
+      .Key("b")
+      .BeginArray()
+      .Bool(false)
+      .Null()
+      .BeginObject()
+      .EndObject();
   w.EndArray().Key("c").BeginArray().EndArray().Key("d").Uint(18446744073709551615u).EndObject();
   EXPECT_EQ(out, R"({"a":1,"b":[false,null,{}],"c":[],"d":18446744073709551615})");
   EXPECT_TRUE(IsValidJson(out));
