@@ -1,7 +1,14 @@
 // Rule matching: all rules of a bus are compiled once into one Matcher; matching an event returns
-// the indexes of the rules whose event pattern it satisfies. The pattern language lives behind
-// this interface so that the complete EventBridge language can replace the exact-value matcher
-// without touching its callers.
+// the indexes of the rules whose event pattern it satisfies. The language is the complete
+// EventBridge event-pattern language: exact values, prefix, suffix, equals-ignore-case,
+// wildcard, anything-but, numeric, cidr, exists, `$or`, nested objects and arrays, with AWS's
+// actual semantics where they differ from its docs (numbers compare by value, a null value is not
+// a missing field, anything-but never matches a missing field, dotted keys are nesting).
+//
+// Cost: each event is parsed once and only the fields some rule uses are read. Exact, prefix,
+// suffix and equals-ignore-case values are looked up in per-field hash tables and tries, so their
+// cost does not grow with the number of rules; wildcard, numeric ranges, cidr and anything-but
+// are checked one by one per field.
 //
 // Thread-safety: a compiled Matcher is immutable; Match may be called from many threads.
 #pragma once
@@ -16,6 +23,18 @@
 
 namespace cdc {
 
+// Limits applied when validating and compiling patterns (AWS's defaults).
+struct PatternOptions {
+  // Maximum pattern length in characters (AWS's quota is 2048, adjustable to 4096).
+  size_t max_pattern_chars = 2048;
+  // Maximum number of sub-patterns a pattern's `$or`s may expand to.
+  size_t max_or_combinations = 1000;
+  // Maximum wildcard complexity of one field of one (sub-)pattern, measured as the number of '*'
+  // in all wildcard operands on that field. AWS does not publish its measure; it rejects eight
+  // wildcards on one field and accepts six.
+  size_t max_wildcard_complexity = 7;
+};
+
 struct RulePattern {
   std::string name;
   std::string pattern_json;
@@ -25,17 +44,19 @@ class Matcher {
  public:
   virtual ~Matcher() = default;
   // Appends to `out` the index (into the compiled rules) of every rule that matches the event,
-  // in rule order. `event_json` is one whole event.
+  // in rule order. `event_json` is one whole event. Fails with InvalidArgument when the event is
+  // not JSON; fields no rule uses are skipped, so only their structure is checked, not their
+  // contents.
   virtual Status Match(std::string_view event_json, std::vector<uint32_t>& out) const = 0;
 };
 
 // Checks one pattern. The error message has AWS's form:
 // "Event pattern is not valid. Reason: <reason>".
-Status ValidatePattern(std::string_view pattern_json);
+Status ValidatePattern(std::string_view pattern_json, const PatternOptions& options = {});
 
-// Compiles the rules into one matcher. Exact values only for now: strings, numbers (compared by
-// value, so 300 matches 300.0), booleans and null, lists as OR, nested objects or dotted keys as
-// field paths; an array in the event matches if any element does.
-Result<std::unique_ptr<Matcher>> CompileMatcher(const std::vector<RulePattern>& rules);
+// Compiles the rules into one matcher. An invalid rule fails the whole compilation with
+// "rule '<name>': Event pattern is not valid. Reason: ...".
+Result<std::unique_ptr<Matcher>> CompileMatcher(const std::vector<RulePattern>& rules,
+                                                const PatternOptions& options = {});
 
 }  // namespace cdc

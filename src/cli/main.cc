@@ -4,15 +4,22 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "base/logging.h"
 #include "base/version.h"
+#include "bus/pattern_cli.h"
 #include "config/config.h"
 #include "runtime/pipeline.h"
 #include "source/json/json_source.h"
 #include "target/append_file.h"
+#ifdef CDC_WITH_POSTGRES
+#include "source/postgres/postgres_source.h"
+#include "workload/generator.h"
+#endif
 
 namespace cdc {
 namespace {
@@ -39,32 +46,68 @@ std::shared_ptr<const Config> LoadOrReport(const std::string& path) {
   return r.config;
 }
 
+// The running source, stopped by SIGINT/SIGTERM (Stop only stores an atomic flag).
+std::atomic<Source*> g_running_source{nullptr};
+std::atomic<bool> g_stop{false};
+
+void OnStopSignal(int) {
+  g_stop = true;
+  if (Source* s = g_running_source.load()) s->Stop();
+}
+
+void InstallStopHandlers() {
+  struct sigaction sa = {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
 int RunCommand(const std::string& config_path, const std::string& input) {
   auto config = LoadOrReport(config_path);
   if (!config) return 1;
-  auto pipeline = Pipeline::Build(config);
+  std::unique_ptr<Source> source;
+  PipelineOptions options;
+  if (!input.empty() || config->source.type == "json") {
+    std::string path = input.empty() ? config->source.path : input;
+    source = std::make_unique<JsonSource>(path);
+    log::Info("pipeline '{}' reading change events from {}", config->pipeline.name,
+              path == "-" ? "standard input" : path);
+  } else {
+#ifdef CDC_WITH_POSTGRES
+    source = std::make_unique<pg::PostgresSource>(pg::OptionsFromConfig(*config));
+    // Changes of a type a table does not publish are routine in a database: filter, count.
+    options.dead_letter_disallowed_types = false;
+    log::Info("pipeline '{}' capturing {} tables from PostgreSQL (slot {}, publication {})",
+              config->pipeline.name, config->tables.size(), config->source.slot,
+              config->source.publication);
+#else
+    std::fprintf(stderr, "this build has no PostgreSQL source\n");
+    return 1;
+#endif
+  }
+  auto pipeline = Pipeline::Build(config, SystemClock::Instance(), options);
   if (!pipeline.ok()) {
     std::fprintf(stderr, "cannot start: %s\n", pipeline.status().message().c_str());
     return 1;
   }
-  std::string path = input.empty() ? config->source.path : input;
-  JsonSource source(path);
-  log::Info("pipeline '{}' reading change events from {}", config->pipeline.name,
-            path == "-" ? "standard input" : path);
-  Status s = (*pipeline)->Run(source);
+  g_running_source = source.get();
+  InstallStopHandlers();
+  Status s = (*pipeline)->Run(*source);
+  g_running_source = nullptr;
   const PipelineStats& st = (*pipeline)->stats();
   std::string delivered;
   for (const auto& [name, n] : st.delivered) {
     delivered += (delivered.empty() ? "" : ", ") + name + "=" + std::to_string(n);
   }
-  std::fprintf(stderr,
-               "read %llu, published %llu, dead-lettered %llu (%s), unmatched %llu\n"
-               "delivered: %s\n",
-               static_cast<unsigned long long>(st.read),
-               static_cast<unsigned long long>(st.published),
-               static_cast<unsigned long long>(st.dead_lettered), config->dead_letter.path.c_str(),
-               static_cast<unsigned long long>(st.unmatched),
-               delivered.empty() ? "(no targets)" : delivered.c_str());
+  std::fprintf(
+      stderr,
+      "read %llu, published %llu, dead-lettered %llu (%s), filtered %llu, unmatched %llu\n"
+      "delivered: %s\n",
+      static_cast<unsigned long long>(st.read), static_cast<unsigned long long>(st.published),
+      static_cast<unsigned long long>(st.dead_lettered), config->dead_letter.path.c_str(),
+      static_cast<unsigned long long>(st.filtered), static_cast<unsigned long long>(st.unmatched),
+      delivered.empty() ? "(no targets)" : delivered.c_str());
   if (!s.ok()) {
     std::fprintf(stderr, "pipeline stopped: %s\n", s.ToString().c_str());
     return 1;
@@ -83,6 +126,7 @@ class CollectSink final : public ChangeSink {
     errors.push_back(std::string(raw.location) + ": " + std::string(reason));
     return Status::Ok();
   }
+  Status MakeDurable() override { return Status::Ok(); }
   std::vector<ChangeEvent> changes;
   std::vector<std::string> errors;
 };
@@ -168,8 +212,18 @@ int HealthCheckCommand(const std::string& config_path) {
     checks.push_back({"data_dir " + c.pipeline.data_dir + " writable", dir});
     checks.push_back(
         {"dead_letter " + c.dead_letter.path, AppendFile::CheckWritable(c.dead_letter.path)});
-    JsonSource source(c.source.path);
-    checks.push_back({"source (" + c.source.type + ") " + c.source.path, source.CheckHealth()});
+    if (c.source.type == "json") {
+      JsonSource source(c.source.path);
+      checks.push_back({"source (json) " + c.source.path, source.CheckHealth()});
+    } else {
+#ifdef CDC_WITH_POSTGRES
+      pg::PostgresSource source(pg::OptionsFromConfig(c));
+      checks.push_back(
+          {"source (postgres): server, role, tables, slot " + c.source.slot, source.CheckHealth()});
+#else
+      checks.push_back({"source (postgres)", Unimplemented("this build has no PostgreSQL source")});
+#endif
+    }
     for (const auto& t : c.targets) {
       auto target = BuildTarget(t);
       Status s = target.ok() ? (*target)->CheckHealth() : target.status();
@@ -193,6 +247,49 @@ int HealthCheckCommand(const std::string& config_path) {
   std::printf("healthy: %zu checks passed\n", checks.size());
   return 0;
 }
+
+#ifdef CDC_WITH_POSTGRES
+int GenerateCommand(const std::string& dsn_arg, double rate, double duration, uint64_t seed,
+                    bool seed_only) {
+  std::string dsn = dsn_arg;
+  if (dsn.empty()) {
+    const char* env = std::getenv("COREDB_DSN");
+    if (env == nullptr || *env == '\0') {
+      std::fprintf(stderr, "no database: pass --dsn or set COREDB_DSN\n");
+      return 2;
+    }
+    dsn = env;
+  }
+  workload::GeneratorOptions options;
+  options.dsn = dsn;
+  options.rate = rate;
+  options.duration = duration;
+  options.seed = seed;
+  options.seed_only = seed_only;
+  InstallStopHandlers();
+  auto report = workload::RunGenerator(options, g_stop, [](const workload::GeneratorReport& r) {
+    std::fprintf(stderr, "\rgenerated %llu rows in %llu transactions (%.0f s)   ",
+                 static_cast<unsigned long long>(r.total_rows),
+                 static_cast<unsigned long long>(r.transactions), r.seconds);
+  });
+  std::fprintf(stderr, "\n");
+  if (!report.ok()) {
+    std::fprintf(stderr, "generate failed: %s\n", report.status().message().c_str());
+    return 1;
+  }
+  if (seed_only) {
+    std::printf("reference rows (products, inventory, configurations) are in place\n");
+    return 0;
+  }
+  std::printf("committed %llu rows in %llu transactions in %.1f s:\n",
+              static_cast<unsigned long long>(report->total_rows),
+              static_cast<unsigned long long>(report->transactions), report->seconds);
+  for (const auto& [table_op, n] : report->rows) {
+    std::printf("  %-24s %8llu\n", table_op.c_str(), static_cast<unsigned long long>(n));
+  }
+  return 0;
+}
+#endif
 
 }  // namespace
 }  // namespace cdc
@@ -239,6 +336,33 @@ int main(int argc, char** argv) {
   auto* reference =
       app.add_subcommand("config-reference", "Print the configuration reference (Markdown)");
 
+  auto* test_pattern = app.add_subcommand(
+      "test-event-pattern",
+      "Test an EventBridge event pattern against an event, like `aws events test-event-pattern`: "
+      "prints {\"Result\": true} or {\"Result\": false}");
+  std::string pattern_arg, event_arg, batch_file;
+  test_pattern->add_option("--event-pattern", pattern_arg, "The pattern: inline JSON or @file");
+  test_pattern->add_option("--event", event_arg, "The event: inline JSON or @file");
+  test_pattern->add_option("--batch", batch_file,
+                           "JSON lines with `pattern` and `event` fields ('-' for stdin); one "
+                           "result per line");
+
+#ifdef CDC_WITH_POSTGRES
+  auto* generate = app.add_subcommand(
+      "generate", "Drive a realistic CoreDB workload (sql/coredb.sql) and print what it committed");
+  std::string dsn;
+  double rate = 200, duration = 10;
+  uint64_t seed = 0;
+  bool seed_only = false;
+  generate->add_option("--dsn", dsn, "Database (libpq connection string); default: $COREDB_DSN");
+  generate->add_option("--rate", rate, "Changed rows per second")->capture_default_str();
+  generate->add_option("--duration", duration, "Seconds to run; 0 = until Ctrl-C")
+      ->capture_default_str();
+  generate->add_option("--seed", seed, "Random seed (0 = from the clock)");
+  generate->add_flag("--seed-only", seed_only,
+                     "Only create the reference rows (products, inventory, configurations)");
+#endif
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -259,5 +383,18 @@ int main(int argc, char** argv) {
   if (*validate) rc = ValidateConfigCommand(config_path);
   if (*health) rc = HealthCheckCommand(config_path);
   if (*reference) std::fputs(ConfigReferenceMarkdown().c_str(), stdout);
+  if (*test_pattern) {
+    if (!batch_file.empty()) {
+      rc = RunTestEventPatternBatch(batch_file, stdout, stderr);
+    } else if (pattern_arg.empty() || event_arg.empty()) {
+      std::fprintf(stderr, "test-event-pattern needs --event-pattern and --event, or --batch\n");
+      rc = 2;
+    } else {
+      rc = RunTestEventPattern(pattern_arg, event_arg, stdout, stderr);
+    }
+  }
+#ifdef CDC_WITH_POSTGRES
+  if (*generate) rc = GenerateCommand(dsn, rate, duration, seed, seed_only);
+#endif
   return rc;
 }

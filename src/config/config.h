@@ -45,8 +45,18 @@ struct BusConfig {
 };
 
 struct SourceConfig {
-  std::string type = "json";  // json
+  std::string type = "json";  // json | postgres
   std::string path = "-";     // json: file to read, "-" for stdin
+  // postgres
+  std::string dsn;  // a secret: never logged
+  std::string slot = "cdc_pipeline";
+  std::string publication = "cdc_pipeline";
+  std::string snapshot = "initial";  // initial | never
+  int64_t snapshot_batch_size = 10000;
+  int64_t flush_interval_ms = 200;
+  int64_t status_interval_ms = 10000;
+  int64_t heartbeat_interval_ms = 0;  // 0 = off
+  int64_t reconnect_max_backoff_ms = 30000;
   SourceLocation where;
 };
 
@@ -56,7 +66,8 @@ struct TableConfig {
   std::string function;  // processor name, e.g. processUserChanges
   std::vector<Op> event_types;
   std::vector<std::string> primary_key;
-  std::string pii = "none";  // none | personal | payment | financial | auth
+  std::string pii = "none";                  // none | personal | payment | financial | auth
+  std::string replica_identity = "default";  // default | full (the pipeline sets FULL)
   std::string description;
   SourceLocation where;
 };

@@ -1,5 +1,6 @@
 #include <yaml-cpp/yaml.h>
 
+#include <charconv>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -227,6 +228,25 @@ class MapReader {
     }
   }
 
+  void Int(std::string_view key, int64_t& out) {
+    const FieldSpec* f = Field(key);
+    YAML::Node n = Get(key);
+    if (!n || n.IsNull()) return;
+    auto v = n.IsScalar() ? ctx_.Expand(n, n.Scalar(), FieldPath(key)) : std::nullopt;
+    if (!n.IsScalar()) {
+      TypeError(n, *f);
+      return;
+    }
+    if (!v) return;
+    int64_t value = 0;
+    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), value);
+    if (ec != std::errc() || p != v->data() + v->size() || value < 0) {
+      ctx_.Error(n, "'" + FieldPath(key) + "' must be a whole number >= 0");
+      return;
+    }
+    out = value;
+  }
+
   // Returns the list and the location of each entry.
   void StringList(std::string_view key, std::vector<std::string>& out,
                   std::vector<SourceLocation>* where = nullptr) {
@@ -421,6 +441,7 @@ void LoadTable(Context& ctx, const std::string& name, const YAML::Node& key, con
   r.StringList("primary_key", t.primary_key);
   if (!r.Has("primary_key")) t.primary_key = {"id"};
   r.String("pii", t.pii);
+  r.String("replica_identity", t.replica_identity);
   r.String("description", t.description);
   config.tables.push_back(std::move(t));
 }
@@ -539,7 +560,20 @@ LoadResult Load(Context& ctx, const std::string& yaml) {
       MapReader r(ctx, n, config_internal::SourceSpec(type), "source");
       r.String("type", config->source.type);
       config->source.where = r.Where("type");
-      if (config_internal::SourceSpec(type).Find("path")) r.String("path", config->source.path);
+      SourceConfig& src = config->source;
+      const SectionSpec& spec = config_internal::SourceSpec(type);
+      if (spec.Find("path")) r.String("path", src.path);
+      if (spec.Find("dsn")) {
+        r.String("dsn", src.dsn);
+        r.String("slot", src.slot);
+        r.String("publication", src.publication);
+        r.String("snapshot", src.snapshot);
+        r.Int("snapshot_batch_size", src.snapshot_batch_size);
+        r.Int("flush_interval_ms", src.flush_interval_ms);
+        r.Int("status_interval_ms", src.status_interval_ms);
+        r.Int("heartbeat_interval_ms", src.heartbeat_interval_ms);
+        r.Int("reconnect_max_backoff_ms", src.reconnect_max_backoff_ms);
+      }
     }
     {
       MapReader r(ctx, root["dead_letter"], config_internal::DeadLetterSpec(), "dead_letter");

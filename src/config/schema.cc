@@ -66,24 +66,60 @@ const SectionSpec& BusSpec() {
 }
 
 const SectionSpec& SourceSpec(std::string_view type) {
-  static const SectionSpec common{"source",
-                                  "",
-                                  {
-                                      {"type", T::kEnum, "json", "The kind of source.", {"json"}},
-                                  }};
+  static const SectionSpec common{
+      "source",
+      "",
+      {
+          {"type", T::kEnum, "json", "The kind of source.", {"json", "postgres"}},
+      }};
   static const SectionSpec json{
       "source (type: json)",
       "Change events in the original format (`eventType`, `tableName`, `timestamp`, `before`, "
       "`after`), one JSON object per line or one JSON array. `run --input FILE` overrides `path`.",
       {
-          {"type", T::kEnum, "json", "", {"json"}},
+          {"type", T::kEnum, "json", "", {"json", "postgres"}},
           {"path", T::kString, "-", "File to read; `-` reads standard input."},
       }};
+  static const SectionSpec postgres{
+      "source (type: postgres)",
+      "PostgreSQL logical replication (pgoutput). The publication and the slot are created if "
+      "missing; the publication covers the configured tables. The role needs the REPLICATION "
+      "privilege and the server `wal_level = logical`.",
+      {
+          {"type", T::kEnum, "json", "", {"json", "postgres"}},
+          {"dsn",
+           T::kString,
+           "",
+           "libpq connection string or URI of the database, e.g. `${COREDB_DSN}`. A secret: never "
+           "logged.",
+           {},
+           true},
+          {"slot", T::kString, "cdc_pipeline", "Logical replication slot name."},
+          {"publication", T::kString, "cdc_pipeline", "Publication name."},
+          {"snapshot",
+           T::kEnum,
+           "initial",
+           "`initial`: when the slot is created, read the tables' existing rows as READ events, "
+           "then stream from the slot's consistent point; `never`: stream only.",
+           {"initial", "never"}},
+          {"snapshot_batch_size", T::kInt, "10000", "Rows per snapshot query."},
+          {"flush_interval_ms", T::kInt, "200",
+           "How often delivered events are made durable and acknowledged to PostgreSQL."},
+          {"status_interval_ms", T::kInt, "10000",
+           "Standby status updates at least this often, so wal_sender_timeout never ends an idle "
+           "stream."},
+          {"heartbeat_interval_ms", T::kInt, "0",
+           "When > 0, write a `pg_logical_emit_message` this often so the slot advances even when "
+           "all traffic is on other databases. 0 = off."},
+          {"reconnect_max_backoff_ms", T::kInt, "30000",
+           "Upper bound of the exponential backoff between reconnect attempts."},
+      }};
   if (type == "json") return json;
+  if (type == "postgres") return postgres;
   return common;
 }
 
-std::vector<std::string_view> SourceTypes() { return {"json"}; }
+std::vector<std::string_view> SourceTypes() { return {"json", "postgres"}; }
 
 const SectionSpec& DeadLetterSpec() {
   static const SectionSpec spec{
@@ -126,6 +162,13 @@ const SectionSpec& TableSpec() {
            "What sensitive data the table holds (the redaction policy is applied by a later "
            "stage).",
            {"none", "personal", "payment", "financial", "auth"}},
+          {"replica_identity",
+           T::kEnum,
+           "default",
+           "`full`: the pipeline runs ALTER TABLE ... REPLICA IDENTITY FULL, so updates and "
+           "deletes "
+           "carry whole before images (needed for a table without a primary key).",
+           {"default", "full"}},
           {"description", T::kString, "", "Free text."},
       }};
   return spec;

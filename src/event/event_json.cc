@@ -341,6 +341,25 @@ Result<std::optional<Row>> ParseRow(od::value& v, std::string_view where) {
 
 }  // namespace
 
+std::string EncodeChangeEventJson(const ChangeEvent& change) {
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject();
+  w.Key("eventType").String(OpName(change.op));
+  w.Key("tableName").String(change.QualifiedName());
+  w.Key("timestamp").String(FormatRfc3339(change.commit_time));
+  if (change.before) {
+    w.Key("before");
+    WriteRow(w, *change.before);
+  }
+  if (change.after) {
+    w.Key("after");
+    WriteRow(w, *change.after);
+  }
+  w.EndObject();
+  return out;
+}
+
 Result<ChangeEvent> ParseChangeEventJson(std::string_view json) {
   // Validate the whole text first (simdjson's DOM parser checks everything, On-Demand only what
   // it visits), then extract with On-Demand, which keeps the exact digits of numbers. The text is

@@ -24,6 +24,9 @@ bool IsValidJson(std::string_view json);
 // Minifies JSON text (removes insignificant whitespace). Fails on malformed JSON.
 Result<std::string> MinifyJson(std::string_view json);
 
+// Encodes a change in the original format (eventType, tableName, timestamp, before, after).
+std::string EncodeChangeEventJson(const ChangeEvent& change);
+
 // Parses one change event in the original format. Errors are InvalidArgument with a reason fit
 // for the dead-letter file ("malformed JSON: ...", "missing field 'tableName'", ...); reasons
 // never quote row values. The event's position is the digest of its minified text. `schema` and

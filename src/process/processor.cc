@@ -21,15 +21,21 @@ std::vector<std::string> ChangedFields(const Row& before, const Row& after) {
   return out;
 }
 
-Result<ProcessedEvent> TableProcessor::Process(ChangeEvent change) const {
+bool TableProcessor::Allows(Op op) const {
   const auto& allowed = table_.event_types;
-  if (std::find(allowed.begin(), allowed.end(), change.op) == allowed.end()) {
+  return op == Op::kRead || std::find(allowed.begin(), allowed.end(), op) != allowed.end();
+}
+
+Result<ProcessedEvent> TableProcessor::Process(ChangeEvent& change) const {
+  const auto& allowed = table_.event_types;
+  if (!Allows(change.op)) {
     std::string list;
     for (Op op : allowed) list += (list.empty() ? "" : ", ") + std::string(OpName(op));
     return InvalidArgument("event type " + std::string(OpName(change.op)) +
                            " is not allowed for table " + change.QualifiedName() +
                            " (allowed: " + list + ")");
   }
+  Row key;
   if (change.key.empty() && change.op != Op::kTruncate) {
     const Row* image = change.after ? &*change.after : (change.before ? &*change.before : nullptr);
     for (const auto& column : table_.primary_key) {
@@ -39,9 +45,10 @@ Result<ProcessedEvent> TableProcessor::Process(ChangeEvent change) const {
                                (change.after ? "after" : "before") + "' of table " +
                                change.QualifiedName());
       }
-      change.key.Add(column, *v);
+      key.Add(column, *v);
     }
   }
+  if (!key.empty()) change.key = std::move(key);
   ProcessedEvent out;
   if (change.op == Op::kUpdate && change.before && change.after) {
     out.changed_fields = ChangedFields(*change.before, *change.after);

@@ -19,10 +19,14 @@ class TableProcessor {
  public:
   explicit TableProcessor(const TableConfig& table);
 
-  // Runs the processor. An InvalidArgument error carries the reason the event cannot be
-  // published (event type not allowed, primary-key column missing); the caller dead-letters it.
-  // Reasons name tables and columns, never values.
-  Result<ProcessedEvent> Process(ChangeEvent change) const;
+  // Runs the processor. On success the change is moved into the result; on failure it is left
+  // untouched and an InvalidArgument error carries the reason the event cannot be published
+  // (event type not allowed, primary-key column missing); the caller dead-letters it. Reasons
+  // name tables and columns, never values.
+  Result<ProcessedEvent> Process(ChangeEvent& change) const;
+
+  // Whether the table publishes this change type. READ (snapshot rows) is always published.
+  bool Allows(Op op) const;
 
   const std::string& function() const { return table_.function; }
   const TableConfig& table() const { return table_; }

@@ -4,6 +4,7 @@
 
 #include "base/logging.h"
 #include "event/event_json.h"
+#include "target/append_file.h"
 
 namespace cdc {
 
@@ -49,10 +50,12 @@ Pipeline::Pipeline(std::shared_ptr<const Config> config, const Clock& clock)
 }
 
 Result<std::unique_ptr<Pipeline>> Pipeline::Build(std::shared_ptr<const Config> config,
-                                                  const Clock& clock) {
+                                                  const Clock& clock, PipelineOptions options) {
   auto errors = ValidateSemantics(*config);
   if (!errors.empty()) return InvalidArgument(errors.front().ToString());
+  CDC_RETURN_IF_ERROR(MakeDirectories(config->pipeline.data_dir).WithContext("pipeline.data_dir"));
   std::unique_ptr<Pipeline> p(new Pipeline(config, clock));
+  p->options_ = options;
   std::vector<RulePattern> patterns;
   for (const auto& rule : config->rules) {
     if (!rule.enabled) continue;
@@ -101,9 +104,12 @@ Status Pipeline::OnChange(ChangeEvent change, const RawInput& raw) {
   std::string table = change.QualifiedName();
   if (processor == nullptr) {
     rejected = InvalidArgument("unknown table '" + table + "': it is not configured in 'tables'");
+  } else if (!options_.dead_letter_disallowed_types && !processor->Allows(change.op)) {
+    ++stats_.filtered;
+    return Status::Ok();
   }
   Result<ProcessedEvent> processed =
-      rejected.ok() ? processor->Process(std::move(change)) : Result<ProcessedEvent>(rejected);
+      rejected.ok() ? processor->Process(change) : Result<ProcessedEvent>(rejected);
   if (!processed.ok()) {
     DeadLetter letter;
     letter.stage = "process";
@@ -111,7 +117,10 @@ Status Pipeline::OnChange(ChangeEvent change, const RawInput& raw) {
     letter.location = std::string(raw.location);
     letter.table = table;
     letter.input = std::string(raw.text);
-    log::Warn("dead-lettered change at {}: {}", raw.location, letter.reason);
+    if (letter.input.empty()) {
+      letter.input = EncodeChangeEventJson(change);
+    }
+    log::Warn("dead-lettered change of {} at {}: {}", table, raw.location, letter.reason);
     CDC_RETURN_IF_ERROR(dead_letters_->Write(letter));
     ++stats_.dead_lettered;
     return Status::Ok();
@@ -138,7 +147,7 @@ Result<RouteResult> Pipeline::Route(ChangeEvent change) const {
     return InvalidArgument("unknown table '" + change.QualifiedName() +
                            "': it is not configured in 'tables'");
   }
-  CDC_ASSIGN_OR_RETURN(ProcessedEvent processed, processor->Process(std::move(change)));
+  CDC_ASSIGN_OR_RETURN(ProcessedEvent processed, processor->Process(change));
   RouteResult result;
   result.event_json = EncodeEnvelope(processed, envelope_);
   std::vector<uint32_t> matched;
@@ -146,6 +155,8 @@ Result<RouteResult> Pipeline::Route(ChangeEvent change) const {
   for (uint32_t rule : matched) result.rules.push_back({rules_[rule]->name, rules_[rule]->targets});
   return result;
 }
+
+Status Pipeline::MakeDurable() { return Flush(); }
 
 Status Pipeline::Flush() {
   Status s = runner_->Flush();

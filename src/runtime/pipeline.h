@@ -28,8 +28,15 @@ std::vector<ConfigError> ValidateSemantics(const Config& config);
 // Loads, then runs ValidateSemantics: every error of the file at once.
 LoadResult LoadAndValidate(const std::string& path, const EnvOptions& env = {});
 
+struct PipelineOptions {
+  // A change whose type its table does not publish: dead-lettered (JSON input, where it is a
+  // producer's mistake) or counted as filtered (database sources, where it is routine).
+  bool dead_letter_disallowed_types = true;
+};
+
 struct PipelineStats {
   uint64_t read = 0;           // changes and invalid inputs seen
+  uint64_t filtered = 0;       // changes of a type their table does not publish
   uint64_t published = 0;      // changes that became output events
   uint64_t dead_lettered = 0;  // inputs or deliveries written to the dead-letter file
   uint64_t unmatched = 0;      // published events no rule matched (counted, not lost)
@@ -46,7 +53,8 @@ class Pipeline : public ChangeSink {
  public:
   // `clock` must outlive the pipeline.
   static Result<std::unique_ptr<Pipeline>> Build(std::shared_ptr<const Config> config,
-                                                 const Clock& clock = SystemClock::Instance());
+                                                 const Clock& clock = SystemClock::Instance(),
+                                                 PipelineOptions options = {});
 
   // Runs `source` to its end, then flushes every target and the dead-letter file.
   Status Run(Source& source);
@@ -57,6 +65,7 @@ class Pipeline : public ChangeSink {
 
   Status OnChange(ChangeEvent change, const RawInput& raw) override;
   Status OnInvalid(const RawInput& raw, std::string_view reason) override;
+  Status MakeDurable() override;
 
   const PipelineStats& stats() const { return stats_; }
   const Config& config() const { return *config_; }
@@ -69,6 +78,7 @@ class Pipeline : public ChangeSink {
 
   std::shared_ptr<const Config> config_;
   const Clock& clock_;
+  PipelineOptions options_;
   EnvelopeOptions envelope_;
   ProcessorSet processors_;
   std::unique_ptr<Matcher> matcher_;

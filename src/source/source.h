@@ -26,6 +26,9 @@ class ChangeSink {
   virtual Status OnChange(ChangeEvent change, const RawInput& raw) = 0;
   // Input that could not be decoded, with the reason.
   virtual Status OnInvalid(const RawInput& raw, std::string_view reason) = 0;
+  // Makes everything passed to OnChange/OnInvalid so far durable at every target (or
+  // dead-lettered). Only after it returns OK may a source acknowledge those changes upstream.
+  virtual Status MakeDurable() = 0;
 };
 
 class Source {

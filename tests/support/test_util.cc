@@ -1,15 +1,18 @@
 #include "support/test_util.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace cdc::testing {
 
@@ -92,6 +95,60 @@ CommandResult RunCli(const std::vector<std::string>& args,
   r.out = ReadFile(out_path);
   r.err = ReadFile(err_path);
   return r;
+}
+
+CliProcess::CliProcess(const std::vector<std::string>& args,
+                       const std::map<std::string, std::string>& env, const std::string& log_path,
+                       const std::string& cwd) {
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    int in = ::open("/dev/null", O_RDONLY);
+    int out = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::dup2(in, 0);
+    ::dup2(out, 1);
+    ::dup2(out, 2);
+    if (::chdir(cwd.c_str()) != 0) ::_exit(127);
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> argv;
+    std::string binary = CDC_BINARY;
+    argv.push_back(binary.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+}
+
+CliProcess::~CliProcess() {
+  if (running()) {
+    ::kill(pid_, SIGKILL);
+    Wait(10);
+  }
+}
+
+void CliProcess::Signal(int sig) {
+  if (running()) ::kill(pid_, sig);
+}
+
+bool CliProcess::running() {
+  if (status_ != -1 || pid_ <= 0) return false;
+  int st = 0;
+  pid_t r = ::waitpid(pid_, &st, WNOHANG);
+  if (r == pid_) {
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return false;
+  }
+  return true;
+}
+
+int CliProcess::Wait(double seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (running()) {
+    if (std::chrono::steady_clock::now() >= deadline) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return status_;
 }
 
 }  // namespace cdc::testing

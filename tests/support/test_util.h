@@ -39,6 +39,26 @@ CommandResult RunCli(const std::vector<std::string>& args,
                      const std::map<std::string, std::string>& env = {},
                      const std::string& cwd = CDC_SOURCE_DIR, const std::string& stdin_text = "");
 
+// The binary running in the background (stdout and stderr appended to `log_path`).
+class CliProcess {
+ public:
+  CliProcess(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+             const std::string& log_path, const std::string& cwd = CDC_SOURCE_DIR);
+  ~CliProcess();  // SIGKILL if still running
+  CliProcess(const CliProcess&) = delete;
+  CliProcess& operator=(const CliProcess&) = delete;
+
+  void Signal(int sig);
+  // Waits up to `seconds`; the exit code (128 + signal when killed), or -1 on timeout.
+  int Wait(double seconds);
+  bool running();
+  int pid() const { return pid_; }
+
+ private:
+  int pid_ = -1;
+  int status_ = -1;
+};
+
 inline std::string SourcePath(const std::string& relative) {
   return std::string(CDC_SOURCE_DIR) + "/" + relative;
 }

@@ -121,16 +121,27 @@ targets: {out: {type: stdout}}
   EXPECT_TRUE(Contains(r.out, "matched rule: all -> targets: out"));
 }
 
+// The shipped config with the JSON source instead of PostgreSQL, in `dir`.
+std::string JsonSourceConfig(const TempDir& dir) {
+  std::string yaml = testing::ReadFile(testing::SourcePath("config/cdc-pipeline.yaml"));
+  size_t start = yaml.find("\nsource:\n");
+  size_t end = yaml.find("\n\n", start + 1);
+  yaml.replace(start, end - start, "\nsource:\n  type: json\n  path: \"-\"");
+  testing::WriteFile(dir / "json.yaml", yaml);
+  return dir / "json.yaml";
+}
+
 TEST(Cli, HealthCheck) {
   TempDir dir;
-  auto ok = RunCli({"health-check"}, {{"CDC_DATA_DIR", dir.path()}});
+  std::string config = JsonSourceConfig(dir);
+  auto ok = RunCli({"health-check", "--config", config}, {{"CDC_DATA_DIR", dir / "data"}});
   EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
   EXPECT_TRUE(Contains(
-      ok.out, "ok    target wallboards (file " + dir.path() + "/consumers/wallboards.jsonl)"));
+      ok.out, "ok    target wallboards (file " + dir.path() + "/data/consumers/wallboards.jsonl)"));
   EXPECT_TRUE(Contains(ok.out, "healthy: "));
 
   testing::WriteFile(dir / "blocker", "a file where a directory should be");
-  auto bad = RunCli({"health-check"}, {{"CDC_DATA_DIR", dir / "blocker"}});
+  auto bad = RunCli({"health-check", "--config", config}, {{"CDC_DATA_DIR", dir / "blocker"}});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_TRUE(Contains(bad.out, "FAIL  data_dir")) << bad.out;
   EXPECT_TRUE(Contains(bad.out, "FAIL  target crm")) << bad.out;
@@ -140,6 +151,16 @@ TEST(Cli, HealthCheck) {
   auto invalid = RunCli({"health-check", "--config", dir / "bad.yaml"});
   EXPECT_EQ(invalid.exit_code, 1);
   EXPECT_TRUE(Contains(invalid.out, "FAIL  config"));
+}
+
+TEST(Cli, HealthCheckNamesAnUnreachableDatabase) {
+  TempDir dir;
+  auto r = RunCli({"health-check"},
+                  {{"CDC_DATA_DIR", dir.path()},
+                   {"COREDB_DSN", "host=127.0.0.1 port=1 dbname=coredb connect_timeout=2"}});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.out, "FAIL  source (postgres)")) << r.out;
+  EXPECT_FALSE(Contains(r.out, "port=1")) << "the DSN is a secret and must not be printed";
 }
 
 TEST(Cli, RunMixedInputCountsAddUp) {

@@ -1,0 +1,279 @@
+#include "process/redact/key_ring.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace cdc::redact {
+namespace {
+
+constexpr size_t kBlockSize = 64;  // SHA-256 block
+constexpr size_t kDigestSize = 32;
+constexpr size_t kMinKeyBytes = 16;
+constexpr size_t kMaxKeyFileBytes = 4096;
+constexpr std::string_view kTokenPrefix = "hmac:";
+
+struct MdCtxDeleter {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
+
+// The digest context a thread hashes in. The keyed states are copied into it, so the shared
+// per-key contexts are only ever read.
+EVP_MD_CTX* ScratchContext() {
+  thread_local MdCtxPtr ctx(EVP_MD_CTX_new());
+  CDC_ASSERT(ctx != nullptr, "out of memory for a digest context");
+  return ctx.get();
+}
+
+bool ValidKeyId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Overwrites the secret in `s` before it is freed.
+void Wipe(std::string& s) {
+  if (!s.empty()) OPENSSL_cleanse(s.data(), s.size());
+  s.clear();
+}
+
+Result<std::string> ReadSecretFile(const std::string& id, const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    return ErrnoError("key '" + id + "': cannot open secret file '" + path + "'", errno)
+        .WithContext("redaction keys");
+  }
+  std::string data(kMaxKeyFileBytes + 1, '\0');
+  size_t n = std::fread(data.data(), 1, data.size(), f);
+  bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) {
+    Wipe(data);
+    return IoError("redaction keys: key '" + id + "': cannot read secret file '" + path + "'");
+  }
+  if (n > kMaxKeyFileBytes) {
+    Wipe(data);
+    return InvalidArgument("redaction keys: key '" + id + "': secret file '" + path +
+                           "' is larger than " + std::to_string(kMaxKeyFileBytes) +
+                           " bytes; it should hold just the key");
+  }
+  data.resize(n);
+  // Files written by editors and `echo` end with a newline that is not part of the key.
+  if (!data.empty() && data.back() == '\n') data.pop_back();
+  if (!data.empty() && data.back() == '\r') data.pop_back();
+  return data;
+}
+
+}  // namespace
+
+struct KeyRing::Key {
+  std::string id;
+  MdCtxPtr inner;  // SHA-256 state after absorbing key ^ ipad
+  MdCtxPtr outer;  // SHA-256 state after absorbing key ^ opad
+};
+
+namespace {
+
+// HMAC (RFC 2104) with the pads absorbed up front, so each value costs two state copies and
+// two short hashes.
+Status PrepareKey(std::string_view secret, EVP_MD_CTX* inner, EVP_MD_CTX* outer) {
+  unsigned char block[kBlockSize] = {};
+  const EVP_MD* md = EVP_sha256();
+  if (secret.size() > kBlockSize) {
+    unsigned int len = 0;
+    if (EVP_Digest(secret.data(), secret.size(), block, &len, md, nullptr) != 1) {
+      return Internal("SHA-256 of a long key failed");
+    }
+  } else {
+    std::memcpy(block, secret.data(), secret.size());
+  }
+  unsigned char ipad[kBlockSize];
+  unsigned char opad[kBlockSize];
+  for (size_t i = 0; i < kBlockSize; ++i) {
+    ipad[i] = block[i] ^ 0x36;
+    opad[i] = block[i] ^ 0x5c;
+  }
+  bool ok = EVP_DigestInit_ex(inner, md, nullptr) == 1 &&
+            EVP_DigestUpdate(inner, ipad, kBlockSize) == 1 &&
+            EVP_DigestInit_ex(outer, md, nullptr) == 1 &&
+            EVP_DigestUpdate(outer, opad, kBlockSize) == 1;
+  OPENSSL_cleanse(block, sizeof(block));
+  OPENSSL_cleanse(ipad, sizeof(ipad));
+  OPENSSL_cleanse(opad, sizeof(opad));
+  if (!ok) return Internal("initialising SHA-256 failed");
+  return Status::Ok();
+}
+
+void Mac(const EVP_MD_CTX* inner, const EVP_MD_CTX* outer, std::string_view text,
+         unsigned char (&mac)[kDigestSize]) {
+  EVP_MD_CTX* s = ScratchContext();
+  unsigned char inner_digest[kDigestSize];
+  unsigned int len = 0;
+  bool ok =
+      EVP_MD_CTX_copy_ex(s, inner) == 1 && EVP_DigestUpdate(s, text.data(), text.size()) == 1 &&
+      EVP_DigestFinal_ex(s, inner_digest, &len) == 1 && EVP_MD_CTX_copy_ex(s, outer) == 1 &&
+      EVP_DigestUpdate(s, inner_digest, kDigestSize) == 1 && EVP_DigestFinal_ex(s, mac, &len) == 1;
+  // With the contexts prepared at build time, only an allocation inside OpenSSL can fail here;
+  // emitting an unhashed value instead would leak PII.
+  CDC_ASSERT(ok, "HMAC-SHA256 failed (out of memory?)");
+}
+
+void AppendHex(const unsigned char* bytes, size_t n, std::string& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  size_t at = out.size();
+  out.resize(at + 2 * n);
+  char* p = out.data() + at;
+  for (size_t i = 0; i < n; ++i) {
+    p[2 * i] = kHex[bytes[i] >> 4];
+    p[2 * i + 1] = kHex[bytes[i] & 0xf];
+  }
+}
+
+}  // namespace
+
+KeyRing::KeyRing(std::vector<std::unique_ptr<Key>> keys, size_t active)
+    : keys_(std::move(keys)), active_(active) {}
+KeyRing::KeyRing(KeyRing&&) noexcept = default;
+KeyRing& KeyRing::operator=(KeyRing&&) noexcept = default;
+KeyRing::~KeyRing() = default;
+
+Result<KeyRing> KeyRing::FromSecrets(const std::vector<std::pair<std::string, std::string>>& keys,
+                                     std::string_view active_id) {
+  if (keys.empty()) return InvalidArgument("redaction keys: no key is configured");
+  std::vector<std::unique_ptr<Key>> ring;
+  size_t active = keys.size();
+  for (const auto& [id, secret] : keys) {
+    if (!ValidKeyId(id)) {
+      return InvalidArgument("redaction keys: key id '" + id +
+                             "' is not valid: use 1 to 64 letters, digits, '_', '-' or '.'");
+    }
+    for (const auto& k : ring) {
+      if (k->id == id)
+        return InvalidArgument("redaction keys: key id '" + id + "' is listed twice");
+    }
+    if (secret.size() < kMinKeyBytes) {
+      return InvalidArgument("redaction keys: key '" + id + "' is " +
+                             std::to_string(secret.size()) + " bytes; use at least " +
+                             std::to_string(kMinKeyBytes) +
+                             " (e.g. the output of `openssl rand -hex 32`)");
+    }
+    auto key = std::make_unique<Key>();
+    key->id = id;
+    key->inner.reset(EVP_MD_CTX_new());
+    key->outer.reset(EVP_MD_CTX_new());
+    if (!key->inner || !key->outer) return ResourceExhausted("redaction keys: out of memory");
+    CDC_RETURN_IF_ERROR(PrepareKey(secret, key->inner.get(), key->outer.get())
+                            .WithContext("redaction keys: key '" + id + "'"));
+    if (id == active_id) active = ring.size();
+    ring.push_back(std::move(key));
+  }
+  if (active == keys.size()) {
+    return InvalidArgument("redaction keys: the active key id '" + std::string(active_id) +
+                           "' is not one of the configured keys");
+  }
+  return KeyRing(std::move(ring), active);
+}
+
+Result<KeyRing> KeyRing::FromSpecs(const std::vector<KeySpec>& specs, std::string_view active_id) {
+  std::vector<std::pair<std::string, std::string>> secrets;
+  auto wipe_all = [&] {
+    for (auto& s : secrets) Wipe(s.second);
+  };
+  for (const auto& spec : specs) {
+    std::string_view source = spec.source;
+    if (source.starts_with("env:") && source.size() > 4) {
+      std::string var(source.substr(4));
+      const char* v = std::getenv(var.c_str());
+      if (v == nullptr || *v == '\0') {
+        wipe_all();
+        return InvalidArgument("redaction keys: key '" + spec.id + "': environment variable " +
+                               var + " is not set or empty");
+      }
+      secrets.emplace_back(spec.id, v);
+    } else if (source.starts_with("file:") && source.size() > 5) {
+      auto data = ReadSecretFile(spec.id, std::string(source.substr(5)));
+      if (!data.ok()) {
+        wipe_all();
+        return data.status();
+      }
+      secrets.emplace_back(spec.id, std::move(data).value());
+    } else {
+      wipe_all();
+      return InvalidArgument("redaction keys: key '" + spec.id + "': source '" + spec.source +
+                             "' must be 'env:VARIABLE' or 'file:/path/to/secret'");
+    }
+  }
+  auto ring = FromSecrets(secrets, active_id);
+  wipe_all();
+  return ring;
+}
+
+const std::string& KeyRing::active_id() const { return keys_[active_]->id; }
+
+const KeyRing::Key* KeyRing::FindKey(std::string_view id) const {
+  for (const auto& k : keys_) {
+    if (k->id == id) return k.get();
+  }
+  return nullptr;
+}
+
+bool KeyRing::Has(std::string_view key_id) const { return FindKey(key_id) != nullptr; }
+
+std::vector<std::string> KeyRing::ids() const {
+  std::vector<std::string> out;
+  out.reserve(keys_.size());
+  for (const auto& k : keys_) out.push_back(k->id);
+  return out;
+}
+
+namespace {
+
+void AppendTokenWith(const std::string& id, const EVP_MD_CTX* inner, const EVP_MD_CTX* outer,
+                     std::string_view text, std::string& out) {
+  unsigned char mac[kDigestSize];
+  Mac(inner, outer, text, mac);
+  out.reserve(out.size() + kTokenPrefix.size() + id.size() + 1 + 2 * kDigestSize);
+  out.append(kTokenPrefix);
+  out.append(id);
+  out.push_back(':');
+  AppendHex(mac, kDigestSize, out);
+}
+
+}  // namespace
+
+void KeyRing::AppendToken(std::string_view text, std::string& out) const {
+  const Key& k = *keys_[active_];
+  AppendTokenWith(k.id, k.inner.get(), k.outer.get(), text, out);
+}
+
+Result<std::string> KeyRing::Token(std::string_view key_id, std::string_view text) const {
+  const Key* k = FindKey(key_id);
+  if (k == nullptr) return NotFound("redaction keys: no key with id '" + std::string(key_id) + "'");
+  std::string out;
+  AppendTokenWith(k->id, k->inner.get(), k->outer.get(), text, out);
+  return out;
+}
+
+bool KeyRing::Verify(std::string_view token, std::string_view text) const {
+  if (!token.starts_with(kTokenPrefix)) return false;
+  std::string_view rest = token.substr(kTokenPrefix.size());
+  size_t colon = rest.find(':');
+  if (colon == std::string_view::npos) return false;
+  const Key* k = FindKey(rest.substr(0, colon));
+  if (k == nullptr) return false;
+  std::string expected;
+  AppendTokenWith(k->id, k->inner.get(), k->outer.get(), text, expected);
+  if (expected.size() != token.size()) return false;
+  return CRYPTO_memcmp(expected.data(), token.data(), token.size()) == 0;
+}
+
+}  // namespace cdc::redact

@@ -1,0 +1,365 @@
+#include "source/postgres/postgres_source.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "base/logging.h"
+#include "source/postgres/pg_types.h"
+#include "source/postgres/replication_connection.h"
+
+namespace cdc::pg {
+
+PostgresSourceOptions OptionsFromConfig(const Config& config) {
+  const SourceConfig& s = config.source;
+  PostgresSourceOptions o;
+  o.dsn = s.dsn;
+  o.slot = s.slot;
+  o.publication = s.publication;
+  o.initial_snapshot = s.snapshot == "initial";
+  o.snapshot_batch_size = static_cast<size_t>(std::max<int64_t>(1, s.snapshot_batch_size));
+  o.flush_interval = std::chrono::milliseconds(std::max<int64_t>(1, s.flush_interval_ms));
+  o.status_interval = std::chrono::milliseconds(std::max<int64_t>(100, s.status_interval_ms));
+  o.heartbeat_interval = std::chrono::milliseconds(s.heartbeat_interval_ms);
+  o.reconnect_max_backoff =
+      std::chrono::milliseconds(std::max<int64_t>(100, s.reconnect_max_backoff_ms));
+  o.state_dir = config.pipeline.data_dir;
+  for (const auto& t : config.tables) {
+    PgTableRequirement req;
+    req.table.schema = t.schema;
+    req.table.name = t.name;
+    req.replica_identity_full = t.replica_identity == "full";
+    o.tables.push_back(std::move(req));
+  }
+  return o;
+}
+
+PostgresSource::PostgresSource(PostgresSourceOptions options) : options_(std::move(options)) {}
+
+std::string PostgresSource::MarkerPath() const {
+  return options_.state_dir + "/postgres-snapshot-" + options_.slot + ".pending";
+}
+
+Status PostgresSource::CheckHealth() {
+  CDC_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(options_.dsn));
+  CDC_RETURN_IF_ERROR(CheckServer(*conn));
+  CDC_RETURN_IF_ERROR(CheckTables(*conn, options_.tables));
+  CDC_ASSIGN_OR_RETURN(auto slot, InspectSlot(*conn, options_.slot));
+  if (slot) CDC_RETURN_IF_ERROR(CheckSlotUsable(*slot, conn->database()));
+  return Status::Ok();
+}
+
+namespace {
+
+bool FileExists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+Status WriteMarker(const std::string& path) {
+  std::ofstream out(path, std::ios::trunc);
+  out << "An initial snapshot into this slot started and has not finished.\n";
+  out.flush();
+  if (!out) return IoError("cannot write the snapshot marker '" + path + "'");
+  return Status::Ok();
+}
+
+// A progress bar on a terminal, a log line every 10% otherwise.
+class Progress {
+ public:
+  Progress(std::string label, int64_t estimate, bool enabled)
+      : label_(std::move(label)),
+        estimate_(std::max<int64_t>(estimate, 1)),
+        enabled_(enabled),
+        tty_(::isatty(2) != 0) {}
+
+  void Update(int64_t rows, bool done = false) {
+    if (!enabled_) return;
+    int pct = static_cast<int>(std::min<int64_t>(100, rows * 100 / estimate_));
+    if (done) pct = 100;
+    if (tty_) {
+      int filled = pct / 4;
+      std::fprintf(stderr, "\rsnapshot %-24s [%-25s] %3d%% %lld rows", label_.c_str(),
+                   std::string(static_cast<size_t>(filled), '#').c_str(), pct,
+                   static_cast<long long>(rows));
+      if (done) std::fputc('\n', stderr);
+    } else if (done || pct / 10 > last_decile_) {
+      last_decile_ = pct / 10;
+      log::Info("snapshot {}: {} rows ({}%)", label_, rows, pct);
+    }
+  }
+
+ private:
+  std::string label_;
+  int64_t estimate_;
+  bool enabled_;
+  bool tty_;
+  int last_decile_ = -1;
+};
+
+}  // namespace
+
+Status PostgresSource::Prepare() {
+  CDC_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(options_.dsn));
+  CDC_RETURN_IF_ERROR(CheckServer(*conn));
+  CDC_RETURN_IF_ERROR(CheckTables(*conn, options_.tables));
+  CDC_RETURN_IF_ERROR(ApplyReplicaIdentity(*conn, options_.tables));
+  std::vector<PgTableRef> refs;
+  for (const auto& t : options_.tables) refs.push_back(t.table);
+  // The publication must exist before the slot: changes are matched against publications as of
+  // the time they were written.
+  CDC_RETURN_IF_ERROR(EnsurePublication(*conn, options_.publication, refs));
+  CDC_ASSIGN_OR_RETURN(auto slot, InspectSlot(*conn, options_.slot));
+  if (slot && FileExists(MarkerPath())) {
+    // A snapshot into this slot did not finish: its exported snapshot is gone, so start over
+    // with a new slot (the rows read so far are read again).
+    log::Warn(
+        "the initial snapshot into slot {} did not finish; dropping the slot and starting "
+        "the snapshot again",
+        options_.slot);
+    CDC_RETURN_IF_ERROR(
+        conn->Execute("SELECT pg_drop_replication_slot(" + QuoteLiteral(options_.slot) + ")"));
+    slot.reset();
+  }
+  if (slot) CDC_RETURN_IF_ERROR(CheckSlotUsable(*slot, conn->database()));
+  return Status::Ok();
+}
+
+Status PostgresSource::Snapshot(const std::string& snapshot_name, Lsn consistent_point,
+                                ChangeSink& sink) {
+  CDC_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(options_.dsn));
+  CDC_RETURN_IF_ERROR(conn->Execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
+  CDC_RETURN_IF_ERROR(conn->Execute("SET TRANSACTION SNAPSHOT " + QuoteLiteral(snapshot_name)));
+  std::vector<PgTableRef> refs;
+  for (const auto& t : options_.tables) refs.push_back(t.table);
+  CDC_ASSIGN_OR_RETURN(auto infos, InspectTables(*conn, refs));
+  PgTypeRegistry types;
+  Timestamp started = SystemClock::Instance().Now();
+  uint32_t seq = 0;
+  for (const auto& info : infos) {
+    CDC_ASSIGN_OR_RETURN(
+        PgRows columns,
+        conn->Query("SELECT attname, atttypid::int8 FROM pg_attribute WHERE attrelid = $1::oid "
+                    "AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+                    {std::to_string(info.oid)}));
+    std::vector<std::string> names;
+    std::vector<uint32_t> oids;
+    for (size_t i = 0; i < columns.size(); ++i) {
+      names.push_back(*columns.rows[i][0]);
+      oids.push_back(static_cast<uint32_t>(std::stoul(*columns.rows[i][1])));
+    }
+    CDC_RETURN_IF_ERROR(LoadTypes(*conn, oids, types));
+    CDC_ASSIGN_OR_RETURN(
+        PgRows estimate,
+        conn->Query("SELECT GREATEST(reltuples, 0)::int8 FROM pg_class WHERE oid = "
+                    "$1::oid",
+                    {std::to_string(info.oid)}));
+    int64_t expected =
+        estimate.empty() || !estimate.rows[0][0] ? 0 : std::stoll(*estimate.rows[0][0]);
+    std::string select = "SELECT ";
+    for (size_t i = 0; i < names.size(); ++i) select += (i ? ", " : "") + QuoteIdentifier(names[i]);
+    select += " FROM " + info.table.Quoted();
+    const auto& order = info.primary_key;
+    if (!order.empty()) {
+      select += " ORDER BY ";
+      for (size_t i = 0; i < order.size(); ++i)
+        select += (i ? ", " : "") + QuoteIdentifier(order[i]);
+    }
+    CDC_RETURN_IF_ERROR(conn->Execute("DECLARE cdc_snapshot NO SCROLL CURSOR FOR " + select));
+    Progress progress(info.table.ToString(), expected, options_.progress);
+    int64_t rows = 0;
+    std::string fetch =
+        "FETCH FORWARD " + std::to_string(options_.snapshot_batch_size) + " FROM cdc_snapshot";
+    while (!stop_) {
+      CDC_ASSIGN_OR_RETURN(PgRows batch, conn->Query(fetch));
+      if (batch.empty()) break;
+      for (auto& values : batch.rows) {
+        ChangeEvent change;
+        change.schema = info.table.schema;
+        change.table = info.table.name;
+        change.op = Op::kRead;
+        change.commit_time = started;
+        change.position = PgPosition{consistent_point, TxId(0), seq++};
+        Row row;
+        for (size_t i = 0; i < names.size(); ++i) {
+          if (!values[i]) {
+            row.Add(names[i], Value::Null());
+            continue;
+          }
+          auto v = DecodeText(oids[i], *values[i], types);
+          if (!v.ok()) {
+            return v.status().WithContext("snapshot of " + info.table.ToString() + " column " +
+                                          names[i]);
+          }
+          row.Add(names[i], std::move(v).value());
+        }
+        change.after = std::move(row);
+        CDC_RETURN_IF_ERROR(sink.OnChange(std::move(change), RawInput{}));
+      }
+      rows += static_cast<int64_t>(batch.size());
+      progress.Update(rows);
+    }
+    progress.Update(rows, true);
+    CDC_RETURN_IF_ERROR(conn->Execute("CLOSE cdc_snapshot"));
+    log::Info("snapshot of {} done: {} rows", info.table.ToString(), rows);
+  }
+  CDC_RETURN_IF_ERROR(conn->Execute("COMMIT"));
+  if (stop_) return Aborted("stopped during the initial snapshot");
+  return sink.MakeDurable();
+}
+
+Status PostgresSource::Heartbeat() {
+  if (options_.heartbeat_interval.count() <= 0) return Status::Ok();
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_heartbeat_ < options_.heartbeat_interval) return Status::Ok();
+  last_heartbeat_ = now;
+  if (!heartbeat_conn_) {
+    auto conn = PgConnection::Connect(options_.dsn);
+    if (!conn.ok()) return conn.status();
+    heartbeat_conn_ = std::move(conn).value();
+  }
+  Status s = heartbeat_conn_->Execute(
+      "SELECT pg_logical_emit_message(false, 'cdc-pipeline-heartbeat', '')");
+  if (!s.ok()) heartbeat_conn_.reset();
+  return s;
+}
+
+Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
+  CDC_ASSIGN_OR_RETURN(auto repl, PgReplicationConnection::Connect(options_.dsn));
+  PgStartOptions start_options;
+  start_options.slot = options_.slot;
+  start_options.publications = {options_.publication};
+  start_options.start_lsn = start;
+  start_options.status_interval = options_.status_interval;
+  CDC_RETURN_IF_ERROR(repl->StartReplication(start_options));
+  log::Info("streaming from slot {} (publication {})", options_.slot, options_.publication);
+
+  bool in_transaction = false;
+  bool dirty = false;     // delivered but not yet made durable
+  Lsn durable_candidate;  // end of the last delivered transaction
+  Lsn idle_candidate;     // a keepalive position safe to acknowledge once durable
+  Lsn acked(acked_.load());
+  auto last_flush = std::chrono::steady_clock::now();
+  auto timeout =
+      std::min<std::chrono::milliseconds>(options_.flush_interval, std::chrono::milliseconds(100));
+  while (!stop_) {
+    CDC_ASSIGN_OR_RETURN(auto message, repl->Next(timeout));
+    bool reply = false;
+    bool idle = !message.has_value();
+    if (message) {
+      if (auto* begin = std::get_if<PgBegin>(&*message)) {
+        (void)begin;
+        in_transaction = true;
+      } else if (auto* change = std::get_if<ChangeEvent>(&*message)) {
+        CDC_RETURN_IF_ERROR(sink.OnChange(std::move(*change), RawInput{}));
+        dirty = true;
+      } else if (auto* commit = std::get_if<PgCommit>(&*message)) {
+        in_transaction = false;
+        durable_candidate = std::max(durable_candidate, commit->end_lsn);
+        dirty = true;
+      } else if (auto* keepalive = std::get_if<PgKeepalive>(&*message)) {
+        // Everything before a keepalive that arrives outside a transaction has been received;
+        // once it is durable, the keepalive's position can be acknowledged.
+        if (!in_transaction) idle_candidate = std::max(idle_candidate, keepalive->wal_end);
+        reply = keepalive->reply_requested;
+      }
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (!in_transaction && (idle || reply || now - last_flush >= options_.flush_interval)) {
+      if (dirty) {
+        CDC_RETURN_IF_ERROR(sink.MakeDurable());
+        dirty = false;
+      }
+      last_flush = now;
+      Lsn target = std::max(durable_candidate, idle_candidate);
+      if (target > acked || reply) {
+        acked = std::max(acked, target);
+        CDC_RETURN_IF_ERROR(repl->SendStatus(acked, acked, acked, false));
+        acked_.store(acked.value());
+      }
+    }
+    if (idle) {
+      Status h = Heartbeat();
+      if (!h.ok()) log::Warn("heartbeat failed: {}", h.message());
+    }
+  }
+  // Stopping: make what was delivered durable and acknowledge it, then end the stream.
+  if (dirty && !in_transaction) {
+    CDC_RETURN_IF_ERROR(sink.MakeDurable());
+    if (durable_candidate > acked) {
+      acked = durable_candidate;
+      (void)repl->SendStatus(acked, acked, acked, false);
+      acked_.store(acked.value());
+    }
+  } else if (dirty) {
+    CDC_RETURN_IF_ERROR(sink.MakeDurable());  // a partial transaction is redelivered on restart
+  }
+  (void)repl->StopReplication();
+  return Status::Ok();
+}
+
+Status PostgresSource::Run(ChangeSink& sink) {
+  auto backoff = options_.reconnect_initial_backoff;
+  bool prepared = false;
+  while (!stop_) {
+    Status s;
+    if (!prepared) {
+      s = Prepare();
+      if (s.ok()) prepared = true;
+    }
+    if (s.ok()) {
+      Lsn start;
+      // A new slot with an initial snapshot: create it exporting a snapshot, read the tables
+      // under that snapshot, then stream from the slot's consistent point.
+      auto conn = PgConnection::Connect(options_.dsn);
+      if (!conn.ok()) {
+        s = conn.status();
+      } else {
+        auto slot = InspectSlot(**conn, options_.slot);
+        if (!slot.ok()) {
+          s = slot.status();
+        } else if (!slot->has_value()) {
+          auto repl = PgReplicationConnection::Connect(options_.dsn);
+          if (!repl.ok()) {
+            s = repl.status();
+          } else {
+            PgCreateSlotOptions create;
+            create.export_snapshot = options_.initial_snapshot;
+            if (options_.initial_snapshot) s = WriteMarker(MarkerPath());
+            auto created =
+                s.ok() ? (*repl)->CreateSlot(options_.slot, create) : Result<PgCreatedSlot>(s);
+            if (!created.ok()) {
+              s = created.status();
+            } else {
+              log::Info("created replication slot {} at {}", created->name,
+                        created->consistent_point.ToString());
+              start = created->consistent_point;
+              if (options_.initial_snapshot) {
+                s = Snapshot(created->snapshot_name, created->consistent_point, sink);
+                if (s.ok()) ::unlink(MarkerPath().c_str());
+              }
+            }
+          }
+        }
+      }
+      if (s.ok()) {
+        backoff = options_.reconnect_initial_backoff;
+        s = Stream(sink, start);
+        if (s.ok()) return Status::Ok();  // stopped
+      }
+    }
+    if (stop_) break;
+    if (s.code() != StatusCode::kUnavailable) return s;
+    log::Warn("PostgreSQL connection lost or unavailable: {}; reconnecting in {} ms", s.message(),
+              backoff.count());
+    ++reconnects_;
+    auto deadline = std::chrono::steady_clock::now() + backoff;
+    while (!stop_ && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    backoff = std::min(backoff * 2, options_.reconnect_max_backoff);
+  }
+  return Status::Ok();
+}
+
+}  // namespace cdc::pg

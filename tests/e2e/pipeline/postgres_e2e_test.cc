@@ -1,0 +1,261 @@
+// End to end against a real PostgreSQL, as a user runs it: the CoreDB schema, the shipped config,
+// `cdc-pipeline run` in the background and `cdc-pipeline generate` driving load, with the
+// pipeline killed (SIGKILL) and restarted in the middle. wal2json on its own slot, created before
+// the pipeline starts, is the independent record of what was committed: every committed change of
+// an allowed event type must appear in every consumer file it is routed to.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <simdjson.h>
+
+#include <map>
+#include <set>
+#include <thread>
+
+#include "support/pg_server.h"
+#include "support/test_util.h"
+
+namespace cdc {
+namespace {
+
+using testing::CliProcess;
+using testing::PgServer;
+using testing::TempDir;
+
+const std::map<std::string, std::set<std::string>>& Consumers() {
+  static const std::map<std::string, std::set<std::string>> m = {
+      {"users", {"wallboards", "analytics"}},     {"orders", {"wallboards", "reporting"}},
+      {"products", {"catalog-service"}},          {"inventory", {"warehouse", "alerts"}},
+      {"customers", {"crm", "analytics"}},        {"transactions", {"accounting", "audit"}},
+      {"sessions", {"security", "analytics"}},    {"notifications", {"messaging-service"}},
+      {"audit_logs", {"compliance", "security"}}, {"metrics", {"monitoring", "dashboards"}},
+      {"configurations", {"config-service"}},     {"events", {"event-store"}}};
+  return m;
+}
+
+const std::map<std::string, std::set<std::string>>& AllowedTypes() {
+  static const std::map<std::string, std::set<std::string>> m = {
+      {"users", {"INSERT", "UPDATE", "DELETE"}},
+      {"orders", {"INSERT", "UPDATE"}},
+      {"products", {"INSERT", "UPDATE", "DELETE"}},
+      {"inventory", {"UPDATE"}},
+      {"customers", {"INSERT", "UPDATE", "DELETE"}},
+      {"transactions", {"INSERT"}},
+      {"sessions", {"INSERT", "DELETE"}},
+      {"notifications", {"INSERT", "UPDATE"}},
+      {"audit_logs", {"INSERT"}},
+      {"metrics", {"INSERT"}},
+      {"configurations", {"UPDATE"}},
+      {"events", {"INSERT"}}};
+  return m;
+}
+
+// "table|OP|id"
+using Change = std::string;
+
+std::string ValueText(simdjson::dom::element v) {
+  if (v.is_string()) return std::string(std::string_view(v.get_string()));
+  return simdjson::minify(v);
+}
+
+// What wal2json (format-version 2) recorded, in commit order.
+std::vector<Change> OracleChanges(const PgServer& server, const std::string& db) {
+  auto rows = server.Query(
+      "SELECT data FROM pg_logical_slot_get_changes('oracle', NULL, NULL, 'format-version', '2')",
+      db);
+  EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+  std::vector<Change> out;
+  simdjson::dom::parser parser;
+  static const std::map<std::string, std::string> kOps = {
+      {"I", "INSERT"}, {"U", "UPDATE"}, {"D", "DELETE"}};
+  for (const auto& row : *rows) {
+    simdjson::dom::element e = parser.parse(*row[0]);
+    std::string action(std::string_view(e["action"].get_string()));
+    if (!kOps.count(action)) continue;
+    std::string table(std::string_view(e["table"].get_string()));
+    std::string id;
+    for (const char* field : {"columns", "identity"}) {
+      simdjson::dom::array cols;
+      if (e[field].get_array().get(cols)) continue;
+      for (auto c : cols) {
+        if (std::string_view(c["name"].get_string()) == "id") id = ValueText(c["value"]);
+      }
+      if (!id.empty()) break;
+    }
+    out.push_back(table + "|" + kOps.at(action) + "|" + id);
+  }
+  return out;
+}
+
+// What a consumer file holds, in file order.
+std::vector<Change> ConsumerChanges(const std::string& path) {
+  std::vector<Change> out;
+  simdjson::dom::parser parser;
+  for (const auto& line : testing::ReadLines(path)) {
+    simdjson::dom::element e;
+    EXPECT_EQ(parser.parse(line).get(e), simdjson::SUCCESS)
+        << "not JSON in " << path << ": " << line;
+    simdjson::dom::element d = e["detail"];
+    std::string op(std::string_view(d["eventType"].get_string()));
+    simdjson::dom::element image;
+    if (d["after"].get(image) != simdjson::SUCCESS) image = d["before"];
+    out.push_back(std::string(std::string_view(d["tableName"].get_string())) + "|" + op + "|" +
+                  ValueText(image["id"]));
+  }
+  return out;
+}
+
+class PostgresE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = PgServer::Start();
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(server).value();
+    ASSERT_TRUE(server_->Execute("CREATE DATABASE coredb").ok());
+    ASSERT_TRUE(
+        server_->Execute(testing::ReadFile(testing::SourcePath("sql/coredb.sql")), "coredb").ok());
+    env_ = {{"COREDB_DSN", server_->Dsn("coredb")},
+            {"CDC_DATA_DIR", data_.path()},
+            {"CDC_LOG_LEVEL", "info"}};
+  }
+
+  int Cli(const std::vector<std::string>& args) {
+    auto r = testing::RunCli(args, env_);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    return r.exit_code;
+  }
+
+  // Waits until the pipeline's slot has confirmed everything written so far.
+  bool WaitCaughtUp(double seconds) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto v = server_->QueryValue(
+          "SELECT confirmed_flush_lsn >= pg_current_wal_insert_lsn() FROM pg_replication_slots "
+          "WHERE slot_name = 'cdc_pipeline'",
+          "coredb");
+      if (v.ok() && *v == "t") return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  std::unique_ptr<PgServer> server_;
+  TempDir data_;
+  std::map<std::string, std::string> env_;
+};
+
+TEST_F(PostgresE2E, EveryCommittedChangeReachesItsConsumersAcrossKill9) {
+  ASSERT_EQ(Cli({"generate", "--seed-only"}), 0);
+  ASSERT_TRUE(
+      server_->Execute("SELECT pg_create_logical_replication_slot('oracle', 'wal2json')", "coredb")
+          .ok());
+  std::string log = data_ / "run.log";
+  auto run = std::make_unique<CliProcess>(std::vector<std::string>{"run"}, env_, log);
+  // Changes committed before the pipeline's slot exists can only arrive as snapshot rows.
+  ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
+  CliProcess generate({"generate", "--rate", "400", "--duration", "6", "--seed", "7"}, env_,
+                      data_ / "generate.log");
+  for (int kill = 0; kill < 2; ++kill) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    run->Signal(SIGKILL);
+    EXPECT_EQ(run->Wait(10), 128 + SIGKILL);
+    run = std::make_unique<CliProcess>(std::vector<std::string>{"run"}, env_, log);
+  }
+  ASSERT_EQ(generate.Wait(60), 0) << testing::ReadFile(data_ / "generate.log");
+  ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
+  run->Signal(SIGTERM);
+  ASSERT_EQ(run->Wait(30), 0) << testing::ReadFile(log);
+
+  auto oracle = OracleChanges(*server_, "coredb");
+  ASSERT_GT(oracle.size(), 500u);
+  std::map<std::string, std::multiset<Change>> got;
+  for (const auto& [table, consumers] : Consumers()) {
+    for (const auto& c : consumers) {
+      if (got.count(c)) continue;
+      for (auto& change : ConsumerChanges(data_ / ("consumers/" + c + ".jsonl")))
+        got[c].insert(change);
+    }
+  }
+  size_t checked = 0;
+  for (const auto& change : oracle) {
+    std::string table = change.substr(0, change.find('|'));
+    std::string op =
+        change.substr(table.size() + 1, change.find('|', table.size() + 1) - table.size() - 1);
+    if (!AllowedTypes().count(table) || !AllowedTypes().at(table).count(op)) continue;
+    for (const auto& consumer : Consumers().at(table)) {
+      EXPECT_TRUE(got[consumer].count(change)) << change << " missing from " << consumer;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 500u);
+  // Nothing made up: every delivered change (other than snapshot READs) was committed.
+  std::set<Change> committed(oracle.begin(), oracle.end());
+  for (const auto& [consumer, changes] : got) {
+    for (const auto& change : changes) {
+      if (change.find("|READ|") != std::string::npos) continue;
+      EXPECT_TRUE(committed.count(change))
+          << change << " in " << consumer << " was never committed";
+    }
+  }
+  EXPECT_FALSE(testing::FileExists(data_ / "dead-letter.jsonl"))
+      << testing::ReadFile(data_ / "dead-letter.jsonl");
+}
+
+TEST_F(PostgresE2E, SnapshotThenStreamHasNoGapAndNoDuplicate) {
+  ASSERT_EQ(Cli({"generate", "--seed-only"}), 0);
+  // Rows that exist before the pipeline starts arrive as READ events, once each.
+  auto run = std::make_unique<CliProcess>(std::vector<std::string>{"run"}, env_, data_ / "run.log");
+  ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(data_ / "run.log");
+  ASSERT_TRUE(
+      server_->Execute("UPDATE inventory SET quantity = quantity - 1 WHERE id = 10", "coredb")
+          .ok());
+  ASSERT_TRUE(WaitCaughtUp(30));
+  run->Signal(SIGTERM);
+  ASSERT_EQ(run->Wait(30), 0);
+  auto warehouse = ConsumerChanges(data_ / "consumers/warehouse.jsonl");
+  std::multiset<Change> all(warehouse.begin(), warehouse.end());
+  EXPECT_EQ(all.count("inventory|READ|10"), 1u);
+  EXPECT_EQ(all.count("inventory|UPDATE|10"), 1u);
+  auto inventory_rows = server_->QueryValue("SELECT count(*) FROM inventory", "coredb");
+  ASSERT_TRUE(inventory_rows.ok());
+  EXPECT_EQ(warehouse.size(), std::stoul(*inventory_rows) + 1);
+  // Restarting does not snapshot again.
+  auto again =
+      std::make_unique<CliProcess>(std::vector<std::string>{"run"}, env_, data_ / "run2.log");
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  again->Signal(SIGTERM);
+  ASSERT_EQ(again->Wait(30), 0);
+  EXPECT_EQ(ConsumerChanges(data_ / "consumers/warehouse.jsonl").size(), warehouse.size());
+}
+
+TEST_F(PostgresE2E, HealthCheckAndValidateConfigNameATableWithoutKey) {
+  auto healthy = testing::RunCli({"health-check"}, env_);
+  EXPECT_EQ(healthy.exit_code, 0) << healthy.out << healthy.err;
+  EXPECT_NE(healthy.out.find("ok    source (postgres)"), std::string::npos) << healthy.out;
+  ASSERT_TRUE(server_->Execute("ALTER TABLE metrics DROP CONSTRAINT metrics_pkey", "coredb").ok());
+  auto sick = testing::RunCli({"health-check"}, env_);
+  EXPECT_EQ(sick.exit_code, 1);
+  EXPECT_NE(sick.out.find("FAIL  source (postgres)"), std::string::npos) << sick.out;
+  EXPECT_NE(sick.out.find("metrics"), std::string::npos) << sick.out;
+  auto run = testing::RunCli({"run"}, env_);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("metrics"), std::string::npos) << run.err;
+  // Nothing was published: the application's UPDATE and DELETE on metrics still work.
+  EXPECT_TRUE(server_->Execute("UPDATE metrics SET value = 1", "coredb").ok());
+}
+
+TEST_F(PostgresE2E, IdleSlotAdvances) {
+  auto run = std::make_unique<CliProcess>(std::vector<std::string>{"run"}, env_, data_ / "run.log");
+  ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(data_ / "run.log");
+  // Traffic only on a table outside the publication: the slot still advances.
+  ASSERT_TRUE(server_
+                  ->Execute("CREATE TABLE other (id int primary key); INSERT INTO other "
+                            "SELECT generate_series(1, 1000)",
+                            "coredb")
+                  .ok());
+  EXPECT_TRUE(WaitCaughtUp(30)) << testing::ReadFile(data_ / "run.log");
+  run->Signal(SIGTERM);
+  EXPECT_EQ(run->Wait(30), 0);
+}
+
+}  // namespace
+}  // namespace cdc

@@ -1,0 +1,282 @@
+// Decoding without a server: PostgreSQL's text output into Values, the CopyBoth frames, and
+// pgoutput messages built byte by byte (for cases a live server rarely produces).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "event/event_json.h"
+#include "source/postgres/catalog.h"
+#include "source/postgres/pg_types.h"
+#include "source/postgres/pgoutput.h"
+
+namespace cdc::pg {
+namespace {
+
+std::string Json(const Value& v) {
+  std::string out;
+  JsonWriter w(out);
+  WriteValue(w, v);
+  return out;
+}
+
+Value Decode(uint32_t oid, std::string_view text) {
+  static const PgTypeRegistry types;
+  auto v = DecodeText(oid, text, types);
+  EXPECT_TRUE(v.ok()) << v.status().ToString();
+  return v.ok() ? *v : Value();
+}
+
+TEST(PgDecodeTextTest, Integers) {
+  EXPECT_EQ(Decode(oid::kInt8, "-9223372036854775808"), Value::Int64(INT64_MIN));
+  EXPECT_EQ(Decode(oid::kInt2, "32767"), Value::Int64(32767));
+  PgTypeRegistry types;
+  EXPECT_FALSE(DecodeText(oid::kInt4, "12x", types).ok());
+  EXPECT_FALSE(DecodeText(oid::kInt4, "", types).ok());
+}
+
+TEST(PgDecodeTextTest, NumericKeepsExactDigits) {
+  std::string forty = "1234567890123456789012345678901234567890.0123456789";
+  Value v = Decode(oid::kNumeric, forty);
+  EXPECT_EQ(v.kind(), ValueKind::kDecimal);
+  EXPECT_EQ(Json(v), forty);
+  EXPECT_EQ(Json(Decode(oid::kNumeric, "NaN")), "\"NaN\"");
+  EXPECT_EQ(Json(Decode(oid::kNumeric, "-Infinity")), "\"-Infinity\"");
+  PgTypeRegistry types;
+  EXPECT_FALSE(DecodeText(oid::kNumeric, "1e5", types).ok());
+}
+
+TEST(PgDecodeTextTest, Floats) {
+  EXPECT_TRUE(std::isnan(Decode(oid::kFloat8, "NaN").as_double()));
+  EXPECT_EQ(Decode(oid::kFloat8, "-Infinity").as_double(), -INFINITY);
+  EXPECT_EQ(Decode(oid::kFloat4, "0.1").as_double(), 0.1);
+  EXPECT_EQ(Decode(oid::kFloat8, "1e+300").as_double(), 1e300);
+}
+
+TEST(PgDecodeTextTest, ByteaHexAndEscapeForms) {
+  EXPECT_EQ(Decode(oid::kBytea, "\\x00ff00"), Value::Bytes(std::string("\0\xff\0", 3)));
+  EXPECT_EQ(Decode(oid::kBytea, "a\\000\\\\b"), Value::Bytes(std::string("a\0\\b", 4)));
+  PgTypeRegistry types;
+  EXPECT_FALSE(DecodeText(oid::kBytea, "\\x0", types).ok());
+}
+
+TEST(PgDecodeTextTest, DatesAndTimes) {
+  EXPECT_EQ(Decode(oid::kDate, "1970-01-02"), Value::Date(1));
+  EXPECT_EQ(Decode(oid::kDate, "infinity"), Value::Date(Value::kInfinity));
+  EXPECT_EQ(Json(Decode(oid::kDate, "0044-03-15 BC")), "\"0044-03-15 BC\"");
+  EXPECT_EQ(Json(Decode(oid::kDate, "12345-06-07")), "\"12345-06-07\"");
+  EXPECT_EQ(Decode(oid::kTime, "24:00:00"), Value::Time(86400LL * 1000000));
+  EXPECT_EQ(Json(Decode(oid::kTime, "10:30:00.25")), "\"10:30:00.25\"");
+  EXPECT_EQ(Json(Decode(oid::kTimestamp, "2024-01-15 10:30:00.5")), "\"2024-01-15T10:30:00.5\"");
+  EXPECT_EQ(Json(Decode(oid::kTimestampTz, "2024-01-15 10:30:00+05:30")),
+            "\"2024-01-15T05:00:00Z\"");
+  EXPECT_EQ(Json(Decode(oid::kTimestampTz, "1883-11-18 12:00:00-04:56:02")),
+            "\"1883-11-18T16:56:02Z\"");
+  EXPECT_EQ(Decode(oid::kTimestampTz, "-infinity"), Value::TimestampTz(Value::kMinusInfinity));
+  PgTypeRegistry types;
+  EXPECT_FALSE(DecodeText(oid::kDate, "01/15/2024", types).ok());
+  EXPECT_FALSE(DecodeText(oid::kTimestampTz, "2024-01-15 10:30:00", types).ok());
+}
+
+TEST(PgDecodeTextTest, ArrayLiterals) {
+  EXPECT_EQ(Json(Decode(oid::kInt4Array, "{}")), "[]");
+  EXPECT_EQ(Json(Decode(oid::kInt4Array, "{1,NULL,3}")), "[1,null,3]");
+  EXPECT_EQ(Json(Decode(oid::kInt4Array, "{{1,2},{3,4}}")), "[[1,2],[3,4]]");
+  EXPECT_EQ(Json(Decode(oid::kInt4Array, "[0:1]={5,6}")), "[5,6]");
+  EXPECT_EQ(Json(Decode(oid::kTextArray, R"({"a,b","c\"d","e\\f","NULL",NULL,""," x "})")),
+            R"(["a,b","c\"d","e\\f","NULL",null,""," x "])");
+  PgTypeRegistry types;
+  EXPECT_FALSE(DecodeText(oid::kInt4Array, "{1,2", types).ok());
+  EXPECT_FALSE(DecodeText(oid::kTextArray, "{\"a}", types).ok());
+}
+
+TEST(PgDecodeTextTest, DomainsEnumsAndUnknownTypes) {
+  PgTypeRegistry types;
+  types.Add(PgTypeInfo{20000, "posint", PgTypeClass::kDomain, 0, oid::kInt4});
+  types.Add(PgTypeInfo{20001, "posint2", PgTypeClass::kDomain, 0, 20000});
+  types.Add(PgTypeInfo{20002, "mood", PgTypeClass::kEnum});
+  types.Add(PgTypeInfo{20003, "_mood", PgTypeClass::kArray, 20002});
+  EXPECT_EQ(*DecodeText(20001, "7", types), Value::Int64(7));
+  EXPECT_EQ(*DecodeText(20002, "happy", types), Value::Text("happy"));
+  EXPECT_EQ(Json(*DecodeText(20003, "{happy,sad}", types)), R"(["happy","sad"])");
+  EXPECT_EQ(*DecodeText(99999, "(1,2)", types), Value::Text("(1,2)"));
+}
+
+TEST(PgDecodeTextTest, ErrorsNeverQuoteTheValue) {
+  PgTypeRegistry types;
+  auto v = DecodeText(oid::kInt4, "secret@example.com", types);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().message().find("secret"), std::string::npos) << v.status().message();
+}
+
+// ---- wire messages ----
+
+void Be(std::string& s, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void Str(std::string& s, std::string_view v) {
+  s.append(v);
+  s.push_back('\0');
+}
+void TextCol(std::string& s, std::string_view v) {
+  s.push_back('t');
+  Be(s, v.size(), 4);
+  s.append(v);
+}
+
+std::string BeginMsg(uint64_t final_lsn, uint32_t xid) {
+  std::string m = "B";
+  Be(m, final_lsn, 8);
+  Be(m, 0, 8);  // 2000-01-01
+  Be(m, xid, 4);
+  return m;
+}
+
+std::string CommitMsg(uint64_t lsn, uint64_t end) {
+  std::string m = "C";
+  m.push_back(0);
+  Be(m, lsn, 8);
+  Be(m, end, 8);
+  Be(m, 0, 8);
+  return m;
+}
+
+// Relation 16400: public.docs(id int4 key, body text, n int4).
+std::string RelationMsg(char ident) {
+  std::string m = "R";
+  Be(m, 16400, 4);
+  Str(m, "public");
+  Str(m, "docs");
+  m.push_back(ident);
+  Be(m, 3, 2);
+  m.push_back(1);
+  Str(m, "id");
+  Be(m, oid::kInt4, 4);
+  Be(m, 0xffffffff, 4);
+  m.push_back(ident == 'f' ? 1 : 0);
+  Str(m, "body");
+  Be(m, oid::kText, 4);
+  Be(m, 0xffffffff, 4);
+  m.push_back(ident == 'f' ? 1 : 0);
+  Str(m, "n");
+  Be(m, oid::kInt4, 4);
+  Be(m, 0xffffffff, 4);
+  return m;
+}
+
+class PgOutputDecoderTest : public ::testing::Test {
+ protected:
+  std::vector<PgMessage> Feed(const std::vector<std::string>& messages) {
+    std::vector<PgMessage> out;
+    for (const auto& m : messages) {
+      Status s = decoder_.Decode(m, out);
+      EXPECT_TRUE(s.ok()) << s.ToString();
+    }
+    return out;
+  }
+
+  PgTypeRegistry types_;
+  PgOutputDecoder decoder_{types_, nullptr};
+};
+
+TEST_F(PgOutputDecoderTest, UnchangedToastWithoutOldTupleIsLeftOutAndListed) {
+  std::string update = "U";
+  Be(update, 16400, 4);
+  update.push_back('N');
+  Be(update, 3, 2);
+  TextCol(update, "1");
+  update.push_back('u');
+  TextCol(update, "2");
+  auto out = Feed({BeginMsg(0x100, 7), RelationMsg('d'), update, CommitMsg(0x100, 0x180)});
+  ASSERT_EQ(out.size(), 3u);
+  const auto& e = std::get<ChangeEvent>(out[1]);
+  EXPECT_EQ(e.op, Op::kUpdate);
+  EXPECT_FALSE(e.before.has_value());
+  ASSERT_TRUE(e.after.has_value());
+  EXPECT_EQ(e.after->Find("body"), nullptr);
+  EXPECT_EQ(e.unchanged_toast, std::vector<std::string>{"body"});
+  EXPECT_EQ(e.position, SourcePosition(PgPosition{Lsn(0x100), TxId(7), 0}));
+  EXPECT_EQ(e.commit_time.micros, kPgEpochUnixMicros);
+  const auto& c = std::get<PgCommit>(out[2]);
+  EXPECT_EQ(c.end_lsn, Lsn(0x180));
+  EXPECT_EQ(c.changes, 1u);
+}
+
+TEST_F(PgOutputDecoderTest, UnchangedToastIsFilledFromTheFullOldTuple) {
+  std::string update = "U";
+  Be(update, 16400, 4);
+  update.push_back('O');
+  Be(update, 3, 2);
+  TextCol(update, "1");
+  TextCol(update, "long text");
+  TextCol(update, "1");
+  update.push_back('N');
+  Be(update, 3, 2);
+  TextCol(update, "1");
+  update.push_back('u');
+  TextCol(update, "2");
+  auto out = Feed({BeginMsg(0x100, 7), RelationMsg('f'), update, CommitMsg(0x100, 0x180)});
+  const auto& e = std::get<ChangeEvent>(out[1]);
+  ASSERT_TRUE(e.after.has_value());
+  ASSERT_NE(e.after->Find("body"), nullptr);
+  EXPECT_EQ(*e.after->Find("body"), Value::Text("long text"));
+  EXPECT_TRUE(e.unchanged_toast.empty());
+  // Without a catalog, the key under FULL is every identity column.
+  EXPECT_EQ(e.key.size(), 3u);
+}
+
+TEST_F(PgOutputDecoderTest, MalformedMessagesAreCorruptionNotCrashes) {
+  std::vector<PgMessage> out;
+  EXPECT_EQ(decoder_.Decode("B\x01", out).code(), StatusCode::kCorruption);
+  EXPECT_EQ(decoder_.Decode("Z", out).code(), StatusCode::kCorruption);
+  std::string insert = "I";
+  Be(insert, 999, 4);
+  insert.push_back('N');
+  ASSERT_TRUE(decoder_.Decode(BeginMsg(1, 1), out).ok());
+  EXPECT_EQ(decoder_.Decode(insert, out).code(), StatusCode::kCorruption);
+  std::string rel = RelationMsg('d');
+  EXPECT_EQ(decoder_.Decode(rel.substr(0, rel.size() - 3), out).code(), StatusCode::kCorruption);
+}
+
+TEST_F(PgOutputDecoderTest, CommitLsnMustMatchBegin) {
+  std::vector<PgMessage> out;
+  ASSERT_TRUE(decoder_.Decode(BeginMsg(0x100, 1), out).ok());
+  EXPECT_EQ(decoder_.Decode(CommitMsg(0x200, 0x280), out).code(), StatusCode::kCorruption);
+}
+
+TEST(PgCopyFrameTest, KeepaliveAndStatusUpdate) {
+  std::string k = "k";
+  Be(k, 0x1234, 8);
+  Be(k, 0, 8);
+  k.push_back(1);
+  auto frame = ParseCopyFrame(k);
+  ASSERT_TRUE(frame.ok());
+  const auto& ka = std::get<KeepaliveFrame>(*frame);
+  EXPECT_EQ(ka.wal_end, Lsn(0x1234));
+  EXPECT_TRUE(ka.reply_requested);
+  EXPECT_FALSE(ParseCopyFrame("k\x01").ok());
+
+  std::string r = EncodeStandbyStatus(Lsn(1), Lsn(2), Lsn(3), Timestamp{kPgEpochUnixMicros}, true);
+  ASSERT_EQ(r.size(), 34u);
+  EXPECT_EQ(r[0], 'r');
+  EXPECT_EQ(r[16], 2);  // flush LSN, big-endian, low byte
+  EXPECT_EQ(r[33], 1);
+}
+
+TEST(PgSlotCheckTest, LostSlotIsDataLossWithResnapshotAdvice) {
+  PgSlotInfo slot;
+  slot.name = "cdc";
+  slot.plugin = "pgoutput";
+  slot.slot_type = "logical";
+  slot.database = "coredb";
+  slot.wal_status = "lost";
+  Status s = CheckSlotUsable(slot, "coredb");
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(s.data_loss());
+  EXPECT_NE(s.message().find("pg_drop_replication_slot('cdc')"), std::string::npos);
+  EXPECT_NE(s.message().find("snapshot: initial"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cdc::pg
