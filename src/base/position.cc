@@ -1,15 +1,19 @@
 #include "base/position.h"
 
 #include <charconv>
-#include <cstdio>
 
 namespace cdc {
 
 std::string Lsn::ToString() const {
-  char buf[32];
-  int n = std::snprintf(buf, sizeof(buf), "%X/%X", static_cast<unsigned>(value() >> 32),
-                        static_cast<unsigned>(value() & 0xffffffffu));
-  return std::string(buf, static_cast<size_t>(n));
+  // Upper-case hex without leading zeros, as pg_lsn prints it; on the hot path, so no printf.
+  char buf[24];
+  auto [hi_end, e1] = std::to_chars(buf, buf + 8, static_cast<uint32_t>(value() >> 32), 16);
+  *hi_end = '/';
+  auto [end, e2] = std::to_chars(hi_end + 1, buf + sizeof(buf), static_cast<uint32_t>(value()), 16);
+  for (char* p = buf; p < end; ++p) {
+    if (*p >= 'a' && *p <= 'f') *p = static_cast<char>(*p - 'a' + 'A');
+  }
+  return std::string(buf, end);
 }
 
 std::optional<Lsn> Lsn::Parse(std::string_view text) {

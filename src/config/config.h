@@ -60,6 +60,16 @@ struct SourceConfig {
   SourceLocation where;
 };
 
+// One column's redaction policy: `email: mask:email`, or the long form
+// `notes: {rule: hash, detect: [email, phone]}`. Checked at load (rule syntax, detector names,
+// keys for `hash`); the redact library turns it into a redact::ColumnRule.
+struct RedactColumnConfig {
+  std::string column;
+  std::string rule;                 // "" when the column only has detectors
+  std::vector<std::string> detect;  // detector names: email, card, phone, ssn, ip
+  SourceLocation where;
+};
+
 struct TableConfig {
   std::string name;
   std::string schema = "public";
@@ -69,6 +79,9 @@ struct TableConfig {
   std::string pii = "none";                  // none | personal | payment | financial | auth
   std::string replica_identity = "default";  // default | full (the pipeline sets FULL)
   std::string description;
+  std::vector<RedactColumnConfig> redact;  // in file order
+  // capture | processor. The loader resolves the default: capture when `pii` is not none.
+  std::string redact_at = "processor";
   SourceLocation where;
 };
 
@@ -92,6 +105,24 @@ struct TargetConfig {
   SourceLocation where;
 };
 
+// An HMAC key of the `hash` rule: where its bytes are ("env:VAR" or "file:/path"). The loader
+// only checks the syntax; the key itself is read when the pipeline is built or validated
+// (ValidateSemantics), so a config loads without its secrets.
+struct RedactionKeyConfig {
+  std::string id;
+  std::string source;
+  SourceLocation where;
+};
+
+struct RedactionConfig {
+  // The original's ENABLE_PII_REDACTION. When false, no table's policy is applied and the
+  // pipeline logs a warning at startup.
+  bool enabled = true;
+  std::vector<RedactionKeyConfig> keys;  // in file order
+  std::string active_key;                // resolved by the loader: the first key by default
+  SourceLocation where;
+};
+
 struct DeadLetterConfig {
   std::string path;  // default: <data_dir>/dead-letter.jsonl
   std::string fsync = "batch";
@@ -103,6 +134,7 @@ struct Config {
   BusConfig bus;
   SourceConfig source;
   DeadLetterConfig dead_letter;
+  RedactionConfig redaction;
   std::vector<TableConfig> tables;    // in file order
   std::vector<RuleConfig> rules;      // in file order
   std::vector<TargetConfig> targets;  // in file order

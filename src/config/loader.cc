@@ -1,5 +1,6 @@
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <set>
@@ -9,6 +10,8 @@
 #include "config/env.h"
 #include "config/schema.h"
 #include "event/json_writer.h"
+#include "process/redact/key_ring.h"
+#include "process/redact/redactor.h"
 
 namespace cdc {
 
@@ -139,6 +142,9 @@ std::string_view TypeName(FieldType t) {
       return "a list of strings";
     case FieldType::kPattern:
       return "a mapping or a JSON string";
+    case FieldType::kStringMap:
+    case FieldType::kRedactionRules:
+      return "a mapping";
     case FieldType::kSection:
     case FieldType::kNamedSections:
       return "a mapping";
@@ -420,6 +426,157 @@ void LoadPattern(Context& ctx, MapReader& r, RuleConfig& rule) {
   if (YamlToJson(ctx, n, w, r.path() + ".event_pattern")) rule.event_pattern = std::move(json);
 }
 
+// The key ids KeyRing accepts; checked here so a bad id is reported with its line at load.
+bool ValidKeyId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void LoadRedaction(Context& ctx, const YAML::Node& node, Config& config) {
+  RedactionConfig& red = config.redaction;
+  MapReader r(ctx, node, config_internal::RedactionSpec(), "redaction");
+  if (!r.valid()) return;
+  red.where = r.Where("enabled");
+  r.Bool("enabled", red.enabled);
+  YAML::Node keys = r.Get("keys");
+  if (keys && !keys.IsNull() && !keys.IsMap()) {
+    ctx.Error(keys, "'redaction.keys' must be a mapping of key ids to env:VARIABLE or file:/path");
+  } else if (keys && keys.IsMap()) {
+    std::set<std::string> seen;
+    for (auto it = keys.begin(); it != keys.end(); ++it) {
+      std::string id = it->first.as<std::string>();
+      std::string path = "redaction.keys." + id;
+      if (!seen.insert(id).second) {
+        ctx.Error(it->first, "duplicate key id '" + id + "' in 'redaction.keys'");
+        continue;
+      }
+      if (!ValidKeyId(id)) {
+        ctx.Error(it->first,
+                  "'" + path + "': a key id is 1 to 64 letters, digits, '_', '-' or '.'");
+        continue;
+      }
+      if (!it->second.IsScalar()) {
+        ctx.Error(it->second, "'" + path + "' must be env:VARIABLE or file:/path/to/secret");
+        continue;
+      }
+      auto source = ctx.Expand(it->second, it->second.Scalar(), path);
+      if (!source) continue;
+      bool env = source->starts_with("env:") && source->size() > 4;
+      bool file = (source->starts_with("file:") && source->size() > 5) ||
+                  (source->starts_with("generate:") && source->size() > 9);
+      if (!env && !file) {
+        // The source names where a secret is, so quoting it is safe; a pasted key would fail the
+        // prefix check, hence the message only says what the text starts with.
+        ctx.Error(it->second, "'" + path +
+                                  "' must be env:VARIABLE, file:/path/to/secret or "
+                                  "generate:/path/to/secret (not the key itself: keys are never "
+                                  "written into the config)");
+        continue;
+      }
+      red.keys.push_back({id, std::move(*source), ctx.At(it->first)});
+    }
+  }
+  r.String("active_key", red.active_key);
+  if (!red.active_key.empty()) {
+    bool known = false;
+    for (const auto& k : red.keys) known = known || k.id == red.active_key;
+    if (!known) {
+      ctx.Error(r.Where("active_key"), "'redaction.active_key' is '" + red.active_key +
+                                           "', which is not one of 'redaction.keys'");
+    }
+  } else if (!red.keys.empty()) {
+    red.active_key = red.keys.front().id;
+  }
+}
+
+// A ring with stand-in keys under the configured ids: the policy checks only need to know that
+// keys exist; the real ones are read when the pipeline is built.
+std::shared_ptr<const redact::KeyRing> StandInKeys(const RedactionConfig& red) {
+  if (red.keys.empty()) return nullptr;
+  std::vector<std::pair<std::string, std::string>> secrets;
+  for (const auto& k : red.keys) secrets.emplace_back(k.id, std::string(32, 'x'));
+  auto ring = redact::KeyRing::FromSecrets(secrets, red.active_key);
+  if (!ring.ok()) return nullptr;
+  return std::make_shared<const redact::KeyRing>(std::move(ring).value());
+}
+
+void LoadRedactRules(Context& ctx, MapReader& r, TableConfig& t, const Config& config) {
+  YAML::Node node = r.Get("redact");
+  if (!node || node.IsNull()) return;
+  std::string path = "tables." + t.name + ".redact";
+  if (!node.IsMap()) {
+    ctx.Error(node, "'" + path + "' must be a mapping of column names to rules");
+    return;
+  }
+  auto keys = StandInKeys(config.redaction);
+  std::set<std::string> seen;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    RedactColumnConfig c;
+    c.column = it->first.as<std::string>();
+    c.where = ctx.At(it->second.IsNull() ? it->first : it->second);
+    std::string column_path = path + "." + c.column;
+    if (!seen.insert(c.column).second) {
+      ctx.Error(it->first, "duplicate column '" + c.column + "' in '" + path + "'");
+      continue;
+    }
+    const YAML::Node& v = it->second;
+    if (v.IsScalar()) {
+      auto rule = ctx.Expand(v, v.Scalar(), column_path);
+      if (!rule) continue;
+      c.rule = std::move(*rule);
+    } else if (v.IsMap()) {
+      size_t errors = ctx.errors().size();
+      MapReader col(ctx, v, config_internal::RedactColumnSpec(), column_path);
+      if (!col.valid()) continue;
+      col.String("rule", c.rule);
+      col.StringList("detect", c.detect);
+      if (ctx.errors().size() != errors) continue;
+      if (c.rule.empty() && c.detect.empty()) {
+        ctx.Error(v, "'" + column_path + "' needs a 'rule', a 'detect' list or both");
+        continue;
+      }
+    } else {
+      ctx.Error(it->second.IsNull() ? it->first : it->second,
+                "'" + column_path +
+                    "' must be a rule (e.g. 'hash', 'mask:email', 'remove') or a mapping with "
+                    "'rule' and/or 'detect'");
+      continue;
+    }
+    // The same checks the pipeline's Redactor makes, so that validate-config reports them with
+    // their line rather than the pipeline failing to start.
+    auto parsed = redact::ParseColumnRule(c.column, c.rule, c.detect);
+    Status s = parsed.status();
+    if (parsed.ok() && parsed->rule.action == redact::Action::kHash && keys == nullptr) {
+      s = InvalidArgument("column '" + c.column +
+                          "': 'hash' needs an HMAC key, and 'redaction.keys' is empty; add one, "
+                          "e.g. 'redaction: {keys: {k1: env:CDC_HMAC_KEY}}'");
+    } else if (parsed.ok()) {
+      auto built = redact::Redactor::Build({"", {*parsed}}, keys);
+      s = built.status();
+    }
+    if (!s.ok()) {
+      std::string message = s.message();
+      if (message.starts_with("redaction: ")) message.erase(0, 11);
+      ctx.Error(c.where, path + ": " + message);
+      continue;
+    }
+    bool drops = parsed->rule.action == redact::Action::kRemove ||
+                 parsed->rule.action == redact::Action::kNull;
+    if (drops &&
+        std::find(t.primary_key.begin(), t.primary_key.end(), c.column) != t.primary_key.end()) {
+      ctx.Error(c.where, path + ": column '" + c.column +
+                             "' is part of the primary key, which every event needs; use 'hash' "
+                             "to keep it joinable without revealing it");
+      continue;
+    }
+    t.redact.push_back(std::move(c));
+  }
+}
+
 void LoadTable(Context& ctx, const std::string& name, const YAML::Node& key, const YAML::Node& node,
                Config& config) {
   TableConfig t;
@@ -443,6 +600,10 @@ void LoadTable(Context& ctx, const std::string& name, const YAML::Node& key, con
   r.String("pii", t.pii);
   r.String("replica_identity", t.replica_identity);
   r.String("description", t.description);
+  // Tables marked as holding PII are redacted before anything can store or log their changes.
+  t.redact_at = t.pii != "none" ? "capture" : "processor";
+  r.String("redact_at", t.redact_at);
+  LoadRedactRules(ctx, r, t, config);
   config.tables.push_back(std::move(t));
 }
 
@@ -583,6 +744,7 @@ LoadResult Load(Context& ctx, const std::string& yaml) {
     if (config->dead_letter.path.empty()) {
       config->dead_letter.path = config->pipeline.data_dir + "/dead-letter.jsonl";
     }
+    LoadRedaction(ctx, root["redaction"], *config);
     ForEachNamed(ctx, root["tables"], "tables", [&](auto& name, auto& key, auto& node) {
       LoadTable(ctx, name, key, node, *config);
     });

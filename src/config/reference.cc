@@ -23,6 +23,10 @@ std::string_view TypeLabel(FieldType t) {
       return "list of";
     case FieldType::kPattern:
       return "event pattern";
+    case FieldType::kStringMap:
+      return "map of strings";
+    case FieldType::kRedactionRules:
+      return "map of column rules";
     case FieldType::kSection:
       return "section";
     case FieldType::kNamedSections:
@@ -69,7 +73,9 @@ std::string ConfigReferenceMarkdown() {
   for (auto type : config_internal::SourceTypes())
     AppendSection(out, config_internal::SourceSpec(type));
   AppendSection(out, config_internal::DeadLetterSpec());
+  AppendSection(out, config_internal::RedactionSpec());
   AppendSection(out, config_internal::TableSpec());
+  AppendSection(out, config_internal::RedactColumnSpec());
   AppendSection(out, config_internal::RuleSpec());
   for (auto type : config_internal::TargetTypes())
     AppendSection(out, config_internal::TargetSpec(type));

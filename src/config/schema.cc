@@ -26,6 +26,8 @@ const SectionSpec& RootSpec() {
           {"source", T::kSection, "", "Where changes are captured from."},
           {"dead_letter", T::kSection, "",
            "Where events that cannot be processed go, with the reason."},
+          {"redaction", T::kSection, "",
+           "Whether the tables' redaction policies apply, and the HMAC keys of the `hash` rule."},
           {"tables", T::kNamedSections, "", "The captured tables, by name.", {}, true},
           {"rules", T::kNamedSections, "",
            "Bus rules, by name: an event pattern and the targets it routes to."},
@@ -159,9 +161,27 @@ const SectionSpec& TableSpec() {
           {"pii",
            T::kEnum,
            "none",
-           "What sensitive data the table holds (the redaction policy is applied by a later "
-           "stage).",
+           "What sensitive data the table holds. Tables marked other than `none` are redacted at "
+           "capture by default (see `redact_at`).",
            {"none", "personal", "payment", "financial", "auth"}},
+          {"redact", T::kRedactionRules, "",
+           "Redaction policy, by column: a rule string (`email: mask:email`, `phone: hash`, "
+           "`card_number: remove`) or a mapping with `rule` and/or `detect` (see "
+           "`tables.<name>.redact.<column>`). Rules: `remove` (drop the column), `null`, `mask` "
+           "(= `mask:all`), `mask:email` (`j***@example.com`), `mask:first<N>` / `mask:last<N>` "
+           "(keep the first / last N characters), `hash` (`hmac:<key id>:<64 hex>`, "
+           "HMAC-SHA256 with the active key of `redaction.keys`: deterministic, so consumers can "
+           "join on it), `truncate:<N>`, `generalize:year`, `generalize:month`, "
+           "`generalize:range:<width>`. Applied to `before`, `after` and the key alike; the "
+           "redacted columns are listed in `detail.redacted`. A primary-key column cannot be "
+           "removed or nulled."},
+          {"redact_at",
+           T::kEnum,
+           "`capture` when `pii` is not `none`, else `processor`",
+           "`capture`: redact as the change arrives, before it is processed, stored, logged or "
+           "dead-lettered; `processor`: redact in the table's processor. Either way, a rejected "
+           "change of a table with a policy is dead-lettered in its redacted form.",
+           {"capture", "processor"}},
           {"replica_identity",
            T::kEnum,
            "default",
@@ -170,6 +190,49 @@ const SectionSpec& TableSpec() {
            "carry whole before images (needed for a table without a primary key).",
            {"default", "full"}},
           {"description", T::kString, "", "Free text."},
+      }};
+  return spec;
+}
+
+const SectionSpec& RedactColumnSpec() {
+  static const SectionSpec spec{
+      "tables.<name>.redact.<column>",
+      "The long form of a column's redaction rule. Detectors find PII inside text, JSON (string "
+      "values) and arrays; each piece found becomes `[REDACTED:<detector>]`, or its HMAC token "
+      "when the rule is `hash`, or the masked piece when it is `mask`.",
+      {
+          {"rule", T::kString, "",
+           "A rule as in `tables.<name>.redact`; with `detect` only `hash` or `mask` (or none)."},
+          {"detect",
+           T::kEnumList,
+           "",
+           "PII detectors for free text: `email`; `card` (13-19 digits passing Luhn); `phone` "
+           "(international `+...` and North American forms); `ssn` (`###-##-####`); `ip` (IPv4, "
+           "IPv6).",
+           {"email", "card", "phone", "ssn", "ip"}},
+      }};
+  return spec;
+}
+
+const SectionSpec& RedactionSpec() {
+  static const SectionSpec spec{
+      "redaction",
+      "Key material is read when the pipeline starts (and by `validate-config` and "
+      "`health-check`), never at load and never logged: a missing variable or file is reported "
+      "by name with how to create a key (`openssl rand -hex 32`; at least 16 bytes). Tokens carry "
+      "their key id, so keys can rotate: add a key, make it `active_key`, keep the old one to "
+      "reproduce and verify older tokens.",
+      {
+          {"enabled", T::kBool, "true",
+           "`false` turns every table's policy off (the original's `ENABLE_PII_REDACTION=false`): "
+           "PII passes through to the targets, and the pipeline logs a warning at startup. Dead "
+           "letters are still scrubbed."},
+          {"keys", T::kStringMap, "",
+           "HMAC-SHA256 keys of the `hash` rule, by key id (letters, digits, `_`, `-`, `.`): "
+           "`env:VARIABLE` (read from the process environment, not from `.env`) or "
+           "`file:/path/to/secret` (one trailing newline is ignored). Needed when any rule "
+           "hashes."},
+          {"active_key", T::kString, "the first key", "The key id new tokens are made with."},
       }};
   return spec;
 }

@@ -16,6 +16,8 @@ enum class FieldType {
   kEnum,
   kEnumList,
   kPattern,
+  kStringMap,       // a mapping of names to strings (redaction.keys)
+  kRedactionRules,  // a mapping of column names to rules (tables.<name>.redact)
   kSection,
   kNamedSections
 };
@@ -43,6 +45,8 @@ const SectionSpec& BusSpec();
 const SectionSpec& SourceSpec(std::string_view type);  // type "" = the common fields
 const SectionSpec& DeadLetterSpec();
 const SectionSpec& TableSpec();
+const SectionSpec& RedactColumnSpec();  // the long form of one column's rule
+const SectionSpec& RedactionSpec();
 const SectionSpec& RuleSpec();
 const SectionSpec& TargetSpec(std::string_view type);  // "" = common fields; nullptr-safe
 std::vector<std::string_view> SourceTypes();

@@ -4,7 +4,9 @@
 
 namespace cdc {
 
-TableProcessor::TableProcessor(const TableConfig& table) : table_(table) {}
+TableProcessor::TableProcessor(const TableConfig& table,
+                               std::shared_ptr<const redact::Redactor> redactor)
+    : table_(table), redactor_(std::move(redactor)) {}
 
 std::vector<std::string> ChangedFields(const Row& before, const Row& after) {
   std::vector<std::string> out;
@@ -26,7 +28,12 @@ bool TableProcessor::Allows(Op op) const {
   return op == Op::kRead || std::find(allowed.begin(), allowed.end(), op) != allowed.end();
 }
 
-Result<ProcessedEvent> TableProcessor::Process(ChangeEvent& change) const {
+void TableProcessor::Redact(ChangeEvent& change, std::vector<std::string>& redacted) const {
+  if (redactor_) redactor_->Apply(change, redacted);
+}
+
+Result<ProcessedEvent> TableProcessor::Process(
+    ChangeEvent& change, const std::vector<std::string>* redacted_at_capture) const {
   const auto& allowed = table_.event_types;
   if (!Allows(change.op)) {
     std::string list;
@@ -50,6 +57,11 @@ Result<ProcessedEvent> TableProcessor::Process(ChangeEvent& change) const {
   }
   if (!key.empty()) change.key = std::move(key);
   ProcessedEvent out;
+  if (redacted_at_capture != nullptr) {
+    out.redacted = *redacted_at_capture;
+  } else {
+    Redact(change, out.redacted);
+  }
   if (change.op == Op::kUpdate && change.before && change.after) {
     out.changed_fields = ChangedFields(*change.before, *change.after);
   }
@@ -57,9 +69,56 @@ Result<ProcessedEvent> TableProcessor::Process(ChangeEvent& change) const {
   return out;
 }
 
-ProcessorSet::ProcessorSet(const Config& config) {
-  processors_.reserve(config.tables.size());
-  for (const auto& t : config.tables) processors_.emplace_back(t);
+Status CheckRedactionKey(const RedactionKeyConfig& key) {
+  auto ring = redact::KeyRing::FromSpecs({{key.id, key.source}}, key.id);
+  if (ring.ok()) return Status::Ok();
+  std::string message = ring.status().message();
+  if (message.starts_with("redaction keys: ")) message.erase(0, 16);
+  std::string own = "key '" + key.id + "': ";
+  if (message.starts_with(own)) message.erase(0, own.size());
+  std::string_view source = key.source;
+  // Only the variable or file name goes into the hint: never anything read from them.
+  if (source.starts_with("env:")) {
+    std::string var(source.substr(4));
+    message += "; create a key with: export " + var + "=\"$(openssl rand -hex 32)\"";
+  } else if (source.starts_with("file:")) {
+    std::string path(source.substr(5));
+    message += "; create a key with: (umask 077; openssl rand -hex 32 > " + path + ")";
+  }
+  return Status(ring.status().code(), "redaction.keys." + key.id + ": " + message);
+}
+
+Result<std::shared_ptr<const redact::KeyRing>> LoadRedactionKeys(const RedactionConfig& config) {
+  if (!config.enabled || config.keys.empty()) return std::shared_ptr<const redact::KeyRing>();
+  std::vector<redact::KeySpec> specs;
+  for (const auto& k : config.keys) {
+    CDC_RETURN_IF_ERROR(CheckRedactionKey(k));
+    specs.push_back({k.id, k.source});
+  }
+  CDC_ASSIGN_OR_RETURN(redact::KeyRing ring, redact::KeyRing::FromSpecs(specs, config.active_key));
+  return std::make_shared<const redact::KeyRing>(std::move(ring));
+}
+
+Result<ProcessorSet> ProcessorSet::Build(const Config& config) {
+  CDC_ASSIGN_OR_RETURN(auto keys, LoadRedactionKeys(config.redaction));
+  ProcessorSet set;
+  set.processors_.reserve(config.tables.size());
+  for (const auto& t : config.tables) {
+    std::shared_ptr<const redact::Redactor> redactor;
+    if (config.redaction.enabled && !t.redact.empty()) {
+      redact::TablePolicy policy;
+      policy.table = t.schema == "public" ? t.name : t.schema + "." + t.name;
+      for (const auto& c : t.redact) {
+        CDC_ASSIGN_OR_RETURN(redact::ColumnRule rule,
+                             redact::ParseColumnRule(c.column, c.rule, c.detect));
+        policy.columns.push_back(std::move(rule));
+      }
+      CDC_ASSIGN_OR_RETURN(redact::Redactor built, redact::Redactor::Build(policy, keys));
+      redactor = std::make_shared<const redact::Redactor>(std::move(built));
+    }
+    set.processors_.emplace_back(t, std::move(redactor));
+  }
+  return set;
 }
 
 const TableProcessor* ProcessorSet::Find(std::string_view schema, std::string_view table) const {

@@ -4,6 +4,7 @@
 
 #include "base/logging.h"
 #include "event/event_json.h"
+#include "process/redact/redactor.h"
 #include "target/append_file.h"
 
 namespace cdc {
@@ -30,6 +31,14 @@ std::vector<ConfigError> ValidateSemantics(const Config& config) {
     auto built = BuildTarget(t);
     if (!built.ok()) errors.push_back({t.where, built.status().message()});
   }
+  // Keys are read here rather than at load, so a config loads without its secrets but cannot
+  // start (or pass validate-config / health-check) without them.
+  if (config.redaction.enabled) {
+    for (const auto& key : config.redaction.keys) {
+      Status s = CheckRedactionKey(key);
+      if (!s.ok()) errors.push_back({key.where, s.message()});
+    }
+  }
   return errors;
 }
 
@@ -41,8 +50,9 @@ LoadResult LoadAndValidate(const std::string& path, const EnvOptions& env) {
   return r;
 }
 
-Pipeline::Pipeline(std::shared_ptr<const Config> config, const Clock& clock)
-    : config_(std::move(config)), clock_(clock), processors_(*config_) {
+Pipeline::Pipeline(std::shared_ptr<const Config> config, const Clock& clock,
+                   ProcessorSet processors)
+    : config_(std::move(config)), clock_(clock), processors_(std::move(processors)) {
   envelope_.pipeline = config_->pipeline.name;
   envelope_.source = config_->bus.source;
   envelope_.account = config_->bus.account;
@@ -53,8 +63,24 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Build(std::shared_ptr<const Config> 
                                                   const Clock& clock, PipelineOptions options) {
   auto errors = ValidateSemantics(*config);
   if (!errors.empty()) return InvalidArgument(errors.front().ToString());
+  CDC_ASSIGN_OR_RETURN(ProcessorSet processors, ProcessorSet::Build(*config));
+  std::vector<std::string> with_policy;
+  for (const auto& t : config->tables) {
+    if (!t.redact.empty()) with_policy.push_back(t.name + " (" + t.redact_at + ")");
+  }
+  if (!config->redaction.enabled) {
+    log::Warn(
+        "PII REDACTION IS DISABLED (redaction.enabled is false, e.g. ENABLE_PII_REDACTION=false): "
+        "the redaction policies of {} table(s) are NOT applied; personal, payment, financial and "
+        "auth data pass through to every target",
+        with_policy.size());
+  } else if (!with_policy.empty()) {
+    std::string list;
+    for (const auto& t : with_policy) list += (list.empty() ? "" : ", ") + t;
+    log::Info("redaction policies in force for {}", list);
+  }
   CDC_RETURN_IF_ERROR(MakeDirectories(config->pipeline.data_dir).WithContext("pipeline.data_dir"));
-  std::unique_ptr<Pipeline> p(new Pipeline(config, clock));
+  std::unique_ptr<Pipeline> p(new Pipeline(config, clock, std::move(processors)));
   p->options_ = options;
   std::vector<RulePattern> patterns;
   for (const auto& rule : config->rules) {
@@ -84,14 +110,40 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Build(std::shared_ptr<const Config> 
   return p;
 }
 
+// Input that is not a change (malformed JSON, missing fields) cannot be matched to a policy, so
+// every detector runs over it; the reason goes through them too, as a few reasons quote a
+// field of the input (an unknown eventType).
 Status Pipeline::OnInvalid(const RawInput& raw, std::string_view reason) {
   ++stats_.read;
   DeadLetter letter;
   letter.stage = "source";
-  letter.reason = std::string(reason);
+  letter.reason = redact::RedactFreeText(reason);
   letter.location = std::string(raw.location);
-  letter.input = std::string(raw.text);
-  log::Warn("dead-lettered input at {}: {}", raw.location, reason);
+  letter.input = redact::RedactFreeText(raw.text);
+  log::Warn("dead-lettered input at {}: {}", raw.location, letter.reason);
+  CDC_RETURN_IF_ERROR(dead_letters_->Write(letter));
+  ++stats_.dead_lettered;
+  return Status::Ok();
+}
+
+Status Pipeline::DeadLetterChange(const TableProcessor* processor, ChangeEvent& change,
+                                  bool redacted, const RawInput& raw, const std::string& table,
+                                  std::string reason) {
+  DeadLetter letter;
+  letter.stage = "process";
+  letter.reason = redact::RedactFreeText(reason);
+  letter.location = std::string(raw.location);
+  letter.table = redact::RedactFreeText(table);
+  if (processor != nullptr && processor->HasPolicy()) {
+    // The raw input still holds the values the policy removes: keep the redacted change instead.
+    std::vector<std::string> ignored;
+    if (!redacted) processor->Redact(change, ignored);
+    letter.input = EncodeChangeEventJson(change);
+  } else {
+    letter.input = redact::RedactFreeText(raw.text.empty() ? EncodeChangeEventJson(change)
+                                                           : std::string(raw.text));
+  }
+  log::Warn("dead-lettered change of {} at {}: {}", letter.table, raw.location, letter.reason);
   CDC_RETURN_IF_ERROR(dead_letters_->Write(letter));
   ++stats_.dead_lettered;
   return Status::Ok();
@@ -100,30 +152,24 @@ Status Pipeline::OnInvalid(const RawInput& raw, std::string_view reason) {
 Status Pipeline::OnChange(ChangeEvent change, const RawInput& raw) {
   ++stats_.read;
   const TableProcessor* processor = processors_.Find(change.schema, change.table);
-  Status rejected;
+  // Redaction at capture is the first thing that happens to a change: nothing below (the
+  // processor, the dead-letter file, the log) ever sees the raw values.
+  std::vector<std::string> redacted;
+  bool at_capture = processor != nullptr && processor->RedactsAtCapture();
+  if (at_capture) processor->Redact(change, redacted);
   std::string table = change.QualifiedName();
   if (processor == nullptr) {
-    rejected = InvalidArgument("unknown table '" + table + "': it is not configured in 'tables'");
-  } else if (!options_.dead_letter_disallowed_types && !processor->Allows(change.op)) {
+    return DeadLetterChange(nullptr, change, false, raw, table,
+                            "unknown table '" + table + "': it is not configured in 'tables'");
+  }
+  if (!options_.dead_letter_disallowed_types && !processor->Allows(change.op)) {
     ++stats_.filtered;
     return Status::Ok();
   }
-  Result<ProcessedEvent> processed =
-      rejected.ok() ? processor->Process(change) : Result<ProcessedEvent>(rejected);
+  Result<ProcessedEvent> processed = processor->Process(change, at_capture ? &redacted : nullptr);
   if (!processed.ok()) {
-    DeadLetter letter;
-    letter.stage = "process";
-    letter.reason = processed.status().message();
-    letter.location = std::string(raw.location);
-    letter.table = table;
-    letter.input = std::string(raw.text);
-    if (letter.input.empty()) {
-      letter.input = EncodeChangeEventJson(change);
-    }
-    log::Warn("dead-lettered change of {} at {}: {}", table, raw.location, letter.reason);
-    CDC_RETURN_IF_ERROR(dead_letters_->Write(letter));
-    ++stats_.dead_lettered;
-    return Status::Ok();
+    return DeadLetterChange(processor, change, at_capture, raw, table,
+                            processed.status().message());
   }
   ++stats_.published;
   OutputEvent out(*processed, envelope_);
@@ -147,7 +193,11 @@ Result<RouteResult> Pipeline::Route(ChangeEvent change) const {
     return InvalidArgument("unknown table '" + change.QualifiedName() +
                            "': it is not configured in 'tables'");
   }
-  CDC_ASSIGN_OR_RETURN(ProcessedEvent processed, processor->Process(change));
+  std::vector<std::string> redacted;
+  bool at_capture = processor->RedactsAtCapture();
+  if (at_capture) processor->Redact(change, redacted);
+  CDC_ASSIGN_OR_RETURN(ProcessedEvent processed,
+                       processor->Process(change, at_capture ? &redacted : nullptr));
   RouteResult result;
   result.event_json = EncodeEnvelope(processed, envelope_);
   std::vector<uint32_t> matched;

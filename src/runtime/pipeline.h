@@ -22,7 +22,8 @@
 namespace cdc {
 
 // Semantic checks that need the stages (patterns compile, targets can be built, tables name
-// event types). Each error carries its file:line.
+// event types, the HMAC keys of the redaction policies can be read). Each error carries its
+// file:line.
 std::vector<ConfigError> ValidateSemantics(const Config& config);
 
 // Loads, then runs ValidateSemantics: every error of the file at once.
@@ -72,9 +73,13 @@ class Pipeline : public ChangeSink {
   const ProcessorSet& processors() const { return processors_; }
 
  private:
-  Pipeline(std::shared_ptr<const Config> config, const Clock& clock);
+  Pipeline(std::shared_ptr<const Config> config, const Clock& clock, ProcessorSet processors);
 
   Status Flush();
+  // Writes a rejected change to the dead-letter file in a form without PII: redacted by its
+  // table's policy when it has one, otherwise with every detector applied.
+  Status DeadLetterChange(const TableProcessor* processor, ChangeEvent& change, bool redacted,
+                          const RawInput& raw, const std::string& table, std::string reason);
 
   std::shared_ptr<const Config> config_;
   const Clock& clock_;

@@ -63,6 +63,33 @@ std::vector<std::string> ListFiles(const std::string& dir) {
   return out;
 }
 
+namespace {
+
+// In the child: redirects stdin/stdout/stderr, changes directory, adds `env`, execs the binary.
+[[noreturn]] void ExecCli(const std::vector<std::string>& args,
+                          const std::map<std::string, std::string>& env, const std::string& cwd,
+                          int in, int out, int err) {
+  ::dup2(in, 0);
+  ::dup2(out, 1);
+  ::dup2(err, 2);
+  if (::chdir(cwd.c_str()) != 0) ::_exit(127);
+  // The shipped config hashes PII with the key in CDC_HMAC_KEY: a fixed test key unless the test
+  // sets one (an empty value tests the missing-key errors).
+  ::setenv("CDC_HMAC_KEY_SOURCE", "env:CDC_HMAC_KEY", 0);
+  ::setenv("CDC_HMAC_KEY", "cdc-tests-hmac-key-not-a-secret", 0);
+  for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+  std::vector<char*> argv;
+  std::string binary = CDC_BINARY;
+  argv.push_back(binary.data());
+  std::vector<std::string> copy = args;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(binary.c_str(), argv.data());
+  ::_exit(127);
+}
+
+}  // namespace
+
 CommandResult RunCli(const std::vector<std::string>& args,
                      const std::map<std::string, std::string>& env, const std::string& cwd,
                      const std::string& stdin_text) {
@@ -71,22 +98,9 @@ CommandResult RunCli(const std::vector<std::string>& args,
   WriteFile(in_path, stdin_text);
   pid_t pid = ::fork();
   if (pid == 0) {
-    int in = ::open(in_path.c_str(), O_RDONLY);
-    int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(in, 0);
-    ::dup2(out, 1);
-    ::dup2(err, 2);
-    if (::chdir(cwd.c_str()) != 0) ::_exit(127);
-    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> argv;
-    std::string binary = CDC_BINARY;
-    argv.push_back(binary.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(binary.c_str(), argv.data());
-    ::_exit(127);
+    ExecCli(args, env, cwd, ::open(in_path.c_str(), O_RDONLY),
+            ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644),
+            ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644));
   }
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -102,21 +116,8 @@ CliProcess::CliProcess(const std::vector<std::string>& args,
                        const std::string& cwd) {
   pid_ = ::fork();
   if (pid_ == 0) {
-    int in = ::open("/dev/null", O_RDONLY);
     int out = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    ::dup2(in, 0);
-    ::dup2(out, 1);
-    ::dup2(out, 2);
-    if (::chdir(cwd.c_str()) != 0) ::_exit(127);
-    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> argv;
-    std::string binary = CDC_BINARY;
-    argv.push_back(binary.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(binary.c_str(), argv.data());
-    ::_exit(127);
+    ExecCli(args, env, cwd, ::open("/dev/null", O_RDONLY), out, out);
   }
 }
 

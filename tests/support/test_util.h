@@ -34,7 +34,7 @@ struct CommandResult {
 };
 
 // Runs build/bin/cdc-pipeline with `args`, in `cwd` (default: the source dir), with `env` added
-// to the environment. Standard input is `stdin_text`.
+// to the environment (and a fixed test CDC_HMAC_KEY unless set). Standard input is `stdin_text`.
 CommandResult RunCli(const std::vector<std::string>& args,
                      const std::map<std::string, std::string>& env = {},
                      const std::string& cwd = CDC_SOURCE_DIR, const std::string& stdin_text = "");

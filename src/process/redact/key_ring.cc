@@ -1,7 +1,11 @@
 #include "process/redact/key_ring.h"
 
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -71,6 +75,48 @@ Result<std::string> ReadSecretFile(const std::string& id, const std::string& pat
   if (!data.empty() && data.back() == '\n') data.pop_back();
   if (!data.empty() && data.back() == '\r') data.pop_back();
   return data;
+}
+
+// `generate:PATH`: the key in PATH, created on first use with 32 random bytes (hex) and mode
+// 0600, so a new installation works without setup and its tokens stay stable afterwards.
+Result<std::string> ReadOrCreateSecretFile(const std::string& id, const std::string& path) {
+  if (::access(path.c_str(), F_OK) == 0) return ReadSecretFile(id, path);
+  for (size_t slash = path.find('/', 1); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    std::string dir = path.substr(0, slash);
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return ErrnoError("redaction keys: key '" + id + "': cannot create '" + dir + "'", errno);
+    }
+  }
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof(raw)) != 1) {
+    return Internal("redaction keys: key '" + id + "': no random bytes for a new key");
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string key;
+  for (unsigned char c : raw) {
+    key.push_back(kHex[c >> 4]);
+    key.push_back(kHex[c & 0xf]);
+  }
+  OPENSSL_cleanse(raw, sizeof(raw));
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    Wipe(key);
+    // Another process created it first: use that one.
+    if (errno == EEXIST) return ReadSecretFile(id, path);
+    return ErrnoError("redaction keys: key '" + id + "': cannot create '" + path + "'", errno);
+  }
+  std::string line = key + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  Wipe(line);
+  if (!ok) {
+    Wipe(key);
+    ::unlink(path.c_str());
+    return IoError("redaction keys: key '" + id + "': cannot write '" + path + "'");
+  }
+  return key;
 }
 
 }  // namespace
@@ -206,10 +252,18 @@ Result<KeyRing> KeyRing::FromSpecs(const std::vector<KeySpec>& specs, std::strin
         return data.status();
       }
       secrets.emplace_back(spec.id, std::move(data).value());
+    } else if (source.starts_with("generate:") && source.size() > 9) {
+      auto data = ReadOrCreateSecretFile(spec.id, std::string(source.substr(9)));
+      if (!data.ok()) {
+        wipe_all();
+        return data.status();
+      }
+      secrets.emplace_back(spec.id, std::move(data).value());
     } else {
       wipe_all();
       return InvalidArgument("redaction keys: key '" + spec.id + "': source '" + spec.source +
-                             "' must be 'env:VARIABLE' or 'file:/path/to/secret'");
+                             "' must be 'env:VARIABLE', 'file:/path/to/secret' or "
+                             "'generate:/path/to/secret'");
     }
   }
   auto ring = FromSecrets(secrets, active_id);

@@ -135,6 +135,24 @@ Result<ColumnRule> ParseColumnRule(std::string column, std::string_view rule,
   return c;
 }
 
+std::string RedactFreeText(std::string_view text, DetectorSet detectors) {
+  std::vector<PiiSpan> spans;
+  FindPii(text, detectors, spans);
+  if (spans.empty()) return std::string(text);
+  std::string out;
+  out.reserve(text.size() + 16 * spans.size());
+  size_t at = 0;
+  for (const PiiSpan& s : spans) {
+    out.append(text.substr(at, s.begin - at));
+    out.append("[REDACTED:");
+    out.append(DetectorName(s.kind));
+    out.push_back(']');
+    at = s.end;
+  }
+  out.append(text.substr(at));
+  return out;
+}
+
 Result<Redactor> Redactor::Build(const TablePolicy& policy, std::shared_ptr<const KeyRing> keys) {
   std::string where = policy.table.empty() ? "redaction" : "table '" + policy.table + "'";
   for (size_t i = 0; i < policy.columns.size(); ++i) {

@@ -52,6 +52,11 @@ struct TablePolicy {
   std::vector<ColumnRule> columns;
 };
 
+// `text` with every piece of PII the detectors find replaced by "[REDACTED:<detector>]". For
+// text without columns to attach a policy to, such as a malformed input line kept in the
+// dead-letter file. The replacements contain no quotes or backslashes, so JSON stays JSON.
+std::string RedactFreeText(std::string_view text, DetectorSet detectors = DetectorSet::All());
+
 class Redactor {
  public:
   // Checks the policy: every column named once, every column has a rule or detectors, detectors

@@ -288,6 +288,16 @@ Status CheckSlotUsable(const PgSlotInfo& slot, std::string_view database) {
   return Status::Ok();
 }
 
+Status PrepareCapture(PgConnection& conn, std::string_view publication,
+                      const std::vector<PgTableRequirement>& tables) {
+  CDC_RETURN_IF_ERROR(CheckServer(conn));
+  CDC_RETURN_IF_ERROR(CheckTables(conn, tables));
+  CDC_RETURN_IF_ERROR(ApplyReplicaIdentity(conn, tables));
+  std::vector<PgTableRef> refs;
+  for (const auto& t : tables) refs.push_back(t.table);
+  return EnsurePublication(conn, publication, refs);
+}
+
 Status LoadTypes(PgConnection& conn, const std::vector<uint32_t>& oids, PgTypeRegistry& types) {
   // Only types the registry does not know yet: built-in types must keep their decoders.
   std::vector<uint32_t> pending;

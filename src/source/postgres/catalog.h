@@ -69,6 +69,12 @@ Status ApplyReplicaIdentity(PgConnection& conn, const std::vector<PgTableRequire
 Status EnsurePublication(PgConnection& conn, std::string_view publication,
                          const std::vector<PgTableRef>& tables);
 
+// Everything capture needs before a slot exists, in order: CheckServer, CheckTables,
+// ApplyReplicaIdentity and EnsurePublication (the publication must exist before the slot, since
+// changes are matched against publications as of the time they were written).
+Status PrepareCapture(PgConnection& conn, std::string_view publication,
+                      const std::vector<PgTableRequirement>& tables);
+
 struct PgSlotInfo {
   std::string name;
   std::string plugin;

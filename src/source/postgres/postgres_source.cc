@@ -101,14 +101,7 @@ class Progress {
 
 Status PostgresSource::Prepare() {
   CDC_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(options_.dsn));
-  CDC_RETURN_IF_ERROR(CheckServer(*conn));
-  CDC_RETURN_IF_ERROR(CheckTables(*conn, options_.tables));
-  CDC_RETURN_IF_ERROR(ApplyReplicaIdentity(*conn, options_.tables));
-  std::vector<PgTableRef> refs;
-  for (const auto& t : options_.tables) refs.push_back(t.table);
-  // The publication must exist before the slot: changes are matched against publications as of
-  // the time they were written.
-  CDC_RETURN_IF_ERROR(EnsurePublication(*conn, options_.publication, refs));
+  CDC_RETURN_IF_ERROR(PrepareCapture(*conn, options_.publication, options_.tables));
   CDC_ASSIGN_OR_RETURN(auto slot, InspectSlot(*conn, options_.slot));
   if (slot && FileExists(MarkerPath())) {
     // A snapshot into this slot did not finish: its exported snapshot is gone, so start over

@@ -271,14 +271,7 @@ Status PgReplicationConnection::StopReplication() {
 Result<std::unique_ptr<PgReplicationConnection>> OpenReplication(const PgSourceOptions& options) {
   CDC_RETURN_IF_ERROR(ValidateSlotName(options.slot));
   CDC_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(options.dsn));
-  CDC_RETURN_IF_ERROR(CheckServer(*conn));
-  CDC_RETURN_IF_ERROR(CheckTables(*conn, options.tables));
-  CDC_RETURN_IF_ERROR(ApplyReplicaIdentity(*conn, options.tables));
-  std::vector<PgTableRef> refs;
-  for (const auto& t : options.tables) refs.push_back(t.table);
-  // The publication must exist before the slot: changes are matched against publications as of
-  // the time they were written.
-  CDC_RETURN_IF_ERROR(EnsurePublication(*conn, options.publication, refs));
+  CDC_RETURN_IF_ERROR(PrepareCapture(*conn, options.publication, options.tables));
   CDC_ASSIGN_OR_RETURN(auto slot, InspectSlot(*conn, options.slot));
   if (slot) CDC_RETURN_IF_ERROR(CheckSlotUsable(*slot, conn->database()));
 

@@ -1,6 +1,8 @@
 // End to end through the binary with the shipped config: a change of every allowed type on each
 // of the 12 CoreDB tables reaches exactly the consumers the original README lists, nothing else
 // arrives anywhere, and every `invoke` sample event is accepted by its function.
+#include "support/coredb.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -11,17 +13,6 @@
 
 namespace cdc {
 namespace {
-
-const std::map<std::string, std::set<std::string>>& Consumers() {
-  static const std::map<std::string, std::set<std::string>> m = {
-      {"users", {"wallboards", "analytics"}},     {"orders", {"wallboards", "reporting"}},
-      {"products", {"catalog-service"}},          {"inventory", {"warehouse", "alerts"}},
-      {"customers", {"crm", "analytics"}},        {"transactions", {"accounting", "audit"}},
-      {"sessions", {"security", "analytics"}},    {"notifications", {"messaging-service"}},
-      {"audit_logs", {"compliance", "security"}}, {"metrics", {"monitoring", "dashboards"}},
-      {"configurations", {"config-service"}},     {"events", {"event-store"}}};
-  return m;
-}
 
 std::string Field(const std::string& json, const std::string& key) {
   auto p = json.find("\"" + key + "\":\"");
@@ -45,7 +36,8 @@ TEST(CoreDbPipeline, EveryTableReachesExactlyItsConsumers) {
        testing::ReadLines(testing::SourcePath("tests/events/coredb-sample.jsonl"))) {
     ++events;
     std::string key = Field(line, "tableName") + "." + Field(line, "eventType");
-    for (const auto& c : Consumers().at(Field(line, "tableName"))) expected[c].insert(key);
+    for (const auto& c : testing::CoreDbConsumers().at(Field(line, "tableName")))
+      expected[c].insert(key);
   }
   ASSERT_EQ(events, 21u);
   std::map<std::string, std::multiset<std::string>> got;

@@ -1,7 +1,9 @@
 // The shipped config/cdc-pipeline.yaml describes the original system: its 12 CoreDB tables with
 // their event types and processor names, and its consumers, routed as the original README says.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <cstdlib>
 #include <set>
 
 #include "runtime/pipeline.h"
@@ -11,9 +13,12 @@ namespace cdc {
 namespace {
 
 std::shared_ptr<const Config> Shipped() {
+  // `run` of the shipped config needs its HMAC key (validation reads it).
+  ::setenv("CDC_HMAC_KEY", "shipped-config-test-key-0123456789", 1);
   EnvOptions env;
   env.dotenv_path = "";
   env.use_process_env = false;
+  env.overrides = {{"CDC_HMAC_KEY_SOURCE", "env:CDC_HMAC_KEY"}};
   auto r = LoadAndValidate(testing::SourcePath("config/cdc-pipeline.yaml"), env);
   for (const auto& e : r.errors) ADD_FAILURE() << e.ToString();
   return r.config;
@@ -105,6 +110,81 @@ TEST(ShippedConfig, RoutesEveryTableToTheOriginalsConsumers) {
       EXPECT_EQ(targets, o.consumers) << o.table << " " << OpName(op);
     }
   }
+}
+
+// The policies match sql/coredb.sql's columns; the original's PII tables redact at capture.
+TEST(ShippedConfig, RedactsThePiiPaymentFinancialAndAuthColumns) {
+  auto config = Shipped();
+  ASSERT_TRUE(config);
+  EXPECT_TRUE(config->redaction.enabled);
+  ASSERT_EQ(config->redaction.keys.size(), 1u);
+  EXPECT_EQ(config->redaction.keys[0].source, "env:CDC_HMAC_KEY");
+  std::map<std::string, std::map<std::string, std::string>> expected = {
+      {"users", {{"email", "mask:email"}, {"phone", "hash"}, {"full_name", "mask:first1"}}},
+      {"customers",
+       {{"full_name", "mask:first1"},
+        {"email", "mask:email"},
+        {"phone", "hash"},
+        {"address", "null"},
+        {"date_of_birth", "generalize:year"}}},
+      {"orders",
+       {{"card_number", "remove"},
+        {"card_expiry", "remove"},
+        {"billing_name", "mask:first1"},
+        {"billing_address", "null"}}},
+      {"transactions", {{"account_number", "hash"}, {"iban", "mask:last4"}}},
+      {"sessions", {{"auth_token", "remove"}, {"refresh_token", "remove"}, {"ip", "hash"}}},
+  };
+  for (const auto& [table, columns] : expected) {
+    const TableConfig* t = config->FindTable("public", table);
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(t->redact_at, "capture") << table;
+    std::map<std::string, std::string> got;
+    for (const auto& c : t->redact) got[c.column] = c.rule;
+    EXPECT_EQ(got, columns) << table;
+  }
+  // The other tables only scan their free-text columns, in the processor.
+  for (const auto& t : config->tables) {
+    if (expected.count(t.name)) continue;
+    EXPECT_EQ(t.redact_at, "processor") << t.name;
+  }
+}
+
+TEST(ShippedConfig, LoadsWithoutTheKeyButDoesNotValidateWithoutIt) {
+  ::unsetenv("CDC_HMAC_KEY");
+  EnvOptions env;
+  env.dotenv_path = "";
+  env.use_process_env = false;
+  env.overrides = {{"CDC_HMAC_KEY_SOURCE", "env:CDC_HMAC_KEY"}};
+  auto loaded = LoadConfig(testing::SourcePath("config/cdc-pipeline.yaml"), env);
+  ASSERT_TRUE(loaded.config);
+  auto errors = ValidateSemantics(*loaded.config);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].ToString().find("redaction.keys.k1: environment variable CDC_HMAC_KEY is "
+                                      "not set or empty; create a key with: export "
+                                      "CDC_HMAC_KEY=\"$(openssl rand -hex 32)\""),
+            std::string::npos)
+      << errors[0].ToString();
+}
+
+TEST(ShippedConfig, GeneratesItsKeyOnFirstUseAndKeepsIt) {
+  testing::TempDir dir;
+  EnvOptions env;
+  env.dotenv_path = "";
+  env.use_process_env = false;
+  env.overrides = {{"CDC_DATA_DIR", dir.path()}};
+  auto first = LoadAndValidate(testing::SourcePath("config/cdc-pipeline.yaml"), env);
+  ASSERT_TRUE(first.config) << (first.errors.empty() ? "" : first.errors[0].ToString());
+  EXPECT_EQ(first.config->redaction.keys[0].source,
+            "generate:" + dir.path() + "/secrets/hmac-k1.key");
+  std::string key = testing::ReadFile(dir / "secrets/hmac-k1.key");
+  EXPECT_EQ(key.size(), 65u);  // 64 hex characters and a newline
+  struct stat st;
+  ASSERT_EQ(::stat((dir / "secrets/hmac-k1.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto second = LoadAndValidate(testing::SourcePath("config/cdc-pipeline.yaml"), env);
+  ASSERT_TRUE(second.config);
+  EXPECT_EQ(testing::ReadFile(dir / "secrets/hmac-k1.key"), key);  // reused, not replaced
 }
 
 TEST(ConfigReference, DocsAreGeneratedFromTheFieldTables) {

@@ -1,6 +1,6 @@
-// PII handling available so far: tables carry their sensitivity marker from config, and nothing
-// the pipeline says about a rejected or malformed event (dead-letter reasons, log lines) quotes a
-// row value. The redaction policies themselves arrive with the redaction stage.
+// Tables carry their sensitivity marker from config, and nothing the pipeline says about a
+// rejected or malformed event (dead-letter reasons, log lines) quotes a row value. The policies
+// themselves are tested in leak_test.cc and pipeline_redaction_test.cc.
 #include <gtest/gtest.h>
 
 #include "runtime/pipeline.h"
@@ -49,8 +49,10 @@ TEST(PiiMarker, RejectedEventsNeverPutValuesInReasonsOrLogs) {
       secret +
       R"(","email":"x"}})"
       "\n";
-  auto r = RunCli({"--log-level", "debug", "run", "--input", "-"}, {{"CDC_DATA_DIR", dir.path()}},
-                  CDC_SOURCE_DIR, input);
+  auto r =
+      RunCli({"--log-level", "debug", "run", "--input", "-"},
+             {{"CDC_DATA_DIR", dir.path()}, {"CDC_HMAC_KEY", "pii-marker-test-key-0123456789"}},
+             CDC_SOURCE_DIR, input);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err.find(secret), std::string::npos) << r.err;
   EXPECT_EQ(r.out.find(secret), std::string::npos);

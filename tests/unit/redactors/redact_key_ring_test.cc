@@ -120,7 +120,7 @@ TEST(KeyRing, ErrorsSayWhatToFixAndNeverShowKeys) {
   ExpectError(KeyRing::FromSpecs({{"k1", "env:CDC_REDACT_TEST_MISSING"}}, "k1"),
               "key 'k1': environment variable CDC_REDACT_TEST_MISSING is not set or empty");
   ExpectError(KeyRing::FromSpecs({{"k1", "/run/secrets/k1"}}, "k1"),
-              "must be 'env:VARIABLE' or 'file:/path/to/secret'");
+              "must be 'env:VARIABLE', 'file:/path/to/secret' or 'generate:/path/to/secret'");
   ExpectError(KeyRing::FromSpecs({{"k1", "file:/nonexistent/cdc/k1.key"}}, "k1"),
               "cannot open secret file '/nonexistent/cdc/k1.key'");
   ExpectError(KeyRing::FromSecrets({{"k1", "short-secret"}}, "k1"),

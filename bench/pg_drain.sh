@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Drains a backlog of ROWS rows (10-row transactions, 8 mixed columns) from logical replication
+# slots, side by side in one run:
+#   cdc-pipeline run         pgoutput -> typed events -> bus -> file target (JSONL)
+#   pg_recvlogical wal2json  format-version 2 -> file
+#   pg_recvlogical pgoutput  -> /dev/null (the protocol alone, no decoding)
+# Prints rows/s, CPU seconds and peak RSS for each. Usage: bench/pg_drain.sh [ROWS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rows=${1:-1000000}
+bin="$(pwd)/build/bin/cdc-pipeline"
+[ -x "$bin" ] || { echo "build first: scripts/build" >&2; exit 1; }
+command -v /usr/bin/time >/dev/null || { echo "needs GNU time (scripts/bootstrap installs it)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/cdc-bench-XXXXXX)
+chmod 755 "$work"
+. scripts/lib/pg.sh
+trap 'pg_stop; rm -rf "$work"' EXIT
+PG_EXTRA_OPTS="-c max_wal_size=4GB -c shared_buffers=256MB" pg_start "$work/postgres"
+pg_psql -d postgres -c "CREATE DATABASE bench"
+pg_psql -d bench -v ON_ERROR_STOP=1 <<'SQL'
+CREATE TABLE bench (id bigint PRIMARY KEY, qty integer, name text, price numeric(12,2),
+                    at timestamptz, active boolean, attrs jsonb, score double precision);
+CREATE PUBLICATION bench_pub FOR TABLE bench;
+SELECT 'slot' FROM pg_create_logical_replication_slot('cdc_pipeline', 'pgoutput');
+SELECT 'slot' FROM pg_create_logical_replication_slot('bench_wal2json', 'wal2json');
+SELECT 'slot' FROM pg_create_logical_replication_slot('bench_pgoutput', 'pgoutput');
+SQL
+echo "loading $rows rows in 10-row transactions"
+pg_psql -d bench -v ON_ERROR_STOP=1 -c "
+DO \$\$ BEGIN
+  FOR i IN 0..($rows / 10 - 1) LOOP
+    INSERT INTO bench SELECT g, g % 1000, 'item-' || g, (g % 10000) / 100.0, now(), g % 2 = 0,
+                             jsonb_build_object('k', g % 7, 'tag', 'x'), g * 0.5
+      FROM generate_series(i * 10 + 1, i * 10 + 10) g;
+    COMMIT;
+  END LOOP;
+END \$\$;"
+endpos=$(pg_psql -d bench -Atc "SELECT pg_current_wal_insert_lsn()")
+dsn="host=127.0.0.1 port=$PG_PORT dbname=bench user=postgres"
+
+cat > "$work/bench.yaml" <<YAML
+pipeline: {name: bench, data_dir: "$work/data", log_level: warn}
+source:
+  type: postgres
+  dsn: "$dsn"
+  slot: cdc_pipeline
+  publication: bench_pub
+  snapshot: never
+tables:
+  bench: {event_types: [INSERT, UPDATE, DELETE]}
+rules:
+  all: {event_pattern: {source: [cdc.coredb]}, targets: [out]}
+targets:
+  out: {type: file, path: "$work/data/out.jsonl", fsync: batch}
+YAML
+
+report() {  # name rows seconds timefile
+  local cpu rss
+  cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {printf "%.2f", u+s}' "$4")
+  rss=$(awk -F': ' '/Maximum resident/ {printf "%.0f", $2/1024}' "$4")
+  printf '| %-28s | %10.0f | %8.2f | %8s | %8s |\n' "$1" "$(echo "$2 / $3" | bc -l)" "$3" "$cpu" "$rss"
+}
+
+now() { date +%s.%N; }
+
+# cdc-pipeline: run until the slot has confirmed everything up to endpos.
+start=$(now)
+/usr/bin/time -v -o "$work/cdc.time" "$bin" run --config "$work/bench.yaml" 2>"$work/cdc.log" &
+pid=$!
+until [ "$(pg_psql -d bench -Atc "SELECT confirmed_flush_lsn >= '$endpos' FROM pg_replication_slots WHERE slot_name = 'cdc_pipeline'")" = "t" ]; do
+  sleep 0.05
+done
+cdc_seconds=$(echo "$(now) - $start" | bc -l)
+kill -TERM "$(pgrep -P "$pid" cdc-pipeline || echo "$pid")" 2>/dev/null || true
+wait "$pid" || true
+events=$(wc -l < "$work/data/out.jsonl")
+
+start=$(now)
+/usr/bin/time -v -o "$work/w2j.time" pg_recvlogical -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bench \
+  --slot bench_wal2json --start --endpos "$endpos" --no-loop -o format-version=2 -f "$work/wal2json.out"
+w2j_seconds=$(echo "$(now) - $start" | bc -l)
+
+start=$(now)
+/usr/bin/time -v -o "$work/pgo.time" pg_recvlogical -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bench \
+  --slot bench_pgoutput --start --endpos "$endpos" --no-loop -o proto_version=1 \
+  -o publication_names=bench_pub -f /dev/null
+pgo_seconds=$(echo "$(now) - $start" | bc -l)
+
+echo
+echo "drained $rows rows ($events events written by cdc-pipeline)"
+echo "| path                         |     rows/s |   wall s |    CPU s | RSS MiB |"
+echo "|------------------------------|------------|----------|----------|---------|"
+report "cdc-pipeline -> file" "$rows" "$cdc_seconds" "$work/cdc.time"
+report "pg_recvlogical wal2json file" "$rows" "$w2j_seconds" "$work/w2j.time"
+report "pg_recvlogical pgoutput null" "$rows" "$pgo_seconds" "$work/pgo.time"
+printf 'ratios: cdc-pipeline / wal2json = %.2f, cdc-pipeline / pgoutput = %.2f\n' \
+  "$(echo "$w2j_seconds / $cdc_seconds" | bc -l)" "$(echo "$pgo_seconds / $cdc_seconds" | bc -l)"
