@@ -523,7 +523,7 @@ void LoadRedactRules(Context& ctx, MapReader& r, TableConfig& t, const Config& c
       ctx.Error(it->first, "duplicate column '" + c.column + "' in '" + path + "'");
       continue;
     }
-    const YAML::Node& v = it->second;
+    YAML::Node v = it->second;  // a copy: `it->second` is a temporary
     if (v.IsScalar()) {
       auto rule = ctx.Expand(v, v.Scalar(), column_path);
       if (!rule) continue;

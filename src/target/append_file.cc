@@ -6,6 +6,8 @@
 
 #include <cerrno>
 
+#include "base/logging.h"
+
 namespace cdc {
 
 FsyncPolicy ParseFsyncPolicy(std::string_view text) {
@@ -55,8 +57,47 @@ AppendFile::~AppendFile() {
 Status AppendFile::Open() {
   if (fd_ >= 0) return Status::Ok();
   CDC_RETURN_IF_ERROR(MakeDirectories(DirName(path_)));
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0) return ErrnoError("cannot open '" + path_ + "' for appending", errno);
+  CDC_RETURN_IF_ERROR(TruncateTornTail());
+  if (truncated_bytes_ > 0) {
+    log::Warn(
+        "{}: removed a partly written last line ({} bytes) left by a crash; its events are "
+        "delivered again",
+        path_, truncated_bytes_);
+  }
+  return Status::Ok();
+}
+
+// A crash in the middle of a write can leave a last line without its newline. Appending after it
+// would glue two events into one invalid line, so the partial line is cut off; the events it
+// held are delivered again (the source resumes from its last acknowledged position).
+Status AppendFile::TruncateTornTail() {
+  off_t size = ::lseek(fd_, 0, SEEK_END);
+  if (size <= 0) return Status::Ok();
+  char last = 0;
+  if (::pread(fd_, &last, 1, size - 1) != 1)
+    return ErrnoError("cannot read '" + path_ + "'", errno);
+  if (last == '\n') return Status::Ok();
+  off_t end = size;
+  char buf[4096];
+  while (end > 0) {
+    off_t start = end > static_cast<off_t>(sizeof(buf)) ? end - static_cast<off_t>(sizeof(buf)) : 0;
+    ssize_t n = ::pread(fd_, buf, static_cast<size_t>(end - start), start);
+    if (n <= 0) return ErrnoError("cannot read '" + path_ + "'", errno);
+    for (ssize_t i = n - 1; i >= 0; --i) {
+      if (buf[i] == '\n') {
+        off_t keep = start + i + 1;
+        if (::ftruncate(fd_, keep) != 0)
+          return ErrnoError("cannot truncate '" + path_ + "'", errno);
+        truncated_bytes_ = static_cast<uint64_t>(size - keep);
+        return Status::Ok();
+      }
+    }
+    end = start;
+  }
+  if (::ftruncate(fd_, 0) != 0) return ErrnoError("cannot truncate '" + path_ + "'", errno);
+  truncated_bytes_ = static_cast<uint64_t>(size);
   return Status::Ok();
 }
 

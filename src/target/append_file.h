@@ -4,6 +4,7 @@
 // Thread-safety: not thread-safe; one owner.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "base/status.h"
@@ -20,7 +21,8 @@ class AppendFile {
   AppendFile(const AppendFile&) = delete;
   AppendFile& operator=(const AppendFile&) = delete;
 
-  // Opens (creating the file and its directory if missing).
+  // Opens (creating the file and its directory if missing). A last line left without its newline
+  // by a crash is cut off (see truncated_bytes).
   Status Open();
   // Appends `line` and a newline. With kAlways the line is written and fsynced before return.
   Status Append(std::string_view line);
@@ -30,14 +32,18 @@ class AppendFile {
   static Status CheckWritable(const std::string& path);
 
   const std::string& path() const { return path_; }
+  // Bytes of a torn last line removed by Open.
+  uint64_t truncated_bytes() const { return truncated_bytes_; }
 
  private:
   Status WriteBuffer();
+  Status TruncateTornTail();
 
   std::string path_;
   FsyncPolicy fsync_;
   int fd_ = -1;
   std::string buffer_;
+  uint64_t truncated_bytes_ = 0;
 };
 
 // mkdir -p

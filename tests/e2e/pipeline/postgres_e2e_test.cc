@@ -220,8 +220,11 @@ TEST_F(PostgresE2E, AHugeTransactionStreamsInBoundedMemory) {
   ASSERT_EQ(run.Wait(60), 0) << testing::ReadFile(log);
   EXPECT_EQ(testing::ReadLines(data_ / "consumers/monitoring.jsonl").size(), 200000u);
   EXPECT_EQ(testing::ReadLines(data_ / "consumers/dashboards.jsonl").size(), 200000u);
-  // The transaction is passed on change by change; nothing holds it whole.
+  // The transaction is passed on change by change; nothing holds it whole. (Under AddressSanitizer
+  // freed memory sits in its quarantine, so RSS says nothing there.)
+#if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(peak_kib, 150 * 1024) << "peak RSS " << peak_kib << " KiB";
+#endif
 }
 
 TEST_F(PostgresE2E, SnapshotThenStreamHasNoGapAndNoDuplicate) {

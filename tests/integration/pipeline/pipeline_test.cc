@@ -153,6 +153,24 @@ TEST_F(PipelineTest, UndeliverableEventsGoToTheDeadLetterFileWithTheTarget) {
   EXPECT_EQ(p->stats().delivered.at("a"), 0u);
 }
 
+TEST_F(PipelineTest, APartlyWrittenLastLineIsCutOffBeforeAppending) {
+  testing::WriteFile(dir_ / "a.jsonl", "{\"complete\":1}\n{\"torn\":");
+  auto p = Build(kConfig);
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(
+      Feed(
+          *p,
+          R"({"eventType":"INSERT","tableName":"users","timestamp":"2024-01-15T10:30:00Z","after":{"id":1}})"
+          "\n")
+          .ok());
+  JsonSource empty("/dev/null");
+  ASSERT_TRUE(p->Run(empty).ok());
+  auto lines = ReadLines(dir_ / "a.jsonl");
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "{\"complete\":1}");
+  EXPECT_EQ(lines[1].rfind("{\"version\":\"0\"", 0), 0u) << lines[1];
+}
+
 TEST_F(PipelineTest, RouteDeliversNothing) {
   auto p = Build(kConfig);
   ASSERT_TRUE(p);
