@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include <memory>
+
 namespace cdc {
 
 std::array<uint8_t, 20> Sha1(std::string_view data) {
@@ -26,22 +28,64 @@ int HexValue(char c) {
 }
 }  // namespace
 
-std::string UuidV5(std::string_view ns, std::string_view name) {
-  std::string input;
-  input.reserve(16 + name.size());
-  int hi = -1;
-  for (char c : ns) {
-    int v = HexValue(c);
-    if (v < 0) continue;
-    if (hi < 0) {
-      hi = v;
-    } else {
-      input.push_back(static_cast<char>(hi << 4 | v));
-      hi = -1;
+namespace {
+
+// SHA-1 with the namespace already absorbed. One per thread and namespace: the event id is
+// computed for every event, and a one-shot SHA1() call fetches the digest from OpenSSL's provider
+// registry (under a lock) each time.
+class NamespaceHasher {
+ public:
+  explicit NamespaceHasher(std::string_view ns) : ns_(ns) {
+    md_ = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+    base_ = EVP_MD_CTX_new();
+    work_ = EVP_MD_CTX_new();
+    std::string bytes;
+    int hi = -1;
+    for (char c : ns) {
+      int v = HexValue(c);
+      if (v < 0) continue;
+      if (hi < 0) {
+        hi = v;
+      } else {
+        bytes.push_back(static_cast<char>(hi << 4 | v));
+        hi = -1;
+      }
     }
+    EVP_DigestInit_ex(base_, md_, nullptr);
+    EVP_DigestUpdate(base_, bytes.data(), bytes.size());
   }
-  input.append(name);
-  auto digest = Sha1(input);
+  ~NamespaceHasher() {
+    EVP_MD_CTX_free(work_);
+    EVP_MD_CTX_free(base_);
+    EVP_MD_free(md_);
+  }
+  NamespaceHasher(const NamespaceHasher&) = delete;
+  NamespaceHasher& operator=(const NamespaceHasher&) = delete;
+
+  const std::string& ns() const { return ns_; }
+
+  std::array<uint8_t, 20> Digest(std::string_view name) {
+    std::array<uint8_t, 20> out;
+    unsigned int len = 0;
+    EVP_MD_CTX_copy_ex(work_, base_);
+    EVP_DigestUpdate(work_, name.data(), name.size());
+    EVP_DigestFinal_ex(work_, out.data(), &len);
+    return out;
+  }
+
+ private:
+  std::string ns_;
+  EVP_MD* md_ = nullptr;
+  EVP_MD_CTX* base_ = nullptr;
+  EVP_MD_CTX* work_ = nullptr;
+};
+
+}  // namespace
+
+std::string UuidV5(std::string_view ns, std::string_view name) {
+  thread_local std::unique_ptr<NamespaceHasher> hasher;
+  if (!hasher || hasher->ns() != ns) hasher = std::make_unique<NamespaceHasher>(ns);
+  auto digest = hasher->Digest(name);
   digest[6] = static_cast<uint8_t>((digest[6] & 0x0f) | 0x50);
   digest[8] = static_cast<uint8_t>((digest[8] & 0x3f) | 0x80);
   static const char kHex[] = "0123456789abcdef";

@@ -72,12 +72,17 @@ std::string DetailType(const ChangeEvent& change) {
 }
 
 std::string EncodeEnvelope(const ProcessedEvent& event, const EnvelopeOptions& options) {
+  return EncodeEnvelope(event, options, EventId(options.pipeline, event.change.position));
+}
+
+std::string EncodeEnvelope(const ProcessedEvent& event, const EnvelopeOptions& options,
+                           std::string_view id) {
   std::string out;
   out.reserve(512);
   JsonWriter w(out);
   w.BeginObject();
   w.Key("version").String("0");
-  w.Key("id").String(EventId(options.pipeline, event.change.position));
+  w.Key("id").String(id);
   w.Key("detail-type").String(DetailType(event.change));
   w.Key("source").String(options.source);
   w.Key("account").String(options.account);
@@ -92,12 +97,17 @@ std::string EncodeEnvelope(const ProcessedEvent& event, const EnvelopeOptions& o
 }
 
 std::string EncodeCloudEvent(const ProcessedEvent& event, const EnvelopeOptions& options) {
+  return EncodeCloudEvent(event, options, EventId(options.pipeline, event.change.position));
+}
+
+std::string EncodeCloudEvent(const ProcessedEvent& event, const EnvelopeOptions& options,
+                             std::string_view id) {
   std::string out;
   out.reserve(512);
   JsonWriter w(out);
   w.BeginObject();
   w.Key("specversion").String("1.0");
-  w.Key("id").String(EventId(options.pipeline, event.change.position));
+  w.Key("id").String(id);
   w.Key("source").String(options.source);
   w.Key("type").String(DetailType(event.change));
   w.Key("time").String(FormatRfc3339(event.change.commit_time));

@@ -32,10 +32,15 @@ std::string EventId(std::string_view pipeline, const SourcePosition& position);
 // "users.UPDATE"
 std::string DetailType(const ChangeEvent& change);
 
-// The whole EventBridge event as one line of JSON (no trailing newline).
+// The whole EventBridge event as one line of JSON (no trailing newline). `id` is EventId(...);
+// pass it when already computed, so it is hashed once per event.
 std::string EncodeEnvelope(const ProcessedEvent& event, const EnvelopeOptions& options);
+std::string EncodeEnvelope(const ProcessedEvent& event, const EnvelopeOptions& options,
+                           std::string_view id);
 
 // The CloudEvents 1.0 structured-mode form of the same event (id, source, type, time, data).
 std::string EncodeCloudEvent(const ProcessedEvent& event, const EnvelopeOptions& options);
+std::string EncodeCloudEvent(const ProcessedEvent& event, const EnvelopeOptions& options,
+                             std::string_view id);
 
 }  // namespace cdc

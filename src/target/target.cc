@@ -8,11 +8,11 @@ OutputEvent::OutputEvent(const ProcessedEvent& event, const EnvelopeOptions& opt
     : event_(event),
       options_(options),
       id_(EventId(options.pipeline, event.change.position)),
-      eventbridge_(EncodeEnvelope(event, options)) {}
+      eventbridge_(EncodeEnvelope(event, options, id_)) {}
 
 const std::string& OutputEvent::Json(EventFormat format) const {
   if (format == EventFormat::kEventBridge) return eventbridge_;
-  if (cloudevents_.empty()) cloudevents_ = EncodeCloudEvent(event_, options_);
+  if (cloudevents_.empty()) cloudevents_ = EncodeCloudEvent(event_, options_, id_);
   return cloudevents_;
 }
 

@@ -257,7 +257,8 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
         reply = keepalive->reply_requested;
       }
     }
-    auto now = std::chrono::steady_clock::now();
+    // Acknowledge only between transactions; the clock is read only then (it is per message).
+    auto now = in_transaction ? last_flush : std::chrono::steady_clock::now();
     if (!in_transaction && (idle || reply || now - last_flush >= options_.flush_interval)) {
       if (dirty) {
         CDC_RETURN_IF_ERROR(sink.MakeDurable());

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "event/event_json.h"
 
 namespace cdc {
@@ -30,6 +32,61 @@ TEST(JsonWriter, EscapesControlCharactersAndKeepsUtf8) {
   w.String(std::string("\x01\x1f\t\"\\/é😀", 12));
   EXPECT_EQ(out, "\"\\u0001\\u001f\\t\\\"\\\\/é😀\"");
   EXPECT_TRUE(IsValidJson(out));
+}
+
+// The byte-at-a-time definition of JSON string escaping, to check the word-at-a-time one.
+std::string ReferenceEscape(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out += buf;
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  return out + "\"";
+}
+
+TEST(JsonWriter, EscapingMatchesTheByteAtATimeDefinitionAtEveryPosition) {
+  const std::string specials[] = {"\"",   "\\",   "\n",       std::string(1, '\0'),
+                                  "\x1f", "\x7f", "\xc3\xa9", " "};
+  for (size_t len = 0; len < 40; ++len) {
+    for (size_t pos = 0; pos <= len; ++pos) {
+      for (const auto& special : specials) {
+        std::string s(len, 'a');
+        s.insert(pos, special);
+        std::string out;
+        AppendJsonString(out, s);
+        ASSERT_EQ(out, ReferenceEscape(s)) << "len " << len << " pos " << pos;
+      }
+    }
+  }
 }
 
 TEST(JsonWriter, DoublesRoundTrip) {
