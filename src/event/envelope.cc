@@ -18,17 +18,7 @@ void WriteStringArray(JsonWriter& w, const std::vector<std::string>& items) {
 void WriteDetail(JsonWriter& w, const ProcessedEvent& event, const EnvelopeOptions& options) {
   const ChangeEvent& c = event.change;
   w.BeginObject();
-  w.Key("eventType").String(OpName(c.op));
-  w.Key("tableName").String(c.QualifiedName());
-  w.Key("timestamp").String(FormatRfc3339(c.commit_time));
-  if (c.before) {
-    w.Key("before");
-    WriteRow(w, *c.before);
-  }
-  if (c.after) {
-    w.Key("after");
-    WriteRow(w, *c.after);
-  }
+  WriteChangeFields(w, c);
   if (c.op == Op::kUpdate && c.before) {
     w.Key("changedFields");
     WriteStringArray(w, event.changed_fields);

@@ -341,10 +341,7 @@ Result<std::optional<Row>> ParseRow(od::value& v, std::string_view where) {
 
 }  // namespace
 
-std::string EncodeChangeEventJson(const ChangeEvent& change) {
-  std::string out;
-  JsonWriter w(out);
-  w.BeginObject();
+void WriteChangeFields(JsonWriter& w, const ChangeEvent& change) {
   w.Key("eventType").String(OpName(change.op));
   w.Key("tableName").String(change.QualifiedName());
   w.Key("timestamp").String(FormatRfc3339(change.commit_time));
@@ -356,6 +353,13 @@ std::string EncodeChangeEventJson(const ChangeEvent& change) {
     w.Key("after");
     WriteRow(w, *change.after);
   }
+}
+
+std::string EncodeChangeEventJson(const ChangeEvent& change) {
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject();
+  WriteChangeFields(w, change);
   w.EndObject();
   return out;
 }

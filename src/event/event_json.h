@@ -24,6 +24,10 @@ bool IsValidJson(std::string_view json);
 // Minifies JSON text (removes insignificant whitespace). Fails on malformed JSON.
 Result<std::string> MinifyJson(std::string_view json);
 
+// Writes the original format's fields (eventType, tableName, timestamp, before, after) into an
+// object the caller has opened.
+void WriteChangeFields(JsonWriter& w, const ChangeEvent& change);
+
 // Encodes a change in the original format (eventType, tableName, timestamp, before, after).
 std::string EncodeChangeEventJson(const ChangeEvent& change);
 

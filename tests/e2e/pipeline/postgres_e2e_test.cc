@@ -215,7 +215,7 @@ TEST_F(PostgresE2E, AHugeTransactionStreamsInBoundedMemory) {
   std::string status = testing::ReadFile("/proc/" + std::to_string(run.pid()) + "/status");
   size_t at = status.find("VmHWM:");
   ASSERT_NE(at, std::string::npos);
-  long peak_kib = std::stol(status.substr(at + 6));
+  [[maybe_unused]] long peak_kib = std::stol(status.substr(at + 6));
   run.Signal(SIGTERM);
   ASSERT_EQ(run.Wait(60), 0) << testing::ReadFile(log);
   EXPECT_EQ(testing::ReadLines(data_ / "consumers/monitoring.jsonl").size(), 200000u);
