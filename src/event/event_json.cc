@@ -118,6 +118,13 @@ void WriteValue(JsonWriter& w, const Value& v) {
   }
 }
 
+std::string ValueToJson(const Value& v) {
+  std::string out;
+  JsonWriter w(out);
+  WriteValue(w, v);
+  return out;
+}
+
 void WriteRow(JsonWriter& w, const Row& row) {
   w.BeginObject();
   for (const auto& c : row.columns()) {

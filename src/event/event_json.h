@@ -17,6 +17,8 @@ namespace cdc {
 // written; WriteRow leaves such columns out.
 void WriteValue(JsonWriter& w, const Value& v);
 void WriteRow(JsonWriter& w, const Row& row);
+// The JSON text of one value.
+std::string ValueToJson(const Value& v);
 
 // Whether the text is one complete, valid JSON value.
 bool IsValidJson(std::string_view json);

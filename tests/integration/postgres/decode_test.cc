@@ -14,12 +14,7 @@
 namespace cdc::pg {
 namespace {
 
-std::string Json(const Value& v) {
-  std::string out;
-  JsonWriter w(out);
-  WriteValue(w, v);
-  return out;
-}
+std::string Json(const Value& v) { return ValueToJson(v); }
 
 Value Decode(uint32_t oid, std::string_view text) {
   static const PgTypeRegistry types;

@@ -2,27 +2,16 @@
 
 #include "config/config.h"
 #include "runtime/pipeline.h"
+#include "support/config_util.h"
 
 namespace cdc {
 namespace {
 
-EnvOptions NoEnv(std::map<std::string, std::string> vars = {}) {
-  EnvOptions env;
-  env.dotenv_path = "";
-  env.use_process_env = false;
-  env.overrides = std::move(vars);
-  return env;
-}
-
 LoadResult Load(const std::string& yaml, std::map<std::string, std::string> vars = {}) {
-  return LoadConfigFromString(yaml, "test.yaml", NoEnv(std::move(vars)));
+  return testing::LoadYaml(yaml, std::move(vars));
 }
 
-std::string AllErrors(const LoadResult& r) {
-  std::string out;
-  for (const auto& e : r.errors) out += e.ToString() + "\n";
-  return out;
-}
+std::string AllErrors(const LoadResult& r) { return testing::ErrorLines(r.errors); }
 
 const char* kMinimal = R"(
 tables:

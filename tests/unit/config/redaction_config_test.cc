@@ -8,23 +8,19 @@
 
 #include "config/config.h"
 #include "runtime/pipeline.h"
+#include "support/config_util.h"
 
 namespace cdc {
 namespace {
 
+using testing::ErrorLines;
+using testing::LoadYaml;
+
 LoadResult Load(const std::string& yaml, std::map<std::string, std::string> vars = {}) {
-  EnvOptions env;
-  env.dotenv_path = "";
-  env.use_process_env = false;
-  env.overrides = std::move(vars);
-  return LoadConfigFromString(yaml, "test.yaml", env);
+  return LoadYaml(yaml, std::move(vars));
 }
 
-std::string AllErrors(const std::vector<ConfigError>& errors) {
-  std::string out;
-  for (const auto& e : errors) out += e.ToString() + "\n";
-  return out;
-}
+std::string AllErrors(const std::vector<ConfigError>& errors) { return ErrorLines(errors); }
 
 const char* kTail = R"(
 rules:

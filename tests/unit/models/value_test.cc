@@ -10,12 +10,7 @@
 namespace cdc {
 namespace {
 
-std::string Json(const Value& v) {
-  std::string out;
-  JsonWriter w(out);
-  WriteValue(w, v);
-  return out;
-}
+std::string Json(const Value& v) { return ValueToJson(v); }
 
 TEST(Value, JsonOfEveryKind) {
   EXPECT_EQ(Json(Value::Null()), "null");
