@@ -9,6 +9,17 @@
 
 namespace cdc::testing {
 
+// The rules and targets sections of a minimal config: every event to one stdout target.
+inline constexpr const char* kRouteAllToStdout = R"(
+rules:
+  all:
+    event_pattern: {source: [cdc.coredb]}
+    targets: [out]
+targets:
+  out:
+    type: stdout
+)";
+
 inline EnvOptions IsolatedEnv(std::map<std::string, std::string> vars = {}) {
   EnvOptions env;
   env.dotenv_path = "";

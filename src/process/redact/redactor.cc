@@ -11,6 +11,13 @@ namespace {
 
 constexpr std::string_view kInvalidJsonPlaceholder = "\"[REDACTED:json]\"";
 
+// "[REDACTED:email]": what a detected piece of free text becomes when no rule applies to it.
+void AppendPlaceholder(Detector kind, std::string& out) {
+  out.append("[REDACTED:");
+  out.append(DetectorName(kind));
+  out.push_back(']');
+}
+
 void InsertSorted(std::vector<std::string>& names, const std::string& name) {
   auto it = std::lower_bound(names.begin(), names.end(), name);
   if (it == names.end() || *it != name) names.insert(it, name);
@@ -144,9 +151,7 @@ std::string RedactFreeText(std::string_view text, DetectorSet detectors) {
   size_t at = 0;
   for (const PiiSpan& s : spans) {
     out.append(text.substr(at, s.begin - at));
-    out.append("[REDACTED:");
-    out.append(DetectorName(s.kind));
-    out.push_back(']');
+    AppendPlaceholder(s.kind, out);
     at = s.end;
   }
   out.append(text.substr(at));
@@ -220,9 +225,7 @@ struct TextRewriter {
           AppendMasked(piece, rule.rule.mask_mode, rule.rule.mask_keep, out);
           break;
         default:
-          out.append("[REDACTED:");
-          out.append(DetectorName(s.kind));
-          out.push_back(']');
+          AppendPlaceholder(s.kind, out);
       }
       at = s.end;
     }

@@ -13,18 +13,11 @@ LoadResult Load(const std::string& yaml, std::map<std::string, std::string> vars
 
 std::string AllErrors(const LoadResult& r) { return testing::ErrorLines(r.errors); }
 
-const char* kMinimal = R"(
+const std::string kMinimal = std::string(R"(
 tables:
   users:
-    event_types: [INSERT, UPDATE, DELETE]
-rules:
-  all:
-    event_pattern: {source: [cdc.coredb]}
-    targets: [out]
-targets:
-  out:
-    type: stdout
-)";
+    event_types: [INSERT, UPDATE, DELETE])") +
+                             testing::kRouteAllToStdout;
 
 TEST(LoadConfig, MinimalConfigGetsDefaults) {
   auto r = Load(kMinimal);
@@ -125,7 +118,7 @@ TEST(LoadConfig, YamlSyntaxErrorHasALine) {
 }
 
 TEST(LoadConfig, DuplicateNames) {
-  auto r = Load(std::string(kMinimal) + "  out:\n    type: stdout\n");
+  auto r = Load(kMinimal + "  out:\n    type: stdout\n");
   EXPECT_NE(AllErrors(r).find("duplicate name 'out' in 'targets'"), std::string::npos)
       << AllErrors(r);
 }

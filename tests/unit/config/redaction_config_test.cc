@@ -22,15 +22,7 @@ LoadResult Load(const std::string& yaml, std::map<std::string, std::string> vars
 
 std::string AllErrors(const std::vector<ConfigError>& errors) { return ErrorLines(errors); }
 
-const char* kTail = R"(
-rules:
-  all:
-    event_pattern: {source: [cdc.coredb]}
-    targets: [out]
-targets:
-  out:
-    type: stdout
-)";
+const char* kTail = testing::kRouteAllToStdout;
 
 TEST(RedactionConfig, ShortAndLongFormsAndDefaults) {
   auto r = Load(std::string(R"(redaction:
