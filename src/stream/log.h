@@ -1,0 +1,112 @@
+// The embedded stream (the Kinesis counterpart): N shards, each an append-only segmented log in
+// the data dir. Records carry a length, a type, an offset, the append time and a CRC32C; the
+// format is in docs/log-format.md.
+//
+// Thread-safety: one appender thread calls Append/Sync/ApplyRetention; readers (ShardReader,
+// WaitForData, durable_end, stats) may run on other threads at the same time. A reader only ever
+// sees records below durable_end, i.e. records that were fsynced.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/position.h"
+#include "base/status.h"
+
+namespace cdc::stream {
+
+// The shard of `partition_key` in a stream of `shard_count` shards, as Kinesis maps it: the MD5
+// of the key read as a 128-bit big-endian integer, against the hash-key ranges a new Kinesis
+// stream with that many shards gets (even split of [0, 2^128)).
+ShardId ShardForKey(std::string_view partition_key, uint32_t shard_count);
+
+// CRC-32C (Castagnoli), hardware-accelerated when the CPU has SSE4.2.
+uint32_t Crc32c(std::string_view data, uint32_t crc = 0);
+
+struct LogOptions {
+  uint64_t segment_bytes = 64ull << 20;  // a new segment starts when the current one exceeds this
+  // Group fsync: SyncDue() says true when this much was appended or this long has passed since
+  // the oldest unsynced record.
+  uint64_t fsync_bytes = 1ull << 20;
+  std::chrono::milliseconds fsync_interval{5};
+  // Retention: whole segments entirely below the checkpoint are deleted when they are older than
+  // retention_age, or while the shard is larger than retention_bytes. 0 = no limit of that kind
+  // (then checkpointed segments are deleted right away).
+  std::chrono::seconds retention_age{0};
+  uint64_t retention_bytes = 0;
+};
+
+struct Record {
+  StreamOffset offset;
+  uint8_t type = 0;
+  int64_t append_micros = 0;  // wall clock at append, micros since epoch
+  std::string_view payload;   // valid until the reader's next call
+};
+
+class ShardReader {
+ public:
+  virtual ~ShardReader() = default;
+  // The next durable record, or nullopt at the durable end (call again after more was synced).
+  // Corruption is an error naming the segment file and byte position.
+  virtual Result<std::optional<Record>> Next() = 0;
+};
+
+struct ShardStats {
+  StreamOffset first;        // oldest offset still on disk
+  StreamOffset next;         // offset the next append gets
+  StreamOffset durable_end;  // records below are fsynced
+  uint64_t bytes = 0;        // on disk
+  uint32_t segments = 0;
+};
+
+class ShardLog {
+ public:
+  virtual ~ShardLog() = default;
+  virtual Result<StreamOffset> Append(uint8_t type, std::string_view payload,
+                                      int64_t append_micros) = 0;
+  // Writes buffered records and fdatasyncs; then durable_end covers everything appended.
+  virtual Status Sync() = 0;
+  virtual StreamOffset next_offset() const = 0;
+  virtual StreamOffset durable_end() const = 0;
+  virtual ShardStats stats() const = 0;
+  // Bytes of a torn tail that Open cut off (a crash mid-append).
+  virtual uint64_t truncated_bytes() const = 0;
+  virtual Status ApplyRetention(StreamOffset checkpoint, int64_t now_micros) = 0;
+  // A reader from `from` (which must be >= stats().first).
+  virtual Result<std::unique_ptr<ShardReader>> OpenReader(StreamOffset from) const = 0;
+};
+
+// All shards of one stream, under `dir` (dir/shard-0000/, ...).
+class EmbeddedStream {
+ public:
+  // Opens or creates. Every shard is recovered: a torn tail is truncated (logged), corruption
+  // before the tail is an error with file and position. Opening a stream created with another
+  // shard count is an error that says both counts.
+  static Result<std::unique_ptr<EmbeddedStream>> Open(const std::string& dir, uint32_t shards,
+                                                      LogOptions options);
+  virtual ~EmbeddedStream() = default;
+
+  virtual uint32_t shard_count() const = 0;
+  virtual ShardLog& shard(ShardId id) = 0;
+  virtual const ShardLog& shard(ShardId id) const = 0;
+  // Appends to the shard of `partition_key`.
+  virtual Result<std::pair<ShardId, StreamOffset>> Append(std::string_view partition_key,
+                                                          uint8_t type, std::string_view payload,
+                                                          int64_t append_micros) = 0;
+  // Group fsync: syncs every shard with unsynced records, then wakes WaitForData.
+  virtual Status Sync() = 0;
+  // Whether the group-fsync thresholds (bytes or interval) were reached.
+  virtual bool SyncDue() const = 0;
+  // Blocks until some shard's durable_end exceeds seen[shard], or the timeout. Returns early
+  // after Wake().
+  virtual void WaitForData(const std::vector<StreamOffset>& seen,
+                           std::chrono::milliseconds timeout) const = 0;
+  virtual void Wake() const = 0;
+};
+
+}  // namespace cdc::stream
