@@ -4,6 +4,8 @@
 #     -> static library cdc_base; include root is src/, so includes read "base/status.h".
 #   cdc_test(NAME base_status_test SRCS status_test.cc DEPS cdc_base)
 #     -> a GoogleTest binary registered with ctest, one ctest entry per test case.
+#   cdc_test(NAME state_test PREFIX state. ...)
+#     -> the ctest entries are named "state.<Suite>.<Case>", so `ctest -R state` selects them.
 
 function(cdc_library)
   cmake_parse_arguments(CDC "" "NAME" "SRCS;DEPS;PRIVATE_DEPS" ${ARGN})
@@ -15,7 +17,7 @@ function(cdc_library)
 endfunction()
 
 function(cdc_test)
-  cmake_parse_arguments(CDC "" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(CDC "" "NAME;PREFIX" "SRCS;DEPS;LABELS" ${ARGN})
   add_executable(${CDC_NAME} ${CDC_SRCS})
   set_target_properties(${CDC_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   target_include_directories(${CDC_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
@@ -25,5 +27,6 @@ function(cdc_test)
   if(NOT CDC_LABELS)
     set(CDC_LABELS unit)
   endif()
-  gtest_discover_tests(${CDC_NAME} DISCOVERY_MODE PRE_TEST PROPERTIES LABELS "${CDC_LABELS}")
+  gtest_discover_tests(${CDC_NAME} DISCOVERY_MODE PRE_TEST TEST_PREFIX "${CDC_PREFIX}"
+                       PROPERTIES LABELS "${CDC_LABELS}")
 endfunction()
