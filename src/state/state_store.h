@@ -37,7 +37,7 @@ struct LeaseInfo {
 struct CheckpointCommit {
   std::map<uint32_t, uint64_t> shard_checkpoints;  // shard -> first offset not yet done
   std::map<std::string, TargetMark> target_marks;
-  std::map<std::string, std::string> values;  // e.g. "source.position", "stats"
+  std::map<std::string, std::string> values;                 // e.g. "source.position", "stats"
   std::vector<std::pair<std::string, int64_t>> dedupe_keys;  // key -> expires at (micros)
   int64_t now_micros = 0;                                    // renews the lease
 };
