@@ -22,10 +22,12 @@ namespace cdc::stream {
 
 // The shard of `partition_key` in a stream of `shard_count` shards, as Kinesis maps it: the MD5
 // of the key read as a 128-bit big-endian integer, against the hash-key ranges a new Kinesis
-// stream with that many shards gets (even split of [0, 2^128)).
+// stream with that many shards gets: shard i starts at i * floor(2^128 / shard_count), and the
+// last shard also takes the remainder up to 2^128 - 1. shard_count must be at least 1.
 ShardId ShardForKey(std::string_view partition_key, uint32_t shard_count);
 
-// CRC-32C (Castagnoli), hardware-accelerated when the CPU has SSE4.2.
+// CRC-32C (Castagnoli), hardware-accelerated when the CPU has SSE4.2. `crc` is the CRC of the
+// bytes before `data`, so Crc32c(b, Crc32c(a)) == Crc32c(a + b).
 uint32_t Crc32c(std::string_view data, uint32_t crc = 0);
 
 struct LogOptions {
@@ -48,11 +50,14 @@ struct Record {
   std::string_view payload;   // valid until the reader's next call
 };
 
+// Reads one shard in offset order. Use it from one thread at a time; it must not outlive the
+// stream it came from.
 class ShardReader {
  public:
   virtual ~ShardReader() = default;
   // The next durable record, or nullopt at the durable end (call again after more was synced).
-  // Corruption is an error naming the segment file and byte position.
+  // Corruption is an error naming the segment file and byte position; NotFound when retention
+  // deleted the records it was about to read.
   virtual Result<std::optional<Record>> Next() = 0;
 };
 
@@ -67,6 +72,8 @@ struct ShardStats {
 class ShardLog {
  public:
   virtual ~ShardLog() = default;
+  // Buffers a record in memory and returns its offset; it reaches the disk (and readers) with the
+  // next Sync. Records not synced when the stream is destroyed are dropped.
   virtual Result<StreamOffset> Append(uint8_t type, std::string_view payload,
                                       int64_t append_micros) = 0;
   // Writes buffered records and fdatasyncs; then durable_end covers everything appended.
@@ -77,7 +84,8 @@ class ShardLog {
   // Bytes of a torn tail that Open cut off (a crash mid-append).
   virtual uint64_t truncated_bytes() const = 0;
   virtual Status ApplyRetention(StreamOffset checkpoint, int64_t now_micros) = 0;
-  // A reader from `from` (which must be >= stats().first).
+  // A reader from `from` (which must be >= stats().first, else NotFound, and <= next_offset()).
+  // Any thread may open readers, also while the appender appends and rotates segments.
   virtual Result<std::unique_ptr<ShardReader>> OpenReader(StreamOffset from) const = 0;
 };
 
@@ -103,7 +111,8 @@ class EmbeddedStream {
   // Whether the group-fsync thresholds (bytes or interval) were reached.
   virtual bool SyncDue() const = 0;
   // Blocks until some shard's durable_end exceeds seen[shard], or the timeout. Returns early
-  // after Wake().
+  // when Wake() is called during the wait (a Wake() before the wait began is not remembered, so
+  // shutdown code sets its stop flag first and waiters use a bounded timeout).
   virtual void WaitForData(const std::vector<StreamOffset>& seen,
                            std::chrono::milliseconds timeout) const = 0;
   virtual void Wake() const = 0;
