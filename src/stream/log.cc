@@ -706,7 +706,10 @@ Status OpenMeta(const std::string& dir, uint32_t shards) {
     }
     std::string content = fmt::format("cdc-pipeline stream\nformat_version {}\nshard_count {}\n",
                                       internal::kFormatVersion, shards);
-    return WriteFileAtomically(dir, path, content);
+    CDC_RETURN_IF_ERROR(WriteFileAtomically(dir, path, content));
+    // A new stream: also make its directory's own entry durable.
+    size_t slash = dir.find_last_of('/');
+    return SyncDir(slash == std::string::npos ? "." : slash == 0 ? "/" : dir.substr(0, slash));
   }
   CDC_ASSIGN_OR_RETURN(std::string content, ReadSmallFile(path));
   std::optional<uint64_t> version, count;

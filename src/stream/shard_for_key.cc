@@ -51,15 +51,52 @@ u128 StartingHashKey(uint32_t shard, uint32_t shard_count) {
 
 }  // namespace internal
 
+namespace {
+
+// MD5 with the digest fetched once and one context per thread: a one-shot EVP_Digest call looks
+// the digest up in OpenSSL's provider registry (under a lock) on every call, which cost several
+// times the hashing of a short key.
+class Md5 {
+ public:
+  Md5()
+      : md_(EVP_MD_fetch(nullptr, "MD5", nullptr)),
+        base_(EVP_MD_CTX_new()),
+        ctx_(EVP_MD_CTX_new()) {
+    CDC_ASSERT(md_ != nullptr && base_ != nullptr && ctx_ != nullptr &&
+                   EVP_DigestInit_ex(base_, md_, nullptr) == 1,
+               "MD5 is unavailable in this OpenSSL build");
+  }
+  ~Md5() {
+    EVP_MD_CTX_free(ctx_);
+    EVP_MD_CTX_free(base_);
+    EVP_MD_free(md_);
+  }
+  Md5(const Md5&) = delete;
+  Md5& operator=(const Md5&) = delete;
+
+  internal::Uint128 Hash(std::string_view data) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    bool ok = EVP_MD_CTX_copy_ex(ctx_, base_) == 1 &&
+              EVP_DigestUpdate(ctx_, data.data(), data.size()) == 1 &&
+              EVP_DigestFinal_ex(ctx_, digest, &len) == 1 && len == 16;
+    CDC_ASSERT(ok, "MD5 failed");
+    internal::Uint128 hash = 0;
+    for (unsigned int i = 0; i < 16; ++i) hash = (hash << 8) | digest[i];
+    return hash;
+  }
+
+ private:
+  EVP_MD* md_;
+  EVP_MD_CTX* base_;  // initialized once; copied for each key
+  EVP_MD_CTX* ctx_;
+};
+
+}  // namespace
+
 ShardId ShardForKey(std::string_view partition_key, uint32_t shard_count) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_len = 0;
-  int ok = EVP_Digest(partition_key.data(), partition_key.size(), digest, &digest_len, EVP_md5(),
-                      nullptr);
-  CDC_ASSERT(ok == 1 && digest_len == 16, "MD5 is unavailable in this OpenSSL build");
-  internal::Uint128 hash = 0;
-  for (unsigned int i = 0; i < 16; ++i) hash = (hash << 8) | digest[i];
-  return internal::ShardForHash(hash, shard_count);
+  thread_local Md5 md5;
+  return internal::ShardForHash(md5.Hash(partition_key), shard_count);
 }
 
 }  // namespace cdc::stream

@@ -44,7 +44,7 @@ std::vector<Vector> Vectors() {
   };
 }
 
-TEST(Crc32c, StandardVectors) {
+TEST(StreamCrc32c, StandardVectors) {
   for (const Vector& v : Vectors()) {
     SCOPED_TRACE(v.name);
     EXPECT_EQ(Crc32c(v.data), v.crc);
@@ -52,12 +52,12 @@ TEST(Crc32c, StandardVectors) {
   }
 }
 
-TEST(Crc32c, ExtendsARunningCrc) {
+TEST(StreamCrc32c, ExtendsARunningCrc) {
   EXPECT_EQ(Crc32c("456789", Crc32c("123")), 0xE3069283u);
   EXPECT_EQ(internal::Crc32cPortable("456789", internal::Crc32cPortable("123")), 0xE3069283u);
 }
 
-TEST(Crc32c, HardwareAndTableAgreeOnEveryLengthAndAlignment) {
+TEST(StreamCrc32c, HardwareAndTableAgreeOnEveryLengthAndAlignment) {
   std::string data;
   for (int i = 0; i < 300; ++i) data.push_back(static_cast<char>(i * 131 + 7));
   for (size_t start = 0; start < 9; ++start) {

@@ -283,6 +283,45 @@ TEST_F(StreamLogTest, TornTailOfZerosIsCut) {
   EXPECT_EQ(stream->shard(ShardId(0)).next_offset(), StreamOffset(3));
 }
 
+TEST_F(StreamLogTest, EmptyLastSegmentFromACrashAfterRotationIsUsed) {
+  {
+    auto stream = Open(1, SmallSegments(500));
+    AppendRange(stream->shard(ShardId(0)), 0, 40);
+    ASSERT_TRUE(stream->Sync().ok());
+  }
+  // A crash right after the next segment was created, before anything was written to it.
+  std::string empty = shard_dir() + "/" + internal::SegmentFileName(40);
+  AppendBytes(empty, "");
+  auto stream = Open(1, SmallSegments(500));
+  ShardLog& log = stream->shard(ShardId(0));
+  EXPECT_EQ(log.next_offset(), StreamOffset(40));
+  EXPECT_EQ(log.truncated_bytes(), 0u);
+  AppendRange(log, 40, 45);
+  ASSERT_TRUE(log.Sync().ok());
+  EXPECT_EQ(fs::file_size(empty), RecordPosition(40, 45));
+  ExpectRecords(log, 0, 45);
+}
+
+TEST_F(StreamLogTest, ValidRecordWithTheWrongOffsetIsCorruption) {
+  {
+    auto stream = Open();
+    AppendRange(stream->shard(ShardId(0)), 0, 10);
+    ASSERT_TRUE(stream->Sync().ok());
+  }
+  std::string seg = Segments().at(0);
+  uint64_t size = fs::file_size(seg);
+  std::string stray;
+  internal::EncodeRecord(stray, 50, 0, kBaseMicros, "from somewhere else");
+  AppendBytes(seg, stray);
+  Result<std::unique_ptr<EmbeddedStream>> s = EmbeddedStream::Open(dir(), 1, {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(
+      s.status().message().find("byte " + std::to_string(size) + " has offset 50, expected 10"),
+      std::string::npos)
+      << s.status().message();
+}
+
 TEST_F(StreamLogTest, BadChecksumBeforeValidRecordsIsCorruption) {
   {
     auto stream = Open();

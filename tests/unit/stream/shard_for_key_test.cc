@@ -20,7 +20,7 @@ Uint128 Hex128(const std::string& hex) {
 
 // MD5 digests from python3: hashlib.md5(key.encode()).hexdigest(); the expected shard is
 // min(int(digest, 16) // (2**128 // n), n - 1), the range kinesalite's createStream assigns.
-TEST(ShardForKey, FourShardsSplitOnTheTopTwoBitsOfTheMd5) {
+TEST(StreamShardForKey, FourShardsSplitOnTheTopTwoBitsOfTheMd5) {
   EXPECT_EQ(ShardForKey("a", 4), ShardId(0));        // 0cc175b9... top bits 00
   EXPECT_EQ(ShardForKey("hello", 4), ShardId(1));    // 5d41402a... top bits 01
   EXPECT_EQ(ShardForKey("4", 4), ShardId(2));        // a87ff679... top bits 10
@@ -30,7 +30,7 @@ TEST(ShardForKey, FourShardsSplitOnTheTopTwoBitsOfTheMd5) {
   EXPECT_EQ(ShardForKey("users|3", 4), ShardId(1));  // 472ddf8d...
 }
 
-TEST(ShardForKey, OtherShardCounts) {
+TEST(StreamShardForKey, OtherShardCounts) {
   // "orders|42" -> ed11ebc095ec57652c0f847c2a7672d2
   EXPECT_EQ(ShardForKey("orders|42", 1), ShardId(0));
   EXPECT_EQ(ShardForKey("orders|42", 2), ShardId(1));
@@ -45,14 +45,14 @@ TEST(ShardForKey, OtherShardCounts) {
   EXPECT_EQ(ShardForKey("4", 16), ShardId(10));
 }
 
-TEST(ShardForKey, ReadsTheDigestBigEndian) {
+TEST(StreamShardForKey, ReadsTheDigestBigEndian) {
   // "6" -> 1679091c5a880faf6fb5e6087eb1b2dc: the first digest byte 0x16 is the most significant,
   // so with 16 shards (one per leading hex digit) it is shard 1.
   EXPECT_EQ(ShardForKey("6", 16), ShardId(1));
   EXPECT_EQ(internal::ShardForHash(Hex128("1679091c5a880faf6fb5e6087eb1b2dc"), 16), ShardId(1));
 }
 
-TEST(ShardForKey, HashKeyRangeBoundaries) {
+TEST(StreamShardForKey, HashKeyRangeBoundaries) {
   for (uint32_t n : {2u, 3u, 4u, 5u, 7u, 10u, 64u, 1000u}) {
     SCOPED_TRACE(n);
     EXPECT_EQ(internal::ShardForHash(0, n), ShardId(0));
@@ -65,7 +65,7 @@ TEST(ShardForKey, HashKeyRangeBoundaries) {
   }
 }
 
-TEST(ShardForKey, StartingHashKeysAreKinesisRanges) {
+TEST(StreamShardForKey, StartingHashKeysAreKinesisRanges) {
   // 4 shards: 2^128 / 4 = 2^126 per shard.
   EXPECT_EQ(internal::StartingHashKey(1, 4), Uint128{1} << 126);
   EXPECT_EQ(internal::StartingHashKey(3, 4), Uint128{3} << 126);
@@ -77,7 +77,7 @@ TEST(ShardForKey, StartingHashKeysAreKinesisRanges) {
   EXPECT_EQ(internal::StartingHashKey(2, 3), 2 * third);
 }
 
-TEST(ShardForKey, TheLastShardTakesTheRemainder) {
+TEST(StreamShardForKey, TheLastShardTakesTheRemainder) {
   // 3 shards: 3 * floor(2^128 / 3) = 2^128 - 1 is above shard 2's start plus its width; Kinesis
   // ends the last shard at 2^128 - 1, so it still belongs to shard 2.
   Uint128 third = Hex128("55555555555555555555555555555555");
@@ -91,12 +91,12 @@ TEST(ShardForKey, TheLastShardTakesTheRemainder) {
   EXPECT_EQ(internal::ShardForHash(6 * step7 - 1, 7), ShardId(5));
 }
 
-TEST(ShardForKey, HashesTheUtf8Bytes) {
+TEST(StreamShardForKey, HashesTheUtf8Bytes) {
   EXPECT_EQ(ShardForKey("\xc3\xa9", 16), ShardId(6));                  // "é" -> 66ddcd97...
   EXPECT_EQ(ShardForKey("\xe6\x97\xa5\xe6\x9c\xac", 16), ShardId(4));  // "日本" -> 4dbed2e6...
 }
 
-TEST(ShardForKey, OneShardTakesEverything) {
+TEST(StreamShardForKey, OneShardTakesEverything) {
   EXPECT_EQ(internal::ShardForHash(0, 1), ShardId(0));
   EXPECT_EQ(internal::ShardForHash(kMaxHash, 1), ShardId(0));
   EXPECT_EQ(ShardForKey("anything", 1), ShardId(0));
