@@ -12,6 +12,7 @@
 #include "base/logging.h"
 #include "base/version.h"
 #include "bus/pattern_cli.h"
+#include "cli/status.h"
 #include "config/config.h"
 #include "runtime/pipeline.h"
 #include "source/json/json_source.h"
@@ -46,13 +47,13 @@ std::shared_ptr<const Config> LoadOrReport(const std::string& path) {
   return r.config;
 }
 
-// The running source, stopped by SIGINT/SIGTERM (Stop only stores an atomic flag).
-std::atomic<Source*> g_running_source{nullptr};
+// The running pipeline, stopped by SIGINT/SIGTERM (Stop only stores atomic flags).
+std::atomic<Pipeline*> g_running_pipeline{nullptr};
 std::atomic<bool> g_stop{false};
 
 void OnStopSignal(int) {
   g_stop = true;
-  if (Source* s = g_running_source.load()) s->Stop();
+  if (Pipeline* p = g_running_pipeline.load()) p->Stop();
 }
 
 void InstallStopHandlers() {
@@ -91,10 +92,11 @@ int RunCommand(const std::string& config_path, const std::string& input) {
     std::fprintf(stderr, "cannot start: %s\n", pipeline.status().message().c_str());
     return 1;
   }
-  g_running_source = source.get();
+  g_running_pipeline = pipeline->get();
   InstallStopHandlers();
+  if (g_stop) (*pipeline)->Stop();
   Status s = (*pipeline)->Run(*source);
-  g_running_source = nullptr;
+  g_running_pipeline = nullptr;
   const PipelineStats& st = (*pipeline)->stats();
   std::string delivered;
   for (const auto& [name, n] : st.delivered) {
@@ -102,11 +104,13 @@ int RunCommand(const std::string& config_path, const std::string& input) {
   }
   std::fprintf(
       stderr,
-      "read %llu, published %llu, dead-lettered %llu (%s), filtered %llu, unmatched %llu\n"
+      "read %llu, published %llu, dead-lettered %llu (%s), filtered %llu, unmatched %llu, "
+      "duplicates skipped %llu\n"
       "delivered: %s\n",
       static_cast<unsigned long long>(st.read), static_cast<unsigned long long>(st.published),
       static_cast<unsigned long long>(st.dead_lettered), config->dead_letter.path.c_str(),
       static_cast<unsigned long long>(st.filtered), static_cast<unsigned long long>(st.unmatched),
+      static_cast<unsigned long long>(st.duplicates),
       delivered.empty() ? "(no targets)" : delivered.c_str());
   if (!s.ok()) {
     std::fprintf(stderr, "pipeline stopped: %s\n", s.ToString().c_str());
@@ -333,6 +337,14 @@ int main(int argc, char** argv) {
                   "Read change events (JSON lines or a JSON array) from FILE, or '-' for stdin, "
                   "instead of the configured source");
 
+  auto* status = app.add_subcommand(
+      "status",
+      "Show source position and lag, stream shards and checkpoints, and per-target pending, "
+      "delivered and dead-lettered counts; works while `run` runs and after it stopped");
+  add_config(status);
+  bool status_json = false;
+  status->add_flag("--json", status_json, "Print one JSON object");
+
   auto* invoke = app.add_subcommand(
       "invoke",
       "Run one table's processor and the bus on an event file and print the output "
@@ -398,6 +410,10 @@ int main(int argc, char** argv) {
   int rc = 0;
   if (*run) rc = RunCommand(config_path, input);
   if (*invoke) rc = InvokeCommand(config_path, function, event_file);
+  if (*status) {
+    auto config = LoadOrReport(config_path);
+    rc = config ? StatusCommand(*config, status_json) : 1;
+  }
   if (*validate) rc = ValidateConfigCommand(config_path);
   if (*health) rc = HealthCheckCommand(config_path);
   if (*reference) std::fputs(ConfigReferenceMarkdown().c_str(), stdout);

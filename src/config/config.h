@@ -35,6 +35,7 @@ struct PipelineConfig {
   std::string name = "coredb";
   std::string data_dir = "./data";
   std::string log_level = "info";
+  int64_t shutdown_timeout_ms = 10000;  // SIGTERM: drain in-flight events at most this long
 };
 
 struct BusConfig {
@@ -123,6 +124,26 @@ struct RedactionConfig {
   SourceLocation where;
 };
 
+// The durable stream between the source and the processors (the Kinesis counterpart).
+struct StreamConfig {
+  bool enabled = true;  // false: changes go straight to the processors (at-least-once)
+  int64_t shards = 4;
+  int64_t segment_bytes = 64ll << 20;
+  int64_t fsync_interval_ms = 5;
+  int64_t fsync_bytes = 1ll << 20;
+  int64_t retention_hours = 24;
+  int64_t retention_bytes = 1ll << 30;
+  int64_t max_unprocessed_bytes = 256ll << 20;
+  SourceLocation where;
+};
+
+// The state store (the DynamoDB counterpart): checkpoints, delivery marks, dedupe keys.
+struct StateConfig {
+  std::string path;  // default: <data_dir>/state.db
+  int64_t checkpoint_interval_ms = 1000;
+  int64_t dedupe_ttl_hours = 168;
+};
+
 struct DeadLetterConfig {
   std::string path;  // default: <data_dir>/dead-letter.jsonl
   std::string fsync = "batch";
@@ -133,6 +154,8 @@ struct Config {
   PipelineConfig pipeline;
   BusConfig bus;
   SourceConfig source;
+  StreamConfig stream;
+  StateConfig state;
   DeadLetterConfig dead_letter;
   RedactionConfig redaction;
   std::vector<TableConfig> tables;    // in file order

@@ -601,7 +601,8 @@ void LoadTable(Context& ctx, const std::string& name, const YAML::Node& key, con
   r.String("replica_identity", t.replica_identity);
   r.String("description", t.description);
   // Tables marked as holding PII are redacted before anything can store or log their changes.
-  t.redact_at = t.pii != "none" ? "capture" : "processor";
+  // Capture by default: the durable stream then never holds a value a policy redacts.
+  t.redact_at = "capture";
   r.String("redact_at", t.redact_at);
   LoadRedactRules(ctx, r, t, config);
   config.tables.push_back(std::move(t));
@@ -706,6 +707,7 @@ LoadResult Load(Context& ctx, const std::string& yaml) {
       r.String("name", config->pipeline.name);
       r.String("data_dir", config->pipeline.data_dir);
       r.String("log_level", config->pipeline.log_level);
+      r.Int("shutdown_timeout_ms", config->pipeline.shutdown_timeout_ms);
     }
     {
       MapReader r(ctx, root["bus"], config_internal::BusSpec(), "bus");
@@ -736,6 +738,30 @@ LoadResult Load(Context& ctx, const std::string& yaml) {
         r.Int("reconnect_max_backoff_ms", src.reconnect_max_backoff_ms);
       }
     }
+    {
+      MapReader r(ctx, root["stream"], config_internal::StreamSpec(), "stream");
+      StreamConfig& st = config->stream;
+      r.Bool("enabled", st.enabled);
+      r.Int("shards", st.shards);
+      r.Int("segment_bytes", st.segment_bytes);
+      r.Int("fsync_interval_ms", st.fsync_interval_ms);
+      r.Int("fsync_bytes", st.fsync_bytes);
+      r.Int("retention_hours", st.retention_hours);
+      r.Int("retention_bytes", st.retention_bytes);
+      r.Int("max_unprocessed_bytes", st.max_unprocessed_bytes);
+      st.where = r.Where("shards");
+      if (st.shards < 1 || st.shards > 1024) {
+        ctx.Error(st.where,
+                  "'stream.shards' is " + std::to_string(st.shards) + "; expected 1 to 1024");
+      }
+    }
+    {
+      MapReader r(ctx, root["state"], config_internal::StateSpec(), "state");
+      r.String("path", config->state.path);
+      r.Int("checkpoint_interval_ms", config->state.checkpoint_interval_ms);
+      r.Int("dedupe_ttl_hours", config->state.dedupe_ttl_hours);
+    }
+    if (config->state.path.empty()) config->state.path = config->pipeline.data_dir + "/state.db";
     {
       MapReader r(ctx, root["dead_letter"], config_internal::DeadLetterSpec(), "dead_letter");
       r.String("path", config->dead_letter.path);

@@ -72,6 +72,8 @@ std::string ConfigReferenceMarkdown() {
   AppendSection(out, config_internal::BusSpec());
   for (auto type : config_internal::SourceTypes())
     AppendSection(out, config_internal::SourceSpec(type));
+  AppendSection(out, config_internal::StreamSpec());
+  AppendSection(out, config_internal::StateSpec());
   AppendSection(out, config_internal::DeadLetterSpec());
   AppendSection(out, config_internal::RedactionSpec());
   AppendSection(out, config_internal::TableSpec());

@@ -24,6 +24,11 @@ const SectionSpec& RootSpec() {
           {"bus", T::kSection, "",
            "Identity of the event bus: the envelope's source, account, region."},
           {"source", T::kSection, "", "Where changes are captured from."},
+          {"stream", T::kSection, "",
+           "The durable stream between the source and the processors (shards, fsync, "
+           "retention)."},
+          {"state", T::kSection, "",
+           "The state store: checkpoints, delivery marks and dedupe keys (SQLite)."},
           {"dead_letter", T::kSection, "",
            "Where events that cannot be processed go, with the reason."},
           {"redaction", T::kSection, "",
@@ -50,6 +55,9 @@ const SectionSpec& PipelineSpec() {
            "info",
            "Log verbosity.",
            {"debug", "info", "warn", "error", "off"}},
+          {"shutdown_timeout_ms", T::kInt, "10000",
+           "On SIGTERM or SIGINT: how long to keep delivering what is already in the stream "
+           "before exiting. What is left is delivered after the next start."},
       }};
   return spec;
 }
@@ -123,6 +131,56 @@ const SectionSpec& SourceSpec(std::string_view type) {
 
 std::vector<std::string_view> SourceTypes() { return {"json", "postgres"}; }
 
+const SectionSpec& StreamSpec() {
+  static const SectionSpec spec{
+      "stream",
+      "Every captured change is appended to this partitioned, checksummed log in "
+      "`<data_dir>/stream/` before it is acknowledged to the source; processors read it from "
+      "there. Format: docs/log-format.md.",
+      {
+          {"enabled", T::kBool, "true",
+           "`false` sends changes straight from the source to the processors: faster, but "
+           "delivery is at-least-once and nothing is buffered on disk."},
+          {"shards", T::kInt, "4",
+           "Number of shards. The partition key is table + primary key, mapped to a shard as "
+           "Kinesis does (MD5 hash-key ranges). Fixed once the stream exists."},
+          {"segment_bytes", T::kInt, "67108864",
+           "A shard starts a new segment file past this size."},
+          {"fsync_interval_ms", T::kInt, "5",
+           "Group fsync: appended changes are fsynced at least this often."},
+          {"fsync_bytes", T::kInt, "1048576",
+           "Group fsync: also fsync once this many bytes are waiting. Bounds the append buffer."},
+          {"retention_hours", T::kInt, "24",
+           "Segments that every target has processed are kept this long (0: deleted once "
+           "processed)..."},
+          {"retention_bytes", T::kInt, "1073741824",
+           "...or deleted earlier while a shard is larger than this (0: no size limit)."},
+          {"max_unprocessed_bytes", T::kInt, "268435456",
+           "Backpressure: when this much of the stream is not yet delivered, the source stops "
+           "reading until the targets catch up."},
+      }};
+  return spec;
+}
+
+const SectionSpec& StateSpec() {
+  static const SectionSpec spec{
+      "state",
+      "",
+      {
+          {"path", T::kString, "<data_dir>/state.db",
+           "SQLite file (WAL mode). Holds the lease that makes one process the owner of the "
+           "data dir."},
+          {"checkpoint_interval_ms", T::kInt, "1000",
+           "How often delivered positions are made durable at the targets and checkpointed. "
+           "After a crash, at most this much is delivered again, and exactly-once targets "
+           "(files) are first cut back to their checkpoint, so nothing appears twice."},
+          {"dedupe_ttl_hours", T::kInt, "168",
+           "How long ids of events from JSON input are remembered, so the same input event is "
+           "delivered once even if it is read again."},
+      }};
+  return spec;
+}
+
 const SectionSpec& DeadLetterSpec() {
   static const SectionSpec spec{
       "dead_letter",
@@ -161,8 +219,8 @@ const SectionSpec& TableSpec() {
           {"pii",
            T::kEnum,
            "none",
-           "What sensitive data the table holds. Tables marked other than `none` are redacted at "
-           "capture by default (see `redact_at`).",
+           "What sensitive data the table holds (documentation, and the classification that "
+           "`status` and the models report). Redaction follows `redact` and `redact_at`.",
            {"none", "personal", "payment", "financial", "auth"}},
           {"redact", T::kRedactionRules, "",
            "Redaction policy, by column: a rule string (`email: mask:email`, `phone: hash`, "
@@ -177,10 +235,12 @@ const SectionSpec& TableSpec() {
            "removed or nulled."},
           {"redact_at",
            T::kEnum,
-           "`capture` when `pii` is not `none`, else `processor`",
-           "`capture`: redact as the change arrives, before it is processed, stored, logged or "
-           "dead-lettered; `processor`: redact in the table's processor. Either way, a rejected "
-           "change of a table with a policy is dead-lettered in its redacted form.",
+           "capture",
+           "`capture`: redact as the change arrives, before it is written to the stream, "
+           "processed, logged or dead-lettered; `processor`: redact in the table's processor, "
+           "so the stream on disk holds the raw values (for replays under a changed policy). "
+           "Either way, a rejected change of a table with a policy is dead-lettered in its "
+           "redacted form.",
            {"capture", "processor"}},
           {"replica_identity",
            T::kEnum,

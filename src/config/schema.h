@@ -43,6 +43,8 @@ const SectionSpec& RootSpec();
 const SectionSpec& PipelineSpec();
 const SectionSpec& BusSpec();
 const SectionSpec& SourceSpec(std::string_view type);  // type "" = the common fields
+const SectionSpec& StreamSpec();
+const SectionSpec& StateSpec();
 const SectionSpec& DeadLetterSpec();
 const SectionSpec& TableSpec();
 const SectionSpec& RedactColumnSpec();  // the long form of one column's rule

@@ -5,6 +5,8 @@
 #include "base/logging.h"
 #include "event/event_json.h"
 #include "process/redact/redactor.h"
+#include "state/state_store.h"
+#include "stream/log.h"
 #include "target/append_file.h"
 
 namespace cdc {
@@ -110,6 +112,25 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Build(std::shared_ptr<const Config> 
   return p;
 }
 
+Pipeline::~Pipeline() {
+  if (delivery_thread_.joinable()) {
+    source_done_ = true;
+    stop_requested_ = true;
+    delivery_thread_.join();
+  }
+}
+
+void Pipeline::Stop() {
+  stop_requested_ = true;
+  if (Source* s = source_.load()) s->Stop();
+}
+
+Status Pipeline::WriteDeadLetter(const DeadLetter& letter) {
+  CDC_RETURN_IF_ERROR(dead_letters_->Write(letter));
+  ++stats_.dead_lettered;
+  return Status::Ok();
+}
+
 // Input that is not a change (malformed JSON, missing fields) cannot be matched to a policy, so
 // every detector runs over it; the reason goes through them too, as a few reasons quote a
 // field of the input (an unknown eventType).
@@ -121,12 +142,11 @@ Status Pipeline::OnInvalid(const RawInput& raw, std::string_view reason) {
   letter.location = std::string(raw.location);
   letter.input = redact::RedactFreeText(raw.text);
   log::Warn("dead-lettered input at {}: {}", raw.location, letter.reason);
-  CDC_RETURN_IF_ERROR(dead_letters_->Write(letter));
-  ++stats_.dead_lettered;
-  return Status::Ok();
+  if (stream_) return AppendDeadLetter(letter);
+  return WriteDeadLetter(letter);
 }
 
-Status Pipeline::DeadLetterChange(const TableProcessor* processor, ChangeEvent& change,
+DeadLetter Pipeline::RejectChange(const TableProcessor* processor, ChangeEvent& change,
                                   bool redacted, const RawInput& raw, const std::string& table,
                                   std::string reason) {
   DeadLetter letter;
@@ -144,32 +164,38 @@ Status Pipeline::DeadLetterChange(const TableProcessor* processor, ChangeEvent& 
                                                            : std::string(raw.text));
   }
   log::Warn("dead-lettered change of {} at {}: {}", letter.table, raw.location, letter.reason);
-  CDC_RETURN_IF_ERROR(dead_letters_->Write(letter));
-  ++stats_.dead_lettered;
-  return Status::Ok();
+  return letter;
 }
 
 Status Pipeline::OnChange(ChangeEvent change, const RawInput& raw) {
   ++stats_.read;
   const TableProcessor* processor = processors_.Find(change.schema, change.table);
   // Redaction at capture is the first thing that happens to a change: nothing below (the
-  // processor, the dead-letter file, the log) ever sees the raw values.
+  // stream, the processor, the dead-letter file, the log) ever sees the raw values.
   std::vector<std::string> redacted;
   bool at_capture = processor != nullptr && processor->RedactsAtCapture();
   if (at_capture) processor->Redact(change, redacted);
-  std::string table = change.QualifiedName();
   if (processor == nullptr) {
-    return DeadLetterChange(nullptr, change, false, raw, table,
-                            "unknown table '" + table + "': it is not configured in 'tables'");
+    std::string table = change.QualifiedName();
+    DeadLetter letter =
+        RejectChange(nullptr, change, false, raw, table,
+                     "unknown table '" + table + "': it is not configured in 'tables'");
+    return stream_ ? AppendDeadLetter(letter) : WriteDeadLetter(letter);
   }
   if (!options_.dead_letter_disallowed_types && !processor->Allows(change.op)) {
     ++stats_.filtered;
     return Status::Ok();
   }
-  Result<ProcessedEvent> processed = processor->Process(change, at_capture ? &redacted : nullptr);
+  if (stream_) return AppendChange(change, redacted, raw.location);
+  return ProcessAndDeliver(*processor, change, at_capture ? &redacted : nullptr, raw);
+}
+
+Status Pipeline::ProcessAndDeliver(const TableProcessor& processor, ChangeEvent& change,
+                                   const std::vector<std::string>* redacted, const RawInput& raw) {
+  Result<ProcessedEvent> processed = processor.Process(change, redacted);
   if (!processed.ok()) {
-    return DeadLetterChange(processor, change, at_capture, raw, table,
-                            processed.status().message());
+    return WriteDeadLetter(RejectChange(&processor, change, redacted != nullptr, raw,
+                                        change.QualifiedName(), processed.status().message()));
   }
   ++stats_.published;
   OutputEvent out(*processed, envelope_);
@@ -206,7 +232,7 @@ Result<RouteResult> Pipeline::Route(ChangeEvent change) const {
   return result;
 }
 
-Status Pipeline::MakeDurable() { return Flush(); }
+Status Pipeline::MakeDurable() { return stream_ ? SyncStream() : Flush(); }
 
 Status Pipeline::Flush() {
   Status s = runner_->Flush();
@@ -215,7 +241,11 @@ Status Pipeline::Flush() {
 }
 
 Status Pipeline::Run(Source& source) {
+  if (config_->stream.enabled) return RunDurable(source);
+  source_ = &source;
+  if (stop_requested_) source.Stop();
   Status s = source.Run(*this);
+  source_ = nullptr;
   Status f = Flush();
   for (size_t i = 0; i < runner_->size(); ++i) {
     stats_.delivered[runner_->target(i).name()] = runner_->stats(i).delivered;

@@ -1,14 +1,25 @@
-// Builds the pipeline from config and runs it: source -> processor per table -> bus (envelope,
-// compiled rules) -> delivery runner -> targets, with the dead-letter file for what cannot be
-// processed or delivered.
+// Builds the pipeline from config and runs it: source -> durable stream -> processor per table ->
+// bus (envelope, compiled rules) -> delivery runner -> targets, with the dead-letter file for
+// what cannot be processed or delivered.
 //
-// Thread-safety: one thread drives a Pipeline.
+// With the stream (the default), Run has two threads: the source thread redacts at capture and
+// appends each change to the stream (group fsync; the source acknowledges only what is durable
+// there), and the delivery thread reads the stream, processes, matches and delivers, and
+// checkpoints to the state store (the checkpoint protocol of docs/architecture.md). Without the
+// stream, the source thread does everything.
+//
+// Thread-safety: one thread calls Run; Stop may be called from any thread or a signal handler.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/status.h"
@@ -17,9 +28,17 @@
 #include "config/config.h"
 #include "process/processor.h"
 #include "source/source.h"
+#include "target/dead_letter.h"
 #include "target/delivery.h"
 
 namespace cdc {
+
+namespace stream {
+class EmbeddedStream;
+}
+namespace state {
+class StateStore;
+}
 
 // Semantic checks that need the stages (patterns compile, targets can be built, tables name
 // event types, the HMAC keys of the redaction policies can be read). Each error carries its
@@ -41,6 +60,7 @@ struct PipelineStats {
   uint64_t published = 0;      // changes that became output events
   uint64_t dead_lettered = 0;  // inputs or deliveries written to the dead-letter file
   uint64_t unmatched = 0;      // published events no rule matched (counted, not lost)
+  uint64_t duplicates = 0;     // changes seen again (redelivered by the source) and skipped
   std::map<std::string, uint64_t> delivered;  // per target
 };
 
@@ -57,8 +77,13 @@ class Pipeline : public ChangeSink {
                                                  const Clock& clock = SystemClock::Instance(),
                                                  PipelineOptions options = {});
 
-  // Runs `source` to its end, then flushes every target and the dead-letter file.
+  ~Pipeline() override;
+
+  // Runs `source` to its end (or until Stop), then delivers what is left in the stream (at most
+  // pipeline.shutdown_timeout_ms after a Stop) and flushes every target and the dead-letter file.
   Status Run(Source& source);
+  // Async-signal-safe: stops the source; Run then drains and returns.
+  void Stop();
 
   // Processes one change as `invoke` does: the output event and the rules that match it;
   // delivers nothing.
@@ -68,6 +93,8 @@ class Pipeline : public ChangeSink {
   Status OnInvalid(const RawInput& raw, std::string_view reason) override;
   Status MakeDurable() override;
 
+  // After Run: the totals (with the stream: including earlier runs on the same data dir, except
+  // `read`, `filtered` and `duplicates`, which count this run).
   const PipelineStats& stats() const { return stats_; }
   const Config& config() const { return *config_; }
   const ProcessorSet& processors() const { return processors_; }
@@ -76,10 +103,27 @@ class Pipeline : public ChangeSink {
   Pipeline(std::shared_ptr<const Config> config, const Clock& clock, ProcessorSet processors);
 
   Status Flush();
-  // Writes a rejected change to the dead-letter file in a form without PII: redacted by its
-  // table's policy when it has one, otherwise with every detector applied.
-  Status DeadLetterChange(const TableProcessor* processor, ChangeEvent& change, bool redacted,
+  // Processes one change (already redacted at capture when its table says so; `redacted` then
+  // lists the columns) and delivers it to the targets of every matching rule.
+  Status ProcessAndDeliver(const TableProcessor& processor, ChangeEvent& change,
+                           const std::vector<std::string>* redacted, const RawInput& raw);
+  // A rejected change in a form without PII: redacted by its table's policy when it has one,
+  // otherwise with every detector applied.
+  DeadLetter RejectChange(const TableProcessor* processor, ChangeEvent& change, bool redacted,
                           const RawInput& raw, const std::string& table, std::string reason);
+  Status WriteDeadLetter(const DeadLetter& letter);
+
+  // The durable stream (durable.cc).
+  Status RunDurable(Source& source);
+  Status OpenDurable();
+  Status AppendChange(const ChangeEvent& change, const std::vector<std::string>& redacted,
+                      std::string_view location);
+  Status AppendDeadLetter(const DeadLetter& letter);
+  Status SyncStream();
+  Status WaitForBackpressure();
+  void DeliveryLoop();
+  Status DeliverRecord(uint32_t shard, uint8_t type, std::string_view payload);
+  Status Checkpoint(bool final);
 
   std::shared_ptr<const Config> config_;
   const Clock& clock_;
@@ -94,6 +138,36 @@ class Pipeline : public ChangeSink {
   std::unique_ptr<DeliveryRunner> runner_;
   PipelineStats stats_;
   std::vector<uint32_t> matched_;  // scratch
+
+  // Durable mode. Source thread: stream appends; delivery thread: everything downstream.
+  std::unique_ptr<state::StateStore> state_;
+  std::unique_ptr<stream::EmbeddedStream> stream_;
+  std::atomic<Source*> source_{nullptr};
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> source_done_{false};
+  std::atomic<bool> delivery_failed_{false};
+  Status delivery_error_;  // set by the delivery thread before delivery_failed_
+  // Source thread: per shard, the last change position it holds (skip what it already has).
+  std::vector<std::optional<PgPosition>> shard_tail_;
+  std::string record_, key_;  // source thread scratch
+  std::atomic<uint64_t> appended_bytes_{0};
+  std::atomic<uint64_t> processed_bytes_{0};
+  std::vector<std::atomic<uint64_t>> committed_;  // per shard: last checkpoint (for retention)
+  std::vector<uint64_t> retained_;                // source thread: checkpoint retention applied to
+  std::mutex progress_mu_;
+  std::condition_variable progress_cv_;  // the delivery thread made progress
+  bool paused_logged_ = false;
+  uint64_t source_duplicates_ = 0;
+  // Delivery thread.
+  std::vector<uint64_t> next_;         // per shard: next offset to deliver
+  std::vector<uint64_t> backlog_end_;  // per shard: the stream's end when this run started
+  std::set<std::string> pending_keys_;
+  std::optional<PgPosition> last_delivered_;
+  std::vector<std::optional<PgPosition>> shard_delivered_;
+  int64_t last_commit_micros_ = 0;  // commit time of the last delivered change
+  int64_t caught_up_micros_ = 0;    // when the delivery thread last had nothing left to do
+  uint64_t checkpoints_ = 0;
+  std::thread delivery_thread_;
 };
 
 }  // namespace cdc

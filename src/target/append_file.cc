@@ -60,6 +60,9 @@ Status AppendFile::Open() {
   fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0) return ErrnoError("cannot open '" + path_ + "' for appending", errno);
   CDC_RETURN_IF_ERROR(TruncateTornTail());
+  off_t end = ::lseek(fd_, 0, SEEK_END);
+  if (end < 0) return ErrnoError("cannot seek in '" + path_ + "'", errno);
+  size_ = static_cast<uint64_t>(end);
   if (truncated_bytes_ > 0) {
     log::Warn(
         "{}: removed a partly written last line ({} bytes) left by a crash; its events are "
@@ -121,9 +124,39 @@ Status AppendFile::WriteBuffer() {
       return s;
     }
     off += static_cast<size_t>(n);
+    size_ += static_cast<uint64_t>(n);
   }
   buffer_.clear();
   return Status::Ok();
+}
+
+Status AppendFile::WriteOut() {
+  if (fd_ < 0) return Status::Ok();
+  return WriteBuffer();
+}
+
+Result<uint64_t> AppendFile::Size() {
+  if (fd_ >= 0) return size_;
+  struct stat st;
+  if (::stat(path_.c_str(), &st) != 0) {
+    if (errno == ENOENT) return uint64_t{0};  // not created until the first line
+    return ErrnoError("cannot stat '" + path_ + "'", errno);
+  }
+  return static_cast<uint64_t>(st.st_size);
+}
+
+Result<bool> AppendFile::TruncateTo(uint64_t size) {
+  if (fd_ < 0 && ::access(path_.c_str(), F_OK) != 0 && errno == ENOENT) return size == 0;
+  CDC_RETURN_IF_ERROR(Open());
+  buffer_.clear();
+  if (size_ < size) return false;
+  if (size_ == size) return true;
+  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+    return ErrnoError("cannot truncate '" + path_ + "'", errno);
+  }
+  if (::fdatasync(fd_) != 0) return ErrnoError("cannot fsync '" + path_ + "'", errno);
+  size_ = size;
+  return true;
 }
 
 Status AppendFile::Flush() {

@@ -28,6 +28,13 @@ class AppendFile {
   Status Append(std::string_view line);
   // Writes buffered lines; fsyncs unless the policy is kNever.
   Status Flush();
+  // Writes buffered lines without fsync.
+  Status WriteOut();
+  // The file's length including written (not buffered) lines; 0 for a file not yet created.
+  Result<uint64_t> Size();
+  // Cuts the file back to `size` bytes (what a checkpoint recorded), dropping the buffer.
+  // A file already shorter is left alone and reported in the result (false).
+  Result<bool> TruncateTo(uint64_t size);
   // Whether the directory of `path` exists or can be created, and a file there can be written.
   static Status CheckWritable(const std::string& path);
 
@@ -44,6 +51,7 @@ class AppendFile {
   int fd_ = -1;
   std::string buffer_;
   uint64_t truncated_bytes_ = 0;
+  uint64_t size_ = 0;  // bytes in the file (written, not buffered)
 };
 
 // mkdir -p

@@ -29,6 +29,11 @@ class DeadLetterFile {
   DeadLetterFile(std::string path, FsyncPolicy fsync, const Clock& clock);
   Status Write(const DeadLetter& letter);
   Status Flush() { return file_.Flush(); }
+  Status WriteOut() { return file_.WriteOut(); }
+  // Exactly-once, as the file target: the durable length, and cutting back to it on start.
+  Result<uint64_t> Size() { return file_.Size(); }
+  Result<bool> TruncateTo(uint64_t size) { return file_.TruncateTo(size); }
+  void set_count(uint64_t n) { count_ = n; }
   uint64_t count() const { return count_; }
   const std::string& path() const { return file_.path(); }
 

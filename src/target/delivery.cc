@@ -33,6 +33,9 @@ Status DeliveryRunner::Deliver(const OutputEvent& event, size_t index, std::stri
       ++stats_[index].delivered;
       return Status::Ok();
     }
+    if (outcome.result == Delivery::kFatal) {
+      return outcome.error.WithContext("target '" + target.name() + "' cannot accept events");
+    }
     if (outcome.result == Delivery::kFailed || attempt >= policy_.max_attempts) break;
     log::Warn("target '{}' asked to retry event {} (attempt {}): {}", target.name(), event.id(),
               attempt, outcome.error.message());
@@ -52,6 +55,15 @@ Status DeliveryRunner::Deliver(const OutputEvent& event, size_t index, std::stri
   CDC_RETURN_IF_ERROR(dead_letters_.Write(letter));
   ++stats_[index].dead_lettered;
   return Status::Ok();
+}
+
+Status DeliveryRunner::WriteOut() {
+  Status first;
+  for (auto& t : targets_) {
+    Status s = t->WriteOut();
+    if (!s.ok() && first.ok()) first = s.WithContext("target '" + t->name() + "'");
+  }
+  return first;
 }
 
 Status DeliveryRunner::Flush() {

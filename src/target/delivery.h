@@ -1,6 +1,7 @@
 // The delivery runner: hands each event to its targets, retries a target that answers Retry
 // (bounded attempts with exponential backoff), and dead-letters the event for a target that
-// answers Failed or runs out of attempts. Targets never retry themselves.
+// answers Failed or runs out of attempts. A target that answers Fatal stops the pipeline (the
+// event stays in the stream and is delivered after a restart). Targets never retry themselves.
 //
 // Thread-safety: one runner per delivery thread.
 #pragma once
@@ -40,10 +41,14 @@ class DeliveryRunner {
   Status Deliver(const OutputEvent& event, size_t index, std::string_view rule);
   // Flushes every target. The first error is returned after trying all.
   Status Flush();
+  // Hands every target's buffered events on (no fsync).
+  Status WriteOut();
 
   size_t size() const { return targets_.size(); }
   Target& target(size_t i) { return *targets_[i]; }
   const TargetStats& stats(size_t i) const { return stats_[i]; }
+  // Counts carried over from the last checkpoint (so they survive restarts).
+  void set_stats(size_t i, TargetStats stats) { stats_[i] = stats; }
 
  private:
   std::vector<std::unique_ptr<Target>> targets_;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,7 +35,11 @@ class OutputEvent {
   mutable std::string cloudevents_;
 };
 
-enum class Delivery { kDelivered, kRetry, kFailed };
+// kRetry: try again later; kFailed: this event can never be delivered (it is dead-lettered);
+// kFatal: the target itself broke in a way retrying cannot fix and dead-lettering would hide
+// (a local disk full, a failed fsync): the pipeline stops, and the event is delivered after a
+// restart.
+enum class Delivery { kDelivered, kRetry, kFailed, kFatal };
 
 struct DeliveryOutcome {
   Delivery result = Delivery::kDelivered;
@@ -49,6 +54,19 @@ class Target {
   virtual DeliveryOutcome Deliver(const OutputEvent& event) = 0;
   // Makes everything delivered so far durable, as the target's fsync policy says.
   virtual Status Flush() = 0;
+  // Hands buffered events on to the consumer without waiting for durability (the file target
+  // writes its buffer); called whenever the pipeline has caught up, to keep latency low.
+  virtual Status WriteOut() { return Status::Ok(); }
+  // Exactly-once support. After Flush, an opaque description of everything the target durably
+  // holds (the file target: its length in bytes), or nullopt for targets that cannot take part
+  // (they receive redelivered events again, with the same ids).
+  virtual std::optional<std::string> Cursor() const { return std::nullopt; }
+  // On start: go back to `cursor`, dropping what was written after it (it will be delivered
+  // again). Only called with a cursor this target returned.
+  virtual Status Reconcile(const std::string& cursor) {
+    (void)cursor;
+    return Status::Ok();
+  }
   // A cheap reachability check for health-check: can this target accept events now?
   virtual Status CheckHealth() = 0;
 };

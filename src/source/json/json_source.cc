@@ -98,7 +98,10 @@ Status JsonSource::RunStream(std::istream& in, const std::string& name, ChangeSi
 Status JsonSource::RunFile(const std::string& path, ChangeSink& sink) {
   const std::string& name = name_;
   std::ifstream in(path, std::ios::binary);
-  if (!in) return ErrnoError("cannot open the input file '" + path + "'", errno);
+  if (!in) {
+    if (stop_) return Status::Ok();  // stopped while waiting to open (a FIFO)
+    return ErrnoError("cannot open the input file '" + path + "'", errno);
+  }
   std::stringstream ss;
   ss << in.rdbuf();
   std::string all = ss.str();

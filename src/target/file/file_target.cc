@@ -1,5 +1,6 @@
 // The file target: appends each event as one JSON line (JSONL), fsynced by policy.
 
+#include "base/logging.h"
 #include "target/append_file.h"
 #include "target/builtin.h"
 
@@ -18,16 +19,43 @@ class FileTarget final : public Target {
 
   DeliveryOutcome Deliver(const OutputEvent& event) override {
     Status s = file_.Append(event.Json(format_));
-    if (!s.ok()) return {Delivery::kRetry, s};
+    // A local file that cannot be written (disk full, I/O error) does not heal by retrying,
+    // and dead-lettering to the same disk would not help either: stop the pipeline.
+    if (!s.ok()) return {Delivery::kFatal, s};
     return {};
   }
 
   Status Flush() override { return file_.Flush(); }
+  Status WriteOut() override { return file_.WriteOut(); }
+
+  std::optional<std::string> Cursor() const override {
+    auto size = file_.Size();
+    if (!size.ok()) return std::nullopt;
+    return std::to_string(*size);
+  }
+
+  Status Reconcile(const std::string& cursor) override {
+    uint64_t size = std::stoull(cursor);
+    CDC_ASSIGN_OR_RETURN(uint64_t before, file_.Size());
+    CDC_ASSIGN_OR_RETURN(bool cut, file_.TruncateTo(size));
+    if (!cut) {
+      log::Warn(
+          "target '{}': {} is shorter ({} bytes) than at the last checkpoint ({} bytes): it was "
+          "rotated or truncated by someone else; appending to it",
+          name_, file_.path(), before, size);
+    } else if (before > size) {
+      log::Info(
+          "target '{}': cut {} bytes written after the last checkpoint from {}; they are "
+          "delivered again",
+          name_, before - size, file_.path());
+    }
+    return Status::Ok();
+  }
   Status CheckHealth() override { return AppendFile::CheckWritable(file_.path()); }
 
  private:
   std::string name_;
-  AppendFile file_;
+  mutable AppendFile file_;
   EventFormat format_;
 };
 

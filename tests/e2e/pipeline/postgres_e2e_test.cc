@@ -8,6 +8,7 @@
 #include <simdjson.h>
 
 #include <map>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -111,41 +112,57 @@ class PostgresE2E : public ::testing::Test {
     return false;
   }
 
-  // Compares the consumer files with what wal2json recorded on the "oracle" slot.
-  void ExpectEveryCommittedChangeDelivered() {
+  // Compares the consumer files with what wal2json recorded on the "oracle" slot: per consumer
+  // and row, the delivered changes (other than snapshot READs) are exactly the committed ones
+  // routed there, each once, in commit order.
+  void ExpectEveryCommittedChangeExactlyOnceInOrder(size_t at_least) {
     auto oracle = OracleChanges(*server_, "coredb");
-    ASSERT_GT(oracle.size(), 500u);
-    std::map<std::string, std::multiset<Change>> got;
-    for (const auto& [table, consumers] : testing::CoreDbConsumers()) {
-      for (const auto& c : consumers) {
-        if (got.count(c)) continue;
-        for (auto& change : ConsumerChanges(data_ / ("consumers/" + c + ".jsonl")))
-          got[c].insert(change);
-      }
-    }
-    size_t checked = 0;
+    ASSERT_GT(oracle.size(), at_least);
+    auto split = [](const Change& c) {
+      size_t a = c.find('|'), b = c.find('|', a + 1);
+      return std::tuple(c.substr(0, a), c.substr(a + 1, b - a - 1), c.substr(b + 1));
+    };
+    // consumer -> "table|id" -> ops in order
+    using Histories = std::map<std::string, std::map<std::string, std::vector<std::string>>>;
+    Histories want, got;
     for (const auto& change : oracle) {
-      std::string table = change.substr(0, change.find('|'));
-      std::string op =
-          change.substr(table.size() + 1, change.find('|', table.size() + 1) - table.size() - 1);
+      auto [table, op, id] = split(change);
       if (!testing::CoreDbEventTypes().count(table) ||
           !testing::CoreDbEventTypes().at(table).count(op))
         continue;
       for (const auto& consumer : testing::CoreDbConsumers().at(table)) {
-        EXPECT_TRUE(got[consumer].count(change)) << change << " missing from " << consumer;
-        ++checked;
+        want[consumer][table + "|" + id].push_back(op);
       }
     }
-    EXPECT_GT(checked, 500u);
-    // Nothing made up: every delivered change (other than snapshot READs) was committed.
-    std::set<Change> committed(oracle.begin(), oracle.end());
-    for (const auto& [consumer, changes] : got) {
-      for (const auto& change : changes) {
-        if (change.find("|READ|") != std::string::npos) continue;
-        EXPECT_TRUE(committed.count(change))
-            << change << " in " << consumer << " was never committed";
+    size_t delivered = 0;
+    for (const auto& [consumer, rows] : want) {
+      for (const auto& change : ConsumerChanges(data_ / ("consumers/" + consumer + ".jsonl"))) {
+        auto [table, op, id] = split(change);
+        if (op == "READ") continue;
+        got[consumer][table + "|" + id].push_back(op);
+        ++delivered;
       }
     }
+    size_t wrong = 0;
+    for (const auto& [consumer, rows] : want) {
+      for (const auto& [row, ops] : rows) {
+        const auto& have = got[consumer][row];
+        if (have != ops && ++wrong <= 10) {
+          std::string w, h;
+          for (const auto& o : ops) w += o + " ";
+          for (const auto& o : have) h += o + " ";
+          ADD_FAILURE() << consumer << " " << row << ": committed [" << w << "], delivered [" << h
+                        << "]";
+        }
+      }
+      for (const auto& [row, ops] : got[consumer]) {
+        if (!rows.count(row) && ++wrong <= 10) {
+          ADD_FAILURE() << consumer << " " << row << " delivered but never committed";
+        }
+      }
+    }
+    EXPECT_EQ(wrong, 0u);
+    EXPECT_GT(delivered, at_least);
     EXPECT_FALSE(testing::FileExists(data_ / "dead-letter.jsonl"))
         << testing::ReadFile(data_ / "dead-letter.jsonl");
   }
@@ -155,7 +172,10 @@ class PostgresE2E : public ::testing::Test {
   std::map<std::string, std::string> env_;
 };
 
-TEST_F(PostgresE2E, EveryCommittedChangeReachesItsConsumersAcrossKill9) {
+// The checkpoint protocol under fire: SIGKILL at random moments, 20 times, while `generate`
+// commits. Afterwards every committed change is in each of its consumer files exactly once, and
+// the changes of each row are in commit order.
+TEST_F(PostgresE2E, ExactlyOnceInCommitOrderAcross20Kill9) {
   ASSERT_EQ(Cli({"generate", "--seed-only"}), 0);
   ASSERT_TRUE(
       server_->Execute("SELECT pg_create_logical_replication_slot('oracle', 'wal2json')", "coredb")
@@ -164,20 +184,22 @@ TEST_F(PostgresE2E, EveryCommittedChangeReachesItsConsumersAcrossKill9) {
   auto run = std::make_unique<CliProcess>(std::vector<std::string>{"run"}, env_, log);
   // Changes committed before the pipeline's slot exists can only arrive as snapshot rows.
   ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
-  CliProcess generate({"generate", "--rate", "400", "--duration", "6", "--seed", "7"}, env_,
+  CliProcess generate({"generate", "--rate", "600", "--duration", "40", "--seed", "7"}, env_,
                       data_ / "generate.log");
-  for (int kill = 0; kill < 2; ++kill) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  std::mt19937 random(20261125);
+  int kills = 0;
+  for (; kills < 20 && generate.running(); ++kills) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150 + random() % 1200));
     run->Signal(SIGKILL);
-    EXPECT_EQ(run->Wait(10), 128 + SIGKILL);
+    ASSERT_EQ(run->Wait(10), 128 + SIGKILL);
     run = std::make_unique<CliProcess>(std::vector<std::string>{"run"}, env_, log);
   }
-  ASSERT_EQ(generate.Wait(60), 0) << testing::ReadFile(data_ / "generate.log");
+  EXPECT_EQ(kills, 20) << "the workload ended before the 20th kill";
+  ASSERT_EQ(generate.Wait(90), 0) << testing::ReadFile(data_ / "generate.log");
   ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
   run->Signal(SIGTERM);
   ASSERT_EQ(run->Wait(30), 0) << testing::ReadFile(log);
-
-  ExpectEveryCommittedChangeDelivered();
+  ExpectEveryCommittedChangeExactlyOnceInOrder(5000);
 }
 
 TEST_F(PostgresE2E, EveryCommittedChangeReachesItsConsumersAcrossAServerRestart) {
@@ -197,7 +219,7 @@ TEST_F(PostgresE2E, EveryCommittedChangeReachesItsConsumersAcrossAServerRestart)
   ASSERT_EQ(run.Wait(30), 0) << testing::ReadFile(log);
   EXPECT_NE(testing::ReadFile(log).find("reconnecting"), std::string::npos)
       << testing::ReadFile(log);
-  ExpectEveryCommittedChangeDelivered();
+  ExpectEveryCommittedChangeExactlyOnceInOrder(500);
 }
 
 TEST_F(PostgresE2E, AHugeTransactionStreamsInBoundedMemory) {

@@ -178,15 +178,16 @@ TEST(Cli, RunMixedInputCountsAddUp) {
   EXPECT_EQ(testing::ReadLines(dir / "consumers/alerts.jsonl").size(), 1u);
   EXPECT_EQ(testing::ReadLines(dir / "consumers/event-store.jsonl").size(), 1u);
   EXPECT_FALSE(testing::FileExists(dir / "consumers/crm.jsonl"));
-  auto dl = testing::ReadLines(dir / "dead-letter.jsonl");
-  ASSERT_EQ(dl.size(), 4u);
-  EXPECT_TRUE(Contains(dl[0], "malformed JSON"));
-  EXPECT_TRUE(Contains(dl[1], "unknown table 'payroll'"));
-  EXPECT_TRUE(Contains(dl[2], "event type DELETE is not allowed for table orders"));
-  EXPECT_TRUE(Contains(dl[3], "missing field 'timestamp'"));
+  // Dead letters keep the order of their shard (table + key), not the order of the input.
+  auto dl = testing::ReadFile(dir / "dead-letter.jsonl");
+  EXPECT_EQ(testing::ReadLines(dir / "dead-letter.jsonl").size(), 4u);
+  EXPECT_TRUE(Contains(dl, "malformed JSON")) << dl;
+  EXPECT_TRUE(Contains(dl, "unknown table 'payroll'")) << dl;
+  EXPECT_TRUE(Contains(dl, "event type DELETE is not allowed for table orders")) << dl;
+  EXPECT_TRUE(Contains(dl, "missing field 'timestamp'")) << dl;
 }
 
-TEST(Cli, RunFromStdinAppendsAcrossRuns) {
+TEST(Cli, RunFromStdinTwiceDeliversTheSameChangeOnce) {
   TempDir dir;
   std::string line =
       R"({"eventType":"INSERT","tableName":"products","timestamp":"2024-01-15T10:30:00Z","after":{"id":1,"sku":"A-1"}})"
@@ -195,9 +196,8 @@ TEST(Cli, RunFromStdinAppendsAcrossRuns) {
     auto r = RunCli({"run", "--input", "-"}, {{"CDC_DATA_DIR", dir.path()}}, CDC_SOURCE_DIR, line);
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
-  auto lines = testing::ReadLines(dir / "consumers/catalog-service.jsonl");
-  ASSERT_EQ(lines.size(), 2u);
-  EXPECT_EQ(lines[0], lines[1]);  // the same change gets the same id: redelivery is recognisable
+  // The same change gets the same id, and the state store remembers ids of JSON input.
+  EXPECT_EQ(testing::ReadLines(dir / "consumers/catalog-service.jsonl").size(), 1u);
 }
 
 TEST(Cli, ConfigReferenceIsMarkdown) {

@@ -52,9 +52,9 @@ targets:
 )");
   ASSERT_FALSE(r.config);
   ASSERT_EQ(r.errors.size(), 2u) << AllErrors(r);
-  EXPECT_EQ(
-      r.errors[0].ToString(),
-      "test.yaml:3:3: unknown key 'colour' in 'pipeline' (allowed: name, data_dir, log_level)");
+  EXPECT_EQ(r.errors[0].ToString(),
+            "test.yaml:3:3: unknown key 'colour' in 'pipeline' (allowed: name, data_dir, "
+            "log_level, shutdown_timeout_ms)");
   EXPECT_EQ(
       r.errors[1].ToString(),
       "test.yaml:10:15: rules.r1: target 'nowhere' is not defined in 'targets' (defined: out)");

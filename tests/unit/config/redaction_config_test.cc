@@ -64,8 +64,8 @@ tables:
   EXPECT_EQ(users->redact[2].detect, (std::vector<std::string>{"email", "phone"}));
   EXPECT_EQ(users->redact[3].rule, "");
   EXPECT_EQ(users->redact[3].where.line, 12);
-  EXPECT_EQ(c.FindTable("public", "products")->redact_at, "processor");  // pii: none
-  EXPECT_EQ(c.FindTable("public", "events")->redact_at, "processor");    // explicit
+  EXPECT_EQ(c.FindTable("public", "products")->redact_at, "capture");  // the default
+  EXPECT_EQ(c.FindTable("public", "events")->redact_at, "processor");  // explicit
 }
 
 TEST(RedactionConfig, EnabledFollowsTheOriginalsFeatureFlag) {

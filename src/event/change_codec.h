@@ -1,0 +1,28 @@
+// The binary form of a ChangeEvent inside the durable stream: every value keeps its exact type
+// (decimal digits, micros, bytes), so what a processor reads back from the stream is the change
+// the source decoded. Layout (little-endian, varints for lengths and counts):
+//   u8 version(1) | str schema | str table | u8 op | u32 schema_version | i64 commit micros
+//   | position: u8 tag (0 none, 1 pg: u64 lsn u32 xid u32 seq, 2 content: str digest)
+//   | u8 flags (1 before, 2 after) | [row before] | [row after] | row key | varint n, n x str
+//   (unchanged TOAST columns)
+//   row   = varint n, n x (str name, value)
+//   value = u8 kind, then: bool u8 | int64/timestamp/date/time i64 | double 8 bytes
+//           | text kinds str | array varint n, n x value | null/unchanged-toast nothing
+//
+// Thread-safety: free functions, no state.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "event/change_event.h"
+
+namespace cdc {
+
+// Appends the encoding of `change` to `out`.
+void EncodeChange(const ChangeEvent& change, std::string& out);
+// Decodes one change; an error names what is malformed (a corrupt or foreign record).
+Result<ChangeEvent> DecodeChange(std::string_view data);
+
+}  // namespace cdc

@@ -1,0 +1,566 @@
+// The durable half of Pipeline: the stream between the source and the processors, the delivery
+// thread, and the checkpoint protocol (docs/architecture.md, "Checkpoints and exactly-once").
+//
+//   source thread:   capture redaction -> append to the shard of table + key -> group fsync ->
+//                    (the source acknowledges upstream only after MakeDurable = fsync)
+//   delivery thread: read fsynced records -> process, match, deliver -> when caught up, write the
+//                    targets' buffers out -> every checkpoint_interval: fsync the targets, then
+//                    commit shard checkpoints + target marks (file lengths) in one transaction.
+//   restart:         cut every file target back to its mark, resume each shard at its
+//                    checkpoint: what was written after the mark is written again, exactly once.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <chrono>
+
+#include "base/logging.h"
+#include "event/change_codec.h"
+#include "event/event_json.h"
+#include "runtime/pipeline.h"
+#include "state/state_store.h"
+#include "stream/log.h"
+
+namespace cdc {
+namespace {
+
+constexpr uint8_t kRecordChange = 1;
+constexpr uint8_t kRecordDeadLetter = 2;
+constexpr char kDeadLetterMark[] = "@dead-letter";
+constexpr size_t kBatchRecords = 512;
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void PutVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+void PutString(std::string& out, std::string_view s) {
+  PutVarint(out, s.size());
+  out.append(s);
+}
+
+bool GetVarint(std::string_view& in, uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
+    auto b = static_cast<uint8_t>(in.front());
+    in.remove_prefix(1);
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+bool GetString(std::string_view& in, std::string& out) {
+  uint64_t n = 0;
+  if (!GetVarint(in, n) || n > in.size()) return false;
+  out.assign(in.substr(0, n));
+  in.remove_prefix(n);
+  return true;
+}
+
+std::string PositionText(const PgPosition& p) {
+  return std::to_string(p.commit_lsn.value()) + "/" + std::to_string(p.xid.value()) + "/" +
+         std::to_string(p.seq);
+}
+
+std::optional<PgPosition> ParsePositionText(std::string_view text) {
+  uint64_t parts[3];
+  for (int i = 0; i < 3; ++i) {
+    size_t slash = i < 2 ? text.find('/') : text.size();
+    if (slash == std::string_view::npos) return std::nullopt;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + slash, parts[i]);
+    if (ec != std::errc() || p != text.data() + slash) return std::nullopt;
+    text.remove_prefix(std::min(text.size(), slash + 1));
+  }
+  return PgPosition{Lsn(parts[0]), TxId(static_cast<uint32_t>(parts[1])),
+                    static_cast<uint32_t>(parts[2])};
+}
+
+uint64_t ParseCount(const std::optional<std::string>& text) {
+  uint64_t v = 0;
+  if (text) std::from_chars(text->data(), text->data() + text->size(), v);
+  return v;
+}
+
+// The partition key: table and primary-key values, so the changes of one row stay in order.
+void PartitionKey(const ChangeEvent& change, std::string& out) {
+  out.clear();
+  out.append(change.schema).push_back('.');
+  out.append(change.table);
+  for (const Column& c : change.key.columns()) {
+    out.push_back('\x1f');
+    out.append(ValueToJson(c.value));
+  }
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
+  return buf;
+}
+
+}  // namespace
+
+// The position of the last change record of `log`, searching back from its end.
+Result<std::optional<PgPosition>> LastPosition(const stream::ShardLog& log) {
+  uint64_t first = log.stats().first.value();
+  uint64_t end = log.next_offset().value();
+  uint64_t span = 1;
+  while (end > first) {
+    uint64_t start = end - std::min(span, end - first);
+    CDC_ASSIGN_OR_RETURN(auto reader, log.OpenReader(StreamOffset(start)));
+    std::optional<PgPosition> last;
+    while (true) {
+      CDC_ASSIGN_OR_RETURN(auto record, reader->Next());
+      if (!record || record->offset.value() >= end) break;
+      if (record->type != kRecordChange) continue;
+      std::string_view payload = record->payload;
+      uint64_t n = 0;
+      std::string ignored;
+      bool ok = GetVarint(payload, n);
+      for (uint64_t k = 0; ok && k <= n; ++k) ok = GetString(payload, ignored);  // + location
+      if (!ok)
+        return Corruption("malformed change record at offset " +
+                          std::to_string(record->offset.value()));
+      CDC_ASSIGN_OR_RETURN(ChangeEvent change, DecodeChange(payload));
+      if (const auto* pg = std::get_if<PgPosition>(&change.position)) last = *pg;
+    }
+    if (last || start == first) return last;
+    end = start;
+    span *= 2;
+  }
+  return std::optional<PgPosition>();
+}
+
+Status Pipeline::OpenDurable() {
+  int64_t now = NowMicros();
+  std::string owner = "pid " + std::to_string(::getpid()) + " on host " + HostName();
+  CDC_ASSIGN_OR_RETURN(state_, state::OpenSqliteStateStore(config_->state.path, owner, now));
+  const StreamConfig& sc = config_->stream;
+  stream::LogOptions options;
+  options.segment_bytes = static_cast<uint64_t>(sc.segment_bytes);
+  options.fsync_bytes = static_cast<uint64_t>(sc.fsync_bytes);
+  options.fsync_interval = std::chrono::milliseconds(sc.fsync_interval_ms);
+  options.retention_age = std::chrono::hours(sc.retention_hours);
+  options.retention_bytes = static_cast<uint64_t>(sc.retention_bytes);
+  CDC_ASSIGN_OR_RETURN(stream_,
+                       stream::EmbeddedStream::Open(config_->pipeline.data_dir + "/stream",
+                                                    static_cast<uint32_t>(sc.shards), options));
+  uint32_t shards = stream_->shard_count();
+  CDC_ASSIGN_OR_RETURN(auto checkpoints, state_->ShardCheckpoints());
+  next_.assign(shards, 0);
+  backlog_end_.assign(shards, 0);
+  retained_.assign(shards, 0);
+  committed_ = std::vector<std::atomic<uint64_t>>(shards);
+  for (uint32_t i = 0; i < shards; ++i) {
+    const stream::ShardLog& log = stream_->shard(ShardId(i));
+    auto it = checkpoints.find(i);
+    uint64_t first = log.stats().first.value();
+    uint64_t checkpoint = it != checkpoints.end() ? it->second : first;
+    if (checkpoint < first) {
+      return Corruption("shard " + std::to_string(i) + " of the stream starts at offset " +
+                        std::to_string(first) + " but its checkpoint is " +
+                        std::to_string(checkpoint) +
+                        ": records that were never delivered are gone (was the stream directory "
+                        "replaced?)");
+    }
+    if (checkpoint > log.next_offset().value()) {
+      return Corruption("shard " + std::to_string(i) + " has records up to offset " +
+                        std::to_string(log.next_offset().value()) + " but its checkpoint is " +
+                        std::to_string(checkpoint) +
+                        ": the stream lost fsynced records (was it replaced or restored from an "
+                        "older copy?)");
+    }
+    next_[i] = checkpoint;
+    backlog_end_[i] = log.next_offset().value();
+    committed_[i] = checkpoint;
+    retained_[i] = first;
+  }
+
+  // Per shard, the position of the last change it holds: the source may send changes again
+  // (appended but not acknowledged upstream before a crash), and those a shard already has must
+  // be skipped. Per shard, not overall: a crash between the writes of a group sync can leave a
+  // later change in one shard and lose an earlier one of another, which must then be appended.
+  CDC_ASSIGN_OR_RETURN(auto delivered_position, state_->Value("source.position"));
+  last_delivered_ = delivered_position ? ParsePositionText(*delivered_position) : std::nullopt;
+  shard_tail_.assign(shards, std::nullopt);
+  shard_delivered_.assign(shards, std::nullopt);
+  for (uint32_t i = 0; i < shards; ++i) {
+    CDC_ASSIGN_OR_RETURN(auto delivered, state_->Value("source.position." + std::to_string(i)));
+    if (delivered) shard_delivered_[i] = ParsePositionText(*delivered);
+    CDC_ASSIGN_OR_RETURN(shard_tail_[i], LastPosition(stream_->shard(ShardId(i))));
+    // A shard whose records were all delivered and deleted by retention: its last delivered
+    // change is its last change.
+    if (!shard_tail_[i]) shard_tail_[i] = shard_delivered_[i];
+  }
+
+  // Exactly-once targets go back to their marks; counts carry over.
+  CDC_ASSIGN_OR_RETURN(auto marks, state_->TargetMarks());
+  for (size_t i = 0; i < runner_->size(); ++i) {
+    Target& target = runner_->target(i);
+    auto it = marks.find(target.name());
+    if (it == marks.end()) continue;
+    if (!it->second.cursor.empty()) {
+      CDC_RETURN_IF_ERROR(
+          target.Reconcile(it->second.cursor).WithContext("target '" + target.name() + "'"));
+    }
+    runner_->set_stats(i, {it->second.delivered, it->second.dead_lettered});
+  }
+  auto dl = marks.find(kDeadLetterMark);
+  if (dl != marks.end()) {
+    uint64_t size = ParseCount(dl->second.cursor);
+    CDC_ASSIGN_OR_RETURN(uint64_t before, dead_letters_->Size());
+    CDC_ASSIGN_OR_RETURN(bool cut, dead_letters_->TruncateTo(size));
+    if (!cut) {
+      log::Warn("{} is shorter than at the last checkpoint: rotated or truncated by someone else",
+                dead_letters_->path());
+    } else if (before > size) {
+      log::Info("cut {} bytes written after the last checkpoint from {}", before - size,
+                dead_letters_->path());
+    }
+    dead_letters_->set_count(dl->second.delivered);
+  }
+  CDC_ASSIGN_OR_RETURN(auto published, state_->Value("count.published"));
+  CDC_ASSIGN_OR_RETURN(auto unmatched, state_->Value("count.unmatched"));
+  CDC_ASSIGN_OR_RETURN(auto last_commit, state_->Value("time.last_commit"));
+  stats_.published = ParseCount(published);
+  stats_.unmatched = ParseCount(unmatched);
+  last_commit_micros_ = static_cast<int64_t>(ParseCount(last_commit));
+
+  // Marks for targets that have none yet (the first run, or a target added to the config), so a
+  // crash before the first regular checkpoint also cuts them back to where they started.
+  CDC_RETURN_IF_ERROR(Checkpoint(false));
+
+  uint64_t backlog = 0;
+  for (uint32_t i = 0; i < shards; ++i) {
+    backlog += stream_->shard(ShardId(i)).next_offset().value() - next_[i];
+  }
+  log::Info(
+      "stream {} ({} shards, {} records to deliver from the last checkpoint); state {} "
+      "(lease token {})",
+      config_->pipeline.data_dir + "/stream", shards, backlog, config_->state.path,
+      state_->lease().token);
+  return Status::Ok();
+}
+
+Status Pipeline::AppendChange(const ChangeEvent& change, const std::vector<std::string>& redacted,
+                              std::string_view location) {
+  PartitionKey(change, key_);
+  ShardId shard = stream::ShardForKey(key_, stream_->shard_count());
+  if (const auto* pg = std::get_if<PgPosition>(&change.position)) {
+    auto& tail = shard_tail_[shard.value()];
+    if (tail && *pg <= *tail) {
+      ++source_duplicates_;  // sent again by the source: its shard already has it
+      return Status::Ok();
+    }
+    tail = *pg;
+  }
+  record_.clear();
+  PutVarint(record_, redacted.size());
+  for (const auto& c : redacted) PutString(record_, c);
+  PutString(record_, location);
+  EncodeChange(change, record_);
+  CDC_RETURN_IF_ERROR(stream_->shard(shard)
+                          .Append(kRecordChange, record_, NowMicros())
+                          .status()
+                          .WithContext("stream shard " + std::to_string(shard.value())));
+  appended_bytes_ += record_.size();
+  if (stream_->SyncDue()) CDC_RETURN_IF_ERROR(SyncStream());
+  return WaitForBackpressure();
+}
+
+Status Pipeline::AppendDeadLetter(const DeadLetter& letter) {
+  record_.clear();
+  PutString(record_, letter.stage);
+  PutString(record_, letter.reason);
+  PutString(record_, letter.location);
+  PutString(record_, letter.table);
+  PutString(record_, letter.input);
+  CDC_RETURN_IF_ERROR(stream_
+                          ->Append(letter.table.empty() ? "@invalid" : letter.table,
+                                   kRecordDeadLetter, record_, NowMicros())
+                          .status());
+  appended_bytes_ += record_.size();
+  if (stream_->SyncDue()) CDC_RETURN_IF_ERROR(SyncStream());
+  return WaitForBackpressure();
+}
+
+Status Pipeline::SyncStream() {
+  if (delivery_failed_) return Aborted("delivery stopped: " + delivery_error_.message());
+  CDC_RETURN_IF_ERROR(stream_->Sync().WithContext("stream"));
+  // Retention runs here, on the appending thread, behind the delivery thread's checkpoints.
+  int64_t now = 0;
+  for (uint32_t i = 0; i < stream_->shard_count(); ++i) {
+    uint64_t c = committed_[i].load();
+    if (c <= retained_[i]) continue;
+    if (now == 0) now = NowMicros();
+    CDC_RETURN_IF_ERROR(stream_->shard(ShardId(i)).ApplyRetention(StreamOffset(c), now));
+    retained_[i] = c;
+  }
+  return Status::Ok();
+}
+
+// A stalled target must not make memory or the stream grow without bound: past
+// stream.max_unprocessed_bytes the source waits (it stops reading the WAL) until delivery
+// catches up.
+Status Pipeline::WaitForBackpressure() {
+  auto limit = static_cast<uint64_t>(config_->stream.max_unprocessed_bytes);
+  if (limit == 0 || appended_bytes_ - processed_bytes_ <= limit) return Status::Ok();
+  CDC_RETURN_IF_ERROR(SyncStream());
+  if (!paused_logged_) {
+    log::Warn(
+        "targets are behind: {} MiB of the stream not yet delivered (limit "
+        "stream.max_unprocessed_bytes); pausing the source until they catch up",
+        (appended_bytes_ - processed_bytes_) >> 20);
+    paused_logged_ = true;
+  }
+  std::unique_lock lock(progress_mu_);
+  while (appended_bytes_ - processed_bytes_ > limit / 2 && !delivery_failed_ && !stop_requested_) {
+    progress_cv_.wait_for(lock, std::chrono::milliseconds(50));
+  }
+  if (delivery_failed_) return Aborted("delivery stopped: " + delivery_error_.message());
+  if (paused_logged_) {
+    log::Info("targets caught up; resuming the source");
+    paused_logged_ = false;
+  }
+  return Status::Ok();
+}
+
+Status Pipeline::DeliverRecord(uint32_t shard, uint8_t type, std::string_view payload) {
+  std::string location = "stream shard " + std::to_string(shard);
+  if (type == kRecordDeadLetter) {
+    DeadLetter letter;
+    if (!GetString(payload, letter.stage) || !GetString(payload, letter.reason) ||
+        !GetString(payload, letter.location) || !GetString(payload, letter.table) ||
+        !GetString(payload, letter.input)) {
+      return Corruption(location + ": malformed dead-letter record");
+    }
+    return WriteDeadLetter(letter);
+  }
+  if (type != kRecordChange) {
+    return Corruption(location + ": unknown record type " + std::to_string(type));
+  }
+  std::vector<std::string> redacted;
+  uint64_t n = 0;
+  if (!GetVarint(payload, n) || n > payload.size()) {
+    return Corruption(location + ": malformed change record");
+  }
+  redacted.resize(n);
+  for (auto& c : redacted) {
+    if (!GetString(payload, c)) return Corruption(location + ": malformed change record");
+  }
+  std::string input_location;
+  if (!GetString(payload, input_location)) {
+    return Corruption(location + ": malformed change record");
+  }
+  if (!input_location.empty()) location = std::move(input_location);
+  CDC_ASSIGN_OR_RETURN(ChangeEvent change, DecodeChange(payload));
+  if (const auto* pg = std::get_if<PgPosition>(&change.position)) {
+    last_delivered_ = *pg;
+    shard_delivered_[shard] = *pg;
+  } else if (std::holds_alternative<ContentPosition>(change.position)) {
+    // JSON input has no ordered position: its events are remembered by id for dedupe_ttl_hours.
+    std::string key = PositionKey(change.position);
+    bool seen = pending_keys_.count(key) > 0;
+    if (!seen) {
+      CDC_ASSIGN_OR_RETURN(seen, state_->HasKey(key, NowMicros()));
+    }
+    if (seen) {
+      ++stats_.duplicates;
+      return Status::Ok();
+    }
+    pending_keys_.insert(std::move(key));
+  }
+  last_commit_micros_ = change.commit_time.micros;
+  const TableProcessor* processor = processors_.Find(change.schema, change.table);
+  if (processor == nullptr) {
+    // The config changed since the change was captured.
+    return WriteDeadLetter(RejectChange(
+        nullptr, change, true, RawInput{{}, location}, change.QualifiedName(),
+        "unknown table '" + change.QualifiedName() + "': it is not configured in 'tables'"));
+  }
+  return ProcessAndDeliver(*processor, change, processor->RedactsAtCapture() ? &redacted : nullptr,
+                           RawInput{{}, location});
+}
+
+Status Pipeline::Checkpoint(bool final) {
+  CDC_RETURN_IF_ERROR(Flush());
+  int64_t now = NowMicros();
+  state::CheckpointCommit commit;
+  commit.now_micros = now;
+  for (uint32_t i = 0; i < next_.size(); ++i) commit.shard_checkpoints[i] = next_[i];
+  for (size_t i = 0; i < runner_->size(); ++i) {
+    Target& target = runner_->target(i);
+    state::TargetMark mark;
+    mark.cursor = target.Cursor().value_or("");
+    mark.shard_next = commit.shard_checkpoints;
+    mark.delivered = runner_->stats(i).delivered;
+    mark.dead_lettered = runner_->stats(i).dead_lettered;
+    commit.target_marks[target.name()] = std::move(mark);
+  }
+  {
+    state::TargetMark mark;
+    CDC_ASSIGN_OR_RETURN(uint64_t size, dead_letters_->Size());
+    mark.cursor = std::to_string(size);
+    mark.shard_next = commit.shard_checkpoints;
+    mark.delivered = dead_letters_->count();
+    commit.target_marks[kDeadLetterMark] = std::move(mark);
+  }
+  int64_t expires = now + config_->state.dedupe_ttl_hours * 3600 * 1000000;
+  for (const auto& key : pending_keys_) commit.dedupe_keys.emplace_back(key, expires);
+  auto& v = commit.values;
+  if (last_delivered_) v["source.position"] = PositionText(*last_delivered_);
+  for (uint32_t i = 0; i < shard_delivered_.size(); ++i) {
+    if (shard_delivered_[i]) {
+      v["source.position." + std::to_string(i)] = PositionText(*shard_delivered_[i]);
+    }
+  }
+  v["count.published"] = std::to_string(stats_.published);
+  v["count.unmatched"] = std::to_string(stats_.unmatched);
+  v["count.dead_lettered"] = std::to_string(dead_letters_->count());
+  v["time.last_commit"] = std::to_string(last_commit_micros_);
+  v["time.caught_up"] = std::to_string(caught_up_micros_);
+  v["time.checkpoint"] = std::to_string(now);
+  v["pipeline.running"] = final ? "false" : "true";
+  v["pipeline.owner"] = state_->lease().owner;
+  struct rusage usage = {};
+  if (::getrusage(RUSAGE_SELF, &usage) == 0) {
+    v["memory.max_rss_bytes"] = std::to_string(static_cast<uint64_t>(usage.ru_maxrss) * 1024);
+  }
+  v["stream.shards"] = std::to_string(stream_->shard_count());
+  for (uint32_t i = 0; i < stream_->shard_count(); ++i) {
+    stream::ShardStats st = stream_->shard(ShardId(i)).stats();
+    v["stream.shard." + std::to_string(i)] =
+        std::to_string(st.first.value()) + " " + std::to_string(st.next.value()) + " " +
+        std::to_string(st.durable_end.value()) + " " + std::to_string(st.bytes) + " " +
+        std::to_string(st.segments);
+  }
+  CDC_RETURN_IF_ERROR(state_->Commit(commit).WithContext("checkpoint"));
+  pending_keys_.clear();
+  for (uint32_t i = 0; i < next_.size(); ++i) committed_[i] = next_[i];
+  ++checkpoints_;
+  if (checkpoints_ % 1000 == 0) {
+    CDC_ASSIGN_OR_RETURN(uint64_t expired, state_->ExpireKeys(now));
+    if (expired > 0) log::Debug("expired {} dedupe keys", expired);
+  }
+  return Status::Ok();
+}
+
+void Pipeline::DeliveryLoop() {
+  uint32_t shards = stream_->shard_count();
+  std::vector<std::unique_ptr<stream::ShardReader>> readers(shards);
+  auto fail = [&](Status s) {
+    delivery_error_ = std::move(s);
+    delivery_failed_ = true;
+    progress_cv_.notify_all();
+    if (Source* src = source_.load()) src->Stop();
+  };
+  for (uint32_t i = 0; i < shards; ++i) {
+    auto r = stream_->shard(ShardId(i)).OpenReader(StreamOffset(next_[i]));
+    if (!r.ok()) return fail(r.status().WithContext("stream shard " + std::to_string(i)));
+    readers[i] = std::move(r).value();
+  }
+  auto interval = std::chrono::milliseconds(config_->state.checkpoint_interval_ms);
+  auto last_checkpoint = std::chrono::steady_clock::now();
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  bool dirty = false;      // delivered since the last checkpoint
+  bool unwritten = false;  // delivered since the last WriteOut
+  std::vector<StreamOffset> seen(shards);
+  while (true) {
+    // Read before the pass: once the source is done and synced, a pass that finds nothing
+    // means everything was delivered.
+    bool source_finished = source_done_.load();
+    bool progressed = false;
+    for (uint32_t i = 0; i < shards; ++i) {
+      for (size_t n = 0; n < kBatchRecords; ++n) {
+        auto record = readers[i]->Next();
+        if (!record.ok())
+          return fail(record.status().WithContext("stream shard " + std::to_string(i)));
+        if (!record->has_value()) break;
+        const stream::Record& r = **record;
+        if (r.offset.value() != next_[i]) {
+          return fail(Corruption("stream shard " + std::to_string(i) + ": expected offset " +
+                                 std::to_string(next_[i]) + ", read " +
+                                 std::to_string(r.offset.value())));
+        }
+        Status s = DeliverRecord(i, r.type, r.payload);
+        if (!s.ok()) return fail(s);
+        next_[i] = r.offset.value() + 1;
+        // Backpressure counts what this run appended (the backlog of an earlier run was
+        // bounded by it).
+        if (r.offset.value() >= backlog_end_[i]) processed_bytes_ += r.payload.size();
+        progressed = dirty = unwritten = true;
+      }
+    }
+    if (progressed) progress_cv_.notify_all();
+    auto now = std::chrono::steady_clock::now();
+    if (!progressed) {
+      caught_up_micros_ = NowMicros();
+      if (unwritten) {
+        Status s = runner_->WriteOut();
+        if (s.ok()) s = dead_letters_->WriteOut();
+        if (!s.ok()) return fail(s);
+        unwritten = false;
+      }
+    }
+    bool done = !progressed && source_finished;
+    if (stop_requested_ && !deadline) {
+      deadline = now + std::chrono::milliseconds(config_->pipeline.shutdown_timeout_ms);
+    }
+    bool out_of_time = deadline && now >= *deadline;
+    if (done || out_of_time || (dirty && now - last_checkpoint >= interval)) {
+      Status s = Checkpoint(done || out_of_time);
+      if (!s.ok()) return fail(s);
+      dirty = false;
+      last_checkpoint = now;
+    }
+    if (done) return;
+    if (out_of_time) {
+      uint64_t left = 0;
+      for (uint32_t i = 0; i < shards; ++i) {
+        left += stream_->shard(ShardId(i)).durable_end().value() - next_[i];
+      }
+      log::Warn(
+          "shutdown timeout ({} ms) reached with {} records not yet delivered; they are "
+          "delivered after the next start",
+          config_->pipeline.shutdown_timeout_ms, left);
+      return;
+    }
+    if (!progressed) {
+      for (uint32_t i = 0; i < shards; ++i) seen[i] = StreamOffset(next_[i]);
+      stream_->WaitForData(seen, std::chrono::milliseconds(20));
+    }
+  }
+}
+
+Status Pipeline::RunDurable(Source& source) {
+  CDC_RETURN_IF_ERROR(OpenDurable());
+  source_ = &source;
+  if (stop_requested_) source.Stop();
+  delivery_thread_ = std::thread([this] { DeliveryLoop(); });
+  Status s = source.Run(*this);
+  Status synced = stream_->Sync();
+  if (s.ok() && !synced.ok()) s = synced.WithContext("stream");
+  source_done_ = true;
+  stream_->Wake();
+  delivery_thread_.join();
+  source_ = nullptr;
+  for (size_t i = 0; i < runner_->size(); ++i) {
+    stats_.delivered[runner_->target(i).name()] = runner_->stats(i).delivered;
+  }
+  stats_.dead_lettered = dead_letters_->count();
+  stats_.duplicates += source_duplicates_;
+  if (delivery_failed_) return delivery_error_;
+  return s;
+}
+
+}  // namespace cdc
