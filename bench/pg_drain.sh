@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Drains a backlog of ROWS rows (10-row transactions, 8 mixed columns) from logical replication
 # slots, side by side in one run:
-#   cdc-pipeline run         pgoutput -> typed events -> bus -> file target (JSONL)
+#   cdc-pipeline run         pgoutput -> typed events -> durable stream -> bus -> file target
+#   cdc-pipeline run, stream.enabled: false (the same without the stream: the cost of durability)
 #   pg_recvlogical wal2json  format-version 2 -> file
 #   pg_recvlogical pgoutput  -> /dev/null (the protocol alone, no decoding)
 # Prints rows/s, CPU seconds and peak RSS for each. Usage: bench/pg_drain.sh [ROWS]
@@ -23,6 +24,7 @@ CREATE TABLE bench (id bigint PRIMARY KEY, qty integer, name text, price numeric
                     at timestamptz, active boolean, attrs jsonb, score double precision);
 CREATE PUBLICATION bench_pub FOR TABLE bench;
 SELECT 'slot' FROM pg_create_logical_replication_slot('cdc_pipeline', 'pgoutput');
+SELECT 'slot' FROM pg_create_logical_replication_slot('cdc_nostream', 'pgoutput');
 SELECT 'slot' FROM pg_create_logical_replication_slot('bench_wal2json', 'wal2json');
 SELECT 'slot' FROM pg_create_logical_replication_slot('bench_pgoutput', 'pgoutput');
 SQL
@@ -40,7 +42,7 @@ endpos=$(pg_psql -d bench -Atc "SELECT pg_current_wal_insert_lsn()")
 dsn="host=127.0.0.1 port=$PG_PORT dbname=bench user=postgres"
 
 cat > "$work/bench.yaml" <<YAML
-pipeline: {name: bench, data_dir: "$work/data", log_level: warn}
+pipeline: {name: bench, data_dir: "$work/data", log_level: warn, shutdown_timeout_ms: 3600000}
 source:
   type: postgres
   dsn: "$dsn"
@@ -64,17 +66,27 @@ report() {  # name rows seconds timefile
 
 now() { date +%s.%N; }
 
-# cdc-pipeline: run until the slot has confirmed everything up to endpos.
-start=$(now)
-/usr/bin/time -v -o "$work/cdc.time" "$bin" run --config "$work/bench.yaml" 2>"$work/cdc.log" &
-pid=$!
-until [ "$(pg_psql -d bench -Atc "SELECT confirmed_flush_lsn >= '$endpos' FROM pg_replication_slots WHERE slot_name = 'cdc_pipeline'")" = "t" ]; do
-  sleep 0.05
-done
-cdc_seconds=$(echo "$(now) - $start" | bc -l)
-kill -TERM "$(pgrep -P "$pid" cdc-pipeline || echo "$pid")" 2>/dev/null || true
-wait "$pid" || true
+# cdc-pipeline: run until the slot has confirmed everything up to endpos, then SIGTERM: it exits
+# once everything in the stream is delivered, so the time covers delivery to the file.
+run_cdc() {  # config slot timefile outfile -> seconds
+  local start pid
+  start=$(now)
+  /usr/bin/time -v -o "$3" "$bin" run --config "$1" 2>"$3.log" &
+  pid=$!
+  until [ "$(pg_psql -d bench -Atc "SELECT confirmed_flush_lsn >= '$endpos' FROM pg_replication_slots WHERE slot_name = '$2'")" = "t" ]; do
+    sleep 0.05
+  done
+  kill -TERM "$(pgrep -P "$pid" cdc-pipeline || echo "$pid")" 2>/dev/null || true
+  wait "$pid" || true
+  echo "$(now) - $start" | bc -l
+}
+cdc_seconds=$(run_cdc "$work/bench.yaml" cdc_pipeline "$work/cdc.time")
 events=$(wc -l < "$work/data/out.jsonl")
+sed -e 's/slot: cdc_pipeline/slot: cdc_nostream/' -e "s|$work/data|$work/data-nostream|g" \
+  "$work/bench.yaml" > "$work/nostream.yaml"
+echo "stream: {enabled: false}" >> "$work/nostream.yaml"
+nostream_seconds=$(run_cdc "$work/nostream.yaml" cdc_nostream "$work/nostream.time")
+nostream_events=$(wc -l < "$work/data-nostream/out.jsonl")
 
 start=$(now)
 /usr/bin/time -v -o "$work/w2j.time" pg_recvlogical -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bench \
@@ -88,11 +100,13 @@ start=$(now)
 pgo_seconds=$(echo "$(now) - $start" | bc -l)
 
 echo
-echo "drained $rows rows ($events events written by cdc-pipeline)"
+echo "drained $rows rows ($events events written by cdc-pipeline, $nostream_events without the stream)"
 echo "| path                         |     rows/s |   wall s |    CPU s | RSS MiB |"
 echo "|------------------------------|------------|----------|----------|---------|"
 report "cdc-pipeline -> file" "$rows" "$cdc_seconds" "$work/cdc.time"
+report "cdc-pipeline, no stream" "$rows" "$nostream_seconds" "$work/nostream.time"
 report "pg_recvlogical wal2json file" "$rows" "$w2j_seconds" "$work/w2j.time"
 report "pg_recvlogical pgoutput null" "$rows" "$pgo_seconds" "$work/pgo.time"
-printf 'ratios: cdc-pipeline / wal2json = %.2f, cdc-pipeline / pgoutput = %.2f\n' \
-  "$(echo "$w2j_seconds / $cdc_seconds" | bc -l)" "$(echo "$pgo_seconds / $cdc_seconds" | bc -l)"
+printf 'ratios: cdc-pipeline / wal2json = %.2f, cdc-pipeline / pgoutput = %.2f, with / without the stream = %.2f\n' \
+  "$(echo "$w2j_seconds / $cdc_seconds" | bc -l)" "$(echo "$pgo_seconds / $cdc_seconds" | bc -l)" \
+  "$(echo "$nostream_seconds / $cdc_seconds" | bc -l)"

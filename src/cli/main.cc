@@ -114,6 +114,11 @@ int RunCommand(const std::string& config_path, const std::string& input) {
       delivered.empty() ? "(no targets)" : delivered.c_str());
   if (!s.ok()) {
     std::fprintf(stderr, "pipeline stopped: %s\n", s.ToString().c_str());
+    // A delivery thread stuck in a target still uses the pipeline: end here, destroying nothing.
+    if ((*pipeline)->abandoned()) {
+      std::fflush(stderr);
+      std::_Exit(1);
+    }
     return 1;
   }
   return 0;

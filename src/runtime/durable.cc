@@ -8,6 +8,8 @@
 //                    commit shard checkpoints + target marks (file lengths) in one transaction.
 //   restart:         cut every file target back to its mark, resume each shard at its
 //                    checkpoint: what was written after the mark is written again, exactly once.
+#include <pthread.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -456,6 +458,20 @@ Status Pipeline::Checkpoint(bool final) {
 }
 
 void Pipeline::DeliveryLoop() {
+  // Stop signals go to the main thread, never here: a blocked write is not interrupted half-way.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  struct Done {
+    Pipeline* p;
+    ~Done() {
+      std::lock_guard lock(p->done_mu_);
+      p->delivery_done_ = true;
+      p->done_cv_.notify_all();
+    }
+  } done_guard{this};
   uint32_t shards = stream_->shard_count();
   std::vector<std::unique_ptr<stream::ShardReader>> readers(shards);
   auto fail = [&](Status s) {
@@ -552,6 +568,29 @@ Status Pipeline::RunDurable(Source& source) {
   if (s.ok() && !synced.ok()) s = synced.WithContext("stream");
   source_done_ = true;
   stream_->Wake();
+  // Delivery drains the stream. After a stop request it gets shutdown_timeout_ms (and checks
+  // the clock itself); if it is stuck in a target (a write that never returns), give up a second
+  // later without a final checkpoint: nothing is lost, the next start delivers from the last one.
+  auto timeout =
+      std::chrono::milliseconds(config_->pipeline.shutdown_timeout_ms) + std::chrono::seconds(1);
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  {
+    std::unique_lock lock(done_mu_);
+    while (!delivery_done_) {
+      auto now = std::chrono::steady_clock::now();
+      if (stop_requested_ && !deadline) deadline = now + timeout;
+      if (deadline && now >= *deadline) break;
+      done_cv_.wait_for(lock, std::chrono::milliseconds(50));
+    }
+    if (!delivery_done_) {
+      abandoned_ = true;
+      delivery_thread_.detach();
+      return Aborted("delivery did not stop within pipeline.shutdown_timeout_ms (" +
+                     std::to_string(config_->pipeline.shutdown_timeout_ms) +
+                     " ms): a target is blocked; exiting without a final checkpoint. Nothing is "
+                     "lost: what was not checkpointed is delivered after the next start");
+    }
+  }
   delivery_thread_.join();
   source_ = nullptr;
   for (size_t i = 0; i < runner_->size(); ++i) {

@@ -1,5 +1,6 @@
 #include "runtime/pipeline.h"
 
+#include <algorithm>
 #include <set>
 
 #include "base/logging.h"
@@ -233,6 +234,11 @@ Result<RouteResult> Pipeline::Route(ChangeEvent change) const {
 }
 
 Status Pipeline::MakeDurable() { return stream_ ? SyncStream() : Flush(); }
+
+std::chrono::milliseconds Pipeline::MaxIdleWait() const {
+  if (!config_->stream.enabled) return std::chrono::milliseconds(100);
+  return std::chrono::milliseconds(std::max<int64_t>(1, config_->stream.fsync_interval_ms));
+}
 
 Status Pipeline::Flush() {
   Status s = runner_->Flush();

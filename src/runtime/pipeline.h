@@ -84,6 +84,9 @@ class Pipeline : public ChangeSink {
   Status Run(Source& source);
   // Async-signal-safe: stops the source; Run then drains and returns.
   void Stop();
+  // After Run: delivery was stuck past the shutdown timeout and was left running; the caller
+  // must end the process at once (std::_Exit), without destroying the pipeline.
+  bool abandoned() const { return abandoned_; }
 
   // Processes one change as `invoke` does: the output event and the rules that match it;
   // delivers nothing.
@@ -92,6 +95,7 @@ class Pipeline : public ChangeSink {
   Status OnChange(ChangeEvent change, const RawInput& raw) override;
   Status OnInvalid(const RawInput& raw, std::string_view reason) override;
   Status MakeDurable() override;
+  std::chrono::milliseconds MaxIdleWait() const override;
 
   // After Run: the totals (with the stream: including earlier runs on the same data dir, except
   // `read`, `filtered` and `duplicates`, which count this run).
@@ -168,6 +172,10 @@ class Pipeline : public ChangeSink {
   int64_t caught_up_micros_ = 0;    // when the delivery thread last had nothing left to do
   uint64_t checkpoints_ = 0;
   std::thread delivery_thread_;
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  bool delivery_done_ = false;  // guarded by done_mu_
+  bool abandoned_ = false;
 };
 
 }  // namespace cdc

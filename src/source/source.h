@@ -5,6 +5,7 @@
 // Thread-safety: Run is called on the source's own thread; Stop may be called from any thread.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,9 @@ class ChangeSink {
   // Makes everything passed to OnChange/OnInvalid so far durable at every target (or
   // dead-lettered). Only after it returns OK may a source acknowledge those changes upstream.
   virtual Status MakeDurable() = 0;
+  // How long a source may hold changes without calling MakeDurable while it waits for more
+  // input: the sink's latency budget (the stream's group-fsync interval).
+  virtual std::chrono::milliseconds MaxIdleWait() const { return std::chrono::milliseconds(100); }
 };
 
 class Source {

@@ -59,6 +59,10 @@ Status AppendFile::Open() {
   CDC_RETURN_IF_ERROR(MakeDirectories(DirName(path_)));
   fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd_ < 0) return ErrnoError("cannot open '" + path_ + "' for appending", errno);
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) return ErrnoError("cannot stat '" + path_ + "'", errno);
+  regular_ = S_ISREG(st.st_mode);
+  if (!regular_) return Status::Ok();  // a pipe or a device: nothing to repair or measure
   CDC_RETURN_IF_ERROR(TruncateTornTail());
   off_t end = ::lseek(fd_, 0, SEEK_END);
   if (end < 0) return ErrnoError("cannot seek in '" + path_ + "'", errno);
@@ -142,12 +146,19 @@ Result<uint64_t> AppendFile::Size() {
     if (errno == ENOENT) return uint64_t{0};  // not created until the first line
     return ErrnoError("cannot stat '" + path_ + "'", errno);
   }
-  return static_cast<uint64_t>(st.st_size);
+  return S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+bool AppendFile::IsRegular() const {
+  if (fd_ >= 0) return regular_;
+  struct stat st;
+  return ::stat(path_.c_str(), &st) != 0 || S_ISREG(st.st_mode);  // missing: created regular
 }
 
 Result<bool> AppendFile::TruncateTo(uint64_t size) {
   if (fd_ < 0 && ::access(path_.c_str(), F_OK) != 0 && errno == ENOENT) return size == 0;
   CDC_RETURN_IF_ERROR(Open());
+  if (!regular_) return true;
   buffer_.clear();
   if (size_ < size) return false;
   if (size_ == size) return true;

@@ -32,6 +32,9 @@ class AppendFile {
   Status WriteOut();
   // The file's length including written (not buffered) lines; 0 for a file not yet created.
   Result<uint64_t> Size();
+  // Whether the path is (or will be created as) a regular file, not a pipe or a device: only
+  // a regular file can be measured and cut back, i.e. take part in exactly-once delivery.
+  bool IsRegular() const;
   // Cuts the file back to `size` bytes (what a checkpoint recorded), dropping the buffer.
   // A file already shorter is left alone and reported in the result (false).
   Result<bool> TruncateTo(uint64_t size);
@@ -52,6 +55,7 @@ class AppendFile {
   std::string buffer_;
   uint64_t truncated_bytes_ = 0;
   uint64_t size_ = 0;  // bytes in the file (written, not buffered)
+  bool regular_ = true;
 };
 
 // mkdir -p

@@ -233,8 +233,10 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
   Lsn idle_candidate;     // a keepalive position safe to acknowledge once durable
   Lsn acked(acked_.load());
   auto last_flush = std::chrono::steady_clock::now();
-  auto timeout =
-      std::min<std::chrono::milliseconds>(options_.flush_interval, std::chrono::milliseconds(100));
+  // Wake up at least this often while waiting, so what was received becomes durable (and is
+  // delivered) within the sink's latency budget even when no more changes arrive.
+  auto timeout = std::min({options_.flush_interval, std::chrono::milliseconds(100),
+                           std::max(sink.MaxIdleWait(), std::chrono::milliseconds(1))});
   while (!stop_) {
     CDC_ASSIGN_OR_RETURN(auto message, repl->Next(timeout));
     bool reply = false;

@@ -29,6 +29,7 @@ class FileTarget final : public Target {
   Status WriteOut() override { return file_.WriteOut(); }
 
   std::optional<std::string> Cursor() const override {
+    if (!file_.IsRegular()) return std::nullopt;  // a pipe: at-least-once
     auto size = file_.Size();
     if (!size.ok()) return std::nullopt;
     return std::to_string(*size);

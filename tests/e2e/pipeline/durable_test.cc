@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -28,6 +29,24 @@ std::string SampleInput() {
   return testing::ReadFile(testing::SourcePath("tests/events/coredb-sample.jsonl"));
 }
 
+// The consumer files of `dir` hold exactly what a clean run of the sample input gives, each event
+// once (compared sorted: the order across rows follows the shards).
+void ExpectSameAsACleanRun(const TempDir& dir, const std::string& input = SampleInput()) {
+  TempDir reference;
+  auto clean = testing::RunCli({"run", "--input", "-"}, {{"CDC_DATA_DIR", reference.path()}},
+                               CDC_SOURCE_DIR, input);
+  ASSERT_EQ(clean.exit_code, 0) << clean.err;
+  auto files = testing::ListFiles(reference / "consumers");
+  EXPECT_EQ(testing::ListFiles(dir / "consumers"), files);
+  for (const auto& f : files) {
+    auto got = testing::ReadLines(dir / ("consumers/" + f));
+    auto want = testing::ReadLines(reference / ("consumers/" + f));
+    std::sort(got.begin(), got.end());
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(got, want) << f;
+  }
+}
+
 TEST(Durable, TheSameInputReadTwiceIsDeliveredOnce) {
   TempDir dir;
   std::map<std::string, std::string> env = {{"CDC_DATA_DIR", dir.path()}};
@@ -48,6 +67,10 @@ TEST(Durable, ASecondProcessOnTheSameDataDirIsRefused) {
   std::map<std::string, std::string> env = {{"CDC_DATA_DIR", dir.path()}};
   // The first run holds the lease while it waits for its input.
   CliProcess holder({"run", "--input", fifo}, env, dir / "holder.log");
+  for (int i = 0; i < 200; ++i) {
+    if (testing::ReadFile(dir / "holder.log").find("lease token 1") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   bool locked = false;
   testing::CommandResult second;
   for (int i = 0; i < 100 && !locked; ++i) {
@@ -79,15 +102,7 @@ TEST(Durable, AFullDiskAtATargetStopsThePipelineAndLosesNothing) {
   ASSERT_EQ(::unlink((dir / "consumers/analytics.jsonl").c_str()), 0);
   auto again = testing::RunCli({"run", "--input", "/dev/null"}, env);
   ASSERT_EQ(again.exit_code, 0) << again.err;
-  TempDir reference;
-  auto clean = testing::RunCli({"run", "--input", "-"}, {{"CDC_DATA_DIR", reference.path()}},
-                               CDC_SOURCE_DIR, SampleInput());
-  ASSERT_EQ(clean.exit_code, 0) << clean.err;
-  for (const auto& f : testing::ListFiles(reference / "consumers")) {
-    EXPECT_EQ(testing::ReadFile(dir / ("consumers/" + f)),
-              testing::ReadFile(reference / ("consumers/" + f)))
-        << f;
-  }
+  ExpectSameAsACleanRun(dir);
 }
 
 TEST(Durable, StatusReportsShardsTargetsAndCountsAfterARun) {
@@ -111,6 +126,50 @@ TEST(Durable, StatusReportsShardsTargetsAndCountsAfterARun) {
   // The users sample goes to wallboards and analytics: both show what they got, none pending.
   EXPECT_NE(json.out.find("\"analytics\":{\"pending\":0,\"delivered\":"), std::string::npos)
       << json.out;
+}
+
+// SIGTERM gives delivery pipeline.shutdown_timeout_ms; a target stuck for good (here a FIFO
+// nobody reads: once its buffer is full, writing never returns) cannot hold the process hostage,
+// and nothing is lost: the next start delivers what was not checkpointed.
+TEST(Durable, SigtermExitsWithinTheShutdownTimeoutEvenWithATargetStuck) {
+  TempDir dir;
+  std::string config = testing::ReadFile(testing::SourcePath("config/cdc-pipeline.yaml"));
+  std::string level = "  log_level: ${CDC_LOG_LEVEL:-info}\n";
+  ASSERT_NE(config.find(level), std::string::npos);
+  config.replace(config.find(level), level.size(), level + "  shutdown_timeout_ms: 300\n");
+  testing::WriteFile(dir / "config.yaml", config);
+  // 400 user updates: far more than a pipe buffer (64 KiB) of analytics events.
+  std::string input;
+  for (int i = 0; i < 400; ++i) {
+    std::string id = "usr_" + std::to_string(i);
+    input += R"({"eventType":"UPDATE","tableName":"users","timestamp":"2024-01-15T10:30:00Z",)"
+             R"("before":{"id":")" +
+             id + R"(","status":"active"},"after":{"id":")" + id +
+             R"(","status":"inactive","full_name":")" + std::string(200, 'x') + "\"}}\n";
+  }
+  testing::WriteFile(dir / "input.jsonl", input);
+  std::filesystem::create_directories(dir / "consumers");
+  ASSERT_EQ(::mkfifo((dir / "consumers/analytics.jsonl").c_str(), 0600), 0);
+  std::map<std::string, std::string> env = {{"CDC_DATA_DIR", dir.path()}};
+  CliProcess run({"run", "--config", dir / "config.yaml", "--input", dir / "input.jsonl"}, env,
+                 dir / "run.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  ASSERT_TRUE(run.running()) << testing::ReadFile(dir / "run.log");
+  auto start = std::chrono::steady_clock::now();
+  run.Signal(SIGTERM);
+  int code = run.Wait(10);
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(code, 1) << testing::ReadFile(dir / "run.log");
+  EXPECT_LT(took, 5.0);
+  EXPECT_NE(testing::ReadFile(dir / "run.log").find("delivery did not stop within"),
+            std::string::npos)
+      << testing::ReadFile(dir / "run.log");
+
+  ASSERT_EQ(::unlink((dir / "consumers/analytics.jsonl").c_str()), 0);
+  auto again =
+      testing::RunCli({"run", "--config", dir / "config.yaml", "--input", "/dev/null"}, env);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  ExpectSameAsACleanRun(dir, input);
 }
 
 }  // namespace
