@@ -134,11 +134,12 @@ Status Pipeline::DeadLetterChange(const TableProcessor* processor, ChangeEvent& 
   letter.reason = redact::RedactFreeText(reason);
   letter.location = std::string(raw.location);
   letter.table = redact::RedactFreeText(table);
-  if (processor != nullptr && processor->HasPolicy()) {
-    // The raw input still holds the values the policy removes: keep the redacted change instead.
-    std::vector<std::string> ignored;
-    if (!redacted) processor->Redact(change, ignored);
+  if (processor != nullptr && (processor->HasPolicy() || processor->HasModel())) {
+    // The raw input still holds the values the policy removes, and columns no model classifies:
+    // keep the redacted change without them instead.
+    processor->PrepareDeadLetter(change, redacted);
     letter.input = EncodeChangeEventJson(change);
+    if (!processor->HasPolicy()) letter.input = redact::RedactFreeText(letter.input);
   } else {
     letter.input = redact::RedactFreeText(raw.text.empty() ? EncodeChangeEventJson(change)
                                                            : std::string(raw.text));
@@ -152,11 +153,11 @@ Status Pipeline::DeadLetterChange(const TableProcessor* processor, ChangeEvent& 
 Status Pipeline::OnChange(ChangeEvent change, const RawInput& raw) {
   ++stats_.read;
   const TableProcessor* processor = processors_.Find(change.schema, change.table);
-  // Redaction at capture is the first thing that happens to a change: nothing below (the
-  // processor, the dead-letter file, the log) ever sees the raw values.
-  std::vector<std::string> redacted;
-  bool at_capture = processor != nullptr && processor->RedactsAtCapture();
-  if (at_capture) processor->Redact(change, redacted);
+  // Capture is the first thing that happens to a change: the model check reads the captured
+  // row, then redaction at capture runs, so nothing below (the processor, the dead-letter file,
+  // the log) ever sees the raw values.
+  CaptureResult captured;
+  if (processor != nullptr) captured = processor->Capture(change);
   std::string table = change.QualifiedName();
   if (processor == nullptr) {
     return DeadLetterChange(nullptr, change, false, raw, table,
@@ -166,9 +167,9 @@ Status Pipeline::OnChange(ChangeEvent change, const RawInput& raw) {
     ++stats_.filtered;
     return Status::Ok();
   }
-  Result<ProcessedEvent> processed = processor->Process(change, at_capture ? &redacted : nullptr);
+  Result<ProcessedEvent> processed = processor->Process(change, &captured);
   if (!processed.ok()) {
-    return DeadLetterChange(processor, change, at_capture, raw, table,
+    return DeadLetterChange(processor, change, captured.redacted, raw, table,
                             processed.status().message());
   }
   ++stats_.published;
@@ -193,11 +194,8 @@ Result<RouteResult> Pipeline::Route(ChangeEvent change) const {
     return InvalidArgument("unknown table '" + change.QualifiedName() +
                            "': it is not configured in 'tables'");
   }
-  std::vector<std::string> redacted;
-  bool at_capture = processor->RedactsAtCapture();
-  if (at_capture) processor->Redact(change, redacted);
-  CDC_ASSIGN_OR_RETURN(ProcessedEvent processed,
-                       processor->Process(change, at_capture ? &redacted : nullptr));
+  CaptureResult captured = processor->Capture(change);
+  CDC_ASSIGN_OR_RETURN(ProcessedEvent processed, processor->Process(change, &captured));
   RouteResult result;
   result.event_json = EncodeEnvelope(processed, envelope_);
   std::vector<uint32_t> matched;

@@ -77,7 +77,8 @@ class Pipeline : public ChangeSink {
 
   Status Flush();
   // Writes a rejected change to the dead-letter file in a form without PII: redacted by its
-  // table's policy when it has one, otherwise with every detector applied.
+  // table's policy and without the columns its model does not have, otherwise (and when the
+  // table has no policy) with every detector applied.
   Status DeadLetterChange(const TableProcessor* processor, ChangeEvent& change, bool redacted,
                           const RawInput& raw, const std::string& table, std::string reason);
 
