@@ -93,7 +93,12 @@ std::string PiiNames() {
   return out;
 }
 
-Pii GuessPii(std::string_view column) {
+Pii GuessPii(std::string_view column, const FieldType* type) {
+  if (type != nullptr &&
+      (type->type_class == TypeClass::kBoolean || type->type_class == TypeClass::kTimestamp ||
+       type->type_class == TypeClass::kTimestampTz)) {
+    return Pii::kNone;
+  }
   std::string name = Lower(column);
   std::vector<std::string> words = Words(name);
   auto has_word = [&](std::string_view w) {

@@ -43,9 +43,10 @@ std::string PiiNames();
 
 // A guess from a column name, for `models derive`: "email" and "*_email" are email, "phone",
 // "mobile" are phone, "ssn", "card_number", "iban", "password", "*_token", "ip", "*_ip",
-// "full_name", "date_of_birth", "address" ... kNone when nothing matches. Only a guess: the
-// derived file marks it as one.
-Pii GuessPii(std::string_view column);
+// "full_name", "date_of_birth", "address" ... kNone when nothing matches, and for booleans and
+// timestamps ("email_verified", "email_sent_at"), which hold no PII whatever their name. Only a
+// guess: the derived file marks it as one.
+Pii GuessPii(std::string_view column, const FieldType* type = nullptr);
 
 struct Field {
   std::string name;
