@@ -60,13 +60,24 @@ Result<TableProcessor> TableProcessor::Create(const TableConfig& table,
 
 std::vector<std::string> ChangedFields(const Row& before, const Row& after) {
   std::vector<std::string> out;
-  for (const auto& c : after.columns()) {
+  const auto& old_columns = before.columns();
+  const auto& new_columns = after.columns();
+  // Both images usually list the columns in the same order: try the same position first.
+  auto find = [](const std::vector<Column>& columns, size_t i, const std::string& name) {
+    if (i < columns.size() && columns[i].name == name) return &columns[i].value;
+    for (const auto& c : columns) {
+      if (c.name == name) return &c.value;
+    }
+    return static_cast<const Value*>(nullptr);
+  };
+  for (size_t i = 0; i < new_columns.size(); ++i) {
+    const Column& c = new_columns[i];
     if (c.value.kind() == ValueKind::kUnchangedToast) continue;
-    const Value* old = before.Find(c.name);
+    const Value* old = find(old_columns, i, c.name);
     if (old == nullptr || !(*old == c.value)) out.push_back(c.name);
   }
-  for (const auto& c : before.columns()) {
-    if (after.Find(c.name) == nullptr) out.push_back(c.name);
+  for (size_t i = 0; i < old_columns.size(); ++i) {
+    if (find(new_columns, i, old_columns[i].name) == nullptr) out.push_back(old_columns[i].name);
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <memory>
 #include <set>
 
 #include "base/hash.h"
@@ -657,6 +658,7 @@ std::string CastSchema(CastType type, bool nullable) {
 
 Chain::Chain(std::vector<StepSpec> steps) : steps_(std::move(steps)) {
   templates_.resize(steps_.size());
+  for (const auto& step : steps_) added_ += step.kind == Kind::kSet ? 1 : 0;
   for (size_t i = 0; i < steps_.size(); ++i) {
     if (steps_[i].kind != Kind::kSet || steps_[i].set_from != SetFrom::kTemplate) continue;
     std::vector<TemplatePart> parts;
@@ -686,27 +688,42 @@ Status Chain::ApplyStep(size_t i, Row& row) const {
   };
   switch (s.kind) {
     case Kind::kRename: {
-      // All names are looked up first, so {a: b, b: a} swaps.
-      thread_local std::vector<Column*> found;
-      found.assign(s.renames.size(), nullptr);
-      for (size_t k = 0; k < s.renames.size(); ++k) {
-        for (auto& c : cols) {
-          if (c.name == s.renames[k].first) found[k] = &c;
+      // One pass finds the sources, and the targets already taken by a column that is not
+      // itself renamed away; all names are looked up before any changes, so {a: b, b: a} swaps.
+      constexpr size_t kOnStack = 16;
+      Column* found_stack[kOnStack];
+      bool taken_stack[kOnStack];
+      std::vector<Column*> found_heap;
+      std::unique_ptr<bool[]> taken_heap;
+      Column** found = found_stack;
+      bool* taken = taken_stack;
+      size_t n = s.renames.size();
+      if (n > kOnStack) {
+        found_heap.resize(n);
+        taken_heap = std::make_unique<bool[]>(n);
+        found = found_heap.data();
+        taken = taken_heap.get();
+      }
+      std::fill(found, found + n, nullptr);
+      std::fill(taken, taken + n, false);
+      for (auto& c : cols) {
+        bool source = false;
+        for (size_t k = 0; k < n; ++k) {
+          if (c.name == s.renames[k].first) {
+            found[k] = &c;
+            source = true;
+          }
+        }
+        if (source) continue;
+        for (size_t k = 0; k < n; ++k) taken[k] = taken[k] || c.name == s.renames[k].second;
+      }
+      for (size_t k = 0; k < n; ++k) {
+        if (found[k] != nullptr && taken[k]) {
+          return fail(s.renames[k].first, "renaming it to '" + s.renames[k].second +
+                                              "' would overwrite the column of that name");
         }
       }
-      for (size_t k = 0; k < s.renames.size(); ++k) {
-        if (found[k] == nullptr) continue;
-        const std::string& to = s.renames[k].second;
-        bool renamed_away = false;
-        for (size_t j = 0; j < s.renames.size(); ++j) {
-          renamed_away = renamed_away || (found[j] != nullptr && s.renames[j].first == to);
-        }
-        if (!renamed_away && row.Find(to) != nullptr) {
-          return fail(s.renames[k].first,
-                      "renaming it to '" + to + "' would overwrite the column of that name");
-        }
-      }
-      for (size_t k = 0; k < s.renames.size(); ++k) {
+      for (size_t k = 0; k < n; ++k) {
         if (found[k] != nullptr) found[k]->name = s.renames[k].second;
       }
       return Status::Ok();
@@ -812,12 +829,17 @@ Status Chain::ApplyStep(size_t i, Row& row) const {
 }
 
 Status Chain::Apply(Row& row) const {
+  if (added_ > 0) row.columns().reserve(row.size() + added_);
   for (size_t i = 0; i < steps_.size(); ++i) CDC_RETURN_IF_ERROR(ApplyStep(i, row));
   return Status::Ok();
 }
 
 Status Chain::Apply(ChangeEvent& change, std::vector<std::string>& redacted) const {
   if (steps_.empty()) return Status::Ok();
+  if (added_ > 0) {
+    if (change.before) change.before->columns().reserve(change.before->size() + added_);
+    if (change.after) change.after->columns().reserve(change.after->size() + added_);
+  }
   for (size_t i = 0; i < steps_.size(); ++i) {
     if (change.before) CDC_RETURN_IF_ERROR(ApplyStep(i, *change.before));
     if (change.after) CDC_RETURN_IF_ERROR(ApplyStep(i, *change.after));

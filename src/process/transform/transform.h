@@ -128,6 +128,7 @@ class Chain {
 
   std::vector<StepSpec> steps_;
   std::vector<std::vector<Segment>> templates_;  // per step; empty unless a template
+  size_t added_ = 0;  // columns the set steps may add: reserved once per image
 };
 
 }  // namespace cdc::transform
