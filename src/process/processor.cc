@@ -63,8 +63,15 @@ std::vector<std::string> ChangedFields(const Row& before, const Row& after) {
   const auto& old_columns = before.columns();
   const auto& new_columns = after.columns();
   // Both images usually list the columns in the same order: try the same position first.
-  auto find = [](const std::vector<Column>& columns, size_t i, const std::string& name) {
-    if (i < columns.size() && columns[i].name == name) return &columns[i].value;
+  auto same = [](std::string_view a, std::string_view b) {  // short names: no memcmp call
+    if (a.size() != b.size()) return false;
+    for (size_t k = 0; k < a.size(); ++k) {
+      if (a[k] != b[k]) return false;
+    }
+    return true;
+  };
+  auto find = [&](const std::vector<Column>& columns, size_t i, const std::string& name) {
+    if (i < columns.size() && same(columns[i].name, name)) return &columns[i].value;
     for (const auto& c : columns) {
       if (c.name == name) return &c.value;
     }

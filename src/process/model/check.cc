@@ -33,6 +33,15 @@ constexpr std::string_view kNullNotNullable = "null, but the field is not nullab
 constexpr std::string_view kMissingNotNullable =
     "missing, but the field is not nullable (a removed NOT NULL column is an incompatible change)";
 
+// Column names are short: an inline loop beats a call to memcmp.
+inline bool SameName(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
 // Checks one image; `complete` when it must carry every field.
 void CheckImage(const Model& m, const ChangeEvent& c, const Row& row, std::string_view image,
                 bool complete, Violations& violations, bool& compatible) {
@@ -42,7 +51,7 @@ void CheckImage(const Model& m, const ChangeEvent& c, const Row& row, std::strin
   std::string reason;
   for (const Column& col : row.columns()) {
     int index = -1;
-    if (hint < m.fields.size() && m.fields[hint].name == col.name) {
+    if (hint < m.fields.size() && SameName(m.fields[hint].name, col.name)) {
       index = static_cast<int>(hint);
     } else {
       index = m.IndexOf(col.name);

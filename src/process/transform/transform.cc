@@ -448,8 +448,27 @@ void InsertSorted(std::vector<std::string>& names, const std::string& name) {
   if (it == names.end() || *it != name) names.insert(it, name);
 }
 
+// Column names are short: an inline loop beats a call to memcmp.
+inline bool SameName(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
 bool Contains(const std::vector<std::string>& names, std::string_view name) {
-  return std::find(names.begin(), names.end(), name) != names.end();
+  for (const auto& n : names) {
+    if (SameName(n, name)) return true;
+  }
+  return false;
+}
+
+Value* FindColumn(std::vector<Column>& cols, std::string_view name) {
+  for (auto& c : cols) {
+    if (SameName(c.name, name)) return &c.value;
+  }
+  return nullptr;
 }
 
 std::string EscapeRegex(std::string_view s) {
@@ -709,13 +728,13 @@ Status Chain::ApplyStep(size_t i, Row& row) const {
       for (auto& c : cols) {
         bool source = false;
         for (size_t k = 0; k < n; ++k) {
-          if (c.name == s.renames[k].first) {
+          if (SameName(c.name, s.renames[k].first)) {
             found[k] = &c;
             source = true;
           }
         }
         if (source) continue;
-        for (size_t k = 0; k < n; ++k) taken[k] = taken[k] || c.name == s.renames[k].second;
+        for (size_t k = 0; k < n; ++k) taken[k] = taken[k] || SameName(c.name, s.renames[k].second);
       }
       for (size_t k = 0; k < n; ++k) {
         if (found[k] != nullptr && taken[k]) {
@@ -740,7 +759,7 @@ Status Chain::ApplyStep(size_t i, Row& row) const {
       return Status::Ok();
     case Kind::kCast:
       for (const auto& [column, type] : s.casts) {
-        Value* v = row.Find(column);
+        Value* v = FindColumn(cols, column);
         if (v == nullptr) continue;
         Result<Value> cast = Cast(*v, type);
         if (!cast.ok()) {
@@ -757,7 +776,7 @@ Status Chain::ApplyStep(size_t i, Row& row) const {
           result = s.value;
           break;
         case SetFrom::kColumn: {
-          const Value* from = row.Find(s.source);
+          const Value* from = FindColumn(cols, s.source);
           if (from == nullptr) return Status::Ok();
           result = *from;
           break;
@@ -770,7 +789,7 @@ Status Chain::ApplyStep(size_t i, Row& row) const {
               text += seg.text;
               continue;
             }
-            const Value* v = row.Find(seg.text);
+            const Value* v = FindColumn(cols, seg.text);
             if (v == nullptr || v->kind() == ValueKind::kUnchangedToast) return Status::Ok();
             if (v->is_null()) {
               null = true;
@@ -782,7 +801,7 @@ Status Chain::ApplyStep(size_t i, Row& row) const {
           break;
         }
       }
-      if (Value* target = row.Find(s.column)) {
+      if (Value* target = FindColumn(cols, s.column)) {
         *target = std::move(result);
       } else {
         row.Add(s.column, std::move(result));
