@@ -154,7 +154,7 @@ ModelsCommand::ModelsCommand(CLI::App& app, std::string& config_path) : config_p
   derive_->add_option("--out", out_, "Write the model to FILE instead of standard output");
   derive_->add_option("--version", version_, "The model's version")
       ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{UINT32_MAX}));
+      ->check(CLI::Range(int64_t{1}, int64_t{UINT32_MAX} - 1));
 
   export_ = models_->add_subcommand(
       "export",

@@ -656,8 +656,9 @@ std::shared_ptr<const model::Model> ReadModel(const std::string& path,
         size_t before = ctx.errors().size();
         r.Int("version", version);
         if (ctx.errors().size() == before && r.Has("version") &&
-            (version < 1 || version > UINT32_MAX)) {
-          ctx.Error(r.Where("version"), "'model.version' must be a whole number >= 1");
+            (version < 1 || version >= UINT32_MAX)) {
+          ctx.Error(r.Where("version"), "'model.version' must be a whole number from 1 to " +
+                                            std::to_string(UINT32_MAX - 1));
         }
         m->version = static_cast<uint32_t>(version);
         r.String("description", m->description);

@@ -76,7 +76,7 @@ fields:
       file +
           ":3:1: unknown key 'colour' in 'model' (allowed: table, schema, version, "
           "description, primary_key, fields)\n" +
-          file + ":2:10: 'model.version' must be a whole number >= 1\n" + file +
+          file + ":2:10: 'model.version' must be a whole number from 1 to 4294967294\n" + file +
           ":6:14: fields.id: type 'txt': unknown type; accepted: smallint, integer, bigint, "
           "numeric, real, double precision, boolean, text, character varying, character, name, "
           "citext, xml, uuid, json, jsonb, bytea, date, time without time zone, time with time "
