@@ -1,5 +1,6 @@
 // Follows a JSONL file of EventBridge events as it grows and measures, per line, the time from
-// the change's commit (the event's "time", PostgreSQL's commit timestamp) to the moment the line
+// the change's commit (detail.timestamp: PostgreSQL's commit time in microseconds; the envelope's
+// "time" has whole seconds, as EventBridge's) to the moment the line
 // is readable in the file. Prints count, p50, p90, p99, p99.9 and max in milliseconds.
 //
 // Usage: latency_tail FILE [IDLE_SECONDS]   (stops after IDLE_SECONDS without a new line,
@@ -68,9 +69,9 @@ int main(int argc, char** argv) {
       size_t nl = pending.find('\n', start);
       if (nl == std::string::npos) break;
       std::string_view line(pending.data() + start, nl - start);
-      size_t t = line.find("\"time\":\"");
+      size_t t = line.find("\"timestamp\":\"");
       if (t != std::string_view::npos) {
-        size_t from = t + 8;
+        size_t from = t + 13;
         size_t to = line.find('"', from);
         auto ts = cdc::ParseRfc3339(line.substr(from, to - from));
         if (ts) latencies.push_back(now - ts->micros);

@@ -2,7 +2,7 @@
 # Commit-to-file-target latency: pgbench commits 5-row transactions at a fixed rate while
 # `cdc-pipeline run` (durable stream and checkpoints on, the default) delivers them to a JSONL
 # file target; bench/latency_tail follows the file and measures, per row, the time from the
-# transaction's commit (the event's "time") to the moment its line is readable.
+# transaction's commit (detail.timestamp) to the moment its line is readable.
 # Usage: bench/pg_latency.sh [SECONDS] [ROWS_PER_SECOND ...]   (default: 20 s at 2000 and 10000)
 set -euo pipefail
 cd "$(dirname "$0")/.."

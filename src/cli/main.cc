@@ -12,6 +12,7 @@
 #include "base/logging.h"
 #include "base/version.h"
 #include "bus/pattern_cli.h"
+#include "cli/models_command.h"
 #include "cli/status.h"
 #include "config/config.h"
 #include "runtime/pipeline.h"
@@ -398,6 +399,8 @@ int main(int argc, char** argv) {
                      "Only create the reference rows (products, inventory, configurations)");
 #endif
 
+  ModelsCommand models(app, config_path);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -435,5 +438,6 @@ int main(int argc, char** argv) {
 #ifdef CDC_WITH_POSTGRES
   if (*generate) rc = GenerateCommand(dsn, rate, duration, seed, seed_only);
 #endif
+  if (models.parsed()) rc = models.Run();
   return rc;
 }

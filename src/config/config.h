@@ -14,6 +14,8 @@
 
 #include "base/status.h"
 #include "event/change_event.h"
+#include "process/model/model.h"
+#include "process/transform/transform.h"
 
 namespace cdc {
 
@@ -71,6 +73,12 @@ struct RedactColumnConfig {
   SourceLocation where;
 };
 
+// One step of a table's `transforms` list, checked at load (see process/transform/transform.h).
+struct TransformConfig {
+  transform::StepSpec spec;
+  SourceLocation where;
+};
+
 struct TableConfig {
   std::string name;
   std::string schema = "public";
@@ -83,6 +91,13 @@ struct TableConfig {
   std::vector<RedactColumnConfig> redact;  // in file order
   // capture | processor. The loader resolves the default: capture when `pii` is not none.
   std::string redact_at = "processor";
+  // The data model (tables.<name>.model): the path as configured, relative to the config file's
+  // directory, and the model read from it. Null without one.
+  std::string model_path;
+  std::shared_ptr<const model::Model> model;
+  std::vector<TransformConfig> transforms;  // in order
+  // Columns of the stream partition key, as captured (before transforms). Empty: the primary key.
+  std::vector<std::string> partition_key;
   SourceLocation where;
 };
 
@@ -182,6 +197,14 @@ struct LoadResult {
 LoadResult LoadConfig(const std::string& path, const EnvOptions& env = {});
 LoadResult LoadConfigFromString(const std::string& yaml, const std::string& file_name,
                                 const EnvOptions& env = {});
+
+// Loads one model file (config/models/<table>.yaml; its format is in the configuration
+// reference). On failure returns every error with file:line, and no model.
+struct ModelLoadResult {
+  std::shared_ptr<const model::Model> model;
+  std::vector<ConfigError> errors;
+};
+ModelLoadResult LoadModelFile(const std::string& path, const EnvOptions& env = {});
 
 // The configuration reference (Markdown), generated from the field tables.
 std::string ConfigReferenceMarkdown();

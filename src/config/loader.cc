@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -112,6 +113,7 @@ class Context {
   }
   std::vector<ConfigError>& errors() { return errors_; }
   const std::string& file() const { return file_; }
+  const EnvLookup& env() const { return env_; }
 
  private:
   std::string file_;
@@ -144,7 +146,10 @@ std::string_view TypeName(FieldType t) {
       return "a mapping or a JSON string";
     case FieldType::kStringMap:
     case FieldType::kRedactionRules:
+    case FieldType::kModelFields:
       return "a mapping";
+    case FieldType::kTransforms:
+      return "a list of transforms";
     case FieldType::kSection:
     case FieldType::kNamedSections:
       return "a mapping";
@@ -577,6 +582,407 @@ void LoadRedactRules(Context& ctx, MapReader& r, TableConfig& t, const Config& c
   }
 }
 
+// ---- data models (tables.<name>.model) ----
+
+std::optional<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void ReadModelField(Context& ctx, const std::string& name, const YAML::Node& key,
+                    const YAML::Node& node, model::Model& m) {
+  model::Field f;
+  f.name = name;
+  std::string path = "fields." + name;
+  std::string type;
+  SourceLocation type_where = ctx.At(node);
+  if (node.IsScalar()) {
+    auto v = ctx.Expand(node, node.Scalar(), path);
+    if (!v) return;
+    type = *v;
+  } else if (node.IsMap()) {
+    size_t errors = ctx.errors().size();
+    MapReader fr(ctx, node, config_internal::ModelFieldSpec(), path);
+    if (!fr.valid()) return;
+    fr.String("type", type);
+    type_where = fr.Where("type");
+    fr.Bool("nullable", f.nullable);
+    std::string pii = "none";
+    fr.String("pii", pii);
+    if (auto p = model::ParsePii(pii)) f.pii = *p;
+    fr.String("description", f.description);
+    if (ctx.errors().size() != errors) return;
+  } else {
+    ctx.Error(node.IsNull() ? key : node,
+              "'" + path +
+                  "' must be a type (e.g. 'text') or a mapping with 'type', 'nullable', "
+                  "'pii'");
+    return;
+  }
+  auto parsed = model::ParseFieldType(type);
+  if (!parsed.ok()) {
+    ctx.Error(type_where, path + ": " + parsed.status().message());
+    return;
+  }
+  f.type = std::move(parsed).value();
+  m.fields.push_back(std::move(f));
+}
+
+// Reads a model file with its own context, so that its errors name the model file.
+std::shared_ptr<const model::Model> ReadModel(const std::string& path,
+                                              const config_internal::EnvLookup& env,
+                                              std::vector<ConfigError>& errors) {
+  Context ctx(path, env);
+  auto text = ReadWholeFile(path);
+  if (!text) {
+    errors.push_back({SourceLocation{path}, "cannot open the model file"});
+    return nullptr;
+  }
+  auto m = std::make_shared<model::Model>();
+  m->file = path;
+  try {
+    YAML::Node root = YAML::Load(*text);
+    if (!root || root.IsNull()) {
+      ctx.Error(SourceLocation{path, 1, 1}, "the model file is empty");
+    } else {
+      MapReader r(ctx, root, config_internal::ModelSpec(), "model");
+      if (r.valid()) {
+        r.String("table", m->table);
+        r.String("schema", m->schema);
+        int64_t version = 0;
+        size_t before = ctx.errors().size();
+        r.Int("version", version);
+        if (ctx.errors().size() == before && r.Has("version") &&
+            (version < 1 || version >= UINT32_MAX)) {
+          ctx.Error(r.Where("version"), "'model.version' must be a whole number from 1 to " +
+                                            std::to_string(UINT32_MAX - 1));
+        }
+        m->version = static_cast<uint32_t>(version);
+        r.String("description", m->description);
+        r.StringList("primary_key", m->primary_key);
+        YAML::Node fields = r.Get("fields");
+        if (fields && !fields.IsNull() && !fields.IsMap()) {
+          ctx.Error(fields, "'model.fields' must be a mapping of field names to types");
+        } else if (fields && fields.IsMap()) {
+          std::set<std::string> seen;
+          for (auto it = fields.begin(); it != fields.end(); ++it) {
+            std::string name = it->first.as<std::string>();
+            if (!seen.insert(name).second) {
+              ctx.Error(it->first, "duplicate field '" + name + "' in 'model.fields'");
+              continue;
+            }
+            YAML::Node value = it->second;  // a copy: `it->second` is a temporary
+            ReadModelField(ctx, name, it->first, value, *m);
+          }
+          if (seen.empty()) ctx.Error(fields, "'model.fields' must name at least one field");
+          for (const auto& k : m->primary_key) {
+            if (seen.count(k) == 0) {
+              ctx.Error(r.Where("primary_key"),
+                        "'model.primary_key' names '" + k + "', which is not in 'model.fields'");
+            }
+          }
+        }
+      }
+    }
+  } catch (const YAML::ParserException& e) {
+    ctx.Error(SourceLocation{path, e.mark.line + 1, e.mark.column + 1},
+              "YAML syntax error: " + e.msg);
+  } catch (const YAML::Exception& e) {
+    ctx.Error(SourceLocation{path, e.mark.line + 1, e.mark.column + 1}, e.msg);
+  }
+  if (!ctx.errors().empty()) {
+    for (auto& e : ctx.errors()) errors.push_back(std::move(e));
+    return nullptr;
+  }
+  return m;
+}
+
+// The model file of `tables.<name>.model`, relative to the config file's directory.
+void LoadTableModel(Context& ctx, MapReader& r, TableConfig& t) {
+  std::filesystem::path p(t.model_path);
+  if (p.is_relative()) p = std::filesystem::path(ctx.file()).parent_path() / p;
+  std::string path = "tables." + t.name + ".model";
+  size_t errors = ctx.errors().size();
+  auto m = ReadModel(p.lexically_normal().string(), ctx.env(), ctx.errors());
+  if (ctx.errors().size() != errors) {
+    ctx.Error(r.Where("model"),
+              path + ": the model file '" + t.model_path + "' has errors (listed with its name)");
+    return;
+  }
+  if (m->table != t.name || m->schema != t.schema) {
+    ctx.Error(r.Where("model"), path + ": '" + t.model_path + "' is the model of table '" +
+                                    (m->schema == "public" ? "" : m->schema + ".") + m->table +
+                                    "', not of '" + (t.schema == "public" ? "" : t.schema + ".") +
+                                    t.name + "'");
+    return;
+  }
+  if (r.Has("primary_key") && !m->primary_key.empty() && m->primary_key != t.primary_key) {
+    ctx.Error(r.Where("primary_key"), "tables." + t.name +
+                                          ".primary_key differs from the model's primary_key in '" +
+                                          t.model_path + "'");
+  }
+  t.model = std::move(m);
+}
+
+// A field the model classifies as PII must be covered by the table's redaction policy.
+void CheckModelPii(Context& ctx, MapReader& r, const TableConfig& t) {
+  if (!t.model) return;
+  for (const auto& f : t.model->fields) {
+    if (f.pii == model::Pii::kNone) continue;
+    bool covered = std::any_of(t.redact.begin(), t.redact.end(),
+                               [&](const RedactColumnConfig& c) { return c.column == f.name; });
+    if (covered) continue;
+    ctx.Error(r.Where("model"),
+              "tables." + t.name + ": field '" + f.name + "' is classified as PII (" +
+                  std::string(model::PiiName(f.pii)) + ") in '" + t.model_path + "', but 'tables." +
+                  t.name + ".redact' has no rule for it; add one (e.g. '" + f.name +
+                  ": hash', or detectors for free text), or classify it 'pii: none'");
+  }
+}
+
+// ---- transforms (tables.<name>.transforms) ----
+
+// A `set` constant: a quoted scalar is text; plain true/false, null, integers and other numbers
+// are typed.
+Value ScalarValue(const YAML::Node& n, const std::string& text) {
+  if (n.IsNull()) return Value::Null();
+  if (n.Tag() == "!") return Value::Text(text);
+  if (text == "true" || text == "false") return Value::Bool(text == "true");
+  if (text == "null" || text == "~") return Value::Null();
+  int64_t i = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), i);
+  if (!text.empty() && ec == std::errc() && p == text.data() + text.size() && text[0] != '+') {
+    return Value::Int64(i);
+  }
+  // Other numbers keep their exact digits when they are JSON numbers.
+  size_t k = 0;
+  auto digits = [&] {
+    size_t start = k;
+    while (k < text.size() && std::isdigit(static_cast<unsigned char>(text[k]))) ++k;
+    return k > start;
+  };
+  if (k < text.size() && text[k] == '-') ++k;
+  bool number = digits();
+  if (number && k < text.size() && text[k] == '.') {
+    ++k;
+    number = digits();
+  }
+  if (number && k < text.size() && (text[k] == 'e' || text[k] == 'E')) {
+    ++k;
+    if (k < text.size() && (text[k] == '+' || text[k] == '-')) ++k;
+    number = digits();
+  }
+  if (number && k == text.size()) return Value::Decimal(text);
+  return Value::Text(text);
+}
+
+// Reads the string pairs of a mapping (rename, cast); false after reporting an error.
+bool ReadPairs(Context& ctx, const YAML::Node& node, const std::string& path, std::string_view what,
+               std::vector<std::pair<std::string, std::string>>& out,
+               std::vector<YAML::Node>* value_nodes = nullptr) {
+  if (!node.IsMap() || node.size() == 0) {
+    ctx.Error(node, "'" + path + "' must be a mapping of " + std::string(what));
+    return false;
+  }
+  bool ok = true;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    YAML::Node value = it->second;
+    if (!value.IsScalar()) {
+      ctx.Error(value.IsNull() ? it->first : value,
+                "'" + path + "' must be a mapping of " + std::string(what));
+      ok = false;
+      continue;
+    }
+    auto v = ctx.Expand(value, value.Scalar(), path);
+    if (!v) {
+      ok = false;
+      continue;
+    }
+    out.emplace_back(it->first.as<std::string>(), std::move(*v));
+    if (value_nodes) value_nodes->push_back(value);
+  }
+  return ok;
+}
+
+bool ReadTransform(Context& ctx, const YAML::Node& item, const std::string& path,
+                   transform::StepSpec& spec) {
+  size_t errors = ctx.errors().size();
+  MapReader ir(ctx, item, config_internal::TransformSpec(), path);
+  if (!ir.valid() || ctx.errors().size() != errors) return false;
+  std::string kind = item.begin()->first.as<std::string>();
+  YAML::Node arg = item.begin()->second;  // a copy
+  std::string arg_path = path + "." + kind;
+  if (kind == "rename") {
+    spec.kind = transform::Kind::kRename;
+    return ReadPairs(ctx, arg, arg_path, "old column names to new ones", spec.renames);
+  }
+  if (kind == "drop" || kind == "include") {
+    spec.kind = kind == "drop" ? transform::Kind::kDrop : transform::Kind::kInclude;
+    ir.StringList(kind, spec.columns);
+    if (ctx.errors().size() == errors && spec.columns.empty()) {
+      ctx.Error(arg.IsNull() ? item : arg, "'" + arg_path + "' must name at least one column");
+    }
+    return ctx.errors().size() == errors;
+  }
+  if (kind == "cast") {
+    spec.kind = transform::Kind::kCast;
+    std::vector<std::pair<std::string, std::string>> pairs;
+    std::vector<YAML::Node> nodes;
+    if (!ReadPairs(ctx, arg, arg_path, "column names to types (" + transform::CastTypeNames() + ")",
+                   pairs, &nodes)) {
+      return false;
+    }
+    bool ok = true;
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      auto type = transform::ParseCastType(pairs[i].second);
+      if (!type.ok()) {
+        ctx.Error(nodes[i], arg_path + "." + pairs[i].first + ": " + type.status().message());
+        ok = false;
+        continue;
+      }
+      spec.casts.emplace_back(pairs[i].first, *type);
+    }
+    return ok;
+  }
+  if (kind == "set") {
+    spec.kind = transform::Kind::kSet;
+    if (!arg.IsMap()) {
+      ctx.Error(arg.IsNull() ? item : arg,
+                "'" + arg_path +
+                    "' must be a mapping: {column: c, value: v}, {column: c, from: "
+                    "other} or {column: c, template: \"{a}-{b}\"}");
+      return false;
+    }
+    MapReader sr(ctx, arg, config_internal::SetTransformSpec(), arg_path);
+    if (!sr.valid()) return false;
+    sr.String("column", spec.column);
+    YAML::Node value = arg["value"];
+    int sources = (value ? 1 : 0) + (sr.Has("from") ? 1 : 0) + (sr.Has("template") ? 1 : 0);
+    if (sources != 1) {
+      ctx.Error(arg, "'" + arg_path + "' needs exactly one of 'value', 'from', 'template'");
+      return false;
+    }
+    if (value) {
+      if (!value.IsNull() && !value.IsScalar()) {
+        ctx.Error(value, "'" + arg_path + ".value' must be a scalar (text, number, bool, null)");
+        return false;
+      }
+      std::string text;
+      if (value.IsScalar()) {
+        auto v = ctx.Expand(value, value.Scalar(), arg_path + ".value");
+        if (!v) return false;
+        text = *v;
+      }
+      spec.set_from = transform::SetFrom::kValue;
+      spec.value = ScalarValue(value, text);
+    } else if (sr.Has("from")) {
+      spec.set_from = transform::SetFrom::kColumn;
+      sr.String("from", spec.source);
+    } else {
+      spec.set_from = transform::SetFrom::kTemplate;
+      sr.String("template", spec.source);
+    }
+    return ctx.errors().size() == errors;
+  }
+  // flatten
+  spec.kind = transform::Kind::kFlatten;
+  if (arg.IsScalar()) {
+    auto v = ctx.Expand(arg, arg.Scalar(), arg_path);
+    if (!v) return false;
+    spec.column = *v;
+    return true;
+  }
+  if (!arg.IsMap()) {
+    ctx.Error(arg.IsNull() ? item : arg,
+              "'" + arg_path +
+                  "' must be a column name or a mapping with 'column', 'depth', "
+                  "'separator'");
+    return false;
+  }
+  MapReader fr(ctx, arg, config_internal::FlattenTransformSpec(), arg_path);
+  if (!fr.valid()) return false;
+  fr.String("column", spec.column);
+  int64_t depth = 0;
+  fr.Int("depth", depth);
+  spec.depth = static_cast<int>(std::min<int64_t>(depth, 1000));
+  fr.String("separator", spec.separator);
+  return ctx.errors().size() == errors;
+}
+
+void LoadTransforms(Context& ctx, MapReader& r, TableConfig& t) {
+  YAML::Node node = r.Get("transforms");
+  if (!node || node.IsNull()) return;
+  std::string path = "tables." + t.name + ".transforms";
+  if (!node.IsSequence()) {
+    ctx.Error(node, "'" + path + "' must be a list of transforms, e.g. '- drop: [notes]'");
+    return;
+  }
+  bool ok = true;
+  size_t index = 0;
+  for (const auto& ref : node) {
+    YAML::Node item = ref;  // a copy: iterators yield temporaries
+    std::string item_path = path + "[" + std::to_string(index++) + "]";
+    if (!item.IsMap() || item.size() != 1) {
+      ctx.Error(item.Mark().line >= 0 ? item : node,
+                "'" + item_path +
+                    "' must be a mapping with exactly one of: rename, drop, include, cast, set, "
+                    "flatten");
+      ok = false;
+      continue;
+    }
+    TransformConfig tc;
+    tc.where = ctx.At(item);
+    if (!ReadTransform(ctx, item, item_path, tc.spec)) {
+      ok = false;
+      continue;
+    }
+    t.transforms.push_back(std::move(tc));
+  }
+  if (!ok) return;
+  std::vector<transform::StepSpec> specs;
+  for (const auto& tc : t.transforms) specs.push_back(tc.spec);
+  std::vector<std::string> columns;
+  if (t.model) {
+    for (const auto& f : t.model->fields) columns.push_back(f.name);
+  }
+  for (const auto& e : transform::Validate(specs, t.model ? &columns : nullptr)) {
+    ctx.Error(t.transforms[e.step].where, path + "[" + std::to_string(e.step) + "] (" +
+                                              std::string(transform::KindName(specs[e.step].kind)) +
+                                              "): " + e.message +
+                                              (t.model && e.message.starts_with("unknown column")
+                                                   ? " (not in the model '" + t.model_path + "')"
+                                                   : ""));
+  }
+}
+
+void LoadPartitionKey(Context& ctx, MapReader& r, TableConfig& t) {
+  r.StringList("partition_key", t.partition_key);
+  if (!r.Has("partition_key")) return;
+  std::string path = "tables." + t.name + ".partition_key";
+  SourceLocation where = r.Where("partition_key");
+  if (t.partition_key.empty()) {
+    ctx.Error(where, "'" + path + "' must name at least one column");
+    return;
+  }
+  std::set<std::string> seen;
+  for (const auto& c : t.partition_key) {
+    if (!seen.insert(c).second) ctx.Error(where, path + ": column '" + c + "' is named twice");
+    if (t.model && t.model->Find(c) == nullptr) {
+      ctx.Error(where, path + ": column '" + c + "' is not in the model '" + t.model_path + "'");
+    }
+    for (const auto& rule : t.redact) {
+      if (rule.column == c && (rule.rule == "remove" || rule.rule == "null")) {
+        ctx.Error(where, path + ": column '" + c + "' is redacted with '" + rule.rule +
+                             "', so it carries no value to partition by; use 'hash' to keep it "
+                             "stable without revealing it");
+      }
+    }
+  }
+}
+
 void LoadTable(Context& ctx, const std::string& name, const YAML::Node& key, const YAML::Node& node,
                Config& config) {
   TableConfig t;
@@ -596,7 +1002,12 @@ void LoadTable(Context& ctx, const std::string& name, const YAML::Node& key, con
     }
   }
   r.StringList("primary_key", t.primary_key);
-  if (!r.Has("primary_key")) t.primary_key = {"id"};
+  r.String("model", t.model_path);
+  if (!t.model_path.empty()) LoadTableModel(ctx, r, t);
+  if (!r.Has("primary_key")) {
+    t.primary_key = t.model && !t.model->primary_key.empty() ? t.model->primary_key
+                                                             : std::vector<std::string>{"id"};
+  }
   r.String("pii", t.pii);
   r.String("replica_identity", t.replica_identity);
   r.String("description", t.description);
@@ -605,6 +1016,9 @@ void LoadTable(Context& ctx, const std::string& name, const YAML::Node& key, con
   t.redact_at = "capture";
   r.String("redact_at", t.redact_at);
   LoadRedactRules(ctx, r, t, config);
+  CheckModelPii(ctx, r, t);
+  LoadTransforms(ctx, r, t);
+  LoadPartitionKey(ctx, r, t);
   config.tables.push_back(std::move(t));
 }
 
@@ -808,6 +1222,13 @@ LoadResult LoadConfigFromString(const std::string& yaml, const std::string& file
                                 const EnvOptions& env) {
   Context ctx(file_name, MakeEnv(env));
   return Load(ctx, yaml);
+}
+
+ModelLoadResult LoadModelFile(const std::string& path, const EnvOptions& env) {
+  ModelLoadResult r;
+  config_internal::EnvLookup lookup = MakeEnv(env);
+  r.model = ReadModel(path, lookup, r.errors);
+  return r;
 }
 
 LoadResult LoadConfig(const std::string& path, const EnvOptions& env) {

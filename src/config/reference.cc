@@ -27,6 +27,10 @@ std::string_view TypeLabel(FieldType t) {
       return "map of strings";
     case FieldType::kRedactionRules:
       return "map of column rules";
+    case FieldType::kTransforms:
+      return "list of transforms";
+    case FieldType::kModelFields:
+      return "map of fields";
     case FieldType::kSection:
       return "section";
     case FieldType::kNamedSections:
@@ -78,9 +82,14 @@ std::string ConfigReferenceMarkdown() {
   AppendSection(out, config_internal::RedactionSpec());
   AppendSection(out, config_internal::TableSpec());
   AppendSection(out, config_internal::RedactColumnSpec());
+  AppendSection(out, config_internal::TransformSpec());
+  AppendSection(out, config_internal::SetTransformSpec());
+  AppendSection(out, config_internal::FlattenTransformSpec());
   AppendSection(out, config_internal::RuleSpec());
   for (auto type : config_internal::TargetTypes())
     AppendSection(out, config_internal::TargetSpec(type));
+  AppendSection(out, config_internal::ModelSpec());
+  AppendSection(out, config_internal::ModelFieldSpec());
   return out;
 }
 

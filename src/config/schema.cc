@@ -242,6 +242,21 @@ const SectionSpec& TableSpec() {
            "Either way, a rejected change of a table with a policy is dead-lettered in its "
            "redacted form.",
            {"capture", "processor"}},
+          {"model", T::kString, "",
+           "The table's data model: a YAML file (see `model file`), relative to this config "
+           "file's directory, e.g. `models/users.yaml`. Every change is checked against it before "
+           "anything else happens to it; a violation goes to the dead-letter file with the field "
+           "and the reason, and the model's version becomes `detail.metadata.schemaVersion` "
+           "(docs/models.md). Fields the model classifies as PII need a redaction rule or "
+           "detectors in `redact`."},
+          {"transforms", T::kTransforms, "",
+           "Transforms applied in order to `before` and `after`, after the model check and "
+           "redaction: a list of one-key mappings (see `tables.<name>.transforms[]`). "
+           "`changedFields` compares the transformed images. See docs/transforms.md."},
+          {"partition_key", T::kStringList, "the primary key",
+           "Columns of the stream partition key, as captured (before transforms): changes with "
+           "the same values are kept in commit order. A column must be in the model (when the "
+           "table has one) and must not be removed or nulled by `redact`."},
           {"replica_identity",
            T::kEnum,
            "default",
@@ -270,6 +285,128 @@ const SectionSpec& RedactColumnSpec() {
            "(international `+...` and North American forms); `ssn` (`###-##-####`); `ip` (IPv4, "
            "IPv6).",
            {"email", "card", "phone", "ssn", "ip"}},
+      }};
+  return spec;
+}
+
+const SectionSpec& TransformSpec() {
+  static const SectionSpec spec{
+      "tables.<name>.transforms[]",
+      "One transform: a mapping with exactly one of these keys. Each step sees the column names "
+      "the steps before it left. A step that names a column an image does not carry leaves that "
+      "image alone (partial rows, key-only `before` images). A value that cannot be cast, or a "
+      "rename or flatten onto an existing column, dead-letters the change with the step and the "
+      "column.",
+      {
+          {"rename", T::kStringMap, "",
+           "`{old: new, ...}`: new names; the columns keep their place."},
+          {"drop", T::kStringList, "", "Columns to remove."},
+          {"include", T::kStringList, "", "The only columns to keep (in row order)."},
+          {"cast", T::kStringMap, "",
+           "`{column: type, ...}`, type one of `string`, `int`, `double`, `decimal`, `bool`, "
+           "`timestamp` (with time zone; text without an offset and dates are taken as UTC), "
+           "`date`. Null stays null."},
+          {"set", T::kSection, "",
+           "Writes a column: a constant, a copy of another column or a template (see "
+           "`tables.<name>.transforms[].set`)."},
+          {"flatten", T::kSection, "",
+           "A JSON object column becomes one column per member, `address.city`: a column name, "
+           "or a mapping (see `tables.<name>.transforms[].flatten`)."},
+      }};
+  return spec;
+}
+
+const SectionSpec& SetTransformSpec() {
+  static const SectionSpec spec{
+      "tables.<name>.transforms[].set",
+      "Exactly one of `value`, `from`, `template`. The column is replaced when it exists, else "
+      "added at the end. A column set from a redacted column is listed in `detail.redacted` "
+      "too.",
+      {
+          {"column", T::kString, "", "The column written.", {}, true},
+          {"value", T::kString, "",
+           "A constant: `true`/`false`, a number, `null`, or text (quote it to keep `'42'` "
+           "text)."},
+          {"from", T::kString, "",
+           "Copy this column's value (an image without it leaves the target unset)."},
+          {"template", T::kString, "",
+           "Text with `{column}` references (`{{` and `}}` for braces), e.g. `\"{sku}: "
+           "{name}\"`; null when a referenced value is null, unset when one is missing."},
+      }};
+  return spec;
+}
+
+const SectionSpec& FlattenTransformSpec() {
+  static const SectionSpec spec{
+      "tables.<name>.transforms[].flatten",
+      "JSON members become columns named `<column><separator><key>`, in place of the column; "
+      "strings become text, integers int64, other numbers exact decimals; arrays, and objects "
+      "below `depth`, stay JSON. A null, an array or a scalar JSON value is left as it is.",
+      {
+          {"column", T::kString, "", "The JSON column.", {}, true},
+          {"depth", T::kInt, "0", "Object levels expanded; 0 = all."},
+          {"separator", T::kString, ".", "Between the column name and the member names."},
+      }};
+  return spec;
+}
+
+const SectionSpec& ModelSpec() {
+  static const SectionSpec spec{
+      "model file",
+      "A table's data model (`tables.<name>.model`, e.g. `config/models/users.yaml`); "
+      "`cdc-pipeline models derive` writes one from the PostgreSQL catalog. The rules of the "
+      "check and of `schemaVersion` are in docs/models.md.",
+      {
+          {"table", T::kString, "", "The table it describes: the name under `tables`.", {}, true},
+          {"schema", T::kString, "public", "PostgreSQL schema of the table."},
+          {"version",
+           T::kInt,
+           "",
+           "The model's version (>= 1): `schemaVersion` of events that "
+           "match it; one more for events that show a compatible change.",
+           {},
+           true},
+          {"description", T::kString, "", "Free text."},
+          {"primary_key", T::kStringList, "",
+           "Primary-key columns; when `tables.<name>.primary_key` is not set it comes from "
+           "here."},
+          {"fields",
+           T::kModelFields,
+           "",
+           "The columns in table order, by name: a type (`email: text`) or a mapping (see "
+           "`model file: fields.<name>`).",
+           {},
+           true},
+      }};
+  return spec;
+}
+
+const SectionSpec& ModelFieldSpec() {
+  static const SectionSpec spec{
+      "model file: fields.<name>",
+      "",
+      {
+          {"type",
+           T::kString,
+           "",
+           "A PostgreSQL type as `format_type()` prints it: `text`, `character varying(n)`, "
+           "`character(n)`, `smallint`, `integer`, `bigint`, `numeric(p,s)`, `real`, `double "
+           "precision`, `boolean`, `uuid`, `json`, `jsonb`, `bytea`, `date`, `time without time "
+           "zone`, `time with time zone`, `timestamp without time zone`, `timestamp with time "
+           "zone`, `interval`, `inet`, `cidr`, `name`, `citext`, `xml`; arrays as `text[]`. "
+           "Aliases such as `int`, `timestamptz`, `varchar(20)` are accepted.",
+           {},
+           true},
+          {"nullable", T::kBool, "true", "Whether the value may be null."},
+          {"pii",
+           T::kEnum,
+           "none",
+           "What personal or secret data it holds. Anything but `none` needs a rule or "
+           "detectors in the table's `redact`; `free_text` is text or JSON that may contain PII "
+           "anywhere.",
+           {"none", "email", "phone", "name", "address", "birth_date", "ssn", "card",
+            "bank_account", "secret", "ip", "free_text"}},
+          {"description", T::kString, "", "Free text."},
       }};
   return spec;
 }

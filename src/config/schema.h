@@ -18,6 +18,8 @@ enum class FieldType {
   kPattern,
   kStringMap,       // a mapping of names to strings (redaction.keys)
   kRedactionRules,  // a mapping of column names to rules (tables.<name>.redact)
+  kTransforms,      // a list of one-key mappings (tables.<name>.transforms)
+  kModelFields,     // a mapping of field names to types or field mappings (model files)
   kSection,
   kNamedSections
 };
@@ -49,6 +51,11 @@ const SectionSpec& DeadLetterSpec();
 const SectionSpec& TableSpec();
 const SectionSpec& RedactColumnSpec();  // the long form of one column's rule
 const SectionSpec& RedactionSpec();
+const SectionSpec& TransformSpec();         // one item of tables.<name>.transforms
+const SectionSpec& SetTransformSpec();      // its `set` mapping
+const SectionSpec& FlattenTransformSpec();  // its `flatten` mapping
+const SectionSpec& ModelSpec();             // a model file
+const SectionSpec& ModelFieldSpec();        // one field of a model file
 const SectionSpec& RuleSpec();
 const SectionSpec& TargetSpec(std::string_view type);  // "" = common fields; nullptr-safe
 std::vector<std::string_view> SourceTypes();

@@ -4,19 +4,87 @@
 
 namespace cdc {
 
+namespace {
+
+std::vector<transform::StepSpec> Specs(const TableConfig& table) {
+  std::vector<transform::StepSpec> specs;
+  specs.reserve(table.transforms.size());
+  for (const auto& t : table.transforms) specs.push_back(t.spec);
+  return specs;
+}
+
+// The values of `columns` from the change's newest image, in the order given.
+Result<Row> ColumnsOf(const ChangeEvent& change, const std::vector<std::string>& columns,
+                      std::string_view what) {
+  Row out;
+  const Row* image = change.after ? &*change.after : (change.before ? &*change.before : nullptr);
+  for (const auto& column : columns) {
+    const Value* v = image ? image->Find(column) : nullptr;
+    if (v == nullptr) {
+      std::string message = std::string(what) + " column '" + column + "' is missing from '" +
+                            (change.after ? "after" : "before") + "' of table " +
+                            change.QualifiedName();
+      if (change.op == Op::kDelete && what != "primary-key") {
+        message +=
+            " (a DELETE carries only the primary key unless the table has "
+            "replica_identity: full)";
+      }
+      return InvalidArgument(std::move(message));
+    }
+    out.Add(column, *v);
+  }
+  return out;
+}
+
+}  // namespace
+
+TableProcessor::TableProcessor(const TableConfig& table,
+                               std::shared_ptr<const redact::Redactor> redactor,
+                               transform::Chain transforms)
+    : table_(table), redactor_(std::move(redactor)), transforms_(std::move(transforms)) {}
+
 TableProcessor::TableProcessor(const TableConfig& table,
                                std::shared_ptr<const redact::Redactor> redactor)
-    : table_(table), redactor_(std::move(redactor)) {}
+    : table_(table), redactor_(std::move(redactor)) {
+  auto chain = transform::Chain::Build(Specs(table));
+  CDC_ASSERT(chain.ok(), "the table's transforms are checked when the config is loaded");
+  transforms_ = std::move(chain).value();
+}
+
+Result<TableProcessor> TableProcessor::Create(const TableConfig& table,
+                                              std::shared_ptr<const redact::Redactor> redactor) {
+  auto chain = transform::Chain::Build(Specs(table));
+  if (!chain.ok()) return chain.status().WithContext("tables." + table.name + ".transforms");
+  return TableProcessor(table, std::move(redactor), std::move(chain).value());
+}
 
 std::vector<std::string> ChangedFields(const Row& before, const Row& after) {
   std::vector<std::string> out;
-  for (const auto& c : after.columns()) {
+  const auto& old_columns = before.columns();
+  const auto& new_columns = after.columns();
+  // Both images usually list the columns in the same order: try the same position first.
+  auto same = [](std::string_view a, std::string_view b) {  // short names: no memcmp call
+    if (a.size() != b.size()) return false;
+    for (size_t k = 0; k < a.size(); ++k) {
+      if (a[k] != b[k]) return false;
+    }
+    return true;
+  };
+  auto find = [&](const std::vector<Column>& columns, size_t i, const std::string& name) {
+    if (i < columns.size() && same(columns[i].name, name)) return &columns[i].value;
+    for (const auto& c : columns) {
+      if (c.name == name) return &c.value;
+    }
+    return static_cast<const Value*>(nullptr);
+  };
+  for (size_t i = 0; i < new_columns.size(); ++i) {
+    const Column& c = new_columns[i];
     if (c.value.kind() == ValueKind::kUnchangedToast) continue;
-    const Value* old = before.Find(c.name);
+    const Value* old = find(old_columns, i, c.name);
     if (old == nullptr || !(*old == c.value)) out.push_back(c.name);
   }
-  for (const auto& c : before.columns()) {
-    if (after.Find(c.name) == nullptr) out.push_back(c.name);
+  for (size_t i = 0; i < old_columns.size(); ++i) {
+    if (find(new_columns, i, old_columns[i].name) == nullptr) out.push_back(old_columns[i].name);
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -32,8 +100,37 @@ void TableProcessor::Redact(ChangeEvent& change, std::vector<std::string>& redac
   if (redactor_) redactor_->Apply(change, redacted);
 }
 
-Result<ProcessedEvent> TableProcessor::Process(
-    ChangeEvent& change, const std::vector<std::string>* redacted_at_capture) const {
+CaptureResult TableProcessor::Capture(ChangeEvent& change) const {
+  CaptureResult out;
+  if (table_.model) out.model = model::CheckChange(*table_.model, change);
+  if (RedactsAtCapture()) {
+    Redact(change, out.redacted_columns);
+    out.redacted = true;
+  }
+  return out;
+}
+
+void TableProcessor::PrepareDeadLetter(ChangeEvent& change, bool redacted) const {
+  if (!redacted) {
+    std::vector<std::string> ignored;
+    Redact(change, ignored);
+  }
+  if (table_.model) {
+    if (change.before) model::DropUnknownColumns(*table_.model, *change.before);
+    if (change.after) model::DropUnknownColumns(*table_.model, *change.after);
+  }
+}
+
+Result<Row> TableProcessor::PartitionKey(const ChangeEvent& change) const {
+  if (change.op == Op::kTruncate) return Row();
+  if (table_.partition_key.empty()) {
+    if (!change.key.empty()) return change.key;
+    return ColumnsOf(change, table_.primary_key, "primary-key");
+  }
+  return ColumnsOf(change, table_.partition_key, "partition-key");
+}
+
+Result<ProcessedEvent> TableProcessor::Process(ChangeEvent& change, CaptureResult* captured) const {
   const auto& allowed = table_.event_types;
   if (!Allows(change.op)) {
     std::string list;
@@ -42,29 +139,30 @@ Result<ProcessedEvent> TableProcessor::Process(
                            " is not allowed for table " + change.QualifiedName() +
                            " (allowed: " + list + ")");
   }
-  Row key;
+  CaptureResult here;
+  if (captured == nullptr) {
+    if (table_.model) here.model = model::CheckChange(*table_.model, change);
+    captured = &here;
+  }
   if (change.key.empty() && change.op != Op::kTruncate) {
-    const Row* image = change.after ? &*change.after : (change.before ? &*change.before : nullptr);
-    for (const auto& column : table_.primary_key) {
-      const Value* v = image ? image->Find(column) : nullptr;
-      if (v == nullptr) {
-        return InvalidArgument("primary-key column '" + column + "' is missing from '" +
-                               (change.after ? "after" : "before") + "' of table " +
-                               change.QualifiedName());
-      }
-      key.Add(column, *v);
-    }
+    CDC_ASSIGN_OR_RETURN(Row key, ColumnsOf(change, table_.primary_key, "primary-key"));
+    change.key = std::move(key);
   }
-  if (!key.empty()) change.key = std::move(key);
+  if (!captured->model.status.ok()) return captured->model.status;
+  if (!captured->redacted) {
+    Redact(change, captured->redacted_columns);
+    captured->redacted = true;
+  }
+  Status transformed = transforms_.Apply(change, captured->redacted_columns);
+  if (!transformed.ok()) {
+    return transformed.WithContext("table " + change.QualifiedName());
+  }
   ProcessedEvent out;
-  if (redacted_at_capture != nullptr) {
-    out.redacted = *redacted_at_capture;
-  } else {
-    Redact(change, out.redacted);
-  }
+  out.redacted = std::move(captured->redacted_columns);
   if (change.op == Op::kUpdate && change.before && change.after) {
     out.changed_fields = ChangedFields(*change.before, *change.after);
   }
+  if (captured->model.schema_version != 0) change.schema_version = captured->model.schema_version;
   out.change = std::move(change);
   return out;
 }
@@ -116,7 +214,8 @@ Result<ProcessorSet> ProcessorSet::Build(const Config& config) {
       CDC_ASSIGN_OR_RETURN(redact::Redactor built, redact::Redactor::Build(policy, keys));
       redactor = std::make_shared<const redact::Redactor>(std::move(built));
     }
-    set.processors_.emplace_back(t, std::move(redactor));
+    CDC_ASSIGN_OR_RETURN(TableProcessor processor, TableProcessor::Create(t, std::move(redactor)));
+    set.processors_.push_back(std::move(processor));
   }
   return set;
 }

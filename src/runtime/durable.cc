@@ -31,6 +31,12 @@ constexpr uint8_t kRecordDeadLetter = 2;
 constexpr char kDeadLetterMark[] = "@dead-letter";
 constexpr size_t kBatchRecords = 512;
 
+// A change record: the capture result (model verdict, redaction), the input location, then the
+// change (src/event/change_codec.h):
+//   u8 flags (1 redacted, 2 compatible model change) | varint schema_version
+//   | u8 model status code | str model status message | varint n, n x str redacted column
+//   | str location | change
+
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -93,15 +99,43 @@ uint64_t ParseCount(const std::optional<std::string>& text) {
   return v;
 }
 
-// The partition key: table and primary-key values, so the changes of one row stay in order.
-void PartitionKey(const ChangeEvent& change, std::string& out) {
+// The partition key: the table and the values of its partition-key columns (the primary key
+// unless `partition_key` says otherwise), so the changes of one row stay in order. A change
+// without them (it will be dead-lettered) goes by its key as captured.
+void PartitionKey(const TableProcessor& processor, const ChangeEvent& change, std::string& out) {
   out.clear();
   out.append(change.schema).push_back('.');
   out.append(change.table);
-  for (const Column& c : change.key.columns()) {
+  auto columns = processor.PartitionKey(change);
+  const Row& key = columns.ok() ? *columns : change.key;
+  for (const Column& c : key.columns()) {
     out.push_back('\x1f');
     out.append(ValueToJson(c.value));
   }
+}
+
+// Reads the part of a change record before the change (see the layout above).
+bool ReadCaptureHeader(std::string_view& payload, CaptureResult& captured, std::string& location) {
+  if (payload.size() < 1) return false;
+  auto flags = static_cast<uint8_t>(payload.front());
+  payload.remove_prefix(1);
+  captured.redacted = (flags & 1) != 0;
+  captured.model.compatible_change = (flags & 2) != 0;
+  uint64_t version = 0;
+  if (!GetVarint(payload, version) || payload.empty()) return false;
+  captured.model.schema_version = static_cast<uint32_t>(version);
+  auto code = static_cast<StatusCode>(static_cast<uint8_t>(payload.front()));
+  payload.remove_prefix(1);
+  std::string message;
+  if (!GetString(payload, message)) return false;
+  captured.model.status = code == StatusCode::kOk ? Status::Ok() : Status(code, message);
+  uint64_t n = 0;
+  if (!GetVarint(payload, n) || n > payload.size()) return false;
+  captured.redacted_columns.resize(n);
+  for (auto& c : captured.redacted_columns) {
+    if (!GetString(payload, c)) return false;
+  }
+  return GetString(payload, location);
 }
 
 std::string HostName() {
@@ -126,13 +160,12 @@ Result<std::optional<PgPosition>> LastPosition(const stream::ShardLog& log) {
       if (!record || record->offset.value() >= end) break;
       if (record->type != kRecordChange) continue;
       std::string_view payload = record->payload;
-      uint64_t n = 0;
-      std::string ignored;
-      bool ok = GetVarint(payload, n);
-      for (uint64_t k = 0; ok && k <= n; ++k) ok = GetString(payload, ignored);  // + location
-      if (!ok)
+      CaptureResult captured;
+      std::string location;
+      if (!ReadCaptureHeader(payload, captured, location)) {
         return Corruption("malformed change record at offset " +
                           std::to_string(record->offset.value()));
+      }
       CDC_ASSIGN_OR_RETURN(ChangeEvent change, DecodeChange(payload));
       if (const auto* pg = std::get_if<PgPosition>(&change.position)) last = *pg;
     }
@@ -254,9 +287,9 @@ Status Pipeline::OpenDurable() {
   return Status::Ok();
 }
 
-Status Pipeline::AppendChange(const ChangeEvent& change, const std::vector<std::string>& redacted,
-                              std::string_view location) {
-  PartitionKey(change, key_);
+Status Pipeline::AppendChange(const TableProcessor& processor, const ChangeEvent& change,
+                              const CaptureResult& captured, std::string_view location) {
+  PartitionKey(processor, change, key_);
   ShardId shard = stream::ShardForKey(key_, stream_->shard_count());
   if (const auto* pg = std::get_if<PgPosition>(&change.position)) {
     auto& tail = shard_tail_[shard.value()];
@@ -267,8 +300,13 @@ Status Pipeline::AppendChange(const ChangeEvent& change, const std::vector<std::
     tail = *pg;
   }
   record_.clear();
-  PutVarint(record_, redacted.size());
-  for (const auto& c : redacted) PutString(record_, c);
+  record_.push_back(
+      static_cast<char>((captured.redacted ? 1 : 0) | (captured.model.compatible_change ? 2 : 0)));
+  PutVarint(record_, captured.model.schema_version);
+  record_.push_back(static_cast<char>(captured.model.status.code()));
+  PutString(record_, captured.model.status.message());
+  PutVarint(record_, captured.redacted_columns.size());
+  for (const auto& c : captured.redacted_columns) PutString(record_, c);
   PutString(record_, location);
   EncodeChange(change, record_);
   CDC_RETURN_IF_ERROR(stream_->shard(shard)
@@ -351,17 +389,9 @@ Status Pipeline::DeliverRecord(uint32_t shard, uint8_t type, std::string_view pa
   if (type != kRecordChange) {
     return Corruption(location + ": unknown record type " + std::to_string(type));
   }
-  std::vector<std::string> redacted;
-  uint64_t n = 0;
-  if (!GetVarint(payload, n) || n > payload.size()) {
-    return Corruption(location + ": malformed change record");
-  }
-  redacted.resize(n);
-  for (auto& c : redacted) {
-    if (!GetString(payload, c)) return Corruption(location + ": malformed change record");
-  }
+  CaptureResult captured;
   std::string input_location;
-  if (!GetString(payload, input_location)) {
+  if (!ReadCaptureHeader(payload, captured, input_location)) {
     return Corruption(location + ": malformed change record");
   }
   if (!input_location.empty()) location = std::move(input_location);
@@ -390,8 +420,7 @@ Status Pipeline::DeliverRecord(uint32_t shard, uint8_t type, std::string_view pa
         nullptr, change, true, RawInput{{}, location}, change.QualifiedName(),
         "unknown table '" + change.QualifiedName() + "': it is not configured in 'tables'"));
   }
-  return ProcessAndDeliver(*processor, change, processor->RedactsAtCapture() ? &redacted : nullptr,
-                           RawInput{{}, location});
+  return ProcessAndDeliver(*processor, change, &captured, RawInput{{}, location});
 }
 
 Status Pipeline::Checkpoint(bool final) {

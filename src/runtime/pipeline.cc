@@ -155,11 +155,12 @@ DeadLetter Pipeline::RejectChange(const TableProcessor* processor, ChangeEvent& 
   letter.reason = redact::RedactFreeText(reason);
   letter.location = std::string(raw.location);
   letter.table = redact::RedactFreeText(table);
-  if (processor != nullptr && processor->HasPolicy()) {
-    // The raw input still holds the values the policy removes: keep the redacted change instead.
-    std::vector<std::string> ignored;
-    if (!redacted) processor->Redact(change, ignored);
+  if (processor != nullptr && (processor->HasPolicy() || processor->HasModel())) {
+    // The raw input still holds the values the policy removes, and columns no model classifies:
+    // keep the redacted change without them instead.
+    processor->PrepareDeadLetter(change, redacted);
     letter.input = EncodeChangeEventJson(change);
+    if (!processor->HasPolicy()) letter.input = redact::RedactFreeText(letter.input);
   } else {
     letter.input = redact::RedactFreeText(raw.text.empty() ? EncodeChangeEventJson(change)
                                                            : std::string(raw.text));
@@ -171,11 +172,17 @@ DeadLetter Pipeline::RejectChange(const TableProcessor* processor, ChangeEvent& 
 Status Pipeline::OnChange(ChangeEvent change, const RawInput& raw) {
   ++stats_.read;
   const TableProcessor* processor = processors_.Find(change.schema, change.table);
-  // Redaction at capture is the first thing that happens to a change: nothing below (the
-  // stream, the processor, the dead-letter file, the log) ever sees the raw values.
-  std::vector<std::string> redacted;
-  bool at_capture = processor != nullptr && processor->RedactsAtCapture();
-  if (at_capture) processor->Redact(change, redacted);
+  // Capture is the first thing that happens to a change: the model check reads the captured
+  // row, then redaction at capture runs, so nothing below (the stream, the processor, the
+  // dead-letter file, the log) ever sees the raw values.
+  CaptureResult captured;
+  if (processor != nullptr) captured = processor->Capture(change);
+  if (processor != nullptr && !captured.model.status.ok()) {
+    // The change will be rejected: make it the dead letter it becomes (redacted, without the
+    // columns no model classifies) before it is written anywhere, the stream included.
+    processor->PrepareDeadLetter(change, captured.redacted);
+    captured.redacted = true;
+  }
   if (processor == nullptr) {
     std::string table = change.QualifiedName();
     DeadLetter letter =
@@ -187,15 +194,15 @@ Status Pipeline::OnChange(ChangeEvent change, const RawInput& raw) {
     ++stats_.filtered;
     return Status::Ok();
   }
-  if (stream_) return AppendChange(change, redacted, raw.location);
-  return ProcessAndDeliver(*processor, change, at_capture ? &redacted : nullptr, raw);
+  if (stream_) return AppendChange(*processor, change, captured, raw.location);
+  return ProcessAndDeliver(*processor, change, &captured, raw);
 }
 
 Status Pipeline::ProcessAndDeliver(const TableProcessor& processor, ChangeEvent& change,
-                                   const std::vector<std::string>* redacted, const RawInput& raw) {
-  Result<ProcessedEvent> processed = processor.Process(change, redacted);
+                                   CaptureResult* captured, const RawInput& raw) {
+  Result<ProcessedEvent> processed = processor.Process(change, captured);
   if (!processed.ok()) {
-    return WriteDeadLetter(RejectChange(&processor, change, redacted != nullptr, raw,
+    return WriteDeadLetter(RejectChange(&processor, change, captured->redacted, raw,
                                         change.QualifiedName(), processed.status().message()));
   }
   ++stats_.published;
@@ -220,11 +227,8 @@ Result<RouteResult> Pipeline::Route(ChangeEvent change) const {
     return InvalidArgument("unknown table '" + change.QualifiedName() +
                            "': it is not configured in 'tables'");
   }
-  std::vector<std::string> redacted;
-  bool at_capture = processor->RedactsAtCapture();
-  if (at_capture) processor->Redact(change, redacted);
-  CDC_ASSIGN_OR_RETURN(ProcessedEvent processed,
-                       processor->Process(change, at_capture ? &redacted : nullptr));
+  CaptureResult captured = processor->Capture(change);
+  CDC_ASSIGN_OR_RETURN(ProcessedEvent processed, processor->Process(change, &captured));
   RouteResult result;
   result.event_json = EncodeEnvelope(processed, envelope_);
   std::vector<uint32_t> matched;

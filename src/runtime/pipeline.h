@@ -107,12 +107,13 @@ class Pipeline : public ChangeSink {
   Pipeline(std::shared_ptr<const Config> config, const Clock& clock, ProcessorSet processors);
 
   Status Flush();
-  // Processes one change (already redacted at capture when its table says so; `redacted` then
-  // lists the columns) and delivers it to the targets of every matching rule.
+  // Processes one captured change (`captured`: what Capture found and did) and delivers it to
+  // the targets of every matching rule.
   Status ProcessAndDeliver(const TableProcessor& processor, ChangeEvent& change,
-                           const std::vector<std::string>* redacted, const RawInput& raw);
-  // A rejected change in a form without PII: redacted by its table's policy when it has one,
-  // otherwise with every detector applied.
+                           CaptureResult* captured, const RawInput& raw);
+  // A rejected change in a form without PII: redacted by its table's policy and without the
+  // columns its model does not have, otherwise (and when the table has no policy) with every
+  // detector applied.
   DeadLetter RejectChange(const TableProcessor* processor, ChangeEvent& change, bool redacted,
                           const RawInput& raw, const std::string& table, std::string reason);
   Status WriteDeadLetter(const DeadLetter& letter);
@@ -120,8 +121,8 @@ class Pipeline : public ChangeSink {
   // The durable stream (durable.cc).
   Status RunDurable(Source& source);
   Status OpenDurable();
-  Status AppendChange(const ChangeEvent& change, const std::vector<std::string>& redacted,
-                      std::string_view location);
+  Status AppendChange(const TableProcessor& processor, const ChangeEvent& change,
+                      const CaptureResult& captured, std::string_view location);
   Status AppendDeadLetter(const DeadLetter& letter);
   Status SyncStream();
   Status WaitForBackpressure();

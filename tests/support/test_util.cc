@@ -45,6 +45,14 @@ void WriteFile(const std::string& path, const std::string& content) {
 
 bool FileExists(const std::string& path) { return fs::exists(path); }
 
+void CopyShippedModels(const std::string& dir) {
+  fs::create_directories(fs::path(dir) / "models");
+  for (const auto& e : fs::directory_iterator(std::string(CDC_SOURCE_DIR) + "/config/models")) {
+    fs::copy_file(e.path(), fs::path(dir) / "models" / e.path().filename(),
+                  fs::copy_options::overwrite_existing);
+  }
+}
+
 std::vector<std::string> ReadLines(const std::string& path) {
   std::vector<std::string> lines;
   std::ifstream in(path);

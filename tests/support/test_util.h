@@ -59,6 +59,10 @@ class CliProcess {
   int status_ = -1;
 };
 
+// Copies the shipped data models (config/models) to <dir>/models: for tests that write a modified
+// copy of config/cdc-pipeline.yaml into `dir`, whose `model:` paths are relative to the file.
+void CopyShippedModels(const std::string& dir);
+
 inline std::string SourcePath(const std::string& relative) {
   return std::string(CDC_SOURCE_DIR) + "/" + relative;
 }

@@ -138,6 +138,7 @@ TEST(Durable, SigtermExitsWithinTheShutdownTimeoutEvenWithATargetStuck) {
   ASSERT_NE(config.find(level), std::string::npos);
   config.replace(config.find(level), level.size(), level + "  shutdown_timeout_ms: 300\n");
   testing::WriteFile(dir / "config.yaml", config);
+  testing::CopyShippedModels(dir.path());
   // 400 user updates: far more than a pipe buffer (64 KiB) of analytics events.
   std::string input;
   for (int i = 0; i < 400; ++i) {

@@ -299,6 +299,7 @@ TEST_F(PostgresE2E, SnapshotAndStreamGiveTheSameJsonForTheSameRow) {
       "\nrules:\n  typed:\n    event_pattern: {detail: {tableName: [typed]}}\n    targets: "
       "[typed-out]\n");
   testing::WriteFile(data_ / "typed.yaml", config);
+  testing::CopyShippedModels(data_.path());
   CliProcess run({"run", "--config", data_ / "typed.yaml"}, env_, data_ / "run.log");
   ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(data_ / "run.log");
   ASSERT_TRUE(server_
@@ -334,6 +335,7 @@ TEST_F(PostgresE2E, ACrashDuringTheSnapshotRestartsItCleanly) {
   config.replace(config.find("  snapshot: initial\n"), 20,
                  "  snapshot: initial\n  snapshot_batch_size: 100\n");
   testing::WriteFile(data_ / "small-batches.yaml", config);
+  testing::CopyShippedModels(data_.path());
   std::string log = data_ / "run.log";
   {
     CliProcess run({"run", "--config", data_ / "small-batches.yaml"}, env_, log);

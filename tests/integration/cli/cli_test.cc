@@ -131,6 +131,7 @@ std::string JsonSourceConfig(const TempDir& dir) {
   size_t end = yaml.find("\n\n", start + 1);
   yaml.replace(start, end - start, "\nsource:\n  type: json\n  path: \"-\"");
   testing::WriteFile(dir / "json.yaml", yaml);
+  testing::CopyShippedModels(dir.path());
   return dir / "json.yaml";
 }
 

@@ -100,7 +100,11 @@ TEST(ShippedConfig, RoutesEveryTableToTheOriginalsConsumers) {
       c.table = o.table;
       c.op = op;
       c.commit_time = Timestamp{0};
-      Row row({{"id", Value::Int64(1)}});
+      // The key in the type the table's model gives it.
+      const TableConfig* table = config->FindTable("public", o.table);
+      ASSERT_TRUE(table != nullptr && table->model) << o.table;
+      bool text_id = table->model->Find("id")->type.type_class == model::TypeClass::kText;
+      Row row({{"id", text_id ? Value::Text("x1") : Value::Int64(1)}});
       if (op != Op::kDelete) c.after = row;
       if (op != Op::kInsert) c.before = row;
       auto routed = (*pipeline)->Route(c);

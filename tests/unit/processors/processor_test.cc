@@ -173,10 +173,10 @@ TEST_F(ProcessorRedaction, CaptureTablesTakeTheListFromCaptureAndDoNotRedactTwic
   const TableProcessor* p = set->Find("public", "users");
   EXPECT_TRUE(p->RedactsAtCapture());
   ChangeEvent c = Update();
-  std::vector<std::string> redacted;
-  p->Redact(c, redacted);
+  CaptureResult captured = p->Capture(c);
+  EXPECT_TRUE(captured.redacted);
   std::string token = c.after->Find("phone")->as_string();
-  auto r = p->Process(c, &redacted);
+  auto r = p->Process(c, &captured);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->change.after->Find("phone")->as_string(), token);  // not a hash of the hash
   EXPECT_EQ(r->redacted, (std::vector<std::string>{"card_number", "email", "notes", "phone"}));

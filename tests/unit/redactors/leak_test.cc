@@ -148,6 +148,14 @@ std::string RejectedInput() {
   in += Event(
       "INSERT", "customers",
       R"("after":{"email":"cust.leak@example.net","date_of_birth":"1987-06-05","address":{"line1":"12 Secretive Lane"}})");
+  // model violations: a column no model has (it could hold anything) and a type the model
+  // rejects; the dead letter keeps neither value
+  in += Event(
+      "INSERT", "users",
+      R"("after":{"id":"usr_7","email":"jane.leak@example.com","status":"active","recovery_token":"tok_live_LEAKTEST_a1b2c3"})");
+  in += Event(
+      "INSERT", "customers",
+      R"("after":{"id":"cus_7","full_name":"Custer Leakfield","date_of_birth":19870605,"email":"cust.leak@example.net"})");
   // a table that is not configured (only what the detectors recognise can be removed there)
   in += Event(
       "INSERT", "payroll",
@@ -165,7 +173,7 @@ std::string RejectedInput() {
   return in;
 }
 
-constexpr size_t kRejected = 11;
+constexpr size_t kRejected = 13;
 
 TEST(LeakTest, NoSeededPiiReachesAnyOutputLogOrDeadLetter) {
   TempDir dir;
