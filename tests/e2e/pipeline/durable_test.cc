@@ -82,6 +82,12 @@ TEST(Durable, ASecondProcessOnTheSameDataDirIsRefused) {
   EXPECT_NE(second.err.find("in use"), std::string::npos) << second.err;
   EXPECT_NE(second.err.find("pid " + std::to_string(holder.pid())), std::string::npos)
       << second.err;
+  // `status` reads the state store beside the running process.
+  auto status = testing::RunCli({"status"}, env);
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("pipeline coredb: running (pid " + std::to_string(holder.pid())),
+            std::string::npos)
+      << status.out;
   holder.Signal(SIGTERM);
   EXPECT_EQ(holder.Wait(10), 0) << testing::ReadFile(dir / "holder.log");
 }
@@ -169,6 +175,82 @@ TEST(Durable, SigtermExitsWithinTheShutdownTimeoutEvenWithATargetStuck) {
   ASSERT_EQ(::unlink((dir / "consumers/analytics.jsonl").c_str()), 0);
   auto again =
       testing::RunCli({"run", "--config", dir / "config.yaml", "--input", "/dev/null"}, env);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  ExpectSameAsACleanRun(dir, input);
+}
+
+// A stalled target stops the source instead of growing memory or the stream: with a target
+// stuck and stream.max_unprocessed_bytes at 256 KiB, the pipeline reads only a little of a 9 MB
+// input, says so, and holds only about the limit in the stream.
+TEST(Durable, AStalledTargetStopsTheSourceInsteadOfGrowing) {
+  TempDir dir;
+  std::string config = testing::ReadFile(testing::SourcePath("config/cdc-pipeline.yaml"));
+  std::string level = "  log_level: ${CDC_LOG_LEVEL:-info}\n";
+  config.replace(config.find(level), level.size(), level + "  shutdown_timeout_ms: 200\n");
+  config += "\nstream:\n  max_unprocessed_bytes: 262144\n";
+  testing::WriteFile(dir / "config.yaml", config);
+  testing::CopyShippedModels(dir.path());
+  std::string input;
+  for (int i = 0; i < 20000; ++i) {
+    std::string id = "usr_" + std::to_string(i);
+    input += R"({"eventType":"UPDATE","tableName":"users","timestamp":"2024-01-15T10:30:00Z",)"
+             R"("before":{"id":")" +
+             id + R"(","status":"active"},"after":{"id":")" + id +
+             R"(","status":"inactive","full_name":")" + std::string(300, 'x') + "\"}}\n";
+  }
+  testing::WriteFile(dir / "input.jsonl", input);
+  std::filesystem::create_directories(dir / "consumers");
+  ASSERT_EQ(::mkfifo((dir / "consumers/analytics.jsonl").c_str(), 0600), 0);
+  std::map<std::string, std::string> env = {{"CDC_DATA_DIR", dir.path()}};
+  CliProcess run({"run", "--config", dir / "config.yaml", "--input", dir / "input.jsonl"}, env,
+                 dir / "run.log");
+  bool paused = false;
+  for (int i = 0; i < 200 && !paused; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    paused = testing::ReadFile(dir / "run.log").find("pausing the source") != std::string::npos;
+  }
+  ASSERT_TRUE(paused) << testing::ReadFile(dir / "run.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(run.running()) << testing::ReadFile(dir / "run.log");
+  uintmax_t stream_bytes = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir / "stream")) {
+    if (e.is_regular_file()) stream_bytes += e.file_size();
+  }
+  EXPECT_GT(input.size(), 9000000u);
+  EXPECT_LT(stream_bytes, 2u << 20) << "the source kept reading while the target was stuck";
+  run.Signal(SIGTERM);
+  EXPECT_EQ(run.Wait(10), 1) << testing::ReadFile(dir / "run.log");
+}
+
+// The stream's own disk full (here: a file-size limit, so writes fail with EFBIG): the pipeline
+// stops with the file and the error, and the next run delivers everything exactly once.
+TEST(Durable, AStreamThatCannotBeWrittenStopsThePipelineAndLosesNothing) {
+  TempDir dir;
+  std::string input;
+  for (int i = 0; i < 3000; ++i) {
+    std::string id = "usr_" + std::to_string(i);
+    input += R"({"eventType":"UPDATE","tableName":"users","timestamp":"2024-01-15T10:30:00Z",)"
+             R"("before":{"id":")" +
+             id + R"(","status":"active"},"after":{"id":")" + id +
+             R"(","status":"inactive","full_name":")" + std::string(200, 'x') + "\"}}\n";
+  }
+  testing::WriteFile(dir / "input.jsonl", input);
+  // 256 KiB per file: the stream's segment outgrows it long before the consumer files do.
+  std::string command =
+      "cd " + std::string(CDC_SOURCE_DIR) + " && CDC_DATA_DIR=" + dir.path() +
+      " CDC_HMAC_KEY=cdc-tests-hmac-key-not-a-secret" +
+      " CDC_HMAC_KEY_SOURCE=env:CDC_HMAC_KEY bash -c \"trap '' XFSZ; ulimit -f 256; "
+      "exec " +
+      CDC_BINARY + " run --input " + (dir / "input.jsonl") + "\" > " + (dir / "limited.log") +
+      " 2>&1";
+  int rc = std::system(command.c_str());
+  std::string log = testing::ReadFile(dir / "limited.log");
+  EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 1) << log;
+  EXPECT_NE(log.find("File too large"), std::string::npos) << log;
+  EXPECT_NE(log.find("stream"), std::string::npos) << log;
+
+  auto again =
+      testing::RunCli({"run", "--input", dir / "input.jsonl"}, {{"CDC_DATA_DIR", dir.path()}});
   ASSERT_EQ(again.exit_code, 0) << again.err;
   ExpectSameAsACleanRun(dir, input);
 }
