@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "base/position.h"
 #include "base/time.h"
 #include "event/json_writer.h"
 #include "state/state_store.h"
@@ -70,6 +71,14 @@ bool OwnerAlive(const std::string& owner) {
   ::gethostname(host, sizeof(host) - 1);
   if (owner.find(" on host " + std::string(host)) == std::string::npos) return true;  // unknown
   return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+// "lsn/xid/seq" as stored by the pipeline -> "0/1A749A8 (txId 2005, seq 2)".
+std::string PositionForHumans(const std::string& stored) {
+  unsigned long long lsn = 0, xid = 0, seq = 0;
+  if (std::sscanf(stored.c_str(), "%llu/%llu/%llu", &lsn, &xid, &seq) != 3) return stored;
+  return Lsn(lsn).ToString() + " (txId " + std::to_string(xid) + ", seq " + std::to_string(seq) +
+         ")";
 }
 
 }  // namespace
@@ -163,7 +172,9 @@ int StatusCommand(const Config& config, bool json) {
     w.Key("lastCheckpoint").String(Time(checkpoint_at));
     w.Key("source").BeginObject();
     w.Key("type").String(config.source.type);
-    if (auto p = value("source.position")) w.Key("deliveredPosition").String(*p);
+    if (auto p = value("source.position")) {
+      w.Key("deliveredPosition").String(PositionForHumans(*p));
+    }
     w.Key("lastCommitTime").String(Time(last_commit));
     if (lag.known) {
       w.Key("confirmedLsn").String(lag.confirmed);
@@ -212,8 +223,8 @@ int StatusCommand(const Config& config, bool json) {
               checkpoint_at > 0 ? static_cast<double>(now - checkpoint_at) / 1e6 : 0.0);
   std::printf("source %s:\n", config.source.type.c_str());
   if (auto p = value("source.position")) {
-    std::printf("  last delivered change: position %s, committed %s\n", p->c_str(),
-                Time(last_commit).c_str());
+    std::printf("  last delivered change: commit LSN %s, committed %s\n",
+                PositionForHumans(*p).c_str(), Time(last_commit).c_str());
   }
   if (lag.known) {
     std::printf("  slot %s: confirmed %s, server at %s: %s behind, %.1f s%s\n",
