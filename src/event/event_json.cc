@@ -135,10 +135,6 @@ void WriteRow(JsonWriter& w, const Row& row) {
   w.EndObject();
 }
 
-namespace {
-
-namespace odv = simdjson::ondemand;
-
 // JSON number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
 bool IsJsonNumber(std::string_view s) {
   size_t i = 0;
@@ -164,6 +160,10 @@ bool IsJsonNumber(std::string_view s) {
   }
   return i == s.size();
 }
+
+namespace {
+
+namespace odv = simdjson::ondemand;
 
 // Visits every value, so that On-Demand checks all of the text (it only checks what it visits).
 bool ValidateValue(odv::value v, int depth) {

@@ -20,6 +20,9 @@ void WriteRow(JsonWriter& w, const Row& row);
 // The JSON text of one value.
 std::string ValueToJson(const Value& v);
 
+// Whether `s` is a number by the JSON grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+bool IsJsonNumber(std::string_view s);
+
 // Whether the text is one complete, valid JSON value.
 bool IsValidJson(std::string_view json);
 

@@ -24,8 +24,6 @@ constexpr std::pair<CastType, std::string_view> kCastNames[] = {
 
 constexpr int64_t kMicrosPerDay = 86'400'000'000;
 
-inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
 int64_t FloorDiv(int64_t a, int64_t b) {
   int64_t q = a / b;
   if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
@@ -37,32 +35,6 @@ std::string KindPhrase(const Value& v) {
   bool an = v.kind() == ValueKind::kInt64 || v.kind() == ValueKind::kInterval ||
             v.kind() == ValueKind::kInet || v.kind() == ValueKind::kArray;
   return std::string(an ? "an " : "a ") + std::string(name) + " value";
-}
-
-// The JSON number grammar.
-bool IsJsonNumber(std::string_view s) {
-  size_t i = 0;
-  auto digits = [&] {
-    size_t start = i;
-    while (i < s.size() && IsDigit(s[i])) ++i;
-    return i > start;
-  };
-  if (i < s.size() && s[i] == '-') ++i;
-  if (i < s.size() && s[i] == '0') {
-    ++i;
-  } else if (!digits()) {
-    return false;
-  }
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    if (!digits()) return false;
-  }
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-    if (!digits()) return false;
-  }
-  return i == s.size();
 }
 
 bool IsNonFinite(std::string_view s) { return s == "NaN" || s == "Infinity" || s == "-Infinity"; }

@@ -29,6 +29,19 @@ std::string SampleInput() {
   return testing::ReadFile(testing::SourcePath("tests/events/coredb-sample.jsonl"));
 }
 
+// `count` updates of distinct users, each with a `pad`-character full_name.
+std::string UserUpdates(int count, size_t pad) {
+  std::string input;
+  for (int i = 0; i < count; ++i) {
+    std::string id = "usr_" + std::to_string(i);
+    input += R"({"eventType":"UPDATE","tableName":"users","timestamp":"2024-01-15T10:30:00Z",)"
+             R"("before":{"id":")" +
+             id + R"(","status":"active"},"after":{"id":")" + id +
+             R"(","status":"inactive","full_name":")" + std::string(pad, 'x') + "\"}}\n";
+  }
+  return input;
+}
+
 // The consumer files of `dir` hold exactly what a clean run of the sample input gives, each event
 // once (compared sorted: the order across rows follows the shards).
 void ExpectSameAsACleanRun(const TempDir& dir, const std::string& input = SampleInput()) {
@@ -146,14 +159,7 @@ TEST(Durable, SigtermExitsWithinTheShutdownTimeoutEvenWithATargetStuck) {
   testing::WriteFile(dir / "config.yaml", config);
   testing::CopyShippedModels(dir.path());
   // 400 user updates: far more than a pipe buffer (64 KiB) of analytics events.
-  std::string input;
-  for (int i = 0; i < 400; ++i) {
-    std::string id = "usr_" + std::to_string(i);
-    input += R"({"eventType":"UPDATE","tableName":"users","timestamp":"2024-01-15T10:30:00Z",)"
-             R"("before":{"id":")" +
-             id + R"(","status":"active"},"after":{"id":")" + id +
-             R"(","status":"inactive","full_name":")" + std::string(200, 'x') + "\"}}\n";
-  }
+  std::string input = UserUpdates(400, 200);
   testing::WriteFile(dir / "input.jsonl", input);
   std::filesystem::create_directories(dir / "consumers");
   ASSERT_EQ(::mkfifo((dir / "consumers/analytics.jsonl").c_str(), 0600), 0);
@@ -190,14 +196,7 @@ TEST(Durable, AStalledTargetStopsTheSourceInsteadOfGrowing) {
   config += "\nstream:\n  max_unprocessed_bytes: 262144\n";
   testing::WriteFile(dir / "config.yaml", config);
   testing::CopyShippedModels(dir.path());
-  std::string input;
-  for (int i = 0; i < 20000; ++i) {
-    std::string id = "usr_" + std::to_string(i);
-    input += R"({"eventType":"UPDATE","tableName":"users","timestamp":"2024-01-15T10:30:00Z",)"
-             R"("before":{"id":")" +
-             id + R"(","status":"active"},"after":{"id":")" + id +
-             R"(","status":"inactive","full_name":")" + std::string(300, 'x') + "\"}}\n";
-  }
+  std::string input = UserUpdates(20000, 300);
   testing::WriteFile(dir / "input.jsonl", input);
   std::filesystem::create_directories(dir / "consumers");
   ASSERT_EQ(::mkfifo((dir / "consumers/analytics.jsonl").c_str(), 0600), 0);
@@ -226,14 +225,7 @@ TEST(Durable, AStalledTargetStopsTheSourceInsteadOfGrowing) {
 // stops with the file and the error, and the next run delivers everything exactly once.
 TEST(Durable, AStreamThatCannotBeWrittenStopsThePipelineAndLosesNothing) {
   TempDir dir;
-  std::string input;
-  for (int i = 0; i < 3000; ++i) {
-    std::string id = "usr_" + std::to_string(i);
-    input += R"({"eventType":"UPDATE","tableName":"users","timestamp":"2024-01-15T10:30:00Z",)"
-             R"("before":{"id":")" +
-             id + R"(","status":"active"},"after":{"id":")" + id +
-             R"(","status":"inactive","full_name":")" + std::string(200, 'x') + "\"}}\n";
-  }
+  std::string input = UserUpdates(3000, 200);
   testing::WriteFile(dir / "input.jsonl", input);
   // 256 KiB per file: the stream's segment outgrows it long before the consumer files do.
   std::string command =
