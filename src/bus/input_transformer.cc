@@ -496,14 +496,14 @@ void AppendQuoted(std::string_view s, std::string& out) {
   out += '"';
 }
 
+// A predefined string (rule name, ARN, time): a JSON string, or its escaped text in a string.
 void AppendText(std::string_view text, Insert insert, std::string& out) {
+  size_t start = out.size();
+  AppendQuoted(text, out);
   if (insert == Insert::kString) {
-    out += text;
-    return;
+    out.pop_back();
+    out.erase(start, 1);
   }
-  out += '"';
-  out += text;
-  out += '"';
 }
 
 }  // namespace

@@ -193,6 +193,18 @@ TEST(InputTransformer, ValidationErrors) {
   EXPECT_FALSE(compiled.ok());
 }
 
+TEST(InputTransformer, PredefinedStringsAreEscaped) {
+  auto t = InputTransformer::Compile(
+      Template({}, R"({"a": <aws.events.rule-name>, "b": "x <aws.events.rule-name>"})"),
+      {"odd \"rule\"", "arn"});
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  EventDocument doc;
+  ASSERT_TRUE(doc.Parse(kEvent).ok());
+  std::string out;
+  (*t)->Apply(doc, out);
+  EXPECT_EQ(out, R"({"a":"odd \"rule\"","b":"x odd \"rule\""})");
+}
+
 TEST(InputTransformer, RuleArn) {
   EXPECT_EQ(RuleArn("local", "000000000000", "cdc-events", "r1"),
             "arn:aws:events:local:000000000000:rule/cdc-events/r1");
