@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "bus/input_transformer.h"
 #include "event/change_event.h"
 #include "process/model/model.h"
 #include "process/transform/transform.h"
@@ -109,6 +110,9 @@ struct RuleConfig {
   bool enabled = true;
   std::vector<std::string> targets;
   std::vector<SourceLocation> target_where;  // one per entry of `targets`
+  // One per entry of `targets`: what the target receives instead of the whole event (`input`,
+  // `input_path`, `input_transformer`), checked at load. Empty: the event itself.
+  std::vector<InputSpec> target_inputs;
   SourceLocation where;
 };
 

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -150,6 +151,10 @@ std::string_view TypeName(FieldType t) {
       return "a mapping";
     case FieldType::kTransforms:
       return "a list of transforms";
+    case FieldType::kRuleTargets:
+      return "a list of target names or mappings";
+    case FieldType::kJson:
+      return "a YAML value or a JSON string";
     case FieldType::kSection:
     case FieldType::kNamedSections:
       return "a mapping";
@@ -1022,6 +1027,122 @@ void LoadTable(Context& ctx, const std::string& name, const YAML::Node& key, con
   config.tables.push_back(std::move(t));
 }
 
+// The mapping form of an entry of a rule's targets: `target` plus `input`, `input_path` or
+// `input_transformer`, checked with bus/input_transformer.h and reported at the field's line.
+void LoadRuleTarget(Context& ctx, const YAML::Node& item, const std::string& path,
+                    RuleConfig& rule) {
+  MapReader r(ctx, item, config_internal::RuleTargetSpec(), path);
+  if (!r.valid()) return;
+  std::string target;
+  r.String("target", target);
+  InputSpec spec;
+  if (YAML::Node n = r.Get("input"); n && !n.IsNull()) {
+    if (n.IsScalar()) {
+      if (auto v = ctx.Expand(n, n.Scalar(), path + ".input")) spec.input = std::move(*v);
+    } else {
+      std::string json;
+      JsonWriter w(json);
+      if (YamlToJson(ctx, n, w, path + ".input")) spec.input = std::move(json);
+    }
+  }
+  if (r.Has("input_path")) {
+    std::string v;
+    r.String("input_path", v);
+    spec.input_path = std::move(v);
+  }
+  std::map<std::string, SourceLocation> map_where;
+  SourceLocation map_at = r.Where("input_transformer");
+  SourceLocation template_at = map_at;
+  if (r.Has("input_transformer")) {
+    MapReader x(ctx, r.Get("input_transformer"), config_internal::InputTransformerSpec(),
+                path + ".input_transformer");
+    if (x.valid()) {
+      if (YAML::Node m = x.Get("input_paths_map"); m && !m.IsNull()) {
+        map_at = ctx.At(m);
+        if (!m.IsMap()) {
+          ctx.Error(m, "'" + x.path() +
+                           ".input_paths_map' must be a mapping of names to "
+                           "JSONPaths");
+        } else {
+          for (auto it = m.begin(); it != m.end(); ++it) {
+            std::string name = it->first.as<std::string>();
+            std::string what = x.path() + ".input_paths_map." + name;
+            if (!it->second.IsScalar()) {
+              ctx.Error(it->second, "'" + what + "' must be a JSONPath string");
+              continue;
+            }
+            auto v = ctx.Expand(it->second, it->second.Scalar(), what);
+            if (!v) continue;
+            map_where.emplace(name, ctx.At(it->second));
+            spec.input_paths_map.emplace_back(std::move(name), std::move(*v));
+          }
+        }
+      }
+      if (x.Has("input_template")) {
+        std::string v;
+        x.String("input_template", v);
+        spec.input_template = std::move(v);
+        template_at = x.Where("input_template");
+      }
+    }
+  }
+  for (auto& e : ValidateInputSpec(spec)) {
+    // A transformer without a template was reported by its MapReader.
+    if (e.field == "input_template" && !spec.input_template) continue;
+    SourceLocation where = r.Where(e.field);
+    if (e.field == "input_template") {
+      where = template_at;
+    } else if (e.field == "input_paths_map") {
+      where = map_at;
+    } else if (e.field.rfind("input_paths_map.", 0) == 0) {
+      auto it = map_where.find(e.field.substr(std::string_view("input_paths_map.").size()));
+      where = it != map_where.end() ? it->second : map_at;
+    }
+    std::string field =
+        e.field == "input" || e.field == "input_path" || e.field == "input_transformer"
+            ? e.field
+            : "input_transformer." + e.field;
+    ctx.Error(where, path + "." + field + ": " + e.message);
+  }
+  if (target.empty()) return;  // reported as missing
+  rule.targets.push_back(std::move(target));
+  rule.target_where.push_back(r.Where("target"));
+  rule.target_inputs.push_back(std::move(spec));
+}
+
+// `targets`: a name, a list of names, or a list mixing names and mappings.
+void LoadRuleTargets(Context& ctx, MapReader& r, RuleConfig& rule) {
+  YAML::Node n = r.Get("targets");
+  if (!n || n.IsNull()) return;
+  std::string path = r.path() + ".targets";
+  if (!n.IsScalar() && !n.IsSequence()) {
+    ctx.Error(n, "'" + path + "' must be a list of target names or mappings");
+    return;
+  }
+  YAML::Node seq = n;
+  if (n.IsScalar()) {
+    seq = YAML::Node(YAML::NodeType::Sequence);
+    seq.push_back(n);
+  }
+  size_t i = 0;
+  for (const auto& item : seq) {
+    YAML::Node at = item.Mark().line >= 0 ? YAML::Node(item) : n;
+    std::string item_path = path + "[" + std::to_string(i++) + "]";
+    if (item.IsMap()) {
+      LoadRuleTarget(ctx, item, item_path, rule);
+    } else if (item.IsScalar()) {
+      auto v = ctx.Expand(at, item.Scalar(), path);
+      if (!v) continue;
+      rule.targets.push_back(std::move(*v));
+      rule.target_where.push_back(ctx.At(at));
+      rule.target_inputs.emplace_back();
+    } else {
+      ctx.Error(at, "'" + item_path + "' must be a target name or a mapping with 'target'");
+    }
+  }
+  if (rule.targets.empty() && i == 0) ctx.Error(n, "'" + path + "' must not be empty");
+}
+
 void LoadRule(Context& ctx, const std::string& name, const YAML::Node& key, const YAML::Node& node,
               Config& config) {
   RuleConfig rule;
@@ -1032,7 +1153,7 @@ void LoadRule(Context& ctx, const std::string& name, const YAML::Node& key, cons
   r.String("description", rule.description);
   LoadPattern(ctx, r, rule);
   r.Bool("enabled", rule.enabled);
-  r.StringList("targets", rule.targets, &rule.target_where);
+  LoadRuleTargets(ctx, r, rule);
   config.rules.push_back(std::move(rule));
 }
 

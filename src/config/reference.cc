@@ -31,6 +31,10 @@ std::string_view TypeLabel(FieldType t) {
       return "list of transforms";
     case FieldType::kModelFields:
       return "map of fields";
+    case FieldType::kRuleTargets:
+      return "list of target names or mappings";
+    case FieldType::kJson:
+      return "JSON value";
     case FieldType::kSection:
       return "section";
     case FieldType::kNamedSections:
@@ -86,6 +90,8 @@ std::string ConfigReferenceMarkdown() {
   AppendSection(out, config_internal::SetTransformSpec());
   AppendSection(out, config_internal::FlattenTransformSpec());
   AppendSection(out, config_internal::RuleSpec());
+  AppendSection(out, config_internal::RuleTargetSpec());
+  AppendSection(out, config_internal::InputTransformerSpec());
   for (auto type : config_internal::TargetTypes())
     AppendSection(out, config_internal::TargetSpec(type));
   AppendSection(out, config_internal::ModelSpec());

@@ -449,7 +449,68 @@ const SectionSpec& RuleSpec() {
            {},
            true},
           {"enabled", T::kBool, "true", "A disabled rule matches nothing."},
-          {"targets", T::kStringList, "", "Names of targets (see `targets`).", {}, true},
+          {"targets",
+           T::kRuleTargets,
+           "",
+           "The targets matching events go to: each entry a target name (see `targets`), or a "
+           "mapping with `target` and what that target receives instead of the whole event (see "
+           "`rules.<name>.targets[]`).",
+           {},
+           true},
+      }};
+  return spec;
+}
+
+const SectionSpec& RuleTargetSpec() {
+  static const SectionSpec spec{
+      "rules.<name>.targets[]",
+      "The mapping form of an entry of a rule's `targets`: the target, and at most one of "
+      "`input`, `input_path` or `input_transformer` (EventBridge's Input, InputPath and "
+      "InputTransformer). The target then receives that text instead of the event, written "
+      "as-is as one line by `file` and `stdout` targets (whatever their `format`); the dead "
+      "letter of a failed delivery still records the original event.",
+      {
+          {"target", T::kString, "", "A target name (see `targets`).", {}, true},
+          {"input", T::kJson, "",
+           "Constant JSON sent instead of the event: a YAML value or a JSON string (sent on one "
+           "line)."},
+          {"input_path", T::kString, "",
+           "A JSONPath selecting part of the event, e.g. `$.detail.after`: `$`, then `.name`, "
+           "`['name']`, `[N]`, `.*` or `[*]` steps (a wildcard gives the array of every match). A "
+           "path that matches nothing sends `null`."},
+          {"input_transformer", T::kSection, "",
+           "Named JSONPaths into the event and a template using them (see "
+           "`rules.<name>.targets[].input_transformer`)."},
+      }};
+  return spec;
+}
+
+const SectionSpec& InputTransformerSpec() {
+  static const SectionSpec spec{
+      "rules.<name>.targets[].input_transformer",
+      "The text a target receives: `input_template` with each `<name>` placeholder replaced. A "
+      "template starting with `{`, `[` or `\"` must be JSON: a placeholder outside quotes "
+      "inserts the JSON value (`null` for a path that matches nothing), inside quotes the value "
+      "as string text (a string without its quotes and not escaped further, an object or array "
+      "with its quotes removed, nothing for a missing path), and a placeholder cannot be an "
+      "object key; whitespace between JSON tokens is dropped so the output is one line. Any "
+      "other template is plain text, sent as-is, where placeholders insert string text (objects "
+      "and arrays as JSON). Predefined placeholders: `<aws.events.event.json>` (the whole "
+      "event) and `<aws.events.event>` (without `detail`), only as JSON values; "
+      "`<aws.events.rule-name>`; `<aws.events.rule-arn>` "
+      "(`arn:aws:events:<region>:<account>:rule/<bus>/<rule>`, from `bus`); "
+      "`<aws.events.event.ingestion-time>` (the event's `time`, the commit time, so the same "
+      "change always gives the same output).",
+      {
+          {"input_paths_map", T::kStringMap, "",
+           "Placeholder names (letters, digits, `_`, `-`; not starting with `aws.`) to JSONPaths "
+           "as in `input_path`. At most 100."},
+          {"input_template",
+           T::kString,
+           "",
+           "The template. Every `<name>` must be in `input_paths_map` or predefined.",
+           {},
+           true},
       }};
   return spec;
 }

@@ -20,6 +20,8 @@ enum class FieldType {
   kRedactionRules,  // a mapping of column names to rules (tables.<name>.redact)
   kTransforms,      // a list of one-key mappings (tables.<name>.transforms)
   kModelFields,     // a mapping of field names to types or field mappings (model files)
+  kRuleTargets,     // a list of target names or mappings (rules.<name>.targets)
+  kJson,            // a YAML value or a JSON string (rules.<name>.targets[].input)
   kSection,
   kNamedSections
 };
@@ -57,6 +59,8 @@ const SectionSpec& FlattenTransformSpec();  // its `flatten` mapping
 const SectionSpec& ModelSpec();             // a model file
 const SectionSpec& ModelFieldSpec();        // one field of a model file
 const SectionSpec& RuleSpec();
+const SectionSpec& RuleTargetSpec();        // the mapping form of an entry of a rule's targets
+const SectionSpec& InputTransformerSpec();  // its input_transformer
 const SectionSpec& TargetSpec(std::string_view type);  // "" = common fields; nullptr-safe
 std::vector<std::string_view> SourceTypes();
 std::vector<std::string_view> TargetTypes();

@@ -101,13 +101,19 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Build(std::shared_ptr<const Config> 
       config->dead_letter.path, ParseFsyncPolicy(config->dead_letter.fsync), clock);
   p->runner_ = std::make_unique<DeliveryRunner>(std::move(targets), *p->dead_letters_);
   for (const RuleConfig* rule : p->rules_) {
-    std::vector<size_t> indexes;
-    for (const auto& name : rule->targets) {
-      int i = p->runner_->Find(name);
+    std::vector<RuleTarget> rule_targets;
+    for (size_t k = 0; k < rule->targets.size(); ++k) {
+      int i = p->runner_->Find(rule->targets[k]);
       CDC_ASSERT(i >= 0, "rule target was validated at load");
-      indexes.push_back(static_cast<size_t>(i));
+      RuleTarget t{static_cast<size_t>(i), nullptr};
+      if (k < rule->target_inputs.size() && !rule->target_inputs[k].empty()) {
+        InputTransformer::Rule r{rule->name, RuleArn(config->bus.region, config->bus.account,
+                                                     config->bus.name, rule->name)};
+        CDC_ASSIGN_OR_RETURN(t.input, InputTransformer::Compile(rule->target_inputs[k], r));
+      }
+      rule_targets.push_back(std::move(t));
     }
-    p->rule_targets_.push_back(std::move(indexes));
+    p->rule_targets_.push_back(std::move(rule_targets));
   }
   for (const auto& t : config->targets) p->stats_.delivered[t.name] = 0;
   return p;
@@ -213,9 +219,19 @@ Status Pipeline::ProcessAndDeliver(const TableProcessor& processor, ChangeEvent&
     ++stats_.unmatched;
     return Status::Ok();
   }
+  bool parsed = false;
   for (uint32_t rule : matched_) {
-    for (size_t target : rule_targets_[rule]) {
-      CDC_RETURN_IF_ERROR(runner_->Deliver(out, target, rules_[rule]->name));
+    for (const RuleTarget& target : rule_targets_[rule]) {
+      if (target.input == nullptr) {
+        CDC_RETURN_IF_ERROR(runner_->Deliver(out, target.index, rules_[rule]->name));
+        continue;
+      }
+      if (!parsed) {
+        CDC_RETURN_IF_ERROR(input_event_.Parse(out.Json(EventFormat::kEventBridge)));
+        parsed = true;
+      }
+      target.input->Apply(input_event_, input_text_);
+      CDC_RETURN_IF_ERROR(runner_->Deliver(out, target.index, rules_[rule]->name, &input_text_));
     }
   }
   return Status::Ok();

@@ -24,6 +24,7 @@
 
 #include "base/status.h"
 #include "base/time.h"
+#include "bus/input_transformer.h"
 #include "bus/matcher.h"
 #include "config/config.h"
 #include "process/processor.h"
@@ -137,12 +138,18 @@ class Pipeline : public ChangeSink {
   ProcessorSet processors_;
   std::unique_ptr<Matcher> matcher_;
   // For each rule (in matcher order): the indexes of its targets in the runner.
-  std::vector<std::vector<size_t>> rule_targets_;
+  struct RuleTarget {
+    size_t index;                                   // into runner_
+    std::unique_ptr<const InputTransformer> input;  // null: the target receives the event
+  };
+  std::vector<std::vector<RuleTarget>> rule_targets_;
   std::vector<const RuleConfig*> rules_;
   std::unique_ptr<DeadLetterFile> dead_letters_;
   std::unique_ptr<DeliveryRunner> runner_;
   PipelineStats stats_;
   std::vector<uint32_t> matched_;  // scratch
+  EventDocument input_event_;      // scratch: the event, parsed only for input transformers
+  std::string input_text_;         // scratch: what an input transformer made
 
   // Durable mode. Source thread: stream appends; delivery thread: everything downstream.
   std::unique_ptr<state::StateStore> state_;

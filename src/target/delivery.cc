@@ -21,14 +21,15 @@ int DeliveryRunner::Find(std::string_view name) const {
   return -1;
 }
 
-Status DeliveryRunner::Deliver(const OutputEvent& event, size_t index, std::string_view rule) {
+Status DeliveryRunner::Deliver(const OutputEvent& event, size_t index, std::string_view rule,
+                               const std::string* input) {
   Target& target = *targets_[index];
   auto backoff = policy_.initial_backoff;
   DeliveryOutcome outcome;
   int attempt = 0;
   while (true) {
     ++attempt;
-    outcome = target.Deliver(event);
+    outcome = target.Deliver(event, input);
     if (outcome.result == Delivery::kDelivered) {
       ++stats_[index].delivered;
       return Status::Ok();

@@ -36,9 +36,12 @@ class DeliveryRunner {
 
   // Index of the named target, or -1.
   int Find(std::string_view name) const;
-  // Delivers `event` to targets[index] on behalf of `rule`. Returns an error only when the event
-  // could be neither delivered nor dead-lettered (then the caller must stop).
-  Status Deliver(const OutputEvent& event, size_t index, std::string_view rule);
+  // Delivers `event` to targets[index] on behalf of `rule`; the target writes `input` instead
+  // when it is not null (a rule's input transformer), and a dead letter records the event
+  // itself. Returns an error only when the event could be neither delivered nor dead-lettered
+  // (then the caller must stop).
+  Status Deliver(const OutputEvent& event, size_t index, std::string_view rule,
+                 const std::string* input = nullptr);
   // Flushes every target. The first error is returned after trying all.
   Status Flush();
   // Hands every target's buffered events on (no fsync).

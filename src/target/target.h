@@ -50,8 +50,10 @@ class Target {
  public:
   virtual ~Target() = default;
   virtual const std::string& name() const = 0;
-  // Accepts one event. kDelivered means the target has it (durable after Flush).
-  virtual DeliveryOutcome Deliver(const OutputEvent& event) = 0;
+  // Accepts one event. kDelivered means the target has it (durable after Flush). `input`, when
+  // not null, is what a rule's input transformer made of the event for this target: the target
+  // writes it instead of the event.
+  virtual DeliveryOutcome Deliver(const OutputEvent& event, const std::string* input) = 0;
   // Makes everything delivered so far durable, as the target's fsync policy says.
   virtual Status Flush() = 0;
   // Hands buffered events on to the consumer without waiting for durability (the file target

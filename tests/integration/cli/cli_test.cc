@@ -167,6 +167,68 @@ TEST(Cli, HealthCheckNamesAnUnreachableDatabase) {
   EXPECT_FALSE(Contains(r.out, "port=1")) << "the DSN is a secret and must not be printed";
 }
 
+TEST(Cli, RunWithInputTransformers) {
+  TempDir dir;
+  testing::WriteFile(dir / "c.yaml", R"(
+pipeline: {data_dir: data}
+bus: {region: eu-north-1, account: "123456789012"}
+source: {type: json}
+tables: {users: {event_types: [INSERT, UPDATE]}}
+rules:
+  user-changes:
+    event_pattern: {detail-type: [{prefix: users.}]}
+    targets:
+      - whole
+      - target: shaped
+        input_transformer:
+          input_paths_map:
+            id: $.detail.after.id
+            status: $.detail.after.status
+            before: $.detail.before.status
+          input_template: |
+            {"user": <id>, "change": "<before> -> <status>",
+             "rule": <aws.events.rule-name>, "arn": <aws.events.rule-arn>,
+             "at": <aws.events.event.ingestion-time>}
+      - target: text
+        input_transformer:
+          input_paths_map: {id: $.detail.after.id, status: $.detail.after.status}
+          input_template: "user <id> is <status>"
+      - target: after
+        input_path: $.detail.after
+      - target: constant
+        input: {ping: true}
+targets:
+  whole: {type: file, path: out/whole.jsonl}
+  shaped: {type: file, path: out/shaped.jsonl}
+  text: {type: file, path: out/text.jsonl}
+  after: {type: file, path: out/after.jsonl}
+  constant: {type: file, path: out/constant.jsonl}
+)");
+  testing::WriteFile(
+      dir / "in.jsonl",
+      R"({"eventType":"INSERT","tableName":"users","timestamp":"2024-01-15T10:00:00Z","after":{"id":"usr_1","status":"active"}})"
+      "\n"
+      R"({"eventType":"UPDATE","tableName":"users","timestamp":"2024-01-15T10:30:00Z","before":{"id":"usr_1","status":"active"},"after":{"id":"usr_1","status":"inactive"}})"
+      "\n");
+  auto r = RunCli({"run", "--config", "c.yaml", "--input", "in.jsonl"}, {}, dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(testing::ReadLines(dir / "out/whole.jsonl").size(), 2u);
+  const std::string arn = "arn:aws:events:eu-north-1:123456789012:rule/cdc-events/user-changes";
+  EXPECT_EQ(testing::ReadLines(dir / "out/shaped.jsonl"),
+            (std::vector<std::string>{
+                R"({"user":"usr_1","change":" -> active","rule":"user-changes","arn":")" + arn +
+                    R"(","at":"2024-01-15T10:00:00Z"})",
+                R"({"user":"usr_1","change":"active -> inactive","rule":"user-changes","arn":")" +
+                    arn + R"(","at":"2024-01-15T10:30:00Z"})"}));
+  EXPECT_EQ(testing::ReadLines(dir / "out/text.jsonl"),
+            (std::vector<std::string>{"user usr_1 is active", "user usr_1 is inactive"}));
+  EXPECT_EQ(testing::ReadLines(dir / "out/after.jsonl"),
+            (std::vector<std::string>{R"({"id":"usr_1","status":"active"})",
+                                      R"({"id":"usr_1","status":"inactive"})"}));
+  EXPECT_EQ(testing::ReadLines(dir / "out/constant.jsonl"),
+            (std::vector<std::string>{R"({"ping":true})", R"({"ping":true})"}));
+}
+
 TEST(Cli, RunMixedInputCountsAddUp) {
   TempDir dir;
   auto r = RunCli({"run", "--input", "tests/events/mixed.jsonl"}, {{"CDC_DATA_DIR", dir.path()}});

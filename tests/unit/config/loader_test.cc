@@ -208,5 +208,86 @@ TEST(DefaultFunctionName, FollowsTheOriginalNaming) {
   EXPECT_EQ(DefaultFunctionName("status"), "processStatusChanges");
 }
 
+TEST(LoadConfig, RuleTargetsMixNamesAndInputTransformers) {
+  auto r = Load(R"(
+tables:
+  users:
+    event_types: [UPDATE]
+rules:
+  r1:
+    event_pattern: {source: [cdc.coredb]}
+    targets:
+      - out
+      - target: out
+        input: {hello: world, n: 1}
+      - target: out
+        input_path: $.detail.after
+      - target: out
+        input_transformer:
+          input_paths_map:
+            id: $.detail.after.id
+          input_template: '{"id": <id>, "rule": "<aws.events.rule-name>"}'
+targets:
+  out: {type: stdout}
+)");
+  ASSERT_TRUE(r.config) << AllErrors(r);
+  const RuleConfig& rule = r.config->rules[0];
+  ASSERT_EQ(rule.targets, (std::vector<std::string>{"out", "out", "out", "out"}));
+  ASSERT_EQ(rule.target_inputs.size(), 4u);
+  EXPECT_TRUE(rule.target_inputs[0].empty());
+  EXPECT_EQ(rule.target_inputs[1].input, R"({"hello":"world","n":1})");
+  EXPECT_EQ(rule.target_inputs[2].input_path, "$.detail.after");
+  ASSERT_EQ(rule.target_inputs[3].input_paths_map.size(), 1u);
+  EXPECT_EQ(rule.target_inputs[3].input_paths_map[0].second, "$.detail.after.id");
+  EXPECT_EQ(rule.target_inputs[3].input_template,
+            R"({"id": <id>, "rule": "<aws.events.rule-name>"})");
+}
+
+TEST(LoadConfig, InputTransformerErrorsHaveLines) {
+  auto r = Load(R"(
+tables:
+  users:
+    event_types: [UPDATE]
+rules:
+  r1:
+    event_pattern: {source: [cdc.coredb]}
+    targets:
+      - target: out
+        input: '{"a": 1}'
+        input_path: $.detail
+      - target: out
+        input_path: detail.after
+      - target: out
+        input_transformer:
+          input_paths_map:
+            id: $.detail[x]
+            aws.mine: $.id
+          input_template: '{"id": <id>, "x": <nope>}'
+      - target: nowhere
+        colour: blue
+targets:
+  out: {type: stdout}
+)");
+  ASSERT_FALSE(r.config);
+  EXPECT_EQ(AllErrors(r),
+            "test.yaml:11:21: rules.r1.targets[0].input_path: 'input' and 'input_path' cannot "
+            "both be set\n"
+            "test.yaml:13:21: rules.r1.targets[1].input_path: 'detail.after' is not a valid "
+            "JSONPath: it must start with '$'\n"
+            "test.yaml:17:17: rules.r1.targets[2].input_transformer.input_paths_map.id: "
+            "'$.detail[x]' is not a valid JSONPath: an index, '*' or a quoted name is expected "
+            "at position 9\n"
+            "test.yaml:18:23: rules.r1.targets[2].input_transformer.input_paths_map.aws.mine: "
+            "names starting with 'aws.' are reserved\n"
+            "test.yaml:19:27: rules.r1.targets[2].input_transformer.input_template: unknown "
+            "placeholder <nope>: it is neither in input_paths_map nor predefined "
+            "(aws.events.event, aws.events.event.json, aws.events.rule-name, "
+            "aws.events.rule-arn, aws.events.event.ingestion-time)\n"
+            "test.yaml:21:9: unknown key 'colour' in 'rules.r1.targets[3]' (allowed: target, "
+            "input, input_path, input_transformer)\n"
+            "test.yaml:20:17: rules.r1: target 'nowhere' is not defined in 'targets' (defined: "
+            "out)\n");
+}
+
 }  // namespace
 }  // namespace cdc
