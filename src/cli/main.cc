@@ -190,6 +190,10 @@ int InvokeCommand(const std::string& config_path, const std::string& function,
       for (const auto& t : targets) list += (list.empty() ? "" : ", ") + t;
       std::printf("matched rule: %s -> targets: %s\n", rule.c_str(), list.c_str());
     }
+    for (const auto& input : routed->inputs) {
+      std::printf("input transformer of rule %s, target %s: %s\n", input.rule.c_str(),
+                  input.target.c_str(), input.text.c_str());
+    }
   }
   return rc;
 }

@@ -249,7 +249,22 @@ Result<RouteResult> Pipeline::Route(ChangeEvent change) const {
   result.event_json = EncodeEnvelope(processed, envelope_);
   std::vector<uint32_t> matched;
   CDC_RETURN_IF_ERROR(matcher_->Match(result.event_json, matched));
-  for (uint32_t rule : matched) result.rules.push_back({rules_[rule]->name, rules_[rule]->targets});
+  EventDocument document;
+  bool parsed = false;
+  for (uint32_t rule : matched) {
+    result.rules.push_back({rules_[rule]->name, rules_[rule]->targets});
+    for (size_t k = 0; k < rule_targets_[rule].size(); ++k) {
+      const RuleTarget& target = rule_targets_[rule][k];
+      if (target.input == nullptr) continue;
+      if (!parsed) {
+        CDC_RETURN_IF_ERROR(document.Parse(result.event_json));
+        parsed = true;
+      }
+      RouteResult::Input input{rules_[rule]->name, rules_[rule]->targets[k], {}};
+      target.input->Apply(document, input.text);
+      result.inputs.push_back(std::move(input));
+    }
+  }
   return result;
 }
 

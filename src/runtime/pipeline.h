@@ -69,6 +69,11 @@ struct PipelineStats {
 struct RouteResult {
   std::string event_json;
   std::vector<std::pair<std::string, std::vector<std::string>>> rules;  // rule -> targets
+  // For each matched (rule, target) with an input transformer: what the target would receive.
+  struct Input {
+    std::string rule, target, text;
+  };
+  std::vector<Input> inputs;
 };
 
 class Pipeline : public ChangeSink {

@@ -227,6 +227,20 @@ targets:
                                       R"({"id":"usr_1","status":"inactive"})"}));
   EXPECT_EQ(testing::ReadLines(dir / "out/constant.jsonl"),
             (std::vector<std::string>{R"({"ping":true})", R"({"ping":true})"}));
+  // invoke shows what each transformed target would receive.
+  testing::WriteFile(
+      dir / "update.json",
+      R"({"eventType":"UPDATE","tableName":"users","timestamp":"2024-01-15T10:30:00Z","before":{"id":"usr_1","status":"active"},"after":{"id":"usr_1","status":"inactive"}})");
+  auto invoke = RunCli({"invoke", "--config", "c.yaml", "--function", "processUserChanges",
+                        "--event", "update.json"},
+                       {}, dir.path());
+  ASSERT_EQ(invoke.exit_code, 0) << invoke.err;
+  EXPECT_TRUE(Contains(
+      invoke.out, "input transformer of rule user-changes, target text: user usr_1 is inactive"))
+      << invoke.out;
+  EXPECT_TRUE(Contains(invoke.out,
+                       R"(input transformer of rule user-changes, target constant: {"ping":true})"))
+      << invoke.out;
 }
 
 TEST(Cli, RunMixedInputCountsAddUp) {
