@@ -12,6 +12,7 @@
 #include "base/logging.h"
 #include "base/version.h"
 #include "bus/pattern_cli.h"
+#include "cli/dsn.h"
 #include "cli/models_command.h"
 #include "cli/status.h"
 #include "config/config.h"
@@ -283,15 +284,9 @@ int HealthCheckCommand(const std::string& config_path) {
 #ifdef CDC_WITH_POSTGRES
 int GenerateCommand(const std::string& dsn_arg, double rate, double duration, uint64_t seed,
                     bool seed_only) {
-  std::string dsn = dsn_arg;
-  if (dsn.empty()) {
-    const char* env = std::getenv("COREDB_DSN");
-    if (env == nullptr || *env == '\0') {
-      std::fprintf(stderr, "no database: pass --dsn or set COREDB_DSN\n");
-      return 2;
-    }
-    dsn = env;
-  }
+  std::optional<std::string> dsn_or = DsnFromArgOrEnv(dsn_arg);
+  if (!dsn_or) return 2;
+  const std::string& dsn = *dsn_or;
   workload::GeneratorOptions options;
   options.dsn = dsn;
   options.rate = rate;

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cli/dsn.h"
 #include "config/config.h"
 #include "process/model/model.h"
 #include "process/schema_export.h"
@@ -176,15 +177,9 @@ int ModelsCommand::Run() {
 
 int ModelsCommand::Derive() {
 #ifdef CDC_WITH_POSTGRES
-  std::string dsn = dsn_;
-  if (dsn.empty()) {
-    const char* env = std::getenv("COREDB_DSN");
-    if (env == nullptr || *env == '\0') {
-      std::fprintf(stderr, "no database: pass --dsn or set COREDB_DSN\n");
-      return 2;
-    }
-    dsn = env;
-  }
+  std::optional<std::string> dsn_or = DsnFromArgOrEnv(dsn_);
+  if (!dsn_or) return 2;
+  const std::string& dsn = *dsn_or;
   std::string schema = "public";
   std::string table = table_;
   if (size_t dot = table.find('.'); dot != std::string::npos) {

@@ -20,6 +20,14 @@
 
 namespace cdc {
 
+// The primitives of the format, for records that carry a change with a header of their own
+// (the stream's change and dead-letter records): LEB128 varints and length-prefixed strings.
+// The Get functions consume from `in` and return false on truncated input.
+void PutVarint(std::string& out, uint64_t v);
+void PutString(std::string& out, std::string_view s);
+bool GetVarint(std::string_view& in, uint64_t& v);
+bool GetString(std::string_view& in, std::string& out);
+
 // Appends the encoding of `change` to `out`.
 void EncodeChange(const ChangeEvent& change, std::string& out);
 // Decodes one change; an error names what is malformed (a corrupt or foreign record).

@@ -43,38 +43,6 @@ int64_t NowMicros() {
       .count();
 }
 
-void PutVarint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-void PutString(std::string& out, std::string_view s) {
-  PutVarint(out, s.size());
-  out.append(s);
-}
-
-bool GetVarint(std::string_view& in, uint64_t& v) {
-  v = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    auto b = static_cast<uint8_t>(in.front());
-    in.remove_prefix(1);
-    v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if ((b & 0x80) == 0) return true;
-  }
-  return false;
-}
-
-bool GetString(std::string_view& in, std::string& out) {
-  uint64_t n = 0;
-  if (!GetVarint(in, n) || n > in.size()) return false;
-  out.assign(in.substr(0, n));
-  in.remove_prefix(n);
-  return true;
-}
-
 std::string PositionText(const PgPosition& p) {
   return std::to_string(p.commit_lsn.value()) + "/" + std::to_string(p.xid.value()) + "/" +
          std::to_string(p.seq);
@@ -194,6 +162,9 @@ Status Pipeline::OpenDurable() {
   CDC_ASSIGN_OR_RETURN(auto checkpoints, state_->ShardCheckpoints());
   next_.assign(shards, 0);
   backlog_end_.assign(shards, 0);
+  shard_locations_.clear();
+  for (uint32_t i = 0; i < shards; ++i)
+    shard_locations_.push_back("stream shard " + std::to_string(i));
   retained_.assign(shards, 0);
   committed_ = std::vector<std::atomic<uint64_t>>(shards);
   for (uint32_t i = 0; i < shards; ++i) {
@@ -376,25 +347,25 @@ Status Pipeline::WaitForBackpressure() {
 }
 
 Status Pipeline::DeliverRecord(uint32_t shard, uint8_t type, std::string_view payload) {
-  std::string location = "stream shard " + std::to_string(shard);
+  std::string_view location = shard_locations_[shard];
   if (type == kRecordDeadLetter) {
     DeadLetter letter;
     if (!GetString(payload, letter.stage) || !GetString(payload, letter.reason) ||
         !GetString(payload, letter.location) || !GetString(payload, letter.table) ||
         !GetString(payload, letter.input)) {
-      return Corruption(location + ": malformed dead-letter record");
+      return Corruption(std::string(location) + ": malformed dead-letter record");
     }
     return WriteDeadLetter(letter);
   }
   if (type != kRecordChange) {
-    return Corruption(location + ": unknown record type " + std::to_string(type));
+    return Corruption(std::string(location) + ": unknown record type " + std::to_string(type));
   }
   CaptureResult captured;
   std::string input_location;
   if (!ReadCaptureHeader(payload, captured, input_location)) {
-    return Corruption(location + ": malformed change record");
+    return Corruption(std::string(location) + ": malformed change record");
   }
-  if (!input_location.empty()) location = std::move(input_location);
+  if (!input_location.empty()) location = input_location;
   CDC_ASSIGN_OR_RETURN(ChangeEvent change, DecodeChange(payload));
   if (const auto* pg = std::get_if<PgPosition>(&change.position)) {
     last_delivered_ = *pg;

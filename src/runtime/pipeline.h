@@ -176,8 +176,9 @@ class Pipeline : public ChangeSink {
   bool paused_logged_ = false;
   uint64_t source_duplicates_ = 0;
   // Delivery thread.
-  std::vector<uint64_t> next_;         // per shard: next offset to deliver
-  std::vector<uint64_t> backlog_end_;  // per shard: the stream's end when this run started
+  std::vector<uint64_t> next_;                // per shard: next offset to deliver
+  std::vector<uint64_t> backlog_end_;         // per shard: the stream's end when this run started
+  std::vector<std::string> shard_locations_;  // per shard: "stream shard N", for dead letters
   std::set<std::string> pending_keys_;
   std::optional<PgPosition> last_delivered_;
   std::vector<std::optional<PgPosition>> shard_delivered_;

@@ -12,6 +12,7 @@
 #include "base/time.h"
 #include "event/event_json.h"
 #include "event/json_writer.h"
+#include "process/redact/transform.h"
 
 namespace cdc::transform {
 namespace {
@@ -57,26 +58,11 @@ bool ParseIntegral(std::string_view s, int64_t& out) {
 }
 
 // The text of a value as the output JSON shows it, without the quotes of a JSON string.
+// A value as text: the form redaction hashes and masks (strings as they are, bytes as base64,
+// other scalars as their JSON text without quotes).
 std::string TextOf(const Value& v) {
-  switch (v.kind()) {
-    case ValueKind::kText:
-    case ValueKind::kDecimal:
-    case ValueKind::kTimeTz:
-    case ValueKind::kInterval:
-    case ValueKind::kInet:
-    case ValueKind::kUuid:
-    case ValueKind::kJson:
-      return v.as_string();
-    case ValueKind::kBytes:
-      return Base64Encode(v.as_string());
-    default:
-      break;
-  }
-  std::string json = ValueToJson(v);
-  if (v.kind() != ValueKind::kArray && json.size() >= 2 && json.front() == '"') {
-    return json.substr(1, json.size() - 2);
-  }
-  return json;
+  std::string scratch;
+  return std::string(redact::CanonicalText(v, scratch));
 }
 
 Status CastError(const Value& v, std::string_view what) {

@@ -42,6 +42,18 @@ std::string UserUpdates(int count, size_t pad) {
   return input;
 }
 
+// Writes the shipped config to dir/config.yaml with pipeline.shutdown_timeout_ms set (and
+// `extra` appended), and the models beside it.
+void WriteConfig(const TempDir& dir, int shutdown_timeout_ms, const std::string& extra = "") {
+  std::string config = testing::ReadFile(testing::SourcePath("config/cdc-pipeline.yaml"));
+  std::string level = "  log_level: ${CDC_LOG_LEVEL:-info}\n";
+  ASSERT_NE(config.find(level), std::string::npos);
+  config.replace(config.find(level), level.size(),
+                 level + "  shutdown_timeout_ms: " + std::to_string(shutdown_timeout_ms) + "\n");
+  testing::WriteFile(dir / "config.yaml", config + extra);
+  testing::CopyShippedModels(dir.path());
+}
+
 // The consumer files of `dir` hold exactly what a clean run of the sample input gives, each event
 // once (compared sorted: the order across rows follows the shards).
 void ExpectSameAsACleanRun(const TempDir& dir, const std::string& input = SampleInput()) {
@@ -152,12 +164,7 @@ TEST(Durable, StatusReportsShardsTargetsAndCountsAfterARun) {
 // and nothing is lost: the next start delivers what was not checkpointed.
 TEST(Durable, SigtermExitsWithinTheShutdownTimeoutEvenWithATargetStuck) {
   TempDir dir;
-  std::string config = testing::ReadFile(testing::SourcePath("config/cdc-pipeline.yaml"));
-  std::string level = "  log_level: ${CDC_LOG_LEVEL:-info}\n";
-  ASSERT_NE(config.find(level), std::string::npos);
-  config.replace(config.find(level), level.size(), level + "  shutdown_timeout_ms: 300\n");
-  testing::WriteFile(dir / "config.yaml", config);
-  testing::CopyShippedModels(dir.path());
+  WriteConfig(dir, 300);
   // 400 user updates: far more than a pipe buffer (64 KiB) of analytics events.
   std::string input = UserUpdates(400, 200);
   testing::WriteFile(dir / "input.jsonl", input);
@@ -190,12 +197,7 @@ TEST(Durable, SigtermExitsWithinTheShutdownTimeoutEvenWithATargetStuck) {
 // input, says so, and holds only about the limit in the stream.
 TEST(Durable, AStalledTargetStopsTheSourceInsteadOfGrowing) {
   TempDir dir;
-  std::string config = testing::ReadFile(testing::SourcePath("config/cdc-pipeline.yaml"));
-  std::string level = "  log_level: ${CDC_LOG_LEVEL:-info}\n";
-  config.replace(config.find(level), level.size(), level + "  shutdown_timeout_ms: 200\n");
-  config += "\nstream:\n  max_unprocessed_bytes: 262144\n";
-  testing::WriteFile(dir / "config.yaml", config);
-  testing::CopyShippedModels(dir.path());
+  WriteConfig(dir, 200, "\nstream:\n  max_unprocessed_bytes: 262144\n");
   std::string input = UserUpdates(20000, 300);
   testing::WriteFile(dir / "input.jsonl", input);
   std::filesystem::create_directories(dir / "consumers");
