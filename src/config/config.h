@@ -113,15 +113,37 @@ struct RuleConfig {
   // One per entry of `targets`: what the target receives instead of the whole event (`input`,
   // `input_path`, `input_transformer`), checked at load. Empty: the event itself.
   std::vector<InputSpec> target_inputs;
+  // One per entry of `targets`: the file target that receives this rule target's failed
+  // deliveries (`dead_letter`), or "" for the pipeline's dead-letter file.
+  std::vector<std::string> target_dead_letters;
+  std::vector<SourceLocation> target_dead_letter_where;
   SourceLocation where;
+};
+
+// How a target's failed deliveries are retried (EventBridge's RetryPolicy): attempts stop at
+// `max_attempts` (the first delivery included) or once the event has waited
+// `max_event_age_seconds` since its first attempt; then the event is dead-lettered.
+struct RetryConfig {
+  int64_t max_attempts = 185;
+  int64_t max_event_age_seconds = 86400;
+  int64_t initial_backoff_ms = 100;  // the wait before the second attempt, doubling (jittered)
+  int64_t max_backoff_ms = 30000;
 };
 
 struct TargetConfig {
   std::string name;
-  std::string type;                    // file | stdout
+  std::string type;                    // file | stdout | http
   std::string path;                    // file
   std::string fsync = "batch";         // file: always | batch | never
   std::string format = "eventbridge";  // eventbridge | cloudevents
+  // http (an EventBridge API destination): POST each event to `url`. The URL and the header
+  // values may hold credentials: never logged (logs name the target and the URL's host).
+  std::string url;
+  std::string method = "POST";
+  std::vector<std::pair<std::string, std::string>> headers;
+  int64_t timeout_ms = 5000;
+  int64_t queue_size = 1000;  // http: events waiting for this target before the bus waits
+  RetryConfig retry;
   SourceLocation where;
 };
 

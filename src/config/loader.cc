@@ -1,6 +1,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -1104,10 +1105,14 @@ void LoadRuleTarget(Context& ctx, const YAML::Node& item, const std::string& pat
             : "input_transformer." + e.field;
     ctx.Error(where, path + "." + field + ": " + e.message);
   }
+  std::string dead_letter;
+  r.String("dead_letter", dead_letter);
   if (target.empty()) return;  // reported as missing
   rule.targets.push_back(std::move(target));
   rule.target_where.push_back(r.Where("target"));
   rule.target_inputs.push_back(std::move(spec));
+  rule.target_dead_letters.push_back(std::move(dead_letter));
+  rule.target_dead_letter_where.push_back(r.Where("dead_letter"));
 }
 
 // `targets`: a name, a list of names, or a list mixing names and mappings.
@@ -1136,6 +1141,8 @@ void LoadRuleTargets(Context& ctx, MapReader& r, RuleConfig& rule) {
       rule.targets.push_back(std::move(*v));
       rule.target_where.push_back(ctx.At(at));
       rule.target_inputs.emplace_back();
+      rule.target_dead_letters.emplace_back();
+      rule.target_dead_letter_where.emplace_back();
     } else {
       ctx.Error(at, "'" + item_path + "' must be a target name or a mapping with 'target'");
     }
@@ -1171,6 +1178,67 @@ void LoadTarget(Context& ctx, const std::string& name, const YAML::Node& key,
   if (spec.Find("path")) r.String("path", t.path);
   if (spec.Find("fsync")) r.String("fsync", t.fsync);
   if (spec.Find("format")) r.String("format", t.format);
+  if (spec.Find("url")) {
+    r.String("url", t.url);
+    if (!t.url.empty() && !t.url.starts_with("http://") && !t.url.starts_with("https://")) {
+      // Only the scheme is quoted: the URL may hold credentials.
+      ctx.Error(r.Where("url"), "'targets." + name + ".url' must start with http:// or https://");
+    }
+    r.String("method", t.method);
+    r.Int("timeout_ms", t.timeout_ms);
+    r.Int("queue_size", t.queue_size);
+    if (r.Has("timeout_ms") && t.timeout_ms < 1) {
+      ctx.Error(r.Where("timeout_ms"), "'targets." + name + ".timeout_ms' must be at least 1");
+    }
+    if (r.Has("queue_size") && t.queue_size < 1) {
+      ctx.Error(r.Where("queue_size"), "'targets." + name + ".queue_size' must be at least 1");
+    }
+    YAML::Node headers = r.Get("headers");
+    if (headers && !headers.IsNull() && !headers.IsMap()) {
+      ctx.Error(headers,
+                "'targets." + name + ".headers' must be a mapping of header names to values");
+    } else if (headers && headers.IsMap()) {
+      for (auto it = headers.begin(); it != headers.end(); ++it) {
+        std::string header = it->first.as<std::string>();
+        std::string what = "targets." + name + ".headers." + header;
+        bool token = !header.empty();
+        for (char c : header) {
+          if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') token = false;
+        }
+        if (!token) {
+          ctx.Error(it->first, "'" + what + "': a header name is letters, digits, '-' and '_'");
+          continue;
+        }
+        if (!it->second.IsScalar()) {
+          ctx.Error(it->second, "'" + what + "' must be a string");
+          continue;
+        }
+        auto v = ctx.Expand(it->second, it->second.Scalar(), what);
+        if (!v) continue;
+        if (v->find_first_of("\r\n") != std::string::npos) {
+          ctx.Error(it->second, "'" + what + "' must not contain a line break");
+          continue;
+        }
+        t.headers.emplace_back(std::move(header), std::move(*v));
+      }
+    }
+  }
+  if (r.Has("retry")) {
+    MapReader x(ctx, r.Get("retry"), config_internal::RetrySpec(), "targets." + name + ".retry");
+    if (x.valid()) {
+      x.Int("max_attempts", t.retry.max_attempts);
+      x.Int("max_event_age_seconds", t.retry.max_event_age_seconds);
+      x.Int("initial_backoff_ms", t.retry.initial_backoff_ms);
+      x.Int("max_backoff_ms", t.retry.max_backoff_ms);
+      if (x.Has("max_attempts") && t.retry.max_attempts < 1) {
+        ctx.Error(x.Where("max_attempts"), "'" + x.path() + ".max_attempts' must be at least 1");
+      }
+      if (x.Has("max_event_age_seconds") && t.retry.max_event_age_seconds < 1) {
+        ctx.Error(x.Where("max_event_age_seconds"),
+                  "'" + x.path() + ".max_event_age_seconds' must be at least 1");
+      }
+    }
+  }
   config.targets.push_back(std::move(t));
 }
 
@@ -1213,6 +1281,22 @@ void CheckReferences(Context& ctx, Config& config) {
                                      : " (defined: " + known + ")"));
       }
       used_targets.insert(rule.targets[i]);
+      const std::string& dlq = rule.target_dead_letters[i];
+      if (dlq.empty()) continue;
+      const TargetConfig* d = config.FindTarget(dlq);
+      std::string at = "rules." + rule.name + ".targets[" + std::to_string(i) + "].dead_letter";
+      if (d == nullptr) {
+        ctx.Error(rule.target_dead_letter_where[i],
+                  at + ": target '" + dlq + "' is not defined in 'targets'");
+      } else if (d->type != "file") {
+        ctx.Error(rule.target_dead_letter_where[i],
+                  at + ": target '" + dlq + "' is a " + d->type +
+                      " target; a dead letter must go to a file target");
+      } else if (dlq == rule.targets[i]) {
+        ctx.Error(rule.target_dead_letter_where[i],
+                  at + ": the failed deliveries of target '" + dlq +
+                      "' cannot be dead-lettered to the same target");
+      }
     }
   }
 }

@@ -94,6 +94,7 @@ std::string ConfigReferenceMarkdown() {
   AppendSection(out, config_internal::InputTransformerSpec());
   for (auto type : config_internal::TargetTypes())
     AppendSection(out, config_internal::TargetSpec(type));
+  AppendSection(out, config_internal::RetrySpec());
   AppendSection(out, config_internal::ModelSpec());
   AppendSection(out, config_internal::ModelFieldSpec());
   return out;

@@ -481,6 +481,11 @@ const SectionSpec& RuleTargetSpec() {
           {"input_transformer", T::kSection, "",
            "Named JSONPaths into the event and a template using them (see "
            "`rules.<name>.targets[].input_transformer`)."},
+          {"dead_letter", T::kString, "",
+           "A `file` target that receives this rule target's failed deliveries (EventBridge's "
+           "per-target DeadLetterConfig): one JSON line each with the original event, the error, "
+           "the attempt count, the rule and the target. Default: the pipeline's dead-letter "
+           "file."},
       }};
   return spec;
 }
@@ -516,17 +521,21 @@ const SectionSpec& InputTransformerSpec() {
 }
 
 const SectionSpec& TargetSpec(std::string_view type) {
-  static const SectionSpec common{
-      "targets.<name>",
-      "",
-      {
-          {"type", T::kEnum, "", "The kind of target.", {"file", "stdout"}, true},
-      }};
+  static const std::vector<std::string_view> kTypes = {"file", "stdout", "http"};
+  static const FieldSpec kType{"type", T::kEnum, "", "The kind of target.", kTypes, true};
+  static const FieldSpec kFormat{
+      "format", T::kEnum, "eventbridge", "Event format.", {"eventbridge", "cloudevents"}};
+  static const FieldSpec kRetry{
+      "retry", T::kSection, "",
+      "How failed deliveries are retried before the event is dead-lettered (see "
+      "`targets.<name>.retry`)."};
+  static const SectionSpec common{"targets.<name>", "", {kType}};
   static const SectionSpec file{
       "targets.<name> (type: file)",
-      "Appends each event as one JSON line.",
+      "Appends each event as one JSON line. Exactly-once across crashes: on start the file is cut "
+      "back to its length at the last checkpoint and what followed is written again.",
       {
-          {"type", T::kEnum, "", "", {"file", "stdout"}, true},
+          kType,
           {"path",
            T::kString,
            "",
@@ -539,20 +548,69 @@ const SectionSpec& TargetSpec(std::string_view type) {
            "`always`: fsync after every event; `batch`: after each batch; `never`: leave it to the "
            "OS.",
            {"always", "batch", "never"}},
-          {"format", T::kEnum, "eventbridge", "Event format.", {"eventbridge", "cloudevents"}},
+          kFormat,
+          kRetry,
       }};
   static const SectionSpec stdout_spec{
       "targets.<name> (type: stdout)",
-      "Prints each event as one JSON line on standard output.",
+      "Prints each event as one JSON line on standard output (at-least-once).",
+      {kType, kFormat, kRetry}};
+  static const SectionSpec http{
+      "targets.<name> (type: http)",
+      "Sends each event as the body of an HTTP request, like an EventBridge API destination "
+      "(at-least-once: after a crash, events since the last checkpoint are sent again with the "
+      "same ids). A 2xx answer is a delivery; 408, 429, 5xx and connection errors are retried "
+      "by `retry`; any other answer dead-letters the event at once. Each http target has its "
+      "own queue and thread, so a slow or failing endpoint delays the other targets only once "
+      "`queue_size` events wait for it.",
       {
-          {"type", T::kEnum, "", "", {"file", "stdout"}, true},
-          {"format", T::kEnum, "eventbridge", "Event format.", {"eventbridge", "cloudevents"}},
+          kType,
+          {"url",
+           T::kString,
+           "",
+           "`http://` or `https://` URL. It may hold credentials (use `${VAR}`): it is never "
+           "logged, only its host.",
+           {},
+           true},
+          {"method", T::kEnum, "POST", "The HTTP method.", {"POST", "PUT"}},
+          {"headers", T::kStringMap, "",
+           "Extra request headers, name to value (e.g. `Authorization: \"Bearer ${TOKEN}\"`). "
+           "Values are never logged. `Content-Type` defaults to `application/json`."},
+          {"timeout_ms", T::kInt, "5000",
+           "How long one request may take (connecting included) before it counts as failed and "
+           "is retried."},
+          {"queue_size", T::kInt, "1000",
+           "Events that may wait for this target. When full, the bus waits for it (and the "
+           "durable stream holds the backlog)."},
+          kFormat,
+          kRetry,
       }};
   if (type == "file") return file;
   if (type == "stdout") return stdout_spec;
+  if (type == "http") return http;
   return common;
 }
 
-std::vector<std::string_view> TargetTypes() { return {"file", "stdout"}; }
+const SectionSpec& RetrySpec() {
+  static const SectionSpec spec{
+      "targets.<name>.retry",
+      "EventBridge's RetryPolicy. A failed delivery is tried again after an exponential backoff "
+      "with full jitter (a random wait up to `initial_backoff_ms` doubled per attempt, at most "
+      "`max_backoff_ms`), until it succeeds, `max_attempts` attempts were made, or the event "
+      "has waited `max_event_age_seconds` since its first attempt; then it goes to its rule "
+      "target's dead letter (`rules.<name>.targets[].dead_letter`, else the pipeline's "
+      "dead-letter file) with the error, the attempt count and the rule. Events for one target "
+      "are delivered in order: while one is retried, the target's later events wait.",
+      {
+          {"max_attempts", T::kInt, "185", "Attempts in all, the first included (at least 1)."},
+          {"max_event_age_seconds", T::kInt, "86400",
+           "Give up on an event this long after its first attempt (at least 1)."},
+          {"initial_backoff_ms", T::kInt, "100", "The longest wait before the second attempt."},
+          {"max_backoff_ms", T::kInt, "30000", "The longest wait between two attempts."},
+      }};
+  return spec;
+}
+
+std::vector<std::string_view> TargetTypes() { return {"file", "stdout", "http"}; }
 
 }  // namespace cdc::config_internal

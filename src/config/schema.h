@@ -56,6 +56,7 @@ const SectionSpec& RedactionSpec();
 const SectionSpec& TransformSpec();         // one item of tables.<name>.transforms
 const SectionSpec& SetTransformSpec();      // its `set` mapping
 const SectionSpec& FlattenTransformSpec();  // its `flatten` mapping
+const SectionSpec& RetrySpec();             // targets.<name>.retry
 const SectionSpec& ModelSpec();             // a model file
 const SectionSpec& ModelFieldSpec();        // one field of a model file
 const SectionSpec& RuleSpec();

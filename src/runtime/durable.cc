@@ -209,11 +209,23 @@ Status Pipeline::OpenDurable() {
     if (!shard_tail_[i]) shard_tail_[i] = shard_delivered_[i];
   }
 
-  // Exactly-once targets go back to their marks; counts carry over.
+  // Exactly-once targets go back to their marks; counts carry over. Each target resumes where
+  // its mark says: the shard checkpoints are the oldest of them (a queued target may be behind).
   CDC_ASSIGN_OR_RETURN(auto marks, state_->TargetMarks());
+  auto starts = [&](const state::TargetMark* mark) {
+    std::vector<uint64_t> start(next_);
+    if (mark == nullptr) return start;
+    for (uint32_t s = 0; s < shards; ++s) {
+      auto it = mark->shard_next.find(s);
+      if (it != mark->shard_next.end()) start[s] = std::max(start[s], it->second);
+    }
+    return start;
+  };
+  target_start_.clear();
   for (size_t i = 0; i < runner_->size(); ++i) {
     Target& target = runner_->target(i);
     auto it = marks.find(target.name());
+    target_start_.push_back(starts(it == marks.end() ? nullptr : &it->second));
     if (it == marks.end()) continue;
     if (!it->second.cursor.empty()) {
       CDC_RETURN_IF_ERROR(
@@ -222,6 +234,7 @@ Status Pipeline::OpenDurable() {
     runner_->set_stats(i, {it->second.delivered, it->second.dead_lettered});
   }
   auto dl = marks.find(kDeadLetterMark);
+  delivery_start_ = starts(dl == marks.end() ? nullptr : &dl->second);
   if (dl != marks.end()) {
     uint64_t size = ParseCount(dl->second.cursor);
     CDC_ASSIGN_OR_RETURN(uint64_t before, dead_letters_->Size());
@@ -346,8 +359,13 @@ Status Pipeline::WaitForBackpressure() {
   return Status::Ok();
 }
 
-Status Pipeline::DeliverRecord(uint32_t shard, uint8_t type, std::string_view payload) {
+Status Pipeline::DeliverRecord(uint32_t shard, uint64_t offset, uint8_t type,
+                               std::string_view payload) {
   std::string_view location = shard_locations_[shard];
+  position_ = StreamPosition{shard, offset};
+  // Before the delivery thread's own mark: delivered before the last crash to every target but
+  // a queued one that was behind; only that one gets it again (at-least-once, same id).
+  replaying_ = offset < delivery_start_[shard];
   if (type == kRecordDeadLetter) {
     DeadLetter letter;
     if (!GetString(payload, letter.stage) || !GetString(payload, letter.reason) ||
@@ -367,7 +385,9 @@ Status Pipeline::DeliverRecord(uint32_t shard, uint8_t type, std::string_view pa
   }
   if (!input_location.empty()) location = input_location;
   CDC_ASSIGN_OR_RETURN(ChangeEvent change, DecodeChange(payload));
-  if (const auto* pg = std::get_if<PgPosition>(&change.position)) {
+  if (replaying_) {
+    // Counted, deduplicated and positioned the first time.
+  } else if (const auto* pg = std::get_if<PgPosition>(&change.position)) {
     last_delivered_ = *pg;
     shard_delivered_[shard] = *pg;
   } else if (std::holds_alternative<ContentPosition>(change.position)) {
@@ -383,7 +403,7 @@ Status Pipeline::DeliverRecord(uint32_t shard, uint8_t type, std::string_view pa
     }
     pending_keys_.insert(std::move(key));
   }
-  last_commit_micros_ = change.commit_time.micros;
+  if (!replaying_) last_commit_micros_ = change.commit_time.micros;
   const TableProcessor* processor = processors_.Find(change.schema, change.table);
   if (processor == nullptr) {
     // The config changed since the change was captured.
@@ -395,26 +415,44 @@ Status Pipeline::DeliverRecord(uint32_t shard, uint8_t type, std::string_view pa
 }
 
 Status Pipeline::Checkpoint(bool final) {
-  CDC_RETURN_IF_ERROR(Flush());
+  // Queued targets first: a dead letter they write after this is for an event still pending
+  // here, so it is cut from the dead-letter file on a restart and written again then.
+  std::map<uint32_t, uint64_t> delivered;
+  for (uint32_t i = 0; i < next_.size(); ++i) delivered[i] = next_[i];
   int64_t now = NowMicros();
   state::CheckpointCommit commit;
   commit.now_micros = now;
-  for (uint32_t i = 0; i < next_.size(); ++i) commit.shard_checkpoints[i] = next_[i];
+  commit.shard_checkpoints = delivered;
   for (size_t i = 0; i < runner_->size(); ++i) {
-    Target& target = runner_->target(i);
+    if (!runner_->queued(i)) continue;
     state::TargetMark mark;
-    mark.cursor = target.Cursor().value_or("");
-    mark.shard_next = commit.shard_checkpoints;
-    mark.delivered = runner_->stats(i).delivered;
-    mark.dead_lettered = runner_->stats(i).dead_lettered;
-    commit.target_marks[target.name()] = std::move(mark);
+    mark.shard_next = runner_->Progress(i, next_);
+    for (auto [shard, offset] : mark.shard_next) {
+      uint64_t& c = commit.shard_checkpoints[shard];
+      c = std::min(c, offset);
+    }
+    TargetStats stats = runner_->stats(i);
+    mark.delivered = stats.delivered;
+    mark.dead_lettered = stats.dead_lettered;
+    commit.target_marks[runner_->target(i).name()] = std::move(mark);
+  }
+  CDC_RETURN_IF_ERROR(Flush());
+  for (size_t i = 0; i < runner_->size(); ++i) {
+    if (runner_->queued(i)) continue;
+    state::TargetMark mark;
+    mark.cursor = runner_->Cursor(i).value_or("");
+    mark.shard_next = delivered;
+    TargetStats stats = runner_->stats(i);
+    mark.delivered = stats.delivered;
+    mark.dead_lettered = stats.dead_lettered;
+    commit.target_marks[runner_->target(i).name()] = std::move(mark);
   }
   {
     state::TargetMark mark;
-    CDC_ASSIGN_OR_RETURN(uint64_t size, dead_letters_->Size());
+    CDC_ASSIGN_OR_RETURN(uint64_t size, runner_->DeadLetterSize());
     mark.cursor = std::to_string(size);
-    mark.shard_next = commit.shard_checkpoints;
-    mark.delivered = dead_letters_->count();
+    mark.shard_next = delivered;
+    mark.delivered = runner_->dead_letter_count();
     commit.target_marks[kDeadLetterMark] = std::move(mark);
   }
   int64_t expires = now + config_->state.dedupe_ttl_hours * 3600 * 1000000;
@@ -428,7 +466,7 @@ Status Pipeline::Checkpoint(bool final) {
   }
   v["count.published"] = std::to_string(stats_.published);
   v["count.unmatched"] = std::to_string(stats_.unmatched);
-  v["count.dead_lettered"] = std::to_string(dead_letters_->count());
+  v["count.dead_lettered"] = std::to_string(runner_->dead_letter_count());
   v["time.last_commit"] = std::to_string(last_commit_micros_);
   v["time.caught_up"] = std::to_string(caught_up_micros_);
   v["time.checkpoint"] = std::to_string(now);
@@ -448,7 +486,7 @@ Status Pipeline::Checkpoint(bool final) {
   }
   CDC_RETURN_IF_ERROR(state_->Commit(commit).WithContext("checkpoint"));
   pending_keys_.clear();
-  for (uint32_t i = 0; i < next_.size(); ++i) committed_[i] = next_[i];
+  for (uint32_t i = 0; i < next_.size(); ++i) committed_[i] = commit.shard_checkpoints[i];
   ++checkpoints_;
   if (checkpoints_ % 1000 == 0) {
     CDC_ASSIGN_OR_RETURN(uint64_t expired, state_->ExpireKeys(now));
@@ -485,6 +523,7 @@ void Pipeline::DeliveryLoop() {
     if (!r.ok()) return fail(r.status().WithContext("stream shard " + std::to_string(i)));
     readers[i] = std::move(r).value();
   }
+  runner_->Start();
   auto interval = std::chrono::milliseconds(config_->state.checkpoint_interval_ms);
   auto last_checkpoint = std::chrono::steady_clock::now();
   std::optional<std::chrono::steady_clock::time_point> deadline;
@@ -508,7 +547,17 @@ void Pipeline::DeliveryLoop() {
                                  std::to_string(next_[i]) + ", read " +
                                  std::to_string(r.offset.value())));
         }
-        Status s = DeliverRecord(i, r.type, r.payload);
+        Status s = DeliverRecord(i, r.offset.value(), r.type, r.payload);
+        if (!s.ok() && s.code() == StatusCode::kAborted && stop_requested_) {
+          // Stopped half-way through a record (a target's retries or full queue): no final
+          // checkpoint, so the last one stands and the record is delivered again after a start.
+          log::Warn(
+              "stopped while delivering: {}; what was not checkpointed is delivered after "
+              "the next start",
+              s.message());
+          runner_->Stop();
+          return;
+        }
         if (!s.ok()) return fail(s);
         next_[i] = r.offset.value() + 1;
         // Backpressure counts what this run appended (the backlog of an earlier run was
@@ -518,28 +567,35 @@ void Pipeline::DeliveryLoop() {
       }
     }
     if (progressed) progress_cv_.notify_all();
+    if (Status f = runner_->failure(); !f.ok()) return fail(f);
+    if (!runner_->Idle()) dirty = true;  // queued targets move on by themselves
     auto now = std::chrono::steady_clock::now();
     if (!progressed) {
       caught_up_micros_ = NowMicros();
       if (unwritten) {
         Status s = runner_->WriteOut();
-        if (s.ok()) s = dead_letters_->WriteOut();
         if (!s.ok()) return fail(s);
         unwritten = false;
       }
     }
-    bool done = !progressed && source_finished;
+    // Done once everything is read and the queued targets have finished theirs.
+    bool done = !progressed && source_finished && runner_->Idle();
     if (stop_requested_ && !deadline) {
       deadline = now + std::chrono::milliseconds(config_->pipeline.shutdown_timeout_ms);
     }
     bool out_of_time = deadline && now >= *deadline;
+    // Queued targets stop where they are (their pending events are delivered after a start).
+    if (out_of_time) runner_->Stop();
     if (done || out_of_time || (dirty && now - last_checkpoint >= interval)) {
       Status s = Checkpoint(done || out_of_time);
       if (!s.ok()) return fail(s);
       dirty = false;
       last_checkpoint = now;
     }
-    if (done) return;
+    if (done) {
+      runner_->Stop();
+      return;
+    }
     if (out_of_time) {
       uint64_t left = 0;
       for (uint32_t i = 0; i < shards; ++i) {
@@ -596,7 +652,7 @@ Status Pipeline::RunDurable(Source& source) {
   for (size_t i = 0; i < runner_->size(); ++i) {
     stats_.delivered[runner_->target(i).name()] = runner_->stats(i).delivered;
   }
-  stats_.dead_lettered = dead_letters_->count();
+  stats_.dead_lettered = runner_->dead_letter_count();
   stats_.duplicates += source_duplicates_;
   if (delivery_failed_) return delivery_error_;
   return s;

@@ -93,19 +93,28 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Build(std::shared_ptr<const Config> 
   }
   CDC_ASSIGN_OR_RETURN(p->matcher_, CompileMatcher(patterns));
   std::vector<std::unique_ptr<Target>> targets;
+  std::vector<RetryPolicy> policies;
+  std::vector<size_t> queue_sizes;
   for (const auto& t : config->targets) {
     CDC_ASSIGN_OR_RETURN(auto target, BuildTarget(t));
     targets.push_back(std::move(target));
+    policies.push_back(RetryPolicy::FromConfig(t.retry));
+    queue_sizes.push_back(static_cast<size_t>(std::max<int64_t>(1, t.queue_size)));
   }
   p->dead_letters_ = std::make_unique<DeadLetterFile>(
       config->dead_letter.path, ParseFsyncPolicy(config->dead_letter.fsync), clock);
-  p->runner_ = std::make_unique<DeliveryRunner>(std::move(targets), *p->dead_letters_);
+  p->runner_ = std::make_unique<DeliveryRunner>(std::move(targets), std::move(policies),
+                                                std::move(queue_sizes), *p->dead_letters_);
   for (const RuleConfig* rule : p->rules_) {
     std::vector<RuleTarget> rule_targets;
     for (size_t k = 0; k < rule->targets.size(); ++k) {
       int i = p->runner_->Find(rule->targets[k]);
       CDC_ASSERT(i >= 0, "rule target was validated at load");
-      RuleTarget t{static_cast<size_t>(i), nullptr};
+      RuleTarget t{RuleTargetRef{static_cast<size_t>(i), &rule->name, -1}, nullptr};
+      if (k < rule->target_dead_letters.size() && !rule->target_dead_letters[k].empty()) {
+        t.to.dead_letter = p->runner_->Find(rule->target_dead_letters[k]);
+        CDC_ASSERT(t.to.dead_letter >= 0, "dead-letter target was validated at load");
+      }
       if (k < rule->target_inputs.size() && !rule->target_inputs[k].empty()) {
         InputTransformer::Rule r{rule->name, RuleArn(config->bus.region, config->bus.account,
                                                      config->bus.name, rule->name)};
@@ -133,7 +142,10 @@ void Pipeline::Stop() {
 }
 
 Status Pipeline::WriteDeadLetter(const DeadLetter& letter) {
-  CDC_RETURN_IF_ERROR(dead_letters_->Write(letter));
+  // Below the delivery thread's own mark (after a restart, for a queued target that was behind)
+  // this dead letter was written before.
+  if (replaying_) return Status::Ok();
+  CDC_RETURN_IF_ERROR(runner_->WriteDeadLetter(letter));
   ++stats_.dead_lettered;
   return Status::Ok();
 }
@@ -211,27 +223,33 @@ Status Pipeline::ProcessAndDeliver(const TableProcessor& processor, ChangeEvent&
     return WriteDeadLetter(RejectChange(&processor, change, captured->redacted, raw,
                                         change.QualifiedName(), processed.status().message()));
   }
-  ++stats_.published;
+  if (!replaying_) ++stats_.published;
   OutputEvent out(*processed, envelope_);
   matched_.clear();
   CDC_RETURN_IF_ERROR(matcher_->Match(out.Json(EventFormat::kEventBridge), matched_));
   if (matched_.empty()) {
-    ++stats_.unmatched;
+    if (!replaying_) ++stats_.unmatched;
     return Status::Ok();
   }
   bool parsed = false;
   for (uint32_t rule : matched_) {
     for (const RuleTarget& target : rule_targets_[rule]) {
-      if (target.input == nullptr) {
-        CDC_RETURN_IF_ERROR(runner_->Deliver(out, target.index, rules_[rule]->name));
+      // After a restart, a target that was ahead of the checkpoint already has this event.
+      if (!target_start_.empty() &&
+          position_.offset < target_start_[target.to.index][position_.shard]) {
         continue;
       }
-      if (!parsed) {
-        CDC_RETURN_IF_ERROR(input_event_.Parse(out.Json(EventFormat::kEventBridge)));
-        parsed = true;
+      const std::string* input = nullptr;
+      if (target.input != nullptr) {
+        if (!parsed) {
+          CDC_RETURN_IF_ERROR(input_event_.Parse(out.Json(EventFormat::kEventBridge)));
+          parsed = true;
+        }
+        target.input->Apply(input_event_, input_text_);
+        input = &input_text_;
       }
-      target.input->Apply(input_event_, input_text_);
-      CDC_RETURN_IF_ERROR(runner_->Deliver(out, target.index, rules_[rule]->name, &input_text_));
+      CDC_RETURN_IF_ERROR(
+          runner_->Deliver(out, target.to, input, position_, stream_ ? &stop_requested_ : nullptr));
     }
   }
   return Status::Ok();
@@ -268,30 +286,34 @@ Result<RouteResult> Pipeline::Route(ChangeEvent change) const {
   return result;
 }
 
-Status Pipeline::MakeDurable() { return stream_ ? SyncStream() : Flush(); }
+Status Pipeline::MakeDurable() {
+  if (stream_) return SyncStream();
+  // Without the stream, acknowledging means every target has the events, the queued ones too.
+  CDC_RETURN_IF_ERROR(runner_->Drain(&stop_requested_));
+  return Flush();
+}
 
 std::chrono::milliseconds Pipeline::MaxIdleWait() const {
   if (!config_->stream.enabled) return std::chrono::milliseconds(100);
   return std::chrono::milliseconds(std::max<int64_t>(1, config_->stream.fsync_interval_ms));
 }
 
-Status Pipeline::Flush() {
-  Status s = runner_->Flush();
-  Status d = dead_letters_->Flush();
-  return s.ok() ? d : s;
-}
+Status Pipeline::Flush() { return runner_->Flush(); }
 
 Status Pipeline::Run(Source& source) {
   if (config_->stream.enabled) return RunDurable(source);
   source_ = &source;
   if (stop_requested_) source.Stop();
+  runner_->Start();
   Status s = source.Run(*this);
   source_ = nullptr;
-  Status f = Flush();
+  Status f = runner_->Drain(&stop_requested_);
+  runner_->Stop();
+  if (f.ok()) f = Flush();
   for (size_t i = 0; i < runner_->size(); ++i) {
     stats_.delivered[runner_->target(i).name()] = runner_->stats(i).delivered;
   }
-  stats_.dead_lettered = dead_letters_->count();
+  stats_.dead_lettered = runner_->dead_letter_count();
   return s.ok() ? f : s;
 }
 

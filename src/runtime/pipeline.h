@@ -133,7 +133,7 @@ class Pipeline : public ChangeSink {
   Status SyncStream();
   Status WaitForBackpressure();
   void DeliveryLoop();
-  Status DeliverRecord(uint32_t shard, uint8_t type, std::string_view payload);
+  Status DeliverRecord(uint32_t shard, uint64_t offset, uint8_t type, std::string_view payload);
   Status Checkpoint(bool final);
 
   std::shared_ptr<const Config> config_;
@@ -144,7 +144,7 @@ class Pipeline : public ChangeSink {
   std::unique_ptr<Matcher> matcher_;
   // For each rule (in matcher order): the indexes of its targets in the runner.
   struct RuleTarget {
-    size_t index;                                   // into runner_
+    RuleTargetRef to;                               // the target in runner_, its dead letter
     std::unique_ptr<const InputTransformer> input;  // null: the target receives the event
   };
   std::vector<std::vector<RuleTarget>> rule_targets_;
@@ -155,6 +155,14 @@ class Pipeline : public ChangeSink {
   std::vector<uint32_t> matched_;  // scratch
   EventDocument input_event_;      // scratch: the event, parsed only for input transformers
   std::string input_text_;         // scratch: what an input transformer made
+  StreamPosition position_;        // the stream record being delivered
+  // After a restart: per target and shard, the first offset the target does not have yet (a
+  // queued target may be behind the others); empty without the stream.
+  std::vector<std::vector<uint64_t>> target_start_;
+  // Per shard, the first offset the delivery thread itself has not processed (its dead letters
+  // and counts); records before it are delivered again only to targets that are behind.
+  std::vector<uint64_t> delivery_start_;
+  bool replaying_ = false;  // the current record is before delivery_start_
 
   // Durable mode. Source thread: stream appends; delivery thread: everything downstream.
   std::unique_ptr<state::StateStore> state_;

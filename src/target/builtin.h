@@ -8,4 +8,5 @@
 namespace cdc {
 std::unique_ptr<Target> MakeFileTarget(const TargetConfig& config);
 std::unique_ptr<Target> MakeStdoutTarget(const TargetConfig& config);
+std::unique_ptr<Target> MakeHttpTarget(const TargetConfig& config);
 }  // namespace cdc

@@ -8,11 +8,11 @@ namespace cdc {
 DeadLetterFile::DeadLetterFile(std::string path, FsyncPolicy fsync, const Clock& clock)
     : file_(std::move(path), fsync), clock_(clock) {}
 
-Status DeadLetterFile::Write(const DeadLetter& letter) {
+std::string DeadLetterJson(const DeadLetter& letter, const Clock& clock) {
   std::string line;
   JsonWriter w(line);
   w.BeginObject();
-  w.Key("time").String(FormatRfc3339(clock_.Now()));
+  w.Key("time").String(FormatRfc3339(clock.Now()));
   w.Key("stage").String(letter.stage);
   w.Key("reason").String(letter.reason);
   if (!letter.location.empty()) w.Key("location").String(letter.location);
@@ -27,7 +27,11 @@ Status DeadLetterFile::Write(const DeadLetter& letter) {
     w.Key("input").String(letter.input);
   }
   w.EndObject();
-  CDC_RETURN_IF_ERROR(file_.Append(line));
+  return line;
+}
+
+Status DeadLetterFile::Write(const DeadLetter& letter) {
+  CDC_RETURN_IF_ERROR(file_.Append(DeadLetterJson(letter, clock_)));
   ++count_;
   return Status::Ok();
 }

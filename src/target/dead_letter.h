@@ -24,6 +24,10 @@ struct DeadLetter {
   std::string input;     // the original input: embedded as JSON when valid, else as a string
 };
 
+// A dead letter as one JSON line (no newline), as the dead-letter file and the per-rule-target
+// dead-letter targets write it.
+std::string DeadLetterJson(const DeadLetter& letter, const Clock& clock);
+
 class DeadLetterFile {
  public:
   DeadLetterFile(std::string path, FsyncPolicy fsync, const Clock& clock);
@@ -34,6 +38,7 @@ class DeadLetterFile {
   Result<uint64_t> Size() { return file_.Size(); }
   Result<bool> TruncateTo(uint64_t size) { return file_.TruncateTo(size); }
   void set_count(uint64_t n) { count_ = n; }
+  const Clock& clock() const { return clock_; }
   uint64_t count() const { return count_; }
   const std::string& path() const { return file_.path(); }
 

@@ -1,26 +1,49 @@
 // The delivery runner: hands each event to its targets, retries a target that answers Retry
-// (bounded attempts with exponential backoff), and dead-letters the event for a target that
-// answers Failed or runs out of attempts. A target that answers Fatal stops the pipeline (the
-// event stays in the stream and is delivered after a restart). Targets never retry themselves.
+// (the target's RetryPolicy: bounded attempts and event age, exponential backoff with full
+// jitter), and dead-letters the event for a target that answers Failed or runs out of retries,
+// to the rule target's dead-letter target or else the dead-letter file. A target that answers
+// Fatal stops the pipeline (the event stays in the stream and is delivered after a restart).
+// Targets never retry themselves.
 //
-// Thread-safety: one runner per delivery thread.
+// Inline targets (file, stdout) are called on the caller's thread. Queued targets (http) each
+// have a worker thread and a bounded queue: a slow or failing endpoint holds up the others only
+// once its queue is full. Each queued event carries its stream position, so a checkpoint can
+// record, per queued target, the first position it has not finished (Progress) without waiting
+// for it.
+//
+// Thread-safety: Deliver, Flush, WriteOut, Progress and the stats are called by one thread (the
+// delivery thread); the workers share only the queues, the dead-letter writers (locked) and
+// their counters (atomic).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/status.h"
+#include "config/config.h"
 #include "target/dead_letter.h"
 #include "target/target.h"
 
 namespace cdc {
 
 struct RetryPolicy {
-  int max_attempts = 3;
-  std::chrono::milliseconds initial_backoff{20};
-  std::chrono::milliseconds max_backoff{1000};
+  int max_attempts = 185;
+  std::chrono::seconds max_event_age{86400};
+  std::chrono::milliseconds initial_backoff{100};
+  std::chrono::milliseconds max_backoff{30000};
+
+  static RetryPolicy FromConfig(const RetryConfig& config);
+  // The longest wait after `attempt` failed attempts (1-based): initial_backoff doubled per
+  // attempt, capped at max_backoff. The runner waits a uniformly random time up to it.
+  std::chrono::milliseconds BackoffCap(int attempt) const;
 };
 
 struct TargetStats {
@@ -28,36 +51,86 @@ struct TargetStats {
   uint64_t dead_lettered = 0;
 };
 
+// Where an event came from in the durable stream (zero without the stream).
+struct StreamPosition {
+  uint32_t shard = 0;
+  uint64_t offset = 0;
+};
+
+// A rule target as the runner sees it: the target, the rule, and where its dead letters go.
+struct RuleTargetRef {
+  size_t index = 0;                   // the target
+  const std::string* rule = nullptr;  // the rule's name (owned by the config)
+  int dead_letter = -1;               // a target index (a file target), or -1: the dead-letter file
+};
+
 class DeliveryRunner {
  public:
-  // `dead_letters` must outlive the runner.
-  DeliveryRunner(std::vector<std::unique_ptr<Target>> targets, DeadLetterFile& dead_letters,
-                 RetryPolicy policy = {});
+  // `dead_letters` must outlive the runner. `policies[i]` and `queue_sizes[i]` belong to
+  // targets[i] (queue sizes matter only for queued targets).
+  DeliveryRunner(std::vector<std::unique_ptr<Target>> targets, std::vector<RetryPolicy> policies,
+                 std::vector<size_t> queue_sizes, DeadLetterFile& dead_letters);
+  ~DeliveryRunner();
 
   // Index of the named target, or -1.
   int Find(std::string_view name) const;
-  // Delivers `event` to targets[index] on behalf of `rule`; the target writes `input` instead
-  // when it is not null (a rule's input transformer), and a dead letter records the event
-  // itself. Returns an error only when the event could be neither delivered nor dead-lettered
-  // (then the caller must stop).
-  Status Deliver(const OutputEvent& event, size_t index, std::string_view rule,
-                 const std::string* input = nullptr);
-  // Flushes every target. The first error is returned after trying all.
+  // Starts the queued targets' workers (Deliver before Start only queues).
+  void Start();
+  // Delivers `event` to a rule target (or queues it, waiting while the queue is full, unless
+  // `stop` becomes true: then returns Aborted and the event is not queued). The target sends
+  // `input` instead of the event when it is not null (a rule's input transformer); a dead
+  // letter records the event itself. Returns an error only when the event could be neither
+  // delivered nor dead-lettered, or a queued target failed fatally (then the caller must stop).
+  Status Deliver(const OutputEvent& event, const RuleTargetRef& to, const std::string* input,
+                 StreamPosition position, const std::atomic<bool>* stop = nullptr);
+  // Flushes every inline target and the dead-letter file; the first error after trying all.
+  // Queued targets hold nothing to flush: what they answered Delivered for is delivered.
   Status Flush();
-  // Hands every target's buffered events on (no fsync).
+  // Hands every inline target's buffered events on (no fsync).
   Status WriteOut();
+  // Waits until every queued target has finished what it was given (without the stream, where
+  // there is no position to come back to), or `stop` becomes true.
+  Status Drain(const std::atomic<bool>* stop = nullptr);
+  // Whether no queued target has anything left to do.
+  bool Idle() const;
+  // A queued target's fatal error (it stopped), or Ok.
+  Status failure() const;
+  // For a queued target: per shard, the first offset it has not finished, given that the
+  // delivery thread has handed it everything before `next[shard]`.
+  std::map<uint32_t, uint64_t> Progress(size_t index, const std::vector<uint64_t>& next) const;
+  // Stops the workers; queued events not yet delivered are left (delivered after a restart).
+  void Stop();
+
+  // An inline target's Cursor (after Flush); nullopt for queued targets.
+  std::optional<std::string> Cursor(size_t i);
 
   size_t size() const { return targets_.size(); }
   Target& target(size_t i) { return *targets_[i]; }
-  const TargetStats& stats(size_t i) const { return stats_[i]; }
+  bool queued(size_t i) const { return targets_[i]->queued(); }
+  TargetStats stats(size_t i) const;
   // Counts carried over from the last checkpoint (so they survive restarts).
-  void set_stats(size_t i, TargetStats stats) { stats_[i] = stats; }
+  void set_stats(size_t i, TargetStats stats);
+  // The dead-letter file, for the delivery thread's own (processing) dead letters.
+  Status WriteDeadLetter(const DeadLetter& letter);
+  uint64_t dead_letter_count() const;
+  // The dead-letter file's durable length after Flush (for the checkpoint).
+  Result<uint64_t> DeadLetterSize();
 
  private:
+  struct Slot;
+  struct Item;
+  // Tries `to`'s target until it takes the event or the policy gives up (then dead-letters it).
+  // Runs on the delivery thread for inline targets, on the worker for queued ones.
+  Status DeliverNow(Slot& slot, const Item& item, const std::atomic<bool>* stop);
+  Status DeadLetterDelivery(Slot& slot, const Item& item, const Status& error, int attempts);
+  void Work(Slot& slot);
+
   std::vector<std::unique_ptr<Target>> targets_;
-  std::vector<TargetStats> stats_;
+  std::vector<std::unique_ptr<Slot>> slots_;
   DeadLetterFile& dead_letters_;
-  RetryPolicy policy_;
+  mutable std::mutex dead_letters_mu_;
+  std::atomic<bool> stopping_{false};
+  bool started_ = false;
 };
 
 }  // namespace cdc

@@ -22,6 +22,10 @@ Result<std::unique_ptr<Target>> BuildTarget(const TargetConfig& config) {
     return MakeFileTarget(config);
   }
   if (config.type == "stdout") return MakeStdoutTarget(config);
+  if (config.type == "http") {
+    if (config.url.empty()) return InvalidArgument("target '" + config.name + "' needs a url");
+    return MakeHttpTarget(config);
+  }
   return InvalidArgument("target '" + config.name + "' has unknown type '" + config.type + "'");
 }
 

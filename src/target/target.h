@@ -46,14 +46,26 @@ struct DeliveryOutcome {
   Status error;  // why, for kRetry and kFailed
 };
 
+// What a target is handed: the bytes it sends and the event they came from.
+struct Outgoing {
+  // The event in the target's format(), or what a rule's input transformer made of it.
+  std::string_view body;
+  std::string_view id;      // the event id
+  int64_t time_micros = 0;  // the event's time (its change's commit time)
+};
+
 class Target {
  public:
   virtual ~Target() = default;
   virtual const std::string& name() const = 0;
-  // Accepts one event. kDelivered means the target has it (durable after Flush). `input`, when
-  // not null, is what a rule's input transformer made of the event for this target: the target
-  // writes it instead of the event.
-  virtual DeliveryOutcome Deliver(const OutputEvent& event, const std::string* input) = 0;
+  // The format the target wants events in (when no input transformer applies).
+  virtual EventFormat format() const { return EventFormat::kEventBridge; }
+  // Queued targets (network endpoints) get their own thread and bounded queue in the delivery
+  // runner; the others are called on the delivery thread. A queued target is at-least-once
+  // (no Cursor), holds nothing to flush, and must bound each Deliver call (a timeout).
+  virtual bool queued() const { return false; }
+  // Accepts one event. kDelivered means the target has it (durable after Flush).
+  virtual DeliveryOutcome Deliver(const Outgoing& event) = 0;
   // Makes everything delivered so far durable, as the target's fsync policy says.
   virtual Status Flush() = 0;
   // Hands buffered events on to the consumer without waiting for durability (the file target
@@ -73,7 +85,7 @@ class Target {
   virtual Status CheckHealth() = 0;
 };
 
-// Builds a target from its config (file, stdout).
+// Builds a target from its config (file, stdout, http).
 Result<std::unique_ptr<Target>> BuildTarget(const TargetConfig& config);
 
 }  // namespace cdc

@@ -17,8 +17,10 @@ class FileTarget final : public Target {
 
   const std::string& name() const override { return name_; }
 
-  DeliveryOutcome Deliver(const OutputEvent& event, const std::string* input) override {
-    Status s = file_.Append(input != nullptr ? *input : event.Json(format_));
+  EventFormat format() const override { return format_; }
+
+  DeliveryOutcome Deliver(const Outgoing& event) override {
+    Status s = file_.Append(event.body);
     // A local file that cannot be written (disk full, I/O error) does not heal by retrying,
     // and dead-lettering to the same disk would not help either: stop the pipeline.
     if (!s.ok()) return {Delivery::kFatal, s};

@@ -17,8 +17,10 @@ class StdoutTarget final : public Target {
 
   const std::string& name() const override { return name_; }
 
-  DeliveryOutcome Deliver(const OutputEvent& event, const std::string* input) override {
-    const std::string& json = input != nullptr ? *input : event.Json(format_);
+  EventFormat format() const override { return format_; }
+
+  DeliveryOutcome Deliver(const Outgoing& event) override {
+    std::string_view json = event.body;
     if (std::fwrite(json.data(), 1, json.size(), stdout) != json.size() ||
         std::fputc('\n', stdout) == EOF) {
       return {Delivery::kRetry, ErrnoError("cannot write to standard output", errno)};

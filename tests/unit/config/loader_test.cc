@@ -284,7 +284,7 @@ targets:
             "(aws.events.event, aws.events.event.json, aws.events.rule-name, "
             "aws.events.rule-arn, aws.events.event.ingestion-time)\n"
             "test.yaml:21:9: unknown key 'colour' in 'rules.r1.targets[3]' (allowed: target, "
-            "input, input_path, input_transformer)\n"
+            "input, input_path, input_transformer, dead_letter)\n"
             "test.yaml:20:17: rules.r1: target 'nowhere' is not defined in 'targets' (defined: "
             "out)\n");
 }

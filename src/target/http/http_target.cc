@@ -1,0 +1,139 @@
+// The http target (an EventBridge API destination): each event is the body of one request. It
+// is a queued target: the delivery runner gives it its own thread and bounded queue, and owns
+// the retries; this file only maps an answer to Delivered / Retry / Failed.
+//
+// The URL and the header values may hold credentials, so messages name the target and the
+// URL's scheme, host and port only. Response bodies are never logged either (an endpoint may
+// echo the event back).
+
+#include <curl/curl.h>
+#include <strings.h>
+
+#include <mutex>
+
+#include "base/logging.h"
+#include "target/builtin.h"
+
+namespace cdc {
+namespace {
+
+void InitCurlOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+// "https://user:pw@host:8443/path?q" -> "https://host:8443".
+std::string Origin(const std::string& url) {
+  size_t scheme = url.find("://");
+  size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  size_t end = url.find_first_of("/?#", start);
+  std::string authority =
+      url.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  if (size_t at = authority.rfind('@'); at != std::string::npos) authority.erase(0, at + 1);
+  return url.substr(0, start) + authority;
+}
+
+size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
+
+class HttpTarget final : public Target {
+ public:
+  explicit HttpTarget(const TargetConfig& config)
+      : name_(config.name),
+        url_(config.url),
+        origin_(Origin(config.url)),
+        method_(config.method),
+        timeout_ms_(config.timeout_ms),
+        format_(config.format == "cloudevents" ? EventFormat::kCloudEvents
+                                               : EventFormat::kEventBridge) {
+    InitCurlOnce();
+    bool content_type = false;
+    for (const auto& [name, value] : config.headers) {
+      if (strcasecmp(name.c_str(), "content-type") == 0) content_type = true;
+      headers_ = curl_slist_append(headers_, (name + ": " + value).c_str());
+    }
+    if (!content_type) {
+      headers_ = curl_slist_append(headers_,
+                                   format_ == EventFormat::kCloudEvents
+                                       ? "Content-Type: application/cloudevents+json; charset=utf-8"
+                                       : "Content-Type: application/json; charset=utf-8");
+    }
+    // No "Expect: 100-continue" round trip before larger bodies.
+    headers_ = curl_slist_append(headers_, "Expect:");
+  }
+
+  ~HttpTarget() override {
+    if (curl_ != nullptr) curl_easy_cleanup(curl_);
+    curl_slist_free_all(headers_);
+  }
+
+  const std::string& name() const override { return name_; }
+  EventFormat format() const override { return format_; }
+  bool queued() const override { return true; }
+
+  DeliveryOutcome Deliver(const Outgoing& event) override {
+    // One handle per target, kept between requests: the connection is reused (keep-alive).
+    if (curl_ == nullptr) {
+      curl_ = curl_easy_init();
+      if (curl_ == nullptr) return {Delivery::kRetry, Internal("cannot create an HTTP handle")};
+    }
+    CURL* c = curl_;
+    curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method_.c_str());
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, event.body.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(event.body.size()));
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers_);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms_));
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Discard);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    CURLcode rc = curl_easy_perform(c);
+    if (rc != CURLE_OK) {
+      // Connection refused, DNS, TLS, timeout: the endpoint may come back.
+      return {Delivery::kRetry, Unavailable(origin_ + ": " + curl_easy_strerror(rc))};
+    }
+    long code = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    if (code >= 200 && code < 300) return {};
+    std::string what = origin_ + " answered HTTP " + std::to_string(code);
+    // As EventBridge API destinations: 408, 429 and 5xx are retried; other answers are final.
+    if (code == 408 || code == 429 || code >= 500) return {Delivery::kRetry, Unavailable(what)};
+    return {Delivery::kFailed, InvalidArgument(what)};
+  }
+
+  Status Flush() override { return Status::Ok(); }
+
+  Status CheckHealth() override {
+    InitCurlOnce();
+    CURL* c = curl_easy_init();
+    if (c == nullptr) return Internal("cannot create an HTTP handle");
+    curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
+    curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms_));
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_cleanup(c);
+    if (rc != CURLE_OK) {
+      return Unavailable("cannot connect to " + origin_ + ": " + curl_easy_strerror(rc));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  std::string name_;
+  std::string url_;  // a secret: never logged
+  std::string origin_;
+  std::string method_;
+  int64_t timeout_ms_;
+  EventFormat format_;
+  curl_slist* headers_ = nullptr;  // secrets: never logged
+  CURL* curl_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<Target> MakeHttpTarget(const TargetConfig& config) {
+  return std::make_unique<HttpTarget>(config);
+}
+
+}  // namespace cdc
