@@ -338,5 +338,42 @@ TEST_F(ArchiveReplayTest, BadArgumentsSayWhatToFix) {
   EXPECT_TRUE(Contains(nothing.err, "archive users-archive holds no events yet")) << nothing.err;
 }
 
+// A CloudEvents target receives replayed events in its format, the replay name as the extension
+// attribute `replayname`, and the same id and data as the live event.
+TEST(ArchiveReplayCloudEvents, ReplayedEventsKeepTheTargetsFormat) {
+  TempDir dir;
+  std::string data = dir / "data";
+  testing::WriteFile(dir / "config.yaml", R"(pipeline: {data_dir: )" + data + R"(}
+tables:
+  users: {event_types: [INSERT, UPDATE, DELETE]}
+rules:
+  ce:
+    event_pattern: {source: [cdc.coredb]}
+    targets: [ce]
+targets:
+  ce: {type: file, path: )" + data + R"(/ce.jsonl, format: cloudevents}
+archives:
+  - name: a
+)");
+  auto run = RunCli(
+      {"run", "-c", dir / "config.yaml", "--input", "-"}, {}, CDC_SOURCE_DIR,
+      R"({"eventType":"UPDATE","tableName":"users","timestamp":"2024-01-15T10:20:00.250Z","before":{"id":"u2"},"after":{"id":"u2","status":"gone"}})"
+      "\n");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  auto replay = RunCli({"replay", "-c", dir / "config.yaml", "--archive", "a", "--start", "0",
+                        "--end", "2000000000", "--name", "ce-1"});
+  ASSERT_EQ(replay.exit_code, 0) << replay.err;
+  std::vector<std::string> lines = ReadLines(data + "/ce.jsonl");
+  ASSERT_EQ(lines.size(), 2u);
+  const std::string& live = lines[0];
+  const std::string& replayed = lines[1];
+  // The live event with the extension attribute before `data`.
+  size_t data_at = live.find(R"(,"data":)");
+  ASSERT_NE(data_at, std::string::npos) << live;
+  EXPECT_EQ(replayed, live.substr(0, data_at) + R"(,"replayname":"ce-1")" + live.substr(data_at))
+      << "live:     " << live << "\nreplayed: " << replayed;
+  EXPECT_TRUE(Contains(live, R"("time":"2024-01-15T10:20:00.25Z")")) << live;
+}
+
 }  // namespace
 }  // namespace cdc
