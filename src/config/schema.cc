@@ -580,8 +580,10 @@ const SectionSpec& ArchiveSpec() {
            "An EventBridge event pattern, as in `rules.<name>.event_pattern` and checked the same "
            "way; without it the archive keeps every event."},
           {"retention_days", T::kInt, "0",
-           "Archived events are deleted (whole segments) once they were archived this many days "
-           "ago; 0 keeps them forever (AWS's default)."},
+           "Archived events are deleted once they were archived this many days ago; 0 keeps them "
+           "forever (AWS's default). Deletion is by whole 64 MiB segments and never touches the "
+           "segment being written, so a small archive keeps its events until that segment "
+           "fills."},
       }};
   return spec;
 }
