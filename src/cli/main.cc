@@ -4,16 +4,19 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
+#include "archive/archive.h"
 #include "base/logging.h"
 #include "base/version.h"
 #include "bus/pattern_cli.h"
 #include "cli/dsn.h"
 #include "cli/models_command.h"
+#include "cli/replay_command.h"
 #include "cli/status.h"
 #include "config/config.h"
 #include "runtime/pipeline.h"
@@ -184,9 +187,19 @@ int InvokeCommand(const std::string& config_path, const std::string& function,
       continue;
     }
     std::printf("%s\n", routed->event_json.c_str());
-    if (routed->rules.empty())
+    // The archives' hidden rules (archive:<name>) are shown as what they are.
+    auto is_archive = [](const std::string& rule) {
+      return rule.rfind(kReservedArchivePrefix, 0) == 0;
+    };
+    if (std::all_of(routed->rules.begin(), routed->rules.end(),
+                    [&](const auto& r) { return is_archive(r.first); })) {
       std::printf("matched rules: none (the event would not be delivered)\n");
+    }
     for (const auto& [rule, targets] : routed->rules) {
+      if (is_archive(rule)) {
+        std::printf("archived in: %s\n", rule.substr(kReservedArchivePrefix.size()).c_str());
+        continue;
+      }
       std::string list;
       for (const auto& t : targets) list += (list.empty() ? "" : ", ") + t;
       std::printf("matched rule: %s -> targets: %s\n", rule.c_str(), list.c_str());
@@ -205,8 +218,14 @@ int ValidateConfigCommand(const std::string& config_path) {
     PrintErrors(r.errors);
     return 1;
   }
-  std::printf("%s: valid (%zu tables, %zu rules, %zu targets)\n", config_path.c_str(),
-              r.config->tables.size(), r.config->rules.size(), r.config->targets.size());
+  std::string archives;
+  if (!r.config->archives.empty()) {
+    archives = ", " + std::to_string(r.config->archives.size()) +
+               (r.config->archives.size() == 1 ? " archive" : " archives");
+  }
+  std::printf("%s: valid (%zu tables, %zu rules, %zu targets%s)\n", config_path.c_str(),
+              r.config->tables.size(), r.config->rules.size(), r.config->targets.size(),
+              archives.c_str());
 #ifdef CDC_WITH_POSTGRES
   // The tables are only known to the database: check them there when it can be reached, so a
   // table that must not be published (no primary key) is named before anything starts.
@@ -262,6 +281,12 @@ int HealthCheckCommand(const std::string& config_path) {
       Status s = target.ok() ? (*target)->CheckHealth() : target.status();
       checks.push_back(
           {"target " + t.name + " (" + t.type + (t.path.empty() ? "" : " " + t.path) + ")", s});
+    }
+    for (const auto& a : c.archives) {
+      std::string adir = archive::ArchiveDir(c.pipeline.data_dir, a.name);
+      Status s = AppendFile::CheckWritable(adir + "/.health-check");
+      if (s.ok()) ::unlink((adir + "/.health-check").c_str());
+      checks.push_back({"archive " + a.name + " (" + adir + ")", s});
     }
   }
   int failed = 0;
@@ -399,6 +424,7 @@ int main(int argc, char** argv) {
 #endif
 
   ModelsCommand models(app, config_path);
+  ReplayCommand replay(app, config_path);
 
   try {
     app.parse(argc, argv);
@@ -438,5 +464,9 @@ int main(int argc, char** argv) {
   if (*generate) rc = GenerateCommand(dsn, rate, duration, seed, seed_only);
 #endif
   if (models.parsed()) rc = models.Run();
+  if (replay.parsed()) {
+    auto config = LoadOrReport(config_path);
+    rc = config ? replay.Run(*config) : 1;
+  }
   return rc;
 }

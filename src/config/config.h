@@ -130,6 +130,28 @@ struct RetryConfig {
   int64_t max_backoff_ms = 30000;
 };
 
+// An EventBridge archive (`archives:` list): every published event that matches `event_pattern`
+// (every event when it is empty) is kept in <data_dir>/archives/<name>/ for `replay`.
+struct ArchiveConfig {
+  std::string name;  // AWS's rule: 1-48 characters of [.-_A-Za-z0-9]
+  std::string description;
+  std::string event_pattern;  // JSON text; empty = every event
+  SourceLocation pattern_where;
+  int64_t retention_days = 0;  // 0 = keep forever
+  SourceLocation where;
+};
+
+// AWS's naming rules: an archive name has 1 to 48 characters, a replay name 1 to 64, each a
+// letter, a digit, '.', '-' or '_'.
+bool ValidArchiveName(std::string_view name);
+bool ValidReplayName(std::string_view name);
+// The pipeline feeds each archive through a hidden rule and target named "archive:<name>"; user
+// rules and targets cannot start with this prefix.
+inline constexpr std::string_view kReservedArchivePrefix = "archive:";
+inline std::string ArchiveRuleName(std::string_view archive) {
+  return std::string(kReservedArchivePrefix) + std::string(archive);
+}
+
 struct TargetConfig {
   std::string name;
   std::string type;                    // file | stdout | http
@@ -199,13 +221,15 @@ struct Config {
   StateConfig state;
   DeadLetterConfig dead_letter;
   RedactionConfig redaction;
-  std::vector<TableConfig> tables;    // in file order
-  std::vector<RuleConfig> rules;      // in file order
-  std::vector<TargetConfig> targets;  // in file order
+  std::vector<TableConfig> tables;      // in file order
+  std::vector<RuleConfig> rules;        // in file order
+  std::vector<TargetConfig> targets;    // in file order
+  std::vector<ArchiveConfig> archives;  // in file order
 
   const TableConfig* FindTable(std::string_view schema, std::string_view table) const;
   const TableConfig* FindTableByFunction(std::string_view function) const;
   const TargetConfig* FindTarget(std::string_view name) const;
+  const ArchiveConfig* FindArchive(std::string_view name) const;
 };
 
 // Where ${VAR} values come from: the process environment first, then the .env file.

@@ -55,6 +55,27 @@ const TargetConfig* Config::FindTarget(std::string_view name) const {
   return nullptr;
 }
 
+namespace {
+bool ValidAwsName(std::string_view name, size_t max) {
+  if (name.empty() || name.size() > max) return false;
+  for (char c : name) {
+    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+}  // namespace
+
+bool ValidArchiveName(std::string_view name) { return ValidAwsName(name, 48); }
+bool ValidReplayName(std::string_view name) { return ValidAwsName(name, 64); }
+
+const ArchiveConfig* Config::FindArchive(std::string_view name) const {
+  for (const auto& a : archives) {
+    if (a.name == name) return &a;
+  }
+  return nullptr;
+}
+
 std::string DefaultFunctionName(std::string_view table) {
   std::vector<std::string> words;
   std::string cur;
@@ -159,6 +180,8 @@ std::string_view TypeName(FieldType t) {
     case FieldType::kSection:
     case FieldType::kNamedSections:
       return "a mapping";
+    case FieldType::kSectionList:
+      return "a list of mappings";
   }
   return "a value";
 }
@@ -423,18 +446,19 @@ bool YamlToJson(Context& ctx, const YAML::Node& n, JsonWriter& w, const std::str
   return false;
 }
 
-void LoadPattern(Context& ctx, MapReader& r, RuleConfig& rule) {
+// `event_pattern` of a rule or an archive, as JSON text (checked later, in ValidateSemantics).
+void LoadPattern(Context& ctx, MapReader& r, std::string& pattern, SourceLocation& where) {
   YAML::Node n = r.Get("event_pattern");
   if (!n || n.IsNull()) return;
-  rule.pattern_where = ctx.At(n);
+  where = ctx.At(n);
   if (n.IsScalar()) {
     auto v = ctx.Expand(n, n.Scalar(), r.path() + ".event_pattern");
-    if (v) rule.event_pattern = *v;
+    if (v) pattern = *v;
     return;
   }
   std::string json;
   JsonWriter w(json);
-  if (YamlToJson(ctx, n, w, r.path() + ".event_pattern")) rule.event_pattern = std::move(json);
+  if (YamlToJson(ctx, n, w, r.path() + ".event_pattern")) pattern = std::move(json);
 }
 
 // The key ids KeyRing accepts; checked here so a bad id is reported with its line at load.
@@ -1158,7 +1182,7 @@ void LoadRule(Context& ctx, const std::string& name, const YAML::Node& key, cons
   MapReader r(ctx, node, config_internal::RuleSpec(), "rules." + name);
   if (!r.valid()) return;
   r.String("description", rule.description);
-  LoadPattern(ctx, r, rule);
+  LoadPattern(ctx, r, rule.event_pattern, rule.pattern_where);
   r.Bool("enabled", rule.enabled);
   LoadRuleTargets(ctx, r, rule);
   config.rules.push_back(std::move(rule));
@@ -1242,6 +1266,49 @@ void LoadTarget(Context& ctx, const std::string& name, const YAML::Node& key,
   config.targets.push_back(std::move(t));
 }
 
+// `archives`: a list of mappings, each with a unique `name` (AWS's archive name rule).
+void LoadArchives(Context& ctx, const YAML::Node& section, Config& config) {
+  if (!section || section.IsNull()) return;
+  if (!section.IsSequence()) {
+    ctx.Error(section,
+              "'archives' must be a list of archives (mappings with name, description, "
+              "event_pattern, retention_days)");
+    return;
+  }
+  std::map<std::string, SourceLocation> seen;
+  size_t i = 0;
+  for (const auto& item : section) {
+    std::string path = "archives[" + std::to_string(i++) + "]";
+    // Messages name the archive once its name is known.
+    if (item.IsMap() && item["name"] && item["name"].IsScalar()) {
+      path = "archives." + item["name"].Scalar();
+    }
+    MapReader r(ctx, item, config_internal::ArchiveSpec(), path);
+    if (!r.valid()) continue;
+    ArchiveConfig a;
+    a.where = ctx.At(item);
+    r.String("name", a.name);
+    r.String("description", a.description);
+    LoadPattern(ctx, r, a.event_pattern, a.pattern_where);
+    r.Int("retention_days", a.retention_days);
+    if (a.name.empty()) continue;  // reported as missing
+    SourceLocation name_at = r.Where("name");
+    if (!ValidArchiveName(a.name)) {
+      ctx.Error(name_at, "'" + path + ".name' is '" + a.name +
+                             "'; an archive name has 1 to 48 characters, each a letter, a digit, "
+                             "'.', '-' or '_'");
+      continue;
+    }
+    auto [it, inserted] = seen.emplace(a.name, name_at);
+    if (!inserted) {
+      ctx.Error(name_at, "duplicate archive name '" + a.name + "' in 'archives' (also at " +
+                             it->second.ToString() + ")");
+      continue;
+    }
+    config.archives.push_back(std::move(a));
+  }
+}
+
 template <typename Fn>
 void ForEachNamed(Context& ctx, const YAML::Node& section, const std::string& what, Fn fn) {
   if (!section || section.IsNull()) return;
@@ -1261,6 +1328,20 @@ void ForEachNamed(Context& ctx, const YAML::Node& section, const std::string& wh
 }
 
 void CheckReferences(Context& ctx, Config& config) {
+  // The pipeline feeds each archive through a hidden rule and target of this name.
+  for (const auto& rule : config.rules) {
+    if (rule.name.rfind(kReservedArchivePrefix, 0) == 0) {
+      ctx.Error(rule.where, "rules." + rule.name + ": names starting with '" +
+                                std::string(kReservedArchivePrefix) +
+                                "' are reserved for archives");
+    }
+  }
+  for (const auto& t : config.targets) {
+    if (t.name.rfind(kReservedArchivePrefix, 0) == 0) {
+      ctx.Error(t.where, "targets." + t.name + ": names starting with '" +
+                             std::string(kReservedArchivePrefix) + "' are reserved for archives");
+    }
+  }
   std::set<std::string> functions;
   for (const auto& t : config.tables) {
     if (!functions.insert(t.function).second) {
@@ -1399,6 +1480,7 @@ LoadResult Load(Context& ctx, const std::string& yaml) {
     ForEachNamed(ctx, root["targets"], "targets", [&](auto& name, auto& key, auto& node) {
       LoadTarget(ctx, name, key, node, *config);
     });
+    LoadArchives(ctx, root["archives"], *config);
     CheckReferences(ctx, *config);
   } catch (const YAML::Exception& e) {
     ctx.Error(SourceLocation{ctx.file(), e.mark.line + 1, e.mark.column + 1}, e.msg);

@@ -39,6 +39,8 @@ std::string_view TypeLabel(FieldType t) {
       return "section";
     case FieldType::kNamedSections:
       return "map of sections";
+    case FieldType::kSectionList:
+      return "list of sections";
   }
   return "";
 }
@@ -95,6 +97,7 @@ std::string ConfigReferenceMarkdown() {
   for (auto type : config_internal::TargetTypes())
     AppendSection(out, config_internal::TargetSpec(type));
   AppendSection(out, config_internal::RetrySpec());
+  AppendSection(out, config_internal::ArchiveSpec());
   AppendSection(out, config_internal::ModelSpec());
   AppendSection(out, config_internal::ModelFieldSpec());
   return out;

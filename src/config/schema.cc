@@ -37,6 +37,9 @@ const SectionSpec& RootSpec() {
           {"rules", T::kNamedSections, "",
            "Bus rules, by name: an event pattern and the targets it routes to."},
           {"targets", T::kNamedSections, "", "Delivery targets (consumers), by name."},
+          {"archives", T::kSectionList, "",
+           "EventBridge archives: each keeps the published events that match its pattern, for "
+           "`cdc-pipeline replay` (see `archives[]`)."},
       }};
   return spec;
 }
@@ -612,5 +615,35 @@ const SectionSpec& RetrySpec() {
 }
 
 std::vector<std::string_view> TargetTypes() { return {"file", "stdout", "http"}; }
+
+const SectionSpec& ArchiveSpec() {
+  static const SectionSpec spec{
+      "archives[]",
+      "One archive, as EventBridge keeps them: every event published on the bus that matches "
+      "`event_pattern` is appended to `<data_dir>/archives/<name>/` (the stream's checksummed "
+      "segment log, one shard), whatever the rules do with it; replayed events are not archived "
+      "again. Archives take part in the checkpoints like file targets, so each event is archived "
+      "exactly once across crashes. `cdc-pipeline replay --archive <name> --start T --end T` "
+      "sends archived events through the rules again, with `replay-name` added.",
+      {
+          {"name",
+           T::kString,
+           "",
+           "Unique archive name: 1 to 48 characters of letters, digits, `.`, `-`, `_` (AWS's "
+           "rule). Also its directory name.",
+           {},
+           true},
+          {"description", T::kString, "", "Free text."},
+          {"event_pattern", T::kPattern, "every event",
+           "An EventBridge event pattern, as in `rules.<name>.event_pattern` and checked the same "
+           "way; without it the archive keeps every event."},
+          {"retention_days", T::kInt, "0",
+           "Archived events are deleted once they were archived this many days ago; 0 keeps them "
+           "forever (AWS's default). Deletion is by whole 64 MiB segments and never touches the "
+           "segment being written, so a small archive keeps its events until that segment "
+           "fills."},
+      }};
+  return spec;
+}
 
 }  // namespace cdc::config_internal

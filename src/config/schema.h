@@ -23,7 +23,8 @@ enum class FieldType {
   kRuleTargets,     // a list of target names or mappings (rules.<name>.targets)
   kJson,            // a YAML value or a JSON string (rules.<name>.targets[].input)
   kSection,
-  kNamedSections
+  kNamedSections,
+  kSectionList  // a list of mappings (archives)
 };
 
 struct FieldSpec {
@@ -63,6 +64,7 @@ const SectionSpec& RuleSpec();
 const SectionSpec& RuleTargetSpec();        // the mapping form of an entry of a rule's targets
 const SectionSpec& InputTransformerSpec();  // its input_transformer
 const SectionSpec& TargetSpec(std::string_view type);  // "" = common fields; nullptr-safe
+const SectionSpec& ArchiveSpec();                      // one item of `archives`
 std::vector<std::string_view> SourceTypes();
 std::vector<std::string_view> TargetTypes();
 

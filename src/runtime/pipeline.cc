@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "archive/archive_target.h"
 #include "base/logging.h"
 #include "event/event_json.h"
 #include "process/redact/redactor.h"
@@ -19,6 +20,13 @@ std::vector<ConfigError> ValidateSemantics(const Config& config) {
     if (!s.ok()) {
       errors.push_back(
           {rule.pattern_where, "rules." + rule.name + ".event_pattern: " + s.message()});
+    }
+  }
+  for (const auto& a : config.archives) {
+    if (a.event_pattern.empty()) continue;  // every event
+    Status s = ValidatePattern(a.event_pattern);
+    if (!s.ok()) {
+      errors.push_back({a.pattern_where, "archives." + a.name + ".event_pattern: " + s.message()});
     }
   }
   for (const auto& t : config.tables) {
@@ -91,6 +99,17 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Build(std::shared_ptr<const Config> 
     patterns.push_back({rule.name, rule.event_pattern});
     p->rules_.push_back(&rule);
   }
+  p->user_rules_ = p->rules_.size();
+  // Each archive: a hidden rule after the user's, "archive:<name>" with the archive's pattern
+  // (every event without one), whose only target is the archive of the same name.
+  for (const auto& a : config->archives) {
+    RuleConfig& hidden = p->archive_rules_.emplace_back();
+    hidden.name = ArchiveRuleName(a.name);
+    hidden.event_pattern = a.event_pattern.empty() ? "{}" : a.event_pattern;
+    hidden.targets = {hidden.name};
+    patterns.push_back({hidden.name, hidden.event_pattern});
+    p->rules_.push_back(&hidden);
+  }
   CDC_ASSIGN_OR_RETURN(p->matcher_, CompileMatcher(patterns));
   std::vector<std::unique_ptr<Target>> targets;
   std::vector<RetryPolicy> policies;
@@ -100,6 +119,9 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Build(std::shared_ptr<const Config> 
     targets.push_back(std::move(target));
     policies.push_back(RetryPolicy::FromConfig(t.retry));
     queue_sizes.push_back(static_cast<size_t>(std::max<int64_t>(1, t.queue_size)));
+  }
+  for (const auto& a : config->archives) {
+    targets.push_back(archive::MakeArchiveTarget(a, config->pipeline.data_dir));
   }
   p->dead_letters_ = std::make_unique<DeadLetterFile>(
       config->dead_letter.path, ParseFsyncPolicy(config->dead_letter.fsync), clock);
@@ -125,6 +147,7 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Build(std::shared_ptr<const Config> 
     p->rule_targets_.push_back(std::move(rule_targets));
   }
   for (const auto& t : config->targets) p->stats_.delivered[t.name] = 0;
+  for (const auto& a : config->archives) p->stats_.delivered[ArchiveRuleName(a.name)] = 0;
   return p;
 }
 
@@ -227,10 +250,9 @@ Status Pipeline::ProcessAndDeliver(const TableProcessor& processor, ChangeEvent&
   OutputEvent out(*processed, envelope_);
   matched_.clear();
   CDC_RETURN_IF_ERROR(matcher_->Match(out.Json(EventFormat::kEventBridge), matched_));
-  if (matched_.empty()) {
-    if (!replaying_) ++stats_.unmatched;
-    return Status::Ok();
-  }
+  // Archives are not rules: an event only they keep still counts as unmatched.
+  if (!replaying_ && (matched_.empty() || matched_.front() >= user_rules_)) ++stats_.unmatched;
+  if (matched_.empty()) return Status::Ok();
   bool parsed = false;
   for (uint32_t rule : matched_) {
     for (const RuleTarget& target : rule_targets_[rule]) {

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -149,6 +150,8 @@ class Pipeline : public ChangeSink {
   };
   std::vector<std::vector<RuleTarget>> rule_targets_;
   std::vector<const RuleConfig*> rules_;
+  size_t user_rules_ = 0;                 // rules_[0, user_rules_) are the config's rules...
+  std::deque<RuleConfig> archive_rules_;  // ...the rest the archives' hidden ones
   std::unique_ptr<DeadLetterFile> dead_letters_;
   std::unique_ptr<DeliveryRunner> runner_;
   PipelineStats stats_;

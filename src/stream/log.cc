@@ -246,6 +246,7 @@ class ShardLogImpl final : public ShardLog {
   ShardStats stats() const override;
   uint64_t truncated_bytes() const override { return truncated_bytes_; }
   Status ApplyRetention(StreamOffset checkpoint, int64_t now_micros) override;
+  Status TruncateTo(StreamOffset offset) override;
   Result<std::unique_ptr<ShardReader>> OpenReader(StreamOffset from) const override;
 
   // For the stream (appender thread).
@@ -566,6 +567,87 @@ Status ShardLogImpl::ApplyRetention(StreamOffset checkpoint, int64_t now_micros)
   }
   log::Debug("{}: retention deleted {} segment(s) below offset {}", dir_, drop, checkpoint.value());
   return SyncDir(dir_);
+}
+
+Status ShardLogImpl::TruncateTo(StreamOffset offset) {
+  if (!broken_.ok()) return broken_;
+  const uint64_t want = offset.value();
+  const uint64_t durable = durable_end_.load(std::memory_order_relaxed);
+  if (want > durable) {
+    return InvalidArgument(
+        fmt::format("cannot truncate shard {} to offset {}: only the records below {} are durable",
+                    id_.value(), want, durable));
+  }
+  if (segments_.empty() || want < segments_.front().first) {
+    return NotFound(fmt::format(
+        "cannot truncate shard {} to offset {}: the oldest offset on disk is {} (older records "
+        "were deleted by retention)",
+        id_.value(), want, segments_.empty() ? durable : segments_.front().first));
+  }
+  // Records not yet synced all lie at or after the durable end, so they go in any case.
+  chunks_.clear();
+  pending_bytes_ = 0;
+  oldest_pending_.reset();
+  if (want == durable) {
+    tail_bytes_ = segments_.back().bytes;
+    next_.store(durable, std::memory_order_release);
+    return Status::Ok();
+  }
+
+  // The segment holding `want`, and the byte position of that record in it.
+  auto it = std::upper_bound(segments_.begin(), segments_.end(), want,
+                             [](uint64_t v, const Segment& s) { return v < s.first; });
+  const size_t keep = static_cast<size_t>(it - segments_.begin()) - 1;
+  const Segment& seg = segments_[keep];
+  uint64_t cut = 0;
+  if (want > seg.first) {
+    ShardReaderImpl reader(*this, seg.first, seg.path, seg.first);
+    for (uint64_t expected = seg.first; expected < want; ++expected) {
+      CDC_ASSIGN_OR_RETURN(std::optional<Record> rec, reader.Next());
+      if (!rec || rec->offset.value() != expected) {
+        return Corruption(
+                   fmt::format("{}: offset {} is not where the segment says", seg.path, expected))
+            .set_data_loss();
+      }
+      cut += kHeaderBytes + rec->payload.size();
+    }
+  }
+
+  Status s = [&]() -> Status {
+    // Newest first, so that a crash in between leaves a contiguous log.
+    for (size_t i = segments_.size(); i-- > keep + 1;) {
+      if (::unlink(segments_[i].path.c_str()) != 0 && errno != ENOENT) {
+        return ErrnoError("cannot delete segment '" + segments_[i].path + "'", errno);
+      }
+    }
+    if (segments_.size() > keep + 1) CDC_RETURN_IF_ERROR(SyncDir(dir_));
+    int fd = ::open(seg.path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+    if (fd < 0) return ErrnoError("cannot open '" + seg.path + "'", errno);
+    if (::ftruncate(fd, static_cast<off_t>(cut)) != 0 || ::fsync(fd) != 0) {
+      int err = errno;
+      ::close(fd);
+      return ErrnoError("cannot truncate '" + seg.path + "'", err);
+    }
+    if (active_fd_ >= 0) ::close(active_fd_);
+    active_fd_ = fd;
+    return Status::Ok();
+  }();
+  if (!s.ok()) {
+    broken_ = s.WithContext(fmt::format("stream shard {} is unusable until reopened", id_.value()));
+    return broken_;
+  }
+  log::Debug("{}: truncated to offset {} (was {})", dir_, want, durable);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    segments_.resize(keep + 1);
+    segments_.back().bytes = cut;
+    segments_.back().last_append_micros.reset();
+    next_.store(want, std::memory_order_release);
+    durable_end_.store(want, std::memory_order_release);
+    PublishLayout();
+  }
+  tail_bytes_ = cut;
+  return Status::Ok();
 }
 
 // ---- reader ----

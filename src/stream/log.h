@@ -84,6 +84,14 @@ class ShardLog {
   // Bytes of a torn tail that Open cut off (a crash mid-append).
   virtual uint64_t truncated_bytes() const = 0;
   virtual Status ApplyRetention(StreamOffset checkpoint, int64_t now_micros) = 0;
+  // Drops every record from `offset` on, synced or not, so the next append gets `offset` again
+  // (a writer going back to its last checkpoint after a crash: the archives' exactly-once
+  // marks). Segments after the one holding `offset` are deleted newest first, then that one is
+  // cut at the record and fsynced, so a crash half-way leaves a whole, shorter log and a second
+  // call finishes the job. `offset` must lie in [stats().first, durable_end()]: InvalidArgument
+  // beyond the durable end, NotFound below the oldest record on disk. Appender thread only, with
+  // no reader open on the shard (a reader past the new end would read later appends as corrupt).
+  virtual Status TruncateTo(StreamOffset offset) = 0;
   // A reader from `from` (which must be >= stats().first, else NotFound, and <= next_offset()).
   // Any thread may open readers, also while the appender appends and rotates segments.
   virtual Result<std::unique_ptr<ShardReader>> OpenReader(StreamOffset from) const = 0;

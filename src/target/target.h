@@ -21,6 +21,10 @@ enum class EventFormat { kEventBridge, kCloudEvents };
 class OutputEvent {
  public:
   OutputEvent(const ProcessedEvent& event, const EnvelopeOptions& options);
+  // An event that exists only as text (replayed from an archive): `event` says what the runner
+  // needs to know about it (its table, for dead letters); both encodings are given.
+  OutputEvent(const ProcessedEvent& event, std::string id, std::string eventbridge_json,
+              std::string cloudevents_json);
 
   const ProcessedEvent& event() const { return event_; }
   const std::string& id() const { return id_; }
@@ -29,7 +33,7 @@ class OutputEvent {
 
  private:
   const ProcessedEvent& event_;
-  const EnvelopeOptions& options_;
+  const EnvelopeOptions* options_;  // null when the encodings were given
   std::string id_;
   std::string eventbridge_;
   mutable std::string cloudevents_;

@@ -730,5 +730,149 @@ TEST_F(StreamLogTest, ShardsWithoutTheMetaFileAreAnError) {
   EXPECT_NE(s.status().message().find("stream.meta"), std::string::npos);
 }
 
+// ---- truncation (the archives' cut back to their checkpoint) ----
+
+TEST_F(StreamLogTest, TruncateWithinTheActiveSegmentThenAppendTheSameOffsets) {
+  auto stream = Open();
+  ShardLog& log = stream->shard(ShardId(0));
+  AppendRange(log, 0, 10);
+  ASSERT_TRUE(log.Sync().ok());
+  ASSERT_TRUE(log.TruncateTo(StreamOffset(6)).ok());
+  EXPECT_EQ(log.next_offset(), StreamOffset(6));
+  EXPECT_EQ(log.durable_end(), StreamOffset(6));
+  EXPECT_EQ(fs::file_size(Segments().at(0)), RecordPosition(0, 6));
+  EXPECT_EQ(log.stats().bytes, RecordPosition(0, 6));
+  ExpectRecords(log, 0, 6);
+  AppendRange(log, 6, 12);
+  ASSERT_TRUE(log.Sync().ok());
+  ExpectRecords(log, 0, 12);
+
+  stream.reset();
+  stream = Open();
+  EXPECT_EQ(stream->shard(ShardId(0)).next_offset(), StreamOffset(12));
+  EXPECT_EQ(stream->shard(ShardId(0)).truncated_bytes(), 0u);
+  ExpectRecords(stream->shard(ShardId(0)), 0, 12);
+}
+
+TEST_F(StreamLogTest, TruncateAcrossSegmentsDeletesTheLaterOnes) {
+  auto stream = Open(1, SmallSegments(500));
+  ShardLog& log = stream->shard(ShardId(0));
+  AppendRange(log, 0, 100);
+  ASSERT_TRUE(log.Sync().ok());
+  std::vector<std::string> files = Segments();
+  ASSERT_GE(files.size(), 6u);
+  uint64_t first3 = *internal::ParseSegmentFileName(fs::path(files[3]).filename().string());
+
+  ASSERT_TRUE(log.TruncateTo(StreamOffset(first3 + 2)).ok());
+  EXPECT_EQ(Segments().size(), 4u);
+  EXPECT_FALSE(fs::exists(files[4]));
+  EXPECT_EQ(fs::file_size(files[3]), RecordPosition(first3, first3 + 2));
+  EXPECT_EQ(log.stats().segments, 4u);
+  EXPECT_EQ(log.next_offset(), StreamOffset(first3 + 2));
+  ExpectRecords(log, 0, first3 + 2);
+
+  // Appends continue in the cut segment and rotate from there as usual.
+  AppendRange(log, first3 + 2, 100);
+  ASSERT_TRUE(log.Sync().ok());
+  ExpectRecords(log, 0, 100);
+  stream.reset();
+  stream = Open(1, SmallSegments(500));
+  EXPECT_EQ(stream->shard(ShardId(0)).next_offset(), StreamOffset(100));
+  ExpectRecords(stream->shard(ShardId(0)), 0, 100);
+}
+
+TEST_F(StreamLogTest, TruncateToASegmentStartLeavesItEmpty) {
+  auto stream = Open(1, SmallSegments(500));
+  ShardLog& log = stream->shard(ShardId(0));
+  AppendRange(log, 0, 60);
+  ASSERT_TRUE(log.Sync().ok());
+  std::vector<std::string> files = Segments();
+  ASSERT_GE(files.size(), 3u);
+  uint64_t first2 = *internal::ParseSegmentFileName(fs::path(files[2]).filename().string());
+
+  ASSERT_TRUE(log.TruncateTo(StreamOffset(first2)).ok());
+  EXPECT_EQ(Segments().size(), 3u);
+  EXPECT_EQ(fs::file_size(files[2]), 0u);
+  ExpectRecords(log, 0, first2);
+  // Reopening a log whose last segment is empty, then appending: the offsets carry on.
+  stream.reset();
+  stream = Open(1, SmallSegments(500));
+  ShardLog& again = stream->shard(ShardId(0));
+  EXPECT_EQ(again.next_offset(), StreamOffset(first2));
+  AppendRange(again, first2, 60);
+  ASSERT_TRUE(again.Sync().ok());
+  ExpectRecords(again, 0, 60);
+
+  // Down to nothing at all.
+  ASSERT_TRUE(again.TruncateTo(StreamOffset(0)).ok());
+  EXPECT_EQ(Segments().size(), 1u);
+  EXPECT_EQ(again.stats().bytes, 0u);
+  ExpectRecords(again, 0, 0);
+  AppendRange(again, 0, 3);
+  ASSERT_TRUE(again.Sync().ok());
+  ExpectRecords(again, 0, 3);
+}
+
+TEST_F(StreamLogTest, TruncateDropsUnsyncedRecords) {
+  auto stream = Open();
+  ShardLog& log = stream->shard(ShardId(0));
+  AppendRange(log, 0, 5);
+  ASSERT_TRUE(log.Sync().ok());
+  AppendRange(log, 5, 8);  // buffered only
+  ASSERT_TRUE(log.TruncateTo(StreamOffset(5)).ok());
+  EXPECT_EQ(log.next_offset(), StreamOffset(5));
+  AppendRange(log, 5, 7);
+  ASSERT_TRUE(log.Sync().ok());
+  ExpectRecords(log, 0, 7);
+  ASSERT_TRUE(log.TruncateTo(StreamOffset(3)).ok());
+  AppendRange(log, 3, 4);  // buffered, then cut together with synced records
+  ASSERT_TRUE(log.TruncateTo(StreamOffset(2)).ok());
+  ASSERT_TRUE(log.Sync().ok());
+  ExpectRecords(log, 0, 2);
+  EXPECT_EQ(fs::file_size(Segments().at(0)), RecordPosition(0, 2));
+}
+
+TEST_F(StreamLogTest, TruncateOutsideTheLogIsAnError) {
+  auto stream = Open(1, SmallSegments(500));
+  ShardLog& log = stream->shard(ShardId(0));
+  AppendRange(log, 0, 50);
+  ASSERT_TRUE(log.Sync().ok());
+  AppendRange(log, 50, 51);
+  Status beyond = log.TruncateTo(StreamOffset(51));
+  EXPECT_EQ(beyond.code(), StatusCode::kInvalidArgument) << beyond.ToString();
+  EXPECT_NE(beyond.message().find("below 50 are durable"), std::string::npos) << beyond.message();
+  EXPECT_EQ(log.next_offset(), StreamOffset(51)) << "a refused truncation changes nothing";
+
+  ASSERT_TRUE(log.ApplyRetention(StreamOffset(50), kBaseMicros).ok());
+  uint64_t first = log.stats().first.value();
+  ASSERT_GT(first, 0u);
+  Status below = log.TruncateTo(StreamOffset(first - 1));
+  EXPECT_EQ(below.code(), StatusCode::kNotFound) << below.ToString();
+  EXPECT_NE(below.message().find("deleted by retention"), std::string::npos) << below.message();
+  ASSERT_TRUE(log.TruncateTo(StreamOffset(first)).ok());
+  EXPECT_EQ(log.stats().first, StreamOffset(first));
+  EXPECT_EQ(log.next_offset(), StreamOffset(first));
+}
+
+TEST_F(StreamLogTest, ATruncationInterruptedAfterDeletingSegmentsIsFinishedByTheNextOne) {
+  {
+    auto stream = Open(1, SmallSegments(500));
+    AppendRange(stream->shard(ShardId(0)), 0, 80);
+    ASSERT_TRUE(stream->Sync().ok());
+  }
+  // What a crash after the first deletions leaves: the newest segments are gone, the segment
+  // holding the truncation point is whole.
+  std::vector<std::string> files = Segments();
+  ASSERT_GE(files.size(), 5u);
+  fs::remove(files.back());
+  fs::remove(files[files.size() - 2]);
+  uint64_t first2 = *internal::ParseSegmentFileName(fs::path(files[2]).filename().string());
+  auto stream = Open(1, SmallSegments(500));
+  ShardLog& log = stream->shard(ShardId(0));
+  ASSERT_TRUE(log.TruncateTo(StreamOffset(first2 + 1)).ok());
+  EXPECT_EQ(Segments().size(), 3u);
+  ExpectRecords(log, 0, first2 + 1);
+}
+
 }  // namespace
 }  // namespace cdc::stream
