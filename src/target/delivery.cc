@@ -328,30 +328,30 @@ std::map<uint32_t, uint64_t> DeliveryRunner::Progress(size_t index,
   return progress;
 }
 
-Status DeliveryRunner::WriteOut() {
+// Calls `target_op` on every inline target and `file_op` on the dead-letter file, each under its
+// lock; the first error after trying all.
+template <typename TargetOp, typename FileOp>
+Status DeliveryRunner::ForEachInline(TargetOp target_op, FileOp file_op) {
   Status first;
   for (auto& slot : slots_) {
     if (slot->target->queued()) continue;
     std::lock_guard lock(slot->target_mu);
-    Status s = slot->target->WriteOut();
+    Status s = target_op(*slot->target);
     if (!s.ok() && first.ok()) first = s.WithContext("target '" + slot->target->name() + "'");
   }
   std::lock_guard lock(dead_letters_mu_);
-  Status d = dead_letters_.WriteOut();
+  Status d = file_op(dead_letters_);
   return first.ok() ? d : first;
 }
 
+Status DeliveryRunner::WriteOut() {
+  return ForEachInline([](Target& t) { return t.WriteOut(); },
+                       [](DeadLetterFile& f) { return f.WriteOut(); });
+}
+
 Status DeliveryRunner::Flush() {
-  Status first;
-  for (auto& slot : slots_) {
-    if (slot->target->queued()) continue;
-    std::lock_guard lock(slot->target_mu);
-    Status s = slot->target->Flush();
-    if (!s.ok() && first.ok()) first = s.WithContext("target '" + slot->target->name() + "'");
-  }
-  std::lock_guard lock(dead_letters_mu_);
-  Status d = dead_letters_.Flush();
-  return first.ok() ? d : first;
+  return ForEachInline([](Target& t) { return t.Flush(); },
+                       [](DeadLetterFile& f) { return f.Flush(); });
 }
 
 std::optional<std::string> DeliveryRunner::Cursor(size_t i) {

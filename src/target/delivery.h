@@ -124,6 +124,8 @@ class DeliveryRunner {
   Status DeliverNow(Slot& slot, const Item& item, const std::atomic<bool>* stop);
   Status DeadLetterDelivery(Slot& slot, const Item& item, const Status& error, int attempts);
   void Work(Slot& slot);
+  template <typename TargetOp, typename FileOp>
+  Status ForEachInline(TargetOp target_op, FileOp file_op);
 
   std::vector<std::unique_ptr<Target>> targets_;
   std::vector<std::unique_ptr<Slot>> slots_;

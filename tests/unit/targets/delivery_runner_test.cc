@@ -69,6 +69,21 @@ struct Fixture {
   std::string rule = "r1";
 };
 
+// A runner with one scripted target.
+struct OneTarget : Fixture {
+  ScriptedTarget* target = nullptr;
+  std::unique_ptr<DeliveryRunner> runner;
+  OneTarget(std::vector<Delivery> script, RetryPolicy policy) {
+    auto t = std::make_unique<ScriptedTarget>("t", std::move(script));
+    target = t.get();
+    std::vector<std::unique_ptr<Target>> targets;
+    targets.push_back(std::move(t));
+    runner = std::make_unique<DeliveryRunner>(std::move(targets), std::vector<RetryPolicy>{policy},
+                                              std::vector<size_t>{10}, dead_letters);
+  }
+  Status Send(const OutputEvent& out) { return runner->Deliver(out, {0, &rule, -1}, nullptr, {}); }
+};
+
 TEST(RetryPolicy, BackoffDoublesUpToTheCap) {
   RetryPolicy p;
   p.initial_backoff = std::chrono::milliseconds(100);
@@ -86,33 +101,23 @@ TEST(RetryPolicy, BackoffDoublesUpToTheCap) {
 }
 
 TEST(DeliveryRunner, RetriesATargetThatFailsNTimesThenDelivers) {
-  Fixture f;
-  auto target = std::make_unique<ScriptedTarget>(
-      "t", std::vector<Delivery>{Delivery::kRetry, Delivery::kRetry, Delivery::kRetry});
-  ScriptedTarget* t = target.get();
-  std::vector<std::unique_ptr<Target>> targets;
-  targets.push_back(std::move(target));
-  DeliveryRunner runner(std::move(targets), {Fast(5)}, {10}, f.dead_letters);
+  OneTarget f({Delivery::kRetry, Delivery::kRetry, Delivery::kRetry}, Fast(5));
   ProcessedEvent e = Event(1);
-  OutputEvent out(e, f.options);
-  ASSERT_TRUE(runner.Deliver(out, {0, &f.rule, -1}, nullptr, {}).ok());
-  EXPECT_EQ(t->attempts, 4);
-  EXPECT_EQ(runner.stats(0).delivered, 1u);
-  EXPECT_EQ(runner.stats(0).dead_lettered, 0u);
-  EXPECT_EQ(runner.dead_letter_count(), 0u);
+  ASSERT_TRUE(f.Send(OutputEvent(e, f.options)).ok());
+  EXPECT_EQ(f.target->attempts, 4);
+  EXPECT_EQ(f.runner->stats(0).delivered, 1u);
+  EXPECT_EQ(f.runner->stats(0).dead_lettered, 0u);
+  EXPECT_EQ(f.runner->dead_letter_count(), 0u);
 }
 
 TEST(DeliveryRunner, DeadLettersAfterMaxAttemptsWithTheAttemptCountAndRule) {
-  Fixture f;
-  std::vector<std::unique_ptr<Target>> targets;
-  targets.push_back(
-      std::make_unique<ScriptedTarget>("t", std::vector<Delivery>(10, Delivery::kRetry)));
-  DeliveryRunner runner(std::move(targets), {Fast(3)}, {10}, f.dead_letters);
+  OneTarget f(std::vector<Delivery>(10, Delivery::kRetry), Fast(3));
   ProcessedEvent e = Event(1);
   OutputEvent out(e, f.options);
-  ASSERT_TRUE(runner.Deliver(out, {0, &f.rule, -1}, nullptr, {}).ok());
-  ASSERT_TRUE(runner.Flush().ok());
-  EXPECT_EQ(runner.stats(0).dead_lettered, 1u);
+  ASSERT_TRUE(f.Send(out).ok());
+  ASSERT_TRUE(f.runner->Flush().ok());
+  EXPECT_EQ(f.target->attempts, 3);
+  EXPECT_EQ(f.runner->stats(0).dead_lettered, 1u);
   auto lines = testing::ReadLines(f.dir / "dead.jsonl");
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_NE(lines[0].find(R"("stage":"delivery")"), std::string::npos) << lines[0];
@@ -124,38 +129,24 @@ TEST(DeliveryRunner, DeadLettersAfterMaxAttemptsWithTheAttemptCountAndRule) {
 }
 
 TEST(DeliveryRunner, FailedIsNotRetried) {
-  Fixture f;
-  auto target = std::make_unique<ScriptedTarget>("t", std::vector<Delivery>{Delivery::kFailed});
-  ScriptedTarget* t = target.get();
-  std::vector<std::unique_ptr<Target>> targets;
-  targets.push_back(std::move(target));
-  DeliveryRunner runner(std::move(targets), {Fast(5)}, {10}, f.dead_letters);
+  OneTarget f({Delivery::kFailed}, Fast(5));
   ProcessedEvent e = Event(1);
-  OutputEvent out(e, f.options);
-  ASSERT_TRUE(runner.Deliver(out, {0, &f.rule, -1}, nullptr, {}).ok());
-  EXPECT_EQ(t->attempts, 1);
-  EXPECT_EQ(runner.dead_letter_count(), 1u);
+  ASSERT_TRUE(f.Send(OutputEvent(e, f.options)).ok());
+  EXPECT_EQ(f.target->attempts, 1);
+  EXPECT_EQ(f.runner->dead_letter_count(), 1u);
 }
 
 TEST(DeliveryRunner, MaxEventAgeEndsRetriesBeforeMaxAttempts) {
-  Fixture f;
-  std::vector<std::unique_ptr<Target>> targets;
-  auto target =
-      std::make_unique<ScriptedTarget>("t", std::vector<Delivery>(100000, Delivery::kRetry));
-  ScriptedTarget* t = target.get();
-  targets.push_back(std::move(target));
   RetryPolicy p = Fast(100000);
   p.max_event_age = std::chrono::seconds(1);
   p.initial_backoff = p.max_backoff = std::chrono::milliseconds(50);
-  DeliveryRunner runner(std::move(targets), {p}, {10}, f.dead_letters);
+  OneTarget f(std::vector<Delivery>(100000, Delivery::kRetry), p);
   ProcessedEvent e = Event(1);
-  OutputEvent out(e, f.options);
   auto start = std::chrono::steady_clock::now();
-  ASSERT_TRUE(runner.Deliver(out, {0, &f.rule, -1}, nullptr, {}).ok());
-  auto took = std::chrono::steady_clock::now() - start;
-  EXPECT_GE(took, std::chrono::seconds(1));
-  EXPECT_LT(t->attempts, 100000);
-  EXPECT_EQ(runner.dead_letter_count(), 1u);
+  ASSERT_TRUE(f.Send(OutputEvent(e, f.options)).ok());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  EXPECT_LT(f.target->attempts, 100000);
+  EXPECT_EQ(f.runner->dead_letter_count(), 1u);
 }
 
 TEST(DeliveryRunner, ARuleTargetsDeadLetterGoesToItsDeadLetterTarget) {
