@@ -1,5 +1,7 @@
 #include "process/model/field_type.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstring>
 
@@ -233,6 +235,36 @@ size_t CodePoints(std::string_view s) {
   return n;
 }
 
+// The digits before the decimal point of a finite number in JSON or numeric text ("-0012.5e2"
+// has 4), leading zeros not counted; -1 for NaN and the infinities.
+int IntegerDigits(std::string_view s) {
+  if (!s.empty() && (s.front() == '-' || s.front() == '+')) s.remove_prefix(1);
+  if (s.empty() || !(std::isdigit(static_cast<unsigned char>(s.front())) || s.front() == '.')) {
+    return -1;
+  }
+  int64_t exponent = 0;
+  if (size_t e = s.find_first_of("eE"); e != std::string_view::npos) {
+    std::string_view x = s.substr(e + 1);
+    bool negative = !x.empty() && x.front() == '-';
+    if (!x.empty() && (x.front() == '-' || x.front() == '+')) x.remove_prefix(1);
+    for (char c : x) exponent = std::min<int64_t>(exponent * 10 + (c - '0'), 1000000);
+    if (negative) exponent = -exponent;
+    s = s.substr(0, e);
+  }
+  int64_t point = static_cast<int64_t>(std::min(s.find('.'), s.size()));
+  bool nonzero = false;
+  for (char c : s) {
+    if (c == '.') continue;
+    if (c != '0') {
+      nonzero = true;
+      break;
+    }
+    --point;  // a leading zero
+  }
+  if (!nonzero) return 0;
+  return static_cast<int>(std::clamp<int64_t>(point + exponent, 0, 1000000));
+}
+
 // Checks one non-null scalar (or array element) against the base class of `t`.
 bool ScalarFits(const FieldType& t, const Value& v, std::string& reason) {
   // Only a mismatch pays for the type's name.
@@ -267,11 +299,27 @@ bool ScalarFits(const FieldType& t, const Value& v, std::string& reason) {
     }
     case TypeClass::kNumeric:
     case TypeClass::kReal:
-    case TypeClass::kDouble:
-      if (k == ValueKind::kDecimal || k == ValueKind::kInt64 || k == ValueKind::kDouble) {
-        return true;
+    case TypeClass::kDouble: {
+      if (k != ValueKind::kDecimal && k != ValueKind::kInt64 && k != ValueKind::kDouble &&
+          !(text && IsNumericText(s))) {
+        return mismatch(text ? "a number" : "");
       }
-      return text && IsNumericText(s) ? true : mismatch(text ? "a number" : "");
+      // numeric(p,s) holds p - s digits before the point (more is PostgreSQL's "numeric field
+      // overflow"); extra decimals are rounded by PostgreSQL, so they are not a violation.
+      if (t.type_class == TypeClass::kNumeric && t.precision >= 0 && k != ValueKind::kDouble) {
+        int room = t.precision - std::max(0, t.scale);
+        std::string digits = k == ValueKind::kInt64 ? std::to_string(v.as_int64()) : std::string();
+        int n = IntegerDigits(k == ValueKind::kInt64 ? std::string_view(digits)
+                                                     : std::string_view(v.as_string()));
+        if (n > room) {
+          reason = "a number with " + std::to_string(n) +
+                   " digits before the decimal point, but the field is " + type_name() +
+                   " (at most " + std::to_string(room) + ")";
+          return false;
+        }
+      }
+      return true;
+    }
     case TypeClass::kBoolean:
       return k == ValueKind::kBool ? true : mismatch();
     case TypeClass::kText:

@@ -123,6 +123,20 @@ TEST(FieldTypes, MismatchesSayWhyWithoutTheValue) {
   EXPECT_FALSE(Fits("integer", Value::Int64(int64_t{1} << 40), &why));
   EXPECT_FALSE(Fits("numeric(12,2)", Value::Text("twelve"), &why));
   EXPECT_EQ(why, "a text value that is not a number, but the field is numeric(12,2)");
+  EXPECT_FALSE(Fits("numeric(5,2)", Value::Decimal("1234.5"), &why));
+  EXPECT_EQ(why,
+            "a number with 4 digits before the decimal point, but the field is numeric(5,2) (at "
+            "most 3)");
+  EXPECT_FALSE(Fits("numeric(5,2)", Value::Int64(-1000), &why));
+  EXPECT_FALSE(Fits("numeric(5,2)", Value::Decimal("1.2e3"), &why));
+  EXPECT_FALSE(Fits("numeric(3)", Value::Text("1000"), &why));
+  EXPECT_TRUE(Fits("numeric(5,2)", Value::Decimal("999.994")));  // rounded by PostgreSQL
+  EXPECT_TRUE(Fits("numeric(5,2)", Value::Decimal("-000999.5")));
+  EXPECT_TRUE(Fits("numeric(5,2)", Value::Decimal("0.00001234")));
+  EXPECT_TRUE(Fits("numeric(5,2)", Value::Decimal("12345e-2")));
+  EXPECT_TRUE(Fits("numeric(5,2)", Value::Decimal("NaN")));
+  EXPECT_TRUE(Fits("numeric(2,2)", Value::Decimal("0.5")));
+  EXPECT_TRUE(Fits("numeric", Value::Decimal("1e300")));
   EXPECT_FALSE(Fits("character(3)", Value::Text("EURO"), &why));
   EXPECT_EQ(why, "text of more than 3 characters, but the field is character(3)");
   EXPECT_FALSE(Fits("timestamptz", Value::Text("2024-01-16 09:13"), &why));
