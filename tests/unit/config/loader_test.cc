@@ -291,3 +291,99 @@ targets:
 
 }  // namespace
 }  // namespace cdc
+
+namespace cdc {
+namespace {
+
+TEST(LoadConfig, HttpTargetsRetryPoliciesAndDeadLetters) {
+  auto r = Load(R"(
+tables:
+  users:
+    event_types: [UPDATE]
+rules:
+  r1:
+    event_pattern: {source: [cdc.coredb]}
+    targets:
+      - target: hook
+        dead_letter: dlq
+targets:
+  dlq: {type: file, path: /tmp/dlq.jsonl}
+  hook:
+    type: http
+    url: https://user:pw@example.com/in
+    method: PUT
+    headers: {Authorization: Bearer abc, X-Team: cdc}
+    timeout_ms: 250
+    queue_size: 7
+    retry: {max_attempts: 4, max_event_age_seconds: 60, initial_backoff_ms: 10, max_backoff_ms: 80}
+)");
+  ASSERT_TRUE(r.config) << AllErrors(r);
+  const TargetConfig* hook = r.config->FindTarget("hook");
+  ASSERT_NE(hook, nullptr);
+  EXPECT_EQ(hook->url, "https://user:pw@example.com/in");
+  EXPECT_EQ(hook->method, "PUT");
+  ASSERT_EQ(hook->headers.size(), 2u);
+  EXPECT_EQ(hook->headers[0], (std::pair<std::string, std::string>{"Authorization", "Bearer abc"}));
+  EXPECT_EQ(hook->timeout_ms, 250);
+  EXPECT_EQ(hook->queue_size, 7);
+  EXPECT_EQ(hook->retry.max_attempts, 4);
+  EXPECT_EQ(hook->retry.max_event_age_seconds, 60);
+  EXPECT_EQ(hook->retry.initial_backoff_ms, 10);
+  EXPECT_EQ(hook->retry.max_backoff_ms, 80);
+  EXPECT_EQ(r.config->rules[0].target_dead_letters, std::vector<std::string>{"dlq"});
+  // Defaults: EventBridge's retry policy.
+  const TargetConfig* dlq = r.config->FindTarget("dlq");
+  EXPECT_EQ(dlq->retry.max_attempts, 185);
+  EXPECT_EQ(dlq->retry.max_event_age_seconds, 86400);
+}
+
+TEST(LoadConfig, HttpAndDeadLetterMistakesHaveLinesAndNoSecrets) {
+  auto r = Load(R"(
+tables:
+  users:
+    event_types: [UPDATE]
+rules:
+  r1:
+    event_pattern: {source: [cdc.coredb]}
+    targets:
+      - {target: hook, dead_letter: out}
+      - {target: hook, dead_letter: nowhere}
+      - {target: out, dead_letter: out2}
+      - {target: out2, dead_letter: out2}
+targets:
+  out: {type: stdout}
+  out2: {type: file, path: /tmp/x.jsonl}
+  hook:
+    type: http
+    url: ftp://user:hunter2@example.com
+    headers: {"bad name": x}
+    queue_size: 0
+    retry: {max_attempts: 0}
+)");
+  ASSERT_FALSE(r.config);
+  std::string all = AllErrors(r);
+  EXPECT_NE(all.find("test.yaml:18:10: 'targets.hook.url' must start with http:// or https://"),
+            std::string::npos)
+      << all;
+  EXPECT_EQ(all.find("hunter2"), std::string::npos) << all;
+  EXPECT_NE(all.find("'targets.hook.headers.bad name': a header name is letters, digits"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("'targets.hook.queue_size' must be at least 1"), std::string::npos) << all;
+  EXPECT_NE(all.find("'targets.hook.retry.max_attempts' must be at least 1"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("test.yaml:9:37: rules.r1.targets[0].dead_letter: target 'out' is a stdout "
+                     "target; a dead letter must go to a file target"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("rules.r1.targets[1].dead_letter: target 'nowhere' is not defined"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("rules.r1.targets[3].dead_letter: the failed deliveries of target 'out2' "
+                     "cannot be dead-lettered to the same target"),
+            std::string::npos)
+      << all;
+}
+
+}  // namespace
+}  // namespace cdc
