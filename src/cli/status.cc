@@ -10,6 +10,7 @@
 
 #include "base/position.h"
 #include "base/time.h"
+#include "event/change_event.h"
 #include "event/json_writer.h"
 #include "state/state_store.h"
 #ifdef CDC_WITH_POSTGRES
@@ -75,10 +76,10 @@ bool OwnerAlive(const std::string& owner) {
 
 // "lsn/xid/seq" as stored by the pipeline -> "0/1A749A8 (txId 2005, seq 2)".
 std::string PositionForHumans(const std::string& stored) {
-  unsigned long long lsn = 0, xid = 0, seq = 0;
-  if (std::sscanf(stored.c_str(), "%llu/%llu/%llu", &lsn, &xid, &seq) != 3) return stored;
-  return Lsn(lsn).ToString() + " (txId " + std::to_string(xid) + ", seq " + std::to_string(seq) +
-         ")";
+  auto p = ParsePgPositionText(stored);
+  if (!p) return stored;
+  return p->commit_lsn.ToString() + " (txId " + std::to_string(p->xid.value()) + ", seq " +
+         std::to_string(p->seq) + ")";
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <charconv>
+
 namespace cdc {
 
 std::string_view OpName(Op op) {
@@ -40,6 +43,24 @@ std::string PositionKey(const SourcePosition& position) {
 std::string ChangeEvent::QualifiedName() const {
   if (schema.empty() || schema == "public") return table;
   return schema + "." + table;
+}
+
+std::string PgPositionText(const PgPosition& p) {
+  return std::to_string(p.commit_lsn.value()) + "/" + std::to_string(p.xid.value()) + "/" +
+         std::to_string(p.seq);
+}
+
+std::optional<PgPosition> ParsePgPositionText(std::string_view text) {
+  uint64_t parts[3];
+  for (int i = 0; i < 3; ++i) {
+    size_t slash = i < 2 ? text.find('/') : text.size();
+    if (slash == std::string_view::npos) return std::nullopt;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + slash, parts[i]);
+    if (ec != std::errc() || p != text.data() + slash) return std::nullopt;
+    text.remove_prefix(std::min(text.size(), slash + 1));
+  }
+  return PgPosition{Lsn(parts[0]), TxId(static_cast<uint32_t>(parts[1])),
+                    static_cast<uint32_t>(parts[2])};
 }
 
 }  // namespace cdc

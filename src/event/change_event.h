@@ -42,6 +42,11 @@ using SourcePosition = std::variant<std::monostate, PgPosition, ContentPosition>
 // "json/<digest>".
 std::string PositionKey(const SourcePosition& position);
 
+// A PostgreSQL position as the state store keeps it ("commitLsn/xid/seq", decimal), and back:
+// nullopt when `text` is not one.
+std::string PgPositionText(const PgPosition& p);
+std::optional<PgPosition> ParsePgPositionText(std::string_view text);
+
 struct ChangeEvent {
   std::string schema = "public";
   std::string table;

@@ -43,24 +43,6 @@ int64_t NowMicros() {
       .count();
 }
 
-std::string PositionText(const PgPosition& p) {
-  return std::to_string(p.commit_lsn.value()) + "/" + std::to_string(p.xid.value()) + "/" +
-         std::to_string(p.seq);
-}
-
-std::optional<PgPosition> ParsePositionText(std::string_view text) {
-  uint64_t parts[3];
-  for (int i = 0; i < 3; ++i) {
-    size_t slash = i < 2 ? text.find('/') : text.size();
-    if (slash == std::string_view::npos) return std::nullopt;
-    auto [p, ec] = std::from_chars(text.data(), text.data() + slash, parts[i]);
-    if (ec != std::errc() || p != text.data() + slash) return std::nullopt;
-    text.remove_prefix(std::min(text.size(), slash + 1));
-  }
-  return PgPosition{Lsn(parts[0]), TxId(static_cast<uint32_t>(parts[1])),
-                    static_cast<uint32_t>(parts[2])};
-}
-
 uint64_t ParseCount(const std::optional<std::string>& text) {
   uint64_t v = 0;
   if (text) std::from_chars(text->data(), text->data() + text->size(), v);
@@ -197,12 +179,12 @@ Status Pipeline::OpenDurable() {
   // be skipped. Per shard, not overall: a crash between the writes of a group sync can leave a
   // later change in one shard and lose an earlier one of another, which must then be appended.
   CDC_ASSIGN_OR_RETURN(auto delivered_position, state_->Value("source.position"));
-  last_delivered_ = delivered_position ? ParsePositionText(*delivered_position) : std::nullopt;
+  last_delivered_ = delivered_position ? ParsePgPositionText(*delivered_position) : std::nullopt;
   shard_tail_.assign(shards, std::nullopt);
   shard_delivered_.assign(shards, std::nullopt);
   for (uint32_t i = 0; i < shards; ++i) {
     CDC_ASSIGN_OR_RETURN(auto delivered, state_->Value("source.position." + std::to_string(i)));
-    if (delivered) shard_delivered_[i] = ParsePositionText(*delivered);
+    if (delivered) shard_delivered_[i] = ParsePgPositionText(*delivered);
     CDC_ASSIGN_OR_RETURN(shard_tail_[i], LastPosition(stream_->shard(ShardId(i))));
     // A shard whose records were all delivered and deleted by retention: its last delivered
     // change is its last change.
@@ -458,10 +440,10 @@ Status Pipeline::Checkpoint(bool final) {
   int64_t expires = now + config_->state.dedupe_ttl_hours * 3600 * 1000000;
   for (const auto& key : pending_keys_) commit.dedupe_keys.emplace_back(key, expires);
   auto& v = commit.values;
-  if (last_delivered_) v["source.position"] = PositionText(*last_delivered_);
+  if (last_delivered_) v["source.position"] = PgPositionText(*last_delivered_);
   for (uint32_t i = 0; i < shard_delivered_.size(); ++i) {
     if (shard_delivered_[i]) {
-      v["source.position." + std::to_string(i)] = PositionText(*shard_delivered_[i]);
+      v["source.position." + std::to_string(i)] = PgPositionText(*shard_delivered_[i]);
     }
   }
   v["count.published"] = std::to_string(stats_.published);
