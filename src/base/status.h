@@ -92,7 +92,8 @@ Status ErrnoError(std::string_view what, int err);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
+  Result(T&& value) : value_(std::move(value)) {}       // NOLINT: implicit by design
+  Result(const T& value) : value_(value) {}             // NOLINT
   Result(Status status) : status_(std::move(status)) {  // NOLINT
     if (status_.ok()) status_ = Internal("Result constructed from an OK status without a value");
   }

@@ -85,13 +85,15 @@ class Reader {
     pos_ += sizeof(T);
     return v;
   }
-  std::string String() {
+  std::string String() { return std::string(View()); }
+  // A string's bytes, pointing into the data.
+  std::string_view View() {
     uint64_t n = Varint();
     if (!ok_ || data_.size() - pos_ < n) {
       Fail();
       return {};
     }
-    std::string s(data_.substr(pos_, n));
+    std::string_view s = data_.substr(pos_, n);
     pos_ += n;
     return s;
   }
@@ -154,28 +156,28 @@ bool ReadValue(Reader& r, Value& out, int depth) {
       break;
     }
     case ValueKind::kDecimal:
-      out = Value::Decimal(r.String());
+      out = Value::Decimal(r.View());
       break;
     case ValueKind::kText:
-      out = Value::Text(r.String());
+      out = Value::Text(r.View());
       break;
     case ValueKind::kBytes:
-      out = Value::Bytes(r.String());
+      out = Value::Bytes(r.View());
       break;
     case ValueKind::kTimeTz:
-      out = Value::TimeTz(r.String());
+      out = Value::TimeTz(r.View());
       break;
     case ValueKind::kInterval:
-      out = Value::Interval(r.String());
+      out = Value::Interval(r.View());
       break;
     case ValueKind::kInet:
-      out = Value::Inet(r.String());
+      out = Value::Inet(r.View());
       break;
     case ValueKind::kUuid:
-      out = Value::Uuid(r.String());
+      out = Value::Uuid(r.View());
       break;
     case ValueKind::kJson:
-      out = Value::Json(r.String());
+      out = Value::Json(r.View());
       break;
     default:
       return false;

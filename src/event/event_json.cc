@@ -77,7 +77,7 @@ void WriteValue(JsonWriter& w, const Value& v) {
       w.Double(v.as_double());
       return;
     case ValueKind::kDecimal: {
-      const std::string& s = v.as_string();
+      std::string_view s = v.as_string();
       if (s == "NaN" || s == "Infinity" || s == "-Infinity") {
         w.String(s);
       } else {

@@ -50,57 +50,73 @@ std::string_view ValueKindName(ValueKind kind) {
 Value Value::Double(double d) {
   Value v;
   v.kind_ = ValueKind::kDouble;
-  v.d_ = d;
+  std::memcpy(v.storage_, &d, sizeof(d));
   return v;
 }
 
 Value Value::Array(std::vector<Value> elements) {
   Value v;
+  new (v.storage_) std::vector<Value>(std::move(elements));
   v.kind_ = ValueKind::kArray;
-  v.array_ = std::move(elements);
+  v.small_size_ = kObject;
   return v;
 }
 
-bool Value::operator==(const Value& o) const {
-  if (kind_ != o.kind_) return false;
-  switch (kind_) {
-    case ValueKind::kNull:
-    case ValueKind::kUnchangedToast:
-      return true;
-    case ValueKind::kDouble:
-      // Bitwise, so NaN equals NaN: "did the value change" is the question, not IEEE ordering.
-      return std::memcmp(&d_, &o.d_, sizeof(d_)) == 0;
-    case ValueKind::kArray:
-      return array_ == o.array_;
-    case ValueKind::kBool:
-    case ValueKind::kInt64:
-    case ValueKind::kTimestamp:
-    case ValueKind::kTimestampTz:
-    case ValueKind::kDate:
-    case ValueKind::kTime:
-      return i_ == o.i_;
-    default:
-      return s_ == o.s_;
+const std::vector<Value>& Value::as_array() const {
+  static const std::vector<Value> kEmpty;
+  return kind_ == ValueKind::kArray ? *array() : kEmpty;
+}
+
+void Value::CopyObjectFrom(const Value& o) {
+  if (o.kind_ == ValueKind::kArray) {
+    new (storage_) std::vector<Value>(*o.array());
+  } else {
+    new (storage_) std::string(*o.heap_string());
   }
+}
+
+void Value::MoveObjectFrom(Value& o) noexcept {
+  if (o.kind_ == ValueKind::kArray) {
+    new (storage_) std::vector<Value>(std::move(*o.array()));
+  } else {
+    new (storage_) std::string(std::move(*o.heap_string()));
+  }
+  o.DestroyObject();
+  std::memset(o.storage_, 0, sizeof(o.storage_));
+  o.kind_ = ValueKind::kNull;
+  o.small_size_ = kScalar;
+}
+
+void Value::DestroyObject() noexcept {
+  if (kind_ == ValueKind::kArray) {
+    array()->~vector();
+  } else {
+    heap_string()->~basic_string();
+  }
+}
+
+bool Value::ObjectsEqual(const Value& o) const {
+  if (kind_ == ValueKind::kArray) return *array() == *o.array();
+  return *heap_string() == *o.heap_string();
 }
 
 const Value* Row::Find(std::string_view name) const {
   for (const auto& c : columns_) {
-    if (c.name == name) return &c.value;
+    if (SameName(c.name, name)) return &c.value;
   }
   return nullptr;
 }
 
 Value* Row::Find(std::string_view name) {
   for (auto& c : columns_) {
-    if (c.name == name) return &c.value;
+    if (SameName(c.name, name)) return &c.value;
   }
   return nullptr;
 }
 
 bool Row::Remove(std::string_view name) {
   for (auto it = columns_.begin(); it != columns_.end(); ++it) {
-    if (it->name == name) {
+    if (SameName(it->name, name)) {
       columns_.erase(it);
       return true;
     }

@@ -60,31 +60,32 @@ Result<TableProcessor> TableProcessor::Create(const TableConfig& table,
 
 std::vector<std::string> ChangedFields(const Row& before, const Row& after) {
   std::vector<std::string> out;
+  out.reserve(8);
   const auto& old_columns = before.columns();
   const auto& new_columns = after.columns();
-  // Both images usually list the columns in the same order: try the same position first.
-  auto same = [](std::string_view a, std::string_view b) {  // short names: no memcmp call
-    if (a.size() != b.size()) return false;
-    for (size_t k = 0; k < a.size(); ++k) {
-      if (a[k] != b[k]) return false;
-    }
-    return true;
-  };
-  auto find = [&](const std::vector<Column>& columns, size_t i, const std::string& name) {
-    if (i < columns.size() && same(columns[i].name, name)) return &columns[i].value;
+  auto find = [&](const std::vector<Column>& columns, const std::string& name) {
     for (const auto& c : columns) {
-      if (c.name == name) return &c.value;
+      if (SameName(c.name, name)) return &c.value;
     }
     return static_cast<const Value*>(nullptr);
   };
+  // Both images usually list the same columns in the same order: try the same position first.
+  // When every column is in its place, no column of `before` is missing from `after`.
+  bool aligned = old_columns.size() == new_columns.size();
   for (size_t i = 0; i < new_columns.size(); ++i) {
     const Column& c = new_columns[i];
+    bool in_place = i < old_columns.size() && SameName(old_columns[i].name, c.name);
+    aligned = aligned && in_place;
     if (c.value.kind() == ValueKind::kUnchangedToast) continue;
-    const Value* old = find(old_columns, i, c.name);
+    const Value* old = in_place ? &old_columns[i].value : find(old_columns, c.name);
     if (old == nullptr || !(*old == c.value)) out.push_back(c.name);
   }
-  for (size_t i = 0; i < old_columns.size(); ++i) {
-    if (find(new_columns, i, old_columns[i].name) == nullptr) out.push_back(old_columns[i].name);
+  if (!aligned) {
+    for (size_t i = 0; i < old_columns.size(); ++i) {
+      const std::string& name = old_columns[i].name;
+      bool in_place = i < new_columns.size() && SameName(new_columns[i].name, name);
+      if (!in_place && find(new_columns, name) == nullptr) out.push_back(name);
+    }
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -157,14 +158,13 @@ Result<ProcessedEvent> TableProcessor::Process(ChangeEvent& change, CaptureResul
   if (!transformed.ok()) {
     return transformed.WithContext("table " + change.QualifiedName());
   }
-  ProcessedEvent out;
-  out.redacted = std::move(captured->redacted_columns);
-  if (change.op == Op::kUpdate && change.before && change.after) {
-    out.changed_fields = ChangedFields(*change.before, *change.after);
-  }
   if (captured->model.schema_version != 0) change.schema_version = captured->model.schema_version;
-  out.change = std::move(change);
-  return out;
+  std::vector<std::string> changed;
+  if (change.op == Op::kUpdate && change.before && change.after) {
+    changed = ChangedFields(*change.before, *change.after);
+  }
+  return ProcessedEvent{std::move(change), std::move(changed),
+                        std::move(captured->redacted_columns)};
 }
 
 Status CheckRedactionKey(const RedactionKeyConfig& key) {

@@ -33,15 +33,6 @@ constexpr std::string_view kNullNotNullable = "null, but the field is not nullab
 constexpr std::string_view kMissingNotNullable =
     "missing, but the field is not nullable (a removed NOT NULL column is an incompatible change)";
 
-// Column names are short: an inline loop beats a call to memcmp.
-inline bool SameName(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i] != b[i]) return false;
-  }
-  return true;
-}
-
 // Checks one image; `complete` when it must carry every field.
 void CheckImage(const Model& m, const ChangeEvent& c, const Row& row, std::string_view image,
                 bool complete, Violations& violations, bool& compatible) {
@@ -72,7 +63,9 @@ void CheckImage(const Model& m, const ChangeEvent& c, const Row& row, std::strin
       if (!f.nullable) violations.Add(image, col.name, kNullNotNullable);
       continue;
     }
-    if (!ValueFits(f.type, col.value, reason)) violations.Add(image, col.name, reason);
+    if (!TriviallyFits(f.type, col.value) && !ValueFits(f.type, col.value, reason)) {
+      violations.Add(image, col.name, reason);
+    }
   }
   if (!complete) return;
   for (size_t i = 0; i < m.fields.size(); ++i) {

@@ -64,6 +64,52 @@ std::string FormatFieldType(const FieldType& type);
 // the value itself.
 bool ValueFits(const FieldType& type, const Value& v, std::string& reason);
 
+// The common case of ValueFits, inline: a non-null value of the field's own kind that needs no
+// further check. When false, ValueFits decides.
+inline bool TriviallyFits(const FieldType& t, const Value& v) {
+  if (t.array_dims != 0) return false;
+  ValueKind k = v.kind();
+  switch (t.type_class) {
+    case TypeClass::kSmallInt:
+      return k == ValueKind::kInt64 && v.as_int64() >= INT16_MIN && v.as_int64() <= INT16_MAX;
+    case TypeClass::kInteger:
+      return k == ValueKind::kInt64 && v.as_int64() >= INT32_MIN && v.as_int64() <= INT32_MAX;
+    case TypeClass::kBigInt:
+      return k == ValueKind::kInt64;
+    case TypeClass::kNumeric:
+    case TypeClass::kReal:
+    case TypeClass::kDouble:
+      return k == ValueKind::kDecimal || k == ValueKind::kInt64 || k == ValueKind::kDouble;
+    case TypeClass::kBoolean:
+      return k == ValueKind::kBool;
+    case TypeClass::kText:
+      // Never more code points than bytes.
+      return k == ValueKind::kText &&
+             (t.length < 0 || v.as_string().size() <= static_cast<size_t>(t.length));
+    case TypeClass::kUuid:
+      return k == ValueKind::kUuid;
+    case TypeClass::kJson:
+      return k == ValueKind::kJson;
+    case TypeClass::kBytea:
+      return k == ValueKind::kBytes;
+    case TypeClass::kDate:
+      return k == ValueKind::kDate;
+    case TypeClass::kTime:
+      return k == ValueKind::kTime;
+    case TypeClass::kTimeTz:
+      return k == ValueKind::kTimeTz;
+    case TypeClass::kTimestamp:
+      return k == ValueKind::kTimestamp;
+    case TypeClass::kTimestampTz:
+      return k == ValueKind::kTimestampTz;
+    case TypeClass::kInterval:
+      return k == ValueKind::kInterval;
+    case TypeClass::kInet:
+      return k == ValueKind::kInet;
+  }
+  return false;
+}
+
 // Writes the JSON Schema (draft 2020-12) of the field's JSON form in events; with `nullable`,
 // null is allowed too.
 void WriteJsonSchema(JsonWriter& w, const FieldType& type, bool nullable);

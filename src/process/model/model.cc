@@ -145,7 +145,7 @@ Pii GuessPii(std::string_view column, const FieldType* type) {
 
 int Model::IndexOf(std::string_view name) const {
   for (size_t i = 0; i < fields.size(); ++i) {
-    if (fields[i].name == name) return static_cast<int>(i);
+    if (SameName(fields[i].name, name)) return static_cast<int>(i);
   }
   return -1;
 }

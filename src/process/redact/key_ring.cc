@@ -1,9 +1,16 @@
 #include "process/redact/key_ring.h"
 
+// SHA256_Init/Update/Final are deprecated since OpenSSL 3.0 in favour of EVP, but EVP cannot
+// copy a keyed digest state without allocating (EVP_MD_CTX_copy_ex duplicates the provider's
+// context on the heap and frees the old one), which made a token cost twice as much. A
+// SHA256_CTX is a plain struct: copying the prepared HMAC pads is a memcpy. The functions run the
+// same SHA-256 code as EVP.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,19 +27,6 @@ constexpr size_t kDigestSize = 32;
 constexpr size_t kMinKeyBytes = 16;
 constexpr size_t kMaxKeyFileBytes = 4096;
 constexpr std::string_view kTokenPrefix = "hmac:";
-
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
-
-// The digest context a thread hashes in. The keyed states are copied into it, so the shared
-// per-key contexts are only ever read.
-EVP_MD_CTX* ScratchContext() {
-  thread_local MdCtxPtr ctx(EVP_MD_CTX_new());
-  CDC_ASSERT(ctx != nullptr, "out of memory for a digest context");
-  return ctx.get();
-}
 
 bool ValidKeyId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
@@ -123,20 +117,23 @@ Result<std::string> ReadOrCreateSecretFile(const std::string& id, const std::str
 
 struct KeyRing::Key {
   std::string id;
-  MdCtxPtr inner;  // SHA-256 state after absorbing key ^ ipad
-  MdCtxPtr outer;  // SHA-256 state after absorbing key ^ opad
+  SHA256_CTX inner;  // SHA-256 state after absorbing key ^ ipad
+  SHA256_CTX outer;  // SHA-256 state after absorbing key ^ opad
+  ~Key() {
+    OPENSSL_cleanse(&inner, sizeof(inner));
+    OPENSSL_cleanse(&outer, sizeof(outer));
+  }
 };
 
 namespace {
 
 // HMAC (RFC 2104) with the pads absorbed up front, so each value costs two state copies and
 // two short hashes.
-Status PrepareKey(std::string_view secret, EVP_MD_CTX* inner, EVP_MD_CTX* outer) {
+Status PrepareKey(std::string_view secret, SHA256_CTX& inner, SHA256_CTX& outer) {
   unsigned char block[kBlockSize] = {};
-  const EVP_MD* md = EVP_sha256();
   if (secret.size() > kBlockSize) {
     unsigned int len = 0;
-    if (EVP_Digest(secret.data(), secret.size(), block, &len, md, nullptr) != 1) {
+    if (EVP_Digest(secret.data(), secret.size(), block, &len, EVP_sha256(), nullptr) != 1) {
       return Internal("SHA-256 of a long key failed");
     }
   } else {
@@ -148,10 +145,8 @@ Status PrepareKey(std::string_view secret, EVP_MD_CTX* inner, EVP_MD_CTX* outer)
     ipad[i] = block[i] ^ 0x36;
     opad[i] = block[i] ^ 0x5c;
   }
-  bool ok = EVP_DigestInit_ex(inner, md, nullptr) == 1 &&
-            EVP_DigestUpdate(inner, ipad, kBlockSize) == 1 &&
-            EVP_DigestInit_ex(outer, md, nullptr) == 1 &&
-            EVP_DigestUpdate(outer, opad, kBlockSize) == 1;
+  bool ok = SHA256_Init(&inner) == 1 && SHA256_Update(&inner, ipad, kBlockSize) == 1 &&
+            SHA256_Init(&outer) == 1 && SHA256_Update(&outer, opad, kBlockSize) == 1;
   OPENSSL_cleanse(block, sizeof(block));
   OPENSSL_cleanse(ipad, sizeof(ipad));
   OPENSSL_cleanse(opad, sizeof(opad));
@@ -159,18 +154,16 @@ Status PrepareKey(std::string_view secret, EVP_MD_CTX* inner, EVP_MD_CTX* outer)
   return Status::Ok();
 }
 
-void Mac(const EVP_MD_CTX* inner, const EVP_MD_CTX* outer, std::string_view text,
+void Mac(const SHA256_CTX& inner, const SHA256_CTX& outer, std::string_view text,
          unsigned char (&mac)[kDigestSize]) {
-  EVP_MD_CTX* s = ScratchContext();
   unsigned char inner_digest[kDigestSize];
-  unsigned int len = 0;
-  bool ok =
-      EVP_MD_CTX_copy_ex(s, inner) == 1 && EVP_DigestUpdate(s, text.data(), text.size()) == 1 &&
-      EVP_DigestFinal_ex(s, inner_digest, &len) == 1 && EVP_MD_CTX_copy_ex(s, outer) == 1 &&
-      EVP_DigestUpdate(s, inner_digest, kDigestSize) == 1 && EVP_DigestFinal_ex(s, mac, &len) == 1;
-  // With the contexts prepared at build time, only an allocation inside OpenSSL can fail here;
-  // emitting an unhashed value instead would leak PII.
-  CDC_ASSERT(ok, "HMAC-SHA256 failed (out of memory?)");
+  SHA256_CTX s = inner;
+  bool ok = SHA256_Update(&s, text.data(), text.size()) == 1 && SHA256_Final(inner_digest, &s) == 1;
+  s = outer;
+  ok = ok && SHA256_Update(&s, inner_digest, kDigestSize) == 1 && SHA256_Final(mac, &s) == 1;
+  // SHA256_Final wipes the state; the inner digest is derived from the value.
+  OPENSSL_cleanse(inner_digest, sizeof(inner_digest));
+  CDC_ASSERT(ok, "HMAC-SHA256 failed");
 }
 
 void AppendHex(const unsigned char* bytes, size_t n, std::string& out) {
@@ -214,11 +207,8 @@ Result<KeyRing> KeyRing::FromSecrets(const std::vector<std::pair<std::string, st
     }
     auto key = std::make_unique<Key>();
     key->id = id;
-    key->inner.reset(EVP_MD_CTX_new());
-    key->outer.reset(EVP_MD_CTX_new());
-    if (!key->inner || !key->outer) return ResourceExhausted("redaction keys: out of memory");
-    CDC_RETURN_IF_ERROR(PrepareKey(secret, key->inner.get(), key->outer.get())
-                            .WithContext("redaction keys: key '" + id + "'"));
+    CDC_RETURN_IF_ERROR(
+        PrepareKey(secret, key->inner, key->outer).WithContext("redaction keys: key '" + id + "'"));
     if (id == active_id) active = ring.size();
     ring.push_back(std::move(key));
   }
@@ -291,7 +281,7 @@ std::vector<std::string> KeyRing::ids() const {
 
 namespace {
 
-void AppendTokenWith(const std::string& id, const EVP_MD_CTX* inner, const EVP_MD_CTX* outer,
+void AppendTokenWith(const std::string& id, const SHA256_CTX& inner, const SHA256_CTX& outer,
                      std::string_view text, std::string& out) {
   unsigned char mac[kDigestSize];
   Mac(inner, outer, text, mac);
@@ -306,14 +296,14 @@ void AppendTokenWith(const std::string& id, const EVP_MD_CTX* inner, const EVP_M
 
 void KeyRing::AppendToken(std::string_view text, std::string& out) const {
   const Key& k = *keys_[active_];
-  AppendTokenWith(k.id, k.inner.get(), k.outer.get(), text, out);
+  AppendTokenWith(k.id, k.inner, k.outer, text, out);
 }
 
 Result<std::string> KeyRing::Token(std::string_view key_id, std::string_view text) const {
   const Key* k = FindKey(key_id);
   if (k == nullptr) return NotFound("redaction keys: no key with id '" + std::string(key_id) + "'");
   std::string out;
-  AppendTokenWith(k->id, k->inner.get(), k->outer.get(), text, out);
+  AppendTokenWith(k->id, k->inner, k->outer, text, out);
   return out;
 }
 
@@ -325,7 +315,7 @@ bool KeyRing::Verify(std::string_view token, std::string_view text) const {
   const Key* k = FindKey(rest.substr(0, colon));
   if (k == nullptr) return false;
   std::string expected;
-  AppendTokenWith(k->id, k->inner.get(), k->outer.get(), text, expected);
+  AppendTokenWith(k->id, k->inner, k->outer, text, expected);
   if (expected.size() != token.size()) return false;
   return CRYPTO_memcmp(expected.data(), token.data(), token.size()) == 0;
 }

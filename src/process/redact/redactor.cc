@@ -196,7 +196,11 @@ Result<Redactor> Redactor::Build(const TablePolicy& policy, std::shared_ptr<cons
                              "keys (key id -> env:VARIABLE or file:/path) and an active key id");
     }
   }
-  return Redactor(policy, std::move(keys));
+  Redactor built(policy, std::move(keys));
+  for (const ColumnRule& c : policy.columns) {
+    built.name_lengths_ |= uint64_t{1} << std::min<size_t>(c.column.size(), 63);
+  }
+  return built;
 }
 
 namespace {
@@ -346,11 +350,13 @@ bool Redactor::RedactValue(const ColumnRule& rule, Value& value) const {
       value = Value::Null();
       return true;
     case Action::kMask: {
+      // Masked text is mostly short enough to be stored in the value: build it in a reused
+      // buffer rather than in a string of its own.
+      thread_local std::string masked;
       std::string_view text = CanonicalText(value, scratch);
-      std::string out;
-      out.reserve(text.size());
-      AppendMasked(text, r.mask_mode, r.mask_keep, out);
-      value = Value::Text(std::move(out));
+      masked.clear();
+      AppendMasked(text, r.mask_mode, r.mask_keep, masked);
+      value = Value::Text(std::string_view(masked));
       return true;
     }
     case Action::kHash: {
@@ -373,22 +379,44 @@ bool Redactor::RedactValue(const ColumnRule& rule, Value& value) const {
   return false;
 }
 
+const ColumnRule* Redactor::RuleFor(std::string_view column) const {
+  // Most columns have no rule, and no rule's column has their length.
+  if ((name_lengths_ & (uint64_t{1} << std::min<size_t>(column.size(), 63))) == 0) return nullptr;
+  for (const ColumnRule& c : policy_.columns) {
+    if (SameName(c.column, column)) return &c;
+  }
+  return nullptr;
+}
+
 void Redactor::Apply(Row& row, std::vector<std::string>& redacted) const {
-  auto find = [this](const std::string& name) -> const ColumnRule* {
-    for (const ColumnRule& c : policy_.columns) {
-      if (c.column.size() == name.size() && c.column == name) return &c;
-    }
-    return nullptr;
-  };
+  if (ApplyRow(row, redacted, nullptr, nullptr)) EraseRemoved(row);
+}
+
+void Redactor::EraseRemoved(Row& row) const {
+  std::erase_if(row.columns(), [&](const Column& col) {
+    const ColumnRule* rule = RuleFor(col.name);
+    return rule != nullptr && rule->rule.action == Action::kRemove;
+  });
+}
+
+bool Redactor::ApplyRow(Row& row, std::vector<std::string>& redacted, const Row* redacted_twin,
+                        const int32_t* twins) const {
   bool remove = false;
-  for (Column& col : row.columns()) {
-    const ColumnRule* rule = find(col.name);
+  auto& cols = row.columns();
+  for (size_t i = 0; i < cols.size(); ++i) {
+    Column& col = cols[i];
+    const ColumnRule* rule = RuleFor(col.name);
     if (rule == nullptr) continue;
     bool listed = false;
     if (rule->rule.action == Action::kRemove) {
       remove = true;
       listed = true;
     } else if (col.value.kind() == ValueKind::kUnchangedToast) {
+      continue;
+    } else if (twins != nullptr && twins[i] >= 0) {
+      // The same column with the same value in the other image, already redacted: the rules are
+      // deterministic, so its result (and whether it was listed) is this value's too.
+      col.value = redacted_twin->columns()[static_cast<size_t>(twins[i])].value;
       continue;
     } else if (!rule->detect.empty()) {
       Value replaced;
@@ -399,17 +427,42 @@ void Redactor::Apply(Row& row, std::vector<std::string>& redacted) const {
     }
     if (listed) InsertSorted(redacted, col.name);
   }
-  if (remove) {
-    std::erase_if(row.columns(), [&](const Column& col) {
-      const ColumnRule* rule = find(col.name);
-      return rule != nullptr && rule->rule.action == Action::kRemove;
-    });
-  }
+  return remove;
 }
 
 void Redactor::Apply(ChangeEvent& change, std::vector<std::string>& redacted) const {
-  if (change.before) Apply(*change.before, redacted);
-  if (change.after) Apply(*change.after, redacted);
+  if (redacted.capacity() == 0) redacted.reserve(policy_.columns.size());
+  if (change.before && change.after) {
+    // An UPDATE's images mostly share their values: a policy column whose value did not change
+    // is redacted once (one HMAC, one mask) and copied to `after`.
+    const auto& old_columns = change.before->columns();
+    const auto& new_columns = change.after->columns();
+    thread_local std::vector<int32_t> twins;
+    twins.assign(new_columns.size(), -1);
+    for (size_t i = 0; i < new_columns.size(); ++i) {
+      const Column& c = new_columns[i];
+      const ColumnRule* rule = RuleFor(c.name);
+      if (rule == nullptr || rule->rule.action == Action::kRemove) continue;
+      size_t j = i;
+      if (j >= old_columns.size() || !SameName(old_columns[j].name, c.name)) {
+        for (j = 0; j < old_columns.size() && !SameName(old_columns[j].name, c.name); ++j) {
+        }
+      }
+      if (j < old_columns.size() && old_columns[j].value == c.value) {
+        twins[i] = static_cast<int32_t>(j);
+      }
+    }
+    // Removed columns go last: until then the twins' positions in `before` hold.
+    bool remove = ApplyRow(*change.before, redacted, nullptr, nullptr);
+    remove = ApplyRow(*change.after, redacted, &*change.before, twins.data()) || remove;
+    if (remove) {
+      EraseRemoved(*change.before);
+      EraseRemoved(*change.after);
+    }
+  } else {
+    if (change.before) Apply(*change.before, redacted);
+    if (change.after) Apply(*change.after, redacted);
+  }
   Apply(change.key, redacted);
   // A removed column is not "unchanged" either: it is gone.
   std::erase_if(change.unchanged_toast, [&](const std::string& name) {

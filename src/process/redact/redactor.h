@@ -78,6 +78,15 @@ class Redactor {
   Redactor(TablePolicy policy, std::shared_ptr<const KeyRing> keys)
       : policy_(std::move(policy)), keys_(std::move(keys)) {}
 
+  // The rule of a column, or nullptr.
+  const ColumnRule* RuleFor(std::string_view column) const;
+  // Apply(row) without removing the columns whose rule is `remove` (returns whether there are
+  // any), and a column i with twins[i] >= 0 takes the (already redacted) value of column
+  // twins[i] of `redacted_twin`; `twins` may be null.
+  bool ApplyRow(Row& row, std::vector<std::string>& redacted, const Row* redacted_twin,
+                const int32_t* twins) const;
+  // Removes the columns whose rule is `remove`.
+  void EraseRemoved(Row& row) const;
   // Applies a whole-value rule in place; returns whether the column counts as redacted.
   bool RedactValue(const ColumnRule& rule, Value& value) const;
   // Sets `out` to `value` with the detected PII replaced; false (and `out` untouched) when the
@@ -86,6 +95,7 @@ class Redactor {
 
   TablePolicy policy_;
   std::shared_ptr<const KeyRing> keys_;
+  uint64_t name_lengths_ = 0;  // bit min(n, 63) set when a rule's column name has n bytes
 };
 
 }  // namespace cdc::redact

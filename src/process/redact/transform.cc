@@ -74,7 +74,7 @@ Value GeneralizeDate(const Value& v, Generalization g) {
       return GeneralizeDays(FloorDiv(raw, kMicrosPerDay), g);
     case ValueKind::kText: {
       // ISO text such as "1990-05-17" or "1990-05-17T08:00:00Z".
-      const std::string& s = v.as_string();
+      std::string_view s = v.as_string();
       if (s.size() < 7 || !IsDigit(s[0]) || !IsDigit(s[1]) || !IsDigit(s[2]) || !IsDigit(s[3]) ||
           s[4] != '-' || !IsDigit(s[5]) || !IsDigit(s[6]) || (s.size() > 7 && IsDigit(s[7]))) {
         return Value::Null();
@@ -156,7 +156,7 @@ Value GeneralizeNumber(const Value& v, int64_t width) {
     }
     case ValueKind::kDecimal:
     case ValueKind::kText: {
-      const std::string& s = v.as_string();
+      std::string_view s = v.as_string();
       if (v.kind() == ValueKind::kDecimal && (s == "NaN" || s == "Infinity" || s == "-Infinity")) {
         return Value::Text(s);
       }

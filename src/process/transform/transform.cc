@@ -102,7 +102,7 @@ Result<Value> ToDouble(const Value& v) {
       return Value::Double(static_cast<double>(v.as_int64()));
     case ValueKind::kDecimal:
     case ValueKind::kText: {
-      const std::string& s = v.as_string();
+      std::string_view s = v.as_string();
       if (s == "NaN") return Value::Double(std::nan(""));
       if (s == "Infinity") return Value::Double(HUGE_VAL);
       if (s == "-Infinity") return Value::Double(-HUGE_VAL);
@@ -136,7 +136,7 @@ Result<Value> ToDecimal(const Value& v) {
       return Value::Decimal(std::string(buf, p));
     }
     case ValueKind::kText: {
-      const std::string& s = v.as_string();
+      std::string_view s = v.as_string();
       if (IsJsonNumber(s) || IsNonFinite(s)) return Value::Decimal(s);
       return CastError(v, "a number");
     }
@@ -153,7 +153,7 @@ Result<Value> ToBool(const Value& v) {
       if (v.as_int64() == 0 || v.as_int64() == 1) return Value::Bool(v.as_int64() == 1);
       return CastError(v, "0 or 1");
     case ValueKind::kText: {
-      std::string s = v.as_string();
+      std::string s(v.as_string());
       for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       if (s == "true" || s == "t" || s == "yes" || s == "y" || s == "on" || s == "1") {
         return Value::Bool(true);
@@ -199,7 +199,7 @@ Result<Value> ToTimestamp(const Value& v) {
       return Value::TimestampTz(d * kMicrosPerDay);
     }
     case ValueKind::kText: {
-      const std::string& s = v.as_string();
+      std::string_view s = v.as_string();
       if (s == "infinity") return Value::TimestampTz(Value::kInfinity);
       if (s == "-infinity") return Value::TimestampTz(Value::kMinusInfinity);
       int64_t days = 0;
@@ -223,7 +223,7 @@ Result<Value> ToDate(const Value& v) {
       return Value::Date(FloorDiv(m, kMicrosPerDay));
     }
     case ValueKind::kText: {
-      const std::string& s = v.as_string();
+      std::string_view s = v.as_string();
       if (s == "infinity") return Value::Date(Value::kInfinity);
       if (s == "-infinity") return Value::Date(Value::kMinusInfinity);
       int64_t days = 0;
@@ -406,14 +406,9 @@ void InsertSorted(std::vector<std::string>& names, const std::string& name) {
   if (it == names.end() || *it != name) names.insert(it, name);
 }
 
-// Column names are short: an inline loop beats a call to memcmp.
-inline bool SameName(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i] != b[i]) return false;
-  }
-  return true;
-}
+// A name's length as one bit of a 64-bit set (63 stands for 63 and longer): a step that names a
+// few columns skips every column whose length none of them has with one test.
+constexpr uint64_t LengthBit(size_t length) { return uint64_t{1} << (length < 63 ? length : 63); }
 
 bool Contains(const std::vector<std::string>& names, std::string_view name) {
   for (const auto& n : names) {
@@ -635,7 +630,19 @@ std::string CastSchema(CastType type, bool nullable) {
 
 Chain::Chain(std::vector<StepSpec> steps) : steps_(std::move(steps)) {
   templates_.resize(steps_.size());
-  for (const auto& step : steps_) added_ += step.kind == Kind::kSet ? 1 : 0;
+  name_lengths_.resize(steps_.size());
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    for (const auto& [from, to] : steps_[i].renames) {
+      name_lengths_[i] |= LengthBit(from.size()) | LengthBit(to.size());
+    }
+    for (const auto& c : steps_[i].columns) name_lengths_[i] |= LengthBit(c.size());
+  }
+  sets_from_.resize(steps_.size());
+  size_t sets = 0;
+  for (size_t i = steps_.size(); i-- > 0;) {
+    sets += steps_[i].kind == Kind::kSet ? 1 : 0;
+    sets_from_[i] = sets;
+  }
   for (size_t i = 0; i < steps_.size(); ++i) {
     if (steps_[i].kind != Kind::kSet || steps_[i].set_from != SetFrom::kTemplate) continue;
     std::vector<TemplatePart> parts;
@@ -683,7 +690,9 @@ Status Chain::ApplyStep(size_t i, Row& row) const {
       }
       std::fill(found, found + n, nullptr);
       std::fill(taken, taken + n, false);
+      const uint64_t lengths = name_lengths_[i];
       for (auto& c : cols) {
+        if ((lengths & LengthBit(c.name.size())) == 0) continue;  // neither source nor target
         bool source = false;
         for (size_t k = 0; k < n; ++k) {
           if (SameName(c.name, s.renames[k].first)) {
@@ -705,16 +714,26 @@ Status Chain::ApplyStep(size_t i, Row& row) const {
       }
       return Status::Ok();
     }
-    case Kind::kDrop:
+    case Kind::kDrop: {
+      const uint64_t lengths = name_lengths_[i];
       cols.erase(std::remove_if(cols.begin(), cols.end(),
-                                [&](const Column& c) { return Contains(s.columns, c.name); }),
+                                [&](const Column& c) {
+                                  return (lengths & LengthBit(c.name.size())) != 0 &&
+                                         Contains(s.columns, c.name);
+                                }),
                  cols.end());
       return Status::Ok();
-    case Kind::kInclude:
+    }
+    case Kind::kInclude: {
+      const uint64_t lengths = name_lengths_[i];
       cols.erase(std::remove_if(cols.begin(), cols.end(),
-                                [&](const Column& c) { return !Contains(s.columns, c.name); }),
+                                [&](const Column& c) {
+                                  return (lengths & LengthBit(c.name.size())) == 0 ||
+                                         !Contains(s.columns, c.name);
+                                }),
                  cols.end());
       return Status::Ok();
+    }
     case Kind::kCast:
       for (const auto& [column, type] : s.casts) {
         Value* v = FindColumn(cols, column);
@@ -762,6 +781,9 @@ Status Chain::ApplyStep(size_t i, Row& row) const {
       if (Value* target = FindColumn(cols, s.column)) {
         *target = std::move(result);
       } else {
+        // Room for this and the later set steps, reserved once and only when needed (a drop
+        // before the set usually leaves room).
+        if (cols.size() == cols.capacity()) cols.reserve(cols.size() + sets_from_[i]);
         row.Add(s.column, std::move(result));
       }
       return Status::Ok();
@@ -777,7 +799,7 @@ Status Chain::ApplyStep(size_t i, Row& row) const {
       // A reused buffer with simdjson's padding, so parsing allocates nothing per event.
       thread_local std::string buffer;
       thread_local simdjson::ondemand::parser parser;
-      const std::string& json = v.as_string();
+      std::string_view json = v.as_string();
       buffer.assign(json);
       buffer.resize(json.size() + simdjson::SIMDJSON_PADDING);
       simdjson::ondemand::document doc;
@@ -806,17 +828,12 @@ Status Chain::ApplyStep(size_t i, Row& row) const {
 }
 
 Status Chain::Apply(Row& row) const {
-  if (added_ > 0) row.columns().reserve(row.size() + added_);
   for (size_t i = 0; i < steps_.size(); ++i) CDC_RETURN_IF_ERROR(ApplyStep(i, row));
   return Status::Ok();
 }
 
 Status Chain::Apply(ChangeEvent& change, std::vector<std::string>& redacted) const {
   if (steps_.empty()) return Status::Ok();
-  if (added_ > 0) {
-    if (change.before) change.before->columns().reserve(change.before->size() + added_);
-    if (change.after) change.after->columns().reserve(change.after->size() + added_);
-  }
   for (size_t i = 0; i < steps_.size(); ++i) {
     if (change.before) CDC_RETURN_IF_ERROR(ApplyStep(i, *change.before));
     if (change.after) CDC_RETURN_IF_ERROR(ApplyStep(i, *change.after));

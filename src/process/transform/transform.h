@@ -128,7 +128,8 @@ class Chain {
 
   std::vector<StepSpec> steps_;
   std::vector<std::vector<Segment>> templates_;  // per step; empty unless a template
-  size_t added_ = 0;  // columns the set steps may add: reserved once per image
+  std::vector<uint64_t> name_lengths_;  // per step: LengthBit of every column name it names
+  std::vector<size_t> sets_from_;       // per step: the set steps from it on (columns they may add)
 };
 
 }  // namespace cdc::transform

@@ -419,10 +419,10 @@ Result<Value> DecodeText(uint32_t type_oid, std::string_view s, const PgTypeRegi
   for (int depth = 0; type != nullptr && type->type_class == PgTypeClass::kDomain; ++depth) {
     if (depth > 16) return Bad(type, "domain nesting too deep");
     const PgTypeInfo* base = types.Find(type->base_oid);
-    if (base == nullptr) return Value::Text(std::string(s));
+    if (base == nullptr) return Value::Text(s);
     type = base;
   }
-  if (type == nullptr) return Value::Text(std::string(s));
+  if (type == nullptr) return Value::Text(s);
   switch (type->type_class) {
     case PgTypeClass::kInteger: {
       int64_t i;
@@ -431,7 +431,7 @@ Result<Value> DecodeText(uint32_t type_oid, std::string_view s, const PgTypeRegi
     }
     case PgTypeClass::kNumeric:
       if (!IsNumeric(s)) return Bad(type, "not a numeric literal");
-      return Value::Decimal(std::string(s));
+      return Value::Decimal(s);
     case PgTypeClass::kFloat:
       return DecodeFloat(type, s);
     case PgTypeClass::kBool:
@@ -454,24 +454,24 @@ Result<Value> DecodeText(uint32_t type_oid, std::string_view s, const PgTypeRegi
     case PgTypeClass::kTime:
       return DecodeTime(type, s);
     case PgTypeClass::kTimeTz:
-      return Value::TimeTz(std::string(s));
+      return Value::TimeTz(s);
     case PgTypeClass::kTimestamp:
       return DecodeTimestamp(type, s, false);
     case PgTypeClass::kTimestampTz:
       return DecodeTimestamp(type, s, true);
     case PgTypeClass::kInterval:
-      return Value::Interval(std::string(s));
+      return Value::Interval(s);
     case PgTypeClass::kInet:
-      return Value::Inet(std::string(s));
+      return Value::Inet(s);
     case PgTypeClass::kArray:
       return ArrayParser(s, type, types).Parse();
     case PgTypeClass::kText:
     case PgTypeClass::kEnum:
     case PgTypeClass::kDomain:
     case PgTypeClass::kOther:
-      return Value::Text(std::string(s));
+      return Value::Text(s);
   }
-  return Value::Text(std::string(s));
+  return Value::Text(s);
 }
 
 std::string QuoteIdentifier(std::string_view name) {

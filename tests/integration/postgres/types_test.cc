@@ -247,7 +247,8 @@ TEST_F(PgTypesTest, AgreesWithTestDecoding) {
       "SELECT string_agg(data, E'\\n') FROM pg_logical_slot_get_changes('oracle', NULL, NULL) "
       "WHERE data LIKE 'table%'");
   ASSERT_TRUE(oracle.ok()) << oracle.status().ToString();
-  EXPECT_NE(oracle->find("v[numeric]:" + v[0].as_string()), std::string::npos) << *oracle;
+  EXPECT_NE(oracle->find("v[numeric]:" + std::string(v[0].as_string())), std::string::npos)
+      << *oracle;
 }
 
 }  // namespace

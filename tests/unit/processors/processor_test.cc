@@ -175,7 +175,7 @@ TEST_F(ProcessorRedaction, CaptureTablesTakeTheListFromCaptureAndDoNotRedactTwic
   ChangeEvent c = Update();
   CaptureResult captured = p->Capture(c);
   EXPECT_TRUE(captured.redacted);
-  std::string token = c.after->Find("phone")->as_string();
+  std::string token(c.after->Find("phone")->as_string());
   auto r = p->Process(c, &captured);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->change.after->Find("phone")->as_string(), token);  // not a hash of the hash
