@@ -41,6 +41,7 @@ using SourcePosition = std::variant<std::monostate, PgPosition, ContentPosition>
 // A stable text form of the position, used to derive the event id: "pg/0/1540978/729/0",
 // "json/<digest>".
 std::string PositionKey(const SourcePosition& position);
+void AppendPositionKey(const SourcePosition& position, std::string& out);
 
 struct ChangeEvent {
   std::string schema = "public";

@@ -214,7 +214,8 @@ Status Pipeline::ProcessAndDeliver(const TableProcessor& processor, ChangeEvent&
   ++stats_.published;
   OutputEvent out(*processed, envelope_);
   matched_.clear();
-  CDC_RETURN_IF_ERROR(matcher_->Match(out.Json(EventFormat::kEventBridge), matched_));
+  CDC_RETURN_IF_ERROR(matcher_->Match(out.Json(EventFormat::kEventBridge),
+                                      EnvelopeView(*processed, envelope_, out.id()), matched_));
   if (matched_.empty()) {
     ++stats_.unmatched;
     return Status::Ok();
