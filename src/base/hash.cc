@@ -1,3 +1,8 @@
+// SHA1_Init/Update/Final are deprecated since OpenSSL 3.0 in favour of EVP, but the event id is
+// hashed for every event from a prepared state, and EVP cannot copy a digest state without
+// allocating (EVP_MD_CTX_copy_ex duplicates the provider's context on the heap); a SHA_CTX is a
+// plain struct. The functions run the same SHA-1 code as EVP.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "base/hash.h"
 
 #include <openssl/evp.h>
@@ -36,9 +41,6 @@ namespace {
 class NamespaceHasher {
  public:
   explicit NamespaceHasher(std::string_view ns) : ns_(ns) {
-    md_ = EVP_MD_fetch(nullptr, "SHA1", nullptr);
-    base_ = EVP_MD_CTX_new();
-    work_ = EVP_MD_CTX_new();
     std::string bytes;
     int hi = -1;
     for (char c : ns) {
@@ -51,33 +53,23 @@ class NamespaceHasher {
         hi = -1;
       }
     }
-    EVP_DigestInit_ex(base_, md_, nullptr);
-    EVP_DigestUpdate(base_, bytes.data(), bytes.size());
+    SHA1_Init(&base_);
+    SHA1_Update(&base_, bytes.data(), bytes.size());
   }
-  ~NamespaceHasher() {
-    EVP_MD_CTX_free(work_);
-    EVP_MD_CTX_free(base_);
-    EVP_MD_free(md_);
-  }
-  NamespaceHasher(const NamespaceHasher&) = delete;
-  NamespaceHasher& operator=(const NamespaceHasher&) = delete;
 
   const std::string& ns() const { return ns_; }
 
-  std::array<uint8_t, 20> Digest(std::string_view name) {
+  std::array<uint8_t, 20> Digest(std::string_view name) const {
     std::array<uint8_t, 20> out;
-    unsigned int len = 0;
-    EVP_MD_CTX_copy_ex(work_, base_);
-    EVP_DigestUpdate(work_, name.data(), name.size());
-    EVP_DigestFinal_ex(work_, out.data(), &len);
+    SHA_CTX work = base_;
+    SHA1_Update(&work, name.data(), name.size());
+    SHA1_Final(out.data(), &work);
     return out;
   }
 
  private:
   std::string ns_;
-  EVP_MD* md_ = nullptr;
-  EVP_MD_CTX* base_ = nullptr;
-  EVP_MD_CTX* work_ = nullptr;
+  SHA_CTX base_;
 };
 
 }  // namespace

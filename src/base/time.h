@@ -22,6 +22,9 @@ std::optional<Timestamp> ParseRfc3339(std::string_view text);
 // Formats as RFC 3339 UTC with a "Z" suffix; fractional seconds only when non-zero, trimmed of
 // trailing zeros (e.g. "2024-01-15T10:30:00Z", "2024-01-15T10:30:00.5Z").
 std::string FormatRfc3339(Timestamp t);
+// The same into `buf` (no allocation, for the hot path); returns the length.
+constexpr size_t kRfc3339Capacity = 40;
+size_t FormatRfc3339(Timestamp t, char (&buf)[kRfc3339Capacity]);
 
 // Days since the epoch for a proleptic Gregorian date, and back.
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d);

@@ -15,12 +15,15 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <unordered_map>
 
 #include "bus/pattern.h"
+#include "event/value.h"
 
 namespace cdc {
 namespace {
@@ -143,7 +146,7 @@ struct PathNode {
   const uint32_t* Find(std::string_view key) const {
     if (child_list.size() <= 8) {
       for (const auto& [name, child] : child_list) {
-        if (name == key) return &child;
+        if (SameName(name, key)) return &child;
       }
       return nullptr;
     }
@@ -156,6 +159,13 @@ struct FlatValue {
   Scalar scalar;
   uint32_t membership_begin = 0;
   uint32_t membership_count = 0;
+};
+
+// An object or array of a visited event being read (see EventFlattener).
+struct VisitFrame {
+  const PathNode* node;  // nullptr: nothing below is used
+  bool array;
+  uint32_t index;  // the next element's, in an array
 };
 
 // Per-thread working memory, reused across events and across matchers. Everything indexed by
@@ -177,6 +187,39 @@ struct Scratch {
   uint32_t generation = 0;
   std::string folded;
   std::string big_digits;
+  // Matching a visited event: the texts of recorded values are copied here (what the visitor
+  // passes lives only during the call); `fragment` holds a raw JSON value being parsed.
+  bool own_texts = false;
+  std::string fragment;
+  std::vector<VisitFrame> frames;
+  // Blocks of bytes the owned texts are copied into, kept across events.
+  static constexpr size_t kBlockBytes = 4096;
+  std::vector<std::unique_ptr<char[]>> blocks;
+  std::vector<std::unique_ptr<char[]>> large;  // texts longer than a block, freed per event
+  size_t block = 0;                            // the block being filled
+  size_t used = 0;                             // bytes used in it
+
+  std::string_view Own(std::string_view text) {
+    if (text.size() > kBlockBytes) {
+      large.push_back(std::make_unique<char[]>(text.size()));
+      std::memcpy(large.back().get(), text.data(), text.size());
+      return std::string_view(large.back().get(), text.size());
+    }
+    if (blocks.empty() || used + text.size() > kBlockBytes) {
+      if (!blocks.empty()) ++block;
+      if (block == blocks.size()) blocks.push_back(std::make_unique<char[]>(kBlockBytes));
+      used = 0;
+    }
+    char* at = blocks[block].get() + used;
+    if (!text.empty()) std::memcpy(at, text.data(), text.size());
+    used += text.size();
+    return std::string_view(at, text.size());
+  }
+  void ReleaseOwned() {
+    large.clear();
+    block = 0;
+    used = 0;
+  }
 };
 
 Scratch& ThreadScratch() {
@@ -192,14 +235,28 @@ bool IsBigIntegerLiteral(std::string_view lit, double d) {
 class CompiledMatcher final : public Matcher {
  public:
   Status Match(std::string_view event_json, std::vector<uint32_t>& out) const override;
+  Status Match(std::string_view event_json, const VisitableEvent& event,
+               std::vector<uint32_t>& out) const override;
 
   Status Add(uint32_t rule, std::vector<SubRule> sub_rules);
 
  private:
+  friend class EventFlattener;
+
   uint32_t PathId(const std::string& path);
   void IndexPredicate(PathIndex& index, const Predicate& p, uint32_t cond, uint32_t pred_index);
+  // The node a member `key` of an object at `node` leads to (a dotted key is the same path as
+  // nesting), or nullptr when no rule uses anything below it.
+  const PathNode* Child(const PathNode& node, std::string_view key) const;
   bool Flatten(od::value v, const PathNode& node, Scratch& s) const;
   bool RecordScalar(od::value v, od::json_type type, uint32_t path, Scratch& s) const;
+  // Adds a value of `path`, with the array elements it is in.
+  void Store(FlatValue fv, uint32_t path, Scratch& s) const;
+  // Flattens one raw JSON value found at `node` of a visited event.
+  bool FlattenRaw(std::string_view json, const PathNode& node, Scratch& s) const;
+  // The per-event reset, and everything after the values are collected.
+  Scratch& Begin() const;
+  void Finish(Scratch& s, std::vector<uint32_t>& out) const;
   void OfferValue(const PathIndex& index, const Scalar& v, Scratch& s) const;
   void Hit(uint32_t cond, Scratch& s) const;
   void HitAll(const CondList& conds, Scratch& s) const {
@@ -475,6 +532,12 @@ bool CompiledMatcher::RecordScalar(od::value v, od::json_type type, uint32_t pat
     default:
       return false;
   }
+  if (s.own_texts) sc.text = s.Own(sc.text);
+  Store(fv, path, s);
+  return true;
+}
+
+void CompiledMatcher::Store(FlatValue fv, uint32_t path, Scratch& s) const {
   if (!s.array_stack.empty()) {
     fv.membership_begin = static_cast<uint32_t>(s.memberships.size());
     fv.membership_count = static_cast<uint32_t>(s.array_stack.size());
@@ -484,7 +547,28 @@ bool CompiledMatcher::RecordScalar(od::value v, od::json_type type, uint32_t pat
   auto& slot = s.values[path];
   if (slot.empty()) s.touched_paths.push_back(path);
   slot.push_back(fv);
-  return true;
+}
+
+const PathNode* CompiledMatcher::Child(const PathNode& node, std::string_view key) const {
+  // Keys are short and seldom dotted: a plain loop finds the dot without a call to memchr.
+  auto find_dot = [&](size_t from) {
+    for (size_t i = from; i < key.size(); ++i) {
+      if (key[i] == '.') return i;
+    }
+    return std::string_view::npos;
+  };
+  const PathNode* child = &node;
+  size_t start = 0;
+  while (child) {
+    size_t dot = find_dot(start);
+    std::string_view segment =
+        key.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    const uint32_t* next = child->Find(segment);
+    child = next ? &path_nodes_[*next] : nullptr;
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return child;
 }
 
 bool CompiledMatcher::Flatten(od::value v, const PathNode& node, Scratch& s) const {
@@ -498,17 +582,7 @@ bool CompiledMatcher::Flatten(od::value v, const PathNode& node, Scratch& s) con
         std::string_view key;
         if (field.unescaped_key().get(key)) return false;
         // A dotted key in the event is the same path as nesting ("a.b" == {"a":{"b"}}).
-        const PathNode* child = &node;
-        size_t start = 0;
-        while (child) {
-          size_t dot = key.find('.', start);
-          std::string_view segment = key.substr(
-              start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-          const uint32_t* next = child->Find(segment);
-          child = next ? &path_nodes_[*next] : nullptr;
-          if (dot == std::string_view::npos) break;
-          start = dot + 1;
-        }
+        const PathNode* child = Child(node, key);
         // Fields no rule uses are left unread; On-Demand skips them when the loop advances.
         if (!child) continue;
         od::value fv;
@@ -597,7 +671,7 @@ bool CompiledMatcher::ArrayConsistent(const CompiledSubRule& sr, const Scratch& 
   return search(0);
 }
 
-Status CompiledMatcher::Match(std::string_view event_json, std::vector<uint32_t>& out) const {
+Scratch& CompiledMatcher::Begin() const {
   Scratch& s = ThreadScratch();
   if (s.values.size() < paths_.size()) {
     s.values.resize(paths_.size());
@@ -627,20 +701,13 @@ Status CompiledMatcher::Match(std::string_view event_json, std::vector<uint32_t>
   s.array_stack.clear();
   s.next_array_id = 0;
   s.candidates.clear();
+  s.own_texts = false;
+  s.ReleaseOwned();
+  s.frames.clear();
+  return s;
+}
 
-  s.buffer.resize(event_json.size() + simdjson::SIMDJSON_PADDING);
-  std::memcpy(s.buffer.data(), event_json.data(), event_json.size());
-  od::document doc;
-  if (s.parser.iterate(s.buffer.data(), event_json.size(), s.buffer.size()).get(doc)) {
-    return InvalidArgument("the event is not valid JSON");
-  }
-  od::value root;
-  const char* rest = nullptr;
-  if (doc.get_value().get(root) || !Flatten(root, path_nodes_[0], s) ||
-      doc.current_location().get(rest) == simdjson::SUCCESS) {
-    return InvalidArgument("the event is not valid JSON");
-  }
-
+void CompiledMatcher::Finish(Scratch& s, std::vector<uint32_t>& out) const {
   for (uint32_t p : s.touched_paths) {
     for (const auto& v : s.values[p]) OfferValue(paths_[p], v.scalar, s);
   }
@@ -661,6 +728,194 @@ Status CompiledMatcher::Match(std::string_view event_json, std::vector<uint32_t>
     if (ArrayConsistent(sub, s)) emit(sub.rule);
   }
   std::sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end());
+}
+
+Status CompiledMatcher::Match(std::string_view event_json, std::vector<uint32_t>& out) const {
+  Scratch& s = Begin();
+  s.buffer.resize(event_json.size() + simdjson::SIMDJSON_PADDING);
+  std::memcpy(s.buffer.data(), event_json.data(), event_json.size());
+  od::document doc;
+  if (s.parser.iterate(s.buffer.data(), event_json.size(), s.buffer.size()).get(doc)) {
+    return InvalidArgument("the event is not valid JSON");
+  }
+  od::value root;
+  const char* rest = nullptr;
+  if (doc.get_value().get(root) || !Flatten(root, path_nodes_[0], s) ||
+      doc.current_location().get(rest) == simdjson::SUCCESS) {
+    return InvalidArgument("the event is not valid JSON");
+  }
+  Finish(s, out);
+  return Status::Ok();
+}
+
+bool CompiledMatcher::FlattenRaw(std::string_view json, const PathNode& node, Scratch& s) const {
+  // As one element of an array, so that a scalar is read as it is inside the event; the
+  // element is flattened at `node` itself (the wrapping array is not one of the event's).
+  s.fragment.clear();
+  s.fragment.push_back('[');
+  s.fragment.append(json);
+  s.fragment.push_back(']');
+  size_t length = s.fragment.size();
+  s.fragment.resize(length + simdjson::SIMDJSON_PADDING);
+  od::document doc;
+  od::array array;
+  if (s.parser.iterate(s.fragment.data(), length, s.fragment.size()).get(doc) ||
+      doc.get_array().get(array)) {
+    return false;
+  }
+  size_t elements = 0;
+  for (auto element : array) {
+    od::value v;
+    if (element.get(v) || !Flatten(v, node, s)) return false;
+    ++elements;
+  }
+  const char* rest = nullptr;
+  return elements == 1 && doc.current_location().get(rest) != simdjson::SUCCESS;
+}
+
+// Reads a visited event (an EventVisitor) the way Flatten reads its text: it follows the members
+// along the tree of paths the rules use, records the scalars of those paths, and tells the
+// writer which members it can skip.
+class EventFlattener final : public EventVisitor {
+ public:
+  EventFlattener(const CompiledMatcher& m, Scratch& s) : m_(m), s_(s), frames_(s.frames) {}
+
+  bool ok() const { return ok_; }
+
+  EventVisitor& BeginObject() override {
+    frames_.push_back({TakeNode(), false, 0});
+    return *this;
+  }
+  EventVisitor& EndObject() override {
+    frames_.pop_back();
+    pending_ = nullptr;
+    return *this;
+  }
+  EventVisitor& BeginArray() override {
+    const PathNode* node = TakeNode();
+    if (node != nullptr) s_.array_stack.emplace_back(s_.next_array_id++, 0);
+    frames_.push_back({node, true, 0});
+    return *this;
+  }
+  EventVisitor& EndArray() override {
+    if (frames_.back().node != nullptr) s_.array_stack.pop_back();
+    frames_.pop_back();
+    pending_ = nullptr;
+    return *this;
+  }
+  EventVisitor& Key(std::string_view key) override {
+    const PathNode* node = frames_.back().node;
+    pending_ = node != nullptr ? m_.Child(*node, key) : nullptr;
+    return *this;
+  }
+  bool WantsValue() const override { return pending_ != nullptr; }
+
+  EventVisitor& String(std::string_view text) override {
+    if (uint32_t path; TakePath(path)) {
+      FlatValue fv;
+      fv.scalar.kind = ScalarKind::kString;
+      fv.scalar.text = s_.Own(text);
+      m_.Store(fv, path, s_);
+    }
+    return *this;
+  }
+  EventVisitor& Int(int64_t v) override {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+    return Number(std::string_view(buf, static_cast<size_t>(end - buf)), static_cast<double>(v));
+  }
+  EventVisitor& Uint(uint64_t v) override {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+    return Number(std::string_view(buf, static_cast<size_t>(end - buf)), static_cast<double>(v));
+  }
+  EventVisitor& Double(double v) override {
+    // As JsonWriter::Double writes it; the shortest form parses back to `v`.
+    if (std::isnan(v)) return String("NaN");
+    if (std::isinf(v)) return String(v > 0 ? "Infinity" : "-Infinity");
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+    return Number(std::string_view(buf, static_cast<size_t>(end - buf)), v);
+  }
+  EventVisitor& Bool(bool v) override {
+    if (uint32_t path; TakePath(path)) {
+      FlatValue fv;
+      fv.scalar.kind = v ? ScalarKind::kTrue : ScalarKind::kFalse;
+      m_.Store(fv, path, s_);
+    }
+    return *this;
+  }
+  EventVisitor& Null() override {
+    if (uint32_t path; TakePath(path)) {
+      FlatValue fv;
+      fv.scalar.kind = ScalarKind::kNull;
+      m_.Store(fv, path, s_);
+    }
+    return *this;
+  }
+  EventVisitor& Raw(std::string_view json) override {
+    const PathNode* node = TakeNode();
+    if (node != nullptr && ok_) {
+      s_.own_texts = true;
+      ok_ = m_.FlattenRaw(json, *node, s_);
+      s_.own_texts = false;
+    }
+    return *this;
+  }
+
+ private:
+  // The node of the value being written: the member's (after Key), or in an array the array's
+  // (the element's index is recorded for the consistency check), or the root.
+  const PathNode* TakeNode() {
+    if (frames_.empty()) return &m_.path_nodes_[0];
+    VisitFrame& f = frames_.back();
+    if (!f.array) {
+      const PathNode* node = pending_;
+      pending_ = nullptr;
+      return node;
+    }
+    if (f.node != nullptr) s_.array_stack.back().second = f.index;
+    ++f.index;
+    return f.node;
+  }
+  bool TakePath(uint32_t& path) {
+    const PathNode* node = TakeNode();
+    if (node == nullptr || node->path < 0) return false;
+    path = static_cast<uint32_t>(node->path);
+    return true;
+  }
+  EventVisitor& Number(std::string_view literal, double value) {
+    if (uint32_t path; TakePath(path)) {
+      FlatValue fv;
+      Scalar& sc = fv.scalar;
+      sc.kind = ScalarKind::kNumber;
+      sc.text = s_.Own(literal);
+      sc.number = value;
+      sc.number_ok = true;  // integers and finite doubles
+      sc.big_integer = IsBigIntegerLiteral(literal, value);
+      m_.Store(fv, path, s_);
+    }
+    return *this;
+  }
+
+  const CompiledMatcher& m_;
+  Scratch& s_;
+  std::vector<VisitFrame>& frames_;
+  const PathNode* pending_ = nullptr;
+  bool ok_ = true;
+};
+
+Status CompiledMatcher::Match(std::string_view event_json, const VisitableEvent& event,
+                              std::vector<uint32_t>& out) const {
+  Scratch& s = Begin();
+  // Parsing checks the whole text's UTF-8 even where it skips a value; so does this.
+  if (!simdjson::validate_utf8(event_json.data(), event_json.size())) {
+    return InvalidArgument("the event is not valid JSON");
+  }
+  EventFlattener flattener(*this, s);
+  event.Accept(flattener);
+  if (!flattener.ok()) return InvalidArgument("the event is not valid JSON");
+  Finish(s, out);
   return Status::Ok();
 }
 

@@ -5,7 +5,8 @@
 // actual semantics where they differ from its docs (numbers compare by value, a null value is not
 // a missing field, anything-but never matches a missing field, dotted keys are nesting).
 //
-// Cost: each event is parsed once and only the fields some rule uses are read. Exact, prefix,
+// Cost: each event is parsed once and only the fields some rule uses are read (or, given the
+// event's structure, only those fields are read from it, and nothing is parsed). Exact, prefix,
 // suffix and equals-ignore-case values are looked up in per-field hash tables and tries, so their
 // cost does not grow with the number of rules; wildcard, numeric ranges, cidr and anything-but
 // are checked one by one per field.
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "event/event_visitor.h"
 
 namespace cdc {
 
@@ -48,6 +50,13 @@ class Matcher {
   // not JSON; fields no rule uses are skipped, so only their structure is checked, not their
   // contents.
   virtual Status Match(std::string_view event_json, std::vector<uint32_t>& out) const = 0;
+
+  // The same result for an event whose structure is at hand: `event` writes what `event_json`
+  // holds (the pipeline's EnvelopeView), and the matcher reads the fields its rules use from it
+  // instead of parsing the text again; the text itself is only checked to be valid UTF-8, as the
+  // parser would. Raw JSON values (JSON columns, decimals) on a path some rule uses are parsed.
+  virtual Status Match(std::string_view event_json, const VisitableEvent& event,
+                       std::vector<uint32_t>& out) const = 0;
 };
 
 // Checks one pattern. The error message has AWS's form:

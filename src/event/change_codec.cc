@@ -189,10 +189,9 @@ bool ReadRow(Reader& r, Row& row) {
   uint64_t n = r.Count();
   row.columns().reserve(n);
   for (uint64_t i = 0; i < n && r.ok(); ++i) {
-    std::string name = r.String();
-    Value v;
-    if (!ReadValue(r, v, 0)) return false;
-    row.Add(std::move(name), std::move(v));
+    Column& c = row.columns().emplace_back();  // built in place
+    c.name.assign(r.View());
+    if (!ReadValue(r, c.value, 0)) return false;
   }
   return r.ok();
 }

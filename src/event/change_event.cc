@@ -1,6 +1,6 @@
 #include "event/change_event.h"
 
-#include <fmt/core.h>
+#include <charconv>
 
 #include <algorithm>
 #include <charconv>
@@ -32,12 +32,42 @@ std::optional<Op> ParseOp(std::string_view name) {
   return std::nullopt;
 }
 
-std::string PositionKey(const SourcePosition& position) {
+void AppendPositionKey(const SourcePosition& position, std::string& out) {
   if (const auto* pg = std::get_if<PgPosition>(&position)) {
-    return fmt::format("pg/{}/{}/{}", pg->commit_lsn.ToString(), pg->xid.value(), pg->seq);
+    // Computed for every event's id: appended by hand rather than formatted.
+    char buf[24];
+    auto hex = [&](uint32_t v) {  // upper case, as Lsn::ToString
+      char* end = std::to_chars(buf, buf + sizeof(buf), v, 16).ptr;
+      for (char* c = buf; c < end; ++c) {
+        if (*c >= 'a' && *c <= 'f') *c = static_cast<char>(*c - 'a' + 'A');
+      }
+      out.append(buf, end);
+    };
+    auto decimal = [&](uint32_t v) {
+      out.append(buf, std::to_chars(buf, buf + sizeof(buf), v).ptr);
+    };
+    out += "pg/";
+    hex(static_cast<uint32_t>(pg->commit_lsn.value() >> 32));
+    out += '/';
+    hex(static_cast<uint32_t>(pg->commit_lsn.value()));
+    out += '/';
+    decimal(pg->xid.value());
+    out += '/';
+    decimal(pg->seq);
+    return;
   }
-  if (const auto* c = std::get_if<ContentPosition>(&position)) return "json/" + c->digest;
-  return "none";
+  if (const auto* c = std::get_if<ContentPosition>(&position)) {
+    out += "json/";
+    out += c->digest;
+    return;
+  }
+  out += "none";
+}
+
+std::string PositionKey(const SourcePosition& position) {
+  std::string out;
+  AppendPositionKey(position, out);
+  return out;
 }
 
 std::string ChangeEvent::QualifiedName() const {

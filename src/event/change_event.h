@@ -41,6 +41,7 @@ using SourcePosition = std::variant<std::monostate, PgPosition, ContentPosition>
 // A stable text form of the position, used to derive the event id: "pg/0/1540978/729/0",
 // "json/<digest>".
 std::string PositionKey(const SourcePosition& position);
+void AppendPositionKey(const SourcePosition& position, std::string& out);
 
 // A PostgreSQL position as the state store keeps it ("commitLsn/xid/seq", decimal), and back:
 // nullopt when `text` is not one.

@@ -9,13 +9,18 @@ namespace {
 // The namespace of cdc-pipeline's event ids (a fixed, randomly chosen UUID).
 constexpr std::string_view kIdNamespace = "5b0c7a4e-3f1d-4c8e-9a52-1e6f0d2b7c39";
 
-void WriteStringArray(JsonWriter& w, const std::vector<std::string>& items) {
+// The writers below are templates over JsonWriter and EventVisitor (see VisitEnvelope), so that
+// the rule matcher reads exactly what the JSON says.
+
+template <typename W>
+void WriteStringArray(W& w, const std::vector<std::string>& items) {
   w.BeginArray();
   for (const auto& s : items) w.String(s);
   w.EndArray();
 }
 
-void WriteDetail(JsonWriter& w, const ProcessedEvent& event, const EnvelopeOptions& options) {
+template <typename W>
+void WriteDetail(W& w, const ProcessedEvent& event, const EnvelopeOptions& options) {
   const ChangeEvent& c = event.change;
   w.BeginObject();
   WriteChangeFields(w, c);
@@ -27,30 +32,59 @@ void WriteDetail(JsonWriter& w, const ProcessedEvent& event, const EnvelopeOptio
     w.Key("redacted");
     WriteStringArray(w, event.redacted);
   }
-  w.Key("metadata").BeginObject();
-  w.Key("pipeline").String(options.pipeline);
-  if (const auto* pg = std::get_if<PgPosition>(&c.position)) {
-    w.Key("lsn").String(pg->commit_lsn.ToString());
-    w.Key("txId").Uint(pg->xid.value());
-    w.Key("seq").Uint(pg->seq);
-  } else if (const auto* content = std::get_if<ContentPosition>(&c.position)) {
-    w.Key("digest").String(content->digest);
-  }
-  w.Key("schemaVersion").Uint(c.schema_version);
-  if (!c.unchanged_toast.empty()) {
-    w.Key("unchangedToast");
-    WriteStringArray(w, c.unchanged_toast);
+  w.Key("metadata");
+  if (w.WantsValue()) {
+    w.BeginObject();
+    w.Key("pipeline").String(options.pipeline);
+    if (const auto* pg = std::get_if<PgPosition>(&c.position)) {
+      w.Key("lsn");
+      if (w.WantsValue()) w.String(pg->commit_lsn.ToString());
+      w.Key("txId").Uint(pg->xid.value());
+      w.Key("seq").Uint(pg->seq);
+    } else if (const auto* content = std::get_if<ContentPosition>(&c.position)) {
+      w.Key("digest").String(content->digest);
+    }
+    w.Key("schemaVersion").Uint(c.schema_version);
+    if (!c.unchanged_toast.empty()) {
+      w.Key("unchangedToast");
+      WriteStringArray(w, c.unchanged_toast);
+    }
+    w.EndObject();
   }
   w.EndObject();
+}
+
+// The EventBridge event's members. EncodeEnvelope and VisitEnvelope both write it from here.
+template <typename W>
+void WriteEnvelope(W& w, const ProcessedEvent& event, const EnvelopeOptions& options,
+                   std::string_view id) {
+  w.BeginObject();
+  w.Key("version").String("0");
+  w.Key("id").String(id);
+  w.Key("detail-type");
+  if (w.WantsValue()) w.String(DetailType(event.change));
+  w.Key("source").String(options.source);
+  w.Key("account").String(options.account);
+  w.Key("time");
+  if (w.WantsValue()) {
+    char buf[kRfc3339Capacity];
+    Timestamp seconds{event.change.commit_time.micros / 1000000 * 1000000};
+    w.String(std::string_view(buf, FormatRfc3339(seconds, buf)));
+  }
+  w.Key("region").String(options.region);
+  w.Key("resources").BeginArray().EndArray();
+  w.Key("detail");
+  if (w.WantsValue()) WriteDetail(w, event, options);
   w.EndObject();
 }
 
 }  // namespace
 
 std::string EventId(std::string_view pipeline, const SourcePosition& position) {
-  std::string name(pipeline);
+  thread_local std::string name;
+  name.assign(pipeline);
   name += '\n';
-  name += PositionKey(position);
+  AppendPositionKey(position, name);
   return UuidV5(kIdNamespace, name);
 }
 
@@ -70,20 +104,17 @@ std::string EncodeEnvelope(const ProcessedEvent& event, const EnvelopeOptions& o
   std::string out;
   out.reserve(512);
   JsonWriter w(out);
-  w.BeginObject();
-  w.Key("version").String("0");
-  w.Key("id").String(id);
-  w.Key("detail-type").String(DetailType(event.change));
-  w.Key("source").String(options.source);
-  w.Key("account").String(options.account);
-  w.Key("time").String(
-      FormatRfc3339(Timestamp{event.change.commit_time.micros / 1000000 * 1000000}));
-  w.Key("region").String(options.region);
-  w.Key("resources").BeginArray().EndArray();
-  w.Key("detail");
-  WriteDetail(w, event, options);
-  w.EndObject();
+  WriteEnvelope(w, event, options, id);
   return out;
+}
+
+void VisitEnvelope(EventVisitor& visitor, const ProcessedEvent& event,
+                   const EnvelopeOptions& options, std::string_view id) {
+  WriteEnvelope(visitor, event, options, id);
+}
+
+void EnvelopeView::Accept(EventVisitor& visitor) const {
+  WriteEnvelope(visitor, event_, options_, id_);
 }
 
 std::string EncodeCloudEvent(const ProcessedEvent& event, const EnvelopeOptions& options) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "event/change_event.h"
+#include "event/event_visitor.h"
 
 namespace cdc {
 
@@ -37,6 +38,25 @@ std::string DetailType(const ChangeEvent& change);
 std::string EncodeEnvelope(const ProcessedEvent& event, const EnvelopeOptions& options);
 std::string EncodeEnvelope(const ProcessedEvent& event, const EnvelopeOptions& options,
                            std::string_view id);
+
+// The same event as the calls EncodeEnvelope makes to write it, to a visitor (parts it does not
+// want are skipped), and as something that can write itself to one: what the rule matcher reads
+// instead of the text.
+void VisitEnvelope(EventVisitor& visitor, const ProcessedEvent& event,
+                   const EnvelopeOptions& options, std::string_view id);
+
+class EnvelopeView final : public VisitableEvent {
+ public:
+  // All three must outlive the view.
+  EnvelopeView(const ProcessedEvent& event, const EnvelopeOptions& options, std::string_view id)
+      : event_(event), options_(options), id_(id) {}
+  void Accept(EventVisitor& visitor) const override;
+
+ private:
+  const ProcessedEvent& event_;
+  const EnvelopeOptions& options_;
+  std::string_view id_;
+};
 
 // The CloudEvents 1.0 structured-mode form of the same event (id, source, type, time, data).
 std::string EncodeCloudEvent(const ProcessedEvent& event, const EnvelopeOptions& options);

@@ -9,7 +9,11 @@
 namespace cdc {
 namespace {
 
-void WriteTimestampMicros(JsonWriter& w, int64_t micros, bool with_zone) {
+// The writers below are templates over JsonWriter and EventVisitor, so that the rule matcher
+// reads exactly what the JSON says.
+
+template <typename W>
+void WriteTimestampMicros(W& w, int64_t micros, bool with_zone) {
   if (micros == Value::kInfinity) {
     w.String("infinity");
     return;
@@ -18,12 +22,14 @@ void WriteTimestampMicros(JsonWriter& w, int64_t micros, bool with_zone) {
     w.String("-infinity");
     return;
   }
-  std::string s = FormatRfc3339(Timestamp{micros});
-  if (!with_zone) s.pop_back();  // drop the "Z": a timestamp without time zone has no offset
-  w.String(s);
+  char buf[kRfc3339Capacity];
+  size_t n = FormatRfc3339(Timestamp{micros}, buf);
+  if (!with_zone) --n;  // drop the "Z": a timestamp without time zone has no offset
+  w.String(std::string_view(buf, n));
 }
 
-void WriteDate(JsonWriter& w, int64_t days) {
+template <typename W>
+void WriteDate(W& w, int64_t days) {
   if (days == Value::kInfinity) {
     w.String("infinity");
     return;
@@ -43,7 +49,8 @@ void WriteDate(JsonWriter& w, int64_t days) {
   w.String(std::string_view(buf, static_cast<size_t>(n)));
 }
 
-void WriteTime(JsonWriter& w, int64_t micros) {
+template <typename W>
+void WriteTime(W& w, int64_t micros) {
   char buf[32];
   int64_t secs = micros / 1000000, frac = micros % 1000000;
   int n =
@@ -59,9 +66,8 @@ void WriteTime(JsonWriter& w, int64_t micros) {
   w.String(s);
 }
 
-}  // namespace
-
-void WriteValue(JsonWriter& w, const Value& v) {
+template <typename W>
+void WriteValueTo(W& w, const Value& v) {
   switch (v.kind()) {
     case ValueKind::kNull:
     case ValueKind::kUnchangedToast:
@@ -105,7 +111,7 @@ void WriteValue(JsonWriter& w, const Value& v) {
       return;
     case ValueKind::kArray:
       w.BeginArray();
-      for (const auto& e : v.as_array()) WriteValue(w, e);
+      for (const auto& e : v.as_array()) WriteValueTo(w, e);
       w.EndArray();
       return;
     case ValueKind::kText:
@@ -118,21 +124,53 @@ void WriteValue(JsonWriter& w, const Value& v) {
   }
 }
 
+template <typename W>
+void WriteRowTo(W& w, const Row& row) {
+  w.BeginObject();
+  for (const auto& c : row.columns()) {
+    if (c.value.kind() == ValueKind::kUnchangedToast) continue;
+    w.Key(c.name);
+    if (w.WantsValue()) WriteValueTo(w, c.value);
+  }
+  w.EndObject();
+}
+
+template <typename W>
+void WriteChangeFieldsTo(W& w, const ChangeEvent& change) {
+  w.Key("eventType").String(OpName(change.op));
+  w.Key("tableName");
+  if (w.WantsValue()) w.String(change.QualifiedName());
+  w.Key("timestamp");
+  if (w.WantsValue()) {
+    char buf[kRfc3339Capacity];
+    w.String(std::string_view(buf, FormatRfc3339(change.commit_time, buf)));
+  }
+  if (change.before) {
+    w.Key("before");
+    if (w.WantsValue()) WriteRowTo(w, *change.before);
+  }
+  if (change.after) {
+    w.Key("after");
+    if (w.WantsValue()) WriteRowTo(w, *change.after);
+  }
+}
+
+}  // namespace
+
+void WriteValue(JsonWriter& w, const Value& v) { WriteValueTo(w, v); }
+void WriteValue(EventVisitor& v, const Value& value) { WriteValueTo(v, value); }
+void WriteRow(JsonWriter& w, const Row& row) { WriteRowTo(w, row); }
+void WriteRow(EventVisitor& v, const Row& row) { WriteRowTo(v, row); }
+void WriteChangeFields(JsonWriter& w, const ChangeEvent& change) { WriteChangeFieldsTo(w, change); }
+void WriteChangeFields(EventVisitor& v, const ChangeEvent& change) {
+  WriteChangeFieldsTo(v, change);
+}
+
 std::string ValueToJson(const Value& v) {
   std::string out;
   JsonWriter w(out);
   WriteValue(w, v);
   return out;
-}
-
-void WriteRow(JsonWriter& w, const Row& row) {
-  w.BeginObject();
-  for (const auto& c : row.columns()) {
-    if (c.value.kind() == ValueKind::kUnchangedToast) continue;
-    w.Key(c.name);
-    WriteValue(w, c.value);
-  }
-  w.EndObject();
 }
 
 // JSON number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
@@ -347,20 +385,6 @@ Result<std::optional<Row>> ParseRow(od::value& v, std::string_view where) {
 }
 
 }  // namespace
-
-void WriteChangeFields(JsonWriter& w, const ChangeEvent& change) {
-  w.Key("eventType").String(OpName(change.op));
-  w.Key("tableName").String(change.QualifiedName());
-  w.Key("timestamp").String(FormatRfc3339(change.commit_time));
-  if (change.before) {
-    w.Key("before");
-    WriteRow(w, *change.before);
-  }
-  if (change.after) {
-    w.Key("after");
-    WriteRow(w, *change.after);
-  }
-}
 
 std::string EncodeChangeEventJson(const ChangeEvent& change) {
   std::string out;

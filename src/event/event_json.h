@@ -9,6 +9,7 @@
 
 #include "base/status.h"
 #include "event/change_event.h"
+#include "event/event_visitor.h"
 #include "event/json_writer.h"
 
 namespace cdc {
@@ -17,6 +18,9 @@ namespace cdc {
 // written; WriteRow leaves such columns out.
 void WriteValue(JsonWriter& w, const Value& v);
 void WriteRow(JsonWriter& w, const Row& row);
+// The same calls, to a visitor.
+void WriteValue(EventVisitor& v, const Value& value);
+void WriteRow(EventVisitor& v, const Row& row);
 // The JSON text of one value.
 std::string ValueToJson(const Value& v);
 
@@ -32,6 +36,7 @@ Result<std::string> MinifyJson(std::string_view json);
 // Writes the original format's fields (eventType, tableName, timestamp, before, after) into an
 // object the caller has opened.
 void WriteChangeFields(JsonWriter& w, const ChangeEvent& change);
+void WriteChangeFields(EventVisitor& v, const ChangeEvent& change);
 
 // Encodes a change in the original format (eventType, tableName, timestamp, before, after).
 std::string EncodeChangeEventJson(const ChangeEvent& change);

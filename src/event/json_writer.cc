@@ -23,11 +23,44 @@ inline bool AnyNeedsEscape(uint64_t x) {
   return (below_space | quote | backslash) != 0;
 }
 
+// Whether any byte of the n bytes at p needs escaping. Only fixed-size loads: a short string
+// (most keys and values) is checked with one or two overlapping words, not byte by byte.
+inline bool NeedsEscape(const char* p, size_t n) {
+  auto load8 = [](const char* at) {
+    uint64_t w;
+    std::memcpy(&w, at, 8);
+    return w;
+  };
+  auto load4 = [](const char* at) {
+    uint32_t w;
+    std::memcpy(&w, at, 4);
+    return static_cast<uint64_t>(w);
+  };
+  if (n >= 8) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      if (AnyNeedsEscape(load8(p + i))) return true;
+    }
+    return i < n && AnyNeedsEscape(load8(p + n - 8));
+  }
+  if (n >= 4) return AnyNeedsEscape(load4(p) | load4(p + n - 4) << 32);
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char c = static_cast<unsigned char>(p[i]);
+    if (c < 0x20 || c == '"' || c == '\\') return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 void AppendJsonString(std::string& out, std::string_view s) {
   static const char kHex[] = "0123456789abcdef";
   out.push_back('"');
+  if (!NeedsEscape(s.data(), s.size())) {
+    out.append(s);
+    out.push_back('"');
+    return;
+  }
   size_t run_start = 0;
   size_t i = 0;
   while (i < s.size()) {
@@ -80,60 +113,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-void JsonWriter::Separate() {
-  if (after_key_) {
-    after_key_ = false;
-    return;
-  }
-  if (depth_ == 0) return;
-  uint64_t bit = uint64_t{1} << (depth_ - 1);
-  if (has_member_ & bit) out_.push_back(',');
-  has_member_ |= bit;
-}
-
-JsonWriter& JsonWriter::BeginObject() {
-  Separate();
-  out_.push_back('{');
-  CDC_ASSERT(depth_ < 64, "JSON nested deeper than 64 levels");
-  ++depth_;
-  has_member_ &= ~(uint64_t{1} << (depth_ - 1));
-  return *this;
-}
-
-JsonWriter& JsonWriter::EndObject() {
-  --depth_;
-  out_.push_back('}');
-  return *this;
-}
-
-JsonWriter& JsonWriter::BeginArray() {
-  Separate();
-  out_.push_back('[');
-  CDC_ASSERT(depth_ < 64, "JSON nested deeper than 64 levels");
-  ++depth_;
-  has_member_ &= ~(uint64_t{1} << (depth_ - 1));
-  return *this;
-}
-
-JsonWriter& JsonWriter::EndArray() {
-  --depth_;
-  out_.push_back(']');
-  return *this;
-}
-
-JsonWriter& JsonWriter::Key(std::string_view key) {
-  Separate();
-  AppendJsonString(out_, key);
-  out_.push_back(':');
-  after_key_ = true;
-  return *this;
-}
-
-JsonWriter& JsonWriter::String(std::string_view s) {
-  Separate();
-  AppendJsonString(out_, s);
-  return *this;
-}
+void JsonWriter::TooDeep() { CDC_ASSERT(false, "JSON nested deeper than 64 levels"); }
 
 JsonWriter& JsonWriter::Int(int64_t v) {
   Separate();

@@ -249,7 +249,8 @@ Status Pipeline::ProcessAndDeliver(const TableProcessor& processor, ChangeEvent&
   if (!replaying_) ++stats_.published;
   OutputEvent out(*processed, envelope_);
   matched_.clear();
-  CDC_RETURN_IF_ERROR(matcher_->Match(out.Json(EventFormat::kEventBridge), matched_));
+  CDC_RETURN_IF_ERROR(matcher_->Match(out.Json(EventFormat::kEventBridge),
+                                      EnvelopeView(*processed, envelope_, out.id()), matched_));
   // Archives are not rules: an event only they keep still counts as unmatched.
   if (!replaying_ && (matched_.empty() || matched_.front() >= user_rules_)) ++stats_.unmatched;
   if (matched_.empty()) return Status::Ok();

@@ -44,6 +44,19 @@ TEST(Envelope, IdIsDeterministicPerPipelineAndPosition) {
   EXPECT_NE(EventId("coredb", a), EventId("other", a));
 }
 
+// The id is a UUIDv5 of "<pipeline>\n<position key>"; the key's LSN is written as pg_lsn does.
+TEST(Envelope, IdHashesThePipelineAndThePositionKey) {
+  SourcePosition pg = PgPosition{Lsn(0xAB00000001540F9EULL), TxId(4294967295u), 12};
+  EXPECT_EQ(PositionKey(pg), "pg/AB000000/1540F9E/4294967295/12");
+  EXPECT_EQ(PositionKey(PgPosition{Lsn(0), TxId(0), 0}), "pg/0/0/0/0");
+  EXPECT_EQ(PositionKey(ContentPosition{"00ff"}), "json/00ff");
+  EXPECT_EQ(PositionKey(SourcePosition()), "none");
+  // Known values (Python: uuid.uuid5(namespace, "coredb\n" + key)): ids never change.
+  EXPECT_EQ(EventId("coredb", pg), "210f258b-4685-5d36-b6fd-b9dbf5591242");
+  EXPECT_EQ(EventId("coredb", PgPosition{Lsn(0x1540978), TxId(729), 0}),
+            "d07a699f-b7b6-53a0-a1a8-fce134c3a621");
+}
+
 TEST(Envelope, SchemaQualifiedOutsidePublicAndConfigurableIdentity) {
   ProcessedEvent e = SampleUpdate();
   e.change.schema = "sales";

@@ -76,14 +76,19 @@ std::string ReferenceEscape(std::string_view s) {
 TEST(JsonWriter, EscapingMatchesTheByteAtATimeDefinitionAtEveryPosition) {
   const std::string specials[] = {"\"",   "\\",   "\n",       std::string(1, '\0'),
                                   "\x1f", "\x7f", "\xc3\xa9", " "};
-  for (size_t len = 0; len < 40; ++len) {
-    for (size_t pos = 0; pos <= len; ++pos) {
-      for (const auto& special : specials) {
-        std::string s(len, 'a');
-        s.insert(pos, special);
-        std::string out;
-        AppendJsonString(out, s);
-        ASSERT_EQ(out, ReferenceEscape(s)) << "len " << len << " pos " << pos;
+  // Fillers around the special byte: plain ASCII, and bytes that borrow or carry in the
+  // word-at-a-time arithmetic.
+  for (char fill : {'a', '\xff', '\x80', '!', ' ', '#'}) {
+    for (size_t len = 0; len < 40; ++len) {
+      for (size_t pos = 0; pos <= len; ++pos) {
+        for (const auto& special : specials) {
+          std::string s(len, fill);
+          s.insert(pos, special);
+          std::string out = "prefix";
+          AppendJsonString(out, s);
+          ASSERT_EQ(out, "prefix" + ReferenceEscape(s))
+              << "len " << len << " pos " << pos << " fill " << static_cast<int>(fill);
+        }
       }
     }
   }
