@@ -1,7 +1,5 @@
 #include "event/change_event.h"
 
-#include <charconv>
-
 #include <algorithm>
 #include <charconv>
 
