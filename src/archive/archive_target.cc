@@ -119,10 +119,6 @@ class ArchiveTarget final : public Target {
 
 }  // namespace
 
-int64_t ArchiveEventTime(const OutputEvent& event) {
-  return event.event().change.commit_time.micros / 1000000 * 1000000;
-}
-
 std::unique_ptr<Target> MakeArchiveTarget(const ArchiveConfig& config, const std::string& data_dir,
                                           ArchiveOptions options) {
   return std::make_unique<ArchiveTarget>(config, data_dir, options);

@@ -21,7 +21,4 @@ namespace cdc::archive {
 std::unique_ptr<Target> MakeArchiveTarget(const ArchiveConfig& config, const std::string& data_dir,
                                           ArchiveOptions options = {});
 
-// The event time an archive records for `event`: its envelope `time` (whole seconds), in micros.
-int64_t ArchiveEventTime(const OutputEvent& event);
-
 }  // namespace cdc::archive

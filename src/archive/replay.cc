@@ -25,8 +25,6 @@
 namespace cdc::archive {
 namespace {
 
-// The name src/runtime/durable.cc gives the dead-letter file's mark.
-constexpr char kDeadLetterMark[] = "@dead-letter";
 constexpr size_t kMaxReplayNameChars = 64;  // AWS's limit (ValidReplayName)
 
 int64_t NowMicros() {
@@ -117,16 +115,6 @@ class EventReader {
  private:
   simdjson::dom::parser parser_;
 };
-
-Status CutBackDeadLetters(DeadLetterFile& file, const state::TargetMark& mark) {
-  uint64_t size = ParseOffset(mark.cursor).value_or(0);
-  CDC_ASSIGN_OR_RETURN(uint64_t before, file.Size());
-  CDC_ASSIGN_OR_RETURN(bool cut, file.TruncateTo(size));
-  if (cut && before > size) {
-    log::Info("cut {} bytes written after the last checkpoint from {}", before - size, file.path());
-  }
-  return Status::Ok();
-}
 
 }  // namespace
 
@@ -284,9 +272,10 @@ Result<ReplayReport> RunReplay(const Config& config, ReplayRequest request,
     CDC_RETURN_IF_ERROR(
         target.Reconcile(it->second.cursor).WithContext("target '" + target.name() + "'"));
   }
-  auto dead_letter_mark = marks.find(kDeadLetterMark);
+  auto dead_letter_mark = marks.find(state::kDeadLetterMark);
   if (dead_letter_mark != marks.end()) {
-    CDC_RETURN_IF_ERROR(CutBackDeadLetters(dead_letters, dead_letter_mark->second));
+    CDC_RETURN_IF_ERROR(
+        dead_letters.Reconcile(ParseOffset(dead_letter_mark->second.cursor).value_or(0)));
   }
 
   struct stat st;
@@ -387,7 +376,7 @@ Result<ReplayReport> RunReplay(const Config& config, ReplayRequest request,
     CDC_ASSIGN_OR_RETURN(uint64_t size, dead_letters.Size());
     mark.cursor = std::to_string(size);
     mark.delivered += dead_letters.count();
-    commit.target_marks[kDeadLetterMark] = std::move(mark);
+    commit.target_marks[state::kDeadLetterMark] = std::move(mark);
   }
   if (!commit.target_marks.empty()) {
     CDC_RETURN_IF_ERROR(state.Commit(commit).WithContext("state store: the targets' new marks"));

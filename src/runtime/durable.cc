@@ -28,7 +28,6 @@ namespace {
 
 constexpr uint8_t kRecordChange = 1;
 constexpr uint8_t kRecordDeadLetter = 2;
-constexpr char kDeadLetterMark[] = "@dead-letter";
 constexpr size_t kBatchRecords = 512;
 
 // A change record: the capture result (model verdict, redaction), the input location, then the
@@ -215,19 +214,10 @@ Status Pipeline::OpenDurable() {
     }
     runner_->set_stats(i, {it->second.delivered, it->second.dead_lettered});
   }
-  auto dl = marks.find(kDeadLetterMark);
+  auto dl = marks.find(state::kDeadLetterMark);
   delivery_start_ = starts(dl == marks.end() ? nullptr : &dl->second);
   if (dl != marks.end()) {
-    uint64_t size = ParseCount(dl->second.cursor);
-    CDC_ASSIGN_OR_RETURN(uint64_t before, dead_letters_->Size());
-    CDC_ASSIGN_OR_RETURN(bool cut, dead_letters_->TruncateTo(size));
-    if (!cut) {
-      log::Warn("{} is shorter than at the last checkpoint: rotated or truncated by someone else",
-                dead_letters_->path());
-    } else if (before > size) {
-      log::Info("cut {} bytes written after the last checkpoint from {}", before - size,
-                dead_letters_->path());
-    }
+    CDC_RETURN_IF_ERROR(dead_letters_->Reconcile(ParseCount(dl->second.cursor)));
     dead_letters_->set_count(dl->second.delivered);
   }
   CDC_ASSIGN_OR_RETURN(auto published, state_->Value("count.published"));
@@ -435,7 +425,7 @@ Status Pipeline::Checkpoint(bool final) {
     mark.cursor = std::to_string(size);
     mark.shard_next = delivered;
     mark.delivered = runner_->dead_letter_count();
-    commit.target_marks[kDeadLetterMark] = std::move(mark);
+    commit.target_marks[state::kDeadLetterMark] = std::move(mark);
   }
   int64_t expires = now + config_->state.dedupe_ttl_hours * 3600 * 1000000;
   for (const auto& key : pending_keys_) commit.dedupe_keys.emplace_back(key, expires);

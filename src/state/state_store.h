@@ -26,6 +26,9 @@ struct TargetMark {
   bool operator==(const TargetMark&) const = default;
 };
 
+// The mark of the pipeline's own delivery progress and dead-letter file (not a target name).
+inline constexpr char kDeadLetterMark[] = "@dead-letter";
+
 struct LeaseInfo {
   uint64_t token = 0;  // fencing token: grows by one with every new owner
   std::string owner;   // e.g. "pid 1234 on host a1"

@@ -1,5 +1,6 @@
 #include "target/dead_letter.h"
 
+#include "base/logging.h"
 #include "event/event_json.h"
 #include "event/json_writer.h"
 
@@ -28,6 +29,18 @@ std::string DeadLetterJson(const DeadLetter& letter, const Clock& clock) {
   }
   w.EndObject();
   return line;
+}
+
+Status DeadLetterFile::Reconcile(uint64_t size) {
+  CDC_ASSIGN_OR_RETURN(uint64_t before, file_.Size());
+  CDC_ASSIGN_OR_RETURN(bool cut, file_.TruncateTo(size));
+  if (!cut) {
+    log::Warn("{} is shorter than at the last checkpoint: rotated or truncated by someone else",
+              path());
+  } else if (before > size) {
+    log::Info("cut {} bytes written after the last checkpoint from {}", before - size, path());
+  }
+  return Status::Ok();
 }
 
 Status DeadLetterFile::Write(const DeadLetter& letter) {

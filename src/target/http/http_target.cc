@@ -71,22 +71,23 @@ class HttpTarget final : public Target {
   bool queued() const override { return true; }
 
   DeliveryOutcome Deliver(const Outgoing& event) override {
-    // One handle per target, kept between requests: the connection is reused (keep-alive).
+    // One handle per target, set up once and kept between requests: the connection is reused
+    // (keep-alive); only the body changes.
     if (curl_ == nullptr) {
       curl_ = curl_easy_init();
       if (curl_ == nullptr) return {Delivery::kRetry, Internal("cannot create an HTTP handle")};
+      curl_easy_setopt(curl_, CURLOPT_URL, url_.c_str());
+      curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, method_.c_str());
+      curl_easy_setopt(curl_, CURLOPT_POST, 1L);
+      curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers_);
+      curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms_));
+      curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
+      curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, Discard);
+      curl_easy_setopt(curl_, CURLOPT_FOLLOWLOCATION, 0L);
     }
     CURL* c = curl_;
-    curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method_.c_str());
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, event.body.data());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(event.body.size()));
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers_);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms_));
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Discard);
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     CURLcode rc = curl_easy_perform(c);
     if (rc != CURLE_OK) {
       // Connection refused, DNS, TLS, timeout: the endpoint may come back.
