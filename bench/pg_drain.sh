@@ -5,7 +5,9 @@
 #   cdc-pipeline run, stream.enabled: false (the same without the stream: the cost of durability)
 #   pg_recvlogical wal2json  format-version 2 -> file
 #   pg_recvlogical pgoutput  -> /dev/null (the protocol alone, no decoding)
-# Prints rows/s, CPU seconds and peak RSS for each. Usage: bench/pg_drain.sh [ROWS]
+# Prints rows/s, the client's CPU seconds (user + system), the CPU seconds of the walsender that
+# decoded the slot (PostgreSQL's side of the same path) and peak RSS for each.
+# Usage: bench/pg_drain.sh [ROWS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-1000000}
@@ -57,14 +59,29 @@ targets:
   out: {type: file, path: "$work/data/out.jsonl", fsync: batch}
 YAML
 
-report() {  # name rows seconds timefile
+report() {  # name rows seconds timefile walsender-cpu-file
   local cpu rss
   cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {printf "%.2f", u+s}' "$4")
   rss=$(awk -F': ' '/Maximum resident/ {printf "%.0f", $2/1024}' "$4")
-  printf '| %-28s | %10.0f | %8.2f | %8s | %8s |\n' "$1" "$(echo "$2 / $3" | bc -l)" "$3" "$cpu" "$rss"
+  printf '| %-28s | %10.0f | %8.2f | %8s | %11s | %8s |\n' "$1" "$(echo "$2 / $3" | bc -l)" "$3" \
+    "$cpu" "$(cat "$5")" "$rss"
 }
 
 now() { date +%s.%N; }
+
+# The CPU seconds (user + system) of the walsender serving `slot`, as last seen in /proc while
+# it ran: sampled until `pid` (the client) exits, written to `file`.
+watch_walsender() {  # slot pid file
+  local wpid="" ticks=0 v
+  while kill -0 "$2" 2>/dev/null; do
+    [ -n "$wpid" ] || wpid=$(pg_psql -d bench -Atc "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$1'")
+    if [ -n "$wpid" ]; then
+      v=$(awk '{print $14 + $15}' "/proc/$wpid/stat" 2>/dev/null) && [ -n "$v" ] && ticks=$v
+    fi
+    sleep 0.05
+  done
+  printf '%.2f' "$(echo "$ticks / $(getconf CLK_TCK)" | bc -l)" > "$3"
+}
 
 # cdc-pipeline: run until the slot has confirmed everything up to endpos, then SIGTERM: it exits
 # once everything in the stream is delivered, so the time covers delivery to the file.
@@ -73,12 +90,14 @@ run_cdc() {  # config slot timefile outfile -> seconds
   start=$(now)
   /usr/bin/time -v -o "$3" "$bin" run --config "$1" 2>"$3.log" &
   pid=$!
+  watch_walsender "$2" "$pid" "$3.walsender" >/dev/null &
   until [ "$(pg_psql -d bench -Atc "SELECT confirmed_flush_lsn >= '$endpos' FROM pg_replication_slots WHERE slot_name = '$2'")" = "t" ]; do
     sleep 0.05
   done
   kill -TERM "$(pgrep -P "$pid" cdc-pipeline || echo "$pid")" 2>/dev/null || true
   wait "$pid" || true
   echo "$(now) - $start" | bc -l
+  wait
 }
 cdc_seconds=$(run_cdc "$work/bench.yaml" cdc_pipeline "$work/cdc.time")
 events=$(wc -l < "$work/data/out.jsonl")
@@ -90,23 +109,30 @@ nostream_events=$(wc -l < "$work/data-nostream/out.jsonl")
 
 start=$(now)
 /usr/bin/time -v -o "$work/w2j.time" pg_recvlogical -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bench \
-  --slot bench_wal2json --start --endpos "$endpos" --no-loop -o format-version=2 -f "$work/wal2json.out"
+  --slot bench_wal2json --start --endpos "$endpos" --no-loop -o format-version=2 -f "$work/wal2json.out" &
+watch_walsender bench_wal2json $! "$work/w2j.time.walsender"
+wait
 w2j_seconds=$(echo "$(now) - $start" | bc -l)
 
 start=$(now)
 /usr/bin/time -v -o "$work/pgo.time" pg_recvlogical -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bench \
   --slot bench_pgoutput --start --endpos "$endpos" --no-loop -o proto_version=1 \
-  -o publication_names=bench_pub -f /dev/null
+  -o publication_names=bench_pub -f /dev/null &
+watch_walsender bench_pgoutput $! "$work/pgo.time.walsender"
+wait
 pgo_seconds=$(echo "$(now) - $start" | bc -l)
 
 echo
 echo "drained $rows rows ($events events written by cdc-pipeline, $nostream_events without the stream)"
-echo "| path                         |     rows/s |   wall s |    CPU s | RSS MiB |"
-echo "|------------------------------|------------|----------|----------|---------|"
-report "cdc-pipeline -> file" "$rows" "$cdc_seconds" "$work/cdc.time"
-report "cdc-pipeline, no stream" "$rows" "$nostream_seconds" "$work/nostream.time"
-report "pg_recvlogical wal2json file" "$rows" "$w2j_seconds" "$work/w2j.time"
-report "pg_recvlogical pgoutput null" "$rows" "$pgo_seconds" "$work/pgo.time"
+echo "| path                         |     rows/s |   wall s |    CPU s | walsender s | RSS MiB |"
+echo "|------------------------------|------------|----------|----------|-------------|---------|"
+report "cdc-pipeline -> file" "$rows" "$cdc_seconds" "$work/cdc.time" "$work/cdc.time.walsender"
+report "cdc-pipeline, no stream" "$rows" "$nostream_seconds" "$work/nostream.time" \
+  "$work/nostream.time.walsender"
+report "pg_recvlogical wal2json file" "$rows" "$w2j_seconds" "$work/w2j.time" \
+  "$work/w2j.time.walsender"
+report "pg_recvlogical pgoutput null" "$rows" "$pgo_seconds" "$work/pgo.time" \
+  "$work/pgo.time.walsender"
 printf 'ratios: cdc-pipeline / wal2json = %.2f, cdc-pipeline / pgoutput = %.2f, with / without the stream = %.2f\n' \
   "$(echo "$w2j_seconds / $cdc_seconds" | bc -l)" "$(echo "$pgo_seconds / $cdc_seconds" | bc -l)" \
   "$(echo "$nostream_seconds / $cdc_seconds" | bc -l)"

@@ -23,7 +23,6 @@
 #include <unordered_map>
 
 #include "bus/pattern.h"
-#include "event/value.h"
 
 namespace cdc {
 namespace {
@@ -146,7 +145,7 @@ struct PathNode {
   const uint32_t* Find(std::string_view key) const {
     if (child_list.size() <= 8) {
       for (const auto& [name, child] : child_list) {
-        if (SameName(name, key)) return &child;
+        if (name == key) return &child;
       }
       return nullptr;
     }
@@ -246,17 +245,18 @@ class CompiledMatcher final : public Matcher {
   uint32_t PathId(const std::string& path);
   void IndexPredicate(PathIndex& index, const Predicate& p, uint32_t cond, uint32_t pred_index);
   // The node a member `key` of an object at `node` leads to (a dotted key is the same path as
-  // nesting), or nullptr when no rule uses anything below it.
-  const PathNode* Child(const PathNode& node, std::string_view key) const;
+  // nesting, as in Flatten), or nullptr when no rule uses anything below it.
+  [[gnu::always_inline]] inline const PathNode* Child(const PathNode& node,
+                                                      std::string_view key) const;
   bool Flatten(od::value v, const PathNode& node, Scratch& s) const;
   bool RecordScalar(od::value v, od::json_type type, uint32_t path, Scratch& s) const;
   // Adds a value of `path`, with the array elements it is in.
-  void Store(FlatValue fv, uint32_t path, Scratch& s) const;
+  [[gnu::always_inline]] inline void Store(FlatValue fv, uint32_t path, Scratch& s) const;
   // Flattens one raw JSON value found at `node` of a visited event.
   bool FlattenRaw(std::string_view json, const PathNode& node, Scratch& s) const;
   // The per-event reset, and everything after the values are collected.
-  Scratch& Begin() const;
-  void Finish(Scratch& s, std::vector<uint32_t>& out) const;
+  [[gnu::always_inline]] inline Scratch& Begin() const;
+  [[gnu::always_inline]] inline void Finish(Scratch& s, std::vector<uint32_t>& out) const;
   void OfferValue(const PathIndex& index, const Scalar& v, Scratch& s) const;
   void Hit(uint32_t cond, Scratch& s) const;
   void HitAll(const CondList& conds, Scratch& s) const {
@@ -537,7 +537,7 @@ bool CompiledMatcher::RecordScalar(od::value v, od::json_type type, uint32_t pat
   return true;
 }
 
-void CompiledMatcher::Store(FlatValue fv, uint32_t path, Scratch& s) const {
+inline void CompiledMatcher::Store(FlatValue fv, uint32_t path, Scratch& s) const {
   if (!s.array_stack.empty()) {
     fv.membership_begin = static_cast<uint32_t>(s.memberships.size());
     fv.membership_count = static_cast<uint32_t>(s.array_stack.size());
@@ -549,18 +549,11 @@ void CompiledMatcher::Store(FlatValue fv, uint32_t path, Scratch& s) const {
   slot.push_back(fv);
 }
 
-const PathNode* CompiledMatcher::Child(const PathNode& node, std::string_view key) const {
-  // Keys are short and seldom dotted: a plain loop finds the dot without a call to memchr.
-  auto find_dot = [&](size_t from) {
-    for (size_t i = from; i < key.size(); ++i) {
-      if (key[i] == '.') return i;
-    }
-    return std::string_view::npos;
-  };
+inline const PathNode* CompiledMatcher::Child(const PathNode& node, std::string_view key) const {
   const PathNode* child = &node;
   size_t start = 0;
   while (child) {
-    size_t dot = find_dot(start);
+    size_t dot = key.find('.', start);
     std::string_view segment =
         key.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
     const uint32_t* next = child->Find(segment);
@@ -582,7 +575,17 @@ bool CompiledMatcher::Flatten(od::value v, const PathNode& node, Scratch& s) con
         std::string_view key;
         if (field.unescaped_key().get(key)) return false;
         // A dotted key in the event is the same path as nesting ("a.b" == {"a":{"b"}}).
-        const PathNode* child = Child(node, key);
+        const PathNode* child = &node;
+        size_t start = 0;
+        while (child) {
+          size_t dot = key.find('.', start);
+          std::string_view segment = key.substr(
+              start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+          const uint32_t* next = child->Find(segment);
+          child = next ? &path_nodes_[*next] : nullptr;
+          if (dot == std::string_view::npos) break;
+          start = dot + 1;
+        }
         // Fields no rule uses are left unread; On-Demand skips them when the loop advances.
         if (!child) continue;
         od::value fv;
@@ -671,7 +674,7 @@ bool CompiledMatcher::ArrayConsistent(const CompiledSubRule& sr, const Scratch& 
   return search(0);
 }
 
-Scratch& CompiledMatcher::Begin() const {
+inline Scratch& CompiledMatcher::Begin() const {
   Scratch& s = ThreadScratch();
   if (s.values.size() < paths_.size()) {
     s.values.resize(paths_.size());
@@ -707,7 +710,7 @@ Scratch& CompiledMatcher::Begin() const {
   return s;
 }
 
-void CompiledMatcher::Finish(Scratch& s, std::vector<uint32_t>& out) const {
+inline void CompiledMatcher::Finish(Scratch& s, std::vector<uint32_t>& out) const {
   for (uint32_t p : s.touched_paths) {
     for (const auto& v : s.values[p]) OfferValue(paths_[p], v.scalar, s);
   }

@@ -255,9 +255,11 @@ bool ValidateValue(odv::value v, int depth) {
 
 bool IsValidJson(std::string_view json) {
   thread_local odv::parser parser;
-  simdjson::padded_string padded(json);
+  thread_local std::string padded;  // reused: JSON columns are checked for every change
+  padded.assign(json);
+  padded.resize(json.size() + simdjson::SIMDJSON_PADDING);
   odv::document doc;
-  if (parser.iterate(padded).get(doc)) return false;
+  if (parser.iterate(padded.data(), json.size(), padded.size()).get(doc)) return false;
   // A scalar document is checked directly; containers are walked.
   odv::json_type type;
   if (doc.type().get(type)) return false;

