@@ -7,10 +7,14 @@
 #   pg_recvlogical pgoutput  -> /dev/null (the protocol alone, no decoding)
 # Prints rows/s, the client's CPU seconds (user + system), the CPU seconds of the walsender that
 # decoded the slot (PostgreSQL's side of the same path) and peak RSS for each.
-# Usage: bench/pg_drain.sh [ROWS]
+# Every path has a slot per round, all created before the load, so ROUNDS rounds drain the same
+# backlog one path after another; a round's ratios compare runs seconds apart, and the medians
+# of the rounds are printed last (a busy host shows as a spread between rounds).
+# Usage: bench/pg_drain.sh [ROWS] [ROUNDS]   (defaults 1000000 and 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-1000000}
+rounds=${2:-3}
 bin="$(pwd)/build/bin/cdc-pipeline"
 [ -x "$bin" ] || { echo "build first: scripts/build" >&2; exit 1; }
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (scripts/bootstrap installs it)" >&2; exit 1; }
@@ -19,17 +23,20 @@ work=$(mktemp -d /tmp/cdc-bench-XXXXXX)
 chmod 755 "$work"
 . scripts/lib/pg.sh
 trap 'pg_stop; rm -rf "$work"' EXIT
-PG_EXTRA_OPTS="-c max_wal_size=4GB -c shared_buffers=256MB" pg_start "$work/postgres"
+PG_EXTRA_OPTS="-c max_wal_size=4GB -c shared_buffers=256MB -c max_replication_slots=$((4 * rounds + 4)) -c max_wal_senders=$((4 * rounds + 4))" pg_start "$work/postgres"
 pg_psql -d postgres -c "CREATE DATABASE bench"
 pg_psql -d bench -v ON_ERROR_STOP=1 <<'SQL'
 CREATE TABLE bench (id bigint PRIMARY KEY, qty integer, name text, price numeric(12,2),
                     at timestamptz, active boolean, attrs jsonb, score double precision);
 CREATE PUBLICATION bench_pub FOR TABLE bench;
-SELECT 'slot' FROM pg_create_logical_replication_slot('cdc_pipeline', 'pgoutput');
-SELECT 'slot' FROM pg_create_logical_replication_slot('cdc_nostream', 'pgoutput');
-SELECT 'slot' FROM pg_create_logical_replication_slot('bench_wal2json', 'wal2json');
-SELECT 'slot' FROM pg_create_logical_replication_slot('bench_pgoutput', 'pgoutput');
 SQL
+for r in $(seq 1 "$rounds"); do
+  pg_psql -d bench -v ON_ERROR_STOP=1 -Atc "
+    SELECT 'slot' FROM pg_create_logical_replication_slot('cdc_pipeline_$r', 'pgoutput');
+    SELECT 'slot' FROM pg_create_logical_replication_slot('cdc_nostream_$r', 'pgoutput');
+    SELECT 'slot' FROM pg_create_logical_replication_slot('bench_wal2json_$r', 'wal2json');
+    SELECT 'slot' FROM pg_create_logical_replication_slot('bench_pgoutput_$r', 'pgoutput');" >/dev/null
+done
 echo "loading $rows rows in 10-row transactions"
 pg_psql -d bench -v ON_ERROR_STOP=1 -c "
 DO \$\$ BEGIN
@@ -44,11 +51,11 @@ endpos=$(pg_psql -d bench -Atc "SELECT pg_current_wal_insert_lsn()")
 dsn="host=127.0.0.1 port=$PG_PORT dbname=bench user=postgres"
 
 cat > "$work/bench.yaml" <<YAML
-pipeline: {name: bench, data_dir: "$work/data", log_level: warn, shutdown_timeout_ms: 3600000}
+pipeline: {name: bench, data_dir: "$work/DATA", log_level: warn, shutdown_timeout_ms: 3600000}
 source:
   type: postgres
   dsn: "$dsn"
-  slot: cdc_pipeline
+  slot: SLOT
   publication: bench_pub
   snapshot: never
 tables:
@@ -56,83 +63,127 @@ tables:
 rules:
   all: {event_pattern: {source: [cdc.coredb]}, targets: [out]}
 targets:
-  out: {type: file, path: "$work/data/out.jsonl", fsync: batch}
+  out: {type: file, path: "$work/DATA/out.jsonl", fsync: batch}
 YAML
 
-report() {  # name rows seconds timefile walsender-cpu-file
+report() {  # round name rows seconds timefile walsender-cpu-file
   local cpu rss
-  cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {printf "%.2f", u+s}' "$4")
-  rss=$(awk -F': ' '/Maximum resident/ {printf "%.0f", $2/1024}' "$4")
-  printf '| %-28s | %10.0f | %8.2f | %8s | %11s | %8s |\n' "$1" "$(echo "$2 / $3" | bc -l)" "$3" \
-    "$cpu" "$(cat "$5")" "$rss"
+  cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {printf "%.2f", u+s}' "$5")
+  rss=$(awk -F': ' '/Maximum resident/ {printf "%.0f", $2/1024}' "$5")
+  printf '| %5s | %-28s | %10.0f | %8.2f | %8s | %11s | %7s |\n' "$1" "$2" "$(echo "$3 / $4" | bc -l)" \
+    "$4" "$cpu" "$(cat "$6")" "$rss"
 }
 
 now() { date +%s.%N; }
 
+# The harness must not take CPU from the paths it measures (2 cores run the client and the
+# walsender): it waits without forking a process per check. `nap` sleeps by reading a FIFO that
+# never gets data; a psql or sleep per check would cost more CPU than some paths' own threads.
+mkfifo "$work/never"
+exec {never_fd}<>"$work/never"
+nap() { read -r -t "$1" -u "$never_fd" _ || true; }
+
 # The CPU seconds (user + system) of the walsender serving `slot`, as last seen in /proc while
 # it ran: sampled until `pid` (the client) exits, written to `file`.
 watch_walsender() {  # slot pid file
-  local wpid="" ticks=0 v
+  local wpid="" ticks=0 stat
   while kill -0 "$2" 2>/dev/null; do
     [ -n "$wpid" ] || wpid=$(pg_psql -d bench -Atc "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$1'")
-    if [ -n "$wpid" ]; then
-      v=$(awk '{print $14 + $15}' "/proc/$wpid/stat" 2>/dev/null) && [ -n "$v" ] && ticks=$v
+    # Fields 14 and 15 of /proc/PID/stat (utime, stime); the process name (field 2) is
+    # "postgres", without spaces.
+    if [ -n "$wpid" ] && read -r -a stat < "/proc/$wpid/stat" 2>/dev/null; then
+      ticks=$((stat[13] + stat[14]))
     fi
-    sleep 0.05
+    nap 0.1
   done
   printf '%.2f' "$(echo "$ticks / $(getconf CLK_TCK)" | bc -l)" > "$3"
 }
 
 # cdc-pipeline: run until the slot has confirmed everything up to endpos, then SIGTERM: it exits
-# once everything in the stream is delivered, so the time covers delivery to the file.
-run_cdc() {  # config slot timefile outfile -> seconds
-  local start pid
+# once everything in the stream is delivered, so the time covers delivery to the file. One psql
+# session waits for the slot inside the server (pg_replication_slots is read from shared memory,
+# so one transaction sees it move).
+run_cdc() {  # config slot timefile -> seconds
+  local start pid waiter
   start=$(now)
   /usr/bin/time -v -o "$3" "$bin" run --config "$1" 2>"$3.log" &
   pid=$!
   watch_walsender "$2" "$pid" "$3.walsender" >/dev/null &
-  until [ "$(pg_psql -d bench -Atc "SELECT confirmed_flush_lsn >= '$endpos' FROM pg_replication_slots WHERE slot_name = '$2'")" = "t" ]; do
-    sleep 0.05
-  done
+  pg_psql -d bench -c "DO \$\$ BEGIN
+      WHILE NOT coalesce((SELECT confirmed_flush_lsn >= '$endpos' FROM pg_replication_slots
+                          WHERE slot_name = '$2'), false) LOOP
+        PERFORM pg_sleep(0.02);
+      END LOOP;
+    END \$\$;" >/dev/null &
+  waiter=$!
+  wait -n "$waiter" "$pid" || true
   kill -TERM "$(pgrep -P "$pid" cdc-pipeline || echo "$pid")" 2>/dev/null || true
+  kill "$waiter" 2>/dev/null || true
   wait "$pid" || true
   echo "$(now) - $start" | bc -l
   wait
 }
-cdc_seconds=$(run_cdc "$work/bench.yaml" cdc_pipeline "$work/cdc.time")
-events=$(wc -l < "$work/data/out.jsonl")
-sed -e 's/slot: cdc_pipeline/slot: cdc_nostream/' -e "s|$work/data|$work/data-nostream|g" \
-  "$work/bench.yaml" > "$work/nostream.yaml"
-echo "stream: {enabled: false}" >> "$work/nostream.yaml"
-nostream_seconds=$(run_cdc "$work/nostream.yaml" cdc_nostream "$work/nostream.time")
-nostream_events=$(wc -l < "$work/data-nostream/out.jsonl")
 
-start=$(now)
-/usr/bin/time -v -o "$work/w2j.time" pg_recvlogical -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bench \
-  --slot bench_wal2json --start --endpos "$endpos" --no-loop -o format-version=2 -f "$work/wal2json.out" &
-watch_walsender bench_wal2json $! "$work/w2j.time.walsender"
-wait
-w2j_seconds=$(echo "$(now) - $start" | bc -l)
+# The median of the numbers on stdin.
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
-start=$(now)
-/usr/bin/time -v -o "$work/pgo.time" pg_recvlogical -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bench \
-  --slot bench_pgoutput --start --endpos "$endpos" --no-loop -o proto_version=1 \
-  -o publication_names=bench_pub -f /dev/null &
-watch_walsender bench_pgoutput $! "$work/pgo.time.walsender"
-wait
-pgo_seconds=$(echo "$(now) - $start" | bc -l)
+table="$work/table"
+: > "$table"
+: > "$work/ratios"
+for r in $(seq 1 "$rounds"); do
+  echo "round $r of $rounds" >&2
+  sed -e "s/SLOT/cdc_pipeline_$r/" -e "s|$work/DATA|$work/data-$r|g" "$work/bench.yaml" > "$work/cdc-$r.yaml"
+  sed -e "s/SLOT/cdc_nostream_$r/" -e "s|$work/DATA|$work/data-nostream-$r|g" "$work/bench.yaml" \
+    > "$work/nostream-$r.yaml"
+  echo "stream: {enabled: false}" >> "$work/nostream-$r.yaml"
+
+  cdc_seconds=$(run_cdc "$work/cdc-$r.yaml" "cdc_pipeline_$r" "$work/cdc-$r.time")
+  events=$(wc -l < "$work/data-$r/out.jsonl")
+  nostream_seconds=$(run_cdc "$work/nostream-$r.yaml" "cdc_nostream_$r" "$work/nostream-$r.time")
+  nostream_events=$(wc -l < "$work/data-nostream-$r/out.jsonl")
+  if [ "$events" -ne "$rows" ] || [ "$nostream_events" -ne "$rows" ]; then
+    echo "round $r: cdc-pipeline wrote $events events ($nostream_events without the stream), expected $rows" >&2
+    exit 1
+  fi
+
+  start=$(now)
+  /usr/bin/time -v -o "$work/w2j-$r.time" pg_recvlogical -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bench \
+    --slot "bench_wal2json_$r" --start --endpos "$endpos" --no-loop -o format-version=2 \
+    -f "$work/wal2json.out" &
+  watch_walsender "bench_wal2json_$r" $! "$work/w2j-$r.time.walsender"
+  wait
+  w2j_seconds=$(echo "$(now) - $start" | bc -l)
+
+  start=$(now)
+  /usr/bin/time -v -o "$work/pgo-$r.time" pg_recvlogical -h 127.0.0.1 -p "$PG_PORT" -U postgres -d bench \
+    --slot "bench_pgoutput_$r" --start --endpos "$endpos" --no-loop -o proto_version=1 \
+    -o publication_names=bench_pub -f /dev/null &
+  watch_walsender "bench_pgoutput_$r" $! "$work/pgo-$r.time.walsender"
+  wait
+  pgo_seconds=$(echo "$(now) - $start" | bc -l)
+
+  # Each round's outputs are removed once counted: the disk need not hold every round's files.
+  rm -rf "$work/data-$r" "$work/data-nostream-$r" "$work/wal2json.out"
+  {
+    report "$r" "cdc-pipeline -> file" "$rows" "$cdc_seconds" "$work/cdc-$r.time" "$work/cdc-$r.time.walsender"
+    report "$r" "cdc-pipeline, no stream" "$rows" "$nostream_seconds" "$work/nostream-$r.time" \
+      "$work/nostream-$r.time.walsender"
+    report "$r" "pg_recvlogical wal2json file" "$rows" "$w2j_seconds" "$work/w2j-$r.time" \
+      "$work/w2j-$r.time.walsender"
+    report "$r" "pg_recvlogical pgoutput null" "$rows" "$pgo_seconds" "$work/pgo-$r.time" \
+      "$work/pgo-$r.time.walsender"
+  } >> "$table"
+  echo "$(echo "$w2j_seconds / $cdc_seconds" | bc -l) $(echo "$pgo_seconds / $cdc_seconds" | bc -l) $(echo "$nostream_seconds / $cdc_seconds" | bc -l)" >> "$work/ratios"
+done
 
 echo
-echo "drained $rows rows ($events events written by cdc-pipeline, $nostream_events without the stream)"
-echo "| path                         |     rows/s |   wall s |    CPU s | walsender s | RSS MiB |"
-echo "|------------------------------|------------|----------|----------|-------------|---------|"
-report "cdc-pipeline -> file" "$rows" "$cdc_seconds" "$work/cdc.time" "$work/cdc.time.walsender"
-report "cdc-pipeline, no stream" "$rows" "$nostream_seconds" "$work/nostream.time" \
-  "$work/nostream.time.walsender"
-report "pg_recvlogical wal2json file" "$rows" "$w2j_seconds" "$work/w2j.time" \
-  "$work/w2j.time.walsender"
-report "pg_recvlogical pgoutput null" "$rows" "$pgo_seconds" "$work/pgo.time" \
-  "$work/pgo.time.walsender"
-printf 'ratios: cdc-pipeline / wal2json = %.2f, cdc-pipeline / pgoutput = %.2f, with / without the stream = %.2f\n' \
-  "$(echo "$w2j_seconds / $cdc_seconds" | bc -l)" "$(echo "$pgo_seconds / $cdc_seconds" | bc -l)" \
-  "$(echo "$nostream_seconds / $cdc_seconds" | bc -l)"
+echo "drained $rows rows per path and round, $rounds rounds (every cdc-pipeline run wrote $rows events)"
+echo "| round | path                         |     rows/s |   wall s |    CPU s | walsender s | RSS MiB |"
+echo "|-------|------------------------------|------------|----------|----------|-------------|---------|"
+cat "$table"
+echo
+echo "| round | cdc-pipeline / wal2json | cdc-pipeline / pgoutput | with / without the stream |"
+echo "|-------|-------------------------|-------------------------|---------------------------|"
+awk '{printf "| %5d | %23.2f | %23.2f | %25.2f |\n", NR, $1, $2, $3}' "$work/ratios"
+printf '| median | %22.2f | %23.2f | %25.2f |\n' "$(cut -d' ' -f1 "$work/ratios" | median)" \
+  "$(cut -d' ' -f2 "$work/ratios" | median)" "$(cut -d' ' -f3 "$work/ratios" | median)"
