@@ -243,6 +243,10 @@ struct EnvOptions {
 struct LoadResult {
   std::shared_ptr<const Config> config;  // null when errors is non-empty
   std::vector<ConfigError> errors;
+  // When errors is non-empty: what did load (entries with errors left out), so that checks made
+  // after loading (event patterns) still report their errors in the same listing. Null when
+  // the file is not YAML or not a mapping.
+  std::shared_ptr<const Config> partial;
 };
 LoadResult LoadConfig(const std::string& path, const EnvOptions& env = {});
 LoadResult LoadConfigFromString(const std::string& yaml, const std::string& file_name,

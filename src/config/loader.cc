@@ -1486,7 +1486,11 @@ LoadResult Load(Context& ctx, const std::string& yaml) {
     ctx.Error(SourceLocation{ctx.file(), e.mark.line + 1, e.mark.column + 1}, e.msg);
   }
   result.errors = std::move(ctx.errors());
-  if (result.errors.empty()) result.config = std::move(config);
+  if (result.errors.empty()) {
+    result.config = std::move(config);
+  } else {
+    result.partial = std::move(config);
+  }
   return result;
 }
 

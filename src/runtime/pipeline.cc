@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 
 #include "archive/archive_target.h"
 #include "base/logging.h"
@@ -13,8 +14,9 @@
 
 namespace cdc {
 
-std::vector<ConfigError> ValidateSemantics(const Config& config) {
-  std::vector<ConfigError> errors;
+namespace {
+
+void ValidatePatterns(const Config& config, std::vector<ConfigError>& errors) {
   for (const auto& rule : config.rules) {
     Status s = ValidatePattern(rule.event_pattern);
     if (!s.ok()) {
@@ -29,6 +31,13 @@ std::vector<ConfigError> ValidateSemantics(const Config& config) {
       errors.push_back({a.pattern_where, "archives." + a.name + ".event_pattern: " + s.message()});
     }
   }
+}
+
+}  // namespace
+
+std::vector<ConfigError> ValidateSemantics(const Config& config) {
+  std::vector<ConfigError> errors;
+  ValidatePatterns(config, errors);
   for (const auto& t : config.tables) {
     if (t.event_types.empty()) {
       errors.push_back({t.where, "tables." + t.name + ".event_types must name at least one type"});
@@ -55,7 +64,26 @@ std::vector<ConfigError> ValidateSemantics(const Config& config) {
 
 LoadResult LoadAndValidate(const std::string& path, const EnvOptions& env) {
   LoadResult r = LoadConfig(path, env);
-  if (!r.config) return r;
+  if (!r.config) {
+    // Every error in one listing: the event patterns of what did load are checked too (the
+    // other checks below could repeat an error the loader already gave for the same entry).
+    if (r.partial) {
+      auto key = [](const ConfigError& e) {
+        return std::tie(e.where.file, e.where.line, e.where.column);
+      };
+      std::vector<ConfigError> patterns;
+      ValidatePatterns(*r.partial, patterns);
+      for (auto& e : patterns) {
+        // A pattern the loader already found wrong (e.g. an unset ${VAR}) is not reported twice.
+        bool known = std::any_of(r.errors.begin(), r.errors.end(),
+                                 [&](const ConfigError& l) { return key(l) == key(e); });
+        if (!known) r.errors.push_back(std::move(e));
+      }
+      std::stable_sort(r.errors.begin(), r.errors.end(),
+                       [&](const ConfigError& a, const ConfigError& b) { return key(a) < key(b); });
+    }
+    return r;
+  }
   r.errors = ValidateSemantics(*r.config);
   if (!r.errors.empty()) r.config.reset();
   return r;

@@ -102,6 +102,36 @@ rules:
       << bad.err;
   EXPECT_TRUE(Contains(bad.err, "2 error(s) in the configuration"));
 
+  // An invalid event pattern is listed with the loader's errors (checked once the rest loaded),
+  // in line order; a pattern the loader already rejected (an unset ${VAR}) is not listed twice.
+  testing::WriteFile(dir / "bad-pattern.yaml", R"(tables:
+  users: {event_types: [INSERT, FOO]}
+rules:
+  r1: {event_pattern: {source: [{prefix: 1}]}, targets: [nope]}
+  r2: {event_pattern: "${CDC_TEST_UNSET_PATTERN}", targets: [out]}
+targets:
+  out: {type: stdout}
+)");
+  auto patterns = RunCli({"validate-config", "--config", dir / "bad-pattern.yaml"});
+  EXPECT_EQ(patterns.exit_code, 1);
+  std::string f = dir / "bad-pattern.yaml";
+  size_t types = patterns.err.find(f + ":2:33: 'tables.users.event_types' has 'FOO'");
+  size_t pattern = patterns.err.find(
+      f +
+      ":4:23: rules.r1.event_pattern: Event pattern is not valid. Reason: prefix match "
+      "pattern must be a string");
+  size_t target = patterns.err.find(f + ":4:58: rules.r1: target 'nope' is not defined");
+  size_t unset = patterns.err.find(
+      f + ":5:23: rules.r2.event_pattern: environment variable CDC_TEST_UNSET_PATTERN is not set");
+  EXPECT_NE(types, std::string::npos) << patterns.err;
+  EXPECT_NE(pattern, std::string::npos) << patterns.err;
+  EXPECT_NE(target, std::string::npos) << patterns.err;
+  EXPECT_NE(unset, std::string::npos) << patterns.err;
+  EXPECT_LT(types, pattern);
+  EXPECT_LT(pattern, target);
+  EXPECT_LT(target, unset);
+  EXPECT_TRUE(Contains(patterns.err, "4 error(s) in the configuration")) << patterns.err;
+
   auto absent = RunCli({"validate-config", "--config", dir / "absent.yaml"});
   EXPECT_EQ(absent.exit_code, 1);
   EXPECT_TRUE(Contains(absent.err, "cannot open the config file"));
