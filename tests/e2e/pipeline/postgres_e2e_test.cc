@@ -112,6 +112,28 @@ class PostgresE2E : public ::testing::Test {
     return false;
   }
 
+  // Seeds the schema, creates the wal2json "oracle" slot, and starts `run` logging to `log`;
+  // returns once it streams (past the initial snapshot: an interrupted snapshot is taken again
+  // from a new slot) and has caught up. Changes committed before the pipeline's slot exists can
+  // only arrive as snapshot rows.
+  std::unique_ptr<CliProcess> StartStreaming(const std::string& log) {
+    EXPECT_EQ(Cli({"generate", "--seed-only"}), 0);
+    EXPECT_TRUE(
+        server_
+            ->Execute("SELECT pg_create_logical_replication_slot('oracle', 'wal2json')", "coredb")
+            .ok());
+    auto run = std::make_unique<CliProcess>(std::vector<std::string>{"run"}, env_, log);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (testing::ReadFile(log).find("streaming from slot") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_NE(testing::ReadFile(log).find("streaming from slot"), std::string::npos)
+        << testing::ReadFile(log);
+    EXPECT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
+    return run;
+  }
+
   // Compares the consumer files with what wal2json recorded on the "oracle" slot: per consumer
   // and row, the delivered changes (other than snapshot READs) are exactly the committed ones
   // routed there, each once, in commit order.
@@ -176,14 +198,9 @@ class PostgresE2E : public ::testing::Test {
 // commits. Afterwards every committed change is in each of its consumer files exactly once, and
 // the changes of each row are in commit order.
 TEST_F(PostgresE2E, ExactlyOnceInCommitOrderAcross20Kill9) {
-  ASSERT_EQ(Cli({"generate", "--seed-only"}), 0);
-  ASSERT_TRUE(
-      server_->Execute("SELECT pg_create_logical_replication_slot('oracle', 'wal2json')", "coredb")
-          .ok());
   std::string log = data_ / "run.log";
-  auto run = std::make_unique<CliProcess>(std::vector<std::string>{"run"}, env_, log);
-  // Changes committed before the pipeline's slot exists can only arrive as snapshot rows.
-  ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
+  auto run = StartStreaming(log);
+  ASSERT_FALSE(HasFailure());
   CliProcess generate({"generate", "--rate", "600", "--duration", "40", "--seed", "7"}, env_,
                       data_ / "generate.log");
   std::mt19937 random(20261125);
@@ -203,13 +220,10 @@ TEST_F(PostgresE2E, ExactlyOnceInCommitOrderAcross20Kill9) {
 }
 
 TEST_F(PostgresE2E, EveryCommittedChangeReachesItsConsumersAcrossAServerRestart) {
-  ASSERT_EQ(Cli({"generate", "--seed-only"}), 0);
-  ASSERT_TRUE(
-      server_->Execute("SELECT pg_create_logical_replication_slot('oracle', 'wal2json')", "coredb")
-          .ok());
   std::string log = data_ / "run.log";
-  CliProcess run({"run"}, env_, log);
-  ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
+  auto started = StartStreaming(log);
+  ASSERT_FALSE(HasFailure());
+  CliProcess& run = *started;
   ASSERT_EQ(Cli({"generate", "--rate", "400", "--duration", "2", "--seed", "11"}), 0);
   // A fast shutdown waits for the pipeline to confirm everything: it must ack while idle.
   ASSERT_TRUE(server_->Restart("fast").ok()) << server_->LogTail();
@@ -406,6 +420,55 @@ TEST_F(PostgresE2E, IdleSlotAdvances) {
   EXPECT_TRUE(WaitCaughtUp(30)) << testing::ReadFile(data_ / "run.log");
   run->Signal(SIGTERM);
   EXPECT_EQ(run->Wait(30), 0);
+}
+
+// A disk that fails an fsync (EIO, injected into the real binary with LD_PRELOAD) mid-stream:
+// first the stream's, then a consumer file's. After a failed fsync the kernel may have dropped
+// the dirty pages, so `run` must stop with an error naming the file, not retry and carry on, and
+// acknowledge nothing past its last good sync. A restart without the fault then delivers every
+// committed change exactly once.
+TEST_F(PostgresE2E, AFailedFsyncStopsRunAndLosesNothing) {
+  std::string log = data_ / "run.log";
+  auto run = StartStreaming(log);
+  ASSERT_FALSE(HasFailure());
+  run->Signal(SIGTERM);
+  ASSERT_EQ(run->Wait(30), 0) << testing::ReadFile(log);
+  CliProcess generate({"generate", "--rate", "300", "--duration", "25", "--seed", "11"}, env_,
+                      data_ / "generate.log");
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  struct Fault {
+    std::string name, match, error;
+  };
+  auto has = [](const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+  };
+  for (const Fault& fault : {Fault{"stream", "/stream/", "cannot fdatasync"},
+                             Fault{"consumers", "/consumers/", "cannot fsync"}}) {
+    SCOPED_TRACE(fault.match);
+    auto faulty = env_;
+    faulty["LD_PRELOAD"] = CDC_FAULT_FSYNC_LIB;
+    faulty["CDC_FAULT_FSYNC_MATCH"] = fault.match;
+    faulty["CDC_FAULT_FSYNC_AFTER"] = "30";
+    // The preloaded library comes before the sanitizer runtime in the ASan build.
+    faulty["ASAN_OPTIONS"] = std::string(asan != nullptr ? asan : "") + ":verify_asan_link_order=0";
+    std::string fault_log = data_ / ("run-fault-" + fault.name + ".log");
+    CliProcess faulty_run({"run"}, faulty, fault_log);
+    int code = faulty_run.Wait(60);
+    std::string text = testing::ReadFile(fault_log);
+    EXPECT_NE(code, 0) << text;
+    EXPECT_NE(code, -1) << "still running after an fsync failed:\n" << text;
+    EXPECT_NE(code, 128 + SIGABRT) << text;
+    EXPECT_TRUE(has(text, "fault_fsync: EIO for")) << text;
+    EXPECT_TRUE(has(text, fault.error)) << text;
+    EXPECT_TRUE(has(text, "Input/output error")) << text;
+    EXPECT_TRUE(generate.running()) << "the workload ended before the fault";
+  }
+  ASSERT_EQ(generate.Wait(90), 0) << testing::ReadFile(data_ / "generate.log");
+  run = std::make_unique<CliProcess>(std::vector<std::string>{"run"}, env_, log);
+  ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
+  run->Signal(SIGTERM);
+  ASSERT_EQ(run->Wait(30), 0) << testing::ReadFile(log);
+  ExpectEveryCommittedChangeExactlyOnceInOrder(2000);
 }
 
 }  // namespace
