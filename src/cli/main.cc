@@ -119,6 +119,13 @@ int RunCommand(const std::string& config_path, const std::string& input) {
       delivered.empty() ? "(no targets)" : delivered.c_str());
   if (!s.ok()) {
     std::fprintf(stderr, "pipeline stopped: %s\n", s.ToString().c_str());
+    if (s.code() == StatusCode::kIoError) {
+      std::fprintf(stderr,
+                   "a local file could not be written or synced (disk full or failing? see "
+                   "`df` and `dmesg`). Nothing is lost: PostgreSQL was acknowledged only for "
+                   "what reached the disk, and the targets resume from the last checkpoint. "
+                   "Fix the disk, then start `run` again.\n");
+    }
     // A delivery thread stuck in a target still uses the pipeline: end here, destroying nothing.
     if ((*pipeline)->abandoned()) {
       std::fflush(stderr);

@@ -461,6 +461,7 @@ TEST_F(PostgresE2E, AFailedFsyncStopsRunAndLosesNothing) {
     EXPECT_TRUE(has(text, "fault_fsync: EIO for")) << text;
     EXPECT_TRUE(has(text, fault.error)) << text;
     EXPECT_TRUE(has(text, "Input/output error")) << text;
+    EXPECT_TRUE(has(text, "Fix the disk, then start `run` again.")) << text;
     EXPECT_TRUE(generate.running()) << "the workload ended before the fault";
   }
   ASSERT_EQ(generate.Wait(90), 0) << testing::ReadFile(data_ / "generate.log");
