@@ -40,24 +40,17 @@ bool Inject(int fd) {
   return true;
 }
 
-SyncFn Real(const char* name) { return reinterpret_cast<SyncFn>(::dlsym(RTLD_NEXT, name)); }
+// Calls libc's `name` unless the call is to fail.
+int Sync(const char* name, int fd) {
+  if (Inject(fd)) {
+    errno = EIO;
+    return -1;
+  }
+  auto real = reinterpret_cast<SyncFn>(::dlsym(RTLD_NEXT, name));
+  return real(fd);
+}
 
 }  // namespace
 
-extern "C" int fsync(int fd) {
-  static SyncFn real = Real("fsync");
-  if (Inject(fd)) {
-    errno = EIO;
-    return -1;
-  }
-  return real(fd);
-}
-
-extern "C" int fdatasync(int fd) {
-  static SyncFn real = Real("fdatasync");
-  if (Inject(fd)) {
-    errno = EIO;
-    return -1;
-  }
-  return real(fd);
-}
+extern "C" int fsync(int fd) { return Sync("fsync", fd); }
+extern "C" int fdatasync(int fd) { return Sync("fdatasync", fd); }
