@@ -197,7 +197,14 @@ Status PostgresSource::Snapshot(const std::string& snapshot_name, Lsn consistent
     log::Info("snapshot of {} done: {} rows", info.table.ToString(), rows);
   }
   CDC_RETURN_IF_ERROR(conn->Execute("COMMIT"));
-  if (stop_) return Aborted("stopped during the initial snapshot");
+  if (stop_) {
+    log::Warn(
+        "stopped during the initial snapshot of slot {}: the next start takes the snapshot again "
+        "on a new slot, and changes committed until then arrive as its READ rows, not as "
+        "INSERT/UPDATE/DELETE events",
+        options_.slot);
+    return Aborted("stopped during the initial snapshot");
+  }
   return sink.MakeDurable();
 }
 

@@ -339,27 +339,51 @@ TEST_F(PostgresE2E, SnapshotAndStreamGiveTheSameJsonForTheSameRow) {
   EXPECT_NE(after(lines[0]).find("\"j\":{\"k\":[1,2.50]}"), std::string::npos) << lines[0];
 }
 
-TEST_F(PostgresE2E, ACrashDuringTheSnapshotRestartsItCleanly) {
-  ASSERT_TRUE(server_
-                  ->Execute("INSERT INTO metrics (id, name, value) SELECT g, 'm', g FROM "
-                            "generate_series(1, 60000) g",
-                            "coredb")
+// 60000 metrics rows and a config with small snapshot batches: starts `run` and returns it once
+// the snapshot has delivered some rows of metrics, but not all.
+std::unique_ptr<CliProcess> StartLongSnapshot(PgServer& server, const TempDir& data,
+                                              const std::map<std::string, std::string>& env) {
+  EXPECT_TRUE(server
+                  .Execute("INSERT INTO metrics (id, name, value) SELECT g, 'm', g FROM "
+                           "generate_series(1, 60000) g",
+                           "coredb")
                   .ok());
   std::string config = testing::ReadFile(testing::SourcePath("config/cdc-pipeline.yaml"));
   config.replace(config.find("  snapshot: initial\n"), 20,
                  "  snapshot: initial\n  snapshot_batch_size: 100\n");
-  testing::WriteFile(data_ / "small-batches.yaml", config);
-  testing::CopyShippedModels(data_.path());
+  testing::WriteFile(data / "small-batches.yaml", config);
+  testing::CopyShippedModels(data.path());
+  auto run = std::make_unique<CliProcess>(
+      std::vector<std::string>{"run", "--config", data / "small-batches.yaml"}, env,
+      data / "run.log");
+  for (int i = 0; i < 600; ++i) {
+    if (testing::ReadLines(data / "consumers/monitoring.jsonl").size() > 1000) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return run;
+}
+
+// A stop (SIGTERM) during the initial snapshot ends cleanly and says what the next start does.
+TEST_F(PostgresE2E, AStopDuringTheSnapshotSaysItStartsOver) {
+  auto run = StartLongSnapshot(*server_, data_, env_);
+  run->Signal(SIGTERM);
+  ASSERT_EQ(run->Wait(30), 0) << testing::ReadFile(data_ / "run.log");
+  ASSERT_LT(testing::ReadLines(data_ / "consumers/monitoring.jsonl").size(), 60000u)
+      << "the snapshot finished before the stop";
+  std::string log = testing::ReadFile(data_ / "run.log");
+  EXPECT_NE(log.find("stopped during the initial snapshot of slot cdc_pipeline: the next start "
+                     "takes the snapshot again on a new slot"),
+            std::string::npos)
+      << log;
+  EXPECT_TRUE(testing::FileExists(data_ / "postgres-snapshot-cdc_pipeline.pending"));
+}
+
+TEST_F(PostgresE2E, ACrashDuringTheSnapshotRestartsItCleanly) {
   std::string log = data_ / "run.log";
   {
-    CliProcess run({"run", "--config", data_ / "small-batches.yaml"}, env_, log);
-    // Kill it once the snapshot has delivered some rows of metrics, but not all.
-    for (int i = 0; i < 600; ++i) {
-      if (testing::ReadLines(data_ / "consumers/monitoring.jsonl").size() > 1000) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    run.Signal(SIGKILL);
-    ASSERT_EQ(run.Wait(10), 128 + SIGKILL);
+    auto run = StartLongSnapshot(*server_, data_, env_);
+    run->Signal(SIGKILL);
+    ASSERT_EQ(run->Wait(10), 128 + SIGKILL);
   }
   size_t partial = testing::ReadLines(data_ / "consumers/monitoring.jsonl").size();
   ASSERT_LT(partial, 60000u) << "the snapshot finished before the kill";
