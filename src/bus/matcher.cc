@@ -575,17 +575,7 @@ bool CompiledMatcher::Flatten(od::value v, const PathNode& node, Scratch& s) con
         std::string_view key;
         if (field.unescaped_key().get(key)) return false;
         // A dotted key in the event is the same path as nesting ("a.b" == {"a":{"b"}}).
-        const PathNode* child = &node;
-        size_t start = 0;
-        while (child) {
-          size_t dot = key.find('.', start);
-          std::string_view segment = key.substr(
-              start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-          const uint32_t* next = child->Find(segment);
-          child = next ? &path_nodes_[*next] : nullptr;
-          if (dot == std::string_view::npos) break;
-          start = dot + 1;
-        }
+        const PathNode* child = Child(node, key);
         // Fields no rule uses are left unread; On-Demand skips them when the loop advances.
         if (!child) continue;
         od::value fv;

@@ -9,7 +9,7 @@ namespace {
 // The namespace of cdc-pipeline's event ids (a fixed, randomly chosen UUID).
 constexpr std::string_view kIdNamespace = "5b0c7a4e-3f1d-4c8e-9a52-1e6f0d2b7c39";
 
-// The writers below are templates over JsonWriter and EventVisitor (see VisitEnvelope), so that
+// The writers below are templates over JsonWriter and EventVisitor (see EnvelopeView), so that
 // the rule matcher reads exactly what the JSON says.
 
 template <typename W>
@@ -54,7 +54,7 @@ void WriteDetail(W& w, const ProcessedEvent& event, const EnvelopeOptions& optio
   w.EndObject();
 }
 
-// The EventBridge event's members. EncodeEnvelope and VisitEnvelope both write it from here.
+// The EventBridge event's members. EncodeEnvelope and EnvelopeView both write it from here.
 template <typename W>
 void WriteEnvelope(W& w, const ProcessedEvent& event, const EnvelopeOptions& options,
                    std::string_view id) {
@@ -106,11 +106,6 @@ std::string EncodeEnvelope(const ProcessedEvent& event, const EnvelopeOptions& o
   JsonWriter w(out);
   WriteEnvelope(w, event, options, id);
   return out;
-}
-
-void VisitEnvelope(EventVisitor& visitor, const ProcessedEvent& event,
-                   const EnvelopeOptions& options, std::string_view id) {
-  WriteEnvelope(visitor, event, options, id);
 }
 
 void EnvelopeView::Accept(EventVisitor& visitor) const {

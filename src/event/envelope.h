@@ -39,12 +39,9 @@ std::string EncodeEnvelope(const ProcessedEvent& event, const EnvelopeOptions& o
 std::string EncodeEnvelope(const ProcessedEvent& event, const EnvelopeOptions& options,
                            std::string_view id);
 
-// The same event as the calls EncodeEnvelope makes to write it, to a visitor (parts it does not
-// want are skipped), and as something that can write itself to one: what the rule matcher reads
-// instead of the text.
-void VisitEnvelope(EventVisitor& visitor, const ProcessedEvent& event,
-                   const EnvelopeOptions& options, std::string_view id);
-
+// The same event as something that writes itself to a visitor with the calls EncodeEnvelope
+// makes (parts the visitor does not want are skipped): what the rule matcher reads instead of
+// the text.
 class EnvelopeView final : public VisitableEvent {
  public:
   // All three must outlive the view.
