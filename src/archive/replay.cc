@@ -274,8 +274,7 @@ Result<ReplayReport> RunReplay(const Config& config, ReplayRequest request,
   }
   auto dead_letter_mark = marks.find(state::kDeadLetterMark);
   if (dead_letter_mark != marks.end()) {
-    CDC_RETURN_IF_ERROR(
-        dead_letters.Reconcile(ParseOffset(dead_letter_mark->second.cursor).value_or(0)));
+    CDC_RETURN_IF_ERROR(dead_letters.Reconcile(dead_letter_mark->second.cursor));
   }
 
   struct stat st;

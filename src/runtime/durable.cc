@@ -217,7 +217,7 @@ Status Pipeline::OpenDurable() {
   auto dl = marks.find(state::kDeadLetterMark);
   delivery_start_ = starts(dl == marks.end() ? nullptr : &dl->second);
   if (dl != marks.end()) {
-    CDC_RETURN_IF_ERROR(dead_letters_->Reconcile(ParseCount(dl->second.cursor)));
+    CDC_RETURN_IF_ERROR(dead_letters_->Reconcile(dl->second.cursor));
     dead_letters_->set_count(dl->second.delivered);
   }
   CDC_ASSIGN_OR_RETURN(auto published, state_->Value("count.published"));

@@ -37,9 +37,10 @@ class DeadLetterFile {
   // Exactly-once, as the file target: the durable length, and cutting back to it on start.
   Result<uint64_t> Size() { return file_.Size(); }
   Result<bool> TruncateTo(uint64_t size) { return file_.TruncateTo(size); }
-  // On start: cut back to `size`, its length at the last checkpoint (what followed is written
-  // again). A file shorter than that (rotated by someone else) is appended to, with a warning.
-  Status Reconcile(uint64_t size);
+  // On start: cut back to its length at the last checkpoint, the mark's `cursor` (decimal; what
+  // followed is written again). A file shorter than that (rotated by someone else) is appended
+  // to, with a warning.
+  Status Reconcile(std::string_view cursor);
   void set_count(uint64_t n) { count_ = n; }
   const Clock& clock() const { return clock_; }
   uint64_t count() const { return count_; }
