@@ -1,4 +1,4 @@
-// The target that feeds an archive. Pipeline::Build makes one per entry of `archives`, named
+// The target that feeds an archive. The runtime assembly makes one per entry of `archives`, named
 // "archive:<name>", fed by a hidden rule of the same name whose pattern is the archive's, so the
 // archive receives every published event that matches it, whatever the user's rules do.
 //

@@ -19,6 +19,7 @@
 #include "base/logging.h"
 #include "event/change_codec.h"
 #include "event/event_json.h"
+#include "runtime/assembly.h"
 #include "runtime/pipeline.h"
 #include "state/state_store.h"
 #include "stream/log.h"
@@ -202,24 +203,14 @@ Status Pipeline::OpenDurable() {
     }
     return start;
   };
+  CDC_RETURN_IF_ERROR(assembly_->Reconcile(marks, /*restore_counts=*/true));
   target_start_.clear();
-  for (size_t i = 0; i < runner_->size(); ++i) {
-    Target& target = runner_->target(i);
-    auto it = marks.find(target.name());
+  for (size_t i = 0; i < runner().size(); ++i) {
+    auto it = marks.find(runner().target(i).name());
     target_start_.push_back(starts(it == marks.end() ? nullptr : &it->second));
-    if (it == marks.end()) continue;
-    if (!it->second.cursor.empty()) {
-      CDC_RETURN_IF_ERROR(
-          target.Reconcile(it->second.cursor).WithContext("target '" + target.name() + "'"));
-    }
-    runner_->set_stats(i, {it->second.delivered, it->second.dead_lettered});
   }
   auto dl = marks.find(state::kDeadLetterMark);
   delivery_start_ = starts(dl == marks.end() ? nullptr : &dl->second);
-  if (dl != marks.end()) {
-    CDC_RETURN_IF_ERROR(dead_letters_->Reconcile(dl->second.cursor));
-    dead_letters_->set_count(dl->second.delivered);
-  }
   CDC_ASSIGN_OR_RETURN(auto published, state_->Value("count.published"));
   CDC_ASSIGN_OR_RETURN(auto unmatched, state_->Value("count.unmatched"));
   CDC_ASSIGN_OR_RETURN(auto last_commit, state_->Value("time.last_commit"));
@@ -395,36 +386,36 @@ Status Pipeline::Checkpoint(bool final) {
   state::CheckpointCommit commit;
   commit.now_micros = now;
   commit.shard_checkpoints = delivered;
-  for (size_t i = 0; i < runner_->size(); ++i) {
-    if (!runner_->queued(i)) continue;
+  for (size_t i = 0; i < runner().size(); ++i) {
+    if (!runner().queued(i)) continue;
     state::TargetMark mark;
-    mark.shard_next = runner_->Progress(i, next_);
+    mark.shard_next = runner().Progress(i, next_);
     for (auto [shard, offset] : mark.shard_next) {
       uint64_t& c = commit.shard_checkpoints[shard];
       c = std::min(c, offset);
     }
-    TargetStats stats = runner_->stats(i);
+    TargetStats stats = runner().stats(i);
     mark.delivered = stats.delivered;
     mark.dead_lettered = stats.dead_lettered;
-    commit.target_marks[runner_->target(i).name()] = std::move(mark);
+    commit.target_marks[runner().target(i).name()] = std::move(mark);
   }
   CDC_RETURN_IF_ERROR(Flush());
-  for (size_t i = 0; i < runner_->size(); ++i) {
-    if (runner_->queued(i)) continue;
+  for (size_t i = 0; i < runner().size(); ++i) {
+    if (runner().queued(i)) continue;
     state::TargetMark mark;
-    mark.cursor = runner_->Cursor(i).value_or("");
+    mark.cursor = runner().Cursor(i).value_or("");
     mark.shard_next = delivered;
-    TargetStats stats = runner_->stats(i);
+    TargetStats stats = runner().stats(i);
     mark.delivered = stats.delivered;
     mark.dead_lettered = stats.dead_lettered;
-    commit.target_marks[runner_->target(i).name()] = std::move(mark);
+    commit.target_marks[runner().target(i).name()] = std::move(mark);
   }
   {
     state::TargetMark mark;
-    CDC_ASSIGN_OR_RETURN(uint64_t size, runner_->DeadLetterSize());
+    CDC_ASSIGN_OR_RETURN(uint64_t size, runner().DeadLetterSize());
     mark.cursor = std::to_string(size);
     mark.shard_next = delivered;
-    mark.delivered = runner_->dead_letter_count();
+    mark.delivered = runner().dead_letter_count();
     commit.target_marks[state::kDeadLetterMark] = std::move(mark);
   }
   int64_t expires = now + config_->state.dedupe_ttl_hours * 3600 * 1000000;
@@ -438,7 +429,7 @@ Status Pipeline::Checkpoint(bool final) {
   }
   v["count.published"] = std::to_string(stats_.published);
   v["count.unmatched"] = std::to_string(stats_.unmatched);
-  v["count.dead_lettered"] = std::to_string(runner_->dead_letter_count());
+  v["count.dead_lettered"] = std::to_string(runner().dead_letter_count());
   v["time.last_commit"] = std::to_string(last_commit_micros_);
   v["time.caught_up"] = std::to_string(caught_up_micros_);
   v["time.checkpoint"] = std::to_string(now);
@@ -495,7 +486,7 @@ void Pipeline::DeliveryLoop() {
     if (!r.ok()) return fail(r.status().WithContext("stream shard " + std::to_string(i)));
     readers[i] = std::move(r).value();
   }
-  runner_->Start();
+  runner().Start();
   auto interval = std::chrono::milliseconds(config_->state.checkpoint_interval_ms);
   auto last_checkpoint = std::chrono::steady_clock::now();
   std::optional<std::chrono::steady_clock::time_point> deadline;
@@ -527,7 +518,7 @@ void Pipeline::DeliveryLoop() {
               "stopped while delivering: {}; what was not checkpointed is delivered after "
               "the next start",
               s.message());
-          runner_->Stop();
+          runner().Stop();
           return;
         }
         if (!s.ok()) return fail(s);
@@ -539,25 +530,25 @@ void Pipeline::DeliveryLoop() {
       }
     }
     if (progressed) progress_cv_.notify_all();
-    if (Status f = runner_->failure(); !f.ok()) return fail(f);
-    if (!runner_->Idle()) dirty = true;  // queued targets move on by themselves
+    if (Status f = runner().failure(); !f.ok()) return fail(f);
+    if (!runner().Idle()) dirty = true;  // queued targets move on by themselves
     auto now = std::chrono::steady_clock::now();
     if (!progressed) {
       caught_up_micros_ = NowMicros();
       if (unwritten) {
-        Status s = runner_->WriteOut();
+        Status s = runner().WriteOut();
         if (!s.ok()) return fail(s);
         unwritten = false;
       }
     }
     // Done once everything is read and the queued targets have finished theirs.
-    bool done = !progressed && source_finished && runner_->Idle();
+    bool done = !progressed && source_finished && runner().Idle();
     if (stop_requested_ && !deadline) {
       deadline = now + std::chrono::milliseconds(config_->pipeline.shutdown_timeout_ms);
     }
     bool out_of_time = deadline && now >= *deadline;
     // Queued targets stop where they are (their pending events are delivered after a start).
-    if (out_of_time) runner_->Stop();
+    if (out_of_time) runner().Stop();
     if (done || out_of_time || (dirty && now - last_checkpoint >= interval)) {
       Status s = Checkpoint(done || out_of_time);
       if (!s.ok()) return fail(s);
@@ -565,7 +556,7 @@ void Pipeline::DeliveryLoop() {
       last_checkpoint = now;
     }
     if (done) {
-      runner_->Stop();
+      runner().Stop();
       return;
     }
     if (out_of_time) {
@@ -621,10 +612,10 @@ Status Pipeline::RunDurable(Source& source) {
   }
   delivery_thread_.join();
   source_ = nullptr;
-  for (size_t i = 0; i < runner_->size(); ++i) {
-    stats_.delivered[runner_->target(i).name()] = runner_->stats(i).delivered;
+  for (size_t i = 0; i < runner().size(); ++i) {
+    stats_.delivered[runner().target(i).name()] = runner().stats(i).delivered;
   }
-  stats_.dead_lettered = runner_->dead_letter_count();
+  stats_.dead_lettered = runner().dead_letter_count();
   stats_.duplicates += source_duplicates_;
   if (delivery_failed_) return delivery_error_;
   return s;

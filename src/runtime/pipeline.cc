@@ -4,10 +4,10 @@
 #include <set>
 #include <tuple>
 
-#include "archive/archive_target.h"
 #include "base/logging.h"
 #include "event/event_json.h"
 #include "process/redact/redactor.h"
+#include "runtime/assembly.h"
 #include "state/state_store.h"
 #include "stream/log.h"
 #include "target/append_file.h"
@@ -121,63 +121,13 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Build(std::shared_ptr<const Config> 
   CDC_RETURN_IF_ERROR(MakeDirectories(config->pipeline.data_dir).WithContext("pipeline.data_dir"));
   std::unique_ptr<Pipeline> p(new Pipeline(config, clock, std::move(processors)));
   p->options_ = options;
-  std::vector<RulePattern> patterns;
-  for (const auto& rule : config->rules) {
-    if (!rule.enabled) continue;
-    patterns.push_back({rule.name, rule.event_pattern});
-    p->rules_.push_back(&rule);
-  }
-  p->user_rules_ = p->rules_.size();
-  // Each archive: a hidden rule after the user's, "archive:<name>" with the archive's pattern
-  // (every event without one), whose only target is the archive of the same name.
-  for (const auto& a : config->archives) {
-    RuleConfig& hidden = p->archive_rules_.emplace_back();
-    hidden.name = ArchiveRuleName(a.name);
-    hidden.event_pattern = a.event_pattern.empty() ? "{}" : a.event_pattern;
-    hidden.targets = {hidden.name};
-    patterns.push_back({hidden.name, hidden.event_pattern});
-    p->rules_.push_back(&hidden);
-  }
-  CDC_ASSIGN_OR_RETURN(p->matcher_, CompileMatcher(patterns));
-  std::vector<std::unique_ptr<Target>> targets;
-  std::vector<RetryPolicy> policies;
-  std::vector<size_t> queue_sizes;
-  for (const auto& t : config->targets) {
-    CDC_ASSIGN_OR_RETURN(auto target, BuildTarget(t));
-    targets.push_back(std::move(target));
-    policies.push_back(RetryPolicy::FromConfig(t.retry));
-    queue_sizes.push_back(static_cast<size_t>(std::max<int64_t>(1, t.queue_size)));
-  }
-  for (const auto& a : config->archives) {
-    targets.push_back(archive::MakeArchiveTarget(a, config->pipeline.data_dir));
-  }
-  p->dead_letters_ = std::make_unique<DeadLetterFile>(
-      config->dead_letter.path, ParseFsyncPolicy(config->dead_letter.fsync), clock);
-  p->runner_ = std::make_unique<DeliveryRunner>(std::move(targets), std::move(policies),
-                                                std::move(queue_sizes), *p->dead_letters_);
-  for (const RuleConfig* rule : p->rules_) {
-    std::vector<RuleTarget> rule_targets;
-    for (size_t k = 0; k < rule->targets.size(); ++k) {
-      int i = p->runner_->Find(rule->targets[k]);
-      CDC_ASSERT(i >= 0, "rule target was validated at load");
-      RuleTarget t{RuleTargetRef{static_cast<size_t>(i), &rule->name, -1}, nullptr};
-      if (k < rule->target_dead_letters.size() && !rule->target_dead_letters[k].empty()) {
-        t.to.dead_letter = p->runner_->Find(rule->target_dead_letters[k]);
-        CDC_ASSERT(t.to.dead_letter >= 0, "dead-letter target was validated at load");
-      }
-      if (k < rule->target_inputs.size() && !rule->target_inputs[k].empty()) {
-        InputTransformer::Rule r{rule->name, RuleArn(config->bus.region, config->bus.account,
-                                                     config->bus.name, rule->name)};
-        CDC_ASSIGN_OR_RETURN(t.input, InputTransformer::Compile(rule->target_inputs[k], r));
-      }
-      rule_targets.push_back(std::move(t));
-    }
-    p->rule_targets_.push_back(std::move(rule_targets));
-  }
+  CDC_ASSIGN_OR_RETURN(p->assembly_, Assembly::Build(*config, clock));
   for (const auto& t : config->targets) p->stats_.delivered[t.name] = 0;
   for (const auto& a : config->archives) p->stats_.delivered[ArchiveRuleName(a.name)] = 0;
   return p;
 }
+
+DeliveryRunner& Pipeline::runner() { return assembly_->runner(); }
 
 Pipeline::~Pipeline() {
   if (delivery_thread_.joinable()) {
@@ -196,7 +146,7 @@ Status Pipeline::WriteDeadLetter(const DeadLetter& letter) {
   // Below the delivery thread's own mark (after a restart, for a queued target that was behind)
   // this dead letter was written before.
   if (replaying_) return Status::Ok();
-  CDC_RETURN_IF_ERROR(runner_->WriteDeadLetter(letter));
+  CDC_RETURN_IF_ERROR(runner().WriteDeadLetter(letter));
   ++stats_.dead_lettered;
   return Status::Ok();
 }
@@ -277,30 +227,22 @@ Status Pipeline::ProcessAndDeliver(const TableProcessor& processor, ChangeEvent&
   if (!replaying_) ++stats_.published;
   OutputEvent out(*processed, envelope_);
   matched_.clear();
-  CDC_RETURN_IF_ERROR(matcher_->Match(out.Json(EventFormat::kEventBridge),
-                                      EnvelopeView(*processed, envelope_, out.id()), matched_));
-  // Archives are not rules: an event only they keep still counts as unmatched.
-  if (!replaying_ && (matched_.empty() || matched_.front() >= user_rules_)) ++stats_.unmatched;
+  const Router& router = assembly_->router();
+  CDC_RETURN_IF_ERROR(router.Match(out.Json(EventFormat::kEventBridge),
+                                   EnvelopeView(*processed, envelope_, out.id()), matched_));
+  if (!replaying_ && router.Unmatched(matched_)) ++stats_.unmatched;
   if (matched_.empty()) return Status::Ok();
-  bool parsed = false;
+  routed_.Reset(out.Json(EventFormat::kEventBridge));
   for (uint32_t rule : matched_) {
-    for (const RuleTarget& target : rule_targets_[rule]) {
+    for (const RouteTarget& target : router.targets(rule)) {
       // After a restart, a target that was ahead of the checkpoint already has this event.
       if (!target_start_.empty() &&
-          position_.offset < target_start_[target.to.index][position_.shard]) {
+          position_.offset < target_start_[target.index][position_.shard]) {
         continue;
       }
-      const std::string* input = nullptr;
-      if (target.input != nullptr) {
-        if (!parsed) {
-          CDC_RETURN_IF_ERROR(input_event_.Parse(out.Json(EventFormat::kEventBridge)));
-          parsed = true;
-        }
-        target.input->Apply(input_event_, input_text_);
-        input = &input_text_;
-      }
-      CDC_RETURN_IF_ERROR(
-          runner_->Deliver(out, target.to, input, position_, stream_ ? &stop_requested_ : nullptr));
+      CDC_ASSIGN_OR_RETURN(const std::string* input, routed_.Input(target));
+      CDC_RETURN_IF_ERROR(runner().Deliver(out, assembly_->Ref(rule, target), input, position_,
+                                           stream_ ? &stop_requested_ : nullptr));
     }
   }
   return Status::Ok();
@@ -316,22 +258,19 @@ Result<RouteResult> Pipeline::Route(ChangeEvent change) const {
   CDC_ASSIGN_OR_RETURN(ProcessedEvent processed, processor->Process(change, &captured));
   RouteResult result;
   result.event_json = EncodeEnvelope(processed, envelope_);
+  const Router& router = assembly_->router();
   std::vector<uint32_t> matched;
-  CDC_RETURN_IF_ERROR(matcher_->Match(result.event_json, matched));
-  EventDocument document;
-  bool parsed = false;
+  CDC_RETURN_IF_ERROR(router.Match(result.event_json, matched));
+  RoutedEvent routed;
+  routed.Reset(result.event_json);
   for (uint32_t rule : matched) {
-    result.rules.push_back({rules_[rule]->name, rules_[rule]->targets});
-    for (size_t k = 0; k < rule_targets_[rule].size(); ++k) {
-      const RuleTarget& target = rule_targets_[rule][k];
-      if (target.input == nullptr) continue;
-      if (!parsed) {
-        CDC_RETURN_IF_ERROR(document.Parse(result.event_json));
-        parsed = true;
-      }
-      RouteResult::Input input{rules_[rule]->name, rules_[rule]->targets[k], {}};
-      target.input->Apply(document, input.text);
-      result.inputs.push_back(std::move(input));
+    const std::string& name = router.rule_name(rule);
+    std::vector<std::string>& targets =
+        result.rules.emplace_back(name, std::vector<std::string>()).second;
+    for (const RouteTarget& target : router.targets(rule)) {
+      targets.push_back(target.name);
+      CDC_ASSIGN_OR_RETURN(const std::string* input, routed.Input(target));
+      if (input != nullptr) result.inputs.push_back({name, target.name, *input});
     }
   }
   return result;
@@ -340,7 +279,7 @@ Result<RouteResult> Pipeline::Route(ChangeEvent change) const {
 Status Pipeline::MakeDurable() {
   if (stream_) return SyncStream();
   // Without the stream, acknowledging means every target has the events, the queued ones too.
-  CDC_RETURN_IF_ERROR(runner_->Drain(&stop_requested_));
+  CDC_RETURN_IF_ERROR(runner().Drain(&stop_requested_));
   return Flush();
 }
 
@@ -349,22 +288,22 @@ std::chrono::milliseconds Pipeline::MaxIdleWait() const {
   return std::chrono::milliseconds(std::max<int64_t>(1, config_->stream.fsync_interval_ms));
 }
 
-Status Pipeline::Flush() { return runner_->Flush(); }
+Status Pipeline::Flush() { return runner().Flush(); }
 
 Status Pipeline::Run(Source& source) {
   if (config_->stream.enabled) return RunDurable(source);
   source_ = &source;
   if (stop_requested_) source.Stop();
-  runner_->Start();
+  runner().Start();
   Status s = source.Run(*this);
   source_ = nullptr;
-  Status f = runner_->Drain(&stop_requested_);
-  runner_->Stop();
+  Status f = runner().Drain(&stop_requested_);
+  runner().Stop();
   if (f.ok()) f = Flush();
-  for (size_t i = 0; i < runner_->size(); ++i) {
-    stats_.delivered[runner_->target(i).name()] = runner_->stats(i).delivered;
+  for (size_t i = 0; i < runner().size(); ++i) {
+    stats_.delivered[runner().target(i).name()] = runner().stats(i).delivered;
   }
-  stats_.dead_lettered = runner_->dead_letter_count();
+  stats_.dead_lettered = runner().dead_letter_count();
   return s.ok() ? f : s;
 }
 

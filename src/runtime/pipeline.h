@@ -14,7 +14,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,16 +24,15 @@
 
 #include "base/status.h"
 #include "base/time.h"
-#include "bus/input_transformer.h"
-#include "bus/matcher.h"
+#include "bus/router.h"
 #include "config/config.h"
 #include "process/processor.h"
 #include "source/source.h"
-#include "target/dead_letter.h"
 #include "target/delivery.h"
 
 namespace cdc {
 
+class Assembly;
 namespace stream {
 class EmbeddedStream;
 }
@@ -124,6 +122,7 @@ class Pipeline : public ChangeSink {
   DeadLetter RejectChange(const TableProcessor* processor, ChangeEvent& change, bool redacted,
                           const RawInput& raw, const std::string& table, std::string reason);
   Status WriteDeadLetter(const DeadLetter& letter);
+  DeliveryRunner& runner();
 
   // The durable stream (durable.cc).
   Status RunDurable(Source& source);
@@ -142,22 +141,11 @@ class Pipeline : public ChangeSink {
   PipelineOptions options_;
   EnvelopeOptions envelope_;
   ProcessorSet processors_;
-  std::unique_ptr<Matcher> matcher_;
-  // For each rule (in matcher order): the indexes of its targets in the runner.
-  struct RuleTarget {
-    RuleTargetRef to;                               // the target in runner_, its dead letter
-    std::unique_ptr<const InputTransformer> input;  // null: the target receives the event
-  };
-  std::vector<std::vector<RuleTarget>> rule_targets_;
-  std::vector<const RuleConfig*> rules_;
-  size_t user_rules_ = 0;                 // rules_[0, user_rules_) are the config's rules...
-  std::deque<RuleConfig> archive_rules_;  // ...the rest the archives' hidden ones
-  std::unique_ptr<DeadLetterFile> dead_letters_;
-  std::unique_ptr<DeliveryRunner> runner_;
+  // The targets, the dead-letter file, the runner and the router (runtime/assembly.h).
+  std::unique_ptr<Assembly> assembly_;
   PipelineStats stats_;
   std::vector<uint32_t> matched_;  // scratch
-  EventDocument input_event_;      // scratch: the event, parsed only for input transformers
-  std::string input_text_;         // scratch: what an input transformer made
+  RoutedEvent routed_;             // scratch: the event, parsed only for input transformers
   StreamPosition position_;        // the stream record being delivered
   // After a restart: per target and shard, the first offset the target does not have yet (a
   // queued target may be behind the others); empty without the stream.
