@@ -1,20 +1,11 @@
 // Replay (EventBridge's StartReplay): the events of an archive whose event time lies in
 // [start, end) go through the rules again, each with the top-level field "replay-name" added
-// (so a rule can leave replays out with `"replay-name": [{"exists": false}]`), and are delivered
-// to the matching rules' targets with their input transformers, through the delivery runner
-// (retries, dead letters). Only the config's enabled rules take part (or the one asked for),
-// never the archives' hidden rules: replayed events are not archived again.
-//
-// A replay takes the data dir's lease (the state store), so it cannot run beside `run`. Before
-// writing, it cuts each target it writes to back to its checkpoint mark (as `run` does on start);
-// after delivering and flushing, it stores each target's new cursor in its mark (other fields
-// unchanged), so the next `run` keeps the replayed lines and cuts nothing.
-//
-// Thread-safety: one replay at a time per data dir (the lease enforces it).
+// (so a rule can leave replays out with `"replay-name": [{"exists": false}]`). This header holds
+// what a replay is asked and reports, and its names; runtime/replay.h runs it, through the same
+// assembly of targets and rules as `run`.
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -62,11 +53,5 @@ std::string AddReplayName(std::string_view event_json, std::string_view name);
 // Checks the request against the config: the archive exists, end is after start, the rule (when
 // given) exists and is enabled, the name follows AWS's rule. InvalidArgument says what to fix.
 Status CheckReplayRequest(const Config& config, const ReplayRequest& request);
-
-// Runs the replay. `on_progress` is called after every archived event read (and once at the
-// end). An error leaves what was already written in the targets uncommitted: the next `run` (or
-// replay) cuts it back, so a failed replay can simply be run again.
-Result<ReplayReport> RunReplay(const Config& config, ReplayRequest request,
-                               const std::function<void(const ReplayProgress&)>& on_progress);
 
 }  // namespace cdc::archive

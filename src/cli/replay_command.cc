@@ -8,6 +8,7 @@
 
 #include "archive/replay.h"
 #include "base/time.h"
+#include "runtime/replay.h"
 
 namespace cdc {
 namespace {
@@ -138,8 +139,8 @@ int ReplayCommand::Run(const Config& config) {
   }
 
   ProgressPrinter printer(request.name);
-  auto report = archive::RunReplay(config, request,
-                                   [&](const archive::ReplayProgress& p) { printer.Update(p); });
+  auto report =
+      RunReplay(config, request, [&](const archive::ReplayProgress& p) { printer.Update(p); });
   if (!report.ok()) {
     std::fprintf(stderr, "\nreplay %s failed: %s\n", request.name.c_str(),
                  report.status().message().c_str());

@@ -1,6 +1,6 @@
 // `cdc-pipeline replay --archive NAME --start T --end T [--rule R] [--name REPLAY_NAME]`: sends
 // the archived events with an event time in [start, end) through the rules again, with
-// "replay-name" added, as EventBridge's StartReplay does (src/archive/replay.h). T is RFC 3339
+// "replay-name" added, as EventBridge's StartReplay does (src/runtime/replay.h). T is RFC 3339
 // (2026-11-25T10:00:00Z) or epoch seconds. Progress goes to stderr (a bar on a terminal, else a
 // line a second), then a summary; stdout is left to stdout targets.
 //
