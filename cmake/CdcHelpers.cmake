@@ -30,3 +30,13 @@ function(cdc_test)
   gtest_discover_tests(${CDC_NAME} DISCOVERY_MODE PRE_TEST TEST_PREFIX "${CDC_PREFIX}"
                        PROPERTIES LABELS "${CDC_LABELS}")
 endfunction()
+
+#   cdc_register_kind(RegisterFileTarget LIBRARY cdc_target)
+#     -> the built-in registry (src/registry) calls `void RegisterFileTarget(cdc::Registry&)` and
+#        links cdc_target. This is the one line that adds a source or target kind to the binary;
+#        call it from the kind's CMakeLists, after its library (and its CMake option) exist.
+function(cdc_register_kind function)
+  cmake_parse_arguments(CDC "" "LIBRARY" "" ${ARGN})
+  set_property(GLOBAL APPEND PROPERTY CDC_BUILTIN_KIND_FUNCTIONS ${function})
+  set_property(GLOBAL APPEND PROPERTY CDC_BUILTIN_KIND_LIBRARIES ${CDC_LIBRARY})
+endfunction()

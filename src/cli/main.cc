@@ -20,10 +20,8 @@
 #include "cli/status.h"
 #include "config/config.h"
 #include "runtime/pipeline.h"
-#include "source/json/json_source.h"
 #include "target/append_file.h"
 #ifdef CDC_WITH_POSTGRES
-#include "source/postgres/postgres_source.h"
 #include "workload/generator.h"
 #endif
 
@@ -69,29 +67,38 @@ void InstallStopHandlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
+// The source `run` reads: the configured one, or with `--input FILE` the registry's file source
+// (the config copied with its source replaced).
+Result<std::unique_ptr<Source>> MakeSource(std::shared_ptr<const Config>& config,
+                                           const std::string& input) {
+  if (!input.empty()) {
+    const SourceKind* file = config->registry->FileSource();
+    if (file == nullptr) return Unimplemented("this build has no source that reads files");
+    auto copy = std::make_shared<Config>(*config);
+    copy->source.type = std::string(file->spec.name);
+    copy->source.kind = file;
+    copy->source.options = file->file_options(input);
+    config = std::move(copy);
+  }
+  const SourceKind* kind = config->source.kind;
+  if (kind == nullptr) return InvalidArgument("unknown source type '" + config->source.type + "'");
+  return kind->build(*config);
+}
+
 int RunCommand(const std::string& config_path, const std::string& input) {
   auto config = LoadOrReport(config_path);
   if (!config) return 1;
-  std::unique_ptr<Source> source;
-  PipelineOptions options;
-  if (!input.empty() || config->source.type == "json") {
-    std::string path = input.empty() ? config->source.path : input;
-    source = std::make_unique<JsonSource>(path);
-    log::Info("pipeline '{}' reading change events from {}", config->pipeline.name,
-              path == "-" ? "standard input" : path);
-  } else {
-#ifdef CDC_WITH_POSTGRES
-    source = std::make_unique<pg::PostgresSource>(pg::OptionsFromConfig(*config));
-    // Changes of a type a table does not publish are routine in a database: filter, count.
-    options.dead_letter_disallowed_types = false;
-    log::Info("pipeline '{}' capturing {} tables from PostgreSQL (slot {}, publication {})",
-              config->pipeline.name, config->tables.size(), config->source.slot,
-              config->source.publication);
-#else
-    std::fprintf(stderr, "this build has no PostgreSQL source\n");
+  auto source = MakeSource(config, input);
+  if (!source.ok()) {
+    std::fprintf(stderr, "cannot start: %s\n", source.status().message().c_str());
     return 1;
-#endif
   }
+  const SourceKind& kind = *config->source.kind;
+  PipelineOptions options;
+  // A source that captures only what it is asked for: changes of a type a table does not
+  // publish are routine (filtered, counted), not a producer's mistake (dead-lettered).
+  options.dead_letter_disallowed_types = !kind.caps.supports_filtering;
+  log::Info("pipeline '{}' {}", config->pipeline.name, kind.describe(*config));
   auto pipeline = Pipeline::Build(config, SystemClock::Instance(), options);
   if (!pipeline.ok()) {
     std::fprintf(stderr, "cannot start: %s\n", pipeline.status().message().c_str());
@@ -100,7 +107,7 @@ int RunCommand(const std::string& config_path, const std::string& input) {
   g_running_pipeline = pipeline->get();
   InstallStopHandlers();
   if (g_stop) (*pipeline)->Stop();
-  Status s = (*pipeline)->Run(*source);
+  Status s = (*pipeline)->Run(**source);
   g_running_pipeline = nullptr;
   const PipelineStats& st = (*pipeline)->stats();
   std::string delivered;
@@ -169,9 +176,14 @@ int InvokeCommand(const std::string& config_path, const std::string& function,
                  function.c_str(), known.c_str());
     return 1;
   }
-  JsonSource source(event_file);
+  std::shared_ptr<const Config> input_config = config;
+  auto source = MakeSource(input_config, event_file);
+  if (!source.ok()) {
+    std::fprintf(stderr, "%s\n", source.status().message().c_str());
+    return 1;
+  }
   CollectSink sink;
-  Status s = source.Run(sink);
+  Status s = (*source)->Run(sink);
   if (!s.ok()) {
     std::fprintf(stderr, "%s\n", s.message().c_str());
     return 1;
@@ -233,12 +245,12 @@ int ValidateConfigCommand(const std::string& config_path) {
   std::printf("%s: valid (%zu tables, %zu rules, %zu targets%s)\n", config_path.c_str(),
               r.config->tables.size(), r.config->rules.size(), r.config->targets.size(),
               archives.c_str());
-#ifdef CDC_WITH_POSTGRES
-  // The tables are only known to the database: check them there when it can be reached, so a
-  // table that must not be published (no primary key) is named before anything starts.
-  if (r.config->source.type == "postgres") {
-    pg::PostgresSource source(pg::OptionsFromConfig(*r.config));
-    Status s = source.CheckHealth();
+  // A database source knows things the file cannot say (a table without a primary key): check
+  // it when it can be reached, so they are named before anything starts.
+  const SourceKind* kind = r.config->source.kind;
+  if (kind != nullptr && kind->caps.check_on_validate) {
+    auto source = kind->build(*r.config);
+    Status s = source.ok() ? (*source)->CheckHealth() : source.status();
     if (s.code() == StatusCode::kUnavailable) {
       std::printf("note: the database could not be reached, so the tables were not checked: %s\n",
                   s.message().c_str());
@@ -247,10 +259,9 @@ int ValidateConfigCommand(const std::string& config_path) {
                    s.message().c_str());
       return 1;
     } else {
-      std::printf("database: server, role, tables and slot are ready for capture\n");
+      std::printf("source: ready for capture (%s)\n", kind->describe(*r.config).c_str());
     }
   }
-#endif
   return 0;
 }
 
@@ -271,23 +282,15 @@ int HealthCheckCommand(const std::string& config_path) {
     checks.push_back({"data_dir " + c.pipeline.data_dir + " writable", dir});
     checks.push_back(
         {"dead_letter " + c.dead_letter.path, AppendFile::CheckWritable(c.dead_letter.path)});
-    if (c.source.type == "json") {
-      JsonSource source(c.source.path);
-      checks.push_back({"source (json) " + c.source.path, source.CheckHealth()});
-    } else {
-#ifdef CDC_WITH_POSTGRES
-      pg::PostgresSource source(pg::OptionsFromConfig(c));
-      checks.push_back(
-          {"source (postgres): server, role, tables, slot " + c.source.slot, source.CheckHealth()});
-#else
-      checks.push_back({"source (postgres)", Unimplemented("this build has no PostgreSQL source")});
-#endif
+    if (c.source.kind != nullptr) {
+      auto source = c.source.kind->build(c);
+      checks.push_back({"source (" + c.source.type + "): " + c.source.kind->describe(c),
+                        source.ok() ? (*source)->CheckHealth() : source.status()});
     }
     for (const auto& t : c.targets) {
       auto target = BuildTarget(t);
       Status s = target.ok() ? (*target)->CheckHealth() : target.status();
-      checks.push_back(
-          {"target " + t.name + " (" + t.type + (t.path.empty() ? "" : " " + t.path) + ")", s});
+      checks.push_back({"target " + t.name + " (" + DescribeTarget(t) + ")", s});
     }
     for (const auto& a : c.archives) {
       std::string adir = archive::ArchiveDir(c.pipeline.data_dir, a.name);

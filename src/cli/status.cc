@@ -12,10 +12,8 @@
 #include "base/time.h"
 #include "event/change_event.h"
 #include "event/json_writer.h"
+#include "source/source.h"
 #include "state/state_store.h"
-#ifdef CDC_WITH_POSTGRES
-#include "source/postgres/pg_connection.h"
-#endif
 
 namespace cdc {
 namespace {
@@ -54,9 +52,10 @@ struct ShardStatus {
   uint64_t first = 0, next = 0, durable = 0, bytes = 0, segments = 0, checkpoint = 0;
 };
 
-struct SourceLag {
+struct LagView {
   bool known = false;
-  std::string note;  // why it is unknown
+  std::string note;    // why it is unknown
+  std::string holder;  // "slot cdc_pipeline"
   std::string confirmed, current;
   uint64_t bytes = 0;
   double seconds = 0;
@@ -119,36 +118,25 @@ int StatusCommand(const Config& config, bool json) {
     s.checkpoint = it != checkpoints->end() ? it->second : 0;
   }
 
-  SourceLag lag;
-#ifdef CDC_WITH_POSTGRES
-  if (config.source.type == "postgres") {
-    auto conn = pg::PgConnection::Connect(config.source.dsn);
-    if (!conn.ok()) {
-      lag.note = "database not reachable: " + conn.status().message();
-    } else {
-      auto rows = (*conn)->Query(
-          "SELECT pg_current_wal_lsn()::text AS current, confirmed_flush_lsn::text AS confirmed, "
-          "pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS lag, "
-          "active FROM pg_replication_slots WHERE slot_name = $1",
-          {config.source.slot});
-      if (!rows.ok()) {
-        lag.note = rows.status().message();
-      } else if (rows->empty()) {
-        lag.note = "slot " + config.source.slot + " does not exist (the pipeline has not run)";
-      } else {
-        lag.known = true;
-        lag.current = rows->Get(0, "current").value_or("");
-        lag.confirmed = rows->Get(0, "confirmed").value_or("");
-        lag.bytes = ToU64(rows->Get(0, "lag"));
-        lag.active = rows->Get(0, "active") == std::optional<std::string>("t");
-        // Seconds behind: with WAL still to read, how long ago the pipeline last had nothing
-        // left to do (an upper bound of the age of the oldest change not yet delivered).
-        int64_t since = caught_up > 0 ? caught_up : checkpoint_at;
-        lag.seconds = lag.bytes > 0 && since > 0 ? static_cast<double>(now - since) / 1e6 : 0.0;
-      }
+  LagView lag;
+  if (config.source.kind != nullptr) {
+    auto source = config.source.kind->build(config);
+    auto upstream = source.ok() ? (*source)->Lag() : Result<SourceLag>(source.status());
+    if (upstream.ok()) {
+      lag.known = true;
+      lag.holder = upstream->holder;
+      lag.current = upstream->current;
+      lag.confirmed = upstream->confirmed;
+      lag.bytes = upstream->bytes;
+      lag.active = upstream->active;
+      // Seconds behind: with changes still to read, how long ago the pipeline last had nothing
+      // left to do (an upper bound of the age of the oldest change not yet delivered).
+      int64_t since = caught_up > 0 ? caught_up : checkpoint_at;
+      lag.seconds = lag.bytes > 0 && since > 0 ? static_cast<double>(now - since) / 1e6 : 0.0;
+    } else if (upstream.status().code() != StatusCode::kUnimplemented) {
+      lag.note = upstream.status().message();
     }
   }
-#endif
 
   uint64_t dead_lettered = ToU64(value("count.dead_lettered"));
   uint64_t max_rss = ToU64(value("memory.max_rss_bytes"));
@@ -228,9 +216,9 @@ int StatusCommand(const Config& config, bool json) {
                 PositionForHumans(*p).c_str(), Time(last_commit).c_str());
   }
   if (lag.known) {
-    std::printf("  slot %s: confirmed %s, server at %s: %s behind, %.1f s%s\n",
-                config.source.slot.c_str(), lag.confirmed.c_str(), lag.current.c_str(),
-                Bytes(lag.bytes).c_str(), lag.seconds, lag.active ? "" : " (slot not in use)");
+    std::printf("  %s: confirmed %s, server at %s: %s behind, %.1f s%s\n", lag.holder.c_str(),
+                lag.confirmed.c_str(), lag.current.c_str(), Bytes(lag.bytes).c_str(), lag.seconds,
+                lag.active ? "" : " (slot not in use)");
   } else if (!lag.note.empty()) {
     std::printf("  lag unknown: %s\n", lag.note.c_str());
   }

@@ -14,6 +14,7 @@
 
 #include "base/status.h"
 #include "bus/input_transformer.h"
+#include "config/registry.h"
 #include "event/change_event.h"
 #include "process/model/model.h"
 #include "process/transform/transform.h"
@@ -48,20 +49,18 @@ struct BusConfig {
   std::string region = "local";
 };
 
+// `source`: the kind (a registered source kind, see config/registry.h) and its own options.
 struct SourceConfig {
-  std::string type = "json";  // json | postgres
-  std::string path = "-";     // json: file to read, "-" for stdin
-  // postgres
-  std::string dsn;  // a secret: never logged
-  std::string slot = "cdc_pipeline";
-  std::string publication = "cdc_pipeline";
-  std::string snapshot = "initial";  // initial | never
-  int64_t snapshot_batch_size = 10000;
-  int64_t flush_interval_ms = 200;
-  int64_t status_interval_ms = 10000;
-  int64_t heartbeat_interval_ms = 0;  // 0 = off
-  int64_t reconnect_max_backoff_ms = 30000;
+  std::string type = "json";
+  const SourceKind* kind = nullptr;  // set by the loader
+  std::shared_ptr<const KindOptions> options;
   SourceLocation where;
+
+  // The kind's options as its own type (null when they are of another type).
+  template <typename T>
+  const T* OptionsAs() const {
+    return dynamic_cast<const T*>(options.get());
+  }
 };
 
 // One column's redaction policy: `email: mask:email`, or the long form
@@ -152,21 +151,22 @@ inline std::string ArchiveRuleName(std::string_view archive) {
   return std::string(kReservedArchivePrefix) + std::string(archive);
 }
 
+// `targets.<name>`: the kind (a registered target kind, see config/registry.h), the fields the
+// delivery runner uses, and the kind's own options (a file's path, an endpoint's URL, ...).
 struct TargetConfig {
   std::string name;
-  std::string type;                    // file | stdout | http
-  std::string path;                    // file
-  std::string fsync = "batch";         // file: always | batch | never
+  std::string type;
+  const TargetKind* kind = nullptr;  // set by the loader
+  std::shared_ptr<const KindOptions> options;
   std::string format = "eventbridge";  // eventbridge | cloudevents
-  // http (an EventBridge API destination): POST each event to `url`. The URL and the header
-  // values may hold credentials: never logged (logs name the target and the URL's host).
-  std::string url;
-  std::string method = "POST";
-  std::vector<std::pair<std::string, std::string>> headers;
-  int64_t timeout_ms = 5000;
-  int64_t queue_size = 1000;  // http: events waiting for this target before the bus waits
+  int64_t queue_size = 1000;           // queued kinds: events waiting before the bus waits
   RetryConfig retry;
   SourceLocation where;
+
+  template <typename T>
+  const T* OptionsAs() const {
+    return dynamic_cast<const T*>(options.get());
+  }
 };
 
 // An HMAC key of the `hash` rule: where its bytes are ("env:VAR" or "file:/path"). The loader
@@ -213,7 +213,8 @@ struct DeadLetterConfig {
 };
 
 struct Config {
-  std::string file;  // the file it was loaded from
+  std::string file;                    // the file it was loaded from
+  const Registry* registry = nullptr;  // the kinds it was loaded with (outlives the config)
   PipelineConfig pipeline;
   BusConfig bus;
   SourceConfig source;
@@ -248,9 +249,12 @@ struct LoadResult {
   // the file is not YAML or not a mapping.
   std::shared_ptr<const Config> partial;
 };
-LoadResult LoadConfig(const std::string& path, const EnvOptions& env = {});
+// `registry` names the source and target kinds; it must outlive the config.
+LoadResult LoadConfig(const std::string& path, const EnvOptions& env = {},
+                      const Registry& registry = BuiltinRegistry());
 LoadResult LoadConfigFromString(const std::string& yaml, const std::string& file_name,
-                                const EnvOptions& env = {});
+                                const EnvOptions& env = {},
+                                const Registry& registry = BuiltinRegistry());
 
 // Loads one model file (config/models/<table>.yaml; its format is in the configuration
 // reference). On failure returns every error with file:line, and no model.
@@ -261,7 +265,7 @@ struct ModelLoadResult {
 ModelLoadResult LoadModelFile(const std::string& path, const EnvOptions& env = {});
 
 // The configuration reference (Markdown), generated from the field tables.
-std::string ConfigReferenceMarkdown();
+std::string ConfigReferenceMarkdown(const Registry& registry = BuiltinRegistry());
 
 // The default processor function name of a table: "process" + singular CamelCase + "Changes"
 // (users -> processUserChanges, audit_logs -> processAuditLogChanges,

@@ -284,7 +284,41 @@ class MapReader {
       ctx_.Error(n, "'" + FieldPath(key) + "' must be a whole number >= 0");
       return;
     }
+    if (f->min && value < *f->min) {
+      ctx_.Error(n, "'" + FieldPath(key) + "' must be at least " + std::to_string(*f->min));
+      return;
+    }
     out = value;
+  }
+
+  // A mapping of names to strings (kStringMap); see OptionsReader::StringMap.
+  void StringMap(std::string_view key, std::vector<std::pair<std::string, std::string>>& out,
+                 const OptionsReader::EntryCheck& check) {
+    const FieldSpec* f = Field(key);
+    YAML::Node n = Get(key);
+    if (!n || n.IsNull()) return;
+    if (!n.IsMap()) {
+      TypeError(n, *f);
+      return;
+    }
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      std::string name = it->first.as<std::string>();
+      std::string what = FieldPath(key) + "." + name;
+      if (!it->second.IsScalar()) {
+        ctx_.Error(it->second, "'" + what + "' must be a string");
+        continue;
+      }
+      auto v = ctx_.Expand(it->second, it->second.Scalar(), what);
+      if (!v) continue;
+      if (check) {
+        if (auto error = check(name, *v)) {
+          ctx_.Error(error->at_value ? it->second : it->first,
+                     "'" + what + "'" + (error->at_value ? " " : ": ") + error->message);
+          continue;
+        }
+      }
+      out.emplace_back(std::move(name), std::move(*v));
+    }
   }
 
   // Returns the list and the location of each entry.
@@ -377,6 +411,29 @@ class MapReader {
   std::string path_;
   bool valid_ = false;
   bool empty_ = false;
+};
+
+// The reader a kind's parser gets: the loader's MapReader over the kind's section.
+class KindReader final : public OptionsReader {
+ public:
+  KindReader(Context& ctx, MapReader& r) : ctx_(ctx), r_(r) {}
+  const std::string& path() const override { return r_.path(); }
+  bool Has(std::string_view key) const override { return r_.Has(key); }
+  SourceLocation Where(std::string_view key) const override { return r_.Where(key); }
+  void String(std::string_view key, std::string& out) override { r_.String(key, out); }
+  void Int(std::string_view key, int64_t& out) override { r_.Int(key, out); }
+  void Bool(std::string_view key, bool& out) override { r_.Bool(key, out); }
+  void StringMap(std::string_view key, std::vector<std::pair<std::string, std::string>>& out,
+                 const EntryCheck& check) override {
+    r_.StringMap(key, out, check);
+  }
+  void Error(std::string_view key, std::string message) override {
+    ctx_.Error(r_.Where(key), std::move(message));
+  }
+
+ private:
+  Context& ctx_;
+  MapReader& r_;
 };
 
 // Converts a YAML pattern to JSON text. Plain scalars that look like numbers, booleans or null
@@ -1188,64 +1245,25 @@ void LoadRule(Context& ctx, const std::string& name, const YAML::Node& key, cons
   config.rules.push_back(std::move(rule));
 }
 
-void LoadTarget(Context& ctx, const std::string& name, const YAML::Node& key,
-                const YAML::Node& node, Config& config) {
+void LoadTarget(Context& ctx, const Registry& registry, const std::string& name,
+                const YAML::Node& key, const YAML::Node& node, Config& config) {
   TargetConfig t;
   t.name = name;
   t.where = ctx.At(key);
   std::string type;
   if (node && node.IsMap() && node["type"] && node["type"].IsScalar()) type = node["type"].Scalar();
-  const SectionSpec& spec = config_internal::TargetSpec(type);
+  const TargetKind* kind = registry.FindTarget(type);
+  auto section = config_internal::TargetSection(registry, kind);
+  const SectionSpec& spec = section->spec;
   MapReader r(ctx, node, spec, "targets." + name);
   if (!r.valid()) return;
   r.String("type", t.type);
-  if (spec.Find("path")) r.String("path", t.path);
-  if (spec.Find("fsync")) r.String("fsync", t.fsync);
+  t.kind = kind;
   if (spec.Find("format")) r.String("format", t.format);
-  if (spec.Find("url")) {
-    r.String("url", t.url);
-    if (!t.url.empty() && !t.url.starts_with("http://") && !t.url.starts_with("https://")) {
-      // Only the scheme is quoted: the URL may hold credentials.
-      ctx.Error(r.Where("url"), "'targets." + name + ".url' must start with http:// or https://");
-    }
-    r.String("method", t.method);
-    r.Int("timeout_ms", t.timeout_ms);
-    r.Int("queue_size", t.queue_size);
-    if (r.Has("timeout_ms") && t.timeout_ms < 1) {
-      ctx.Error(r.Where("timeout_ms"), "'targets." + name + ".timeout_ms' must be at least 1");
-    }
-    if (r.Has("queue_size") && t.queue_size < 1) {
-      ctx.Error(r.Where("queue_size"), "'targets." + name + ".queue_size' must be at least 1");
-    }
-    YAML::Node headers = r.Get("headers");
-    if (headers && !headers.IsNull() && !headers.IsMap()) {
-      ctx.Error(headers,
-                "'targets." + name + ".headers' must be a mapping of header names to values");
-    } else if (headers && headers.IsMap()) {
-      for (auto it = headers.begin(); it != headers.end(); ++it) {
-        std::string header = it->first.as<std::string>();
-        std::string what = "targets." + name + ".headers." + header;
-        bool token = !header.empty();
-        for (char c : header) {
-          if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') token = false;
-        }
-        if (!token) {
-          ctx.Error(it->first, "'" + what + "': a header name is letters, digits, '-' and '_'");
-          continue;
-        }
-        if (!it->second.IsScalar()) {
-          ctx.Error(it->second, "'" + what + "' must be a string");
-          continue;
-        }
-        auto v = ctx.Expand(it->second, it->second.Scalar(), what);
-        if (!v) continue;
-        if (v->find_first_of("\r\n") != std::string::npos) {
-          ctx.Error(it->second, "'" + what + "' must not contain a line break");
-          continue;
-        }
-        t.headers.emplace_back(std::move(header), std::move(*v));
-      }
-    }
+  if (spec.Find("queue_size")) r.Int("queue_size", t.queue_size);
+  if (kind != nullptr) {
+    KindReader reader(ctx, r);
+    t.options = kind->spec.parse(reader);
   }
   if (r.Has("retry")) {
     MapReader x(ctx, r.Get("retry"), config_internal::RetrySpec(), "targets." + name + ".retry");
@@ -1327,6 +1345,16 @@ void ForEachNamed(Context& ctx, const YAML::Node& section, const std::string& wh
   }
 }
 
+// The kinds that take dead letters: "file", "file or x".
+std::string DeadLetterKinds(const Registry& registry) {
+  std::string out;
+  for (const auto& k : registry.targets()) {
+    if (!k->caps.dead_letter_sink) continue;
+    out += (out.empty() ? "" : " or ") + std::string(k->spec.name);
+  }
+  return out;
+}
+
 void CheckReferences(Context& ctx, Config& config) {
   // The pipeline feeds each archive through a hidden rule and target of this name.
   for (const auto& rule : config.rules) {
@@ -1369,10 +1397,11 @@ void CheckReferences(Context& ctx, Config& config) {
       if (d == nullptr) {
         ctx.Error(rule.target_dead_letter_where[i],
                   at + ": target '" + dlq + "' is not defined in 'targets'");
-      } else if (d->type != "file") {
-        ctx.Error(rule.target_dead_letter_where[i],
-                  at + ": target '" + dlq + "' is a " + d->type +
-                      " target; a dead letter must go to a file target");
+      } else if (d->kind != nullptr && !d->kind->caps.dead_letter_sink) {
+        ctx.Error(rule.target_dead_letter_where[i], at + ": target '" + dlq + "' is a " + d->type +
+                                                        " target; a dead letter must go to a " +
+                                                        DeadLetterKinds(*config.registry) +
+                                                        " target");
       } else if (dlq == rule.targets[i]) {
         ctx.Error(rule.target_dead_letter_where[i],
                   at + ": the failed deliveries of target '" + dlq +
@@ -1382,7 +1411,7 @@ void CheckReferences(Context& ctx, Config& config) {
   }
 }
 
-LoadResult Load(Context& ctx, const std::string& yaml) {
+LoadResult Load(Context& ctx, const Registry& registry, const std::string& yaml) {
   LoadResult result;
   YAML::Node root;
   try {
@@ -1395,6 +1424,7 @@ LoadResult Load(Context& ctx, const std::string& yaml) {
   }
   auto config = std::make_shared<Config>();
   config->file = ctx.file();
+  config->registry = &registry;
   try {
     MapReader top(ctx, root, config_internal::RootSpec(), "(top level)");
     if (!top.valid() || root.IsNull()) {
@@ -1418,24 +1448,20 @@ LoadResult Load(Context& ctx, const std::string& yaml) {
     }
     {
       YAML::Node n = root["source"];
-      std::string type = "json";
+      const SourceKind* fallback = registry.FileSource();
+      std::string type = fallback != nullptr ? std::string(fallback->spec.name) : "";
       if (n && n.IsMap() && n["type"] && n["type"].IsScalar()) type = n["type"].Scalar();
-      MapReader r(ctx, n, config_internal::SourceSpec(type), "source");
-      r.String("type", config->source.type);
-      config->source.where = r.Where("type");
+      const SourceKind* kind = registry.FindSource(type);
+      auto section = config_internal::SourceSection(registry, kind);
+      MapReader r(ctx, n, section->spec, "source");
       SourceConfig& src = config->source;
-      const SectionSpec& spec = config_internal::SourceSpec(type);
-      if (spec.Find("path")) r.String("path", src.path);
-      if (spec.Find("dsn")) {
-        r.String("dsn", src.dsn);
-        r.String("slot", src.slot);
-        r.String("publication", src.publication);
-        r.String("snapshot", src.snapshot);
-        r.Int("snapshot_batch_size", src.snapshot_batch_size);
-        r.Int("flush_interval_ms", src.flush_interval_ms);
-        r.Int("status_interval_ms", src.status_interval_ms);
-        r.Int("heartbeat_interval_ms", src.heartbeat_interval_ms);
-        r.Int("reconnect_max_backoff_ms", src.reconnect_max_backoff_ms);
+      src.type = type;
+      r.String("type", src.type);
+      src.where = r.Where("type");
+      src.kind = kind;
+      if (kind != nullptr && r.valid()) {
+        KindReader reader(ctx, r);
+        src.options = kind->spec.parse(reader);
       }
     }
     {
@@ -1478,7 +1504,7 @@ LoadResult Load(Context& ctx, const std::string& yaml) {
       LoadRule(ctx, name, key, node, *config);
     });
     ForEachNamed(ctx, root["targets"], "targets", [&](auto& name, auto& key, auto& node) {
-      LoadTarget(ctx, name, key, node, *config);
+      LoadTarget(ctx, registry, name, key, node, *config);
     });
     LoadArchives(ctx, root["archives"], *config);
     CheckReferences(ctx, *config);
@@ -1510,9 +1536,9 @@ EnvLookup MakeEnv(const EnvOptions& env) {
 }  // namespace
 
 LoadResult LoadConfigFromString(const std::string& yaml, const std::string& file_name,
-                                const EnvOptions& env) {
+                                const EnvOptions& env, const Registry& registry) {
   Context ctx(file_name, MakeEnv(env));
-  return Load(ctx, yaml);
+  return Load(ctx, registry, yaml);
 }
 
 ModelLoadResult LoadModelFile(const std::string& path, const EnvOptions& env) {
@@ -1522,7 +1548,7 @@ ModelLoadResult LoadModelFile(const std::string& path, const EnvOptions& env) {
   return r;
 }
 
-LoadResult LoadConfig(const std::string& path, const EnvOptions& env) {
+LoadResult LoadConfig(const std::string& path, const EnvOptions& env, const Registry& registry) {
   std::ifstream in(path);
   if (!in) {
     LoadResult r;
@@ -1531,7 +1557,7 @@ LoadResult LoadConfig(const std::string& path, const EnvOptions& env) {
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  return LoadConfigFromString(ss.str(), path, env);
+  return LoadConfigFromString(ss.str(), path, env, registry);
 }
 
 }  // namespace cdc

@@ -1,8 +1,9 @@
 #include "config/schema.h"
 
 #include "base/status.h"
+#include "config/registry.h"
 
-namespace cdc::config_internal {
+namespace cdc::config {
 
 const FieldSpec* SectionSpec::Find(std::string_view name) const {
   for (const auto& f : fields) {
@@ -10,6 +11,10 @@ const FieldSpec* SectionSpec::Find(std::string_view name) const {
   }
   return nullptr;
 }
+
+}  // namespace cdc::config
+
+namespace cdc::config_internal {
 
 namespace {
 using T = FieldType;
@@ -77,62 +82,6 @@ const SectionSpec& BusSpec() {
       }};
   return spec;
 }
-
-const SectionSpec& SourceSpec(std::string_view type) {
-  static const SectionSpec common{
-      "source",
-      "",
-      {
-          {"type", T::kEnum, "json", "The kind of source.", {"json", "postgres"}},
-      }};
-  static const SectionSpec json{
-      "source (type: json)",
-      "Change events in the original format (`eventType`, `tableName`, `timestamp`, `before`, "
-      "`after`), one JSON object per line or one JSON array. `run --input FILE` overrides `path`.",
-      {
-          {"type", T::kEnum, "json", "", {"json", "postgres"}},
-          {"path", T::kString, "-", "File to read; `-` reads standard input."},
-      }};
-  static const SectionSpec postgres{
-      "source (type: postgres)",
-      "PostgreSQL logical replication (pgoutput). The publication and the slot are created if "
-      "missing; the publication covers the configured tables. The role needs the REPLICATION "
-      "privilege and the server `wal_level = logical`.",
-      {
-          {"type", T::kEnum, "json", "", {"json", "postgres"}},
-          {"dsn",
-           T::kString,
-           "",
-           "libpq connection string or URI of the database, e.g. `${COREDB_DSN}`. A secret: never "
-           "logged.",
-           {},
-           true},
-          {"slot", T::kString, "cdc_pipeline", "Logical replication slot name."},
-          {"publication", T::kString, "cdc_pipeline", "Publication name."},
-          {"snapshot",
-           T::kEnum,
-           "initial",
-           "`initial`: when the slot is created, read the tables' existing rows as READ events, "
-           "then stream from the slot's consistent point; `never`: stream only.",
-           {"initial", "never"}},
-          {"snapshot_batch_size", T::kInt, "10000", "Rows per snapshot query."},
-          {"flush_interval_ms", T::kInt, "200",
-           "How often delivered events are made durable and acknowledged to PostgreSQL."},
-          {"status_interval_ms", T::kInt, "10000",
-           "Standby status updates at least this often, so wal_sender_timeout never ends an idle "
-           "stream."},
-          {"heartbeat_interval_ms", T::kInt, "0",
-           "When > 0, write a `pg_logical_emit_message` this often so the slot advances even when "
-           "all traffic is on other databases. 0 = off."},
-          {"reconnect_max_backoff_ms", T::kInt, "30000",
-           "Upper bound of the exponential backoff between reconnect attempts."},
-      }};
-  if (type == "json") return json;
-  if (type == "postgres") return postgres;
-  return common;
-}
-
-std::vector<std::string_view> SourceTypes() { return {"json", "postgres"}; }
 
 const SectionSpec& StreamSpec() {
   static const SectionSpec spec{
@@ -523,77 +472,6 @@ const SectionSpec& InputTransformerSpec() {
   return spec;
 }
 
-const SectionSpec& TargetSpec(std::string_view type) {
-  static const std::vector<std::string_view> kTypes = {"file", "stdout", "http"};
-  static const FieldSpec kType{"type", T::kEnum, "", "The kind of target.", kTypes, true};
-  static const FieldSpec kFormat{
-      "format", T::kEnum, "eventbridge", "Event format.", {"eventbridge", "cloudevents"}};
-  static const FieldSpec kRetry{
-      "retry", T::kSection, "",
-      "How failed deliveries are retried before the event is dead-lettered (see "
-      "`targets.<name>.retry`)."};
-  static const SectionSpec common{"targets.<name>", "", {kType}};
-  static const SectionSpec file{
-      "targets.<name> (type: file)",
-      "Appends each event as one JSON line. Exactly-once across crashes: on start the file is cut "
-      "back to its length at the last checkpoint and what followed is written again.",
-      {
-          kType,
-          {"path",
-           T::kString,
-           "",
-           "The JSONL file. Its directory is created if missing.",
-           {},
-           true},
-          {"fsync",
-           T::kEnum,
-           "batch",
-           "`always`: fsync after every event; `batch`: after each batch; `never`: leave it to the "
-           "OS.",
-           {"always", "batch", "never"}},
-          kFormat,
-          kRetry,
-      }};
-  static const SectionSpec stdout_spec{
-      "targets.<name> (type: stdout)",
-      "Prints each event as one JSON line on standard output (at-least-once).",
-      {kType, kFormat, kRetry}};
-  static const SectionSpec http{
-      "targets.<name> (type: http)",
-      "Sends each event as the body of an HTTP request, like an EventBridge API destination "
-      "(at-least-once: after a crash, events since the last checkpoint are sent again with the "
-      "same ids). A 2xx answer is a delivery; 408, 429, 5xx and connection errors are retried "
-      "by `retry`; any other answer dead-letters the event at once. Each http target has its "
-      "own queue and thread, so a slow or failing endpoint delays the other targets only once "
-      "`queue_size` events wait for it.",
-      {
-          kType,
-          {"url",
-           T::kString,
-           "",
-           "`http://` or `https://` URL. It may hold credentials (use `${VAR}`): it is never "
-           "logged, only its host.",
-           {},
-           true},
-          {"method", T::kEnum, "POST", "The HTTP method.", {"POST", "PUT"}},
-          {"headers", T::kStringMap, "",
-           "Extra request headers, name to value (e.g. `Authorization: \"Bearer ${TOKEN}\"`). "
-           "Values are never logged. `Content-Type` defaults to `application/json`."},
-          {"timeout_ms", T::kInt, "5000",
-           "How long one request may take (connecting included) before it counts as failed and "
-           "is retried."},
-          {"queue_size", T::kInt, "1000",
-           "Events that may wait for this target. When full, the bus waits for it (and the "
-           "durable stream holds the backlog)."},
-          kFormat,
-          kRetry,
-      }};
-  if (type == "file") return file;
-  if (type == "stdout") return stdout_spec;
-  if (type == "http") return http;
-  return common;
-}
-
 const SectionSpec& RetrySpec() {
   static const SectionSpec spec{
       "targets.<name>.retry",
@@ -613,8 +491,6 @@ const SectionSpec& RetrySpec() {
       }};
   return spec;
 }
-
-std::vector<std::string_view> TargetTypes() { return {"file", "stdout", "http"}; }
 
 const SectionSpec& ArchiveSpec() {
   static const SectionSpec spec{
@@ -644,6 +520,41 @@ const SectionSpec& ArchiveSpec() {
            "fills."},
       }};
   return spec;
+}
+
+std::unique_ptr<KindSection> SourceSection(const Registry& registry, const SourceKind* kind) {
+  auto section = std::make_unique<KindSection>();
+  section->choices = registry.SourceNames();
+  const SourceKind* fallback = registry.FileSource();
+  std::string_view default_name = fallback != nullptr ? fallback->spec.name : "";
+  if (kind == nullptr) {
+    section->path = "source";
+    section->spec.fields.push_back(
+        {"type", T::kEnum, default_name, "The kind of source.", section->choices});
+  } else {
+    section->path = "source (type: " + std::string(kind->spec.name) + ")";
+    section->spec.description = kind->spec.description;
+    section->spec.fields.push_back({"type", T::kEnum, default_name, "", section->choices});
+    for (const auto& f : kind->spec.fields) section->spec.fields.push_back(f);
+  }
+  section->spec.path = section->path;
+  return section;
+}
+
+std::unique_ptr<KindSection> TargetSection(const Registry& registry, const TargetKind* kind) {
+  auto section = std::make_unique<KindSection>();
+  section->choices = registry.TargetNames();
+  FieldSpec type{"type", T::kEnum, "", "The kind of target.", section->choices, true};
+  section->spec.fields.push_back(type);
+  if (kind == nullptr) {
+    section->path = "targets.<name>";
+  } else {
+    section->path = "targets.<name> (type: " + std::string(kind->spec.name) + ")";
+    section->spec.description = kind->spec.description;
+    for (const auto& f : kind->spec.fields) section->spec.fields.push_back(f);
+  }
+  section->spec.path = section->path;
+  return section;
 }
 
 }  // namespace cdc::config_internal

@@ -3,51 +3,23 @@
 // prints them. Internal to src/config.
 #pragma once
 
+#include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "config/fields.h"
+#include "config/registry.h"
+
 namespace cdc::config_internal {
 
-enum class FieldType {
-  kString,
-  kInt,
-  kBool,
-  kStringList,
-  kEnum,
-  kEnumList,
-  kPattern,
-  kStringMap,       // a mapping of names to strings (redaction.keys)
-  kRedactionRules,  // a mapping of column names to rules (tables.<name>.redact)
-  kTransforms,      // a list of one-key mappings (tables.<name>.transforms)
-  kModelFields,     // a mapping of field names to types or field mappings (model files)
-  kRuleTargets,     // a list of target names or mappings (rules.<name>.targets)
-  kJson,            // a YAML value or a JSON string (rules.<name>.targets[].input)
-  kSection,
-  kNamedSections,
-  kSectionList  // a list of mappings (archives)
-};
-
-struct FieldSpec {
-  std::string_view name;
-  FieldType type;
-  std::string_view default_value;  // as documented; empty = none
-  std::string_view description;
-  std::vector<std::string_view> choices = {};  // kEnum / kEnumList
-  bool required = false;
-};
-
-struct SectionSpec {
-  std::string_view path;  // as documented: "pipeline", "tables.<name>", "targets.<name> (file)"
-  std::string_view description;
-  std::vector<FieldSpec> fields;
-
-  const FieldSpec* Find(std::string_view name) const;
-};
+using config::FieldSpec;
+using config::FieldType;
+using config::SectionSpec;
 
 const SectionSpec& RootSpec();
 const SectionSpec& PipelineSpec();
 const SectionSpec& BusSpec();
-const SectionSpec& SourceSpec(std::string_view type);  // type "" = the common fields
 const SectionSpec& StreamSpec();
 const SectionSpec& StateSpec();
 const SectionSpec& DeadLetterSpec();
@@ -63,9 +35,16 @@ const SectionSpec& ModelFieldSpec();        // one field of a model file
 const SectionSpec& RuleSpec();
 const SectionSpec& RuleTargetSpec();        // the mapping form of an entry of a rule's targets
 const SectionSpec& InputTransformerSpec();  // its input_transformer
-const SectionSpec& TargetSpec(std::string_view type);  // "" = common fields; nullptr-safe
-const SectionSpec& ArchiveSpec();                      // one item of `archives`
-std::vector<std::string_view> SourceTypes();
-std::vector<std::string_view> TargetTypes();
+const SectionSpec& ArchiveSpec();           // one item of `archives`
+
+// The section of one registered kind: `type` (its choices: every registered name) and the
+// kind's own fields; with a null kind, `type` alone (an unknown or missing type).
+struct KindSection {
+  std::string path;
+  std::vector<std::string_view> choices;
+  SectionSpec spec;  // its path and choices point into the two above
+};
+std::unique_ptr<KindSection> SourceSection(const Registry& registry, const SourceKind* kind);
+std::unique_ptr<KindSection> TargetSection(const Registry& registry, const TargetKind* kind);
 
 }  // namespace cdc::config_internal

@@ -62,8 +62,9 @@ std::vector<ConfigError> ValidateSemantics(const Config& config) {
   return errors;
 }
 
-LoadResult LoadAndValidate(const std::string& path, const EnvOptions& env) {
-  LoadResult r = LoadConfig(path, env);
+LoadResult LoadAndValidate(const std::string& path, const EnvOptions& env,
+                           const Registry& registry) {
+  LoadResult r = LoadConfig(path, env, registry);
   if (!r.config) {
     // Every error in one listing: the event patterns of what did load are checked too (the
     // other checks below could repeat an error the loader already gave for the same entry).

@@ -46,7 +46,8 @@ class StateStore;
 std::vector<ConfigError> ValidateSemantics(const Config& config);
 
 // Loads, then runs ValidateSemantics: every error of the file at once.
-LoadResult LoadAndValidate(const std::string& path, const EnvOptions& env = {});
+LoadResult LoadAndValidate(const std::string& path, const EnvOptions& env = {},
+                           const Registry& registry = BuiltinRegistry());
 
 struct PipelineOptions {
   // A change whose type its table does not publish: dead-lettered (JSON input, where it is a

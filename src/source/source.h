@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -35,6 +36,16 @@ class ChangeSink {
   virtual std::chrono::milliseconds MaxIdleWait() const { return std::chrono::milliseconds(100); }
 };
 
+// How far the upstream is ahead of what the pipeline acknowledged (a database's replication
+// slot), in the source's own printable positions.
+struct SourceLag {
+  std::string holder;     // what keeps the acknowledged position, e.g. "slot cdc_pipeline"
+  std::string confirmed;  // the acknowledged position
+  std::string current;    // the upstream's current position
+  uint64_t bytes = 0;     // how far behind
+  bool active = false;    // a reader holds it now
+};
+
 class Source {
  public:
   virtual ~Source() = default;
@@ -43,6 +54,9 @@ class Source {
   virtual void Stop() = 0;
   // A cheap reachability check for health-check.
   virtual Status CheckHealth() = 0;
+  // The lag, for `status` (may connect; callable without Run). Unimplemented for sources with
+  // no upstream position (files); another error says why it is unknown now.
+  virtual Result<SourceLag> Lag() { return Unimplemented("this source has no upstream lag"); }
 };
 
 }  // namespace cdc

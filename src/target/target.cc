@@ -1,7 +1,5 @@
 #include "target/target.h"
 
-#include "target/builtin.h"
-
 namespace cdc {
 
 OutputEvent::OutputEvent(const ProcessedEvent& event, const EnvelopeOptions& options)
@@ -27,16 +25,15 @@ const std::string& OutputEvent::Json(EventFormat format) const {
 }
 
 Result<std::unique_ptr<Target>> BuildTarget(const TargetConfig& config) {
-  if (config.type == "file") {
-    if (config.path.empty()) return InvalidArgument("target '" + config.name + "' needs a path");
-    return MakeFileTarget(config);
+  if (config.kind == nullptr) {
+    return InvalidArgument("target '" + config.name + "' has unknown type '" + config.type + "'");
   }
-  if (config.type == "stdout") return MakeStdoutTarget(config);
-  if (config.type == "http") {
-    if (config.url.empty()) return InvalidArgument("target '" + config.name + "' needs a url");
-    return MakeHttpTarget(config);
-  }
-  return InvalidArgument("target '" + config.name + "' has unknown type '" + config.type + "'");
+  return config.kind->build(config);
+}
+
+std::string DescribeTarget(const TargetConfig& config) {
+  if (config.kind == nullptr || config.kind->describe == nullptr) return config.type;
+  return config.kind->describe(config);
 }
 
 }  // namespace cdc

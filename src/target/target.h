@@ -89,7 +89,9 @@ class Target {
   virtual Status CheckHealth() = 0;
 };
 
-// Builds a target from its config (file, stdout, http).
+// Builds a target from its config, by its kind (config/registry.h).
 Result<std::unique_ptr<Target>> BuildTarget(const TargetConfig& config);
+// The kind's short description of a target, without secrets ("file /x.jsonl", "http").
+std::string DescribeTarget(const TargetConfig& config);
 
 }  // namespace cdc

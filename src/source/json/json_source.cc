@@ -7,6 +7,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "config/config.h"
 #include "event/event_json.h"
 
 namespace cdc {
@@ -121,6 +122,49 @@ Status JsonSource::RunFile(const std::string& path, ChangeSink& sink) {
   }
   std::istringstream lines(all);
   return RunStream(lines, name, sink);
+}
+
+namespace {
+
+struct JsonSourceOptions : KindOptions {
+  std::string path = "-";
+};
+
+std::shared_ptr<const KindOptions> FileOptions(const std::string& path) {
+  auto o = std::make_shared<JsonSourceOptions>();
+  o->path = path;
+  return o;
+}
+
+const std::string& PathOf(const Config& config) {
+  static const std::string kStdin = "-";
+  const auto* o = config.source.OptionsAs<JsonSourceOptions>();
+  return o != nullptr ? o->path : kStdin;
+}
+
+}  // namespace
+
+void RegisterJsonSource(Registry& registry) {
+  registry.AddSource(SourceKind{
+      {"json",
+       "Change events in the original format (`eventType`, `tableName`, `timestamp`, `before`, "
+       "`after`), one JSON object per line or one JSON array. `run --input FILE` overrides "
+       "`path`.",
+       {{"path", config::FieldType::kString, "-", "File to read; `-` reads standard input."}},
+       [](OptionsReader& r) -> std::shared_ptr<const KindOptions> {
+         auto o = std::make_shared<JsonSourceOptions>();
+         r.String("path", o->path);
+         return o;
+       }},
+      {},
+      [](const Config& config) -> Result<std::unique_ptr<Source>> {
+        return std::unique_ptr<Source>(std::make_unique<JsonSource>(PathOf(config)));
+      },
+      [](const Config& config) {
+        const std::string& path = PathOf(config);
+        return "reading change events from " + (path == "-" ? "standard input" : path);
+      },
+      FileOptions});
 }
 
 }  // namespace cdc

@@ -33,4 +33,8 @@ class JsonSource final : public Source {
   std::atomic<bool> stop_{false};
 };
 
+class Registry;
+// The `json` source kind (also what `run --input` and `invoke --event` read with).
+void RegisterJsonSource(Registry& registry);
+
 }  // namespace cdc

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <thread>
@@ -14,7 +15,9 @@
 namespace cdc::pg {
 
 PostgresSourceOptions OptionsFromConfig(const Config& config) {
-  const SourceConfig& s = config.source;
+  static const PostgresSourceConfig kDefaults;
+  const PostgresSourceConfig* configured = config.source.OptionsAs<PostgresSourceConfig>();
+  const PostgresSourceConfig& s = configured != nullptr ? *configured : kDefaults;
   PostgresSourceOptions o;
   o.dsn = s.dsn;
   o.slot = s.slot;
@@ -38,6 +41,30 @@ PostgresSourceOptions OptionsFromConfig(const Config& config) {
 }
 
 PostgresSource::PostgresSource(PostgresSourceOptions options) : options_(std::move(options)) {}
+
+Result<SourceLag> PostgresSource::Lag() {
+  auto conn_or = PgConnection::Connect(options_.dsn);
+  if (!conn_or.ok()) return conn_or.status().WithContext("database not reachable");
+  auto conn = std::move(conn_or).value();
+  CDC_ASSIGN_OR_RETURN(
+      auto rows,
+      conn->Query(
+          "SELECT pg_current_wal_lsn()::text AS current, confirmed_flush_lsn::text AS confirmed, "
+          "pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS lag, "
+          "active FROM pg_replication_slots WHERE slot_name = $1",
+          {options_.slot}));
+  if (rows.empty()) {
+    return NotFound("slot " + options_.slot + " does not exist (the pipeline has not run)");
+  }
+  SourceLag lag;
+  lag.holder = "slot " + options_.slot;
+  lag.current = rows.Get(0, "current").value_or("");
+  lag.confirmed = rows.Get(0, "confirmed").value_or("");
+  std::string bytes = rows.Get(0, "lag").value_or("0");
+  std::from_chars(bytes.data(), bytes.data() + bytes.size(), lag.bytes);  // negative: 0
+  lag.active = rows.Get(0, "active") == std::optional<std::string>("t");
+  return lag;
+}
 
 std::string PostgresSource::MarkerPath() const {
   return options_.state_dir + "/postgres-snapshot-" + options_.slot + ".pending";

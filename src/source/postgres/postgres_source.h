@@ -47,6 +47,19 @@ struct PostgresSourceOptions {
   bool progress = true;
 };
 
+// `source` of type postgres as configured (parsed by the kind, register.cc).
+struct PostgresSourceConfig : KindOptions {
+  std::string dsn;  // a secret: never logged
+  std::string slot = "cdc_pipeline";
+  std::string publication = "cdc_pipeline";
+  std::string snapshot = "initial";  // initial | never
+  int64_t snapshot_batch_size = 10000;
+  int64_t flush_interval_ms = 200;
+  int64_t status_interval_ms = 10000;
+  int64_t heartbeat_interval_ms = 0;  // 0 = off
+  int64_t reconnect_max_backoff_ms = 30000;
+};
+
 // The options from the config's `source` and `tables` sections.
 PostgresSourceOptions OptionsFromConfig(const Config& config);
 
@@ -58,6 +71,8 @@ class PostgresSource final : public Source {
   void Stop() override { stop_ = true; }
   // Connects and checks the server, the role and the tables (no changes made).
   Status CheckHealth() override;
+  // The slot's confirmed position against the server's current WAL position.
+  Result<SourceLag> Lag() override;
 
   // The last flush LSN acknowledged to PostgreSQL.
   Lsn acknowledged() const { return Lsn(acked_.load()); }
@@ -79,3 +94,9 @@ class PostgresSource final : public Source {
 };
 
 }  // namespace cdc::pg
+
+namespace cdc {
+class Registry;
+// The `postgres` source kind.
+void RegisterPostgresSource(Registry& registry);
+}  // namespace cdc

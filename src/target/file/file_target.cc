@@ -1,17 +1,19 @@
 // The file target: appends each event as one JSON line (JSONL), fsynced by policy.
 
+#include "target/file/file_target.h"
+
 #include "base/logging.h"
 #include "target/append_file.h"
-#include "target/builtin.h"
+#include "target/target.h"
 
 namespace cdc {
 namespace {
 
 class FileTarget final : public Target {
  public:
-  FileTarget(const TargetConfig& config)
+  FileTarget(const TargetConfig& config, const FileTargetOptions& options)
       : name_(config.name),
-        file_(config.path, ParseFsyncPolicy(config.fsync)),
+        file_(options.path, ParseFsyncPolicy(options.fsync)),
         format_(config.format == "cloudevents" ? EventFormat::kCloudEvents
                                                : EventFormat::kEventBridge) {}
 
@@ -62,10 +64,54 @@ class FileTarget final : public Target {
   EventFormat format_;
 };
 
+std::shared_ptr<const KindOptions> ParseOptions(OptionsReader& r) {
+  auto o = std::make_shared<FileTargetOptions>();
+  r.String("path", o->path);
+  r.String("fsync", o->fsync);
+  return o;
+}
+
+Result<std::unique_ptr<Target>> Build(const TargetConfig& config) {
+  const auto* o = config.OptionsAs<FileTargetOptions>();
+  if (o == nullptr || o->path.empty()) {
+    return InvalidArgument("target '" + config.name + "' needs a path");
+  }
+  return std::unique_ptr<Target>(std::make_unique<FileTarget>(config, *o));
+}
+
+std::string Describe(const TargetConfig& config) {
+  const auto* o = config.OptionsAs<FileTargetOptions>();
+  return "file" + (o != nullptr ? " " + o->path : std::string());
+}
+
 }  // namespace
 
-std::unique_ptr<Target> MakeFileTarget(const TargetConfig& config) {
-  return std::make_unique<FileTarget>(config);
+void RegisterFileTarget(Registry& registry) {
+  using config::FieldType;
+  registry.AddTarget(TargetKind{
+      {"file",
+       "Appends each event as one JSON line. Exactly-once across crashes: on start the file is "
+       "cut back to its length at the last checkpoint and what followed is written again.",
+       {
+           {"path",
+            FieldType::kString,
+            "",
+            "The JSONL file. Its directory is created if missing.",
+            {},
+            true},
+           {"fsync",
+            FieldType::kEnum,
+            "batch",
+            "`always`: fsync after every event; `batch`: after each batch; `never`: leave it to "
+            "the OS.",
+            {"always", "batch", "never"}},
+           kFormatField,
+           kRetryField,
+       },
+       ParseOptions},
+      {.exactly_once = true, .queued = false, .dead_letter_sink = true},
+      Build,
+      Describe});
 }
 
 }  // namespace cdc

@@ -6,13 +6,15 @@
 // URL's scheme, host and port only. Response bodies are never logged either (an endpoint may
 // echo the event back).
 
+#include "target/http/http_target.h"
+
 #include <curl/curl.h>
 #include <strings.h>
 
 #include <mutex>
 
 #include "base/logging.h"
-#include "target/builtin.h"
+#include "target/target.h"
 
 namespace cdc {
 namespace {
@@ -37,17 +39,17 @@ size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
 
 class HttpTarget final : public Target {
  public:
-  explicit HttpTarget(const TargetConfig& config)
+  HttpTarget(const TargetConfig& config, const HttpTargetOptions& options)
       : name_(config.name),
-        url_(config.url),
-        origin_(Origin(config.url)),
-        method_(config.method),
-        timeout_ms_(config.timeout_ms),
+        url_(options.url),
+        origin_(Origin(options.url)),
+        method_(options.method),
+        timeout_ms_(options.timeout_ms),
         format_(config.format == "cloudevents" ? EventFormat::kCloudEvents
                                                : EventFormat::kEventBridge) {
     InitCurlOnce();
     bool content_type = false;
-    for (const auto& [name, value] : config.headers) {
+    for (const auto& [name, value] : options.headers) {
       if (strcasecmp(name.c_str(), "content-type") == 0) content_type = true;
       headers_ = curl_slist_append(headers_, (name + ": " + value).c_str());
     }
@@ -79,13 +81,19 @@ class HttpTarget final : public Target {
       curl_easy_setopt(curl_, CURLOPT_URL, url_.c_str());
       curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, method_.c_str());
       curl_easy_setopt(curl_, CURLOPT_POST, 1L);
-      curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers_);
       curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms_));
       curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
       curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, Discard);
       curl_easy_setopt(curl_, CURLOPT_FOLLOWLOCATION, 0L);
     }
     CURL* c = curl_;
+    // The event id as the idempotency key (the IETF draft's header): an endpoint that keeps the
+    // keys it has seen takes a redelivered event (after a crash or a retry) only once.
+    // Linked in front of the configured headers, so the list is not copied per request.
+    key_header_.assign("Idempotency-Key: ").append(event.id);
+    key_node_.data = key_header_.data();
+    key_node_.next = headers_;
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, &key_node_);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, event.body.data());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(event.body.size()));
     CURLcode rc = curl_easy_perform(c);
@@ -128,13 +136,90 @@ class HttpTarget final : public Target {
   int64_t timeout_ms_;
   EventFormat format_;
   curl_slist* headers_ = nullptr;  // secrets: never logged
+  std::string key_header_;         // this request's Idempotency-Key header
+  curl_slist key_node_{};          // it, in front of headers_
   CURL* curl_ = nullptr;
 };
 
+std::shared_ptr<const KindOptions> ParseOptions(OptionsReader& r) {
+  auto o = std::make_shared<HttpTargetOptions>();
+  r.String("url", o->url);
+  if (!o->url.empty() && !o->url.starts_with("http://") && !o->url.starts_with("https://")) {
+    // Only the scheme is quoted: the URL may hold credentials.
+    r.Error("url", "'" + r.path() + ".url' must start with http:// or https://");
+  }
+  r.String("method", o->method);
+  r.Int("timeout_ms", o->timeout_ms);
+  r.StringMap("headers", o->headers,
+              [](const std::string& name,
+                 const std::string& value) -> std::optional<OptionsReader::EntryError> {
+                bool token = !name.empty();
+                for (char c : name) {
+                  if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
+                    token = false;
+                  }
+                }
+                if (!token)
+                  return OptionsReader::EntryError{"a header name is letters, digits, '-' and '_'"};
+                if (value.find_first_of("\r\n") != std::string::npos) {
+                  return OptionsReader::EntryError{"must not contain a line break", true};
+                }
+                return std::nullopt;
+              });
+  return o;
+}
+
+Result<std::unique_ptr<Target>> Build(const TargetConfig& config) {
+  const auto* o = config.OptionsAs<HttpTargetOptions>();
+  if (o == nullptr || o->url.empty()) {
+    return InvalidArgument("target '" + config.name + "' needs a url");
+  }
+  return std::unique_ptr<Target>(std::make_unique<HttpTarget>(config, *o));
+}
+
+// Never the URL: it may hold credentials.
+std::string Describe(const TargetConfig&) { return "http"; }
+
 }  // namespace
 
-std::unique_ptr<Target> MakeHttpTarget(const TargetConfig& config) {
-  return std::make_unique<HttpTarget>(config);
+void RegisterHttpTarget(Registry& registry) {
+  using config::FieldType;
+  registry.AddTarget(TargetKind{
+      {"http",
+       "Sends each event as the body of an HTTP request, like an EventBridge API destination "
+       "(at-least-once: after a crash, events since the last checkpoint are sent again with the "
+       "same ids). A 2xx answer is a delivery; 408, 429, 5xx and connection errors are retried "
+       "by `retry`; any other answer dead-letters the event at once. Each http target has its "
+       "own queue and thread, so a slow or failing endpoint delays the other targets only once "
+       "`queue_size` events wait for it.",
+       {
+           {"url",
+            FieldType::kString,
+            "",
+            "`http://` or `https://` URL. It may hold credentials (use `${VAR}`): it is never "
+            "logged, only its host.",
+            {},
+            true},
+           {"method", FieldType::kEnum, "POST", "The HTTP method.", {"POST", "PUT"}},
+           {"headers", FieldType::kStringMap, "",
+            "Extra request headers, name to value (e.g. `Authorization: \"Bearer ${TOKEN}\"`). "
+            "Values are never logged. `Content-Type` defaults to `application/json`."},
+           {"timeout_ms",
+            FieldType::kInt,
+            "5000",
+            "How long one request may take (connecting included) before it counts as failed and "
+            "is retried.",
+            {},
+            false,
+            1},
+           kQueueSizeField,
+           kFormatField,
+           kRetryField,
+       },
+       ParseOptions},
+      {.exactly_once = false, .queued = true, .dead_letter_sink = false},
+      Build,
+      Describe});
 }
 
 }  // namespace cdc

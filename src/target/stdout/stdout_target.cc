@@ -3,7 +3,8 @@
 #include <cerrno>
 #include <cstdio>
 
-#include "target/builtin.h"
+#include "config/registry.h"
+#include "target/target.h"
 
 namespace cdc {
 namespace {
@@ -39,10 +40,25 @@ class StdoutTarget final : public Target {
   EventFormat format_;
 };
 
+Result<std::unique_ptr<Target>> Build(const TargetConfig& config) {
+  return std::unique_ptr<Target>(std::make_unique<StdoutTarget>(config));
+}
+
+std::string Describe(const TargetConfig&) { return "stdout"; }
+
 }  // namespace
 
-std::unique_ptr<Target> MakeStdoutTarget(const TargetConfig& config) {
-  return std::make_unique<StdoutTarget>(config);
+void RegisterStdoutTarget(Registry& registry) {
+  registry.AddTarget(
+      TargetKind{{"stdout",
+                  "Prints each event as one JSON line on standard output (at-least-once).",
+                  {kFormatField, kRetryField},
+                  [](OptionsReader&) -> std::shared_ptr<const KindOptions> {
+                    return std::make_shared<KindOptions>();
+                  }},
+                 {},
+                 Build,
+                 Describe});
 }
 
 }  // namespace cdc

@@ -91,6 +91,16 @@ TEST(HttpTarget, AFlakyEndpointGetsEveryEventOnceInOrder) {
   };
   EXPECT_TRUE(has("authorization", "Bearer secret-token"));
   EXPECT_TRUE(has("content-type", "application/json; charset=utf-8"));
+  // Every request carries its event's id as the Idempotency-Key (the three retried requests of
+  // the first event too), so the endpoint can drop a redelivery.
+  for (const auto& request : requests) {
+    std::string key;
+    for (const auto& [n, v] : request.headers) {
+      if (n == "idempotency-key") key = v;
+    }
+    EXPECT_EQ(key, IdOf(request.body)) << request.body;
+  }
+  EXPECT_EQ(IdOf(requests[0].body), IdOf(requests[3].body));
   // The retries were logged without the URL's path or the token.
   EXPECT_NE(r.err.find("answered HTTP 503"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("secret-token"), std::string::npos);

@@ -3,6 +3,8 @@
 #include "config/config.h"
 #include "runtime/pipeline.h"
 #include "support/config_util.h"
+#include "target/file/file_target.h"
+#include "target/http/http_target.h"
 
 namespace cdc {
 namespace {
@@ -139,7 +141,8 @@ targets:
   ASSERT_TRUE(r.config) << AllErrors(r);
   EXPECT_EQ(r.config->pipeline.name, "p1");
   EXPECT_EQ(r.config->pipeline.data_dir, "/var/lib/cdc/x");
-  EXPECT_EQ(r.config->targets[0].path, "/var/lib/cdc/t.jsonl");
+  ASSERT_NE(r.config->targets[0].OptionsAs<FileTargetOptions>(), nullptr);
+  EXPECT_EQ(r.config->targets[0].OptionsAs<FileTargetOptions>()->path, "/var/lib/cdc/t.jsonl");
   EXPECT_EQ(r.config->rules[0].event_pattern,
             R"({"source":["cdc.x"],"detail":{"n":[5,"5",true,null]}})");
 }
@@ -320,11 +323,13 @@ targets:
   ASSERT_TRUE(r.config) << AllErrors(r);
   const TargetConfig* hook = r.config->FindTarget("hook");
   ASSERT_NE(hook, nullptr);
-  EXPECT_EQ(hook->url, "https://user:pw@example.com/in");
-  EXPECT_EQ(hook->method, "PUT");
-  ASSERT_EQ(hook->headers.size(), 2u);
-  EXPECT_EQ(hook->headers[0], (std::pair<std::string, std::string>{"Authorization", "Bearer abc"}));
-  EXPECT_EQ(hook->timeout_ms, 250);
+  const auto* http = hook->OptionsAs<HttpTargetOptions>();
+  ASSERT_NE(http, nullptr);
+  EXPECT_EQ(http->url, "https://user:pw@example.com/in");
+  EXPECT_EQ(http->method, "PUT");
+  ASSERT_EQ(http->headers.size(), 2u);
+  EXPECT_EQ(http->headers[0], (std::pair<std::string, std::string>{"Authorization", "Bearer abc"}));
+  EXPECT_EQ(http->timeout_ms, 250);
   EXPECT_EQ(hook->queue_size, 7);
   EXPECT_EQ(hook->retry.max_attempts, 4);
   EXPECT_EQ(hook->retry.max_event_age_seconds, 60);

@@ -8,6 +8,7 @@
 
 #include "runtime/pipeline.h"
 #include "support/test_util.h"
+#include "target/file/file_target.h"
 
 namespace cdc {
 namespace {
@@ -81,7 +82,8 @@ TEST(ShippedConfig, EachConsumerIsAJsonlFileUnderTheDataDir) {
   for (const auto& t : config->targets) {
     names.insert(t.name);
     EXPECT_EQ(t.type, "file");
-    EXPECT_EQ(t.path, "./data/consumers/" + t.name + ".jsonl");
+    ASSERT_NE(t.OptionsAs<FileTargetOptions>(), nullptr);
+    EXPECT_EQ(t.OptionsAs<FileTargetOptions>()->path, "./data/consumers/" + t.name + ".jsonl");
   }
   EXPECT_EQ(names, (std::set<std::string>{
                        "wallboards", "analytics", "reporting", "catalog-service", "warehouse",

@@ -7,6 +7,7 @@
 
 #include "support/test_util.h"
 #include "target/delivery.h"
+#include "target/file/file_target.h"
 
 namespace cdc {
 namespace {
@@ -154,7 +155,10 @@ TEST(DeliveryRunner, ARuleTargetsDeadLetterGoesToItsDeadLetterTarget) {
   TargetConfig dlq;
   dlq.name = "dlq";
   dlq.type = "file";
-  dlq.path = f.dir / "dlq.jsonl";
+  dlq.kind = BuiltinRegistry().FindTarget("file");
+  auto options = std::make_shared<FileTargetOptions>();
+  options->path = f.dir / "dlq.jsonl";
+  dlq.options = options;
   std::vector<std::unique_ptr<Target>> targets;
   targets.push_back(
       std::make_unique<ScriptedTarget>("t", std::vector<Delivery>{Delivery::kFailed}));

@@ -1,0 +1,74 @@
+#include "config/registry.h"
+
+#include "base/status.h"
+
+namespace cdc {
+namespace {
+
+template <typename Kind>
+const Kind* FindKind(const std::vector<std::unique_ptr<Kind>>& kinds, std::string_view name) {
+  for (const auto& k : kinds) {
+    if (k->spec.name == name) return k.get();
+  }
+  return nullptr;
+}
+
+template <typename Kind>
+std::vector<std::string_view> Names(const std::vector<std::unique_ptr<Kind>>& kinds) {
+  std::vector<std::string_view> names;
+  for (const auto& k : kinds) names.push_back(k->spec.name);
+  return names;
+}
+
+}  // namespace
+
+void Registry::AddTarget(TargetKind kind) {
+  CDC_ASSERT(FindTarget(kind.spec.name) == nullptr, "a target kind is registered twice");
+  CDC_ASSERT(kind.build != nullptr && kind.spec.parse, "a target kind needs parse and build");
+  targets_.push_back(std::make_unique<TargetKind>(std::move(kind)));
+}
+
+void Registry::AddSource(SourceKind kind) {
+  CDC_ASSERT(FindSource(kind.spec.name) == nullptr, "a source kind is registered twice");
+  CDC_ASSERT(kind.build != nullptr && kind.spec.parse, "a source kind needs parse and build");
+  sources_.push_back(std::make_unique<SourceKind>(std::move(kind)));
+}
+
+const TargetKind* Registry::FindTarget(std::string_view name) const {
+  return FindKind(targets_, name);
+}
+
+const SourceKind* Registry::FindSource(std::string_view name) const {
+  return FindKind(sources_, name);
+}
+
+const SourceKind* Registry::FileSource() const {
+  for (const auto& k : sources_) {
+    if (k->file_options != nullptr) return k.get();
+  }
+  return nullptr;
+}
+
+std::vector<std::string_view> Registry::TargetNames() const { return Names(targets_); }
+std::vector<std::string_view> Registry::SourceNames() const { return Names(sources_); }
+
+const config::FieldSpec kFormatField{"format",
+                                     config::FieldType::kEnum,
+                                     "eventbridge",
+                                     "Event format.",
+                                     {"eventbridge", "cloudevents"}};
+const config::FieldSpec kRetryField{
+    "retry", config::FieldType::kSection, "",
+    "How failed deliveries are retried before the event is dead-lettered (see "
+    "`targets.<name>.retry`)."};
+const config::FieldSpec kQueueSizeField{
+    "queue_size",
+    config::FieldType::kInt,
+    "1000",
+    "Events that may wait for this target. When full, the bus waits for it (and the durable "
+    "stream holds the backlog).",
+    {},
+    false,
+    1};
+
+}  // namespace cdc

@@ -1,0 +1,148 @@
+// The registry of component kinds: every kind of source and target is one descriptor (its name,
+// description, config fields, option parser, capabilities and factory), registered by one call
+// from its own folder (src/registry/ lists the built-in ones). The loader parses a kind's section
+// with its fields and parser; config-reference, validate-config, health-check and the runtime
+// iterate the registry, so nothing outside a kind's folder names it.
+//
+// A loaded Config keeps the kind of each source and target (TargetConfig::kind), so what a kind
+// parsed is only ever built by the same kind.
+//
+// Thread-safety: filled once before use (BuiltinRegistry), then read-only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "config/fields.h"
+
+namespace cdc {
+
+class Target;
+class Source;
+struct Config;
+struct SourceLocation;
+struct TargetConfig;
+
+// The base of a kind's own options (FileTargetOptions, PostgresSourceOptions, ...): the parsed
+// values of the fields the kind declares. Immutable once parsed.
+class KindOptions {
+ public:
+  virtual ~KindOptions() = default;
+};
+
+// What a kind's parser reads its section with: the loader's reader over one YAML mapping, which
+// already rejected unknown keys, missing required keys and values of the wrong type or below
+// their bounds. Every string has its ${VAR} expanded. Errors carry the file and line.
+class OptionsReader {
+ public:
+  virtual ~OptionsReader() = default;
+  // "targets.hook", "source": for messages.
+  virtual const std::string& path() const = 0;
+  virtual bool Has(std::string_view key) const = 0;
+  virtual SourceLocation Where(std::string_view key) const = 0;
+  // Each leaves `out` unchanged when the key is absent or wrong (then an error was reported).
+  virtual void String(std::string_view key, std::string& out) = 0;
+  virtual void Int(std::string_view key, int64_t& out) = 0;
+  virtual void Bool(std::string_view key, bool& out) = 0;
+  // What a StringMap check says of an entry it refuses, and whether the key or the value is
+  // wrong (for the line reported).
+  struct EntryError {
+    std::string message;
+    bool at_value = false;
+  };
+  using EntryCheck =
+      std::function<std::optional<EntryError>(const std::string& key, const std::string& value)>;
+  // A kStringMap field: its entries in file order, values expanded; an entry that `check`
+  // refuses is reported ("'<path>.<key>.<name>': <message>") and left out.
+  virtual void StringMap(std::string_view key,
+                         std::vector<std::pair<std::string, std::string>>& out,
+                         const EntryCheck& check) = 0;
+  virtual void Error(std::string_view key, std::string message) = 0;
+};
+
+struct KindSpec {
+  std::string_view name;  // the `type` value
+  std::string_view description;
+  // The kind's fields, without `type`. A target's `format`, `retry` and `queue_size` are read by
+  // the loader itself when the kind declares them (kFormatField, kRetryField, kQueueSizeField).
+  std::vector<config::FieldSpec> fields;
+  std::function<std::shared_ptr<const KindOptions>(OptionsReader&)> parse;
+};
+
+struct TargetCapabilities {
+  // The target can go back to a durable cursor after a crash (Target::Cursor/Reconcile), so it
+  // receives each event exactly once; otherwise at least once, with the same ids.
+  bool exactly_once = false;
+  // Each target of the kind gets its own worker thread and bounded queue (network endpoints).
+  bool queued = false;
+  // It may receive a rule target's dead letters (`rules.<name>.targets[].dead_letter`).
+  bool dead_letter_sink = false;
+};
+
+struct TargetKind {
+  KindSpec spec;
+  TargetCapabilities caps;
+  Result<std::unique_ptr<Target>> (*build)(const TargetConfig& config) = nullptr;
+  // A short text for health-check and logs, without secrets (e.g. "file /var/x.jsonl").
+  std::string (*describe)(const TargetConfig& config) = nullptr;
+};
+
+struct SourceCapabilities {
+  bool ordered = false;          // changes come in commit order with ordered positions
+  bool full_row_images = false;  // UPDATE/DELETE carry the old row (with REPLICA IDENTITY FULL)
+  // The source captures only what it is asked for, so a change of a type a table does not
+  // publish is routine (filtered and counted) rather than a producer's mistake (dead-lettered).
+  bool supports_filtering = false;
+  // validate-config also checks the source itself (e.g. a database's tables and slot); when it
+  // cannot be reached, validate-config notes it and still succeeds.
+  bool check_on_validate = false;
+};
+
+struct SourceKind {
+  KindSpec spec;
+  SourceCapabilities caps;
+  Result<std::unique_ptr<Source>> (*build)(const Config& config) = nullptr;
+  // For logs and health-check, without secrets: "PostgreSQL (slot s, publication p)".
+  std::string (*describe)(const Config& config) = nullptr;
+  // Sources that read change-event files: the options that read `path` ("-" = stdin), for
+  // `run --input` and `invoke --event`. Null for the others.
+  std::shared_ptr<const KindOptions> (*file_options)(const std::string& path) = nullptr;
+};
+
+class Registry {
+ public:
+  // Kinds are listed (config-reference, `type` choices) in the order they were added. Adding a
+  // name twice is a programming error.
+  void AddTarget(TargetKind kind);
+  void AddSource(SourceKind kind);
+
+  const TargetKind* FindTarget(std::string_view name) const;
+  const SourceKind* FindSource(std::string_view name) const;
+  // The first source kind that reads change-event files, or null.
+  const SourceKind* FileSource() const;
+  const std::vector<std::unique_ptr<TargetKind>>& targets() const { return targets_; }
+  const std::vector<std::unique_ptr<SourceKind>>& sources() const { return sources_; }
+  std::vector<std::string_view> TargetNames() const;
+  std::vector<std::string_view> SourceNames() const;
+
+ private:
+  std::vector<std::unique_ptr<TargetKind>> targets_;
+  std::vector<std::unique_ptr<SourceKind>> sources_;
+};
+
+// The registry with every kind built into this binary. Defined in src/registry (cdc_builtin),
+// which links them all; a program or test that uses it links cdc_builtin.
+const Registry& BuiltinRegistry();
+
+// Fields the loader reads for any target kind that declares them.
+extern const config::FieldSpec kFormatField;
+extern const config::FieldSpec kRetryField;
+extern const config::FieldSpec kQueueSizeField;
+
+}  // namespace cdc

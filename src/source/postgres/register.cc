@@ -1,0 +1,81 @@
+// The `postgres` source kind: its fields, their parsing, and how it is built.
+#include "config/config.h"
+#include "source/postgres/postgres_source.h"
+
+namespace cdc {
+namespace {
+
+using config::FieldType;
+
+std::shared_ptr<const KindOptions> ParseOptions(OptionsReader& r) {
+  auto o = std::make_shared<pg::PostgresSourceConfig>();
+  r.String("dsn", o->dsn);
+  r.String("slot", o->slot);
+  r.String("publication", o->publication);
+  r.String("snapshot", o->snapshot);
+  r.Int("snapshot_batch_size", o->snapshot_batch_size);
+  r.Int("flush_interval_ms", o->flush_interval_ms);
+  r.Int("status_interval_ms", o->status_interval_ms);
+  r.Int("heartbeat_interval_ms", o->heartbeat_interval_ms);
+  r.Int("reconnect_max_backoff_ms", o->reconnect_max_backoff_ms);
+  return o;
+}
+
+Result<std::unique_ptr<Source>> Build(const Config& config) {
+  return std::unique_ptr<Source>(
+      std::make_unique<pg::PostgresSource>(pg::OptionsFromConfig(config)));
+}
+
+std::string Describe(const Config& config) {
+  pg::PostgresSourceOptions o = pg::OptionsFromConfig(config);
+  return "capturing " + std::to_string(config.tables.size()) + " tables from PostgreSQL (slot " +
+         o.slot + ", publication " + o.publication + ")";
+}
+
+}  // namespace
+
+void RegisterPostgresSource(Registry& registry) {
+  registry.AddSource(SourceKind{
+      {"postgres",
+       "PostgreSQL logical replication (pgoutput). The publication and the slot are created if "
+       "missing; the publication covers the configured tables. The role needs the REPLICATION "
+       "privilege and the server `wal_level = logical`.",
+       {
+           {"dsn",
+            FieldType::kString,
+            "",
+            "libpq connection string or URI of the database, e.g. `${COREDB_DSN}`. A secret: "
+            "never logged.",
+            {},
+            true},
+           {"slot", FieldType::kString, "cdc_pipeline", "Logical replication slot name."},
+           {"publication", FieldType::kString, "cdc_pipeline", "Publication name."},
+           {"snapshot",
+            FieldType::kEnum,
+            "initial",
+            "`initial`: when the slot is created, read the tables' existing rows as READ events, "
+            "then stream from the slot's consistent point; `never`: stream only.",
+            {"initial", "never"}},
+           {"snapshot_batch_size", FieldType::kInt, "10000", "Rows per snapshot query."},
+           {"flush_interval_ms", FieldType::kInt, "200",
+            "How often delivered events are made durable and acknowledged to PostgreSQL."},
+           {"status_interval_ms", FieldType::kInt, "10000",
+            "Standby status updates at least this often, so wal_sender_timeout never ends an "
+            "idle stream."},
+           {"heartbeat_interval_ms", FieldType::kInt, "0",
+            "When > 0, write a `pg_logical_emit_message` this often so the slot advances even "
+            "when all traffic is on other databases. 0 = off."},
+           {"reconnect_max_backoff_ms", FieldType::kInt, "30000",
+            "Upper bound of the exponential backoff between reconnect attempts."},
+       },
+       ParseOptions},
+      {.ordered = true,
+       .full_row_images = true,
+       .supports_filtering = true,
+       .check_on_validate = true},
+      Build,
+      Describe,
+      nullptr});
+}
+
+}  // namespace cdc

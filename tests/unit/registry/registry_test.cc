@@ -1,0 +1,205 @@
+// The seam the engine connectors plug into: a pipeline assembled from kinds registered in a
+// Registry of its own (an in-memory source and a capturing target), loaded from YAML and run
+// through the durable stream, with no PostgreSQL and no built-in kind involved.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "runtime/pipeline.h"
+#include "source/source.h"
+#include "support/config_util.h"
+#include "support/test_util.h"
+#include "target/target.h"
+
+namespace cdc {
+namespace {
+
+// What the capturing target received, shared with the test.
+struct Captured {
+  std::mutex mu;
+  std::vector<std::string> bodies;
+  std::vector<std::string> ids;
+};
+Captured g_captured;
+
+struct MemorySourceOptions : KindOptions {
+  int64_t rows = 0;
+};
+
+// Emits `rows` INSERTs into users (id = 1..rows).
+class MemorySource final : public Source {
+ public:
+  explicit MemorySource(int64_t rows) : rows_(rows) {}
+  Status Run(ChangeSink& sink) override {
+    for (int64_t i = 1; i <= rows_; ++i) {
+      ChangeEvent change;
+      change.table = "users";
+      change.op = Op::kInsert;
+      Row row;
+      row.Add("id", Value::Int64(i));
+      change.key = row;
+      change.after = row;
+      change.commit_time = Timestamp{1700000000000000 + i};
+      change.position = ContentPosition{std::string(31, '0') + std::to_string(i % 10)};
+      CDC_RETURN_IF_ERROR(sink.OnChange(std::move(change), RawInput{{}, "memory"}));
+    }
+    return sink.MakeDurable();
+  }
+  void Stop() override {}
+  Status CheckHealth() override { return Status::Ok(); }
+
+ private:
+  int64_t rows_;
+};
+
+class CaptureTarget final : public Target {
+ public:
+  explicit CaptureTarget(std::string name) : name_(std::move(name)) {}
+  const std::string& name() const override { return name_; }
+  DeliveryOutcome Deliver(const Outgoing& event) override {
+    std::lock_guard lock(g_captured.mu);
+    g_captured.bodies.emplace_back(event.body);
+    g_captured.ids.emplace_back(event.id);
+    return {};
+  }
+  Status Flush() override { return Status::Ok(); }
+  Status CheckHealth() override { return Status::Ok(); }
+
+ private:
+  std::string name_;
+};
+
+Registry TestRegistry() {
+  Registry registry;
+  registry.AddSource(SourceKind{
+      {"memory",
+       "Rows made up in memory.",
+       {{"rows", config::FieldType::kInt, "0", "How many INSERTs.", {}, false, 1}},
+       [](OptionsReader& r) -> std::shared_ptr<const KindOptions> {
+         auto o = std::make_shared<MemorySourceOptions>();
+         r.Int("rows", o->rows);
+         return o;
+       }},
+      {.ordered = true},
+      [](const Config& config) -> Result<std::unique_ptr<Source>> {
+        return std::unique_ptr<Source>(
+            std::make_unique<MemorySource>(config.source.OptionsAs<MemorySourceOptions>()->rows));
+      },
+      [](const Config&) { return std::string("making up rows"); },
+      nullptr});
+  registry.AddTarget(TargetKind{{"capture",
+                                 "Keeps every event in memory.",
+                                 {kRetryField},
+                                 [](OptionsReader&) -> std::shared_ptr<const KindOptions> {
+                                   return std::make_shared<KindOptions>();
+                                 }},
+                                {},
+                                [](const TargetConfig& config) -> Result<std::unique_ptr<Target>> {
+                                  return std::unique_ptr<Target>(
+                                      std::make_unique<CaptureTarget>(config.name));
+                                },
+                                [](const TargetConfig&) { return std::string("capture"); }});
+  return registry;
+}
+
+TEST(Registry, APipelineRunsFromRegisteredKindsAlone) {
+  testing::TempDir dir;
+  Registry registry = TestRegistry();
+  LoadResult r = LoadConfigFromString(R"(
+pipeline: {name: seam, data_dir: )" + dir.path() +
+                                          R"(}
+source: {type: memory, rows: 5}
+tables:
+  users: {event_types: [INSERT], primary_key: [id]}
+rules:
+  all: {event_pattern: {source: [cdc.coredb]}, targets: [mine]}
+targets:
+  mine: {type: capture}
+)",
+                                      "seam.yaml", testing::IsolatedEnv(), registry);
+  ASSERT_TRUE(r.config) << testing::ErrorLines(r.errors);
+  ASSERT_EQ(r.config->registry, &registry);
+  ASSERT_EQ(r.config->source.kind, registry.FindSource("memory"));
+  EXPECT_EQ(r.config->source.kind->describe(*r.config), "making up rows");
+
+  auto source = r.config->source.kind->build(*r.config);
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  auto pipeline = Pipeline::Build(r.config);
+  ASSERT_TRUE(pipeline.ok()) << pipeline.status().ToString();
+  {
+    std::lock_guard lock(g_captured.mu);
+    g_captured.bodies.clear();
+    g_captured.ids.clear();
+  }
+  ASSERT_TRUE((*pipeline)->Run(**source).ok());
+  std::lock_guard lock(g_captured.mu);
+  ASSERT_EQ(g_captured.bodies.size(), 5u);
+  // Each row once (the stream's shards interleave different keys).
+  std::set<std::string> rows;
+  for (size_t i = 0; i < g_captured.bodies.size(); ++i) {
+    const std::string& body = g_captured.bodies[i];
+    EXPECT_NE(body.find(R"("detail-type":"users.INSERT")"), std::string::npos) << body;
+    EXPECT_NE(body.find(R"("id":")" + g_captured.ids[i] + "\""), std::string::npos) << body;
+    size_t at = body.find(R"("after":{"id":)");
+    ASSERT_NE(at, std::string::npos) << body;
+    rows.insert(body.substr(at, body.find('}', at) - at));
+  }
+  EXPECT_EQ(rows,
+            (std::set<std::string>{R"("after":{"id":1)", R"("after":{"id":2)", R"("after":{"id":3)",
+                                   R"("after":{"id":4)", R"("after":{"id":5)"}));
+  EXPECT_EQ((*pipeline)->stats().delivered.at("mine"), 5u);
+}
+
+TEST(Registry, KindsDeclareTheirFieldsOnce) {
+  Registry registry = TestRegistry();
+  LoadResult r = LoadConfigFromString(R"(
+source: {type: memory, rows: 0, colour: red}
+tables:
+  users: {event_types: [INSERT], primary_key: [id]}
+rules:
+  all: {event_pattern: {source: [cdc.coredb]}, targets: [mine, other]}
+targets:
+  mine: {type: capture, path: /tmp/x}
+  other: {type: file, path: /tmp/y}
+)",
+                                      "seam.yaml", testing::IsolatedEnv(), registry);
+  ASSERT_FALSE(r.config);
+  std::string all = testing::ErrorLines(r.errors);
+  EXPECT_NE(all.find("seam.yaml:2:33: unknown key 'colour' in 'source' (allowed: type, rows)"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("'source.rows' must be at least 1"), std::string::npos) << all;
+  EXPECT_NE(all.find("unknown key 'path' in 'targets.mine' (allowed: type, retry)"),
+            std::string::npos)
+      << all;
+  // Only the registered kinds exist: the built-in file target is not one of them here.
+  EXPECT_NE(all.find("'targets.other.type' is 'file'; expected one of: capture"), std::string::npos)
+      << all;
+
+  std::string reference = ConfigReferenceMarkdown(registry);
+  EXPECT_NE(reference.find("## `source (type: memory)`"), std::string::npos);
+  EXPECT_NE(reference.find("## `targets.<name> (type: capture)`"), std::string::npos);
+  EXPECT_EQ(reference.find("(type: file)"), std::string::npos);
+}
+
+TEST(Registry, TheBuiltinKindsAreRegisteredOnceEach) {
+  const Registry& builtin = BuiltinRegistry();
+  for (std::string_view name : {"file", "stdout", "http"}) {
+    const TargetKind* kind = builtin.FindTarget(name);
+    ASSERT_NE(kind, nullptr) << name;
+    EXPECT_NE(kind->build, nullptr);
+  }
+  EXPECT_TRUE(builtin.FindTarget("file")->caps.exactly_once);
+  EXPECT_TRUE(builtin.FindTarget("file")->caps.dead_letter_sink);
+  EXPECT_TRUE(builtin.FindTarget("http")->caps.queued);
+  ASSERT_NE(builtin.FileSource(), nullptr);
+  EXPECT_EQ(builtin.FileSource()->spec.name, "json");
+}
+
+}  // namespace
+}  // namespace cdc
