@@ -948,6 +948,23 @@ class EmbeddedStreamImpl final : public EmbeddedStream {
     return *shards_[id.value()];
   }
 
+  const std::string& name() const override { return dir_; }
+
+  Result<StreamOffset> Append(ShardId shard, uint8_t type, std::string_view payload,
+                              int64_t append_micros) override {
+    return this->shard(shard).Append(type, payload, append_micros);
+  }
+
+  Result<std::unique_ptr<ShardReader>> OpenReader(ShardId shard, StreamOffset from) const override {
+    return this->shard(shard).OpenReader(from);
+  }
+
+  Status ApplyRetention(ShardId shard, StreamOffset checkpoint, int64_t now_micros) override {
+    return this->shard(shard).ApplyRetention(checkpoint, now_micros);
+  }
+
+  ShardStats stats(ShardId shard) const override { return this->shard(shard).stats(); }
+
   Result<std::pair<ShardId, StreamOffset>> Append(std::string_view partition_key, uint8_t type,
                                                   std::string_view payload,
                                                   int64_t append_micros) override {

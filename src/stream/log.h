@@ -1,6 +1,6 @@
-// The embedded stream (the Kinesis counterpart): N shards, each an append-only segmented log in
-// the data dir. Records carry a length, a type, an offset, the append time and a CRC32C; the
-// format is in docs/log-format.md.
+// The embedded stream (the Stream of stream.h that runs on one machine): N shards, each an
+// append-only segmented log in the data dir. Records carry a length, a type, an offset, the append
+// time and a CRC32C; the format is in docs/log-format.md.
 //
 // Thread-safety: one appender thread calls Append/Sync/ApplyRetention; readers (ShardReader,
 // WaitForData, durable_end, stats) may run on other threads at the same time. A reader only ever
@@ -17,14 +17,9 @@
 
 #include "base/position.h"
 #include "base/status.h"
+#include "stream/stream.h"
 
 namespace cdc::stream {
-
-// The shard of `partition_key` in a stream of `shard_count` shards, as Kinesis maps it: the MD5
-// of the key read as a 128-bit big-endian integer, against the hash-key ranges a new Kinesis
-// stream with that many shards gets: shard i starts at i * floor(2^128 / shard_count), and the
-// last shard also takes the remainder up to 2^128 - 1. shard_count must be at least 1.
-ShardId ShardForKey(std::string_view partition_key, uint32_t shard_count);
 
 // CRC-32C (Castagnoli), hardware-accelerated when the CPU has SSE4.2. `crc` is the CRC of the
 // bytes before `data`, so Crc32c(b, Crc32c(a)) == Crc32c(a + b).
@@ -41,32 +36,6 @@ struct LogOptions {
   // (then checkpointed segments are deleted right away).
   std::chrono::seconds retention_age{0};
   uint64_t retention_bytes = 0;
-};
-
-struct Record {
-  StreamOffset offset;
-  uint8_t type = 0;
-  int64_t append_micros = 0;  // wall clock at append, micros since epoch
-  std::string_view payload;   // valid until the reader's next call
-};
-
-// Reads one shard in offset order. Use it from one thread at a time; it must not outlive the
-// stream it came from.
-class ShardReader {
- public:
-  virtual ~ShardReader() = default;
-  // The next durable record, or nullopt at the durable end (call again after more was synced).
-  // Corruption is an error naming the segment file and byte position; NotFound when retention
-  // deleted the records it was about to read.
-  virtual Result<std::optional<Record>> Next() = 0;
-};
-
-struct ShardStats {
-  StreamOffset first;        // oldest offset still on disk
-  StreamOffset next;         // offset the next append gets
-  StreamOffset durable_end;  // records below are fsynced
-  uint64_t bytes = 0;        // on disk
-  uint32_t segments = 0;
 };
 
 class ShardLog {
@@ -97,33 +66,19 @@ class ShardLog {
   virtual Result<std::unique_ptr<ShardReader>> OpenReader(StreamOffset from) const = 0;
 };
 
-// All shards of one stream, under `dir` (dir/shard-0000/, ...).
-class EmbeddedStream {
+// The embedded stream: all shards of one stream under `dir` (dir/shard-0000/, ...). Besides the
+// Stream operations, each shard's log is reachable for what only a local log can do (truncation,
+// torn-tail reports) and for the archives (src/archive), which are one-shard logs of this kind.
+class EmbeddedStream : public Stream {
  public:
   // Opens or creates. Every shard is recovered: a torn tail is truncated (logged), corruption
   // before the tail is an error with file and position. Opening a stream created with another
   // shard count is an error that says both counts.
   static Result<std::unique_ptr<EmbeddedStream>> Open(const std::string& dir, uint32_t shards,
                                                       LogOptions options);
-  virtual ~EmbeddedStream() = default;
 
-  virtual uint32_t shard_count() const = 0;
   virtual ShardLog& shard(ShardId id) = 0;
   virtual const ShardLog& shard(ShardId id) const = 0;
-  // Appends to the shard of `partition_key`.
-  virtual Result<std::pair<ShardId, StreamOffset>> Append(std::string_view partition_key,
-                                                          uint8_t type, std::string_view payload,
-                                                          int64_t append_micros) = 0;
-  // Group fsync: syncs every shard with unsynced records, then wakes WaitForData.
-  virtual Status Sync() = 0;
-  // Whether the group-fsync thresholds (bytes or interval) were reached.
-  virtual bool SyncDue() const = 0;
-  // Blocks until some shard's durable_end exceeds seen[shard], or the timeout. Returns early
-  // when Wake() is called during the wait (a Wake() before the wait began is not remembered, so
-  // shutdown code sets its stop flag first and waiters use a bounded timeout).
-  virtual void WaitForData(const std::vector<StreamOffset>& seen,
-                           std::chrono::milliseconds timeout) const = 0;
-  virtual void Wake() const = 0;
 };
 
 }  // namespace cdc::stream

@@ -15,7 +15,7 @@
 
 #include "base/status.h"
 #include "stream/internal.h"
-#include "stream/log.h"
+#include "stream/stream.h"
 
 namespace cdc::stream {
 namespace internal {

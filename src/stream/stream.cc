@@ -1,0 +1,48 @@
+#include "stream/stream.h"
+
+#include <algorithm>
+
+#include "config/config.h"
+#include "stream/log.h"
+
+namespace cdc::stream {
+
+Result<std::optional<std::string>> FindLast(const Stream& stream, ShardId shard,
+                                            const RecordProbe& probe) {
+  ShardStats stats = stream.stats(shard);
+  uint64_t first = stats.first.value();
+  uint64_t end = stats.next.value();
+  // Readers only go forward: read a window at the end, then one twice as large before it, ...
+  uint64_t span = 1;
+  while (end > first) {
+    uint64_t start = end - std::min(span, end - first);
+    CDC_ASSIGN_OR_RETURN(auto reader, stream.OpenReader(shard, StreamOffset(start)));
+    std::optional<std::string> last;
+    while (true) {
+      CDC_ASSIGN_OR_RETURN(auto record, reader->Next());
+      if (!record || record->offset.value() >= end) break;
+      CDC_ASSIGN_OR_RETURN(auto value, probe(*record));
+      if (value) last = std::move(value);
+    }
+    if (last || start == first) return last;
+    end = start;
+    span *= 2;
+  }
+  return std::optional<std::string>();
+}
+
+Result<std::unique_ptr<Stream>> OpenStream(const StreamConfig& config,
+                                           const std::string& data_dir) {
+  LogOptions options;
+  options.segment_bytes = static_cast<uint64_t>(config.segment_bytes);
+  options.fsync_bytes = static_cast<uint64_t>(config.fsync_bytes);
+  options.fsync_interval = std::chrono::milliseconds(config.fsync_interval_ms);
+  options.retention_age = std::chrono::hours(config.retention_hours);
+  options.retention_bytes = static_cast<uint64_t>(config.retention_bytes);
+  CDC_ASSIGN_OR_RETURN(
+      auto stream,
+      EmbeddedStream::Open(data_dir + "/stream", static_cast<uint32_t>(config.shards), options));
+  return std::unique_ptr<Stream>(std::move(stream));
+}
+
+}  // namespace cdc::stream

@@ -1,0 +1,116 @@
+// The stream between the source and the processors (the Kinesis counterpart), as the runtime
+// sees it: N shards of records in offset order, appended by partition key or to a shard, made
+// durable by a group sync, read per shard from an offset, and trimmed behind the checkpoint.
+// The runtime opens the configured stream with OpenStream and never learns how it is stored;
+// the embedded log (log.h) is the one implementation today.
+//
+// Thread-safety: one appender thread calls Append, Sync and ApplyRetention; readers
+// (OpenReader, WaitForData, Wake, stats) may run on other threads at the same time. A reader
+// only ever sees durable records (below stats().durable_end).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/position.h"
+#include "base/status.h"
+
+namespace cdc {
+struct StreamConfig;
+}
+
+namespace cdc::stream {
+
+// The shard of `partition_key` in a stream of `shard_count` shards, as Kinesis maps it: the MD5
+// of the key read as a 128-bit big-endian integer, against the hash-key ranges a new Kinesis
+// stream with that many shards gets: shard i starts at i * floor(2^128 / shard_count), and the
+// last shard also takes the remainder up to 2^128 - 1. shard_count must be at least 1.
+ShardId ShardForKey(std::string_view partition_key, uint32_t shard_count);
+
+struct Record {
+  StreamOffset offset;
+  uint8_t type = 0;
+  int64_t append_micros = 0;  // wall clock at append, micros since epoch
+  std::string_view payload;   // valid until the reader's next call
+};
+
+// Reads one shard in offset order. Use it from one thread at a time; it must not outlive the
+// stream it came from.
+class ShardReader {
+ public:
+  virtual ~ShardReader() = default;
+  // The next durable record, or nullopt at the durable end (call again after more was synced).
+  // Corruption is an error that says where; NotFound when retention deleted the records it was
+  // about to read.
+  virtual Result<std::optional<Record>> Next() = 0;
+};
+
+struct ShardStats {
+  StreamOffset first;        // oldest offset still stored
+  StreamOffset next;         // offset the next append gets
+  StreamOffset durable_end;  // records below are durable
+  uint64_t bytes = 0;        // stored
+  uint32_t segments = 0;     // storage units (the embedded log's segment files); 0 if none
+};
+
+class Stream {
+ public:
+  virtual ~Stream() = default;
+
+  virtual uint32_t shard_count() const = 0;
+  // Where the stream is, for logs (the embedded log: its directory).
+  virtual const std::string& name() const = 0;
+
+  // Buffers a record for `shard` and returns its offset; it becomes durable (and visible to
+  // readers) with the next Sync. Records not synced when the stream is destroyed are dropped.
+  virtual Result<StreamOffset> Append(ShardId shard, uint8_t type, std::string_view payload,
+                                      int64_t append_micros) = 0;
+  // Appends to the shard of `partition_key` (ShardForKey).
+  virtual Result<std::pair<ShardId, StreamOffset>> Append(std::string_view partition_key,
+                                                          uint8_t type, std::string_view payload,
+                                                          int64_t append_micros) = 0;
+  // Group sync: makes every appended record durable, then wakes WaitForData.
+  virtual Status Sync() = 0;
+  // Whether the group-sync thresholds (bytes or interval) were reached.
+  virtual bool SyncDue() const = 0;
+
+  // A reader of `shard` from `from` (which must be >= stats(shard).first, else NotFound, and
+  // <= stats(shard).next). Any thread may open readers, also while the appender appends.
+  virtual Result<std::unique_ptr<ShardReader>> OpenReader(ShardId shard,
+                                                          StreamOffset from) const = 0;
+  // Blocks until some shard's durable end exceeds seen[shard], or the timeout. Returns early
+  // when Wake() is called during the wait (a Wake() before the wait began is not remembered, so
+  // shutdown code sets its stop flag first and waiters use a bounded timeout).
+  virtual void WaitForData(const std::vector<StreamOffset>& seen,
+                           std::chrono::milliseconds timeout) const = 0;
+  virtual void Wake() const = 0;
+
+  // Lets the stream drop records of `shard` below `checkpoint` (all delivered) as its retention
+  // settings allow.
+  virtual Status ApplyRetention(ShardId shard, StreamOffset checkpoint, int64_t now_micros) = 0;
+  virtual ShardStats stats(ShardId shard) const = 0;
+};
+
+// What FindLast asks of each record: a value for a record it is looking for, nullopt to skip
+// the record, or an error (a record it cannot read) that ends the search.
+using RecordProbe = std::function<Result<std::optional<std::string>>(const Record&)>;
+
+// The probe's value for the last durable record of `shard` it gives one for, or nullopt when
+// none does. Searches back from the end in growing windows, so a match near the end is found
+// without reading the whole shard.
+Result<std::optional<std::string>> FindLast(const Stream& stream, ShardId shard,
+                                            const RecordProbe& probe);
+
+// Opens (creating) the stream `config` describes under `data_dir`: the embedded log in
+// <data_dir>/stream. Opening a stream created with another shard count is an error that says
+// both counts; a stream another process has open is refused.
+Result<std::unique_ptr<Stream>> OpenStream(const StreamConfig& config, const std::string& data_dir);
+
+}  // namespace cdc::stream
