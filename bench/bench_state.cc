@@ -13,7 +13,7 @@
 #include <memory>
 #include <string>
 
-#include "state/state_store.h"
+#include "state/sqlite_state_store.h"
 
 namespace cdc::state {
 namespace {

@@ -84,7 +84,7 @@ std::string PositionForHumans(const std::string& stored) {
 }  // namespace
 
 int StatusCommand(const Config& config, bool json) {
-  auto store = state::OpenSqliteStateStoreReadOnly(config.state.path);
+  auto store = state::OpenStateStoreReadOnly(config.state);
   if (!store.ok()) {
     std::fprintf(stderr, "%s\n", store.status().message().c_str());
     return 1;

@@ -22,7 +22,7 @@
 #include "runtime/assembly.h"
 #include "runtime/pipeline.h"
 #include "state/state_store.h"
-#include "stream/log.h"
+#include "stream/stream.h"
 
 namespace cdc {
 namespace {
@@ -96,50 +96,34 @@ std::string HostName() {
 
 }  // namespace
 
-// The position of the last change record of `log`, searching back from its end.
-Result<std::optional<PgPosition>> LastPosition(const stream::ShardLog& log) {
-  uint64_t first = log.stats().first.value();
-  uint64_t end = log.next_offset().value();
-  uint64_t span = 1;
-  while (end > first) {
-    uint64_t start = end - std::min(span, end - first);
-    CDC_ASSIGN_OR_RETURN(auto reader, log.OpenReader(StreamOffset(start)));
-    std::optional<PgPosition> last;
-    while (true) {
-      CDC_ASSIGN_OR_RETURN(auto record, reader->Next());
-      if (!record || record->offset.value() >= end) break;
-      if (record->type != kRecordChange) continue;
-      std::string_view payload = record->payload;
-      CaptureResult captured;
-      std::string location;
-      if (!ReadCaptureHeader(payload, captured, location)) {
-        return Corruption("malformed change record at offset " +
-                          std::to_string(record->offset.value()));
-      }
-      CDC_ASSIGN_OR_RETURN(ChangeEvent change, DecodeChange(payload));
-      if (const auto* pg = std::get_if<PgPosition>(&change.position)) last = *pg;
-    }
-    if (last || start == first) return last;
-    end = start;
-    span *= 2;
-  }
-  return std::optional<PgPosition>();
+// The position of the last change record of `shard`, searching back from its end.
+Result<std::optional<PgPosition>> LastPosition(const stream::Stream& stream, ShardId shard) {
+  CDC_ASSIGN_OR_RETURN(
+      auto last,
+      stream::FindLast(stream, shard,
+                       [](const stream::Record& record) -> Result<std::optional<std::string>> {
+                         if (record.type != kRecordChange) return std::optional<std::string>();
+                         std::string_view payload = record.payload;
+                         CaptureResult captured;
+                         std::string location;
+                         if (!ReadCaptureHeader(payload, captured, location)) {
+                           return Corruption("malformed change record at offset " +
+                                             std::to_string(record.offset.value()));
+                         }
+                         CDC_ASSIGN_OR_RETURN(ChangeEvent change, DecodeChange(payload));
+                         const auto* pg = std::get_if<PgPosition>(&change.position);
+                         if (pg == nullptr) return std::optional<std::string>();
+                         return std::optional<std::string>(PgPositionText(*pg));
+                       }));
+  if (!last) return std::optional<PgPosition>();
+  return ParsePgPositionText(*last);
 }
 
 Status Pipeline::OpenDurable() {
   int64_t now = NowMicros();
   std::string owner = "pid " + std::to_string(::getpid()) + " on host " + HostName();
-  CDC_ASSIGN_OR_RETURN(state_, state::OpenSqliteStateStore(config_->state.path, owner, now));
-  const StreamConfig& sc = config_->stream;
-  stream::LogOptions options;
-  options.segment_bytes = static_cast<uint64_t>(sc.segment_bytes);
-  options.fsync_bytes = static_cast<uint64_t>(sc.fsync_bytes);
-  options.fsync_interval = std::chrono::milliseconds(sc.fsync_interval_ms);
-  options.retention_age = std::chrono::hours(sc.retention_hours);
-  options.retention_bytes = static_cast<uint64_t>(sc.retention_bytes);
-  CDC_ASSIGN_OR_RETURN(stream_,
-                       stream::EmbeddedStream::Open(config_->pipeline.data_dir + "/stream",
-                                                    static_cast<uint32_t>(sc.shards), options));
+  CDC_ASSIGN_OR_RETURN(state_, state::OpenStateStore(config_->state, owner, now));
+  CDC_ASSIGN_OR_RETURN(stream_, stream::OpenStream(config_->stream, config_->pipeline.data_dir));
   uint32_t shards = stream_->shard_count();
   CDC_ASSIGN_OR_RETURN(auto checkpoints, state_->ShardCheckpoints());
   next_.assign(shards, 0);
@@ -150,9 +134,9 @@ Status Pipeline::OpenDurable() {
   retained_.assign(shards, 0);
   committed_ = std::vector<std::atomic<uint64_t>>(shards);
   for (uint32_t i = 0; i < shards; ++i) {
-    const stream::ShardLog& log = stream_->shard(ShardId(i));
+    stream::ShardStats shard_stats = stream_->stats(ShardId(i));
     auto it = checkpoints.find(i);
-    uint64_t first = log.stats().first.value();
+    uint64_t first = shard_stats.first.value();
     uint64_t checkpoint = it != checkpoints.end() ? it->second : first;
     if (checkpoint < first) {
       return Corruption("shard " + std::to_string(i) + " of the stream starts at offset " +
@@ -161,15 +145,15 @@ Status Pipeline::OpenDurable() {
                         ": records that were never delivered are gone (was the stream directory "
                         "replaced?)");
     }
-    if (checkpoint > log.next_offset().value()) {
+    if (checkpoint > shard_stats.next.value()) {
       return Corruption("shard " + std::to_string(i) + " has records up to offset " +
-                        std::to_string(log.next_offset().value()) + " but its checkpoint is " +
+                        std::to_string(shard_stats.next.value()) + " but its checkpoint is " +
                         std::to_string(checkpoint) +
                         ": the stream lost fsynced records (was it replaced or restored from an "
                         "older copy?)");
     }
     next_[i] = checkpoint;
-    backlog_end_[i] = log.next_offset().value();
+    backlog_end_[i] = shard_stats.next.value();
     committed_[i] = checkpoint;
     retained_[i] = first;
   }
@@ -185,7 +169,7 @@ Status Pipeline::OpenDurable() {
   for (uint32_t i = 0; i < shards; ++i) {
     CDC_ASSIGN_OR_RETURN(auto delivered, state_->Value("source.position." + std::to_string(i)));
     if (delivered) shard_delivered_[i] = ParsePgPositionText(*delivered);
-    CDC_ASSIGN_OR_RETURN(shard_tail_[i], LastPosition(stream_->shard(ShardId(i))));
+    CDC_ASSIGN_OR_RETURN(shard_tail_[i], LastPosition(*stream_, ShardId(i)));
     // A shard whose records were all delivered and deleted by retention: its last delivered
     // change is its last change.
     if (!shard_tail_[i]) shard_tail_[i] = shard_delivered_[i];
@@ -224,13 +208,12 @@ Status Pipeline::OpenDurable() {
 
   uint64_t backlog = 0;
   for (uint32_t i = 0; i < shards; ++i) {
-    backlog += stream_->shard(ShardId(i)).next_offset().value() - next_[i];
+    backlog += stream_->stats(ShardId(i)).next.value() - next_[i];
   }
   log::Info(
       "stream {} ({} shards, {} records to deliver from the last checkpoint); state {} "
       "(lease token {})",
-      config_->pipeline.data_dir + "/stream", shards, backlog, config_->state.path,
-      state_->lease().token);
+      stream_->name(), shards, backlog, config_->state.path, state_->lease().token);
   return Status::Ok();
 }
 
@@ -256,8 +239,7 @@ Status Pipeline::AppendChange(const TableProcessor& processor, const ChangeEvent
   for (const auto& c : captured.redacted_columns) PutString(record_, c);
   PutString(record_, location);
   EncodeChange(change, record_);
-  CDC_RETURN_IF_ERROR(stream_->shard(shard)
-                          .Append(kRecordChange, record_, NowMicros())
+  CDC_RETURN_IF_ERROR(stream_->Append(shard, kRecordChange, record_, NowMicros())
                           .status()
                           .WithContext("stream shard " + std::to_string(shard.value())));
   appended_bytes_ += record_.size();
@@ -290,7 +272,7 @@ Status Pipeline::SyncStream() {
     uint64_t c = committed_[i].load();
     if (c <= retained_[i]) continue;
     if (now == 0) now = NowMicros();
-    CDC_RETURN_IF_ERROR(stream_->shard(ShardId(i)).ApplyRetention(StreamOffset(c), now));
+    CDC_RETURN_IF_ERROR(stream_->ApplyRetention(ShardId(i), StreamOffset(c), now));
     retained_[i] = c;
   }
   return Status::Ok();
@@ -441,7 +423,7 @@ Status Pipeline::Checkpoint(bool final) {
   }
   v["stream.shards"] = std::to_string(stream_->shard_count());
   for (uint32_t i = 0; i < stream_->shard_count(); ++i) {
-    stream::ShardStats st = stream_->shard(ShardId(i)).stats();
+    stream::ShardStats st = stream_->stats(ShardId(i));
     v["stream.shard." + std::to_string(i)] =
         std::to_string(st.first.value()) + " " + std::to_string(st.next.value()) + " " +
         std::to_string(st.durable_end.value()) + " " + std::to_string(st.bytes) + " " +
@@ -482,7 +464,7 @@ void Pipeline::DeliveryLoop() {
     if (Source* src = source_.load()) src->Stop();
   };
   for (uint32_t i = 0; i < shards; ++i) {
-    auto r = stream_->shard(ShardId(i)).OpenReader(StreamOffset(next_[i]));
+    auto r = stream_->OpenReader(ShardId(i), StreamOffset(next_[i]));
     if (!r.ok()) return fail(r.status().WithContext("stream shard " + std::to_string(i)));
     readers[i] = std::move(r).value();
   }
@@ -562,7 +544,7 @@ void Pipeline::DeliveryLoop() {
     if (out_of_time) {
       uint64_t left = 0;
       for (uint32_t i = 0; i < shards; ++i) {
-        left += stream_->shard(ShardId(i)).durable_end().value() - next_[i];
+        left += stream_->stats(ShardId(i)).durable_end.value() - next_[i];
       }
       log::Warn(
           "shutdown timeout ({} ms) reached with {} records not yet delivered; they are "

@@ -9,7 +9,7 @@
 #include "process/redact/redactor.h"
 #include "runtime/assembly.h"
 #include "state/state_store.h"
-#include "stream/log.h"
+#include "stream/stream.h"
 #include "target/append_file.h"
 
 namespace cdc {

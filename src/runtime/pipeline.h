@@ -34,7 +34,7 @@ namespace cdc {
 
 class Assembly;
 namespace stream {
-class EmbeddedStream;
+class Stream;
 }
 namespace state {
 class StateStore;
@@ -158,7 +158,7 @@ class Pipeline : public ChangeSink {
 
   // Durable mode. Source thread: stream appends; delivery thread: everything downstream.
   std::unique_ptr<state::StateStore> state_;
-  std::unique_ptr<stream::EmbeddedStream> stream_;
+  std::unique_ptr<stream::Stream> stream_;
   std::atomic<Source*> source_{nullptr};
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> source_done_{false};

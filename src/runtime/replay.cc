@@ -144,7 +144,7 @@ Result<ReplayReport> RunReplay(const Config& config, ReplayRequest request,
   CDC_RETURN_IF_ERROR(MakeDirectories(config.pipeline.data_dir).WithContext("pipeline.data_dir"));
   std::string owner = "pid " + std::to_string(::getpid()) + " on host " + HostName() + " (replay " +
                       request.name + ")";
-  auto store = state::OpenSqliteStateStore(config.state.path, owner, NowMicros());
+  auto store = state::OpenStateStore(config.state, owner, NowMicros());
   if (!store.ok()) {
     if (store.status().code() != StatusCode::kFailedPrecondition) return store.status();
     return FailedPrecondition(

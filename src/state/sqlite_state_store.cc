@@ -2,6 +2,8 @@
 // checkpoint survives power loss, and a lock file whose flock makes one process the owner.
 // The schema is in docs/state-store.md.
 
+#include "state/sqlite_state_store.h"
+
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/file.h>
@@ -21,7 +23,6 @@
 #include "base/logging.h"
 #include "base/status.h"
 #include "base/time.h"
-#include "state/state_store.h"
 
 namespace cdc::state {
 namespace {

@@ -1,6 +1,7 @@
 // The state store (the DynamoDB counterpart): source position, per-shard checkpoints, per-target
 // delivery marks, dedupe keys with expiry, and the lease that makes one process the owner of a
-// data dir. The embedded implementation is SQLite in WAL mode (sqlite_state_store.cc).
+// data dir. The runtime opens the configured store with OpenStateStore and sees only this
+// interface; the embedded implementation is SQLite in WAL mode (sqlite_state_store.h).
 //
 // Thread-safety: a StateStore is used by one thread at a time.
 #pragma once
@@ -13,6 +14,10 @@
 #include <vector>
 
 #include "base/status.h"
+
+namespace cdc {
+struct StateConfig;
+}
 
 namespace cdc::state {
 
@@ -61,14 +66,13 @@ class StateStore {
   virtual Result<uint64_t> ExpireKeys(int64_t now_micros) = 0;
 };
 
-// Opens (creating) the SQLite state store at `path` and takes its lease for `owner`. A second
-// process on the same file is refused with an error that names the current owner; a process
-// that died (even by SIGKILL) leaves the lease free. The fencing token is checked by every
-// Commit, so a stale owner can never write.
-Result<std::unique_ptr<StateStore>> OpenSqliteStateStore(const std::string& path,
-                                                         const std::string& owner,
-                                                         int64_t now_micros);
+// Opens (creating) the state store `config` describes (the SQLite file at config.path) and
+// takes its lease for `owner`. A second process on the same store is refused with an error that
+// names the current owner; a process that died (even by SIGKILL) leaves the lease free. The
+// fencing token is checked by every Commit, so a stale owner can never write.
+Result<std::unique_ptr<StateStore>> OpenStateStore(const StateConfig& config,
+                                                   const std::string& owner, int64_t now_micros);
 // Opens read-only without taking the lease (for `status` while `run` is running).
-Result<std::unique_ptr<StateStore>> OpenSqliteStateStoreReadOnly(const std::string& path);
+Result<std::unique_ptr<StateStore>> OpenStateStoreReadOnly(const StateConfig& config);
 
 }  // namespace cdc::state

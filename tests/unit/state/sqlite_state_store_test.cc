@@ -1,3 +1,5 @@
+#include "state/sqlite_state_store.h"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -12,7 +14,6 @@
 #include <string>
 
 #include "base/time.h"
-#include "state/state_store.h"
 #include "support/test_util.h"
 
 namespace cdc::state {
