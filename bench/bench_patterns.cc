@@ -13,6 +13,7 @@
 
 #include "bus/matcher.h"
 #include "event/envelope.h"
+#include "event/position_kinds.h"
 
 namespace cdc {
 namespace {
@@ -163,7 +164,8 @@ ProcessedEvent DrainRow(int64_t id) {
   e.change.table = "bench";
   e.change.op = Op::kInsert;
   e.change.commit_time = Timestamp{1764072000123456};
-  e.change.position = PgPosition{Lsn(0x1540978 + static_cast<uint64_t>(id) * 64), TxId(729), 0};
+  e.change.position =
+      ToPosition(PgPosition{Lsn(0x1540978 + static_cast<uint64_t>(id) * 64), TxId(729), 0});
   Row row;
   row.Add("id", Value::Int64(id));
   row.Add("qty", Value::Int64(id % 1000));

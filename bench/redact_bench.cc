@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/time.h"
+#include "event/position_kinds.h"
 #include "process/model/check.h"
 #include "process/processor.h"
 #include "process/redact/detect.h"
@@ -218,7 +219,7 @@ ChangeEvent UsersUpdate() {
   ChangeEvent c;
   c.table = "users";
   c.op = Op::kUpdate;
-  c.position = PgPosition{Lsn(0x1540978), TxId(729), 0};
+  c.position = ToPosition(PgPosition{Lsn(0x1540978), TxId(729), 0});
   c.before = UsersRow();
   c.after = UsersRow();
   *c.after->Find("status") = Value::Text("inactive");

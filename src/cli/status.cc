@@ -10,8 +10,8 @@
 
 #include "base/position.h"
 #include "base/time.h"
-#include "event/change_event.h"
 #include "event/json_writer.h"
+#include "event/source_position.h"
 #include "source/source.h"
 #include "state/state_store.h"
 
@@ -73,12 +73,11 @@ bool OwnerAlive(const std::string& owner) {
   return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
 }
 
-// "lsn/xid/seq" as stored by the pipeline -> "0/1A749A8 (txId 2005, seq 2)".
+// A position as the state store keeps it -> the text its source gives it for people, e.g.
+// "0/1A749A8 (txId 2005, seq 2)"; text that is not a position is shown as it is.
 std::string PositionForHumans(const std::string& stored) {
-  auto p = ParsePgPositionText(stored);
-  if (!p) return stored;
-  return p->commit_lsn.ToString() + " (txId " + std::to_string(p->xid.value()) + ", seq " +
-         std::to_string(p->seq) + ")";
+  auto p = ParsePositionStateText(stored);
+  return p ? DescribePosition(*p) : stored;
 }
 
 }  // namespace

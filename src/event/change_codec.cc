@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "event/position_kinds.h"
+
 namespace cdc {
 namespace {
 
@@ -237,16 +239,22 @@ void EncodeChange(const ChangeEvent& change, std::string& out) {
   out.push_back(static_cast<char>(change.op));
   PutFixed<uint32_t>(out, change.schema_version);
   PutFixed<int64_t>(out, change.commit_time.micros);
-  if (const auto* pg = std::get_if<PgPosition>(&change.position)) {
+  // Positions keep the layouts of the first version (1: PostgreSQL, 2: content digest), so
+  // records written before positions became opaque read back the same; other kinds are 3.
+  if (change.position.empty()) {
+    out.push_back(0);
+  } else if (auto pg = PgPositionOf(change.position)) {
     out.push_back(1);
     PutFixed<uint64_t>(out, pg->commit_lsn.value());
     PutFixed<uint32_t>(out, pg->xid.value());
     PutFixed<uint32_t>(out, pg->seq);
-  } else if (const auto* content = std::get_if<ContentPosition>(&change.position)) {
+  } else if (const std::string* digest = ContentDigestOf(change.position)) {
     out.push_back(2);
-    PutString(out, content->digest);
+    PutString(out, *digest);
   } else {
-    out.push_back(0);
+    out.push_back(3);
+    PutString(out, change.position.kind());
+    PutString(out, change.position.bytes());
   }
   uint8_t flags = (change.before ? 1 : 0) | (change.after ? 2 : 0);
   out.push_back(static_cast<char>(flags));
@@ -280,12 +288,19 @@ Result<ChangeEvent> DecodeChange(std::string_view data) {
       p.commit_lsn = Lsn(r.Fixed<uint64_t>());
       p.xid = TxId(r.Fixed<uint32_t>());
       p.seq = r.Fixed<uint32_t>();
-      c.position = p;
+      c.position = ToPosition(p);
       break;
     }
     case 2:
-      c.position = ContentPosition{r.String()};
+      c.position = ContentPosition(r.String());
       break;
+    case 3: {
+      std::string kind = r.String();
+      std::string bytes = r.String();
+      if (r.ok() && kind.empty()) return Corruption("stream record has an empty position kind");
+      c.position = SourcePosition(std::move(kind), std::move(bytes));
+      break;
+    }
     default:
       return Corruption("stream record has an unknown position kind");
   }

@@ -2,6 +2,7 @@
 
 #include "base/hash.h"
 #include "event/event_json.h"
+#include "event/position_kinds.h"
 
 namespace cdc {
 namespace {
@@ -36,13 +37,13 @@ void WriteDetail(W& w, const ProcessedEvent& event, const EnvelopeOptions& optio
   if (w.WantsValue()) {
     w.BeginObject();
     w.Key("pipeline").String(options.pipeline);
-    if (const auto* pg = std::get_if<PgPosition>(&c.position)) {
+    if (auto pg = PgPositionOf(c.position)) {
       w.Key("lsn");
       if (w.WantsValue()) w.String(pg->commit_lsn.ToString());
       w.Key("txId").Uint(pg->xid.value());
       w.Key("seq").Uint(pg->seq);
-    } else if (const auto* content = std::get_if<ContentPosition>(&c.position)) {
-      w.Key("digest").String(content->digest);
+    } else if (const std::string* digest = ContentDigestOf(c.position)) {
+      w.Key("digest").String(*digest);
     }
     w.Key("schemaVersion").Uint(c.schema_version);
     if (!c.unchanged_toast.empty()) {

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "base/hash.h"
+#include "event/position_kinds.h"
 
 namespace cdc {
 namespace {
@@ -479,8 +480,8 @@ Result<ChangeEvent> ParseChangeEventJson(std::string_view json) {
     return InvalidArgument("missing field 'before' (required for DELETE)");
   }
   auto digest = Sha256(mini);
-  ev.position = ContentPosition{
-      HexEncode(std::string_view(reinterpret_cast<const char*>(digest.data()), 16))};
+  ev.position = ContentPosition(
+      HexEncode(std::string_view(reinterpret_cast<const char*>(digest.data()), 16)));
   return ev;
 }
 

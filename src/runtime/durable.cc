@@ -88,6 +88,12 @@ bool ReadCaptureHeader(std::string_view& payload, CaptureResult& captured, std::
   return GetString(payload, location);
 }
 
+// A position the state store keeps (PositionStateText); none when absent or unreadable.
+SourcePosition ReadPosition(const std::optional<std::string>& text) {
+  if (!text) return SourcePosition();
+  return ParsePositionStateText(*text).value_or(SourcePosition());
+}
+
 std::string HostName() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
@@ -97,7 +103,7 @@ std::string HostName() {
 }  // namespace
 
 // The position of the last change record of `shard`, searching back from its end.
-Result<std::optional<PgPosition>> LastPosition(const stream::Stream& stream, ShardId shard) {
+Result<SourcePosition> LastPosition(const stream::Stream& stream, ShardId shard) {
   CDC_ASSIGN_OR_RETURN(
       auto last,
       stream::FindLast(stream, shard,
@@ -111,12 +117,13 @@ Result<std::optional<PgPosition>> LastPosition(const stream::Stream& stream, Sha
                                              std::to_string(record.offset.value()));
                          }
                          CDC_ASSIGN_OR_RETURN(ChangeEvent change, DecodeChange(payload));
-                         const auto* pg = std::get_if<PgPosition>(&change.position);
-                         if (pg == nullptr) return std::optional<std::string>();
-                         return std::optional<std::string>(PgPositionText(*pg));
+                         if (!IsOrdered(change.position)) return std::optional<std::string>();
+                         return std::optional<std::string>(PositionStateText(change.position));
                        }));
-  if (!last) return std::optional<PgPosition>();
-  return ParsePgPositionText(*last);
+  if (!last) return SourcePosition();
+  auto position = ParsePositionStateText(*last);
+  if (!position) return Corruption("unreadable position '" + *last + "'");
+  return std::move(*position);
 }
 
 Status Pipeline::OpenDurable() {
@@ -163,16 +170,16 @@ Status Pipeline::OpenDurable() {
   // be skipped. Per shard, not overall: a crash between the writes of a group sync can leave a
   // later change in one shard and lose an earlier one of another, which must then be appended.
   CDC_ASSIGN_OR_RETURN(auto delivered_position, state_->Value("source.position"));
-  last_delivered_ = delivered_position ? ParsePgPositionText(*delivered_position) : std::nullopt;
-  shard_tail_.assign(shards, std::nullopt);
-  shard_delivered_.assign(shards, std::nullopt);
+  last_delivered_ = ReadPosition(delivered_position);
+  shard_tail_.assign(shards, SourcePosition());
+  shard_delivered_.assign(shards, SourcePosition());
   for (uint32_t i = 0; i < shards; ++i) {
     CDC_ASSIGN_OR_RETURN(auto delivered, state_->Value("source.position." + std::to_string(i)));
-    if (delivered) shard_delivered_[i] = ParsePgPositionText(*delivered);
+    shard_delivered_[i] = ReadPosition(delivered);
     CDC_ASSIGN_OR_RETURN(shard_tail_[i], LastPosition(*stream_, ShardId(i)));
     // A shard whose records were all delivered and deleted by retention: its last delivered
     // change is its last change.
-    if (!shard_tail_[i]) shard_tail_[i] = shard_delivered_[i];
+    if (shard_tail_[i].empty()) shard_tail_[i] = shard_delivered_[i];
   }
 
   // Exactly-once targets go back to their marks; counts carry over. Each target resumes where
@@ -221,13 +228,13 @@ Status Pipeline::AppendChange(const TableProcessor& processor, const ChangeEvent
                               const CaptureResult& captured, std::string_view location) {
   PartitionKey(processor, change, key_);
   ShardId shard = stream::ShardForKey(key_, stream_->shard_count());
-  if (const auto* pg = std::get_if<PgPosition>(&change.position)) {
-    auto& tail = shard_tail_[shard.value()];
-    if (tail && *pg <= *tail) {
+  if (IsOrdered(change.position)) {
+    SourcePosition& tail = shard_tail_[shard.value()];
+    if (auto order = ComparePositions(change.position, tail); order && *order <= 0) {
       ++source_duplicates_;  // sent again by the source: its shard already has it
       return Status::Ok();
     }
-    tail = *pg;
+    tail = change.position;
   }
   record_.clear();
   record_.push_back(
@@ -332,11 +339,12 @@ Status Pipeline::DeliverRecord(uint32_t shard, uint64_t offset, uint8_t type,
   CDC_ASSIGN_OR_RETURN(ChangeEvent change, DecodeChange(payload));
   if (replaying_) {
     // Counted, deduplicated and positioned the first time.
-  } else if (const auto* pg = std::get_if<PgPosition>(&change.position)) {
-    last_delivered_ = *pg;
-    shard_delivered_[shard] = *pg;
-  } else if (std::holds_alternative<ContentPosition>(change.position)) {
-    // JSON input has no ordered position: its events are remembered by id for dedupe_ttl_hours.
+  } else if (IsOrdered(change.position)) {
+    last_delivered_ = change.position;
+    shard_delivered_[shard] = change.position;
+  } else if (!change.position.empty()) {
+    // Unordered positions (JSON input's content digests): events are remembered by id for
+    // dedupe_ttl_hours.
     std::string key = PositionKey(change.position);
     bool seen = pending_keys_.count(key) > 0;
     if (!seen) {
@@ -403,10 +411,10 @@ Status Pipeline::Checkpoint(bool final) {
   int64_t expires = now + config_->state.dedupe_ttl_hours * 3600 * 1000000;
   for (const auto& key : pending_keys_) commit.dedupe_keys.emplace_back(key, expires);
   auto& v = commit.values;
-  if (last_delivered_) v["source.position"] = PgPositionText(*last_delivered_);
+  if (!last_delivered_.empty()) v["source.position"] = PositionStateText(last_delivered_);
   for (uint32_t i = 0; i < shard_delivered_.size(); ++i) {
-    if (shard_delivered_[i]) {
-      v["source.position." + std::to_string(i)] = PgPositionText(*shard_delivered_[i]);
+    if (!shard_delivered_[i].empty()) {
+      v["source.position." + std::to_string(i)] = PositionStateText(shard_delivered_[i]);
     }
   }
   v["count.published"] = std::to_string(stats_.published);

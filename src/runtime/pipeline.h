@@ -164,8 +164,9 @@ class Pipeline : public ChangeSink {
   std::atomic<bool> source_done_{false};
   std::atomic<bool> delivery_failed_{false};
   Status delivery_error_;  // set by the delivery thread before delivery_failed_
-  // Source thread: per shard, the last change position it holds (skip what it already has).
-  std::vector<std::optional<PgPosition>> shard_tail_;
+  // Source thread: per shard, the last ordered change position it holds (skip what it already
+  // has); empty when none.
+  std::vector<SourcePosition> shard_tail_;
   std::string record_, key_;  // source thread scratch
   std::atomic<uint64_t> appended_bytes_{0};
   std::atomic<uint64_t> processed_bytes_{0};
@@ -180,8 +181,8 @@ class Pipeline : public ChangeSink {
   std::vector<uint64_t> backlog_end_;         // per shard: the stream's end when this run started
   std::vector<std::string> shard_locations_;  // per shard: "stream shard N", for dead letters
   std::set<std::string> pending_keys_;
-  std::optional<PgPosition> last_delivered_;
-  std::vector<std::optional<PgPosition>> shard_delivered_;
+  SourcePosition last_delivered_;  // ordered positions only; empty when none
+  std::vector<SourcePosition> shard_delivered_;
   int64_t last_commit_micros_ = 0;  // commit time of the last delivered change
   int64_t caught_up_micros_ = 0;    // when the delivery thread last had nothing left to do
   uint64_t checkpoints_ = 0;

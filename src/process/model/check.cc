@@ -86,7 +86,7 @@ void CheckImage(const Model& m, const ChangeEvent& c, const Row& row, std::strin
 }  // namespace
 
 bool AfterIsComplete(const ChangeEvent& change) {
-  return std::holds_alternative<PgPosition>(change.position) &&
+  return HasCompleteRows(change.position) &&
          (change.op == Op::kInsert || change.op == Op::kUpdate || change.op == Op::kRead);
 }
 

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "event/position_kinds.h"
+
 namespace cdc::pg {
 namespace {
 
@@ -361,7 +363,7 @@ ChangeEvent PgOutputDecoder::NewEvent(const PgRelation& rel, Op op) {
   e.table = rel.table;
   e.op = op;
   e.commit_time = begin_.commit_time;
-  e.position = PgPosition{begin_.final_lsn, begin_.xid, seq_++};
+  e.position = ToPosition(PgPosition{begin_.final_lsn, begin_.xid, seq_++});
   e.schema_version = rel.schema_version;
   return e;
 }

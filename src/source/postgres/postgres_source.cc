@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "base/logging.h"
+#include "event/position_kinds.h"
 #include "source/postgres/pg_types.h"
 #include "source/postgres/replication_connection.h"
 
@@ -199,7 +200,7 @@ Status PostgresSource::Snapshot(const std::string& snapshot_name, Lsn consistent
         change.table = info.table.name;
         change.op = Op::kRead;
         change.commit_time = started;
-        change.position = PgPosition{consistent_point, TxId(0), seq++};
+        change.position = ToPosition(PgPosition{consistent_point, TxId(0), seq++});
         Row row;
         for (size_t i = 0; i < names.size(); ++i) {
           if (!values[i]) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "event/event_json.h"
+#include "event/position_kinds.h"
 #include "source/postgres/catalog.h"
 #include "source/postgres/pg_types.h"
 #include "source/postgres/pgoutput.h"
@@ -191,7 +192,7 @@ TEST_F(PgOutputDecoderTest, UnchangedToastWithoutOldTupleIsLeftOutAndListed) {
   ASSERT_TRUE(e.after.has_value());
   EXPECT_EQ(e.after->Find("body"), nullptr);
   EXPECT_EQ(e.unchanged_toast, std::vector<std::string>{"body"});
-  EXPECT_EQ(e.position, SourcePosition(PgPosition{Lsn(0x100), TxId(7), 0}));
+  EXPECT_EQ(e.position, (ToPosition(PgPosition{Lsn(0x100), TxId(7), 0})));
   EXPECT_EQ(e.commit_time.micros, kPgEpochUnixMicros);
   const auto& c = std::get<PgCommit>(out[2]);
   EXPECT_EQ(c.end_lsn, Lsn(0x180));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "event/event_json.h"
+#include "event/position_kinds.h"
 #include "source/postgres/catalog.h"
 #include "source/postgres/replication_connection.h"
 #include "support/pg_server.h"
@@ -47,8 +48,8 @@ inline std::string JsonOf(const Row& row) {
   return out;
 }
 
-inline const PgPosition& PositionOf(const ChangeEvent& e) {
-  return std::get<PgPosition>(e.position);
+inline PgPosition PositionOf(const ChangeEvent& e) {
+  return PgPositionOf(e.position).value_or(PgPosition{});
 }
 
 // Reads until the next transaction with at least one change has committed (keepalives and empty

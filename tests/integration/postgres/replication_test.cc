@@ -5,6 +5,7 @@
 #include <sstream>
 #include <thread>
 
+#include "event/position_kinds.h"
 #include "integration/postgres/pg_fixture.h"
 
 namespace cdc::pg {
@@ -155,8 +156,9 @@ TEST_F(PgReplicationTest, TransactionFramingAndPositions) {
   EXPECT_EQ(tx->commit.changes, 5u);
   for (size_t i = 0; i < tx->changes.size(); ++i) {
     const ChangeEvent& e = tx->changes[i];
-    EXPECT_EQ(e.position, SourcePosition(PgPosition{tx->commit.commit_lsn, tx->begin.xid,
-                                                    static_cast<uint32_t>(i)}));
+    EXPECT_EQ(
+        e.position,
+        (ToPosition(PgPosition{tx->commit.commit_lsn, tx->begin.xid, static_cast<uint32_t>(i)})));
     EXPECT_EQ(e.commit_time, tx->commit.commit_time);
   }
   int64_t commit_ms = tx->commit.commit_time.micros / 1000;

@@ -10,6 +10,7 @@
 
 #include "archive/archive_target.h"
 #include "archive/replay.h"
+#include "event/position_kinds.h"
 #include "support/test_util.h"
 
 namespace cdc::archive {
@@ -260,7 +261,7 @@ class ArchiveTargetTest : public ::testing::Test {
 
   ProcessedEvent EventAt(int i) {
     ProcessedEvent e = event_;
-    e.change.position = ContentPosition{std::string(31, '0') + std::to_string(i % 10)};
+    e.change.position = ContentPosition(std::string(31, '0') + std::to_string(i % 10));
     e.change.commit_time.micros += i * kSecond;
     return e;
   }

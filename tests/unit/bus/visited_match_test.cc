@@ -11,6 +11,7 @@
 
 #include "bus/matcher.h"
 #include "event/envelope.h"
+#include "event/position_kinds.h"
 
 namespace cdc {
 namespace {
@@ -112,7 +113,8 @@ std::vector<ProcessedEvent> Events() {
     update.change.table = "users";
     update.change.op = Op::kUpdate;
     update.change.commit_time = Timestamp{1705314600123456};
-    update.change.position = PgPosition{Lsn(0x1540978), TxId(729), static_cast<uint32_t>(id % 3)};
+    update.change.position =
+        ToPosition(PgPosition{Lsn(0x1540978), TxId(729), static_cast<uint32_t>(id % 3)});
     update.change.before = UsersRow(id, "active");
     update.change.after = UsersRow(id, id == 42 ? "active" : "inactive");
     update.change.key = Row({{"id", Value::Int64(id)}});
@@ -130,7 +132,7 @@ std::vector<ProcessedEvent> Events() {
     insert.change.unchanged_toast.clear();
     insert.changed_fields.clear();
     insert.redacted.clear();
-    insert.change.position = ContentPosition{"0123456789abcdef0123456789abcdef"};
+    insert.change.position = ContentPosition("0123456789abcdef0123456789abcdef");
     events.push_back(insert);
 
     ProcessedEvent del = update;

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "event/position_kinds.h"
+
 namespace cdc {
 namespace {
 
@@ -15,7 +17,7 @@ ChangeEvent EveryKind() {
   c.op = Op::kUpdate;
   c.schema_version = 3;
   c.commit_time.micros = 1705314600123456;
-  c.position = PgPosition{Lsn(0x1540978), TxId(729), 4};
+  c.position = ToPosition(PgPosition{Lsn(0x1540978), TxId(729), 4});
   Row before;
   before.Add("id", Value::Int64(std::numeric_limits<int64_t>::min()));
   before.Add("note", Value::Null());
@@ -71,7 +73,7 @@ TEST(ChangeCodec, NanAndContentPositionAndMissingImagesRoundTrip) {
   ChangeEvent c;
   c.table = "users";
   c.op = Op::kDelete;
-  c.position = ContentPosition{"0123456789abcdef0123456789abcdef"};
+  c.position = ContentPosition("0123456789abcdef0123456789abcdef");
   c.before = Row();
   c.before->Add("score", Value::Double(std::nan("")));
   std::string data;

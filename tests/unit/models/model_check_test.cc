@@ -3,6 +3,7 @@
 // never carry a value.
 #include <gtest/gtest.h>
 
+#include "event/position_kinds.h"
 #include "process/model/check.h"
 #include "process/model/model.h"
 
@@ -176,13 +177,13 @@ ChangeEvent FromPostgres(Op op, Row after) {
   c.table = "users";
   c.op = op;
   c.after = std::move(after);
-  c.position = PgPosition{Lsn(0x1000), TxId(7), 0};
+  c.position = ToPosition(PgPosition{Lsn(0x1000), TxId(7), 0});
   return c;
 }
 
 ChangeEvent FromJson(Op op, Row after) {
   ChangeEvent c = FromPostgres(op, std::move(after));
-  c.position = ContentPosition{"0123456789abcdef0123456789abcdef"};
+  c.position = ContentPosition("0123456789abcdef0123456789abcdef");
   return c;
 }
 
@@ -256,7 +257,7 @@ TEST(ModelCheck, PartialImagesAreNotCheckedForMissingFields) {
   del.table = "users";
   del.op = Op::kDelete;
   del.before = Row({{"id", Value::Text("usr_1")}});
-  del.position = PgPosition{Lsn(1), TxId(1), 0};
+  del.position = ToPosition(PgPosition{Lsn(1), TxId(1), 0});
   EXPECT_TRUE(CheckChange(Users(), del).status.ok());
   EXPECT_FALSE(AfterIsComplete(del));
   EXPECT_TRUE(AfterIsComplete(FromPostgres(Op::kRead, partial)));

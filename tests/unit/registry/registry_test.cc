@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "event/position_kinds.h"
 #include "runtime/pipeline.h"
 #include "source/source.h"
 #include "support/config_util.h"
@@ -45,7 +46,7 @@ class MemorySource final : public Source {
       change.key = row;
       change.after = row;
       change.commit_time = Timestamp{1700000000000000 + i};
-      change.position = ContentPosition{std::string(31, '0') + std::to_string(i % 10)};
+      change.position = ContentPosition(std::string(31, '0') + std::to_string(i % 10));
       CDC_RETURN_IF_ERROR(sink.OnChange(std::move(change), RawInput{{}, "memory"}));
     }
     return sink.MakeDurable();

@@ -22,7 +22,7 @@ TEST(OpenStateStore, OwnsTheConfiguredStoreAndReadOnlyOpensSeeItsCommits) {
   CheckpointCommit commit;
   commit.now_micros = kT0 + 1;
   commit.shard_checkpoints[0] = 7;
-  commit.values["source.position"] = "22317432/729/0";
+  commit.values["source.position"] = "22284664/729/0";
   ASSERT_TRUE((*store)->Commit(commit).ok());
 
   // A second owner is refused while the first holds the lease, and names it.
@@ -36,7 +36,7 @@ TEST(OpenStateStore, OwnsTheConfiguredStoreAndReadOnlyOpensSeeItsCommits) {
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
   auto value = (*reader)->Value("source.position");
   ASSERT_TRUE(value.ok());
-  EXPECT_EQ(*value, std::optional<std::string>("22317432/729/0"));
+  EXPECT_EQ(*value, std::optional<std::string>("22284664/729/0"));
   auto checkpoints = (*reader)->ShardCheckpoints();
   ASSERT_TRUE(checkpoints.ok());
   EXPECT_EQ(checkpoints->at(0), 7u);

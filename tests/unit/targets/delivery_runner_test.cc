@@ -5,6 +5,7 @@
 #include <atomic>
 #include <thread>
 
+#include "event/position_kinds.h"
 #include "support/test_util.h"
 #include "target/delivery.h"
 #include "target/file/file_target.h"
@@ -51,7 +52,7 @@ ProcessedEvent Event(int i) {
   e.change.schema = "public";
   e.change.table = "users";
   e.change.op = Op::kInsert;
-  e.change.position = PgPosition{Lsn(100 + i), TxId(7), 0};
+  e.change.position = ToPosition(PgPosition{Lsn(100 + i), TxId(7), 0});
   return e;
 }
 

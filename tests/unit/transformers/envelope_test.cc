@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "event/event_json.h"
+#include "event/position_kinds.h"
 
 namespace cdc {
 namespace {
@@ -15,7 +16,7 @@ ProcessedEvent SampleUpdate() {
   e.change.commit_time = *ParseRfc3339("2024-01-15T10:30:00.123Z");
   e.change.before = Row({{"id", Value::Int64(1)}, {"status", Value::Text("active")}});
   e.change.after = Row({{"id", Value::Int64(1)}, {"status", Value::Text("inactive")}});
-  e.change.position = PgPosition{Lsn(0x1540978), TxId(729), 0};
+  e.change.position = ToPosition(PgPosition{Lsn(0x1540978), TxId(729), 0});
   e.changed_fields = {"status"};
   return e;
 }
@@ -37,8 +38,8 @@ TEST(Envelope, HasTheEventBridgeShape) {
 }
 
 TEST(Envelope, IdIsDeterministicPerPipelineAndPosition) {
-  SourcePosition a = PgPosition{Lsn(100), TxId(7), 0};
-  SourcePosition b = PgPosition{Lsn(100), TxId(7), 1};
+  SourcePosition a = ToPosition(PgPosition{Lsn(100), TxId(7), 0});
+  SourcePosition b = ToPosition(PgPosition{Lsn(100), TxId(7), 1});
   EXPECT_EQ(EventId("coredb", a), EventId("coredb", a));
   EXPECT_NE(EventId("coredb", a), EventId("coredb", b));
   EXPECT_NE(EventId("coredb", a), EventId("other", a));
@@ -46,14 +47,14 @@ TEST(Envelope, IdIsDeterministicPerPipelineAndPosition) {
 
 // The id is a UUIDv5 of "<pipeline>\n<position key>"; the key's LSN is written as pg_lsn does.
 TEST(Envelope, IdHashesThePipelineAndThePositionKey) {
-  SourcePosition pg = PgPosition{Lsn(0xAB00000001540F9EULL), TxId(4294967295u), 12};
+  SourcePosition pg = ToPosition(PgPosition{Lsn(0xAB00000001540F9EULL), TxId(4294967295u), 12});
   EXPECT_EQ(PositionKey(pg), "pg/AB000000/1540F9E/4294967295/12");
-  EXPECT_EQ(PositionKey(PgPosition{Lsn(0), TxId(0), 0}), "pg/0/0/0/0");
-  EXPECT_EQ(PositionKey(ContentPosition{"00ff"}), "json/00ff");
+  EXPECT_EQ(PositionKey(ToPosition(PgPosition{Lsn(0), TxId(0), 0})), "pg/0/0/0/0");
+  EXPECT_EQ(PositionKey(ContentPosition("00ff")), "json/00ff");
   EXPECT_EQ(PositionKey(SourcePosition()), "none");
   // Known values (Python: uuid.uuid5(namespace, "coredb\n" + key)): ids never change.
   EXPECT_EQ(EventId("coredb", pg), "210f258b-4685-5d36-b6fd-b9dbf5591242");
-  EXPECT_EQ(EventId("coredb", PgPosition{Lsn(0x1540978), TxId(729), 0}),
+  EXPECT_EQ(EventId("coredb", ToPosition(PgPosition{Lsn(0x1540978), TxId(729), 0})),
             "d07a699f-b7b6-53a0-a1a8-fce134c3a621");
 }
 

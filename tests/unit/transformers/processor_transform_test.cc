@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 
+#include "event/position_kinds.h"
 #include "process/processor.h"
 #include "support/config_util.h"
 #include "support/test_util.h"
@@ -57,7 +58,7 @@ tables:
     ChangeEvent c;
     c.table = "users";
     c.op = Op::kUpdate;
-    c.position = ContentPosition{"00000000000000000000000000000000"};
+    c.position = ContentPosition("00000000000000000000000000000000");
     c.before = Row({{"id", Value::Text("u1")},
                     {"email", Value::Text("jane@example.com")},
                     {"status", Value::Text("active")},
