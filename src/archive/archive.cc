@@ -6,7 +6,7 @@
 #include <chrono>
 #include <cstring>
 
-#include "stream/log.h"
+#include "stream/stream.h"
 
 namespace cdc::archive {
 namespace {
@@ -70,7 +70,7 @@ Result<std::optional<ArchivedEvent>> ArchiveReader::Next() {
 // ---- archive ----
 
 Archive::Archive(std::string dir, const ArchiveOptions& options,
-                 std::unique_ptr<stream::EmbeddedStream> log)
+                 std::unique_ptr<stream::Stream> log)
     : dir_(std::move(dir)), options_(options), log_(std::move(log)) {}
 
 Archive::~Archive() = default;
@@ -78,10 +78,10 @@ Archive::~Archive() = default;
 Result<std::unique_ptr<Archive>> Archive::Open(const std::string& dir,
                                                const ArchiveOptions& options) {
   if (options.retention_days < 0) return InvalidArgument("retention_days must be >= 0");
-  stream::LogOptions log_options;
+  stream::LocalStreamOptions log_options;
   log_options.segment_bytes = options.segment_bytes;
   log_options.retention_age = std::chrono::hours(24 * options.retention_days);
-  auto log = stream::EmbeddedStream::Open(dir, 1, log_options);
+  auto log = stream::OpenLocalStream(dir, 1, log_options);
   if (!log.ok()) return log.status().WithContext("archive " + dir);
   return std::unique_ptr<Archive>(new Archive(dir, options, std::move(log).value()));
 }
@@ -90,33 +90,31 @@ Status Archive::Append(int64_t event_micros, std::string_view event_json, int64_
   record_.clear();
   PutI64(record_, event_micros);
   record_.append(event_json);
-  CDC_RETURN_IF_ERROR(log_->shard(ShardId(0)).Append(kRecordEvent, record_, now_micros).status());
+  CDC_RETURN_IF_ERROR(log_->Append(ShardId(0), kRecordEvent, record_, now_micros).status());
   unsynced_bytes_ += record_.size();
   if (unsynced_bytes_ >= options_.sync_bytes) return Sync();
   return Status::Ok();
 }
 
 Status Archive::Sync() {
-  CDC_RETURN_IF_ERROR(log_->shard(ShardId(0)).Sync().WithContext("archive " + dir_));
+  CDC_RETURN_IF_ERROR(log_->Sync().WithContext("archive " + dir_));
   unsynced_bytes_ = 0;
   return Status::Ok();
 }
 
 ArchiveStats Archive::stats() const {
-  stream::ShardStats st = log_->shard(ShardId(0)).stats();
+  stream::ShardStats st = log_->stats(ShardId(0));
   return ArchiveStats{st.first.value(), st.durable_end.value(), st.bytes, st.segments};
 }
 
 Status Archive::TruncateTo(uint64_t offset) {
   unsynced_bytes_ = 0;
-  return log_->shard(ShardId(0)).TruncateTo(StreamOffset(offset)).WithContext("archive " + dir_);
+  return log_->TruncateTo(ShardId(0), StreamOffset(offset)).WithContext("archive " + dir_);
 }
 
 Status Archive::ApplyRetention(int64_t now_micros) {
   if (options_.retention_days == 0) return Status::Ok();  // the log would delete right away
-  const stream::ShardLog& shard = log_->shard(ShardId(0));
-  return log_->shard(ShardId(0))
-      .ApplyRetention(shard.durable_end(), now_micros)
+  return log_->ApplyRetention(ShardId(0), log_->stats(ShardId(0)).durable_end, now_micros)
       .WithContext("archive " + dir_);
 }
 
@@ -125,7 +123,7 @@ Result<std::unique_ptr<ArchiveReader>> Archive::Read(int64_t start_micros, int64
   ArchiveStats st = stats();
   uint64_t end = limit ? std::min(*limit, st.end) : st.end;
   end = std::max(end, st.first);
-  CDC_ASSIGN_OR_RETURN(auto reader, log_->shard(ShardId(0)).OpenReader(StreamOffset(st.first)));
+  CDC_ASSIGN_OR_RETURN(auto reader, log_->OpenReader(ShardId(0), StreamOffset(st.first)));
   return std::unique_ptr<ArchiveReader>(
       new ArchiveReader(std::move(reader), st.first, end, st.bytes, start_micros, end_micros));
 }

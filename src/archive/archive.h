@@ -1,11 +1,11 @@
 // An EventBridge archive: the published events that matched the archive's pattern, kept in
-// <data_dir>/archives/<name>/ in the embedded stream's segmented log with one shard (src/stream,
-// docs/log-format.md), so an archive has the stream's CRC-checked records, torn-tail recovery
-// and retention instead of a file format of its own. A record's payload is the event time (the
-// envelope `time`, micros since the epoch, i64 little-endian) followed by the event's EventBridge
-// JSON line; the record's append time is when the event was archived, which retention counts
-// from. Offsets are per archive and contiguous; the durable end offset is the archive's cursor
-// in the pipeline's checkpoints.
+// <data_dir>/archives/<name>/ as a one-shard local stream (stream::OpenLocalStream: the embedded
+// log's segmented format, docs/log-format.md, whatever stream the pipeline runs on), so an archive
+// has the stream's CRC-checked records, torn-tail recovery and retention instead of a file format
+// of its own. A record's payload is the event time (the envelope `time`, micros since the epoch,
+// i64 little-endian) followed by the event's EventBridge JSON line; the record's append time is
+// when the event was archived, which retention counts from. Offsets are per archive and contiguous;
+// the durable end offset is the archive's cursor in the pipeline's checkpoints.
 //
 // Thread-safety: one thread at a time. The directory is locked (flock) while open, so a second
 // process cannot open the same archive.
@@ -20,7 +20,7 @@
 #include "base/status.h"
 
 namespace cdc::stream {
-class EmbeddedStream;
+class Stream;
 class ShardReader;
 }  // namespace cdc::stream
 
@@ -95,7 +95,7 @@ class Archive {
   ArchiveStats stats() const;
   // The durable end offset (the cursor of the checkpoint protocol).
   uint64_t end() const { return stats().end; }
-  // Drops every event from `offset` on (ShardLog::TruncateTo): `offset` in [first, end].
+  // Drops every event from `offset` on (Stream::TruncateTo): `offset` in [first, end].
   Status TruncateTo(uint64_t offset);
   // Deletes whole segments whose last event was archived retention_days or more before
   // `now_micros` (never the segment being appended to). Nothing with retention_days 0.
@@ -108,12 +108,11 @@ class Archive {
   const std::string& dir() const { return dir_; }
 
  private:
-  Archive(std::string dir, const ArchiveOptions& options,
-          std::unique_ptr<stream::EmbeddedStream> log);
+  Archive(std::string dir, const ArchiveOptions& options, std::unique_ptr<stream::Stream> log);
 
   std::string dir_;
   ArchiveOptions options_;
-  std::unique_ptr<stream::EmbeddedStream> log_;
+  std::unique_ptr<stream::Stream> log_;
   std::string record_;  // scratch
   uint64_t unsynced_bytes_ = 0;
 };

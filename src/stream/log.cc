@@ -965,6 +965,10 @@ class EmbeddedStreamImpl final : public EmbeddedStream {
 
   ShardStats stats(ShardId shard) const override { return this->shard(shard).stats(); }
 
+  Status TruncateTo(ShardId shard, StreamOffset offset) override {
+    return this->shard(shard).TruncateTo(offset);
+  }
+
   Result<std::pair<ShardId, StreamOffset>> Append(std::string_view partition_key, uint8_t type,
                                                   std::string_view payload,
                                                   int64_t append_micros) override {

@@ -31,6 +31,15 @@ Result<std::optional<std::string>> FindLast(const Stream& stream, ShardId shard,
   return std::optional<std::string>();
 }
 
+Result<std::unique_ptr<Stream>> OpenLocalStream(const std::string& dir, uint32_t shards,
+                                                LocalStreamOptions options) {
+  LogOptions log_options;
+  log_options.segment_bytes = options.segment_bytes;
+  log_options.retention_age = options.retention_age;
+  CDC_ASSIGN_OR_RETURN(auto stream, EmbeddedStream::Open(dir, shards, log_options));
+  return std::unique_ptr<Stream>(std::move(stream));
+}
+
 Result<std::unique_ptr<Stream>> OpenStream(const StreamConfig& config,
                                            const std::string& data_dir) {
   LogOptions options;

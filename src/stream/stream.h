@@ -96,6 +96,12 @@ class Stream {
   // settings allow.
   virtual Status ApplyRetention(ShardId shard, StreamOffset checkpoint, int64_t now_micros) = 0;
   virtual ShardStats stats(ShardId shard) const = 0;
+  // Drops every record of `shard` from `offset` on, durable or not, so the next append gets
+  // `offset` again (a writer going back to its last checkpoint after a crash: the archives'
+  // exactly-once marks); a crash half-way leaves a whole, shorter shard and a second call
+  // finishes the job. `offset` must lie in [stats().first, stats().durable_end]. Appender thread
+  // only, with no reader open on the shard.
+  virtual Status TruncateTo(ShardId shard, StreamOffset offset) = 0;
 };
 
 // What FindLast asks of each record: a value for a record it is looking for, nullopt to skip
@@ -112,5 +118,15 @@ Result<std::optional<std::string>> FindLast(const Stream& stream, ShardId shard,
 // <data_dir>/stream. Opening a stream created with another shard count is an error that says
 // both counts; a stream another process has open is refused.
 Result<std::unique_ptr<Stream>> OpenStream(const StreamConfig& config, const std::string& data_dir);
+
+// A stream that stays in a local directory whatever stream the pipeline runs on: the archives
+// (src/archive) are one-shard streams of this kind. Group sync happens only on Sync.
+struct LocalStreamOptions {
+  uint64_t segment_bytes = 64ull << 20;  // storage is rotated past this size
+  // Retention keeps what is younger than this (0: no age limit, drop what is checkpointed).
+  std::chrono::seconds retention_age{0};
+};
+Result<std::unique_ptr<Stream>> OpenLocalStream(const std::string& dir, uint32_t shards,
+                                                LocalStreamOptions options);
 
 }  // namespace cdc::stream

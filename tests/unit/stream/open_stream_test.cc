@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "stream/stream.h"
@@ -96,6 +97,25 @@ TEST(OpenStream, FindLastReturnsTheLastRecordTheProbeAccepts) {
       *stream, ShardId(0),
       [](const Record&) -> Result<std::optional<std::string>> { return Corruption("unreadable"); });
   EXPECT_FALSE(failed.ok());
+}
+
+// The archives' kind of stream: local, one shard, cut back to a cursor after a crash.
+TEST(OpenLocalStream, TruncatesBackToAnOffset) {
+  testing::TempDir tmp;
+  auto opened = OpenLocalStream(tmp / "archive", 1, LocalStreamOptions{});
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Stream& stream = **opened;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(stream.Append(ShardId(0), 1, std::to_string(i), 0).ok());
+  }
+  ASSERT_TRUE(stream.Sync().ok());
+  ASSERT_TRUE(stream.TruncateTo(ShardId(0), StreamOffset(3)).ok());
+  EXPECT_EQ(stream.stats(ShardId(0)).next, StreamOffset(3));
+  auto offset = stream.Append(ShardId(0), 1, "again", 0);
+  ASSERT_TRUE(offset.ok());
+  EXPECT_EQ(*offset, StreamOffset(3));
+  ASSERT_TRUE(stream.Sync().ok());
+  EXPECT_EQ(Payloads(stream, ShardId(0), 0), (std::vector<std::string>{"0", "1", "2", "again"}));
 }
 
 }  // namespace
