@@ -142,21 +142,28 @@ Registry TestRegistry() {
   return registry;
 }
 
-TEST(Registry, APipelineRunsFromRegisteredKindsAlone) {
-  testing::TempDir dir;
-  Registry registry = TestRegistry();
-  LoadResult r = LoadConfigFromString(R"(
-pipeline: {name: seam, data_dir: )" + dir.path() +
-                                          R"(}
+// The seam pipeline: 5 rows from the memory source, every event to the capture target `mine`
+// configured by `target`.
+LoadResult LoadSeam(const Registry& registry, const std::string& data_dir,
+                    const std::string& target = "{type: capture}") {
+  return LoadConfigFromString(R"(
+pipeline: {name: seam, data_dir: )" +
+                                  data_dir +
+                                  R"(}
 source: {type: memory, rows: 5}
 tables:
   users: {event_types: [INSERT], primary_key: [id]}
 rules:
   all: {event_pattern: {source: [cdc.coredb]}, targets: [mine]}
 targets:
-  mine: {type: capture}
-)",
-                                      "seam.yaml", testing::IsolatedEnv(), registry);
+  mine: )" + target + "\n",
+                              "seam.yaml", testing::IsolatedEnv(), registry);
+}
+
+TEST(Registry, APipelineRunsFromRegisteredKindsAlone) {
+  testing::TempDir dir;
+  Registry registry = TestRegistry();
+  LoadResult r = LoadSeam(registry, dir.path());
   ASSERT_TRUE(r.config) << testing::ErrorLines(r.errors);
   ASSERT_EQ(r.config->registry, &registry);
   ASSERT_EQ(r.config->source.kind, registry.FindSource("memory"));
@@ -221,17 +228,7 @@ targets:
 
 // Runs the seam pipeline over `data_dir` with the capture target configured by `target`.
 Status RunSeam(const Registry& registry, const std::string& data_dir, const std::string& target) {
-  LoadResult r = LoadConfigFromString(R"(
-pipeline: {name: seam, data_dir: )" + data_dir +
-                                          R"(}
-source: {type: memory, rows: 5}
-tables:
-  users: {event_types: [INSERT], primary_key: [id]}
-rules:
-  all: {event_pattern: {source: [cdc.coredb]}, targets: [mine]}
-targets:
-  mine: )" + target + "\n",
-                                      "seam.yaml", testing::IsolatedEnv(), registry);
+  LoadResult r = LoadSeam(registry, data_dir, target);
   if (!r.config) return InvalidArgument(testing::ErrorLines(r.errors));
   CDC_ASSIGN_OR_RETURN(auto source, r.config->source.kind->build(*r.config));
   CDC_ASSIGN_OR_RETURN(auto pipeline, Pipeline::Build(r.config));
