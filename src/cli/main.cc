@@ -259,7 +259,7 @@ int ValidateConfigCommand(const std::string& config_path) {
                    s.message().c_str());
       return 1;
     } else {
-      std::printf("source: ready for capture (%s)\n", kind->describe(*r.config).c_str());
+      std::printf("source ready: %s\n", kind->describe(*r.config).c_str());
     }
   }
   return 0;

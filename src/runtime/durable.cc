@@ -197,8 +197,17 @@ Status Pipeline::OpenDurable() {
   CDC_RETURN_IF_ERROR(assembly_->Reconcile(marks, /*restore_counts=*/true));
   target_start_.clear();
   for (size_t i = 0; i < runner().size(); ++i) {
-    auto it = marks.find(runner().target(i).name());
-    target_start_.push_back(starts(it == marks.end() ? nullptr : &it->second));
+    Target& target = runner().target(i);
+    auto it = marks.find(target.name());
+    std::vector<uint64_t> start = starts(it == marks.end() ? nullptr : &it->second);
+    // A remote exactly-once target may hold more than its mark says (it took events after the
+    // last checkpoint): what it holds is not sent again.
+    auto held = target.Held();
+    if (!held.ok()) return held.status().WithContext("target '" + target.name() + "'");
+    for (auto [shard, offset] : *held) {
+      if (shard < shards) start[shard] = std::max(start[shard], offset);
+    }
+    target_start_.push_back(std::move(start));
   }
   auto dl = marks.find(state::kDeadLetterMark);
   delivery_start_ = starts(dl == marks.end() ? nullptr : &dl->second);

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "base/logging.h"
+#include "event/event_json.h"
 
 namespace cdc {
 
@@ -36,15 +37,25 @@ struct DeliveryRunner::Item {
   std::string_view table;               // queued
   RuleTargetRef to;
   StreamPosition position;
+  std::string_view key;  // batching targets: table + primary key
 };
 
 namespace {
 
 // A queued event owns its bytes (the OutputEvent is gone once the delivery thread moves on).
 struct Queued {
-  std::string body, event_json, id, table;
+  std::string body, event_json, id, table, key;
   bool body_is_event = false;
 };
+
+// The table and primary-key values of a change: what a batching target keeps in order.
+void OrderKey(const ChangeEvent& change, std::string& out) {
+  out = change.QualifiedName();
+  for (const Column& c : change.key.columns()) {
+    out.push_back('\x1f');
+    out.append(ValueToJson(c.value));
+  }
+}
 
 }  // namespace
 
@@ -133,6 +144,7 @@ Status DeliveryRunner::Deliver(const OutputEvent& event, const RuleTargetRef& to
   q.event_json = event_json;
   q.id = event.id();
   q.table = event.event().change.QualifiedName();
+  if (slot.target->max_batch() > 1) OrderKey(event.event().change, q.key);
   entry->item = Item{q.body_is_event ? std::string_view(q.event_json) : std::string_view(q.body),
                      q.event_json,
                      q.id,
@@ -140,7 +152,8 @@ Status DeliveryRunner::Deliver(const OutputEvent& event, const RuleTargetRef& to
                      nullptr,
                      q.table,
                      to,
-                     position};
+                     position,
+                     q.key};
   std::unique_lock lock(slot.mu);
   while (slot.queue.size() >= slot.capacity && !slot.failed && !stopping_) {
     if (stop != nullptr && stop->load()) {
@@ -156,11 +169,27 @@ Status DeliveryRunner::Deliver(const OutputEvent& event, const RuleTargetRef& to
   return Status::Ok();
 }
 
+// Full jitter: a uniformly random wait up to the capped exponential backoff, never past the
+// event's maximum age.
+std::chrono::milliseconds DeliveryRunner::Backoff(Slot& slot, int attempt,
+                                                  std::chrono::steady_clock::duration waited) {
+  const RetryPolicy& policy = slot.policy;
+  auto cap = policy.BackoffCap(attempt);
+  std::chrono::milliseconds wait{0};
+  if (cap.count() > 0) {
+    std::uniform_int_distribution<int64_t> pick(0, cap.count());
+    wait = std::chrono::milliseconds(pick(slot.rng));
+  }
+  return std::min(
+      wait, std::chrono::duration_cast<std::chrono::milliseconds>(policy.max_event_age - waited) +
+                std::chrono::milliseconds(1));
+}
+
 Status DeliveryRunner::DeliverNow(Slot& slot, const Item& item, const std::atomic<bool>* stop) {
   Target& target = *slot.target;
   const RetryPolicy& policy = slot.policy;
   auto first = std::chrono::steady_clock::now();
-  Outgoing out{item.body, item.id, item.time_micros};
+  Outgoing out{item.body, item.id, item.time_micros, item.position, item.key};
   DeliveryOutcome outcome;
   int attempt = 0;
   while (true) {
@@ -181,17 +210,7 @@ Status DeliveryRunner::DeliverNow(Slot& slot, const Item& item, const std::atomi
     if (outcome.result == Delivery::kFailed) break;
     auto waited = std::chrono::steady_clock::now() - first;
     if (attempt >= policy.max_attempts || waited >= policy.max_event_age) break;
-    // Full jitter: a uniformly random wait up to the capped exponential backoff, never past the
-    // event's maximum age.
-    auto cap = policy.BackoffCap(attempt);
-    std::chrono::milliseconds wait{0};
-    if (cap.count() > 0) {
-      std::uniform_int_distribution<int64_t> pick(0, cap.count());
-      wait = std::chrono::milliseconds(pick(slot.rng));
-    }
-    wait = std::min(
-        wait, std::chrono::duration_cast<std::chrono::milliseconds>(policy.max_event_age - waited) +
-                  std::chrono::milliseconds(1));
+    auto wait = Backoff(slot, attempt, waited);
     // Every attempt of a long outage would flood the log: the first ones and then powers of two.
     if (attempt <= 3 || (attempt & (attempt - 1)) == 0) {
       log::Warn("target '{}' failed event {} (attempt {} of at most {}): {}; retrying in {} ms",
@@ -259,18 +278,24 @@ Status DeliveryRunner::DeadLetterDelivery(Slot& slot, const Item& item, const St
 }
 
 void DeliveryRunner::Work(Slot& slot) {
+  size_t batch = std::max<size_t>(1, slot.target->max_batch());
+  std::vector<const Item*> items;
   while (true) {
-    Slot::Entry* entry = nullptr;
+    items.clear();
     {
       std::unique_lock lock(slot.mu);
       slot.ready.wait(lock, [&] { return stopping_.load() || !slot.queue.empty(); });
       if (stopping_) return;
-      entry = slot.queue.front().get();
+      // The entries stay queued (Progress sees them) until they are delivered or dead-lettered.
+      for (size_t i = 0; i < slot.queue.size() && i < batch; ++i) {
+        items.push_back(&slot.queue[i]->item);
+      }
     }
-    Status s = DeliverNow(slot, entry->item, nullptr);
+    Status s =
+        batch == 1 ? DeliverNow(slot, *items.front(), nullptr) : DeliverBatchNow(slot, items);
     std::unique_lock lock(slot.mu);
     if (!s.ok()) {
-      if (stopping_) return;  // the event stays queued: delivered after a restart
+      if (stopping_) return;  // the events stay queued: delivered after a restart
       log::Error("target '{}' stopped: {}", slot.target->name(), s.message());
       slot.failed = true;
       slot.fatal = s;
@@ -278,9 +303,65 @@ void DeliveryRunner::Work(Slot& slot) {
       slot.space.notify_all();
       return;
     }
-    slot.queue.pop_front();
+    for (size_t i = 0; i < items.size(); ++i) slot.queue.pop_front();
     lock.unlock();
     slot.space.notify_all();
+  }
+}
+
+Status DeliveryRunner::DeliverBatchNow(Slot& slot, const std::vector<const Item*>& items) {
+  Target& target = *slot.target;
+  const RetryPolicy& policy = slot.policy;
+  auto first = std::chrono::steady_clock::now();
+  std::vector<const Item*> pending(items);
+  std::vector<Outgoing> out;
+  std::vector<DeliveryOutcome> results;
+  for (int attempt = 1;; ++attempt) {
+    out.clear();
+    for (const Item* item : pending) {
+      out.push_back({item->body, item->id, item->time_micros, item->position, item->key});
+    }
+    results.assign(out.size(), DeliveryOutcome{});
+    target.DeliverBatch(out, results);
+    auto waited = std::chrono::steady_clock::now() - first;
+    bool give_up = attempt >= policy.max_attempts || waited >= policy.max_event_age;
+    std::vector<const Item*> again;
+    Status last_error;
+    for (size_t i = 0; i < pending.size(); ++i) {
+      const DeliveryOutcome& r = results[i];
+      switch (r.result) {
+        case Delivery::kDelivered:
+          ++slot.delivered;
+          break;
+        case Delivery::kFatal:
+          return r.error.WithContext("target '" + target.name() + "' cannot accept events");
+        case Delivery::kFailed:
+          CDC_RETURN_IF_ERROR(DeadLetterDelivery(slot, *pending[i], r.error, attempt));
+          break;
+        case Delivery::kRetry:
+          if (give_up) {
+            CDC_RETURN_IF_ERROR(DeadLetterDelivery(slot, *pending[i], r.error, attempt));
+          } else {
+            again.push_back(pending[i]);
+            last_error = r.error;
+          }
+          break;
+      }
+    }
+    if (again.empty()) return Status::Ok();
+    pending = std::move(again);
+    auto wait = Backoff(slot, attempt, waited);
+    if (attempt <= 3 || (attempt & (attempt - 1)) == 0) {
+      log::Warn(
+          "target '{}' took part of a batch ({} event(s) to retry, attempt {} of at most {}): "
+          "{}; retrying in {} ms",
+          target.name(), pending.size(), attempt, policy.max_attempts, last_error.message(),
+          wait.count());
+    }
+    std::unique_lock lock(slot.mu);
+    slot.ready.wait_until(lock, std::chrono::steady_clock::now() + wait,
+                          [&] { return stopping_.load(); });
+    if (stopping_) return Aborted("stopping while retrying target '" + target.name() + "'");
   }
 }
 

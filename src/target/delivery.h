@@ -51,12 +51,6 @@ struct TargetStats {
   uint64_t dead_lettered = 0;
 };
 
-// Where an event came from in the durable stream (zero without the stream).
-struct StreamPosition {
-  uint32_t shard = 0;
-  uint64_t offset = 0;
-};
-
 // A rule target as the runner sees it: the target, the rule, and where its dead letters go.
 struct RuleTargetRef {
   size_t index = 0;                   // the target
@@ -122,6 +116,11 @@ class DeliveryRunner {
   // Tries `to`'s target until it takes the event or the policy gives up (then dead-letters it).
   // Runs on the delivery thread for inline targets, on the worker for queued ones.
   Status DeliverNow(Slot& slot, const Item& item, const std::atomic<bool>* stop);
+  // A batching target's batch (queued entries, in order): per-event results, the events to
+  // retry sent again together after the backoff, each dead-lettered when the policy gives up.
+  Status DeliverBatchNow(Slot& slot, const std::vector<const Item*>& items);
+  std::chrono::milliseconds Backoff(Slot& slot, int attempt,
+                                    std::chrono::steady_clock::duration waited);
   Status DeadLetterDelivery(Slot& slot, const Item& item, const Status& error, int attempts);
   void Work(Slot& slot);
   template <typename TargetOp, typename FileOp>

@@ -24,6 +24,19 @@ const std::string& OutputEvent::Json(EventFormat format) const {
   return cloudevents_;
 }
 
+void Target::DeliverBatch(std::span<const Outgoing> events, std::span<DeliveryOutcome> results) {
+  CDC_ASSERT(events.size() == results.size(), "one result per event");
+  size_t i = 0;
+  for (; i < events.size(); ++i) {
+    results[i] = Deliver(events[i]);
+    if (results[i].result != Delivery::kDelivered) break;
+  }
+  // The first one not delivered keeps its answer; the rest were not tried (same key or not).
+  for (++i; i < events.size(); ++i) {
+    results[i] = {Delivery::kRetry, Unavailable("not tried: an earlier event of the batch failed")};
+  }
+}
+
 Result<std::unique_ptr<Target>> BuildTarget(const TargetConfig& config) {
   if (config.kind == nullptr) {
     return InvalidArgument("target '" + config.name + "' has unknown type '" + config.type + "'");

@@ -4,8 +4,11 @@
 // Thread-safety: a target is driven by one delivery thread at a time.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -50,12 +53,24 @@ struct DeliveryOutcome {
   Status error;  // why, for kRetry and kFailed
 };
 
+// Where an event came from in the durable stream (zero without the stream).
+struct StreamPosition {
+  uint32_t shard = 0;
+  uint64_t offset = 0;
+};
+
 // What a target is handed: the bytes it sends and the event they came from.
 struct Outgoing {
   // The event in the target's format(), or what a rule's input transformer made of it.
   std::string_view body;
   std::string_view id;      // the event id
   int64_t time_micros = 0;  // the event's time (its change's commit time)
+  // The stream record it came from: an exactly-once remote target stores it with the event
+  // (in the same transaction or conditional write) and reports it back from Held().
+  StreamPosition position;
+  // Batches only (max_batch() > 1): the change's table and primary key. Events with the same
+  // key must reach the consumer in this order (see DeliverBatch).
+  std::string_view key;
 };
 
 class Target {
@@ -70,14 +85,26 @@ class Target {
   virtual bool queued() const { return false; }
   // Accepts one event. kDelivered means the target has it (durable after Flush).
   virtual DeliveryOutcome Deliver(const Outgoing& event) = 0;
+  // Queued targets whose endpoint takes batches (PutRecords, PutEvents, a Kafka produce) answer
+  // with their largest batch; the delivery runner then hands them up to that many queued events
+  // at once through DeliverBatch.
+  virtual size_t max_batch() const { return 1; }
+  // Delivers `events` (in queue order) and sets one result per event in `results` (same size):
+  // the runner retries only the events answered kRetry (again as a batch, in their order, after
+  // the target's backoff) and dead-letters those answered kFailed. Per-key order is the
+  // target's part: it must not answer kDelivered for an event when it did not take an earlier
+  // event of the batch with the same `key` (answer kRetry for both). The default sends one
+  // event after another and stops at the first that is not delivered (the rest: kRetry).
+  virtual void DeliverBatch(std::span<const Outgoing> events, std::span<DeliveryOutcome> results);
   // Makes everything delivered so far durable, as the target's fsync policy says.
   virtual Status Flush() = 0;
   // Hands buffered events on to the consumer without waiting for durability (the file target
   // writes its buffer); called whenever the pipeline has caught up, to keep latency low.
   virtual Status WriteOut() { return Status::Ok(); }
-  // Exactly-once support. After Flush, an opaque description of everything the target durably
-  // holds (the file target: its length in bytes), or nullopt for targets that cannot take part
-  // (they receive redelivered events again, with the same ids).
+  // Exactly-once support, local: after Flush, an opaque description of everything the target
+  // durably holds (the file target: its length in bytes), kept in its checkpoint mark, or
+  // nullopt for targets that cannot take part (they receive redelivered events again, with the
+  // same ids).
   virtual std::optional<std::string> Cursor() const { return std::nullopt; }
   // On start: go back to `cursor`, dropping what was written after it (it will be delivered
   // again). Only called with a cursor this target returned.
@@ -85,6 +112,13 @@ class Target {
     (void)cursor;
     return Status::Ok();
   }
+  // Exactly-once support, remote (a queued target that cannot be cut back): on start, per
+  // stream shard, the first offset it does not hold, read back from the consumer itself (the
+  // positions it stored with the events by a transaction, a conditional write or its idempotency
+  // records). The runner then skips what it holds, even past the checkpoint. An empty map: no
+  // such record (at-least-once; events since the checkpoint are sent again with the same ids
+  // and Idempotency-Key).
+  virtual Result<std::map<uint32_t, uint64_t>> Held() { return std::map<uint32_t, uint64_t>(); }
   // A cheap reachability check for health-check: can this target accept events now?
   virtual Status CheckHealth() = 0;
 };

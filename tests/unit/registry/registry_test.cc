@@ -3,6 +3,7 @@
 // through the durable stream, with no PostgreSQL and no built-in kind involved.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -25,6 +26,9 @@ struct Captured {
   std::mutex mu;
   std::vector<std::string> bodies;
   std::vector<std::string> ids;
+  // What an exactly-once remote consumer would keep with the events: per shard, the first
+  // stream offset it does not have.
+  std::map<uint32_t, uint64_t> held;
 };
 Captured g_captured;
 
@@ -58,22 +62,47 @@ class MemorySource final : public Source {
   int64_t rows_;
 };
 
+struct CaptureOptions : KindOptions {
+  int64_t fail_after = 0;  // > 0: the target breaks (kFatal) after this many events
+  bool remote = false;     // reports what it holds (Target::Held)
+};
+
 class CaptureTarget final : public Target {
  public:
-  explicit CaptureTarget(std::string name) : name_(std::move(name)) {}
+  CaptureTarget(std::string name, CaptureOptions options)
+      : name_(std::move(name)), options_(options) {}
   const std::string& name() const override { return name_; }
   DeliveryOutcome Deliver(const Outgoing& event) override {
     std::lock_guard lock(g_captured.mu);
+    if (options_.fail_after > 0 && taken_ == options_.fail_after) {
+      return {Delivery::kFatal, Internal("the consumer broke")};
+    }
+    ++taken_;
     g_captured.bodies.emplace_back(event.body);
     g_captured.ids.emplace_back(event.id);
+    g_captured.held[event.position.shard] = event.position.offset + 1;
     return {};
   }
   Status Flush() override { return Status::Ok(); }
   Status CheckHealth() override { return Status::Ok(); }
+  Result<std::map<uint32_t, uint64_t>> Held() override {
+    std::lock_guard lock(g_captured.mu);
+    if (!options_.remote) return std::map<uint32_t, uint64_t>();
+    return g_captured.held;
+  }
 
  private:
   std::string name_;
+  CaptureOptions options_;
+  int64_t taken_ = 0;
 };
+
+void ClearCaptured() {
+  std::lock_guard lock(g_captured.mu);
+  g_captured.bodies.clear();
+  g_captured.ids.clear();
+  g_captured.held.clear();
+}
 
 Registry TestRegistry() {
   Registry registry;
@@ -93,36 +122,49 @@ Registry TestRegistry() {
       },
       [](const Config&) { return std::string("making up rows"); },
       nullptr});
-  registry.AddTarget(TargetKind{{"capture",
-                                 "Keeps every event in memory.",
-                                 {kRetryField},
-                                 [](OptionsReader&) -> std::shared_ptr<const KindOptions> {
-                                   return std::make_shared<KindOptions>();
-                                 }},
-                                {},
-                                [](const TargetConfig& config) -> Result<std::unique_ptr<Target>> {
-                                  return std::unique_ptr<Target>(
-                                      std::make_unique<CaptureTarget>(config.name));
-                                },
-                                [](const TargetConfig&) { return std::string("capture"); }});
+  TargetKind capture;
+  capture.spec = {"capture",
+                  "Keeps every event in memory.",
+                  {{"fail_after", config::FieldType::kInt, "0", "Break after this many events."},
+                   {"remote", config::FieldType::kBool, "false", "Report what it holds."},
+                   kRetryField},
+                  [](OptionsReader& r) -> std::shared_ptr<const KindOptions> {
+                    auto o = std::make_shared<CaptureOptions>();
+                    r.Int("fail_after", o->fail_after);
+                    r.Bool("remote", o->remote);
+                    return o;
+                  }};
+  capture.build = [](const TargetConfig& config) -> Result<std::unique_ptr<Target>> {
+    return std::unique_ptr<Target>(
+        std::make_unique<CaptureTarget>(config.name, *config.OptionsAs<CaptureOptions>()));
+  };
+  capture.describe = [](const TargetConfig&) { return std::string("capture"); };
+  registry.AddTarget(std::move(capture));
   return registry;
 }
 
-TEST(Registry, APipelineRunsFromRegisteredKindsAlone) {
-  testing::TempDir dir;
-  Registry registry = TestRegistry();
-  LoadResult r = LoadConfigFromString(R"(
-pipeline: {name: seam, data_dir: )" + dir.path() +
-                                          R"(}
+// The seam pipeline: 5 rows from the memory source, every event to the capture target `mine`
+// configured by `target`.
+LoadResult LoadSeam(const Registry& registry, const std::string& data_dir,
+                    const std::string& target = "{type: capture}") {
+  return LoadConfigFromString(R"(
+pipeline: {name: seam, data_dir: )" +
+                                  data_dir +
+                                  R"(}
 source: {type: memory, rows: 5}
 tables:
   users: {event_types: [INSERT], primary_key: [id]}
 rules:
   all: {event_pattern: {source: [cdc.coredb]}, targets: [mine]}
 targets:
-  mine: {type: capture}
-)",
-                                      "seam.yaml", testing::IsolatedEnv(), registry);
+  mine: )" + target + "\n",
+                              "seam.yaml", testing::IsolatedEnv(), registry);
+}
+
+TEST(Registry, APipelineRunsFromRegisteredKindsAlone) {
+  testing::TempDir dir;
+  Registry registry = TestRegistry();
+  LoadResult r = LoadSeam(registry, dir.path());
   ASSERT_TRUE(r.config) << testing::ErrorLines(r.errors);
   ASSERT_EQ(r.config->registry, &registry);
   ASSERT_EQ(r.config->source.kind, registry.FindSource("memory"));
@@ -132,11 +174,7 @@ targets:
   ASSERT_TRUE(source.ok()) << source.status().ToString();
   auto pipeline = Pipeline::Build(r.config);
   ASSERT_TRUE(pipeline.ok()) << pipeline.status().ToString();
-  {
-    std::lock_guard lock(g_captured.mu);
-    g_captured.bodies.clear();
-    g_captured.ids.clear();
-  }
+  ClearCaptured();
   ASSERT_TRUE((*pipeline)->Run(**source).ok());
   std::lock_guard lock(g_captured.mu);
   ASSERT_EQ(g_captured.bodies.size(), 5u);
@@ -175,8 +213,9 @@ targets:
             std::string::npos)
       << all;
   EXPECT_NE(all.find("'source.rows' must be at least 1"), std::string::npos) << all;
-  EXPECT_NE(all.find("unknown key 'path' in 'targets.mine' (allowed: type, retry)"),
-            std::string::npos)
+  EXPECT_NE(
+      all.find("unknown key 'path' in 'targets.mine' (allowed: type, fail_after, remote, retry)"),
+      std::string::npos)
       << all;
   // Only the registered kinds exist: the built-in file target is not one of them here.
   EXPECT_NE(all.find("'targets.other.type' is 'file'; expected one of: capture"), std::string::npos)
@@ -186,6 +225,41 @@ targets:
   EXPECT_NE(reference.find("## `source (type: memory)`"), std::string::npos);
   EXPECT_NE(reference.find("## `targets.<name> (type: capture)`"), std::string::npos);
   EXPECT_EQ(reference.find("(type: file)"), std::string::npos);
+}
+
+// Runs the seam pipeline over `data_dir` with the capture target configured by `target`.
+Status RunSeam(const Registry& registry, const std::string& data_dir, const std::string& target) {
+  LoadResult r = LoadSeam(registry, data_dir, target);
+  if (!r.config) return InvalidArgument(testing::ErrorLines(r.errors));
+  CDC_ASSIGN_OR_RETURN(auto source, r.config->source.kind->build(*r.config));
+  CDC_ASSIGN_OR_RETURN(auto pipeline, Pipeline::Build(r.config));
+  return pipeline->Run(*source);
+}
+
+// A remote target that cannot be cut back, but stores the stream position with each event
+// (Outgoing::position) and reports it on start (Held): after a crash past the checkpoint, what
+// it has is not sent again. Without Held, the same restart sends those events twice.
+TEST(Registry, ARemoteTargetThatHoldsPositionsGetsEachEventOnceAfterACrash) {
+  Registry registry = TestRegistry();
+  for (bool remote : {true, false}) {
+    testing::TempDir dir;
+    ClearCaptured();
+    std::string flag = remote ? "true" : "false";
+    // The first run breaks after 3 events, before any checkpoint after the first.
+    Status first =
+        RunSeam(registry, dir.path(), "{type: capture, fail_after: 3, remote: " + flag + "}");
+    ASSERT_FALSE(first.ok());
+    EXPECT_NE(first.message().find("the consumer broke"), std::string::npos) << first.message();
+    ASSERT_TRUE(RunSeam(registry, dir.path(), "{type: capture, remote: " + flag + "}").ok());
+    std::lock_guard lock(g_captured.mu);
+    std::set<std::string> unique(g_captured.ids.begin(), g_captured.ids.end());
+    EXPECT_EQ(unique.size(), 5u) << "remote " << flag;
+    if (remote) {
+      EXPECT_EQ(g_captured.ids.size(), 5u) << "no event twice";
+    } else {
+      EXPECT_EQ(g_captured.ids.size(), 8u) << "the 3 events of the first run, again";
+    }
+  }
 }
 
 TEST(Registry, TheBuiltinKindsAreRegisteredOnceEach) {

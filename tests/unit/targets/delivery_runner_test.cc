@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
+#include <span>
 #include <thread>
 
 #include "event/position_kinds.h"
@@ -218,6 +220,103 @@ TEST(DeliveryRunner, AStalledQueuedTargetDoesNotHoldUpTheOthersUntilItsQueueIsFu
   EXPECT_EQ(s->bodies.size(), 5u);
   EXPECT_EQ(runner.Progress(0, {15}).at(0), 15u);
   runner.Stop();
+}
+
+}  // namespace
+}  // namespace cdc
+
+namespace cdc {
+namespace {
+
+// A queued target that takes batches of up to 3 and answers each event by its id's script.
+class BatchTarget final : public Target {
+ public:
+  explicit BatchTarget(std::map<std::string, std::vector<Delivery>> script)
+      : script_(std::move(script)) {}
+  const std::string& name() const override { return name_; }
+  bool queued() const override { return true; }
+  size_t max_batch() const override { return 3; }
+  DeliveryOutcome Deliver(const Outgoing&) override {
+    ADD_FAILURE() << "a batching target is called with batches";
+    return {};
+  }
+  void DeliverBatch(std::span<const Outgoing> events, std::span<DeliveryOutcome> results) override {
+    std::vector<std::string> batch;
+    for (size_t i = 0; i < events.size(); ++i) {
+      std::string id(events[i].id);
+      batch.push_back(id);
+      keys.emplace_back(events[i].key);
+      std::vector<Delivery>& answers = script_[id];
+      Delivery answer = answers.empty() ? Delivery::kDelivered : answers.front();
+      if (!answers.empty()) answers.erase(answers.begin());
+      results[i] = {answer, answer == Delivery::kDelivered ? Status::Ok() : Unavailable("no")};
+      if (answer == Delivery::kDelivered) delivered.push_back(id);
+    }
+    batches.push_back(std::move(batch));
+  }
+  Status Flush() override { return Status::Ok(); }
+  Status CheckHealth() override { return Status::Ok(); }
+
+  std::vector<std::vector<std::string>> batches;
+  std::vector<std::string> delivered, keys;
+
+ private:
+  std::string name_ = "batch";
+  std::map<std::string, std::vector<Delivery>> script_;
+};
+
+TEST(DeliveryRunner, ABatchingTargetGetsBatchesAndOnlyItsFailedEventsAreRetried) {
+  Fixture f;
+  std::vector<ProcessedEvent> events;
+  std::vector<std::string> ids;
+  for (int i = 1; i <= 6; ++i) {
+    events.push_back(Event(i));
+    Row key;
+    key.Add("id", Value::Int64(i));
+    events.back().change.key = key;
+    ids.push_back(OutputEvent(events.back(), f.options).id());
+  }
+  // The 2nd event is retried twice, the 3rd is refused for good.
+  auto t = std::make_unique<BatchTarget>(std::map<std::string, std::vector<Delivery>>{
+      {ids[1], {Delivery::kRetry, Delivery::kRetry}}, {ids[2], {Delivery::kFailed}}});
+  BatchTarget* target = t.get();
+  std::vector<std::unique_ptr<Target>> targets;
+  targets.push_back(std::move(t));
+  DeliveryRunner runner(std::move(targets), {Fast(5)}, {10}, f.dead_letters);
+  for (size_t i = 0; i < events.size(); ++i) {
+    ASSERT_TRUE(runner
+                    .Deliver(OutputEvent(events[i], f.options), {0, &f.rule, -1}, nullptr,
+                             {0, static_cast<uint64_t>(i)})
+                    .ok());
+  }
+  runner.Start();
+  ASSERT_TRUE(runner.Drain().ok());
+  runner.Stop();
+  // The first three together; then the one to retry alone (twice); then the rest.
+  EXPECT_EQ(target->batches,
+            (std::vector<std::vector<std::string>>{
+                {ids[0], ids[1], ids[2]}, {ids[1]}, {ids[1]}, {ids[3], ids[4], ids[5]}}));
+  EXPECT_EQ(target->delivered, (std::vector<std::string>{ids[0], ids[1], ids[3], ids[4], ids[5]}));
+  EXPECT_EQ(runner.stats(0).delivered, 5u);
+  EXPECT_EQ(runner.stats(0).dead_lettered, 1u);
+  EXPECT_EQ(runner.dead_letter_count(), 1u);
+  ASSERT_FALSE(target->keys.empty());
+  EXPECT_EQ(target->keys[0],
+            "users\x1f"
+            "1");
+}
+
+// The default DeliverBatch sends one event after another and stops at the first it cannot.
+TEST(Target, TheDefaultBatchStopsAtTheFirstEventNotDelivered) {
+  ScriptedTarget t("t", {Delivery::kDelivered, Delivery::kRetry});
+  std::vector<Outgoing> events(4);
+  std::vector<DeliveryOutcome> results(4);
+  t.DeliverBatch(events, results);
+  EXPECT_EQ(results[0].result, Delivery::kDelivered);
+  EXPECT_EQ(results[1].result, Delivery::kRetry);
+  EXPECT_EQ(results[2].result, Delivery::kRetry);
+  EXPECT_EQ(results[3].result, Delivery::kRetry);
+  EXPECT_EQ(t.attempts, 2);
 }
 
 }  // namespace
