@@ -249,8 +249,9 @@ Status PgOutputDecoder::Decode(std::string_view message, std::vector<PgMessage>&
       return DecodeTruncate(body, out);
     case 'Y':  // Type: name of a user type; LoadTypes gets the full definition from pg_type.
     case 'O':  // Origin: the transaction was replicated from elsewhere; no effect on its changes.
-    case 'M':  // Message (pg_logical_emit_message): not a row change.
       return Status::Ok();
+    case 'M':
+      return DecodeMessage(body, out);
     case 'S':
     case 'E':
     case 'c':
@@ -443,6 +444,25 @@ Status PgOutputDecoder::DecodeTruncate(std::string_view body, std::vector<PgMess
     }
     out.emplace_back(NewEvent(it->second, Op::kTruncate));
   }
+  return Status::Ok();
+}
+
+Status PgOutputDecoder::DecodeMessage(std::string_view body, std::vector<PgMessage>& out) {
+  Reader r(body);
+  uint8_t flags;
+  uint64_t lsn;
+  std::string_view prefix, content;
+  uint32_t length;
+  if (!r.U8(flags) || !r.U64(lsn) || !r.CString(prefix) || !r.U32(length) ||
+      !r.Bytes(length, content) || !r.AtEnd()) {
+    return Truncated("Message");
+  }
+  bool transactional = (flags & 1) != 0;
+  if (transactional && !in_transaction_) {
+    return Corruption("pgoutput: transactional Message outside a transaction");
+  }
+  out.emplace_back(
+      PgLogicalMessage{Lsn(lsn), transactional, std::string(prefix), std::string(content)});
   return Status::Ok();
 }
 

@@ -67,14 +67,25 @@ struct PgCommit {
   uint32_t changes = 0;  // how many ChangeEvents the transaction yielded
 };
 
+// A pg_logical_emit_message() message (pgoutput sends them only with the `messages` option,
+// PostgreSQL 14 and later). A transactional one arrives inside its transaction (between PgBegin
+// and PgCommit), a non-transactional one on its own, at its place in the WAL.
+struct PgLogicalMessage {
+  Lsn lsn;  // the message's own WAL record (what pg_logical_emit_message returned)
+  bool transactional = false;
+  std::string prefix;
+  std::string content;
+};
+
 struct PgKeepalive {
   Lsn wal_end;
   bool reply_requested = false;
 };
 
 // What the stream yields: a transaction is PgBegin, its ChangeEvents (positions filled, seq
-// 0..n-1), then PgCommit. Keepalives arrive between transactions.
-using PgMessage = std::variant<PgBegin, ChangeEvent, PgCommit, PgKeepalive>;
+// 0..n-1) and transactional PgLogicalMessages, then PgCommit. Keepalives and non-transactional
+// messages arrive between transactions.
+using PgMessage = std::variant<PgBegin, ChangeEvent, PgCommit, PgKeepalive, PgLogicalMessage>;
 
 // Catalog lookups the decoder needs beyond what pgoutput sends. Implemented over a normal SQL
 // connection (see catalog.h); the decoder works without one, with reduced fidelity (user-defined
@@ -111,7 +122,7 @@ class PgOutputDecoder {
   PgOutputDecoder(PgTypeRegistry& types, PgCatalogReader* catalog);
 
   // Decodes one pgoutput message (the payload of an XLogData frame), appending what it yields
-  // (Relation, Type, Origin and Message yield nothing). Corruption for malformed messages;
+  // (Relation, Type and Origin yield nothing). Corruption for malformed messages;
   // InvalidArgument naming table, column and type (never the value) when a value cannot be
   // decoded.
   Status Decode(std::string_view message, std::vector<PgMessage>& out);
@@ -126,6 +137,7 @@ class PgOutputDecoder {
   Status DecodeRelation(std::string_view body);
   Status DecodeChange(char type, std::string_view body, std::vector<PgMessage>& out);
   Status DecodeTruncate(std::string_view body, std::vector<PgMessage>& out);
+  Status DecodeMessage(std::string_view body, std::vector<PgMessage>& out);
   ChangeEvent NewEvent(const PgRelation& rel, Op op);
 
   PgTypeRegistry& types_;

@@ -52,7 +52,7 @@ struct PgStartOptions {
   std::vector<std::string> publications;
   // Where to start; 0/0 means from the slot's confirmed_flush_lsn.
   Lsn start_lsn;
-  // Also stream pg_logical_emit_message() messages (they are decoded and skipped).
+  // Also stream pg_logical_emit_message() messages (passed on as PgLogicalMessage).
   bool messages = false;
   // How often Next() sends an unsolicited status update with the last acknowledged LSNs, so
   // that wal_sender_timeout does not end an idle stream.
