@@ -5,11 +5,12 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
-#include <fstream>
+#include <cstdlib>
 #include <thread>
 
 #include "base/logging.h"
 #include "event/position_kinds.h"
+#include "source/postgres/chunked_snapshot.h"
 #include "source/postgres/pg_types.h"
 #include "source/postgres/replication_connection.h"
 
@@ -84,156 +85,64 @@ namespace {
 
 bool FileExists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
-Status WriteMarker(const std::string& path) {
-  std::ofstream out(path, std::ios::trunc);
-  out << "An initial snapshot into this slot started and has not finished.\n";
-  out.flush();
-  if (!out) return IoError("cannot write the snapshot marker '" + path + "'");
-  return Status::Ok();
+// The watermarks of a chunked snapshot travel as logical decoding messages, which pgoutput
+// sends only from PostgreSQL 14 on.
+Status CheckWatermarksSupported(PgConnection& conn) {
+  CDC_ASSIGN_OR_RETURN(PgRows rows, conn.Query("SELECT current_setting('server_version_num')"));
+  int version = rows.empty() || !rows.rows[0][0] ? 0 : std::atoi(rows.rows[0][0]->c_str());
+  if (version >= 140000) return Status::Ok();
+  return FailedPrecondition(
+      "snapshot: initial needs PostgreSQL 14 or later (the snapshot is read in chunks while the "
+      "slot streams, with watermarks that pgoutput passes on only from version 14); this server "
+      "is version " +
+      std::to_string(version) +
+      ": upgrade it, or set snapshot: never in the source section and load the existing rows "
+      "another way");
 }
 
-// A progress bar on a terminal, a log line every 10% otherwise.
-class Progress {
- public:
-  Progress(std::string label, int64_t estimate, bool enabled)
-      : label_(std::move(label)),
-        estimate_(std::max<int64_t>(estimate, 1)),
-        enabled_(enabled),
-        tty_(::isatty(2) != 0) {}
-
-  void Update(int64_t rows, bool done = false) {
-    if (!enabled_) return;
-    int pct = static_cast<int>(std::min<int64_t>(100, rows * 100 / estimate_));
-    if (done) pct = 100;
-    if (tty_) {
-      int filled = pct / 4;
-      std::fprintf(stderr, "\rsnapshot %-24s [%-25s] %3d%% %lld rows", label_.c_str(),
-                   std::string(static_cast<size_t>(filled), '#').c_str(), pct,
-                   static_cast<long long>(rows));
-      if (done) std::fputc('\n', stderr);
-    } else if (done || pct / 10 > last_decile_) {
-      last_decile_ = pct / 10;
-      log::Info("snapshot {}: {} rows ({}%)", label_, rows, pct);
-    }
-  }
-
- private:
-  std::string label_;
-  int64_t estimate_;
-  bool enabled_;
-  bool tty_;
-  int last_decile_ = -1;
-};
-
 }  // namespace
+
+std::string PostgresSource::ProgressPath() const {
+  return options_.state_dir + "/postgres-snapshot-" + options_.slot + ".progress";
+}
 
 Status PostgresSource::Prepare() {
   CDC_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(options_.dsn));
   CDC_RETURN_IF_ERROR(PrepareCapture(*conn, options_.publication, options_.tables));
   CDC_ASSIGN_OR_RETURN(auto slot, InspectSlot(*conn, options_.slot));
-  if (slot && FileExists(MarkerPath())) {
-    // A snapshot into this slot did not finish: its exported snapshot is gone, so start over
-    // with a new slot (the rows read so far are read again).
-    log::Warn(
-        "the initial snapshot into slot {} did not finish; dropping the slot and starting "
-        "the snapshot again",
-        options_.slot);
-    CDC_RETURN_IF_ERROR(
-        conn->Execute("SELECT pg_drop_replication_slot(" + QuoteLiteral(options_.slot) + ")"));
-    slot.reset();
-  }
   if (slot) CDC_RETURN_IF_ERROR(CheckSlotUsable(*slot, conn->database()));
+  if (!options_.initial_snapshot) return Status::Ok();
+  CDC_ASSIGN_OR_RETURN(auto progress, ReadSnapshotProgress(ProgressPath()));
+  if (FileExists(MarkerPath())) {
+    // An older version's snapshot into this slot did not finish (it would have dropped the
+    // slot): read it again, in chunks, keeping the slot.
+    if (slot && !progress) {
+      log::Warn(
+          "the initial snapshot into slot {} did not finish; reading it again in chunks while "
+          "the slot streams",
+          options_.slot);
+      progress = NewSnapshotProgress();
+      CDC_RETURN_IF_ERROR(WriteSnapshotProgress(ProgressPath(), *progress));
+    }
+    ::unlink(MarkerPath().c_str());
+  }
+  if (!slot || (progress && !progress->done)) {
+    CDC_RETURN_IF_ERROR(CheckWatermarksSupported(*conn));
+  }
   return Status::Ok();
 }
 
-Status PostgresSource::Snapshot(const std::string& snapshot_name, Lsn consistent_point,
-                                ChangeSink& sink) {
-  CDC_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(options_.dsn));
-  CDC_RETURN_IF_ERROR(conn->Execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"));
-  CDC_RETURN_IF_ERROR(conn->Execute("SET TRANSACTION SNAPSHOT " + QuoteLiteral(snapshot_name)));
-  std::vector<PgTableRef> refs;
-  for (const auto& t : options_.tables) refs.push_back(t.table);
-  CDC_ASSIGN_OR_RETURN(auto infos, InspectTables(*conn, refs));
-  PgTypeRegistry types;
-  Timestamp started = SystemClock::Instance().Now();
-  uint32_t seq = 0;
-  for (const auto& info : infos) {
-    CDC_ASSIGN_OR_RETURN(
-        PgRows columns,
-        conn->Query("SELECT attname, atttypid::int8 FROM pg_attribute WHERE attrelid = $1::oid "
-                    "AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-                    {std::to_string(info.oid)}));
-    std::vector<std::string> names;
-    std::vector<uint32_t> oids;
-    for (size_t i = 0; i < columns.size(); ++i) {
-      names.push_back(*columns.rows[i][0]);
-      oids.push_back(static_cast<uint32_t>(std::stoul(*columns.rows[i][1])));
-    }
-    CDC_RETURN_IF_ERROR(LoadTypes(*conn, oids, types));
-    CDC_ASSIGN_OR_RETURN(
-        PgRows estimate,
-        conn->Query("SELECT GREATEST(reltuples, 0)::int8 FROM pg_class WHERE oid = "
-                    "$1::oid",
-                    {std::to_string(info.oid)}));
-    int64_t expected =
-        estimate.empty() || !estimate.rows[0][0] ? 0 : std::stoll(*estimate.rows[0][0]);
-    std::string select = "SELECT ";
-    for (size_t i = 0; i < names.size(); ++i) select += (i ? ", " : "") + QuoteIdentifier(names[i]);
-    select += " FROM " + info.table.Quoted();
-    const auto& order = info.primary_key;
-    if (!order.empty()) {
-      select += " ORDER BY ";
-      for (size_t i = 0; i < order.size(); ++i)
-        select += (i ? ", " : "") + QuoteIdentifier(order[i]);
-    }
-    CDC_RETURN_IF_ERROR(conn->Execute("DECLARE cdc_snapshot NO SCROLL CURSOR FOR " + select));
-    Progress progress(info.table.ToString(), expected, options_.progress);
-    int64_t rows = 0;
-    std::string fetch =
-        "FETCH FORWARD " + std::to_string(options_.snapshot_batch_size) + " FROM cdc_snapshot";
-    while (!stop_) {
-      CDC_ASSIGN_OR_RETURN(PgRows batch, conn->Query(fetch));
-      if (batch.empty()) break;
-      for (auto& values : batch.rows) {
-        ChangeEvent change;
-        change.schema = info.table.schema;
-        change.table = info.table.name;
-        change.op = Op::kRead;
-        change.commit_time = started;
-        change.position = ToPosition(PgPosition{consistent_point, TxId(0), seq++});
-        Row row;
-        for (size_t i = 0; i < names.size(); ++i) {
-          if (!values[i]) {
-            row.Add(names[i], Value::Null());
-            continue;
-          }
-          auto v = DecodeText(oids[i], *values[i], types);
-          if (!v.ok()) {
-            return v.status().WithContext("snapshot of " + info.table.ToString() + " column " +
-                                          names[i]);
-          }
-          row.Add(names[i], std::move(v).value());
-        }
-        change.after = std::move(row);
-        CDC_RETURN_IF_ERROR(sink.OnChange(std::move(change), RawInput{}));
-      }
-      rows += static_cast<int64_t>(batch.size());
-      progress.Update(rows);
-    }
-    progress.Update(rows, true);
-    CDC_RETURN_IF_ERROR(conn->Execute("CLOSE cdc_snapshot"));
-    log::Info("snapshot of {} done: {} rows", info.table.ToString(), rows);
+Status PostgresSource::CreateSlot(Lsn& start) {
+  if (options_.initial_snapshot) {
+    CDC_RETURN_IF_ERROR(WriteSnapshotProgress(ProgressPath(), NewSnapshotProgress()));
+  } else {
+    ::unlink(ProgressPath().c_str());
   }
-  CDC_RETURN_IF_ERROR(conn->Execute("COMMIT"));
-  if (stop_) {
-    log::Warn(
-        "stopped during the initial snapshot of slot {}: the next start takes the snapshot again "
-        "on a new slot, and changes committed until then arrive as its READ rows, not as "
-        "INSERT/UPDATE/DELETE events",
-        options_.slot);
-    return Aborted("stopped during the initial snapshot");
-  }
-  return sink.MakeDurable();
+  CDC_ASSIGN_OR_RETURN(auto repl, PgReplicationConnection::Connect(options_.dsn));
+  CDC_ASSIGN_OR_RETURN(auto created, repl->CreateSlot(options_.slot, PgCreateSlotOptions{}));
+  log::Info("created replication slot {} at {}", created.name, created.consistent_point.ToString());
+  start = created.consistent_point;
+  return Status::Ok();
 }
 
 Status PostgresSource::Heartbeat() {
@@ -253,14 +162,36 @@ Status PostgresSource::Heartbeat() {
 }
 
 Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
+  // An unfinished initial snapshot is read while streaming, from where its progress says.
+  std::unique_ptr<ChunkedSnapshot> snapshot;
+  if (options_.initial_snapshot) {
+    CDC_ASSIGN_OR_RETURN(auto progress, ReadSnapshotProgress(ProgressPath()));
+    if (progress && !progress->done) {
+      ChunkedSnapshotOptions o;
+      o.dsn = options_.dsn;
+      o.slot = options_.slot;
+      for (const auto& t : options_.tables) o.tables.push_back(t.table);
+      o.chunk_size = options_.snapshot_batch_size;
+      o.show_progress = options_.progress;
+      if (progress->chunks > 0) {
+        log::Info("resuming the initial snapshot {} of slot {} after chunk {} ({})", progress->id,
+                  options_.slot, progress->chunks,
+                  progress->table.empty() ? "next table" : "table " + progress->table);
+      }
+      snapshot = std::make_unique<ChunkedSnapshot>(std::move(o), ProgressPath(),
+                                                   std::move(progress).value());
+    }
+  }
   CDC_ASSIGN_OR_RETURN(auto repl, PgReplicationConnection::Connect(options_.dsn));
   PgStartOptions start_options;
   start_options.slot = options_.slot;
   start_options.publications = {options_.publication};
   start_options.start_lsn = start;
   start_options.status_interval = options_.status_interval;
+  start_options.messages = snapshot != nullptr;  // the watermarks
   CDC_RETURN_IF_ERROR(repl->StartReplication(start_options));
   log::Info("streaming from slot {} (publication {})", options_.slot, options_.publication);
+  PgBegin transaction;  // the last Begin: where a watermark's chunk rows are positioned
 
   bool in_transaction = false;
   bool dirty = false;     // delivered but not yet made durable
@@ -273,16 +204,26 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
   auto timeout = std::min({options_.flush_interval, std::chrono::milliseconds(100),
                            std::max(sink.MaxIdleWait(), std::chrono::milliseconds(1))});
   while (!stop_) {
+    if (snapshot && snapshot->wants_chunk()) {
+      CDC_RETURN_IF_ERROR(snapshot->ReadNextChunk(sink));
+      if (snapshot->done()) snapshot.reset();
+    }
     CDC_ASSIGN_OR_RETURN(auto message, repl->Next(timeout));
     bool reply = false;
     bool idle = !message.has_value();
     if (message) {
       if (auto* begin = std::get_if<PgBegin>(&*message)) {
-        (void)begin;
+        transaction = *begin;
         in_transaction = true;
       } else if (auto* change = std::get_if<ChangeEvent>(&*message)) {
+        if (snapshot) snapshot->OnChange(*change);
         CDC_RETURN_IF_ERROR(sink.OnChange(std::move(*change), RawInput{}));
         dirty = true;
+      } else if (auto* logical = std::get_if<PgLogicalMessage>(&*message)) {
+        if (snapshot && logical->transactional) {
+          CDC_RETURN_IF_ERROR(snapshot->OnMessage(transaction, *logical, sink));
+          dirty = true;
+        }
       } else if (auto* commit = std::get_if<PgCommit>(&*message)) {
         in_transaction = false;
         durable_candidate = std::max(durable_candidate, commit->end_lsn);
@@ -326,6 +267,12 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
     CDC_RETURN_IF_ERROR(sink.MakeDurable());  // a partial transaction is redelivered on restart
   }
   (void)repl->StopReplication();
+  if (snapshot) {
+    log::Warn(
+        "stopped during the initial snapshot of slot {}: the next start resumes it after its "
+        "last completed chunk ({} so far)",
+        options_.slot, snapshot->progress().chunks);
+  }
   return Status::Ok();
 }
 
@@ -340,8 +287,7 @@ Status PostgresSource::Run(ChangeSink& sink) {
     }
     if (s.ok()) {
       Lsn start;
-      // A new slot with an initial snapshot: create it exporting a snapshot, read the tables
-      // under that snapshot, then stream from the slot's consistent point.
+      // A missing slot is created; the initial snapshot, if any, is read while streaming.
       auto conn = PgConnection::Connect(options_.dsn);
       if (!conn.ok()) {
         s = conn.status();
@@ -350,27 +296,7 @@ Status PostgresSource::Run(ChangeSink& sink) {
         if (!slot.ok()) {
           s = slot.status();
         } else if (!slot->has_value()) {
-          auto repl = PgReplicationConnection::Connect(options_.dsn);
-          if (!repl.ok()) {
-            s = repl.status();
-          } else {
-            PgCreateSlotOptions create;
-            create.export_snapshot = options_.initial_snapshot;
-            if (options_.initial_snapshot) s = WriteMarker(MarkerPath());
-            auto created =
-                s.ok() ? (*repl)->CreateSlot(options_.slot, create) : Result<PgCreatedSlot>(s);
-            if (!created.ok()) {
-              s = created.status();
-            } else {
-              log::Info("created replication slot {} at {}", created->name,
-                        created->consistent_point.ToString());
-              start = created->consistent_point;
-              if (options_.initial_snapshot) {
-                s = Snapshot(created->snapshot_name, created->consistent_point, sink);
-                if (s.ok()) ::unlink(MarkerPath().c_str());
-              }
-            }
-          }
+          s = CreateSlot(start);
         }
       }
       if (s.ok()) {

@@ -2,10 +2,10 @@
 // through logical replication (pgoutput) and pushes it to the sink, with:
 //   - setup: server and table checks (clear errors), REPLICA IDENTITY FULL where the config asks,
 //     the publication, and the slot, created if missing;
-//   - an initial snapshot (snapshot: initial): the slot is created with an exported snapshot,
-//     the tables are read under it in primary-key order as READ events, then streaming starts at
-//     the slot's consistent point, so there is no gap and no duplicate; a crash during the
-//     snapshot restarts it from the beginning with a new slot;
+//   - an initial snapshot (snapshot: initial) read while the slot streams, in primary-key chunks
+//     bracketed by watermarks (ChunkedSnapshot, the DBLog algorithm): the slot is kept, every
+//     change is passed on as its own event, READ rows only for rows no change touched during
+//     their chunk's read, and after a crash the snapshot resumes after its last completed chunk;
 //   - acknowledgement safety: the flush LSN sent to PostgreSQL only covers transactions the sink
 //     made durable (ChangeSink::MakeDurable); a keepalive's position is acknowledged only when no
 //     transaction is in flight and everything before it is durable, so an idle slot advances;
@@ -41,7 +41,7 @@ struct PostgresSourceOptions {
   std::chrono::milliseconds heartbeat_interval{0};  // 0 = off
   std::chrono::milliseconds reconnect_initial_backoff{100};
   std::chrono::milliseconds reconnect_max_backoff{30000};
-  // Where the source keeps its marker of an unfinished snapshot (the pipeline's data dir).
+  // Where the source keeps the progress of its initial snapshot (the pipeline's data dir).
   std::string state_dir;
   // Show a progress bar on stderr during the snapshot.
   bool progress = true;
@@ -80,10 +80,14 @@ class PostgresSource final : public Source {
 
  private:
   Status Prepare();
-  Status Snapshot(const std::string& snapshot_name, Lsn consistent_point, ChangeSink& sink);
+  // Creates the missing slot (a new initial snapshot's progress first, so a crash in between
+  // cannot leave a new slot whose snapshot is thought done); `start` is its consistent point.
+  Status CreateSlot(Lsn& start);
   Status Stream(ChangeSink& sink, Lsn start);
   Status Heartbeat();
+  // The pre-chunked versions' marker of an unfinished snapshot.
   std::string MarkerPath() const;
+  std::string ProgressPath() const;
 
   PostgresSourceOptions options_;
   std::atomic<bool> stop_{false};

@@ -54,9 +54,11 @@ void RegisterPostgresSource(Registry& registry) {
             FieldType::kEnum,
             "initial",
             "`initial`: when the slot is created, read the tables' existing rows as READ events, "
-            "then stream from the slot's consistent point; `never`: stream only.",
+            "in primary-key chunks while the slot streams (resumed after a crash at its last "
+            "completed chunk; PostgreSQL 14 or later); `never`: stream only.",
             {"initial", "never"}},
-           {"snapshot_batch_size", FieldType::kInt, "10000", "Rows per snapshot query."},
+           {"snapshot_batch_size", FieldType::kInt, "10000",
+            "Rows per snapshot chunk (one query between two watermarks)."},
            {"flush_interval_ms", FieldType::kInt, "200",
             "How often delivered events are made durable and acknowledged to PostgreSQL."},
            {"status_interval_ms", FieldType::kInt, "10000",

@@ -112,10 +112,23 @@ class PostgresE2E : public ::testing::Test {
     return false;
   }
 
+  // Waits until `run` (logging to `log`) has finished its initial snapshot. Changes committed
+  // before a row's snapshot chunk is read come as their own events and again in the row's READ.
+  bool WaitSnapshotDone(const std::string& log, double seconds) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::string text = testing::ReadFile(log);
+      if (text.find("initial snapshot") != std::string::npos &&
+          text.find(" complete (") != std::string::npos)
+        return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
   // Seeds the schema, creates the wal2json "oracle" slot, and starts `run` logging to `log`;
-  // returns once it streams (past the initial snapshot: an interrupted snapshot is taken again
-  // from a new slot) and has caught up. Changes committed before the pipeline's slot exists can
-  // only arrive as snapshot rows.
+  // returns once it streams and has caught up (past the initial snapshot). Changes committed
+  // before the pipeline's slot exists can only arrive as snapshot rows.
   std::unique_ptr<CliProcess> StartStreaming(const std::string& log) {
     EXPECT_EQ(Cli({"generate", "--seed-only"}), 0);
     EXPECT_TRUE(
@@ -130,6 +143,7 @@ class PostgresE2E : public ::testing::Test {
     }
     EXPECT_NE(testing::ReadFile(log).find("streaming from slot"), std::string::npos)
         << testing::ReadFile(log);
+    EXPECT_TRUE(WaitSnapshotDone(log, 60)) << testing::ReadFile(log);
     EXPECT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
     return run;
   }
@@ -239,6 +253,7 @@ TEST_F(PostgresE2E, EveryCommittedChangeReachesItsConsumersAcrossAServerRestart)
 TEST_F(PostgresE2E, AHugeTransactionStreamsInBoundedMemory) {
   std::string log = data_ / "run.log";
   CliProcess run({"run"}, env_, log);
+  ASSERT_TRUE(WaitSnapshotDone(log, 60)) << testing::ReadFile(log);
   ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
   // 200k rows in one transaction: about 2 x 90 MB of events for the two metrics consumers.
   ASSERT_TRUE(server_
@@ -267,6 +282,7 @@ TEST_F(PostgresE2E, SnapshotThenStreamHasNoGapAndNoDuplicate) {
   ASSERT_EQ(Cli({"generate", "--seed-only"}), 0);
   // Rows that exist before the pipeline starts arrive as READ events, once each.
   auto run = std::make_unique<CliProcess>(std::vector<std::string>{"run"}, env_, data_ / "run.log");
+  ASSERT_TRUE(WaitSnapshotDone(data_ / "run.log", 60)) << testing::ReadFile(data_ / "run.log");
   ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(data_ / "run.log");
   ASSERT_TRUE(
       server_->Execute("UPDATE inventory SET quantity = quantity - 1 WHERE id = 10", "coredb")
@@ -315,6 +331,7 @@ TEST_F(PostgresE2E, SnapshotAndStreamGiveTheSameJsonForTheSameRow) {
   testing::WriteFile(data_ / "typed.yaml", config);
   testing::CopyShippedModels(data_.path());
   CliProcess run({"run", "--config", data_ / "typed.yaml"}, env_, data_ / "run.log");
+  ASSERT_TRUE(WaitSnapshotDone(data_ / "run.log", 60)) << testing::ReadFile(data_ / "run.log");
   ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(data_ / "run.log");
   ASSERT_TRUE(server_
                   ->Execute("INSERT INTO typed SELECT 2, n, f, b, t, u, j, by, d, tm, ts, tz, iv, "
@@ -364,7 +381,7 @@ std::unique_ptr<CliProcess> StartLongSnapshot(PgServer& server, const TempDir& d
 }
 
 // A stop (SIGTERM) during the initial snapshot ends cleanly and says what the next start does.
-TEST_F(PostgresE2E, AStopDuringTheSnapshotSaysItStartsOver) {
+TEST_F(PostgresE2E, AStopDuringTheSnapshotSaysItResumes) {
   auto run = StartLongSnapshot(*server_, data_, env_);
   run->Signal(SIGTERM);
   ASSERT_EQ(run->Wait(30), 0) << testing::ReadFile(data_ / "run.log");
@@ -372,13 +389,16 @@ TEST_F(PostgresE2E, AStopDuringTheSnapshotSaysItStartsOver) {
       << "the snapshot finished before the stop";
   std::string log = testing::ReadFile(data_ / "run.log");
   EXPECT_NE(log.find("stopped during the initial snapshot of slot cdc_pipeline: the next start "
-                     "takes the snapshot again on a new slot"),
+                     "resumes it after its last completed chunk"),
             std::string::npos)
       << log;
-  EXPECT_TRUE(testing::FileExists(data_ / "postgres-snapshot-cdc_pipeline.pending"));
+  EXPECT_TRUE(testing::FileExists(data_ / "postgres-snapshot-cdc_pipeline.progress"));
 }
 
-TEST_F(PostgresE2E, ACrashDuringTheSnapshotRestartsItCleanly) {
+// A crash during the snapshot keeps the slot: the next start resumes the snapshot after its last
+// completed chunk, so every row comes as a READ exactly once, and the change committed in between
+// comes as its own event.
+TEST_F(PostgresE2E, ACrashDuringTheSnapshotResumesIt) {
   std::string log = data_ / "run.log";
   {
     auto run = StartLongSnapshot(*server_, data_, env_);
@@ -387,14 +407,13 @@ TEST_F(PostgresE2E, ACrashDuringTheSnapshotRestartsItCleanly) {
   }
   size_t partial = testing::ReadLines(data_ / "consumers/monitoring.jsonl").size();
   ASSERT_LT(partial, 60000u) << "the snapshot finished before the kill";
-  std::string marker = data_ / "postgres-snapshot-cdc_pipeline.pending";
-  ASSERT_TRUE(testing::FileExists(marker)) << "an unfinished snapshot leaves its marker";
+  ASSERT_TRUE(testing::FileExists(data_ / "postgres-snapshot-cdc_pipeline.progress"));
+  // Committed while the pipeline is down, below the keys the snapshot already read.
+  ASSERT_TRUE(
+      server_->Execute("INSERT INTO metrics (id, name, value) VALUES (0, 'down', 1)", "coredb")
+          .ok());
   CliProcess again({"run", "--config", data_ / "small-batches.yaml"}, env_, log);
-  // The marker goes once the new snapshot is complete and durable.
-  for (int i = 0; i < 1200 && testing::FileExists(marker); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_FALSE(testing::FileExists(marker)) << testing::ReadFile(log);
+  ASSERT_TRUE(WaitSnapshotDone(log, 180)) << testing::ReadFile(log);
   ASSERT_TRUE(WaitCaughtUp(120)) << testing::ReadFile(log);
   ASSERT_TRUE(
       server_->Execute("INSERT INTO metrics (id, name, value) VALUES (60001, 'after', 1)", "coredb")
@@ -402,15 +421,22 @@ TEST_F(PostgresE2E, ACrashDuringTheSnapshotRestartsItCleanly) {
   ASSERT_TRUE(WaitCaughtUp(30));
   again.Signal(SIGTERM);
   ASSERT_EQ(again.Wait(30), 0) << testing::ReadFile(log);
-  EXPECT_NE(testing::ReadFile(log).find("did not finish; dropping the slot"), std::string::npos);
-  std::set<std::string> ids;
-  size_t inserts = 0;
+  std::string text = testing::ReadFile(log);
+  EXPECT_EQ(text.find("dropping the slot"), std::string::npos);
+  EXPECT_NE(text.find("resuming the initial snapshot"), std::string::npos) << text;
+  EXPECT_NE(text.find(" complete ("), std::string::npos) << text;
+  std::multiset<std::string> reads;
+  size_t inserts = 0, early = 0;
   for (const auto& change : ConsumerChanges(data_ / "consumers/monitoring.jsonl")) {
-    if (change.find("|READ|") != std::string::npos) ids.insert(change);
+    if (change.find("|READ|") != std::string::npos) reads.insert(change);
     if (change == "metrics|INSERT|60001") ++inserts;
+    if (change == "metrics|INSERT|0") ++early;
   }
-  EXPECT_EQ(ids.size(), 60000u);  // every row, although the first attempt's rows come twice
-  EXPECT_EQ(inserts, 1u);         // and streaming continues from the new slot, once
+  std::set<std::string> distinct(reads.begin(), reads.end());
+  EXPECT_EQ(distinct.size(), 60000u);  // every row
+  EXPECT_EQ(reads.size(), 60000u);     // once
+  EXPECT_EQ(early, 1u);                // the change made while it was down, as its own event
+  EXPECT_EQ(inserts, 1u);              // and streaming continues, once
 }
 
 TEST_F(PostgresE2E, HealthCheckAndValidateConfigNameATableWithoutKey) {
@@ -434,6 +460,7 @@ TEST_F(PostgresE2E, HealthCheckAndValidateConfigNameATableWithoutKey) {
 
 TEST_F(PostgresE2E, IdleSlotAdvances) {
   auto run = std::make_unique<CliProcess>(std::vector<std::string>{"run"}, env_, data_ / "run.log");
+  ASSERT_TRUE(WaitSnapshotDone(data_ / "run.log", 60)) << testing::ReadFile(data_ / "run.log");
   ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(data_ / "run.log");
   // Traffic only on a table outside the publication: the slot still advances.
   ASSERT_TRUE(server_

@@ -9,8 +9,10 @@
 #include "event/event_json.h"
 #include "event/position_kinds.h"
 #include "source/postgres/catalog.h"
+#include "source/postgres/chunked_snapshot.h"
 #include "source/postgres/pg_types.h"
 #include "source/postgres/pgoutput.h"
+#include "support/test_util.h"
 
 namespace cdc::pg {
 namespace {
@@ -233,6 +235,86 @@ TEST_F(PgOutputDecoderTest, MalformedMessagesAreCorruptionNotCrashes) {
   EXPECT_EQ(decoder_.Decode(insert, out).code(), StatusCode::kCorruption);
   std::string rel = RelationMsg('d');
   EXPECT_EQ(decoder_.Decode(rel.substr(0, rel.size() - 3), out).code(), StatusCode::kCorruption);
+}
+
+// pg_logical_emit_message() (the snapshot's watermarks): flags, the message's LSN, prefix,
+// length-prefixed content.
+std::string LogicalMsg(bool transactional, uint64_t lsn, std::string_view prefix,
+                       std::string_view content) {
+  std::string m = "M";
+  m.push_back(transactional ? 1 : 0);
+  Be(m, lsn, 8);
+  m.append(prefix);
+  m.push_back('\0');
+  Be(m, content.size(), 4);
+  m.append(content);
+  return m;
+}
+
+TEST_F(PgOutputDecoderTest, LogicalMessagesArePassedOnInTheirTransaction) {
+  auto out = Feed({BeginMsg(0x100, 7), LogicalMsg(true, 0xf0, "cdc", "s:1:high"),
+                   CommitMsg(0x100, 0x180), LogicalMsg(false, 0x190, "hb", "")});
+  ASSERT_EQ(out.size(), 4u);
+  const auto& m = std::get<PgLogicalMessage>(out[1]);
+  EXPECT_TRUE(m.transactional);
+  EXPECT_EQ(m.lsn, Lsn(0xf0));
+  EXPECT_EQ(m.prefix, "cdc");
+  EXPECT_EQ(m.content, "s:1:high");
+  EXPECT_EQ(std::get<PgCommit>(out[2]).changes, 0u);  // not a row change
+  EXPECT_FALSE(std::get<PgLogicalMessage>(out[3]).transactional);
+  std::vector<PgMessage> more;
+  std::string cut = LogicalMsg(false, 1, "p", "content");
+  EXPECT_EQ(decoder_.Decode(cut.substr(0, cut.size() - 2), more).code(), StatusCode::kCorruption);
+  EXPECT_EQ(decoder_.Decode(LogicalMsg(true, 1, "p", ""), more).code(), StatusCode::kCorruption)
+      << "a transactional message outside a transaction";
+}
+
+TEST(SnapshotProgressTest, RoundTripsAndRefusesADamagedFile) {
+  testing::TempDir dir;
+  std::string path = dir / "progress";
+  auto none = ReadSnapshotProgress(path);
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_FALSE(none->has_value());
+  SnapshotProgress p = NewSnapshotProgress();
+  EXPECT_EQ(p.id.size(), 16u);
+  EXPECT_NE(NewSnapshotProgress().id, p.id);
+  p.completed = {"public.a"};
+  p.table = "public.b";
+  p.last_key = {"42", "x"};
+  p.chunks = 7;
+  p.table_rows = 1234;
+  p.emitted_at = Lsn(0x1540978);
+  ChangeEvent row;
+  row.table = "b";
+  row.op = Op::kRead;
+  row.after = Row();
+  row.after->Add("id", Value::Int64(42));
+  row.key.Add("id", Value::Int64(42));
+  row.position = ToPosition(PgPosition{Lsn(0x1540990), TxId(729), 3});
+  p.emitted = {row};
+  ASSERT_TRUE(WriteSnapshotProgress(path, p).ok());
+  auto back = ReadSnapshotProgress(path);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_TRUE(back->has_value());
+  const SnapshotProgress& q = **back;
+  EXPECT_EQ(q.id, p.id);
+  EXPECT_FALSE(q.done);
+  EXPECT_EQ(q.completed, p.completed);
+  EXPECT_EQ(q.table, p.table);
+  EXPECT_EQ(q.last_key, p.last_key);
+  EXPECT_EQ(q.chunks, 7u);
+  EXPECT_EQ(q.table_rows, 1234u);
+  EXPECT_EQ(q.emitted_at, p.emitted_at);
+  ASSERT_EQ(q.emitted.size(), 1u);
+  EXPECT_EQ(q.emitted[0].position, row.position);
+  EXPECT_EQ(q.emitted[0].after, row.after);
+
+  std::string bytes = testing::ReadFile(path);
+  bytes[bytes.size() / 2] ^= 1;
+  testing::WriteFile(path, bytes);
+  auto damaged = ReadSnapshotProgress(path);
+  EXPECT_EQ(damaged.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(damaged.status().message().find("delete it"), std::string::npos);
 }
 
 TEST_F(PgOutputDecoderTest, CommitLsnMustMatchBegin) {
