@@ -367,7 +367,7 @@ std::unique_ptr<CliProcess> StartLongSnapshot(PgServer& server, const TempDir& d
                   .ok());
   std::string config = testing::ReadFile(testing::SourcePath("config/cdc-pipeline.yaml"));
   config.replace(config.find("  snapshot: initial\n"), 20,
-                 "  snapshot: initial\n  snapshot_batch_size: 100\n");
+                 "  snapshot: initial\n  snapshot_batch_size: 500\n");
   testing::WriteFile(data / "small-batches.yaml", config);
   testing::CopyShippedModels(data.path());
   auto run = std::make_unique<CliProcess>(
