@@ -164,7 +164,9 @@ TEST(Durable, StatusReportsShardsTargetsAndCountsAfterARun) {
 // and nothing is lost: the next start delivers what was not checkpointed.
 TEST(Durable, SigtermExitsWithinTheShutdownTimeoutEvenWithATargetStuck) {
   TempDir dir;
-  WriteConfig(dir, 300);
+  // No checkpoint (which fsyncs the targets, and a FIFO refuses fsync) before the pipe is full,
+  // however slowly a loaded machine runs the source.
+  WriteConfig(dir, 300, "\nstate:\n  checkpoint_interval_ms: 600000\n");
   // 400 user updates: far more than a pipe buffer (64 KiB) of analytics events.
   std::string input = UserUpdates(400, 200);
   testing::WriteFile(dir / "input.jsonl", input);
@@ -197,7 +199,9 @@ TEST(Durable, SigtermExitsWithinTheShutdownTimeoutEvenWithATargetStuck) {
 // input, says so, and holds only about the limit in the stream.
 TEST(Durable, AStalledTargetStopsTheSourceInsteadOfGrowing) {
   TempDir dir;
-  WriteConfig(dir, 200, "\nstream:\n  max_unprocessed_bytes: 262144\n");
+  WriteConfig(dir, 200,
+              "\nstream:\n  max_unprocessed_bytes: 262144\nstate:\n  checkpoint_interval_ms: "
+              "600000\n");
   std::string input = UserUpdates(20000, 300);
   testing::WriteFile(dir / "input.jsonl", input);
   std::filesystem::create_directories(dir / "consumers");
