@@ -227,9 +227,9 @@ Status Pipeline::OpenDurable() {
     backlog += stream_->stats(ShardId(i)).next.value() - next_[i];
   }
   log::Info(
-      "stream {} ({} shards, {} records to deliver from the last checkpoint); state {} "
-      "(lease token {})",
-      stream_->name(), shards, backlog, config_->state.path, state_->lease().token);
+      "stream: {} ({} records to deliver from the last checkpoint); state: {} (lease token {})",
+      stream::DescribeStream(config_->stream, config_->pipeline.data_dir), backlog,
+      state::DescribeStateStore(config_->state), state_->lease().token);
   return Status::Ok();
 }
 

@@ -285,8 +285,8 @@ Status Pipeline::MakeDurable() {
 }
 
 std::chrono::milliseconds Pipeline::MaxIdleWait() const {
-  if (!config_->stream.enabled) return std::chrono::milliseconds(100);
-  return std::chrono::milliseconds(std::max<int64_t>(1, config_->stream.fsync_interval_ms));
+  if (!stream_) return std::chrono::milliseconds(100);
+  return std::max(std::chrono::milliseconds(1), stream_->sync_interval());
 }
 
 Status Pipeline::Flush() { return runner().Flush(); }
