@@ -8,8 +8,6 @@
 namespace cdc::stream {
 namespace {
 
-
-
 std::shared_ptr<const KindOptions> ParseOptions(OptionsReader& r) {
   auto o = std::make_shared<EmbeddedStreamOptions>();
   r.Int("segment_bytes", o->segment_bytes);
