@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "base/position.h"
+#include "base/scrub.h"
 #include "base/time.h"
 #include "event/json_writer.h"
 #include "event/source_position.h"
@@ -133,7 +134,7 @@ int StatusCommand(const Config& config, bool json) {
       int64_t since = caught_up > 0 ? caught_up : checkpoint_at;
       lag.seconds = lag.bytes > 0 && since > 0 ? static_cast<double>(now - since) / 1e6 : 0.0;
     } else if (upstream.status().code() != StatusCode::kUnimplemented) {
-      lag.note = upstream.status().message();
+      lag.note = ScrubSecrets(upstream.status().message());
     }
   }
 
