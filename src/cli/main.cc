@@ -402,6 +402,9 @@ int main(int argc, char** argv) {
   add_config(status);
   bool status_json = false;
   status->add_flag("--json", status_json, "Print one JSON object");
+  bool status_prometheus = false;
+  status->add_flag("--prometheus", status_prometheus,
+                   "Print the figures as Prometheus text exposition (cdc_... metrics)");
 
   auto* invoke = app.add_subcommand(
       "invoke",
@@ -473,7 +476,10 @@ int main(int argc, char** argv) {
   if (*invoke) rc = InvokeCommand(config_path, function, event_file);
   if (*status) {
     auto config = LoadOrReport(config_path);
-    rc = config ? StatusCommand(*config, status_json) : 1;
+    rc = config ? StatusCommand(*config, status_prometheus ? StatusFormat::kPrometheus
+                                         : status_json     ? StatusFormat::kJson
+                                                           : StatusFormat::kText)
+                : 1;
   }
   if (*validate) rc = ValidateConfigCommand(config_path);
   if (*health) rc = HealthCheckCommand(config_path);

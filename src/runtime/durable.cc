@@ -19,6 +19,7 @@
 #include "base/logging.h"
 #include "event/change_codec.h"
 #include "event/event_json.h"
+#include "metrics/metrics.h"
 #include "runtime/assembly.h"
 #include "runtime/pipeline.h"
 #include "state/state_store.h"
@@ -140,6 +141,22 @@ Status Pipeline::OpenDurable() {
     shard_locations_.push_back("stream shard " + std::to_string(i));
   retained_.assign(shards, 0);
   committed_ = std::vector<std::atomic<uint64_t>>(shards);
+  meters_.shard_cursor.clear();
+  meters_.shard_end.clear();
+  meters_.shard_lag.clear();
+  for (uint32_t i = 0; i < shards; ++i) {
+    metrics::Labels shard{std::to_string(i)};
+    meters_.shard_cursor.push_back(&metrics_->GetGauge(
+        "cdc_shard_delivered_offset",
+        "Per stream shard, the first offset the delivery thread has not processed.", {"shard"},
+        shard));
+    meters_.shard_end.push_back(&metrics_->GetGauge(
+        "cdc_shard_end_offset", "Per stream shard, its durable end (the next offset to read).",
+        {"shard"}, shard));
+    meters_.shard_lag.push_back(&metrics_->GetGauge(
+        "cdc_shard_lag_records", "Per stream shard, durable records not yet processed.", {"shard"},
+        shard));
+  }
   for (uint32_t i = 0; i < shards; ++i) {
     stream::ShardStats shard_stats = stream_->stats(ShardId(i));
     auto it = checkpoints.find(i);
@@ -227,9 +244,9 @@ Status Pipeline::OpenDurable() {
     backlog += stream_->stats(ShardId(i)).next.value() - next_[i];
   }
   log::Info(
-      "stream {} ({} shards, {} records to deliver from the last checkpoint); state {} "
-      "(lease token {})",
-      stream_->name(), shards, backlog, config_->state.path, state_->lease().token);
+      "stream: {} ({} records to deliver from the last checkpoint); state: {} (lease token {})",
+      stream::DescribeStream(config_->stream, config_->pipeline.data_dir), backlog,
+      state::DescribeStateStore(config_->state), state_->lease().token);
   return Status::Ok();
 }
 
@@ -241,6 +258,7 @@ Status Pipeline::AppendChange(const TableProcessor& processor, const ChangeEvent
     SourcePosition& tail = shard_tail_[shard.value()];
     if (auto order = ComparePositions(change.position, tail); order && *order <= 0) {
       ++source_duplicates_;  // sent again by the source: its shard already has it
+      meters_.duplicates->Inc();
       return Status::Ok();
     }
     tail = change.position;
@@ -361,6 +379,7 @@ Status Pipeline::DeliverRecord(uint32_t shard, uint64_t offset, uint8_t type,
     }
     if (seen) {
       ++stats_.duplicates;
+      meters_.duplicates->Inc();
       return Status::Ok();
     }
     pending_keys_.insert(std::move(key));
@@ -457,6 +476,15 @@ Status Pipeline::Checkpoint(bool final) {
   return Status::Ok();
 }
 
+void Pipeline::UpdateShardGauges() {
+  for (uint32_t i = 0; i < next_.size(); ++i) {
+    uint64_t end = stream_->stats(ShardId(i)).durable_end.value();
+    meters_.shard_cursor[i]->Set(static_cast<double>(next_[i]));
+    meters_.shard_end[i]->Set(static_cast<double>(end));
+    meters_.shard_lag[i]->Set(static_cast<double>(end > next_[i] ? end - next_[i] : 0));
+  }
+}
+
 void Pipeline::DeliveryLoop() {
   // Stop signals go to the main thread, never here: a blocked write is not interrupted half-way.
   sigset_t signals;
@@ -530,6 +558,7 @@ void Pipeline::DeliveryLoop() {
       }
     }
     if (progressed) progress_cv_.notify_all();
+    UpdateShardGauges();
     if (Status f = runner().failure(); !f.ok()) return fail(f);
     if (!runner().Idle()) dirty = true;  // queued targets move on by themselves
     auto now = std::chrono::steady_clock::now();

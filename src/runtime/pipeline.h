@@ -36,6 +36,12 @@ class Assembly;
 namespace stream {
 class Stream;
 }
+namespace metrics {
+class Counter;
+class Gauge;
+class Histogram;
+class Registry;
+}  // namespace metrics
 namespace state {
 class StateStore;
 }
@@ -108,6 +114,10 @@ class Pipeline : public ChangeSink {
   const PipelineStats& stats() const { return stats_; }
   const Config& config() const { return *config_; }
   const ProcessorSet& processors() const { return processors_; }
+  // The live metrics (`cdc_...`, src/metrics): counters updated as changes pass, per-target
+  // counts and per-shard cursor, end and lag collected when read. Any thread may read it (the
+  // admin server of issue 16 renders it with metrics::RenderPrometheus).
+  metrics::Registry& metrics() { return *metrics_; }
 
  private:
   Pipeline(std::shared_ptr<const Config> config, const Clock& clock, ProcessorSet processors);
@@ -134,6 +144,9 @@ class Pipeline : public ChangeSink {
   Status SyncStream();
   Status WaitForBackpressure();
   void DeliveryLoop();
+  void RegisterMetrics();
+  // Delivery thread: the shards' delivered cursor, durable end and lag as gauges.
+  void UpdateShardGauges();
   Status DeliverRecord(uint32_t shard, uint64_t offset, uint8_t type, std::string_view payload);
   Status Checkpoint(bool final);
 
@@ -145,6 +158,18 @@ class Pipeline : public ChangeSink {
   // The targets, the dead-letter file, the runner and the router (runtime/assembly.h).
   std::unique_ptr<Assembly> assembly_;
   PipelineStats stats_;
+  // The same counts as stats_ (and more) for readers on other threads; created in Build.
+  std::unique_ptr<metrics::Registry> metrics_;
+  struct Meters {
+    metrics::Counter* read = nullptr;
+    metrics::Counter* filtered = nullptr;
+    metrics::Counter* published = nullptr;
+    metrics::Counter* unmatched = nullptr;
+    metrics::Counter* duplicates = nullptr;
+    metrics::Counter* processing_dead_letters = nullptr;
+    metrics::Histogram* latency = nullptr;  // commit to handed to the targets
+    std::vector<metrics::Gauge*> shard_cursor, shard_end, shard_lag;
+  } meters_;
   std::vector<uint32_t> matched_;  // scratch
   RoutedEvent routed_;             // scratch: the event, parsed only for input transformers
   StreamPosition position_;        // the stream record being delivered

@@ -1011,6 +1011,7 @@ class EmbeddedStreamImpl final : public EmbeddedStream {
     if (pending >= options_.fsync_bytes) return true;
     return oldest && std::chrono::steady_clock::now() - *oldest >= options_.fsync_interval;
   }
+  std::chrono::milliseconds sync_interval() const override { return options_.fsync_interval; }
 
   void WaitForData(const std::vector<StreamOffset>& seen,
                    std::chrono::milliseconds timeout) const override {

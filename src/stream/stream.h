@@ -80,6 +80,8 @@ class Stream {
   virtual Status Sync() = 0;
   // Whether the group-sync thresholds (bytes or interval) were reached.
   virtual bool SyncDue() const = 0;
+  // The longest a record waits for its group sync (how often an idle appender checks SyncDue).
+  virtual std::chrono::milliseconds sync_interval() const = 0;
 
   // A reader of `shard` from `from` (which must be >= stats(shard).first, else NotFound, and
   // <= stats(shard).next). Any thread may open readers, also while the appender appends.
@@ -114,10 +116,13 @@ using RecordProbe = std::function<Result<std::optional<std::string>>(const Recor
 Result<std::optional<std::string>> FindLast(const Stream& stream, ShardId shard,
                                             const RecordProbe& probe);
 
-// Opens (creating) the stream `config` describes under `data_dir`: the embedded log in
-// <data_dir>/stream. Opening a stream created with another shard count is an error that says
-// both counts; a stream another process has open is refused.
+// Opens (creating) the stream `config` describes, through its kind (`stream.type`; a config not
+// made by the loader gets the embedded log with its defaults in <data_dir>/stream). Opening a
+// stream created with another shard count is an error that says both counts; a stream another
+// process has open is refused.
 Result<std::unique_ptr<Stream>> OpenStream(const StreamConfig& config, const std::string& data_dir);
+// What and where the configured stream is, for logs and status (no secrets).
+std::string DescribeStream(const StreamConfig& config, const std::string& data_dir);
 
 // A stream that stays in a local directory whatever stream the pipeline runs on: the archives
 // (src/archive) are one-shard streams of this kind. Group sync happens only on Sync.
