@@ -64,7 +64,8 @@ const SectionSpec& PipelineSpec() {
            "Log verbosity.",
            {"debug", "info", "warn", "error", "off"}},
           {"shutdown_timeout_ms", T::kInt, "10000",
-           "On SIGTERM or SIGINT: how long to keep delivering what is already in the stream "
+           "On SIGTERM, SIGINT or SIGHUP: how long to keep delivering what is already in the "
+           "stream "
            "before exiting. What is left is delivered after the next start."},
       }};
   return spec;

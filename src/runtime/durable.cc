@@ -491,6 +491,7 @@ void Pipeline::DeliveryLoop() {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   struct Done {
     Pipeline* p;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "base/scrub.h"
 #include "event/source_position.h"
 #include "metrics/metrics.h"
 #include "source/source.h"
@@ -95,7 +96,7 @@ Result<PipelineStatus> ReadPipelineStatus(const Config& config, int64_t now_micr
       src.lag_seconds =
           src.lag_bytes > 0 && since > 0 ? static_cast<double>(now_micros - since) / 1e6 : 0.0;
     } else if (upstream.status().code() != StatusCode::kUnimplemented) {
-      src.lag_note = upstream.status().message();
+      src.lag_note = ScrubSecrets(upstream.status().message());  // libpq may quote the DSN
     }
   }
 

@@ -45,7 +45,8 @@ void RegisterPostgresSource(Registry& registry) {
             FieldType::kString,
             "",
             "libpq connection string or URI of the database, e.g. `${COREDB_DSN}`. A secret: "
-            "never logged.",
+            "its password is removed from every log line and message. The connection always "
+            "uses client_encoding UTF8.",
             {},
             true},
            {"slot", FieldType::kString, "cdc_pipeline", "Logical replication slot name."},
