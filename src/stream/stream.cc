@@ -48,6 +48,7 @@ Result<std::unique_ptr<Stream>> OpenStream(const StreamConfig& config,
   options.fsync_interval = std::chrono::milliseconds(config.fsync_interval_ms);
   options.retention_age = std::chrono::hours(config.retention_hours);
   options.retention_bytes = static_cast<uint64_t>(config.retention_bytes);
+  options.record_synced_ends = true;
   CDC_ASSIGN_OR_RETURN(
       auto stream,
       EmbeddedStream::Open(data_dir + "/stream", static_cast<uint32_t>(config.shards), options));
