@@ -270,7 +270,12 @@ class ShardReaderImpl final : public ShardReader {
     return static_cast<size_t>(buf_start_ + buf_len_ - pos_);
   }
   Status Corrupt(const std::string& what) const {
-    return Corruption(fmt::format("{}: {}; the segment is corrupt", path_, what)).set_data_loss();
+    return Corruption(fmt::format("{}: {}; the segment is corrupt and records from offset {} on "
+                                  "cannot be delivered. Nothing was changed: restore the data dir "
+                                  "(stream, state.db and consumer files together) from a backup; "
+                                  "`cdc-pipeline verify-data` lists every damaged file",
+                                  path_, what, next_))
+        .set_data_loss();
   }
 
   const ShardLogImpl& log_;
