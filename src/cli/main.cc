@@ -19,6 +19,7 @@
 #include "cli/models_command.h"
 #include "cli/replay_command.h"
 #include "cli/status.h"
+#include "cli/verify_command.h"
 #include "config/config.h"
 #include "runtime/pipeline.h"
 #include "target/append_file.h"
@@ -424,6 +425,12 @@ int main(int argc, char** argv) {
       "health-check", "Check config, data directory, source and targets; exit 1 naming failures");
   add_config(health);
 
+  auto* verify = app.add_subcommand(
+      "verify-data",
+      "Check the data dir read-only: every stream segment, the state store, the consumer files "
+      "against their marks; print each problem with its remedy; exit 1 if any");
+  add_config(verify);
+
   auto* reference =
       app.add_subcommand("config-reference", "Print the configuration reference (Markdown)");
 
@@ -482,6 +489,10 @@ int main(int argc, char** argv) {
                 : 1;
   }
   if (*validate) rc = ValidateConfigCommand(config_path);
+  if (*verify) {
+    auto config = LoadOrReport(config_path);
+    rc = config ? VerifyDataCommand(*config) : 1;
+  }
   if (*health) rc = HealthCheckCommand(config_path);
   if (*reference) std::fputs(ConfigReferenceMarkdown().c_str(), stdout);
   if (*test_pattern) {

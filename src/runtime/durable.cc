@@ -44,9 +44,27 @@ int64_t NowMicros() {
       .count();
 }
 
-uint64_t ParseCount(const std::optional<std::string>& text) {
+// A value of the state store's kv table that is not what was written there: the table, the key
+// and the value, and what to do.
+Status BadValue(const std::string& state_path, const std::string& key, const std::string& value,
+                std::string_view expected) {
+  return Corruption("state store " + state_path + ": table kv, key '" + key + "': '" + value +
+                    "' is not " + std::string(expected) +
+                    "; the file was changed by something other than cdc-pipeline. Restore it "
+                    "from a backup (nothing was changed; `cdc-pipeline verify-data` lists every "
+                    "damaged value)")
+      .set_data_loss();
+}
+
+// A count the state store keeps (0 when absent).
+Result<uint64_t> ParseCount(const std::string& state_path, const std::string& key,
+                            const std::optional<std::string>& text) {
   uint64_t v = 0;
-  if (text) std::from_chars(text->data(), text->data() + text->size(), v);
+  if (!text) return v;
+  auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+  if (text->empty() || ec != std::errc() || p != text->data() + text->size()) {
+    return BadValue(state_path, key, *text, "a number");
+  }
   return v;
 }
 
@@ -89,10 +107,13 @@ bool ReadCaptureHeader(std::string_view& payload, CaptureResult& captured, std::
   return GetString(payload, location);
 }
 
-// A position the state store keeps (PositionStateText); none when absent or unreadable.
-SourcePosition ReadPosition(const std::optional<std::string>& text) {
+// A position the state store keeps (PositionStateText); none when absent.
+Result<SourcePosition> ReadPosition(const std::string& state_path, const std::string& key,
+                                    const std::optional<std::string>& text) {
   if (!text) return SourcePosition();
-  return ParsePositionStateText(*text).value_or(SourcePosition());
+  auto position = ParsePositionStateText(*text);
+  if (!position) return BadValue(state_path, key, *text, "a source position");
+  return std::move(*position);
 }
 
 std::string HostName() {
@@ -163,18 +184,24 @@ Status Pipeline::OpenDurable() {
     uint64_t first = shard_stats.first.value();
     uint64_t checkpoint = it != checkpoints.end() ? it->second : first;
     if (checkpoint < first) {
-      return Corruption("shard " + std::to_string(i) + " of the stream starts at offset " +
+      return Corruption("stream shard " + std::to_string(i) + " (" +
+                        stream_->ShardLocation(ShardId(i)) + ") starts at offset " +
                         std::to_string(first) + " but its checkpoint is " +
                         std::to_string(checkpoint) +
                         ": records that were never delivered are gone (was the stream directory "
                         "replaced?)");
     }
     if (checkpoint > shard_stats.next.value()) {
-      return Corruption("shard " + std::to_string(i) + " has records up to offset " +
-                        std::to_string(shard_stats.next.value()) + " but its checkpoint is " +
-                        std::to_string(checkpoint) +
-                        ": the stream lost fsynced records (was it replaced or restored from an "
-                        "older copy?)");
+      return Corruption(
+                 "stream shard " + std::to_string(i) + " (" + stream_->ShardLocation(ShardId(i)) +
+                 ") has records up to offset " + std::to_string(shard_stats.next.value()) +
+                 " but its checkpoint in the state store " + config_->state.path + " is " +
+                 std::to_string(checkpoint) +
+                 ": the stream lost records that were fsynced and delivered (the stream was "
+                 "replaced, or restored from an older copy than the state store). Nothing was "
+                 "changed. Restore the data dir's stream, state.db and consumer files together "
+                 "from one backup; `cdc-pipeline verify-data` lists what disagrees")
+          .set_data_loss();
     }
     next_[i] = checkpoint;
     backlog_end_[i] = shard_stats.next.value();
@@ -186,18 +213,30 @@ Status Pipeline::OpenDurable() {
   // (appended but not acknowledged upstream before a crash), and those a shard already has must
   // be skipped. Per shard, not overall: a crash between the writes of a group sync can leave a
   // later change in one shard and lose an earlier one of another, which must then be appended.
+  const std::string& state_path = config_->state.path;
   CDC_ASSIGN_OR_RETURN(auto delivered_position, state_->Value("source.position"));
-  last_delivered_ = ReadPosition(delivered_position);
+  CDC_ASSIGN_OR_RETURN(last_delivered_,
+                       ReadPosition(state_path, "source.position", delivered_position));
   shard_tail_.assign(shards, SourcePosition());
   shard_delivered_.assign(shards, SourcePosition());
   for (uint32_t i = 0; i < shards; ++i) {
-    CDC_ASSIGN_OR_RETURN(auto delivered, state_->Value("source.position." + std::to_string(i)));
-    shard_delivered_[i] = ReadPosition(delivered);
+    std::string key = "source.position." + std::to_string(i);
+    CDC_ASSIGN_OR_RETURN(auto delivered, state_->Value(key));
+    CDC_ASSIGN_OR_RETURN(shard_delivered_[i], ReadPosition(state_path, key, delivered));
     CDC_ASSIGN_OR_RETURN(shard_tail_[i], LastPosition(*stream_, ShardId(i)));
     // A shard whose records were all delivered and deleted by retention: its last delivered
     // change is its last change.
     if (shard_tail_[i].empty()) shard_tail_[i] = shard_delivered_[i];
   }
+
+  CDC_ASSIGN_OR_RETURN(auto published, state_->Value("count.published"));
+  CDC_ASSIGN_OR_RETURN(auto unmatched, state_->Value("count.unmatched"));
+  CDC_ASSIGN_OR_RETURN(auto last_commit, state_->Value("time.last_commit"));
+  CDC_ASSIGN_OR_RETURN(stats_.published, ParseCount(state_path, "count.published", published));
+  CDC_ASSIGN_OR_RETURN(stats_.unmatched, ParseCount(state_path, "count.unmatched", unmatched));
+  CDC_ASSIGN_OR_RETURN(uint64_t last_commit_micros,
+                       ParseCount(state_path, "time.last_commit", last_commit));
+  last_commit_micros_ = static_cast<int64_t>(last_commit_micros);
 
   // Exactly-once targets go back to their marks; counts carry over. Each target resumes where
   // its mark says: the shard checkpoints are the oldest of them (a queued target may be behind).
@@ -228,12 +267,6 @@ Status Pipeline::OpenDurable() {
   }
   auto dl = marks.find(state::kDeadLetterMark);
   delivery_start_ = starts(dl == marks.end() ? nullptr : &dl->second);
-  CDC_ASSIGN_OR_RETURN(auto published, state_->Value("count.published"));
-  CDC_ASSIGN_OR_RETURN(auto unmatched, state_->Value("count.unmatched"));
-  CDC_ASSIGN_OR_RETURN(auto last_commit, state_->Value("time.last_commit"));
-  stats_.published = ParseCount(published);
-  stats_.unmatched = ParseCount(unmatched);
-  last_commit_micros_ = static_cast<int64_t>(ParseCount(last_commit));
 
   // Marks for targets that have none yet (the first run, or a target added to the config), so a
   // crash before the first regular checkpoint also cuts them back to where they started.

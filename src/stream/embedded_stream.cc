@@ -35,6 +35,7 @@ Result<std::unique_ptr<Stream>> OpenEmbeddedStream(const StreamConfig& config,
   options.fsync_interval = std::chrono::milliseconds(o->fsync_interval_ms);
   options.retention_age = std::chrono::hours(o->retention_hours);
   options.retention_bytes = static_cast<uint64_t>(o->retention_bytes);
+  options.record_synced_ends = true;
   CDC_ASSIGN_OR_RETURN(
       auto stream,
       EmbeddedStream::Open(data_dir + "/stream", static_cast<uint32_t>(config.shards), options));

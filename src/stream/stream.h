@@ -67,6 +67,10 @@ class Stream {
   virtual uint32_t shard_count() const = 0;
   // Where the stream is, for logs (the embedded log: its directory).
   virtual const std::string& name() const = 0;
+  // Where one shard is, for messages (the embedded log: the shard's directory).
+  virtual std::string ShardLocation(ShardId shard) const {
+    return name() + " shard " + std::to_string(shard.value());
+  }
 
   // Buffers a record for `shard` and returns its offset; it becomes durable (and visible to
   // readers) with the next Sync. Records not synced when the stream is destroyed are dropped.
@@ -133,5 +137,30 @@ struct LocalStreamOptions {
 };
 Result<std::unique_ptr<Stream>> OpenLocalStream(const std::string& dir, uint32_t shards,
                                                 LocalStreamOptions options);
+
+// What CheckStream found: read-only, nothing is changed, no lock is taken.
+struct StreamDamage {
+  std::string file;        // the segment (or other file) concerned
+  uint64_t first = 0;      // offsets [first, last] are affected ...
+  uint64_t last = 0;       // ... (last == UINT64_MAX: up to the end of the shard)
+  std::string what;        // what is wrong, with byte positions
+  bool torn_tail = false;  // an unsynced torn tail after the synced end: `run` cuts it, harmless
+};
+struct ShardCheck {
+  std::string location;         // the shard's directory
+  uint64_t first = 0, end = 0;  // oldest offset stored, offset after the last valid record
+  uint32_t segments = 0;
+  std::optional<uint64_t> synced_end;  // from the synced file, when there is one
+  std::vector<StreamDamage> damage;
+};
+struct StreamCheck {
+  std::string dir;
+  bool exists = false;                // false: no stream yet (nothing to check)
+  std::vector<std::string> problems;  // stream-wide: metadata or synced file unreadable
+  std::vector<ShardCheck> shards;
+};
+// Reads every segment of the stream `config` describes under `data_dir`, checking every
+// record's length, checksum and offset, the continuity of the segments and the synced ends.
+Result<StreamCheck> CheckStream(const StreamConfig& config, const std::string& data_dir);
 
 }  // namespace cdc::stream
