@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "event/source_position.h"
+#include "state/sqlite_state_store.h"
 #include "state/state_store.h"
 #include "stream/stream.h"
 #include "target/append_file.h"
@@ -135,9 +136,12 @@ int VerifyDataCommand(const Config& config) {
   std::map<uint32_t, uint64_t> checkpoints;
   std::map<std::string, state::TargetMark> marks;
   bool have_state = false;
-  const std::string& state_path = config.state.path;
+  // A SQLite store is a file of the data dir; another kind is asked directly.
+  const bool local_state = config.state.type == "sqlite";
+  const std::string state_path =
+      local_state ? state::SqliteStatePath(config.state) : state::DescribeStateStore(config.state);
   struct stat st;
-  if (::stat(state_path.c_str(), &st) != 0) {
+  if (local_state && ::stat(state_path.c_str(), &st) != 0) {
     report.Note(fmt::format("no state store at {} yet", state_path));
   } else if (auto store = state::OpenStateStoreReadOnly(config.state); !store.ok()) {
     report.Problem(std::string(store.status().message()),

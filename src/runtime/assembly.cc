@@ -76,7 +76,7 @@ Result<std::unique_ptr<Assembly>> Assembly::Build(const Config& config, const Cl
   }
 
   std::unique_ptr<Assembly> assembly(new Assembly());
-  assembly->state_path_ = config.state.path;
+  assembly->state_path_ = state::DescribeStateStore(config.state);
   assembly->dead_letters_ = std::make_unique<DeadLetterFile>(
       config.dead_letter.path, ParseFsyncPolicy(config.dead_letter.fsync), clock);
   assembly->runner_ = std::make_unique<DeliveryRunner>(

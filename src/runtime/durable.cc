@@ -195,8 +195,8 @@ Status Pipeline::OpenDurable() {
       return Corruption(
                  "stream shard " + std::to_string(i) + " (" + stream_->ShardLocation(ShardId(i)) +
                  ") has records up to offset " + std::to_string(shard_stats.next.value()) +
-                 " but its checkpoint in the state store " + config_->state.path + " is " +
-                 std::to_string(checkpoint) +
+                 " but its checkpoint in the state store " +
+                 state::DescribeStateStore(config_->state) + " is " + std::to_string(checkpoint) +
                  ": the stream lost records that were fsynced and delivered (the stream was "
                  "replaced, or restored from an older copy than the state store). Nothing was "
                  "changed. Restore the data dir's stream, state.db and consumer files together "
@@ -213,7 +213,7 @@ Status Pipeline::OpenDurable() {
   // (appended but not acknowledged upstream before a crash), and those a shard already has must
   // be skipped. Per shard, not overall: a crash between the writes of a group sync can leave a
   // later change in one shard and lose an earlier one of another, which must then be appended.
-  const std::string& state_path = config_->state.path;
+  const std::string state_path = state::DescribeStateStore(config_->state);
   CDC_ASSIGN_OR_RETURN(auto delivered_position, state_->Value("source.position"));
   CDC_ASSIGN_OR_RETURN(last_delivered_,
                        ReadPosition(state_path, "source.position", delivered_position));
