@@ -213,6 +213,8 @@ Status Pipeline::OpenDurable() {
   delivery_start_ = starts(dl == marks.end() ? nullptr : &dl->second);
   CDC_ASSIGN_OR_RETURN(auto published, state_->Value("count.published"));
   CDC_ASSIGN_OR_RETURN(auto unmatched, state_->Value("count.unmatched"));
+  CDC_ASSIGN_OR_RETURN(auto gaps, state_->Value("count.position_gaps"));
+  stats_.position_gaps = ParseCount(gaps);
   CDC_ASSIGN_OR_RETURN(auto last_commit, state_->Value("time.last_commit"));
   stats_.published = ParseCount(published);
   stats_.unmatched = ParseCount(unmatched);
@@ -233,9 +235,13 @@ Status Pipeline::OpenDurable() {
   return Status::Ok();
 }
 
-Status Pipeline::AppendChange(const TableProcessor& processor, const ChangeEvent& change,
+Status Pipeline::AppendChange(const TableProcessor* processor, const ChangeEvent& change,
                               const CaptureResult& captured, std::string_view location) {
-  PartitionKey(processor, change, key_);
+  if (processor != nullptr) {
+    PartitionKey(*processor, change, key_);
+  } else {
+    key_ = "@position-gap";
+  }
   ShardId shard = stream::ShardForKey(key_, stream_->shard_count());
   if (IsOrdered(change.position)) {
     SourcePosition& tail = shard_tail_[shard.value()];
@@ -366,6 +372,7 @@ Status Pipeline::DeliverRecord(uint32_t shard, uint64_t offset, uint8_t type,
     pending_keys_.insert(std::move(key));
   }
   if (!replaying_) last_commit_micros_ = change.commit_time.micros;
+  if (change.op == Op::kPositionGap) return Publish(ProcessedEvent{change, {}, {}});
   const TableProcessor* processor = processors_.Find(change.schema, change.table);
   if (processor == nullptr) {
     // The config changed since the change was captured.
@@ -428,6 +435,7 @@ Status Pipeline::Checkpoint(bool final) {
   }
   v["count.published"] = std::to_string(stats_.published);
   v["count.unmatched"] = std::to_string(stats_.unmatched);
+  v["count.position_gaps"] = std::to_string(stats_.position_gaps);
   v["count.dead_lettered"] = std::to_string(runner().dead_letter_count());
   v["time.last_commit"] = std::to_string(last_commit_micros_);
   v["time.caught_up"] = std::to_string(caught_up_micros_);

@@ -191,6 +191,11 @@ DeadLetter Pipeline::RejectChange(const TableProcessor* processor, ChangeEvent& 
 
 Status Pipeline::OnChange(ChangeEvent change, const RawInput& raw) {
   ++stats_.read;
+  if (change.op == Op::kPositionGap) {
+    log::Warn("publishing a PositionGap event: changes were lost upstream");
+    if (stream_) return AppendChange(nullptr, change, CaptureResult{}, raw.location);
+    return Publish(ProcessedEvent{change, {}, {}});
+  }
   const TableProcessor* processor = processors_.Find(change.schema, change.table);
   // Capture is the first thing that happens to a change: the model check reads the captured
   // row, then redaction at capture runs, so nothing below (the stream, the processor, the
@@ -214,7 +219,7 @@ Status Pipeline::OnChange(ChangeEvent change, const RawInput& raw) {
     ++stats_.filtered;
     return Status::Ok();
   }
-  if (stream_) return AppendChange(*processor, change, captured, raw.location);
+  if (stream_) return AppendChange(processor, change, captured, raw.location);
   return ProcessAndDeliver(*processor, change, &captured, raw);
 }
 
@@ -225,12 +230,17 @@ Status Pipeline::ProcessAndDeliver(const TableProcessor& processor, ChangeEvent&
     return WriteDeadLetter(RejectChange(&processor, change, captured->redacted, raw,
                                         change.QualifiedName(), processed.status().message()));
   }
+  return Publish(*processed);
+}
+
+Status Pipeline::Publish(const ProcessedEvent& processed) {
   if (!replaying_) ++stats_.published;
-  OutputEvent out(*processed, envelope_);
+  if (!replaying_ && processed.change.op == Op::kPositionGap) ++stats_.position_gaps;
+  OutputEvent out(processed, envelope_);
   matched_.clear();
   const Router& router = assembly_->router();
   CDC_RETURN_IF_ERROR(router.Match(out.Json(EventFormat::kEventBridge),
-                                   EnvelopeView(*processed, envelope_, out.id()), matched_));
+                                   EnvelopeView(processed, envelope_, out.id()), matched_));
   if (!replaying_ && router.Unmatched(matched_)) ++stats_.unmatched;
   if (matched_.empty()) return Status::Ok();
   routed_.Reset(out.Json(EventFormat::kEventBridge));
