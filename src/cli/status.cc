@@ -164,6 +164,7 @@ int StatusCommand(const Config& config, bool json) {
       w.Key("deliveredPosition").String(PositionForHumans(*p));
     }
     w.Key("lastCommitTime").String(Time(last_commit));
+    w.Key("positionGaps").Int(static_cast<int64_t>(ToU64(value("count.position_gaps"))));
     if (lag.known) {
       w.Key("confirmedLsn").String(lag.confirmed);
       w.Key("serverLsn").String(lag.current);
@@ -213,6 +214,12 @@ int StatusCommand(const Config& config, bool json) {
   if (auto p = value("source.position")) {
     std::printf("  last delivered change: commit LSN %s, committed %s\n",
                 PositionForHumans(*p).c_str(), Time(last_commit).c_str());
+  }
+  if (uint64_t gaps = ToU64(value("count.position_gaps")); gaps > 0) {
+    std::printf(
+        "  position gaps accepted: %llu (changes were lost upstream; see the PositionGap "
+        "events)\n",
+        static_cast<unsigned long long>(gaps));
   }
   if (lag.known) {
     std::printf("  %s: confirmed %s, server at %s: %s behind, %.1f s%s\n", lag.holder.c_str(),
