@@ -121,6 +121,14 @@ class SlotGapTest : public ::testing::Test {
     ASSERT_TRUE(WaitCaughtUp()) << testing::ReadFile(log);
     run.Signal(SIGTERM);
     ASSERT_EQ(run.Wait(60), 0) << testing::ReadFile(log);
+    // Its walsender may outlive it briefly; the slot cannot be dropped or advanced until then.
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          return SqlValue(
+                     "SELECT active FROM pg_replication_slots WHERE slot_name = "
+                     "'cdc_pipeline'") == "f";
+        },
+        60));
     EXPECT_CONTAINS(testing::ReadFile(log), "created replication slot cdc_pipeline");
     ASSERT_EQ(Monitoring(), (std::vector<std::string>{"READ|1", "INSERT|2"}));
   }
