@@ -94,7 +94,7 @@ Result<std::unique_ptr<Source>> MakeSource(std::shared_ptr<const Config>& config
   return kind->build(*config);
 }
 
-int RunCommand(const std::string& config_path, const std::string& input) {
+int RunCommand(const std::string& config_path, const std::string& input, bool resnapshot) {
   auto config = LoadOrReport(config_path);
   if (!config) return 1;
   auto source = MakeSource(config, input);
@@ -102,6 +102,7 @@ int RunCommand(const std::string& config_path, const std::string& input) {
     std::fprintf(stderr, "cannot start: %s\n", Printable(source.status()).c_str());
     return 1;
   }
+  if (resnapshot) (*source)->AllowPositionGap();
   const SourceKind& kind = *config->source.kind;
   PipelineOptions options;
   // A source that captures only what it is asked for: changes of a type a table does not
@@ -133,6 +134,10 @@ int RunCommand(const std::string& config_path, const std::string& input) {
       static_cast<unsigned long long>(st.filtered), static_cast<unsigned long long>(st.unmatched),
       static_cast<unsigned long long>(st.duplicates),
       delivered.empty() ? "(no targets)" : delivered.c_str());
+  if (st.position_gaps > 0) {
+    std::fprintf(stderr, "position gaps accepted: %llu (PositionGap events published)\n",
+                 static_cast<unsigned long long>(st.position_gaps));
+  }
   if (!s.ok()) {
     std::fprintf(stderr, "pipeline stopped: %s\n", ScrubSecrets(s.ToString()).c_str());
     if (s.code() == StatusCode::kIoError) {
@@ -395,6 +400,11 @@ int main(int argc, char** argv) {
   run->add_option("--input", input,
                   "Read change events (JSON lines or a JSON array) from FILE, or '-' for stdin, "
                   "instead of the configured source");
+  bool resnapshot = false;
+  run->add_flag("--resnapshot", resnapshot,
+                "Accept a position gap (the replication slot was dropped, invalidated or moved "
+                "past this pipeline's position): publish a PositionGap event and snapshot every "
+                "table again as READ events. Without it, `run` refuses to start on a gap");
 
   auto* status = app.add_subcommand(
       "status",
@@ -479,7 +489,7 @@ int main(int argc, char** argv) {
     g_log_level_from_cli = true;
   }
   int rc = 0;
-  if (*run) rc = RunCommand(config_path, input);
+  if (*run) rc = RunCommand(config_path, input, resnapshot);
   if (*invoke) rc = InvokeCommand(config_path, function, event_file);
   if (*status) {
     auto config = LoadOrReport(config_path);

@@ -53,6 +53,7 @@ void PrintJson(const PipelineStatus& s) {
     w.Key("deliveredPosition").String(s.source.delivered_position);
   }
   w.Key("lastCommitTime").String(Time(s.source.last_commit_micros));
+  w.Key("positionGaps").Int(static_cast<int64_t>(s.position_gaps));
   if (s.source.lag_known) {
     w.Key("confirmedLsn").String(s.source.confirmed);
     w.Key("serverLsn").String(s.source.current);
@@ -106,6 +107,12 @@ void PrintText(const PipelineStatus& s) {
   if (!s.source.delivered_position.empty()) {
     std::printf("  last delivered change: commit LSN %s, committed %s\n",
                 s.source.delivered_position.c_str(), Time(s.source.last_commit_micros).c_str());
+  }
+  if (s.position_gaps > 0) {
+    std::printf(
+        "  position gaps accepted: %llu (changes were lost upstream; see the PositionGap "
+        "events)\n",
+        static_cast<ull>(s.position_gaps));
   }
   if (s.source.lag_known) {
     std::printf("  %s: confirmed %s, server at %s: %s behind, %.1f s%s\n", s.source.holder.c_str(),

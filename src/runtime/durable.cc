@@ -234,6 +234,8 @@ Status Pipeline::OpenDurable() {
   CDC_ASSIGN_OR_RETURN(auto last_commit, state_->Value("time.last_commit"));
   CDC_ASSIGN_OR_RETURN(stats_.published, ParseCount(state_path, "count.published", published));
   CDC_ASSIGN_OR_RETURN(stats_.unmatched, ParseCount(state_path, "count.unmatched", unmatched));
+  CDC_ASSIGN_OR_RETURN(auto gaps, state_->Value("count.position_gaps"));
+  CDC_ASSIGN_OR_RETURN(stats_.position_gaps, ParseCount(state_path, "count.position_gaps", gaps));
   CDC_ASSIGN_OR_RETURN(uint64_t last_commit_micros,
                        ParseCount(state_path, "time.last_commit", last_commit));
   last_commit_micros_ = static_cast<int64_t>(last_commit_micros);
@@ -283,9 +285,13 @@ Status Pipeline::OpenDurable() {
   return Status::Ok();
 }
 
-Status Pipeline::AppendChange(const TableProcessor& processor, const ChangeEvent& change,
+Status Pipeline::AppendChange(const TableProcessor* processor, const ChangeEvent& change,
                               const CaptureResult& captured, std::string_view location) {
-  PartitionKey(processor, change, key_);
+  if (processor != nullptr) {
+    PartitionKey(*processor, change, key_);
+  } else {
+    key_ = "@position-gap";
+  }
   ShardId shard = stream::ShardForKey(key_, stream_->shard_count());
   if (IsOrdered(change.position)) {
     SourcePosition& tail = shard_tail_[shard.value()];
@@ -418,6 +424,7 @@ Status Pipeline::DeliverRecord(uint32_t shard, uint64_t offset, uint8_t type,
     pending_keys_.insert(std::move(key));
   }
   if (!replaying_) last_commit_micros_ = change.commit_time.micros;
+  if (change.op == Op::kPositionGap) return Publish(ProcessedEvent{change, {}, {}});
   const TableProcessor* processor = processors_.Find(change.schema, change.table);
   if (processor == nullptr) {
     // The config changed since the change was captured.
@@ -480,6 +487,7 @@ Status Pipeline::Checkpoint(bool final) {
   }
   v["count.published"] = std::to_string(stats_.published);
   v["count.unmatched"] = std::to_string(stats_.unmatched);
+  v["count.position_gaps"] = std::to_string(stats_.position_gaps);
   v["count.dead_lettered"] = std::to_string(runner().dead_letter_count());
   v["time.last_commit"] = std::to_string(last_commit_micros_);
   v["time.caught_up"] = std::to_string(caught_up_micros_);

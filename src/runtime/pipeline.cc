@@ -243,6 +243,11 @@ DeadLetter Pipeline::RejectChange(const TableProcessor* processor, ChangeEvent& 
 Status Pipeline::OnChange(ChangeEvent change, const RawInput& raw) {
   ++stats_.read;
   meters_.read->Inc();
+  if (change.op == Op::kPositionGap) {
+    log::Warn("publishing a PositionGap event: changes were lost upstream");
+    if (stream_) return AppendChange(nullptr, change, CaptureResult{}, raw.location);
+    return Publish(ProcessedEvent{change, {}, {}});
+  }
   const TableProcessor* processor = processors_.Find(change.schema, change.table);
   // Capture is the first thing that happens to a change: the model check reads the captured
   // row, then redaction at capture runs, so nothing below (the stream, the processor, the
@@ -267,7 +272,7 @@ Status Pipeline::OnChange(ChangeEvent change, const RawInput& raw) {
     meters_.filtered->Inc();
     return Status::Ok();
   }
-  if (stream_) return AppendChange(*processor, change, captured, raw.location);
+  if (stream_) return AppendChange(processor, change, captured, raw.location);
   return ProcessAndDeliver(*processor, change, &captured, raw);
 }
 
@@ -278,15 +283,20 @@ Status Pipeline::ProcessAndDeliver(const TableProcessor& processor, ChangeEvent&
     return WriteDeadLetter(RejectChange(&processor, change, captured->redacted, raw,
                                         change.QualifiedName(), processed.status().message()));
   }
+  return Publish(*processed);
+}
+
+Status Pipeline::Publish(const ProcessedEvent& processed) {
   if (!replaying_) {
     ++stats_.published;
     meters_.published->Inc();
   }
-  OutputEvent out(*processed, envelope_);
+  if (!replaying_ && processed.change.op == Op::kPositionGap) ++stats_.position_gaps;
+  OutputEvent out(processed, envelope_);
   matched_.clear();
   const Router& router = assembly_->router();
   CDC_RETURN_IF_ERROR(router.Match(out.Json(EventFormat::kEventBridge),
-                                   EnvelopeView(*processed, envelope_, out.id()), matched_));
+                                   EnvelopeView(processed, envelope_, out.id()), matched_));
   if (!replaying_ && router.Unmatched(matched_)) {
     ++stats_.unmatched;
     meters_.unmatched->Inc();
@@ -309,7 +319,7 @@ Status Pipeline::ProcessAndDeliver(const TableProcessor& processor, ChangeEvent&
     int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
-    meters_.latency->Observe(static_cast<double>(now - change.commit_time.micros) / 1e6);
+    meters_.latency->Observe(static_cast<double>(now - processed.change.commit_time.micros) / 1e6);
   }
   return Status::Ok();
 }

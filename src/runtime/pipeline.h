@@ -68,6 +68,7 @@ struct PipelineStats {
   uint64_t dead_lettered = 0;  // inputs or deliveries written to the dead-letter file
   uint64_t unmatched = 0;      // published events no rule matched (counted, not lost)
   uint64_t duplicates = 0;     // changes seen again (redelivered by the source) and skipped
+  uint64_t position_gaps = 0;  // PositionGap events published (gaps the source accepted)
   std::map<std::string, uint64_t> delivered;  // per target
 };
 
@@ -127,6 +128,8 @@ class Pipeline : public ChangeSink {
   // the targets of every matching rule.
   Status ProcessAndDeliver(const TableProcessor& processor, ChangeEvent& change,
                            CaptureResult* captured, const RawInput& raw);
+  // Matches a processed event (or a PositionGap marker) and delivers it to the rules' targets.
+  Status Publish(const ProcessedEvent& processed);
   // A rejected change in a form without PII: redacted by its table's policy and without the
   // columns its model does not have, otherwise (and when the table has no policy) with every
   // detector applied.
@@ -138,7 +141,8 @@ class Pipeline : public ChangeSink {
   // The durable stream (durable.cc).
   Status RunDurable(Source& source);
   Status OpenDurable();
-  Status AppendChange(const TableProcessor& processor, const ChangeEvent& change,
+  // `processor` is null for a PositionGap marker.
+  Status AppendChange(const TableProcessor* processor, const ChangeEvent& change,
                       const CaptureResult& captured, std::string_view location);
   Status AppendDeadLetter(const DeadLetter& letter);
   Status SyncStream();

@@ -116,6 +116,7 @@ Result<PipelineStatus> ReadPipelineStatus(const Config& config, int64_t now_micr
   s.dead_lettered = ToU64(value("count.dead_lettered"));
   s.published = ToU64(value("count.published"));
   s.unmatched = ToU64(value("count.unmatched"));
+  s.position_gaps = ToU64(value("count.position_gaps"));
   s.max_rss_bytes = ToU64(value("memory.max_rss_bytes"));
   return s;
 }
@@ -154,6 +155,9 @@ void ExportStatus(const PipelineStatus& s, metrics::Registry& r) {
       .AdvanceTo(s.published);
   r.GetCounter("cdc_events_unmatched_total", "Published events no rule matched.")
       .AdvanceTo(s.unmatched);
+  r.GetCounter("cdc_source_position_gaps_total",
+               "Position gaps the source accepted (each published as a PositionGap event).")
+      .AdvanceTo(s.position_gaps);
   r.GetCounter("cdc_dead_lettered_total", "Inputs and deliveries written to the dead-letter file.")
       .AdvanceTo(s.dead_lettered);
   if (s.source.lag_known) {

@@ -68,6 +68,7 @@ struct PipelineStatus {
   uint64_t dead_lettered = 0;
   uint64_t published = 0;
   uint64_t unmatched = 0;
+  uint64_t position_gaps = 0;  // PositionGap events published (gaps the source accepted)
   uint64_t max_rss_bytes = 0;
 };
 
