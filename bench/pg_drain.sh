@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-1000000}
 rounds=${2:-3}
-bin="$(pwd)/build/bin/cdc-pipeline"
+bin="${CDC_BIN:-$(pwd)/build/bin/cdc-pipeline}"  # CDC_BIN: another build, for before/after runs
 [ -x "$bin" ] || { echo "build first: scripts/build" >&2; exit 1; }
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (scripts/bootstrap installs it)" >&2; exit 1; }
 

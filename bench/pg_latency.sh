@@ -10,7 +10,7 @@ seconds=${1:-20}
 shift || true
 rates=("$@")
 [ ${#rates[@]} -gt 0 ] || rates=(2000 10000)
-bin="$(pwd)/build/bin/cdc-pipeline"
+bin="${CDC_BIN:-$(pwd)/build/bin/cdc-pipeline}"  # CDC_BIN: another build, for before/after runs
 tail_bin="$(pwd)/build-bench/bin/latency_tail"
 [ -x "$bin" ] || { echo "build first: scripts/build" >&2; exit 1; }
 [ -x "$tail_bin" ] || { echo "build the benchmarks first: cmake --preset bench && cmake --build build-bench" >&2; exit 1; }

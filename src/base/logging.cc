@@ -5,6 +5,8 @@
 
 #include <atomic>
 
+#include "base/scrub.h"
+
 namespace cdc::log {
 namespace {
 
@@ -25,7 +27,9 @@ spdlog::logger& Logger() {
 void SetLevel(Level level) { g_level.store(static_cast<int>(level)); }
 bool Enabled(Level level) { return static_cast<int>(level) >= g_level.load(); }
 
-void Write(Level level, std::string_view message) {
+void Write(Level level, std::string_view raw) {
+  // Every line goes through the one scrubber: a DSN's password never reaches the log.
+  std::string message = ScrubSecrets(raw);
   switch (level) {
     case Level::kDebug:
       Logger().debug(message);

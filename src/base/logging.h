@@ -1,6 +1,7 @@
 // Process-wide logging to stderr (spdlog behind a narrow interface, so that spdlog's headers stay
 // out of the rest of the build). Never log PII or secrets: log tables, key hashes and positions,
-// not row values.
+// not row values. As a last line of defence every line passes through ScrubSecrets (scrub.h), which
+// removes DSN passwords.
 //
 // Thread-safety: all functions may be called from any thread.
 #pragma once

@@ -12,12 +12,14 @@
 
 #include "archive/archive.h"
 #include "base/logging.h"
+#include "base/scrub.h"
 #include "base/version.h"
 #include "bus/pattern_cli.h"
 #include "cli/dsn.h"
 #include "cli/models_command.h"
 #include "cli/replay_command.h"
 #include "cli/status.h"
+#include "cli/verify_command.h"
 #include "config/config.h"
 #include "runtime/pipeline.h"
 #include "target/append_file.h"
@@ -50,7 +52,11 @@ std::shared_ptr<const Config> LoadOrReport(const std::string& path) {
   return r.config;
 }
 
-// The running pipeline, stopped by SIGINT/SIGTERM (Stop only stores atomic flags).
+// A Status for the terminal: messages about the source can quote its DSN (libpq does), so they
+// pass through the one scrubber (base/scrub.h) like log lines.
+std::string Printable(const Status& s) { return ScrubSecrets(s.message()); }
+
+// The running pipeline, stopped by SIGINT, SIGTERM or SIGHUP (Stop only stores atomic flags).
 std::atomic<Pipeline*> g_running_pipeline{nullptr};
 std::atomic<bool> g_stop{false};
 
@@ -65,6 +71,9 @@ void InstallStopHandlers() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  // A closed terminal or `kill -HUP` stops cleanly too (final checkpoint, summary, exit 0); the
+  // configuration is not reloaded: restart `run` for a new one.
+  sigaction(SIGHUP, &sa, nullptr);
 }
 
 // The source `run` reads: the configured one, or with `--input FILE` the registry's file source
@@ -85,14 +94,15 @@ Result<std::unique_ptr<Source>> MakeSource(std::shared_ptr<const Config>& config
   return kind->build(*config);
 }
 
-int RunCommand(const std::string& config_path, const std::string& input) {
+int RunCommand(const std::string& config_path, const std::string& input, bool resnapshot) {
   auto config = LoadOrReport(config_path);
   if (!config) return 1;
   auto source = MakeSource(config, input);
   if (!source.ok()) {
-    std::fprintf(stderr, "cannot start: %s\n", source.status().message().c_str());
+    std::fprintf(stderr, "cannot start: %s\n", Printable(source.status()).c_str());
     return 1;
   }
+  if (resnapshot) (*source)->AllowPositionGap();
   const SourceKind& kind = *config->source.kind;
   PipelineOptions options;
   // A source that captures only what it is asked for: changes of a type a table does not
@@ -101,7 +111,7 @@ int RunCommand(const std::string& config_path, const std::string& input) {
   log::Info("pipeline '{}' {}", config->pipeline.name, kind.describe(*config));
   auto pipeline = Pipeline::Build(config, SystemClock::Instance(), options);
   if (!pipeline.ok()) {
-    std::fprintf(stderr, "cannot start: %s\n", pipeline.status().message().c_str());
+    std::fprintf(stderr, "cannot start: %s\n", Printable(pipeline.status()).c_str());
     return 1;
   }
   g_running_pipeline = pipeline->get();
@@ -124,8 +134,12 @@ int RunCommand(const std::string& config_path, const std::string& input) {
       static_cast<unsigned long long>(st.filtered), static_cast<unsigned long long>(st.unmatched),
       static_cast<unsigned long long>(st.duplicates),
       delivered.empty() ? "(no targets)" : delivered.c_str());
+  if (st.position_gaps > 0) {
+    std::fprintf(stderr, "position gaps accepted: %llu (PositionGap events published)\n",
+                 static_cast<unsigned long long>(st.position_gaps));
+  }
   if (!s.ok()) {
-    std::fprintf(stderr, "pipeline stopped: %s\n", s.ToString().c_str());
+    std::fprintf(stderr, "pipeline stopped: %s\n", ScrubSecrets(s.ToString()).c_str());
     if (s.code() == StatusCode::kIoError) {
       std::fprintf(stderr,
                    "a local file could not be written or synced (disk full or failing? see "
@@ -165,7 +179,7 @@ int InvokeCommand(const std::string& config_path, const std::string& function,
   if (!config) return 1;
   auto pipeline = Pipeline::Build(config);
   if (!pipeline.ok()) {
-    std::fprintf(stderr, "cannot start: %s\n", pipeline.status().message().c_str());
+    std::fprintf(stderr, "cannot start: %s\n", Printable(pipeline.status()).c_str());
     return 1;
   }
   const TableProcessor* processor = (*pipeline)->processors().FindByFunction(function);
@@ -179,13 +193,13 @@ int InvokeCommand(const std::string& config_path, const std::string& function,
   std::shared_ptr<const Config> input_config = config;
   auto source = MakeSource(input_config, event_file);
   if (!source.ok()) {
-    std::fprintf(stderr, "%s\n", source.status().message().c_str());
+    std::fprintf(stderr, "%s\n", Printable(source.status()).c_str());
     return 1;
   }
   CollectSink sink;
   Status s = (*source)->Run(sink);
   if (!s.ok()) {
-    std::fprintf(stderr, "%s\n", s.message().c_str());
+    std::fprintf(stderr, "%s\n", Printable(s).c_str());
     return 1;
   }
   for (const auto& e : sink.errors) std::fprintf(stderr, "invalid event: %s\n", e.c_str());
@@ -231,10 +245,37 @@ int InvokeCommand(const std::string& config_path, const std::string& function,
   return rc;
 }
 
+// "1 error", "2 errors".
+std::string CountErrors(size_t n) { return std::to_string(n) + (n == 1 ? " error" : " errors"); }
+
 int ValidateConfigCommand(const std::string& config_path) {
   LoadResult r = LoadAndValidate(config_path);
   if (!r.config) {
     PrintErrors(r.errors);
+    std::printf("%s: invalid (%s)\n", config_path.c_str(), CountErrors(r.errors.size()).c_str());
+    return 1;
+  }
+  size_t errors = 0;
+  // A database source knows things the file cannot say (a table without a primary key): check
+  // it when it can be reached, so they are named before anything starts.
+  const SourceKind* kind = r.config->source.kind;
+  if (kind != nullptr && kind->caps.check_on_validate) {
+    auto source = kind->build(*r.config);
+    Status s = source.ok() ? (*source)->CheckHealth() : source.status();
+    if (s.code() == StatusCode::kUnavailable) {
+      std::printf("note: the database could not be reached, so the tables were not checked: %s\n",
+                  Printable(s).c_str());
+    } else if (!s.ok()) {
+      std::fprintf(stderr, "%s: source: %s\n", r.config->source.where.ToString().c_str(),
+                   Printable(s).c_str());
+      ++errors;
+    } else {
+      std::printf("source ready: %s\n", kind->describe(*r.config).c_str());
+    }
+  }
+  std::fflush(stderr);
+  if (errors > 0) {
+    std::printf("%s: invalid (%s)\n", config_path.c_str(), CountErrors(errors).c_str());
     return 1;
   }
   std::string archives;
@@ -245,23 +286,6 @@ int ValidateConfigCommand(const std::string& config_path) {
   std::printf("%s: valid (%zu tables, %zu rules, %zu targets%s)\n", config_path.c_str(),
               r.config->tables.size(), r.config->rules.size(), r.config->targets.size(),
               archives.c_str());
-  // A database source knows things the file cannot say (a table without a primary key): check
-  // it when it can be reached, so they are named before anything starts.
-  const SourceKind* kind = r.config->source.kind;
-  if (kind != nullptr && kind->caps.check_on_validate) {
-    auto source = kind->build(*r.config);
-    Status s = source.ok() ? (*source)->CheckHealth() : source.status();
-    if (s.code() == StatusCode::kUnavailable) {
-      std::printf("note: the database could not be reached, so the tables were not checked: %s\n",
-                  s.message().c_str());
-    } else if (!s.ok()) {
-      std::fprintf(stderr, "%s: source: %s\n", r.config->source.where.ToString().c_str(),
-                   s.message().c_str());
-      return 1;
-    } else {
-      std::printf("source ready: %s\n", kind->describe(*r.config).c_str());
-    }
-  }
   return 0;
 }
 
@@ -305,7 +329,7 @@ int HealthCheckCommand(const std::string& config_path) {
       std::printf("ok    %s\n", name.c_str());
     } else {
       ++failed;
-      std::printf("FAIL  %s: %s\n", name.c_str(), s.message().c_str());
+      std::printf("FAIL  %s: %s\n", name.c_str(), Printable(s).c_str());
     }
   }
   if (failed) {
@@ -336,7 +360,7 @@ int GenerateCommand(const std::string& dsn_arg, double rate, double duration, ui
   });
   std::fprintf(stderr, "\n");
   if (!report.ok()) {
-    std::fprintf(stderr, "generate failed: %s\n", report.status().message().c_str());
+    std::fprintf(stderr, "generate failed: %s\n", Printable(report.status()).c_str());
     return 1;
   }
   if (seed_only) {
@@ -376,6 +400,11 @@ int main(int argc, char** argv) {
   run->add_option("--input", input,
                   "Read change events (JSON lines or a JSON array) from FILE, or '-' for stdin, "
                   "instead of the configured source");
+  bool resnapshot = false;
+  run->add_flag("--resnapshot", resnapshot,
+                "Accept a position gap (the replication slot was dropped, invalidated or moved "
+                "past this pipeline's position): publish a PositionGap event and snapshot every "
+                "table again as READ events. Without it, `run` refuses to start on a gap");
 
   auto* status = app.add_subcommand(
       "status",
@@ -384,6 +413,9 @@ int main(int argc, char** argv) {
   add_config(status);
   bool status_json = false;
   status->add_flag("--json", status_json, "Print one JSON object");
+  bool status_prometheus = false;
+  status->add_flag("--prometheus", status_prometheus,
+                   "Print the figures as Prometheus text exposition (cdc_... metrics)");
 
   auto* invoke = app.add_subcommand(
       "invoke",
@@ -402,6 +434,12 @@ int main(int argc, char** argv) {
   auto* health = app.add_subcommand(
       "health-check", "Check config, data directory, source and targets; exit 1 naming failures");
   add_config(health);
+
+  auto* verify = app.add_subcommand(
+      "verify-data",
+      "Check the data dir read-only: every stream segment, the state store, the consumer files "
+      "against their marks; print each problem with its remedy; exit 1 if any");
+  add_config(verify);
 
   auto* reference =
       app.add_subcommand("config-reference", "Print the configuration reference (Markdown)");
@@ -451,13 +489,20 @@ int main(int argc, char** argv) {
     g_log_level_from_cli = true;
   }
   int rc = 0;
-  if (*run) rc = RunCommand(config_path, input);
+  if (*run) rc = RunCommand(config_path, input, resnapshot);
   if (*invoke) rc = InvokeCommand(config_path, function, event_file);
   if (*status) {
     auto config = LoadOrReport(config_path);
-    rc = config ? StatusCommand(*config, status_json) : 1;
+    rc = config ? StatusCommand(*config, status_prometheus ? StatusFormat::kPrometheus
+                                         : status_json     ? StatusFormat::kJson
+                                                           : StatusFormat::kText)
+                : 1;
   }
   if (*validate) rc = ValidateConfigCommand(config_path);
+  if (*verify) {
+    auto config = LoadOrReport(config_path);
+    rc = config ? VerifyDataCommand(*config) : 1;
+  }
   if (*health) rc = HealthCheckCommand(config_path);
   if (*reference) std::fputs(ConfigReferenceMarkdown().c_str(), stdout);
   if (*test_pattern) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "base/scrub.h"
 #include "cli/dsn.h"
 #include "config/config.h"
 #include "process/model/model.h"
@@ -189,7 +190,7 @@ int ModelsCommand::Derive() {
   std::vector<std::string> guessed;
   auto yaml = DeriveModelYaml(dsn, schema, table, static_cast<uint32_t>(version_), guessed);
   if (!yaml.ok()) {
-    std::fprintf(stderr, "models derive: %s\n", yaml.status().message().c_str());
+    std::fprintf(stderr, "models derive: %s\n", ScrubSecrets(yaml.status().message()).c_str());
     return 1;
   }
   std::string guesses;

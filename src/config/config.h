@@ -187,24 +187,38 @@ struct RedactionConfig {
   SourceLocation where;
 };
 
-// The durable stream between the source and the processors (the Kinesis counterpart).
+// The durable stream between the source and the processors (the Kinesis counterpart): the fields
+// every stream kind has, and the kind (`stream.type`, a registered stream kind) with its own.
 struct StreamConfig {
   bool enabled = true;  // false: changes go straight to the processors (at-least-once)
+  std::string type = "embedded";
+  const StreamKind* kind = nullptr;  // set by the loader; null: the embedded log, its defaults
+  std::shared_ptr<const KindOptions> options;
   int64_t shards = 4;
-  int64_t segment_bytes = 64ll << 20;
-  int64_t fsync_interval_ms = 5;
-  int64_t fsync_bytes = 1ll << 20;
-  int64_t retention_hours = 24;
-  int64_t retention_bytes = 1ll << 30;
   int64_t max_unprocessed_bytes = 256ll << 20;
   SourceLocation where;
+
+  template <typename T>
+  const T* OptionsAs() const {
+    return dynamic_cast<const T*>(options.get());
+  }
 };
 
-// The state store (the DynamoDB counterpart): checkpoints, delivery marks, dedupe keys.
+// The state store (the DynamoDB counterpart): checkpoints, delivery marks, dedupe keys. The
+// fields every kind has, and the kind (`state.type`) with its own.
 struct StateConfig {
-  std::string path;  // default: <data_dir>/state.db
+  std::string type = "sqlite";
+  const StateKind* kind = nullptr;  // set by the loader; null: SQLite, its defaults
+  std::shared_ptr<const KindOptions> options;
+  std::string data_dir;  // the pipeline's, for kinds that keep files there by default
   int64_t checkpoint_interval_ms = 1000;
   int64_t dedupe_ttl_hours = 168;
+  SourceLocation where;
+
+  template <typename T>
+  const T* OptionsAs() const {
+    return dynamic_cast<const T*>(options.get());
+  }
 };
 
 struct DeadLetterConfig {

@@ -436,6 +436,30 @@ class KindReader final : public OptionsReader {
   MapReader& r_;
 };
 
+// Reads a section whose `type` picks a registered kind (source, stream, state): `type` (default
+// `type` when absent), then, through `common`, the fields every kind of the family has, then the
+// kind's own options with the kind's parser. `out` keeps the type, the kind and its options.
+template <typename Cfg, typename Find, typename MakeSection, typename Common>
+void LoadKindSection(Context& ctx, const YAML::Node& node, const std::string& path,
+                     std::string type, const Find& find, const MakeSection& make_section, Cfg& out,
+                     const Common& common) {
+  if (node && node.IsMap() && node["type"] && node["type"].IsScalar()) {
+    type = node["type"].Scalar();
+  }
+  const auto* kind = find(type);
+  auto section = make_section(kind);
+  MapReader r(ctx, node, section->spec, path);
+  out.type = type;
+  r.String("type", out.type);
+  out.where = r.Where("type");
+  out.kind = kind;
+  common(r);
+  if (kind != nullptr && r.valid()) {
+    KindReader reader(ctx, r);
+    out.options = kind->spec.parse(reader);
+  }
+}
+
 // Converts a YAML pattern to JSON text. Plain scalars that look like numbers, booleans or null
 // become those JSON types; quoted scalars stay strings.
 bool YamlToJson(Context& ctx, const YAML::Node& n, JsonWriter& w, const std::string& what) {
@@ -1447,47 +1471,40 @@ LoadResult Load(Context& ctx, const Registry& registry, const std::string& yaml)
       r.String("region", config->bus.region);
     }
     {
-      YAML::Node n = root["source"];
       const SourceKind* fallback = registry.FileSource();
-      std::string type = fallback != nullptr ? std::string(fallback->spec.name) : "";
-      if (n && n.IsMap() && n["type"] && n["type"].IsScalar()) type = n["type"].Scalar();
-      const SourceKind* kind = registry.FindSource(type);
-      auto section = config_internal::SourceSection(registry, kind);
-      MapReader r(ctx, n, section->spec, "source");
-      SourceConfig& src = config->source;
-      src.type = type;
-      r.String("type", src.type);
-      src.where = r.Where("type");
-      src.kind = kind;
-      if (kind != nullptr && r.valid()) {
-        KindReader reader(ctx, r);
-        src.options = kind->spec.parse(reader);
-      }
+      LoadKindSection(
+          ctx, root["source"], "source",
+          fallback != nullptr ? std::string(fallback->spec.name) : std::string(),
+          [&](const std::string& t) { return registry.FindSource(t); },
+          [&](const SourceKind* k) { return config_internal::SourceSection(registry, k); },
+          config->source, [](MapReader&) {});
     }
-    {
-      MapReader r(ctx, root["stream"], config_internal::StreamSpec(), "stream");
-      StreamConfig& st = config->stream;
-      r.Bool("enabled", st.enabled);
-      r.Int("shards", st.shards);
-      r.Int("segment_bytes", st.segment_bytes);
-      r.Int("fsync_interval_ms", st.fsync_interval_ms);
-      r.Int("fsync_bytes", st.fsync_bytes);
-      r.Int("retention_hours", st.retention_hours);
-      r.Int("retention_bytes", st.retention_bytes);
-      r.Int("max_unprocessed_bytes", st.max_unprocessed_bytes);
-      st.where = r.Where("shards");
-      if (st.shards < 1 || st.shards > 1024) {
-        ctx.Error(st.where,
-                  "'stream.shards' is " + std::to_string(st.shards) + "; expected 1 to 1024");
-      }
-    }
-    {
-      MapReader r(ctx, root["state"], config_internal::StateSpec(), "state");
-      r.String("path", config->state.path);
-      r.Int("checkpoint_interval_ms", config->state.checkpoint_interval_ms);
-      r.Int("dedupe_ttl_hours", config->state.dedupe_ttl_hours);
-    }
-    if (config->state.path.empty()) config->state.path = config->pipeline.data_dir + "/state.db";
+    LoadKindSection(
+        ctx, root["stream"], "stream", std::string(config_internal::kDefaultStreamKind),
+        [&](const std::string& t) { return registry.FindStream(t); },
+        [&](const StreamKind* k) { return config_internal::StreamSection(registry, k); },
+        config->stream,
+        [&](MapReader& r) {
+          StreamConfig& st = config->stream;
+          r.Bool("enabled", st.enabled);
+          r.Int("shards", st.shards);
+          r.Int("max_unprocessed_bytes", st.max_unprocessed_bytes);
+          st.where = r.Where("shards");
+          if (st.shards < 1 || st.shards > 1024) {
+            ctx.Error(st.where,
+                      "'stream.shards' is " + std::to_string(st.shards) + "; expected 1 to 1024");
+          }
+        });
+    config->state.data_dir = config->pipeline.data_dir;
+    LoadKindSection(
+        ctx, root["state"], "state", std::string(config_internal::kDefaultStateKind),
+        [&](const std::string& t) { return registry.FindState(t); },
+        [&](const StateKind* k) { return config_internal::StateSection(registry, k); },
+        config->state,
+        [&](MapReader& r) {
+          r.Int("checkpoint_interval_ms", config->state.checkpoint_interval_ms);
+          r.Int("dedupe_ttl_hours", config->state.dedupe_ttl_hours);
+        });
     {
       MapReader r(ctx, root["dead_letter"], config_internal::DeadLetterSpec(), "dead_letter");
       r.String("path", config->dead_letter.path);

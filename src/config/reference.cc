@@ -84,8 +84,12 @@ std::string ConfigReferenceMarkdown(const Registry& registry) {
   for (const auto& kind : registry.sources()) {
     AppendSection(out, config_internal::SourceSection(registry, kind.get())->spec);
   }
-  AppendSection(out, config_internal::StreamSpec());
-  AppendSection(out, config_internal::StateSpec());
+  for (const auto& kind : registry.streams()) {
+    AppendSection(out, config_internal::StreamSection(registry, kind.get())->spec);
+  }
+  for (const auto& kind : registry.states()) {
+    AppendSection(out, config_internal::StateSection(registry, kind.get())->spec);
+  }
   AppendSection(out, config_internal::DeadLetterSpec());
   AppendSection(out, config_internal::RedactionSpec());
   AppendSection(out, config_internal::TableSpec());

@@ -34,6 +34,27 @@ void Registry::AddSource(SourceKind kind) {
   sources_.push_back(std::make_unique<SourceKind>(std::move(kind)));
 }
 
+void Registry::AddStream(StreamKind kind) {
+  CDC_ASSERT(FindStream(kind.spec.name) == nullptr, "a stream kind is registered twice");
+  CDC_ASSERT(kind.open != nullptr && kind.spec.parse, "a stream kind needs parse and open");
+  streams_.push_back(std::make_unique<StreamKind>(std::move(kind)));
+}
+
+void Registry::AddState(StateKind kind) {
+  CDC_ASSERT(FindState(kind.spec.name) == nullptr, "a state store kind is registered twice");
+  CDC_ASSERT(kind.open != nullptr && kind.open_read_only != nullptr && kind.spec.parse,
+             "a state store kind needs parse, open and open_read_only");
+  states_.push_back(std::make_unique<StateKind>(std::move(kind)));
+}
+
+const StreamKind* Registry::FindStream(std::string_view name) const {
+  return FindKind(streams_, name);
+}
+
+const StateKind* Registry::FindState(std::string_view name) const {
+  return FindKind(states_, name);
+}
+
 const TargetKind* Registry::FindTarget(std::string_view name) const {
   return FindKind(targets_, name);
 }
@@ -51,6 +72,8 @@ const SourceKind* Registry::FileSource() const {
 
 std::vector<std::string_view> Registry::TargetNames() const { return Names(targets_); }
 std::vector<std::string_view> Registry::SourceNames() const { return Names(sources_); }
+std::vector<std::string_view> Registry::StreamNames() const { return Names(streams_); }
+std::vector<std::string_view> Registry::StateNames() const { return Names(states_); }
 
 const config::FieldSpec kFormatField{"format",
                                      config::FieldType::kEnum,

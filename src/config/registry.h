@@ -1,4 +1,5 @@
-// The registry of component kinds: every kind of source and target is one descriptor (its name,
+// The registry of component kinds: every kind of source, target, stream and state store is one
+// descriptor (its name,
 // description, config fields, option parser, capabilities and factory), registered by one call
 // from its own folder (src/registry/ lists the built-in ones). The loader parses a kind's section
 // with its fields and parser; config-reference, validate-config, health-check and the runtime
@@ -28,6 +29,14 @@ class Source;
 struct Config;
 struct SourceLocation;
 struct TargetConfig;
+struct StreamConfig;
+struct StateConfig;
+namespace stream {
+class Stream;
+}
+namespace state {
+class StateStore;
+}
 
 // The base of a kind's own options (FileTargetOptions, PostgresSourceOptions, ...): the parsed
 // values of the fields the kind declares. Immutable once parsed.
@@ -115,25 +124,59 @@ struct SourceKind {
   std::shared_ptr<const KindOptions> (*file_options)(const std::string& path) = nullptr;
 };
 
+// The stream between the source and the processors (`stream.type`). The loader reads the fields
+// every stream has (`enabled`, `shards`, `max_unprocessed_bytes`) and the kind's own.
+struct StreamKind {
+  KindSpec spec;
+  // Opens (creating) the stream the config describes; `data_dir` is the pipeline's data dir.
+  Result<std::unique_ptr<stream::Stream>> (*open)(const StreamConfig& config,
+                                                  const std::string& data_dir) = nullptr;
+  // For logs and status, without secrets: "embedded log /data/stream".
+  std::string (*describe)(const StreamConfig& config, const std::string& data_dir) = nullptr;
+};
+
+// The state store: checkpoints, delivery cursors, leases (`state.type`). The loader reads the
+// fields every store has (`checkpoint_interval_ms`, `dedupe_ttl_hours`) and the kind's own.
+struct StateKind {
+  KindSpec spec;
+  // Opens (creating) the store and takes its lease as `owner`.
+  Result<std::unique_ptr<state::StateStore>> (*open)(const StateConfig& config,
+                                                     const std::string& owner,
+                                                     int64_t now_micros) = nullptr;
+  // Opens an existing store to read it, without a lease (status, verify-data).
+  Result<std::unique_ptr<state::StateStore>> (*open_read_only)(const StateConfig& config) = nullptr;
+  std::string (*describe)(const StateConfig& config) = nullptr;
+};
+
 class Registry {
  public:
   // Kinds are listed (config-reference, `type` choices) in the order they were added. Adding a
   // name twice is a programming error.
   void AddTarget(TargetKind kind);
   void AddSource(SourceKind kind);
+  void AddStream(StreamKind kind);
+  void AddState(StateKind kind);
 
   const TargetKind* FindTarget(std::string_view name) const;
   const SourceKind* FindSource(std::string_view name) const;
+  const StreamKind* FindStream(std::string_view name) const;
+  const StateKind* FindState(std::string_view name) const;
   // The first source kind that reads change-event files, or null.
   const SourceKind* FileSource() const;
   const std::vector<std::unique_ptr<TargetKind>>& targets() const { return targets_; }
   const std::vector<std::unique_ptr<SourceKind>>& sources() const { return sources_; }
+  const std::vector<std::unique_ptr<StreamKind>>& streams() const { return streams_; }
+  const std::vector<std::unique_ptr<StateKind>>& states() const { return states_; }
   std::vector<std::string_view> TargetNames() const;
   std::vector<std::string_view> SourceNames() const;
+  std::vector<std::string_view> StreamNames() const;
+  std::vector<std::string_view> StateNames() const;
 
  private:
   std::vector<std::unique_ptr<TargetKind>> targets_;
   std::vector<std::unique_ptr<SourceKind>> sources_;
+  std::vector<std::unique_ptr<StreamKind>> streams_;
+  std::vector<std::unique_ptr<StateKind>> states_;
 };
 
 // The registry with every kind built into this binary. Defined in src/registry (cdc_builtin),

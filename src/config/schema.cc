@@ -64,7 +64,8 @@ const SectionSpec& PipelineSpec() {
            "Log verbosity.",
            {"debug", "info", "warn", "error", "off"}},
           {"shutdown_timeout_ms", T::kInt, "10000",
-           "On SIGTERM or SIGINT: how long to keep delivering what is already in the stream "
+           "On SIGTERM, SIGINT or SIGHUP: how long to keep delivering what is already in the "
+           "stream "
            "before exiting. What is left is delivered after the next start."},
       }};
   return spec;
@@ -86,9 +87,9 @@ const SectionSpec& BusSpec() {
 const SectionSpec& StreamSpec() {
   static const SectionSpec spec{
       "stream",
-      "Every captured change is appended to this partitioned, checksummed log in "
-      "`<data_dir>/stream/` before it is acknowledged to the source; processors read it from "
-      "there. Format: docs/log-format.md.",
+      "Every captured change is appended to this partitioned stream before it is acknowledged "
+      "to the source; processors read it from there. These fields apply to every kind of "
+      "stream; each kind adds its own.",
       {
           {"enabled", T::kBool, "true",
            "`false` sends changes straight from the source to the processors: faster, but "
@@ -96,17 +97,6 @@ const SectionSpec& StreamSpec() {
           {"shards", T::kInt, "4",
            "Number of shards. The partition key is table + primary key, mapped to a shard as "
            "Kinesis does (MD5 hash-key ranges). Fixed once the stream exists."},
-          {"segment_bytes", T::kInt, "67108864",
-           "A shard starts a new segment file past this size."},
-          {"fsync_interval_ms", T::kInt, "5",
-           "Group fsync: appended changes are fsynced at least this often."},
-          {"fsync_bytes", T::kInt, "1048576",
-           "Group fsync: also fsync once this many bytes are waiting. Bounds the append buffer."},
-          {"retention_hours", T::kInt, "24",
-           "Segments that every target has processed are kept this long (0: deleted once "
-           "processed)..."},
-          {"retention_bytes", T::kInt, "1073741824",
-           "...or deleted earlier while a shard is larger than this (0: no size limit)."},
           {"max_unprocessed_bytes", T::kInt, "268435456",
            "Backpressure: when this much of the stream is not yet delivered, the source stops "
            "reading until the targets catch up."},
@@ -117,11 +107,10 @@ const SectionSpec& StreamSpec() {
 const SectionSpec& StateSpec() {
   static const SectionSpec spec{
       "state",
-      "",
+      "The state store: checkpoints, delivery cursors, dedupe keys and the lease that makes one "
+      "process the owner of the data dir. These fields apply to every kind of store; each kind "
+      "adds its own.",
       {
-          {"path", T::kString, "<data_dir>/state.db",
-           "SQLite file (WAL mode). Holds the lease that makes one process the owner of the "
-           "data dir."},
           {"checkpoint_interval_ms", T::kInt, "1000",
            "How often delivered positions are made durable at the targets and checkpointed. "
            "After a crash, at most this much is delivered again, and exactly-once targets "
@@ -539,6 +528,47 @@ std::unique_ptr<KindSection> SourceSection(const Registry& registry, const Sourc
   }
   section->spec.path = section->path;
   return section;
+}
+
+namespace {
+
+// A section whose `type` picks one of `names` (default `default_name`): `type`, the fields of
+// `common` and, when the kind is known, the kind's own.
+std::unique_ptr<KindSection> TypedSection(const SectionSpec& common,
+                                          std::vector<std::string_view> names,
+                                          std::string_view default_name, std::string_view kind_name,
+                                          std::string_view kind_description,
+                                          const std::vector<FieldSpec>* kind_fields,
+                                          std::string_view type_description) {
+  auto section = std::make_unique<KindSection>();
+  section->choices = std::move(names);
+  section->path = std::string(common.path);
+  if (kind_fields != nullptr) section->path += " (type: " + std::string(kind_name) + ")";
+  section->spec.description = kind_fields != nullptr ? kind_description : common.description;
+  section->spec.fields.push_back(
+      {"type", T::kEnum, default_name, type_description, section->choices});
+  for (const auto& f : common.fields) section->spec.fields.push_back(f);
+  if (kind_fields != nullptr) {
+    for (const auto& f : *kind_fields) section->spec.fields.push_back(f);
+  }
+  section->spec.path = section->path;
+  return section;
+}
+
+}  // namespace
+
+std::unique_ptr<KindSection> StreamSection(const Registry& registry, const StreamKind* kind) {
+  return TypedSection(StreamSpec(), registry.StreamNames(), kDefaultStreamKind,
+                      kind != nullptr ? kind->spec.name : "",
+                      kind != nullptr ? kind->spec.description : "",
+                      kind != nullptr ? &kind->spec.fields : nullptr, "The kind of stream.");
+}
+
+std::unique_ptr<KindSection> StateSection(const Registry& registry, const StateKind* kind) {
+  return TypedSection(StateSpec(), registry.StateNames(), kDefaultStateKind,
+                      kind != nullptr ? kind->spec.name : "",
+                      kind != nullptr ? kind->spec.description : "",
+                      kind != nullptr ? &kind->spec.fields : nullptr, "The kind of state store.");
 }
 
 std::unique_ptr<KindSection> TargetSection(const Registry& registry, const TargetKind* kind) {

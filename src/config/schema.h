@@ -46,5 +46,11 @@ struct KindSection {
 };
 std::unique_ptr<KindSection> SourceSection(const Registry& registry, const SourceKind* kind);
 std::unique_ptr<KindSection> TargetSection(const Registry& registry, const TargetKind* kind);
+// `stream` and `state`: `type`, the fields every kind has (StreamSpec, StateSpec) and the
+// kind's own.
+inline constexpr std::string_view kDefaultStreamKind = "embedded";
+inline constexpr std::string_view kDefaultStateKind = "sqlite";
+std::unique_ptr<KindSection> StreamSection(const Registry& registry, const StreamKind* kind);
+std::unique_ptr<KindSection> StateSection(const Registry& registry, const StateKind* kind);
 
 }  // namespace cdc::config_internal

@@ -276,7 +276,8 @@ Result<ChangeEvent> DecodeChange(std::string_view data) {
   c.schema = r.String();
   c.table = r.String();
   uint8_t op = r.Byte();
-  if (op > static_cast<uint8_t>(Op::kRead)) return Corruption("stream record has an unknown op");
+  if (op > static_cast<uint8_t>(Op::kPositionGap))
+    return Corruption("stream record has an unknown op");
   c.op = static_cast<Op>(op);
   c.schema_version = r.Fixed<uint32_t>();
   c.commit_time.micros = r.Fixed<int64_t>();

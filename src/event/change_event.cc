@@ -17,6 +17,8 @@ std::string_view OpName(Op op) {
       return "TRUNCATE";
     case Op::kRead:
       return "READ";
+    case Op::kPositionGap:
+      return "POSITION_GAP";
   }
   return "UNKNOWN";
 }

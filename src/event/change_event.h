@@ -14,9 +14,11 @@
 
 namespace cdc {
 
-enum class Op : uint8_t { kInsert, kUpdate, kDelete, kTruncate, kRead };
+// kPositionGap is not a row change: the marker a source publishes when it accepted a gap in its
+// positions (changes that are lost), with detail-type "PositionGap" (docs/operations.md).
+enum class Op : uint8_t { kInsert, kUpdate, kDelete, kTruncate, kRead, kPositionGap };
 
-// "INSERT", "UPDATE", "DELETE", "TRUNCATE", "READ".
+// "INSERT", "UPDATE", "DELETE", "TRUNCATE", "READ", "POSITION_GAP" (ParseOp never returns it).
 std::string_view OpName(Op op);
 std::optional<Op> ParseOp(std::string_view name);
 

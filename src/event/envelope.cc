@@ -90,6 +90,7 @@ std::string EventId(std::string_view pipeline, const SourcePosition& position) {
 }
 
 std::string DetailType(const ChangeEvent& change) {
+  if (change.op == Op::kPositionGap) return "PositionGap";
   std::string out = change.QualifiedName();
   out += '.';
   out += OpName(change.op);

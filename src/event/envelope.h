@@ -30,7 +30,7 @@ struct ProcessedEvent {
 // same change always gets the same id, across runs and redeliveries.
 std::string EventId(std::string_view pipeline, const SourcePosition& position);
 
-// "users.UPDATE"
+// "users.UPDATE"; "PositionGap" for the marker of a position gap.
 std::string DetailType(const ChangeEvent& change);
 
 // The whole EventBridge event as one line of JSON (no trailing newline). `id` is EventId(...);

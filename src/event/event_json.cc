@@ -139,8 +139,10 @@ void WriteRowTo(W& w, const Row& row) {
 template <typename W>
 void WriteChangeFieldsTo(W& w, const ChangeEvent& change) {
   w.Key("eventType").String(OpName(change.op));
-  w.Key("tableName");
-  if (w.WantsValue()) w.String(change.QualifiedName());
+  if (!change.table.empty()) {
+    w.Key("tableName");
+    if (w.WantsValue()) w.String(change.QualifiedName());
+  }
   w.Key("timestamp");
   if (w.WantsValue()) {
     char buf[kRfc3339Capacity];
@@ -151,7 +153,7 @@ void WriteChangeFieldsTo(W& w, const ChangeEvent& change) {
     if (w.WantsValue()) WriteRowTo(w, *change.before);
   }
   if (change.after) {
-    w.Key("after");
+    w.Key(change.op == Op::kPositionGap ? "gap" : "after");
     if (w.WantsValue()) WriteRowTo(w, *change.after);
   }
 }

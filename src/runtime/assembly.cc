@@ -20,6 +20,18 @@ RouterRule FromConfig(const RuleConfig& rule) {
   return r;
 }
 
+// A mark that a target could not go back to: a cursor it cannot read (garbage in the state
+// store) names the table, the key and the value; the target's file was not touched.
+Status MarkError(Status s, const std::string& target, const std::string& state_path) {
+  if (s.ok()) return s;
+  if (s.code() != StatusCode::kCorruption) return s.WithContext("target '" + target + "'");
+  return Corruption("state store " + state_path + ": table target_marks, key '" + target +
+                    "', column cursor: " + s.message() +
+                    "; the target's file was not touched. Restore the state store from a "
+                    "backup, or run `cdc-pipeline verify-data` for the details")
+      .set_data_loss();
+}
+
 }  // namespace
 
 Assembly::~Assembly() = default;
@@ -64,6 +76,7 @@ Result<std::unique_ptr<Assembly>> Assembly::Build(const Config& config, const Cl
   }
 
   std::unique_ptr<Assembly> assembly(new Assembly());
+  assembly->state_path_ = state::DescribeStateStore(config.state);
   assembly->dead_letters_ = std::make_unique<DeadLetterFile>(
       config.dead_letter.path, ParseFsyncPolicy(config.dead_letter.fsync), clock);
   assembly->runner_ = std::make_unique<DeliveryRunner>(
@@ -85,13 +98,14 @@ Status Assembly::Reconcile(const std::map<std::string, state::TargetMark>& marks
     if (it == marks.end()) continue;
     if (!it->second.cursor.empty()) {
       CDC_RETURN_IF_ERROR(
-          target.Reconcile(it->second.cursor).WithContext("target '" + target.name() + "'"));
+          MarkError(target.Reconcile(it->second.cursor), target.name(), state_path_));
     }
     if (restore_counts) runner_->set_stats(i, {it->second.delivered, it->second.dead_lettered});
   }
   auto dl = marks.find(state::kDeadLetterMark);
   if (dl != marks.end()) {
-    CDC_RETURN_IF_ERROR(dead_letters_->Reconcile(dl->second.cursor));
+    CDC_RETURN_IF_ERROR(MarkError(dead_letters_->Reconcile(dl->second.cursor),
+                                  state::kDeadLetterMark, state_path_));
     if (restore_counts) dead_letters_->set_count(dl->second.delivered);
   }
   return Status::Ok();

@@ -69,6 +69,7 @@ class Assembly {
   std::unique_ptr<DeadLetterFile> dead_letters_;
   std::unique_ptr<Router> router_;
   std::unique_ptr<DeliveryRunner> runner_;
+  std::string state_path_;  // for messages about the marks
 };
 
 }  // namespace cdc

@@ -19,6 +19,7 @@
 #include "base/logging.h"
 #include "event/change_codec.h"
 #include "event/event_json.h"
+#include "metrics/metrics.h"
 #include "runtime/assembly.h"
 #include "runtime/pipeline.h"
 #include "state/state_store.h"
@@ -43,9 +44,27 @@ int64_t NowMicros() {
       .count();
 }
 
-uint64_t ParseCount(const std::optional<std::string>& text) {
+// A value of the state store's kv table that is not what was written there: the table, the key
+// and the value, and what to do.
+Status BadValue(const std::string& state_path, const std::string& key, const std::string& value,
+                std::string_view expected) {
+  return Corruption("state store " + state_path + ": table kv, key '" + key + "': '" + value +
+                    "' is not " + std::string(expected) +
+                    "; the file was changed by something other than cdc-pipeline. Restore it "
+                    "from a backup (nothing was changed; `cdc-pipeline verify-data` lists every "
+                    "damaged value)")
+      .set_data_loss();
+}
+
+// A count the state store keeps (0 when absent).
+Result<uint64_t> ParseCount(const std::string& state_path, const std::string& key,
+                            const std::optional<std::string>& text) {
   uint64_t v = 0;
-  if (text) std::from_chars(text->data(), text->data() + text->size(), v);
+  if (!text) return v;
+  auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+  if (text->empty() || ec != std::errc() || p != text->data() + text->size()) {
+    return BadValue(state_path, key, *text, "a number");
+  }
   return v;
 }
 
@@ -88,10 +107,13 @@ bool ReadCaptureHeader(std::string_view& payload, CaptureResult& captured, std::
   return GetString(payload, location);
 }
 
-// A position the state store keeps (PositionStateText); none when absent or unreadable.
-SourcePosition ReadPosition(const std::optional<std::string>& text) {
+// A position the state store keeps (PositionStateText); none when absent.
+Result<SourcePosition> ReadPosition(const std::string& state_path, const std::string& key,
+                                    const std::optional<std::string>& text) {
   if (!text) return SourcePosition();
-  return ParsePositionStateText(*text).value_or(SourcePosition());
+  auto position = ParsePositionStateText(*text);
+  if (!position) return BadValue(state_path, key, *text, "a source position");
+  return std::move(*position);
 }
 
 std::string HostName() {
@@ -140,24 +162,46 @@ Status Pipeline::OpenDurable() {
     shard_locations_.push_back("stream shard " + std::to_string(i));
   retained_.assign(shards, 0);
   committed_ = std::vector<std::atomic<uint64_t>>(shards);
+  meters_.shard_cursor.clear();
+  meters_.shard_end.clear();
+  meters_.shard_lag.clear();
+  for (uint32_t i = 0; i < shards; ++i) {
+    metrics::Labels shard{std::to_string(i)};
+    meters_.shard_cursor.push_back(&metrics_->GetGauge(
+        "cdc_shard_delivered_offset",
+        "Per stream shard, the first offset the delivery thread has not processed.", {"shard"},
+        shard));
+    meters_.shard_end.push_back(&metrics_->GetGauge(
+        "cdc_shard_end_offset", "Per stream shard, its durable end (the next offset to read).",
+        {"shard"}, shard));
+    meters_.shard_lag.push_back(&metrics_->GetGauge(
+        "cdc_shard_lag_records", "Per stream shard, durable records not yet processed.", {"shard"},
+        shard));
+  }
   for (uint32_t i = 0; i < shards; ++i) {
     stream::ShardStats shard_stats = stream_->stats(ShardId(i));
     auto it = checkpoints.find(i);
     uint64_t first = shard_stats.first.value();
     uint64_t checkpoint = it != checkpoints.end() ? it->second : first;
     if (checkpoint < first) {
-      return Corruption("shard " + std::to_string(i) + " of the stream starts at offset " +
+      return Corruption("stream shard " + std::to_string(i) + " (" +
+                        stream_->ShardLocation(ShardId(i)) + ") starts at offset " +
                         std::to_string(first) + " but its checkpoint is " +
                         std::to_string(checkpoint) +
                         ": records that were never delivered are gone (was the stream directory "
                         "replaced?)");
     }
     if (checkpoint > shard_stats.next.value()) {
-      return Corruption("shard " + std::to_string(i) + " has records up to offset " +
-                        std::to_string(shard_stats.next.value()) + " but its checkpoint is " +
-                        std::to_string(checkpoint) +
-                        ": the stream lost fsynced records (was it replaced or restored from an "
-                        "older copy?)");
+      return Corruption(
+                 "stream shard " + std::to_string(i) + " (" + stream_->ShardLocation(ShardId(i)) +
+                 ") has records up to offset " + std::to_string(shard_stats.next.value()) +
+                 " but its checkpoint in the state store " +
+                 state::DescribeStateStore(config_->state) + " is " + std::to_string(checkpoint) +
+                 ": the stream lost records that were fsynced and delivered (the stream was "
+                 "replaced, or restored from an older copy than the state store). Nothing was "
+                 "changed. Restore the data dir's stream, state.db and consumer files together "
+                 "from one backup; `cdc-pipeline verify-data` lists what disagrees")
+          .set_data_loss();
     }
     next_[i] = checkpoint;
     backlog_end_[i] = shard_stats.next.value();
@@ -169,18 +213,32 @@ Status Pipeline::OpenDurable() {
   // (appended but not acknowledged upstream before a crash), and those a shard already has must
   // be skipped. Per shard, not overall: a crash between the writes of a group sync can leave a
   // later change in one shard and lose an earlier one of another, which must then be appended.
+  const std::string state_path = state::DescribeStateStore(config_->state);
   CDC_ASSIGN_OR_RETURN(auto delivered_position, state_->Value("source.position"));
-  last_delivered_ = ReadPosition(delivered_position);
+  CDC_ASSIGN_OR_RETURN(last_delivered_,
+                       ReadPosition(state_path, "source.position", delivered_position));
   shard_tail_.assign(shards, SourcePosition());
   shard_delivered_.assign(shards, SourcePosition());
   for (uint32_t i = 0; i < shards; ++i) {
-    CDC_ASSIGN_OR_RETURN(auto delivered, state_->Value("source.position." + std::to_string(i)));
-    shard_delivered_[i] = ReadPosition(delivered);
+    std::string key = "source.position." + std::to_string(i);
+    CDC_ASSIGN_OR_RETURN(auto delivered, state_->Value(key));
+    CDC_ASSIGN_OR_RETURN(shard_delivered_[i], ReadPosition(state_path, key, delivered));
     CDC_ASSIGN_OR_RETURN(shard_tail_[i], LastPosition(*stream_, ShardId(i)));
     // A shard whose records were all delivered and deleted by retention: its last delivered
     // change is its last change.
     if (shard_tail_[i].empty()) shard_tail_[i] = shard_delivered_[i];
   }
+
+  CDC_ASSIGN_OR_RETURN(auto published, state_->Value("count.published"));
+  CDC_ASSIGN_OR_RETURN(auto unmatched, state_->Value("count.unmatched"));
+  CDC_ASSIGN_OR_RETURN(auto last_commit, state_->Value("time.last_commit"));
+  CDC_ASSIGN_OR_RETURN(stats_.published, ParseCount(state_path, "count.published", published));
+  CDC_ASSIGN_OR_RETURN(stats_.unmatched, ParseCount(state_path, "count.unmatched", unmatched));
+  CDC_ASSIGN_OR_RETURN(auto gaps, state_->Value("count.position_gaps"));
+  CDC_ASSIGN_OR_RETURN(stats_.position_gaps, ParseCount(state_path, "count.position_gaps", gaps));
+  CDC_ASSIGN_OR_RETURN(uint64_t last_commit_micros,
+                       ParseCount(state_path, "time.last_commit", last_commit));
+  last_commit_micros_ = static_cast<int64_t>(last_commit_micros);
 
   // Exactly-once targets go back to their marks; counts carry over. Each target resumes where
   // its mark says: the shard checkpoints are the oldest of them (a queued target may be behind).
@@ -211,12 +269,6 @@ Status Pipeline::OpenDurable() {
   }
   auto dl = marks.find(state::kDeadLetterMark);
   delivery_start_ = starts(dl == marks.end() ? nullptr : &dl->second);
-  CDC_ASSIGN_OR_RETURN(auto published, state_->Value("count.published"));
-  CDC_ASSIGN_OR_RETURN(auto unmatched, state_->Value("count.unmatched"));
-  CDC_ASSIGN_OR_RETURN(auto last_commit, state_->Value("time.last_commit"));
-  stats_.published = ParseCount(published);
-  stats_.unmatched = ParseCount(unmatched);
-  last_commit_micros_ = static_cast<int64_t>(ParseCount(last_commit));
 
   // Marks for targets that have none yet (the first run, or a target added to the config), so a
   // crash before the first regular checkpoint also cuts them back to where they started.
@@ -227,20 +279,25 @@ Status Pipeline::OpenDurable() {
     backlog += stream_->stats(ShardId(i)).next.value() - next_[i];
   }
   log::Info(
-      "stream {} ({} shards, {} records to deliver from the last checkpoint); state {} "
-      "(lease token {})",
-      stream_->name(), shards, backlog, config_->state.path, state_->lease().token);
+      "stream: {} ({} records to deliver from the last checkpoint); state: {} (lease token {})",
+      stream::DescribeStream(config_->stream, config_->pipeline.data_dir), backlog,
+      state::DescribeStateStore(config_->state), state_->lease().token);
   return Status::Ok();
 }
 
-Status Pipeline::AppendChange(const TableProcessor& processor, const ChangeEvent& change,
+Status Pipeline::AppendChange(const TableProcessor* processor, const ChangeEvent& change,
                               const CaptureResult& captured, std::string_view location) {
-  PartitionKey(processor, change, key_);
+  if (processor != nullptr) {
+    PartitionKey(*processor, change, key_);
+  } else {
+    key_ = "@position-gap";
+  }
   ShardId shard = stream::ShardForKey(key_, stream_->shard_count());
   if (IsOrdered(change.position)) {
     SourcePosition& tail = shard_tail_[shard.value()];
     if (auto order = ComparePositions(change.position, tail); order && *order <= 0) {
       ++source_duplicates_;  // sent again by the source: its shard already has it
+      meters_.duplicates->Inc();
       return Status::Ok();
     }
     tail = change.position;
@@ -361,11 +418,13 @@ Status Pipeline::DeliverRecord(uint32_t shard, uint64_t offset, uint8_t type,
     }
     if (seen) {
       ++stats_.duplicates;
+      meters_.duplicates->Inc();
       return Status::Ok();
     }
     pending_keys_.insert(std::move(key));
   }
   if (!replaying_) last_commit_micros_ = change.commit_time.micros;
+  if (change.op == Op::kPositionGap) return Publish(ProcessedEvent{change, {}, {}});
   const TableProcessor* processor = processors_.Find(change.schema, change.table);
   if (processor == nullptr) {
     // The config changed since the change was captured.
@@ -428,6 +487,7 @@ Status Pipeline::Checkpoint(bool final) {
   }
   v["count.published"] = std::to_string(stats_.published);
   v["count.unmatched"] = std::to_string(stats_.unmatched);
+  v["count.position_gaps"] = std::to_string(stats_.position_gaps);
   v["count.dead_lettered"] = std::to_string(runner().dead_letter_count());
   v["time.last_commit"] = std::to_string(last_commit_micros_);
   v["time.caught_up"] = std::to_string(caught_up_micros_);
@@ -457,12 +517,22 @@ Status Pipeline::Checkpoint(bool final) {
   return Status::Ok();
 }
 
+void Pipeline::UpdateShardGauges() {
+  for (uint32_t i = 0; i < next_.size(); ++i) {
+    uint64_t end = stream_->stats(ShardId(i)).durable_end.value();
+    meters_.shard_cursor[i]->Set(static_cast<double>(next_[i]));
+    meters_.shard_end[i]->Set(static_cast<double>(end));
+    meters_.shard_lag[i]->Set(static_cast<double>(end > next_[i] ? end - next_[i] : 0));
+  }
+}
+
 void Pipeline::DeliveryLoop() {
   // Stop signals go to the main thread, never here: a blocked write is not interrupted half-way.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   struct Done {
     Pipeline* p;
@@ -529,6 +599,7 @@ void Pipeline::DeliveryLoop() {
       }
     }
     if (progressed) progress_cv_.notify_all();
+    UpdateShardGauges();
     if (Status f = runner().failure(); !f.ok()) return fail(f);
     if (!runner().Idle()) dirty = true;  // queued targets move on by themselves
     auto now = std::chrono::steady_clock::now();

@@ -1,11 +1,13 @@
 #include "runtime/pipeline.h"
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 #include <tuple>
 
 #include "base/logging.h"
 #include "event/event_json.h"
+#include "metrics/metrics.h"
 #include "process/redact/redactor.h"
 #include "runtime/assembly.h"
 #include "state/state_store.h"
@@ -123,12 +125,59 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Build(std::shared_ptr<const Config> 
   std::unique_ptr<Pipeline> p(new Pipeline(config, clock, std::move(processors)));
   p->options_ = options;
   CDC_ASSIGN_OR_RETURN(p->assembly_, Assembly::Build(*config, clock));
+  p->RegisterMetrics();
   for (const auto& t : config->targets) p->stats_.delivered[t.name] = 0;
   for (const auto& a : config->archives) p->stats_.delivered[ArchiveRuleName(a.name)] = 0;
   return p;
 }
 
 DeliveryRunner& Pipeline::runner() { return assembly_->runner(); }
+
+void Pipeline::RegisterMetrics() {
+  metrics_ = std::make_unique<metrics::Registry>();
+  metrics::Registry& r = *metrics_;
+  meters_.read = &r.GetCounter("cdc_changes_read_total",
+                               "Changes and invalid inputs read from the source by this process.");
+  meters_.filtered = &r.GetCounter("cdc_changes_filtered_total",
+                                   "Changes of a type their table does not publish (skipped).");
+  meters_.published =
+      &r.GetCounter("cdc_events_published_total", "Changes that became output events.");
+  meters_.unmatched =
+      &r.GetCounter("cdc_events_unmatched_total", "Published events no rule matched.");
+  meters_.duplicates = &r.GetCounter("cdc_duplicates_total",
+                                     "Changes seen again (re-sent by the source) and skipped.");
+  meters_.processing_dead_letters =
+      &r.GetCounter("cdc_processing_dead_lettered_total",
+                    "Inputs and changes that could not be processed, dead-lettered.");
+  meters_.latency = &r.GetHistogram(
+      "cdc_delivery_latency_seconds",
+      "From a change's commit to its event being handed to its targets (inline targets: "
+      "written; queued targets: queued).",
+      metrics::LatencyBuckets());
+  // Counts kept by the runner (atomics), copied when the registry is read.
+  r.AddCollector([this](metrics::Registry& reg) {
+    DeliveryRunner& run = runner();
+    for (size_t i = 0; i < run.size(); ++i) {
+      metrics::Labels target{run.target(i).name()};
+      TargetStats st = run.stats(i);
+      reg.GetCounter("cdc_target_delivered_total", "Events the target accepted.", {"target"},
+                     target)
+          .AdvanceTo(st.delivered);
+      reg.GetCounter("cdc_target_dead_lettered_total",
+                     "Events the target did not accept, dead-lettered.", {"target"}, target)
+          .AdvanceTo(st.dead_lettered);
+      reg.GetCounter("cdc_target_retries_total", "Delivery attempts the target answered Retry.",
+                     {"target"}, target)
+          .AdvanceTo(st.retries);
+      reg.GetGauge("cdc_target_queue_depth", "Events queued for a queued target (http).",
+                   {"target"}, target)
+          .Set(static_cast<double>(run.queue_depth(i)));
+    }
+    reg.GetCounter("cdc_dead_lettered_total",
+                   "Inputs and deliveries written to the dead-letter file.")
+        .AdvanceTo(run.dead_letter_count());
+  });
+}
 
 Pipeline::~Pipeline() {
   if (delivery_thread_.joinable()) {
@@ -149,6 +198,7 @@ Status Pipeline::WriteDeadLetter(const DeadLetter& letter) {
   if (replaying_) return Status::Ok();
   CDC_RETURN_IF_ERROR(runner().WriteDeadLetter(letter));
   ++stats_.dead_lettered;
+  meters_.processing_dead_letters->Inc();
   return Status::Ok();
 }
 
@@ -157,6 +207,7 @@ Status Pipeline::WriteDeadLetter(const DeadLetter& letter) {
 // field of the input (an unknown eventType).
 Status Pipeline::OnInvalid(const RawInput& raw, std::string_view reason) {
   ++stats_.read;
+  meters_.read->Inc();
   DeadLetter letter;
   letter.stage = "source";
   letter.reason = redact::RedactFreeText(reason);
@@ -191,6 +242,12 @@ DeadLetter Pipeline::RejectChange(const TableProcessor* processor, ChangeEvent& 
 
 Status Pipeline::OnChange(ChangeEvent change, const RawInput& raw) {
   ++stats_.read;
+  meters_.read->Inc();
+  if (change.op == Op::kPositionGap) {
+    log::Warn("publishing a PositionGap event: changes were lost upstream");
+    if (stream_) return AppendChange(nullptr, change, CaptureResult{}, raw.location);
+    return Publish(ProcessedEvent{change, {}, {}});
+  }
   const TableProcessor* processor = processors_.Find(change.schema, change.table);
   // Capture is the first thing that happens to a change: the model check reads the captured
   // row, then redaction at capture runs, so nothing below (the stream, the processor, the
@@ -212,9 +269,10 @@ Status Pipeline::OnChange(ChangeEvent change, const RawInput& raw) {
   }
   if (!options_.dead_letter_disallowed_types && !processor->Allows(change.op)) {
     ++stats_.filtered;
+    meters_.filtered->Inc();
     return Status::Ok();
   }
-  if (stream_) return AppendChange(*processor, change, captured, raw.location);
+  if (stream_) return AppendChange(processor, change, captured, raw.location);
   return ProcessAndDeliver(*processor, change, &captured, raw);
 }
 
@@ -225,13 +283,24 @@ Status Pipeline::ProcessAndDeliver(const TableProcessor& processor, ChangeEvent&
     return WriteDeadLetter(RejectChange(&processor, change, captured->redacted, raw,
                                         change.QualifiedName(), processed.status().message()));
   }
-  if (!replaying_) ++stats_.published;
-  OutputEvent out(*processed, envelope_);
+  return Publish(*processed);
+}
+
+Status Pipeline::Publish(const ProcessedEvent& processed) {
+  if (!replaying_) {
+    ++stats_.published;
+    meters_.published->Inc();
+  }
+  if (!replaying_ && processed.change.op == Op::kPositionGap) ++stats_.position_gaps;
+  OutputEvent out(processed, envelope_);
   matched_.clear();
   const Router& router = assembly_->router();
   CDC_RETURN_IF_ERROR(router.Match(out.Json(EventFormat::kEventBridge),
-                                   EnvelopeView(*processed, envelope_, out.id()), matched_));
-  if (!replaying_ && router.Unmatched(matched_)) ++stats_.unmatched;
+                                   EnvelopeView(processed, envelope_, out.id()), matched_));
+  if (!replaying_ && router.Unmatched(matched_)) {
+    ++stats_.unmatched;
+    meters_.unmatched->Inc();
+  }
   if (matched_.empty()) return Status::Ok();
   routed_.Reset(out.Json(EventFormat::kEventBridge));
   for (uint32_t rule : matched_) {
@@ -245,6 +314,12 @@ Status Pipeline::ProcessAndDeliver(const TableProcessor& processor, ChangeEvent&
       CDC_RETURN_IF_ERROR(runner().Deliver(out, assembly_->Ref(rule, target), input, position_,
                                            stream_ ? &stop_requested_ : nullptr));
     }
+  }
+  if (!replaying_) {
+    int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    meters_.latency->Observe(static_cast<double>(now - processed.change.commit_time.micros) / 1e6);
   }
   return Status::Ok();
 }
@@ -285,8 +360,8 @@ Status Pipeline::MakeDurable() {
 }
 
 std::chrono::milliseconds Pipeline::MaxIdleWait() const {
-  if (!config_->stream.enabled) return std::chrono::milliseconds(100);
-  return std::chrono::milliseconds(std::max<int64_t>(1, config_->stream.fsync_interval_ms));
+  if (!stream_) return std::chrono::milliseconds(100);
+  return std::max(std::chrono::milliseconds(1), stream_->sync_interval());
 }
 
 Status Pipeline::Flush() { return runner().Flush(); }

@@ -36,6 +36,12 @@ class Assembly;
 namespace stream {
 class Stream;
 }
+namespace metrics {
+class Counter;
+class Gauge;
+class Histogram;
+class Registry;
+}  // namespace metrics
 namespace state {
 class StateStore;
 }
@@ -62,6 +68,7 @@ struct PipelineStats {
   uint64_t dead_lettered = 0;  // inputs or deliveries written to the dead-letter file
   uint64_t unmatched = 0;      // published events no rule matched (counted, not lost)
   uint64_t duplicates = 0;     // changes seen again (redelivered by the source) and skipped
+  uint64_t position_gaps = 0;  // PositionGap events published (gaps the source accepted)
   std::map<std::string, uint64_t> delivered;  // per target
 };
 
@@ -108,6 +115,10 @@ class Pipeline : public ChangeSink {
   const PipelineStats& stats() const { return stats_; }
   const Config& config() const { return *config_; }
   const ProcessorSet& processors() const { return processors_; }
+  // The live metrics (`cdc_...`, src/metrics): counters updated as changes pass, per-target
+  // counts and per-shard cursor, end and lag collected when read. Any thread may read it (the
+  // admin server of issue 16 renders it with metrics::RenderPrometheus).
+  metrics::Registry& metrics() { return *metrics_; }
 
  private:
   Pipeline(std::shared_ptr<const Config> config, const Clock& clock, ProcessorSet processors);
@@ -117,6 +128,8 @@ class Pipeline : public ChangeSink {
   // the targets of every matching rule.
   Status ProcessAndDeliver(const TableProcessor& processor, ChangeEvent& change,
                            CaptureResult* captured, const RawInput& raw);
+  // Matches a processed event (or a PositionGap marker) and delivers it to the rules' targets.
+  Status Publish(const ProcessedEvent& processed);
   // A rejected change in a form without PII: redacted by its table's policy and without the
   // columns its model does not have, otherwise (and when the table has no policy) with every
   // detector applied.
@@ -128,12 +141,16 @@ class Pipeline : public ChangeSink {
   // The durable stream (durable.cc).
   Status RunDurable(Source& source);
   Status OpenDurable();
-  Status AppendChange(const TableProcessor& processor, const ChangeEvent& change,
+  // `processor` is null for a PositionGap marker.
+  Status AppendChange(const TableProcessor* processor, const ChangeEvent& change,
                       const CaptureResult& captured, std::string_view location);
   Status AppendDeadLetter(const DeadLetter& letter);
   Status SyncStream();
   Status WaitForBackpressure();
   void DeliveryLoop();
+  void RegisterMetrics();
+  // Delivery thread: the shards' delivered cursor, durable end and lag as gauges.
+  void UpdateShardGauges();
   Status DeliverRecord(uint32_t shard, uint64_t offset, uint8_t type, std::string_view payload);
   Status Checkpoint(bool final);
 
@@ -145,6 +162,18 @@ class Pipeline : public ChangeSink {
   // The targets, the dead-letter file, the runner and the router (runtime/assembly.h).
   std::unique_ptr<Assembly> assembly_;
   PipelineStats stats_;
+  // The same counts as stats_ (and more) for readers on other threads; created in Build.
+  std::unique_ptr<metrics::Registry> metrics_;
+  struct Meters {
+    metrics::Counter* read = nullptr;
+    metrics::Counter* filtered = nullptr;
+    metrics::Counter* published = nullptr;
+    metrics::Counter* unmatched = nullptr;
+    metrics::Counter* duplicates = nullptr;
+    metrics::Counter* processing_dead_letters = nullptr;
+    metrics::Histogram* latency = nullptr;  // commit to handed to the targets
+    std::vector<metrics::Gauge*> shard_cursor, shard_end, shard_lag;
+  } meters_;
   std::vector<uint32_t> matched_;  // scratch
   RoutedEvent routed_;             // scratch: the event, parsed only for input transformers
   StreamPosition position_;        // the stream record being delivered

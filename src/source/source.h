@@ -57,6 +57,10 @@ class Source {
   // The lag, for `status` (may connect; callable without Run). Unimplemented for sources with
   // no upstream position (files); another error says why it is unknown now.
   virtual Result<SourceLag> Lag() { return Unimplemented("this source has no upstream lag"); }
+  // `run --resnapshot`: accept a position gap found at start (upstream lost changes this
+  // pipeline never received) as `on_position_gap: resnapshot` does. A no-op for sources without
+  // upstream positions.
+  virtual void AllowPositionGap() {}
 };
 
 }  // namespace cdc

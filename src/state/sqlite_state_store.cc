@@ -5,6 +5,7 @@
 #include "state/sqlite_state_store.h"
 
 #include <fcntl.h>
+#include <fmt/core.h>
 #include <sqlite3.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -240,6 +241,19 @@ class Run {
   }
 
   int64_t Int(int column) const { return sqlite3_column_int64(statement_.get(), column); }
+  // The integer in `column`, or Corruption naming the table, key and value when it holds
+  // anything else (SQLite would read text as 0).
+  Result<int64_t> CheckedInt(int column, const std::string& path, std::string_view table,
+                             const std::string& key, std::string_view field) const {
+    if (sqlite3_column_type(statement_.get(), column) == SQLITE_INTEGER) return Int(column);
+    return Corruption(
+               fmt::format(
+                   "state store {}: table {}, key '{}', column {}: '{}' is not a number; the file "
+                   "was changed by something other than cdc-pipeline. Restore it from a backup "
+                   "(nothing was changed; `cdc-pipeline verify-data` lists every damaged value)",
+                   path, table, key, field, Text(column)))
+        .set_data_loss();
+  }
   std::string Text(int column) const {
     const auto* p = sqlite3_column_text(statement_.get(), column);
     int n = sqlite3_column_bytes(statement_.get(), column);
@@ -646,7 +660,12 @@ Result<std::map<uint32_t, uint64_t>> SqliteStateStore::ShardCheckpoints() {
   while (true) {
     CDC_ASSIGN_OR_RETURN(bool row, run.Step());
     if (!row) break;
-    out[static_cast<uint32_t>(run.Int(0))] = FromSql(run.Int(1));
+    std::string key = run.Text(0);
+    CDC_ASSIGN_OR_RETURN(int64_t shard,
+                         run.CheckedInt(0, path_, "shard_checkpoints", key, "shard"));
+    CDC_ASSIGN_OR_RETURN(int64_t next,
+                         run.CheckedInt(1, path_, "shard_checkpoints", key, "next_offset"));
+    out[static_cast<uint32_t>(shard)] = FromSql(next);
   }
   return out;
 }
@@ -657,12 +676,21 @@ Result<std::map<std::string, TargetMark>> SqliteStateStore::TargetMarks() {
   while (true) {
     CDC_ASSIGN_OR_RETURN(bool row, run.Step());
     if (!row) break;
-    TargetMark& mark = out[run.Text(0)];
+    std::string target = run.Text(0);
+    TargetMark& mark = out[target];
     mark.cursor = run.Text(1);
-    mark.delivered = FromSql(run.Int(2));
-    mark.dead_lettered = FromSql(run.Int(3));
+    CDC_ASSIGN_OR_RETURN(int64_t delivered,
+                         run.CheckedInt(2, path_, "target_marks", target, "delivered"));
+    CDC_ASSIGN_OR_RETURN(int64_t dead_lettered,
+                         run.CheckedInt(3, path_, "target_marks", target, "dead_lettered"));
+    mark.delivered = FromSql(delivered);
+    mark.dead_lettered = FromSql(dead_lettered);
     if (sqlite3_column_type(select_marks_.get(), 4) != SQLITE_NULL) {
-      mark.shard_next[static_cast<uint32_t>(run.Int(4))] = FromSql(run.Int(5));
+      CDC_ASSIGN_OR_RETURN(int64_t shard,
+                           run.CheckedInt(4, path_, "target_shard_next", target, "shard"));
+      CDC_ASSIGN_OR_RETURN(int64_t next,
+                           run.CheckedInt(5, path_, "target_shard_next", target, "next_offset"));
+      mark.shard_next[static_cast<uint32_t>(shard)] = FromSql(next);
     }
   }
   return out;

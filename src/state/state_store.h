@@ -1,7 +1,8 @@
 // The state store (the DynamoDB counterpart): source position, per-shard checkpoints, per-target
 // delivery marks, dedupe keys with expiry, and the lease that makes one process the owner of a
-// data dir. The runtime opens the configured store with OpenStateStore and sees only this
-// interface; the embedded implementation is SQLite in WAL mode (sqlite_state_store.h).
+// data dir. The runtime opens the configured store with OpenStateStore (through its kind,
+// `state.type`) and sees only this interface; the embedded implementation is SQLite in WAL mode
+// (sqlite_state_store.h).
 //
 // Thread-safety: a StateStore is used by one thread at a time.
 #pragma once
@@ -74,5 +75,7 @@ Result<std::unique_ptr<StateStore>> OpenStateStore(const StateConfig& config,
                                                    const std::string& owner, int64_t now_micros);
 // Opens read-only without taking the lease (for `status` while `run` is running).
 Result<std::unique_ptr<StateStore>> OpenStateStoreReadOnly(const StateConfig& config);
+// What and where the configured store is, for logs and status (no secrets).
+std::string DescribeStateStore(const StateConfig& config);
 
 }  // namespace cdc::state

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/position.h"
 #include "base/status.h"
@@ -25,6 +26,8 @@ inline constexpr uint32_t kMaxPayloadBytes = 64u << 20;
 inline constexpr uint32_t kFormatVersion = 1;
 inline constexpr std::string_view kMetaFileName = "stream.meta";
 inline constexpr std::string_view kLockFileName = "LOCK";
+// Per shard, the end of what was synced (and so may have been acknowledged to the source).
+inline constexpr std::string_view kSyncedFileName = "synced";
 
 struct RecordHeader {
   uint32_t length = 0;
@@ -61,6 +64,12 @@ struct TailScan {
 // record followed by a valid one, or a record with a wrong offset, is a Corruption error naming
 // `path` and the byte position.
 Result<TailScan> ScanSegment(std::string_view data, const std::string& path, uint64_t first_offset);
+
+// The `synced` file: one fixed-width line per shard with the offset after its last synced record,
+// then a CRC-32C of those lines, so that it is rewritten in place with one write of the same
+// length. Parse returns Corruption (naming `path`) for anything else.
+std::string EncodeSynced(const std::vector<uint64_t>& ends);
+Result<std::vector<uint64_t>> ParseSynced(std::string_view content, const std::string& path);
 
 // Kinesis hash-key ranges: the shard whose range holds `hash` in a new stream of `shard_count`.
 ShardId ShardForHash(Uint128 hash, uint32_t shard_count);

@@ -270,7 +270,12 @@ class ShardReaderImpl final : public ShardReader {
     return static_cast<size_t>(buf_start_ + buf_len_ - pos_);
   }
   Status Corrupt(const std::string& what) const {
-    return Corruption(fmt::format("{}: {}; the segment is corrupt", path_, what)).set_data_loss();
+    return Corruption(fmt::format("{}: {}; the segment is corrupt and records from offset {} on "
+                                  "cannot be delivered. Nothing was changed: restore the data dir "
+                                  "(stream, state.db and consumer files together) from a backup; "
+                                  "`cdc-pipeline verify-data` lists every damaged file",
+                                  path_, what, next_))
+        .set_data_loss();
   }
 
   const ShardLogImpl& log_;
@@ -299,8 +304,10 @@ class ShardLogImpl final : public ShardLog {
   ShardLogImpl(const ShardLogImpl&) = delete;
   ShardLogImpl& operator=(const ShardLogImpl&) = delete;
 
-  // Lists the segments and recovers the last one (see EmbeddedStream::Open).
-  Status Recover();
+  // Lists the segments and recovers the last one (see EmbeddedStream::Open). Records below
+  // `synced_end` were synced before (the `synced` file): missing or damaged, they are refused,
+  // never cut as a torn tail.
+  Status Recover(uint64_t synced_end);
 
   Result<StreamOffset> Append(uint8_t type, std::string_view payload,
                               int64_t append_micros) override;
@@ -333,6 +340,7 @@ class ShardLogImpl final : public ShardLog {
 
  private:
   Status StartSegment(uint64_t first);
+  Status LostSynced(uint64_t synced_end, const std::string& what, uint64_t have) const;
   Result<int64_t> LastAppendMicros(size_t index);
   void PublishLayout();  // refreshes first_, bytes_ and segment_count_ from segments_ (mu_ held)
 
@@ -366,7 +374,7 @@ class ShardLogImpl final : public ShardLog {
   friend class ShardReaderImpl;
 };
 
-Status ShardLogImpl::Recover() {
+Status ShardLogImpl::Recover(uint64_t synced_end) {
   bool created = false;
   CDC_RETURN_IF_ERROR(MakeDir(dir_, created));
   if (created) {
@@ -396,6 +404,7 @@ Status ShardLogImpl::Recover() {
   }
 
   if (segments.empty()) {
+    if (synced_end > 0) return LostSynced(synced_end, "holds no segment files", 0);
     CDC_RETURN_IF_ERROR(StartSegment(0));
   } else {
     // Only the last segment can hold a torn tail: a segment is fdatasynced before the next one is
@@ -415,6 +424,18 @@ Status ShardLogImpl::Recover() {
       scan = std::move(r).value();
     } else {
       scan.next_offset = last.first;
+    }
+    if (scan.next_offset < synced_end) {
+      std::string what =
+          scan.valid_bytes < last.bytes
+              ? fmt::format("{} ends in a damaged record at byte {} ({}, offset {})", last.path,
+                            scan.valid_bytes, scan.torn_reason, scan.next_offset)
+              : fmt::format("{} is its newest segment and ends at byte {} after offset {}",
+                            last.path, last.bytes, scan.next_offset - 1);
+      if (scan.next_offset == last.first && scan.valid_bytes == last.bytes) {
+        what = fmt::format("{} is its newest segment and is empty", last.path);
+      }
+      return LostSynced(synced_end, what, scan.next_offset);
     }
     if (scan.valid_bytes < last.bytes) {
       uint64_t cut = last.bytes - scan.valid_bytes;
@@ -438,6 +459,21 @@ Status ShardLogImpl::Recover() {
     PublishLayout();
   }
   return Status::Ok();
+}
+
+Status ShardLogImpl::LostSynced(uint64_t synced_end, const std::string& what, uint64_t have) const {
+  return Corruption(
+             fmt::format(
+                 "stream shard {} ({}): {}, but records up to offset {} were synced and "
+                 "acknowledged to the source (the stream's synced file says so): offsets {} to "
+                 "{} are missing or damaged, and the source will not send them again. Nothing "
+                 "was changed. Restore the data dir (stream, state.db and consumer files "
+                 "together) from a backup; or, to go on without those {} changes, move '{}/{}' "
+                 "away and start again (the damaged tail is then cut). `cdc-pipeline "
+                 "verify-data` lists every damaged file",
+                 id_.value(), dir_, what, synced_end - 1, have, synced_end - 1, synced_end - have,
+                 dir_.substr(0, dir_.rfind('/')), internal::kSyncedFileName))
+      .set_data_loss();
 }
 
 Status ShardLogImpl::StartSegment(uint64_t first) {
@@ -580,23 +616,17 @@ Result<std::unique_ptr<ShardReader>> ShardLogImpl::OpenReader(StreamOffset from)
 Result<int64_t> ShardLogImpl::LastAppendMicros(size_t index) {
   Segment& seg = segments_[index];
   if (seg.last_append_micros) return *seg.last_append_micros;
-  // A segment of an earlier run: read it once (this also checks its records).
-  uint64_t end = segments_[index + 1].first;
-  ShardReaderImpl reader(*this, seg.first, seg.path, seg.first);
-  std::optional<int64_t> last;
-  for (uint64_t expected = seg.first; expected < end; ++expected) {
-    CDC_ASSIGN_OR_RETURN(std::optional<Record> rec, reader.Next());
-    if (!rec) break;
-    last = rec->append_micros;
+  // A segment of an earlier run: its modification time is when its last record was written.
+  // Retention never reads what it deletes (a damaged segment that was fully delivered must not
+  // stop the pipeline).
+  struct stat st;
+  if (::stat(seg.path.c_str(), &st) != 0) {
+    return ErrnoError("cannot stat segment '" + seg.path + "'", errno);
   }
-  if (!last) {
-    return Corruption(fmt::format("{}: holds no records, but the next segment starts at offset {}",
-                                  seg.path, end))
-        .set_data_loss();
-  }
+  int64_t micros = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000 + st.st_mtim.tv_nsec / 1000;
   std::lock_guard<std::mutex> lock(mu_);
-  seg.last_append_micros = last;
-  return *last;
+  seg.last_append_micros = micros;
+  return micros;
 }
 
 Status ShardLogImpl::ApplyRetention(StreamOffset checkpoint, int64_t now_micros) {
@@ -923,18 +953,68 @@ class EmbeddedStreamImpl final : public EmbeddedStream {
         notifier_(std::make_shared<Notifier>()) {}
   ~EmbeddedStreamImpl() override {
     shards_.clear();
+    if (synced_fd_ >= 0) ::close(synced_fd_);
     if (lock_fd_ >= 0) ::close(lock_fd_);
   }
   EmbeddedStreamImpl(const EmbeddedStreamImpl&) = delete;
   EmbeddedStreamImpl& operator=(const EmbeddedStreamImpl&) = delete;
 
   Status OpenShards(uint32_t count) {
+    std::vector<uint64_t> synced(count, 0);
+    if (options_.record_synced_ends) {
+      CDC_ASSIGN_OR_RETURN(synced, OpenSynced(count));
+    }
     for (uint32_t i = 0; i < count; ++i) {
       auto shard = std::make_unique<ShardLogImpl>(dir_ + "/" + internal::ShardDirName(ShardId(i)),
                                                   ShardId(i), options_, notifier_);
-      CDC_RETURN_IF_ERROR(shard->Recover());
+      CDC_RETURN_IF_ERROR(shard->Recover(synced[i]));
       shards_.push_back(std::move(shard));
     }
+    if (options_.record_synced_ends) CDC_RETURN_IF_ERROR(WriteSynced());
+    return Status::Ok();
+  }
+
+  // Reads the `synced` file (all zeros when there is none yet) and keeps it open for writing.
+  Result<std::vector<uint64_t>> OpenSynced(uint32_t count) {
+    std::string path = dir_ + "/" + std::string(internal::kSyncedFileName);
+    std::vector<uint64_t> ends(count, 0);
+    struct stat st;
+    bool exists = ::stat(path.c_str(), &st) == 0;
+    if (exists) {
+      CDC_ASSIGN_OR_RETURN(std::string content, ReadSmallFile(path));
+      CDC_ASSIGN_OR_RETURN(ends, internal::ParseSynced(content, path));
+      if (ends.size() != count) {
+        return Corruption(fmt::format("{}: records {} shards, the stream has {}; move it away if "
+                                      "the stream is otherwise intact",
+                                      path, ends.size(), count))
+            .set_data_loss();
+      }
+    }
+    synced_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (synced_fd_ < 0) return ErrnoError("cannot open '" + path + "'", errno);
+    if (!exists) CDC_RETURN_IF_ERROR(SyncDir(dir_));
+    return ends;
+  }
+
+  // Records every shard's durable end in the `synced` file, in place, and fdatasyncs it.
+  Status WriteSynced() {
+    std::vector<uint64_t> ends;
+    for (const auto& shard : shards_) ends.push_back(shard->durable_end_value());
+    if (ends == synced_) return Status::Ok();
+    std::string content = internal::EncodeSynced(ends);
+    std::string path = dir_ + "/" + std::string(internal::kSyncedFileName);
+    size_t done = 0;
+    while (done < content.size()) {
+      ssize_t n = ::pwrite(synced_fd_, content.data() + done, content.size() - done,
+                           static_cast<off_t>(done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoError("cannot write '" + path + "'", errno);
+      }
+      done += static_cast<size_t>(n);
+    }
+    if (::fdatasync(synced_fd_) != 0) return ErrnoError("cannot fdatasync '" + path + "'", errno);
+    synced_ = std::move(ends);
     return Status::Ok();
   }
 
@@ -949,6 +1029,9 @@ class EmbeddedStreamImpl final : public EmbeddedStream {
   }
 
   const std::string& name() const override { return dir_; }
+  std::string ShardLocation(ShardId shard) const override {
+    return dir_ + "/" + internal::ShardDirName(shard);
+  }
 
   Result<StreamOffset> Append(ShardId shard, uint8_t type, std::string_view payload,
                               int64_t append_micros) override {
@@ -966,7 +1049,8 @@ class EmbeddedStreamImpl final : public EmbeddedStream {
   ShardStats stats(ShardId shard) const override { return this->shard(shard).stats(); }
 
   Status TruncateTo(ShardId shard, StreamOffset offset) override {
-    return this->shard(shard).TruncateTo(offset);
+    CDC_RETURN_IF_ERROR(this->shard(shard).TruncateTo(offset));
+    return options_.record_synced_ends ? WriteSynced() : Status::Ok();
   }
 
   Result<std::pair<ShardId, StreamOffset>> Append(std::string_view partition_key, uint8_t type,
@@ -996,6 +1080,8 @@ class EmbeddedStreamImpl final : public EmbeddedStream {
         first_error = s;
       }
     }
+    // The synced ends are durable before Sync returns, so before the source acknowledges.
+    if (synced && first_error.ok() && options_.record_synced_ends) first_error = WriteSynced();
     if (synced) notifier_->Notify();
     return first_error;
   }
@@ -1011,6 +1097,7 @@ class EmbeddedStreamImpl final : public EmbeddedStream {
     if (pending >= options_.fsync_bytes) return true;
     return oldest && std::chrono::steady_clock::now() - *oldest >= options_.fsync_interval;
   }
+  std::chrono::milliseconds sync_interval() const override { return options_.fsync_interval; }
 
   void WaitForData(const std::vector<StreamOffset>& seen,
                    std::chrono::milliseconds timeout) const override {
@@ -1031,7 +1118,9 @@ class EmbeddedStreamImpl final : public EmbeddedStream {
   int lock_fd_;
   std::shared_ptr<Notifier> notifier_;
   std::vector<std::unique_ptr<ShardLogImpl>> shards_;
-  ParallelJobs sync_jobs_;  // idle between syncs: Sync runs on the appending thread only
+  int synced_fd_ = -1;            // the `synced` file, when options_.record_synced_ends
+  std::vector<uint64_t> synced_;  // what it holds
+  ParallelJobs sync_jobs_;        // idle between syncs: Sync runs on the appending thread only
 };
 
 }  // namespace

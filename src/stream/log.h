@@ -36,6 +36,10 @@ struct LogOptions {
   // (then checkpointed segments are deleted right away).
   std::chrono::seconds retention_age{0};
   uint64_t retention_bytes = 0;
+  // Keeps the `synced` file: after every group sync, each shard's synced end, fsynced before
+  // Sync returns (so before anything is acknowledged to the source). Open then refuses a shard
+  // whose records below that end are missing or damaged, instead of cutting them as a torn tail.
+  bool record_synced_ends = false;
 };
 
 class ShardLog {

@@ -1,6 +1,7 @@
 // The record layout and the scan of a shard's last segment (docs/log-format.md).
 #include <fmt/core.h>
 
+#include <charconv>
 #include <cstring>
 
 #include "stream/internal.h"
@@ -142,6 +143,53 @@ Result<TailScan> ScanSegment(std::string_view data, const std::string& path,
   }
   scan.valid_bytes = pos;
   return scan;
+}
+
+std::string EncodeSynced(const std::vector<uint64_t>& ends) {
+  std::string out = "cdc-pipeline synced\n";
+  for (size_t i = 0; i < ends.size(); ++i) out += fmt::format("shard {:04} {:020}\n", i, ends[i]);
+  out += fmt::format("crc {:08x}\n", Crc32c(out));
+  return out;
+}
+
+Result<std::vector<uint64_t>> ParseSynced(std::string_view content, const std::string& path) {
+  auto bad = [&](std::string_view what) -> Status {
+    return Corruption(fmt::format("{}: {}; this file records how far each shard was synced and "
+                                  "acknowledged to the source. If the stream is otherwise intact, "
+                                  "move it away (the check starts again from the next sync)",
+                                  path, what))
+        .set_data_loss();
+  };
+  constexpr std::string_view kMagic = "cdc-pipeline synced\n";
+  if (content.substr(0, kMagic.size()) != kMagic) return bad("not a synced-ends file");
+  size_t crc_at = content.rfind("crc ");
+  if (crc_at == std::string_view::npos || crc_at < kMagic.size() || content.back() != '\n' ||
+      content[crc_at - 1] != '\n') {
+    return bad("the checksum line is missing");
+  }
+  uint32_t crc = 0;
+  std::string_view crc_text = content.substr(crc_at + 4, content.size() - crc_at - 5);
+  auto [cp, cec] = std::from_chars(crc_text.data(), crc_text.data() + crc_text.size(), crc, 16);
+  if (cec != std::errc() || cp != crc_text.data() + crc_text.size() ||
+      crc != Crc32c(content.substr(0, crc_at))) {
+    return bad("checksum mismatch");
+  }
+  std::vector<uint64_t> ends;
+  std::string_view lines = content.substr(kMagic.size(), crc_at - kMagic.size());
+  constexpr size_t kLine = 6 + 4 + 1 + 20 + 1;  // "shard NNNN <20 digits>\n"
+  if (lines.size() % kLine != 0) return bad("malformed shard line");
+  for (size_t at = 0; at < lines.size(); at += kLine) {
+    std::string_view line = lines.substr(at, kLine);
+    uint64_t shard = 0, end = 0;
+    auto [p1, e1] = std::from_chars(line.data() + 6, line.data() + 10, shard);
+    auto [p2, e2] = std::from_chars(line.data() + 11, line.data() + 31, end);
+    if (line.substr(0, 6) != "shard " || e1 != std::errc() || p1 != line.data() + 10 ||
+        e2 != std::errc() || p2 != line.data() + 31 || shard != ends.size()) {
+      return bad("malformed shard line");
+    }
+    ends.push_back(end);
+  }
+  return ends;
 }
 
 }  // namespace cdc::stream::internal

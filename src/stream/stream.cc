@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "config/config.h"
+#include "stream/embedded_stream.h"
 #include "stream/log.h"
 
 namespace cdc::stream {
@@ -42,16 +43,15 @@ Result<std::unique_ptr<Stream>> OpenLocalStream(const std::string& dir, uint32_t
 
 Result<std::unique_ptr<Stream>> OpenStream(const StreamConfig& config,
                                            const std::string& data_dir) {
-  LogOptions options;
-  options.segment_bytes = static_cast<uint64_t>(config.segment_bytes);
-  options.fsync_bytes = static_cast<uint64_t>(config.fsync_bytes);
-  options.fsync_interval = std::chrono::milliseconds(config.fsync_interval_ms);
-  options.retention_age = std::chrono::hours(config.retention_hours);
-  options.retention_bytes = static_cast<uint64_t>(config.retention_bytes);
-  CDC_ASSIGN_OR_RETURN(
-      auto stream,
-      EmbeddedStream::Open(data_dir + "/stream", static_cast<uint32_t>(config.shards), options));
-  return std::unique_ptr<Stream>(std::move(stream));
+  if (config.kind != nullptr) return config.kind->open(config, data_dir);
+  return OpenEmbeddedStream(config, data_dir);
+}
+
+std::string DescribeStream(const StreamConfig& config, const std::string& data_dir) {
+  if (config.kind != nullptr && config.kind->describe != nullptr) {
+    return config.kind->describe(config, data_dir);
+  }
+  return config.type + " stream";
 }
 
 }  // namespace cdc::stream

@@ -67,6 +67,10 @@ class Stream {
   virtual uint32_t shard_count() const = 0;
   // Where the stream is, for logs (the embedded log: its directory).
   virtual const std::string& name() const = 0;
+  // Where one shard is, for messages (the embedded log: the shard's directory).
+  virtual std::string ShardLocation(ShardId shard) const {
+    return name() + " shard " + std::to_string(shard.value());
+  }
 
   // Buffers a record for `shard` and returns its offset; it becomes durable (and visible to
   // readers) with the next Sync. Records not synced when the stream is destroyed are dropped.
@@ -80,6 +84,8 @@ class Stream {
   virtual Status Sync() = 0;
   // Whether the group-sync thresholds (bytes or interval) were reached.
   virtual bool SyncDue() const = 0;
+  // The longest a record waits for its group sync (how often an idle appender checks SyncDue).
+  virtual std::chrono::milliseconds sync_interval() const = 0;
 
   // A reader of `shard` from `from` (which must be >= stats(shard).first, else NotFound, and
   // <= stats(shard).next). Any thread may open readers, also while the appender appends.
@@ -114,10 +120,13 @@ using RecordProbe = std::function<Result<std::optional<std::string>>(const Recor
 Result<std::optional<std::string>> FindLast(const Stream& stream, ShardId shard,
                                             const RecordProbe& probe);
 
-// Opens (creating) the stream `config` describes under `data_dir`: the embedded log in
-// <data_dir>/stream. Opening a stream created with another shard count is an error that says
-// both counts; a stream another process has open is refused.
+// Opens (creating) the stream `config` describes, through its kind (`stream.type`; a config not
+// made by the loader gets the embedded log with its defaults in <data_dir>/stream). Opening a
+// stream created with another shard count is an error that says both counts; a stream another
+// process has open is refused.
 Result<std::unique_ptr<Stream>> OpenStream(const StreamConfig& config, const std::string& data_dir);
+// What and where the configured stream is, for logs and status (no secrets).
+std::string DescribeStream(const StreamConfig& config, const std::string& data_dir);
 
 // A stream that stays in a local directory whatever stream the pipeline runs on: the archives
 // (src/archive) are one-shard streams of this kind. Group sync happens only on Sync.
@@ -128,5 +137,30 @@ struct LocalStreamOptions {
 };
 Result<std::unique_ptr<Stream>> OpenLocalStream(const std::string& dir, uint32_t shards,
                                                 LocalStreamOptions options);
+
+// What CheckStream found: read-only, nothing is changed, no lock is taken.
+struct StreamDamage {
+  std::string file;        // the segment (or other file) concerned
+  uint64_t first = 0;      // offsets [first, last] are affected ...
+  uint64_t last = 0;       // ... (last == UINT64_MAX: up to the end of the shard)
+  std::string what;        // what is wrong, with byte positions
+  bool torn_tail = false;  // an unsynced torn tail after the synced end: `run` cuts it, harmless
+};
+struct ShardCheck {
+  std::string location;         // the shard's directory
+  uint64_t first = 0, end = 0;  // oldest offset stored, offset after the last valid record
+  uint32_t segments = 0;
+  std::optional<uint64_t> synced_end;  // from the synced file, when there is one
+  std::vector<StreamDamage> damage;
+};
+struct StreamCheck {
+  std::string dir;
+  bool exists = false;                // false: no stream yet (nothing to check)
+  std::vector<std::string> problems;  // stream-wide: metadata or synced file unreadable
+  std::vector<ShardCheck> shards;
+};
+// Reads every segment of the stream `config` describes under `data_dir`, checking every
+// record's length, checksum and offset, the continuity of the segments and the synced ends.
+Result<StreamCheck> CheckStream(const StreamConfig& config, const std::string& data_dir);
 
 }  // namespace cdc::stream

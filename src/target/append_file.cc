@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 
 #include "base/logging.h"
 
@@ -185,6 +186,16 @@ Status AppendFile::CheckWritable(const std::string& path) {
   if (fd < 0) return ErrnoError("cannot open '" + path + "' for appending", errno);
   ::close(fd);
   return Status::Ok();
+}
+
+Result<uint64_t> ParseLengthCursor(std::string_view cursor) {
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(cursor.data(), cursor.data() + cursor.size(), v);
+  if (cursor.empty() || ec != std::errc() || p != cursor.data() + cursor.size()) {
+    return Corruption("the cursor '" + std::string(cursor) + "' is not a byte length")
+        .set_data_loss();
+  }
+  return v;
 }
 
 }  // namespace cdc

@@ -61,4 +61,9 @@ class AppendFile {
 // mkdir -p
 Status MakeDirectories(const std::string& dir);
 
+// A byte-length cursor (the file target's and the dead-letter file's), read back from the state
+// store: only decimal digits that fit a uint64; anything else is Corruption (a target never cuts
+// its file to a length it could not read).
+Result<uint64_t> ParseLengthCursor(std::string_view cursor);
+
 }  // namespace cdc

@@ -1,7 +1,5 @@
 #include "target/dead_letter.h"
 
-#include <charconv>
-
 #include "base/logging.h"
 #include "event/event_json.h"
 #include "event/json_writer.h"
@@ -34,8 +32,7 @@ std::string DeadLetterJson(const DeadLetter& letter, const Clock& clock) {
 }
 
 Status DeadLetterFile::Reconcile(std::string_view cursor) {
-  uint64_t size = 0;
-  std::from_chars(cursor.data(), cursor.data() + cursor.size(), size);
+  CDC_ASSIGN_OR_RETURN(uint64_t size, ParseLengthCursor(cursor));
   CDC_ASSIGN_OR_RETURN(uint64_t before, file_.Size());
   CDC_ASSIGN_OR_RETURN(bool cut, file_.TruncateTo(size));
   if (!cut) {

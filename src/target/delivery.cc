@@ -77,6 +77,7 @@ struct DeliveryRunner::Slot {
   Status fatal;
   std::atomic<uint64_t> delivered{0};
   std::atomic<uint64_t> dead_lettered{0};
+  std::atomic<uint64_t> retries{0};
   std::mt19937_64 rng{std::random_device{}()};
   std::thread worker;
 };
@@ -208,6 +209,7 @@ Status DeliveryRunner::DeliverNow(Slot& slot, const Item& item, const std::atomi
       return outcome.error.WithContext("target '" + target.name() + "' cannot accept events");
     }
     if (outcome.result == Delivery::kFailed) break;
+    ++slot.retries;
     auto waited = std::chrono::steady_clock::now() - first;
     if (attempt >= policy.max_attempts || waited >= policy.max_event_age) break;
     auto wait = Backoff(slot, attempt, waited);
@@ -342,6 +344,7 @@ Status DeliveryRunner::DeliverBatchNow(Slot& slot, const std::vector<const Item*
           if (give_up) {
             CDC_RETURN_IF_ERROR(DeadLetterDelivery(slot, *pending[i], r.error, attempt));
           } else {
+            ++slot.retries;
             again.push_back(pending[i]);
             last_error = r.error;
           }
@@ -443,7 +446,14 @@ std::optional<std::string> DeliveryRunner::Cursor(size_t i) {
 }
 
 TargetStats DeliveryRunner::stats(size_t i) const {
-  return {slots_[i]->delivered.load(), slots_[i]->dead_lettered.load()};
+  return {slots_[i]->delivered.load(), slots_[i]->dead_lettered.load(), slots_[i]->retries.load()};
+}
+
+size_t DeliveryRunner::queue_depth(size_t i) const {
+  const Slot& slot = *slots_[i];
+  if (!slot.target->queued()) return 0;
+  std::lock_guard lock(slot.mu);
+  return slot.queue.size();
 }
 
 void DeliveryRunner::set_stats(size_t i, TargetStats stats) {

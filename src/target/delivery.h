@@ -49,6 +49,7 @@ struct RetryPolicy {
 struct TargetStats {
   uint64_t delivered = 0;
   uint64_t dead_lettered = 0;
+  uint64_t retries = 0;  // attempts answered Retry (this process only; not checkpointed)
 };
 
 // A rule target as the runner sees it: the target, the rule, and where its dead letters go.
@@ -101,7 +102,10 @@ class DeliveryRunner {
   size_t size() const { return targets_.size(); }
   Target& target(size_t i) { return *targets_[i]; }
   bool queued(size_t i) const { return targets_[i]->queued(); }
+  // Thread-safe (atomics), like queue_depth and dead_letter_count: metrics read them.
   TargetStats stats(size_t i) const;
+  // Events queued for a queued target (0 for inline targets).
+  size_t queue_depth(size_t i) const;
   // Counts carried over from the last checkpoint (so they survive restarts).
   void set_stats(size_t i, TargetStats stats);
   // The dead-letter file, for the delivery thread's own (processing) dead letters.

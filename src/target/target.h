@@ -108,6 +108,7 @@ class Target {
   virtual std::optional<std::string> Cursor() const { return std::nullopt; }
   // On start: go back to `cursor`, dropping what was written after it (it will be delivered
   // again). Only called with a cursor this target returned.
+  // A cursor that cannot be read is Corruption, and nothing is cut (ParseLengthCursor).
   virtual Status Reconcile(const std::string& cursor) {
     (void)cursor;
     return Status::Ok();

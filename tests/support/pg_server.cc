@@ -261,6 +261,22 @@ Result<std::string> PgServer::QueryValue(std::string_view sql, std::string_view 
   return rows[0][0].value_or("");
 }
 
+Status PgServer::WriteDataFile(std::string_view name, std::string_view content, int mode) const {
+  std::string path = data_dir_ + "/" + std::string(name);
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << content;
+    if (!out) return IoError("cannot write " + path);
+  }
+  CDC_ASSIGN_OR_RETURN(RunAs as, ResolveRunAs());
+  if (as.switch_user && chown(path.c_str(), as.uid, as.gid) != 0) {
+    return ErrnoError("chown " + path, errno);
+  }
+  if (chmod(path.c_str(), static_cast<mode_t>(mode)) != 0)
+    return ErrnoError("chmod " + path, errno);
+  return Status::Ok();
+}
+
 std::string PgServer::LogTail(size_t max_bytes) const {
   return ReadFileTail(dir_ + "/server.log", max_bytes);
 }

@@ -60,6 +60,11 @@ class PgServer {
   // Immediate shutdown; the data dir stays until destruction.
   Status Stop();
 
+  // Writes `content` to `name` in the server's data directory (e.g. pg_hba.conf, server.crt,
+  // server.key), owned by the server's OS user with `mode`; read by the server at the next
+  // Restart.
+  Status WriteDataFile(std::string_view name, std::string_view content, int mode = 0600) const;
+
   // The last `max_bytes` of the server log, for failure messages.
   std::string LogTail(size_t max_bytes = 4000) const;
 

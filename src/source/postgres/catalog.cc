@@ -273,17 +273,17 @@ Status CheckSlotUsable(const PgSlotInfo& slot, std::string_view database) {
                " was invalidated (wal_status = lost): PostgreSQL removed WAL it still needed, so "
                "changes after its confirmed position " +
                slot.confirmed_flush.ToString() +
-               " are lost. To resnapshot, drop the slot (SELECT pg_drop_replication_slot('" +
-               slot.name +
-               "')) and run with snapshot: initial; raise max_slot_wal_keep_size to avoid this")
+               " are lost. To accept the gap and snapshot again, run `cdc-pipeline run "
+               "--resnapshot`; raise max_slot_wal_keep_size to avoid this")
         .set_data_loss();
   }
   if (slot.active) {
     return Unavailable("replication slot " + name + " is active for PID " +
                        std::to_string(slot.active_pid) +
-                       ": another process (another cdc-pipeline or pg_recvlogical) is streaming "
-                       "from it; stop that process (SELECT pg_terminate_backend(" +
-                       std::to_string(slot.active_pid) + ")) or configure another slot name");
+                       " (a walsender; pg_stat_replication shows its client): another client is "
+                       "streaming from it. If that is a `cdc-pipeline run` of another data dir, "
+                       "give each pipeline its own `slot`; if it is a leftover client such as "
+                       "pg_recvlogical, stop that client; then try again");
   }
   return Status::Ok();
 }

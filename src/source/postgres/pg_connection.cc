@@ -5,20 +5,13 @@
 #include <utility>
 
 #include "base/logging.h"
+#include "base/scrub.h"
+#include "source/postgres/pg_errors.h"
 
 namespace cdc::pg {
 namespace {
 
 PGconn* Conn(void* p) { return static_cast<PGconn*>(p); }
-
-std::string TrimNewlines(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-bool Contains(std::string_view haystack, std::string_view needle) {
-  return haystack.find(needle) != std::string_view::npos;
-}
 
 StatusCode CodeForSqlState(std::string_view state) {
   if (state.size() != 5) return StatusCode::kInternal;
@@ -65,7 +58,7 @@ Status ResultError(void* conn, void* result, std::string_view what) {
   const char* primary = res != nullptr ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
   if (state == nullptr || primary == nullptr) {
     // No server error: the connection itself failed (or the result was not what was expected).
-    std::string text = conn != nullptr ? TrimNewlines(PQerrorMessage(Conn(conn))) : "";
+    std::string text = LibpqErrorText(conn);
     if (text.empty() && res != nullptr) {
       text = std::string("unexpected result status ") + PQresStatus(PQresultStatus(res));
       return Internal(std::string(what) + ": " + text);
@@ -83,34 +76,20 @@ Status ResultError(void* conn, void* result, std::string_view what) {
   return Status(CodeForSqlState(state), std::move(message));
 }
 
-Status ConnectError(std::string_view libpq_message) {
-  std::string text = TrimNewlines(std::string(libpq_message));
-  if (Contains(text, "replication role") || Contains(text, "REPLICATION attribute") ||
-      Contains(text, "permission denied to start WAL sender")) {
-    return FailedPrecondition(
-        "the PostgreSQL role lacks the REPLICATION privilege needed for logical replication: "
-        "run ALTER ROLE <role> REPLICATION as a superuser (PostgreSQL said: " +
-        text + ")");
-  }
-  if (Contains(text, "password authentication failed") || Contains(text, "no pg_hba.conf entry") ||
-      Contains(text, "authentication")) {
-    return FailedPrecondition("cannot authenticate to PostgreSQL: " + text);
-  }
-  if (Contains(text, "does not exist")) return NotFound("cannot connect to PostgreSQL: " + text);
-  return Unavailable("cannot connect to PostgreSQL: " + text);
-}
-
 }  // namespace internal
 
 Result<std::unique_ptr<PgConnection>> PgConnection::Connect(std::string_view dsn,
                                                             const PgConnectOptions& options) {
+  // libpq quotes parts of a DSN it cannot parse (even the password alone): every message about
+  // this DSN is scrubbed of its password from here on.
+  RegisterDsnSecrets(dsn);
   char* parse_error = nullptr;
   std::string dsn_text(dsn);
   PQconninfoOption* parsed = PQconninfoParse(dsn_text.c_str(), &parse_error);
   if (parsed == nullptr) {
-    std::string why = parse_error != nullptr ? TrimNewlines(parse_error) : "out of memory";
+    std::string why = parse_error != nullptr ? parse_error : "out of memory";
     PQfreemem(parse_error);
-    return InvalidArgument("invalid PostgreSQL connection string: " + why);
+    return ConnectionStringError(why);
   }
   std::vector<std::string> keys, values;
   std::string session_options;
@@ -122,7 +101,7 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(std::string_view dsn
       session_options = o->val;
       continue;
     }
-    if (key == "replication") continue;
+    if (key == "replication" || key == "client_encoding") continue;
     if (key == "application_name") has_app_name = true;
     keys.emplace_back(key);
     values.emplace_back(o->val);
@@ -140,6 +119,10 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(std::string_view dsn
     keys.emplace_back("replication");
     values.push_back(options.replication);
   }
+  // Values are decoded as UTF-8 whatever the database's encoding: PostgreSQL converts them (also
+  // in pgoutput's messages, which follow the walsender's client_encoding).
+  keys.emplace_back("client_encoding");
+  values.emplace_back("UTF8");
   if (!has_app_name) {
     keys.emplace_back("application_name");
     values.emplace_back("cdc-pipeline");
@@ -154,7 +137,7 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(std::string_view dsn
   PGconn* conn = PQconnectdbParams(kw.data(), vals.data(), 0);
   if (conn == nullptr) return ResourceExhausted("libpq could not allocate a connection");
   if (PQstatus(conn) != CONNECTION_OK) {
-    Status s = internal::ConnectError(PQerrorMessage(conn));
+    Status s = ConnectError(PQerrorMessage(conn));
     PQfinish(conn);
     return s;
   }

@@ -2,8 +2,10 @@
 // publications and replica identity, snapshot reads). libpq stays out of this header.
 //
 // Errors carry PostgreSQL's primary message and SQLSTATE, never DETAIL lines (which can quote row
-// values). Codes: connection failures are Unavailable; privilege errors and wrong server state
-// are FailedPrecondition; missing objects are NotFound.
+// values), and never a password (libpq's texts are scrubbed, pg_errors.h). The session always
+// uses client_encoding UTF8. Codes: connection failures are classified by pg_errors.h (permanent
+// ones such as a wrong password are FailedPrecondition, the rest Unavailable); privilege errors and
+// wrong server state are FailedPrecondition; missing objects are NotFound.
 //
 // Thread-safety: one connection per thread.
 #pragma once
@@ -72,8 +74,6 @@ class PgConnection {
 namespace internal {
 // Builds a Status from a failed PGresult* (or the connection's error when result is null).
 Status ResultError(void* conn, void* result, std::string_view what);
-// Classifies libpq's connection-failure text into a Status with an actionable message.
-Status ConnectError(std::string_view libpq_message);
 }  // namespace internal
 
 }  // namespace cdc::pg

@@ -1,11 +1,14 @@
 #include "source/postgres/postgres_source.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <thread>
 
 #include "base/logging.h"
@@ -32,6 +35,7 @@ PostgresSourceOptions OptionsFromConfig(const Config& config) {
   o.reconnect_max_backoff =
       std::chrono::milliseconds(std::max<int64_t>(100, s.reconnect_max_backoff_ms));
   o.state_dir = config.pipeline.data_dir;
+  o.resnapshot_on_gap = s.on_position_gap == "resnapshot";
   for (const auto& t : config.tables) {
     PgTableRequirement req;
     req.table.schema = t.schema;
@@ -77,6 +81,13 @@ Status PostgresSource::CheckHealth() {
   CDC_RETURN_IF_ERROR(CheckServer(*conn));
   CDC_RETURN_IF_ERROR(CheckTables(*conn, options_.tables));
   CDC_ASSIGN_OR_RETURN(auto slot, InspectSlot(*conn, options_.slot));
+  if (slot && slot->active) {
+    // Held by this pipeline's own `run` (the walsender it recorded in the data dir): healthy.
+    std::ifstream in(WalsenderPath());
+    int pid = 0;
+    if (in >> pid && pid == slot->active_pid) return Status::Ok();
+  }
+  CDC_RETURN_IF_ERROR(CheckPositionGap(slot));
   if (slot) CDC_RETURN_IF_ERROR(CheckSlotUsable(*slot, conn->database()));
   return Status::Ok();
 }
@@ -100,6 +111,35 @@ Status CheckWatermarksSupported(PgConnection& conn) {
       "another way");
 }
 
+// Replaces `path` with `text`, synced (file and directory), so it survives a crash.
+Status WriteSynced(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return IoError("cannot write '" + tmp + "'");
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  ok = ::close(fd) == 0 && ok;
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    return IoError("cannot write or sync '" + path + "'");
+  }
+  std::string dir = path.substr(0, path.find_last_of('/') + 1);
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ok = ::fsync(dfd) == 0;
+    ::close(dfd);
+    if (!ok) return IoError("cannot sync the directory of '" + path + "'");
+  }
+  return Status::Ok();
+}
+
+// The LSN in a file SaveAcknowledged wrote; nullopt when there is none.
+std::optional<Lsn> ReadAcknowledged(const std::string& path) {
+  std::ifstream in(path);
+  std::string text;
+  if (!(in >> text)) return std::nullopt;
+  return Lsn::Parse(text);
+}
+
 }  // namespace
 
 std::string PostgresSource::ProgressPath() const {
@@ -110,7 +150,10 @@ Status PostgresSource::Prepare() {
   CDC_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(options_.dsn));
   CDC_RETURN_IF_ERROR(PrepareCapture(*conn, options_.publication, options_.tables));
   CDC_ASSIGN_OR_RETURN(auto slot, InspectSlot(*conn, options_.slot));
-  if (slot) CDC_RETURN_IF_ERROR(CheckSlotUsable(*slot, conn->database()));
+  // An invalidated slot is a position gap: Run reports it (or accepts it).
+  if (slot && slot->wal_status != "lost") {
+    CDC_RETURN_IF_ERROR(CheckSlotUsable(*slot, conn->database()));
+  }
   if (!options_.initial_snapshot) return Status::Ok();
   CDC_ASSIGN_OR_RETURN(auto progress, ReadSnapshotProgress(ProgressPath()));
   if (FileExists(MarkerPath())) {
@@ -132,8 +175,108 @@ Status PostgresSource::Prepare() {
   return Status::Ok();
 }
 
-Status PostgresSource::CreateSlot(Lsn& start) {
-  if (options_.initial_snapshot) {
+std::string PostgresSource::PositionPath() const {
+  return options_.state_dir + "/postgres-slot-" + options_.slot + ".position";
+}
+
+std::string PostgresSource::WalsenderPath() const {
+  return options_.state_dir + "/postgres-slot-" + options_.slot + ".walsender";
+}
+
+Status PostgresSource::SaveAcknowledged(Lsn lsn) {
+  if (lsn <= saved_) return Status::Ok();
+  CDC_RETURN_IF_ERROR(WriteSynced(PositionPath(), lsn.ToString() + "\n"));
+  saved_ = lsn;
+  return Status::Ok();
+}
+
+Status PostgresSource::CheckPositionGap(const std::optional<PgSlotInfo>& slot) {
+  const std::string name = QuoteIdentifier(options_.slot);
+  std::optional<Lsn> ours = ReadAcknowledged(PositionPath());
+  std::string what;
+  std::string lost;
+  if (slot && slot->wal_status == "lost") {
+    what = "replication slot " + name +
+           " was invalidated (wal_status = lost): PostgreSQL removed WAL it still needed "
+           "(max_slot_wal_keep_size)";
+    lost = "changes committed after " + (ours ? *ours : slot->confirmed_flush).ToString() +
+           " are lost";
+  } else if (!ours) {
+    return Status::Ok();  // a first start: the slot is created (or was made for us)
+  } else if (!slot) {
+    what = "replication slot " + name +
+           " no longer exists (dropped, or lost in a failover) although this pipeline streamed "
+           "from it";
+    lost = "every change committed after " + ours->ToString() +
+           " is lost (a new slot starts at the server's current position)";
+  } else if (slot->confirmed_flush > *ours) {
+    what = "replication slot " + name + " is at " + slot->confirmed_flush.ToString() +
+           ", ahead of what this pipeline acknowledged (advanced by hand, or shared with another "
+           "client)";
+    lost = "changes committed between " + ours->ToString() + " and " +
+           slot->confirmed_flush.ToString() + " are lost";
+  } else {
+    return Status::Ok();
+  }
+  return FailedPrecondition(
+             "position gap: " + what + "; this pipeline's last acknowledged position is " +
+             (ours ? ours->ToString() : std::string("unknown (no record in the data dir)")) +
+             ", so " + lost +
+             " and would reach no consumer as events. Two ways on: run `cdc-pipeline run "
+             "--resnapshot` (or set source.on_position_gap: resnapshot) to accept the gap: it "
+             "publishes a PositionGap event and snapshots every table again as READ events; or "
+             "restore the slot at or before " +
+             (ours ? ours->ToString() : std::string("the last position")) +
+             " (e.g. from a backup or the old primary) and start `run` again")
+      .set_data_loss();
+}
+
+Status PostgresSource::AcceptPositionGap(PgConnection& conn, const std::optional<PgSlotInfo>& slot,
+                                         const Status& gap, ChangeSink& sink) {
+  log::Warn("accepting a position gap (on_position_gap: resnapshot): {}", gap.message());
+  CDC_ASSIGN_OR_RETURN(PgRows now, conn.Query("SELECT pg_current_wal_lsn()::text AS lsn"));
+  Lsn current = Lsn::Parse(now.Get(0, "lsn").value_or("0/0")).value_or(Lsn());
+  ChangeEvent marker;
+  marker.schema.clear();
+  marker.table.clear();
+  marker.op = Op::kPositionGap;
+  marker.commit_time = SystemClock::Instance().Now();
+  marker.position = ToPosition(PgPosition{current, TxId(0), 0});
+  Row detail;
+  detail.Add("slot", Value::Text(options_.slot));
+  std::optional<Lsn> ours = ReadAcknowledged(PositionPath());
+  detail.Add("lastPosition", ours ? Value::Text(ours->ToString()) : Value::Null());
+  detail.Add("slotPosition", slot ? Value::Text(slot->confirmed_flush.ToString()) : Value::Null());
+  detail.Add("reason", Value::Text(gap.message()));
+  marker.after = std::move(detail);
+  CDC_RETURN_IF_ERROR(sink.OnChange(std::move(marker), RawInput{}));
+  CDC_RETURN_IF_ERROR(sink.MakeDurable());
+  ++gaps_;
+  // The snapshot is owed before the slot and the position go: a crash after this point still
+  // snapshots into the new slot (CreateSlot keeps an unfinished progress).
+  CDC_RETURN_IF_ERROR(WriteSnapshotProgress(ProgressPath(), NewSnapshotProgress()));
+  if (slot) {
+    CDC_RETURN_IF_ERROR(
+        conn.Execute("SELECT pg_drop_replication_slot(" + QuoteLiteral(options_.slot) + ")")
+            .WithContext("dropping the replication slot to snapshot again"));
+  }
+  if (::unlink(PositionPath().c_str()) != 0 && errno != ENOENT) {
+    return IoError("cannot remove '" + PositionPath() + "'");
+  }
+  saved_ = Lsn();
+  return Status::Ok();
+}
+
+Status PostgresSource::CreateSlot(PgConnection& conn, Lsn& start) {
+  // A new slot snapshots with snapshot: initial, and after an accepted position gap (also when
+  // the process died between accepting it and creating the slot: its progress is unfinished).
+  bool snapshot = options_.initial_snapshot || gaps_ > 0;
+  if (!snapshot) {
+    CDC_ASSIGN_OR_RETURN(auto owed, ReadSnapshotProgress(ProgressPath()));
+    snapshot = owed && !owed->done;
+  }
+  if (snapshot) {
+    CDC_RETURN_IF_ERROR(CheckWatermarksSupported(conn));
     CDC_RETURN_IF_ERROR(WriteSnapshotProgress(ProgressPath(), NewSnapshotProgress()));
   } else {
     ::unlink(ProgressPath().c_str());
@@ -162,9 +305,11 @@ Status PostgresSource::Heartbeat() {
 }
 
 Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
-  // An unfinished initial snapshot is read while streaming, from where its progress says.
+  // An unfinished snapshot (initial, or after an accepted position gap) is read while streaming,
+  // from where its progress says. A progress file exists only when a snapshot was begun into
+  // this slot (CreateSlot removes it otherwise).
   std::unique_ptr<ChunkedSnapshot> snapshot;
-  if (options_.initial_snapshot) {
+  {
     CDC_ASSIGN_OR_RETURN(auto progress, ReadSnapshotProgress(ProgressPath()));
     if (progress && !progress->done) {
       ChunkedSnapshotOptions o;
@@ -190,6 +335,12 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
   start_options.status_interval = options_.status_interval;
   start_options.messages = snapshot != nullptr;  // the watermarks
   CDC_RETURN_IF_ERROR(repl->StartReplication(start_options));
+  streamed_ = true;
+  {
+    // Not needed for correctness (health-check only): not synced.
+    std::ofstream out(WalsenderPath(), std::ios::trunc);
+    out << repl->backend_pid() << "\n";
+  }
   log::Info("streaming from slot {} (publication {})", options_.slot, options_.publication);
   PgBegin transaction;  // the last Begin: where a watermark's chunk rows are positioned
 
@@ -246,6 +397,7 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
       Lsn target = std::max(durable_candidate, idle_candidate);
       if (target > acked || reply) {
         acked = std::max(acked, target);
+        CDC_RETURN_IF_ERROR(SaveAcknowledged(acked));
         CDC_RETURN_IF_ERROR(repl->SendStatus(acked, acked, acked, false));
         acked_.store(acked.value());
       }
@@ -260,6 +412,7 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
     CDC_RETURN_IF_ERROR(sink.MakeDurable());
     if (durable_candidate > acked) {
       acked = durable_candidate;
+      CDC_RETURN_IF_ERROR(SaveAcknowledged(acked));
       (void)repl->SendStatus(acked, acked, acked, false);
       acked_.store(acked.value());
     }
@@ -295,14 +448,31 @@ Status PostgresSource::Run(ChangeSink& sink) {
         auto slot = InspectSlot(**conn, options_.slot);
         if (!slot.ok()) {
           s = slot.status();
-        } else if (!slot->has_value()) {
-          s = CreateSlot(start);
+        } else if (Status gap = CheckPositionGap(*slot); !gap.ok()) {
+          // Never a silent new slot: a gap found after streaming started stops the pipeline
+          // whatever the policy (the next start applies it).
+          if (!options_.resnapshot_on_gap || streamed_) return gap;
+          s = AcceptPositionGap(**conn, *slot, gap, sink);
+          if (s.ok()) slot->reset();
+        }
+        if (s.ok() && !slot->has_value()) {
+          s = CreateSlot(**conn, start);
+          // From here on the slot is this pipeline's: losing it is a position gap.
+          if (s.ok()) s = SaveAcknowledged(start);
         }
       }
       if (s.ok()) {
         backoff = options_.reconnect_initial_backoff;
         s = Stream(sink, start);
         if (s.ok()) return Status::Ok();  // stopped
+        // The stream may have ended because the slot was invalidated (PostgreSQL terminates
+        // its walsender): say so rather than what the connection saw.
+        if (auto check = PgConnection::Connect(options_.dsn); check.ok() && !stop_) {
+          auto slot = InspectSlot(**check, options_.slot);
+          if (slot.ok()) {
+            if (Status gap = CheckPositionGap(*slot); !gap.ok()) return gap;
+          }
+        }
       }
     }
     if (stop_) break;

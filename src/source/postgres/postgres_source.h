@@ -45,6 +45,10 @@ struct PostgresSourceOptions {
   std::string state_dir;
   // Show a progress bar on stderr during the snapshot.
   bool progress = true;
+  // On a position gap at start (the slot is gone, invalidated, or ahead of what this pipeline
+  // acknowledged): false = refuse to start; true = accept it, publish a PositionGap event and
+  // snapshot again on a new slot.
+  bool resnapshot_on_gap = false;
 };
 
 // `source` of type postgres as configured (parsed by the kind, register.cc).
@@ -58,6 +62,7 @@ struct PostgresSourceConfig : KindOptions {
   int64_t status_interval_ms = 10000;
   int64_t heartbeat_interval_ms = 0;  // 0 = off
   int64_t reconnect_max_backoff_ms = 30000;
+  std::string on_position_gap = "fail";  // fail | resnapshot
 };
 
 // The options from the config's `source` and `tables` sections.
@@ -73,6 +78,10 @@ class PostgresSource final : public Source {
   Status CheckHealth() override;
   // The slot's confirmed position against the server's current WAL position.
   Result<SourceLag> Lag() override;
+  void AllowPositionGap() override { options_.resnapshot_on_gap = true; }
+
+  // How many position gaps this run accepted (on_position_gap: resnapshot).
+  uint64_t gaps() const { return gaps_.load(); }
 
   // The last flush LSN acknowledged to PostgreSQL.
   Lsn acknowledged() const { return Lsn(acked_.load()); }
@@ -82,17 +91,33 @@ class PostgresSource final : public Source {
   Status Prepare();
   // Creates the missing slot (a new initial snapshot's progress first, so a crash in between
   // cannot leave a new slot whose snapshot is thought done); `start` is its consistent point.
-  Status CreateSlot(Lsn& start);
+  Status CreateSlot(PgConnection& conn, Lsn& start);
   Status Stream(ChangeSink& sink, Lsn start);
   Status Heartbeat();
   // The pre-chunked versions' marker of an unfinished snapshot.
   std::string MarkerPath() const;
   std::string ProgressPath() const;
+  // The position gap check (see docs/operations.md, "Position gaps"): the LSN this pipeline last
+  // acknowledged to the slot is kept in PositionPath(), written and synced before PostgreSQL
+  // is told; on every (re)connect it is compared with the slot.
+  std::string PositionPath() const;
+  Status SaveAcknowledged(Lsn lsn);
+  // Returns the gap as a FailedPrecondition with data_loss, or OK when there is none.
+  Status CheckPositionGap(const std::optional<PgSlotInfo>& slot);
+  // on_position_gap: resnapshot: drops what is left of the slot, publishes the PositionGap event
+  // and forgets the old position, so the slot is created again with a snapshot.
+  Status AcceptPositionGap(PgConnection& conn, const std::optional<PgSlotInfo>& slot,
+                           const Status& gap, ChangeSink& sink);
+  // The walsender pid of the running stream, for health-check (a slot held by this pipeline).
+  std::string WalsenderPath() const;
 
   PostgresSourceOptions options_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> acked_{0};
   std::atomic<uint64_t> reconnects_{0};
+  std::atomic<uint64_t> gaps_{0};
+  Lsn saved_;              // the acknowledged LSN in PositionPath()
+  bool streamed_ = false;  // a stream started in this process: a later gap always stops it
   std::unique_ptr<PgConnection> heartbeat_conn_;
   std::chrono::steady_clock::time_point last_heartbeat_;
 };

@@ -18,6 +18,7 @@ std::shared_ptr<const KindOptions> ParseOptions(OptionsReader& r) {
   r.Int("status_interval_ms", o->status_interval_ms);
   r.Int("heartbeat_interval_ms", o->heartbeat_interval_ms);
   r.Int("reconnect_max_backoff_ms", o->reconnect_max_backoff_ms);
+  r.String("on_position_gap", o->on_position_gap);
   return o;
 }
 
@@ -45,7 +46,8 @@ void RegisterPostgresSource(Registry& registry) {
             FieldType::kString,
             "",
             "libpq connection string or URI of the database, e.g. `${COREDB_DSN}`. A secret: "
-            "never logged.",
+            "its password is removed from every log line and message. The connection always "
+            "uses client_encoding UTF8.",
             {},
             true},
            {"slot", FieldType::kString, "cdc_pipeline", "Logical replication slot name."},
@@ -69,6 +71,16 @@ void RegisterPostgresSource(Registry& registry) {
             "when all traffic is on other databases. 0 = off."},
            {"reconnect_max_backoff_ms", FieldType::kInt, "30000",
             "Upper bound of the exponential backoff between reconnect attempts."},
+           {"on_position_gap",
+            FieldType::kEnum,
+            "fail",
+            "What a start does when the slot no longer holds this pipeline's position (dropped, "
+            "invalidated by `max_slot_wal_keep_size`, or advanced past it), so changes were lost: "
+            "`fail`: refuse to start (exit 1) naming the slot, the position and what was lost; "
+            "`resnapshot`: log a warning, publish a `PositionGap` event and snapshot every table "
+            "again on a new slot (like `run --resnapshot`). A gap while streaming always stops "
+            "the pipeline.",
+            {"fail", "resnapshot"}},
        },
        ParseOptions},
       {.ordered = true,

@@ -8,6 +8,7 @@
 #include <charconv>
 
 #include "base/logging.h"
+#include "source/postgres/pg_errors.h"
 
 namespace cdc::pg {
 namespace {
@@ -151,8 +152,7 @@ Status PgReplicationConnection::SendStatus(Lsn write, Lsn flush, Lsn apply, bool
       EncodeStandbyStatus(write_, flush_, apply_, SystemClock::Instance().Now(), reply_requested);
   if (PQputCopyData(Raw(conn_), msg.data(), static_cast<int>(msg.size())) != 1 ||
       PQflush(Raw(conn_)) != 0) {
-    return Unavailable("sending a standby status update failed: " +
-                       std::string(PQerrorMessage(Raw(conn_))));
+    return Unavailable("sending a standby status update failed: " + LibpqErrorText(conn_->raw()));
   }
   last_status_ = std::chrono::steady_clock::now();
   return Status::Ok();
@@ -224,7 +224,7 @@ Result<std::optional<PgMessage>> PgReplicationConnection::Next(std::chrono::mill
     }
     if (n == -2) {
       streaming_ = false;
-      return Unavailable("replication stream failed: " + std::string(PQerrorMessage(Raw(conn_))));
+      return Unavailable("replication stream failed: " + LibpqErrorText(conn_->raw()));
     }
     // n == 0: nothing buffered; wait for the socket, at most until the deadline or the next
     // periodic status update.
@@ -240,7 +240,7 @@ Result<std::optional<PgMessage>> PgReplicationConnection::Next(std::chrono::mill
     if (rc < 0 && errno != EINTR) return ErrnoError("poll on the replication connection", errno);
     if (rc > 0 && PQconsumeInput(Raw(conn_)) != 1) {
       streaming_ = false;
-      return Unavailable("replication connection lost: " + std::string(PQerrorMessage(Raw(conn_))));
+      return Unavailable("replication connection lost: " + LibpqErrorText(conn_->raw()));
     }
   }
 }
@@ -251,8 +251,7 @@ Status PgReplicationConnection::StopReplication() {
   pending_.clear();
   pending_pos_ = 0;
   if (PQputCopyEnd(Raw(conn_), nullptr) != 1 || PQflush(Raw(conn_)) != 0) {
-    return Unavailable("ending the replication stream failed: " +
-                       std::string(PQerrorMessage(Raw(conn_))));
+    return Unavailable("ending the replication stream failed: " + LibpqErrorText(conn_->raw()));
   }
   // Drain what the server sent before it saw CopyDone.
   while (true) {
@@ -263,8 +262,7 @@ Status PgReplicationConnection::StopReplication() {
       continue;
     }
     if (n == -2) {
-      return Unavailable("ending the replication stream failed: " +
-                         std::string(PQerrorMessage(Raw(conn_))));
+      return Unavailable("ending the replication stream failed: " + LibpqErrorText(conn_->raw()));
     }
     break;
   }

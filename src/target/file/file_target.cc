@@ -40,7 +40,7 @@ class FileTarget final : public Target {
   }
 
   Status Reconcile(const std::string& cursor) override {
-    uint64_t size = std::stoull(cursor);
+    CDC_ASSIGN_OR_RETURN(uint64_t size, ParseLengthCursor(cursor));
     CDC_ASSIGN_OR_RETURN(uint64_t before, file_.Size());
     CDC_ASSIGN_OR_RETURN(bool cut, file_.TruncateTo(size));
     if (!cut) {

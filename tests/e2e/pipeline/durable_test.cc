@@ -157,6 +157,21 @@ TEST(Durable, StatusReportsShardsTargetsAndCountsAfterARun) {
   // The users sample goes to wallboards and analytics: both show what they got, none pending.
   EXPECT_NE(json.out.find("\"analytics\":{\"pending\":0,\"delivered\":"), std::string::npos)
       << json.out;
+  EXPECT_NE(json.out.find("\"checkpoint\":"), std::string::npos) << json.out;
+  EXPECT_EQ(json.out.find("\"lag\":"), json.out.find("\"lag\":0,")) << json.out;
+  EXPECT_NE(text.out.find("(0 behind)"), std::string::npos) << text.out;
+  // The same figures as Prometheus text, as the admin server will serve them.
+  auto prom = testing::RunCli({"status", "--prometheus"}, env);
+  ASSERT_EQ(prom.exit_code, 0) << prom.err;
+  EXPECT_NE(
+      prom.out.find("# TYPE cdc_events_published_total counter\ncdc_events_published_total 21\n"),
+      std::string::npos)
+      << prom.out;
+  EXPECT_NE(prom.out.find("cdc_shard_lag_records{shard=\"3\"} 0\n"), std::string::npos) << prom.out;
+  EXPECT_NE(prom.out.find("cdc_target_pending_records{target=\"analytics\"} 0\n"),
+            std::string::npos)
+      << prom.out;
+  EXPECT_NE(prom.out.find("cdc_pipeline_running 0\n"), std::string::npos) << prom.out;
 }
 
 // SIGTERM gives delivery pipeline.shutdown_timeout_ms; a target stuck for good (here a FIFO
@@ -164,7 +179,9 @@ TEST(Durable, StatusReportsShardsTargetsAndCountsAfterARun) {
 // and nothing is lost: the next start delivers what was not checkpointed.
 TEST(Durable, SigtermExitsWithinTheShutdownTimeoutEvenWithATargetStuck) {
   TempDir dir;
-  WriteConfig(dir, 300);
+  // No checkpoint (which fsyncs the targets, and a FIFO refuses fsync) before the pipe is full,
+  // however slowly a loaded machine runs the source.
+  WriteConfig(dir, 300, "\nstate:\n  checkpoint_interval_ms: 600000\n");
   // 400 user updates: far more than a pipe buffer (64 KiB) of analytics events.
   std::string input = UserUpdates(400, 200);
   testing::WriteFile(dir / "input.jsonl", input);
@@ -197,7 +214,9 @@ TEST(Durable, SigtermExitsWithinTheShutdownTimeoutEvenWithATargetStuck) {
 // input, says so, and holds only about the limit in the stream.
 TEST(Durable, AStalledTargetStopsTheSourceInsteadOfGrowing) {
   TempDir dir;
-  WriteConfig(dir, 200, "\nstream:\n  max_unprocessed_bytes: 262144\n");
+  WriteConfig(dir, 200,
+              "\nstream:\n  max_unprocessed_bytes: 262144\nstate:\n  checkpoint_interval_ms: "
+              "600000\n");
   std::string input = UserUpdates(20000, 300);
   testing::WriteFile(dir / "input.jsonl", input);
   std::filesystem::create_directories(dir / "consumers");

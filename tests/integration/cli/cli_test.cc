@@ -101,6 +101,9 @@ rules:
       Contains(bad.err, dir / "bad.yaml:10:15: rules.r1: target 'missing-target' is not defined"))
       << bad.err;
   EXPECT_TRUE(Contains(bad.err, "2 error(s) in the configuration"));
+  // The verdict is the last line, and it agrees with the exit code.
+  EXPECT_TRUE(Contains(bad.out, dir / "bad.yaml: invalid (2 errors)")) << bad.out;
+  EXPECT_FALSE(Contains(bad.out, ": valid (")) << bad.out;
 
   // An invalid event pattern is listed with the loader's errors (checked once the rest loaded),
   // in line order; a pattern the loader already rejected (an unset ${VAR}) is not listed twice.
@@ -131,6 +134,7 @@ targets:
   EXPECT_LT(pattern, target);
   EXPECT_LT(target, unset);
   EXPECT_TRUE(Contains(patterns.err, "4 error(s) in the configuration")) << patterns.err;
+  EXPECT_TRUE(Contains(patterns.out, "bad-pattern.yaml: invalid (4 errors)")) << patterns.out;
 
   auto absent = RunCli({"validate-config", "--config", dir / "absent.yaml"});
   EXPECT_EQ(absent.exit_code, 1);

@@ -6,6 +6,8 @@
 
 #include <sstream>
 
+#include "metrics/metrics.h"
+#include "metrics/prometheus.h"
 #include "source/json/json_source.h"
 #include "support/test_util.h"
 
@@ -113,6 +115,53 @@ TEST_F(PipelineTest, RoutesCountsAndDeadLetters) {
       std::string::npos)
       << dl[2];
   EXPECT_EQ(dl[0].rfind(R"({"time":"1970-01-01T00:00:00Z")", 0), 0u);
+}
+
+// The live metrics of a durable run agree with the run's own counts and with what reached the
+// consumer files, and every shard ends with nothing left to deliver.
+TEST_F(PipelineTest, MetricsCountWhatTheDurableRunDid) {
+  std::string config = kConfig;
+  config.replace(config.find("stream: {enabled: false}"), 24, "stream: {shards: 3}");
+  auto p = Build(config);
+  ASSERT_TRUE(p);
+  std::string input;
+  for (int i = 0; i < 20; ++i) {
+    input +=
+        R"({"eventType":"INSERT","tableName":"users","timestamp":"2024-01-15T10:30:00Z","after":{"id":)" +
+        std::to_string(i) + R"(,"vip":)" + (i % 4 == 0 ? "true" : "false") + "}}\n";
+  }
+  input +=
+      R"({"eventType":"DELETE","tableName":"users","timestamp":"2024-01-15T10:30:04Z","before":{"id":1}})"
+      "\n";
+  testing::WriteFile(dir_ / "in.jsonl", input);
+  JsonSource source(dir_ / "in.jsonl");
+  ASSERT_TRUE(p->Run(source).ok());
+  const PipelineStats& st = p->stats();
+  metrics::Registry& m = p->metrics();
+  std::string text = metrics::RenderPrometheus(m);  // runs the collectors
+  EXPECT_EQ(m.Value("cdc_changes_read_total"), 21);
+  EXPECT_EQ(m.Value("cdc_events_published_total"), 20);
+  EXPECT_EQ(m.Value("cdc_processing_dead_lettered_total"), 1);  // the DELETE
+  EXPECT_EQ(m.Value("cdc_dead_lettered_total"), 1);
+  EXPECT_EQ(m.Value("cdc_events_published_total"), static_cast<double>(st.published));
+  auto a = ReadLines(dir_ / "a.jsonl");
+  auto b = ReadLines(dir_ / "b.jsonl");
+  EXPECT_EQ(a.size(), 25u);  // every user, and the 5 vips twice
+  EXPECT_EQ(b.size(), 5u);
+  EXPECT_EQ(m.Value("cdc_target_delivered_total", {"a"}), static_cast<double>(a.size()));
+  EXPECT_EQ(m.Value("cdc_target_delivered_total", {"b"}), static_cast<double>(b.size()));
+  double records = 0;
+  for (int shard = 0; shard < 3; ++shard) {
+    metrics::Labels l{std::to_string(shard)};
+    EXPECT_EQ(m.Value("cdc_shard_lag_records", l), 0) << shard;
+    EXPECT_EQ(m.Value("cdc_shard_delivered_offset", l), m.Value("cdc_shard_end_offset", l));
+    records += m.Value("cdc_shard_end_offset", l);
+  }
+  EXPECT_EQ(records, 21);  // 20 changes and the rejected one, each one record
+  EXPECT_NE(text.find("# TYPE cdc_delivery_latency_seconds histogram\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("cdc_delivery_latency_seconds_count 20\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("cdc_target_delivered_total{target=\"a\"} 25\n"), std::string::npos) << text;
 }
 
 TEST_F(PipelineTest, ArrayInput) {

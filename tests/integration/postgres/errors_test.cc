@@ -177,7 +177,7 @@ TEST_F(PgErrorsTest, InvalidatedSlotIsReportedAsDataLoss) {
   EXPECT_EQ(again.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_TRUE(again.status().data_loss());
   EXPECT_CONTAINS(again.status().message(), ("wal_status = lost"));
-  EXPECT_CONTAINS(again.status().message(), ("snapshot: initial"));
+  EXPECT_CONTAINS(again.status().message(), ("run --resnapshot"));
 }
 
 TEST_F(PgErrorsTest, ErrorsDoNotLeakRowValues) {

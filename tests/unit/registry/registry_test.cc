@@ -14,6 +14,8 @@
 #include "event/position_kinds.h"
 #include "runtime/pipeline.h"
 #include "source/source.h"
+#include "state/sqlite_state_store.h"
+#include "stream/stream.h"
 #include "support/config_util.h"
 #include "support/test_util.h"
 #include "target/target.h"
@@ -262,6 +264,117 @@ TEST(Registry, ARemoteTargetThatHoldsPositionsGetsEachEventOnceAfterACrash) {
   }
 }
 
+// A stream kind and a state store kind of the test's own: local logs under `stream.dir` and a
+// SQLite file at `state.file`, counting how often the runtime opens them.
+struct DirOptions : KindOptions {
+  std::string where;
+};
+int g_stream_opens = 0;
+int g_state_opens = 0;
+
+void AddStreamAndStateKinds(Registry& registry) {
+  StreamKind stream_kind;
+  stream_kind.spec = {"local-dir",
+                      "Local logs in a directory of the test's choosing.",
+                      {{"dir", config::FieldType::kString, "", "Where.", {}, true}},
+                      [](OptionsReader& r) -> std::shared_ptr<const KindOptions> {
+                        auto o = std::make_shared<DirOptions>();
+                        r.String("dir", o->where);
+                        return o;
+                      }};
+  stream_kind.open = [](const StreamConfig& config,
+                        const std::string&) -> Result<std::unique_ptr<stream::Stream>> {
+    ++g_stream_opens;
+    return stream::OpenLocalStream(config.OptionsAs<DirOptions>()->where,
+                                   static_cast<uint32_t>(config.shards), {});
+  };
+  stream_kind.describe = [](const StreamConfig&, const std::string&) {
+    return std::string("local dir");
+  };
+  registry.AddStream(std::move(stream_kind));
+  StateKind state_kind;
+  state_kind.spec = {"one-file",
+                     "SQLite at a file of the test's choosing.",
+                     {{"file", config::FieldType::kString, "", "Where.", {}, true}},
+                     [](OptionsReader& r) -> std::shared_ptr<const KindOptions> {
+                       auto o = std::make_shared<DirOptions>();
+                       r.String("file", o->where);
+                       return o;
+                     }};
+  state_kind.open = [](const StateConfig& config, const std::string& owner,
+                       int64_t now) -> Result<std::unique_ptr<state::StateStore>> {
+    ++g_state_opens;
+    return state::OpenSqliteStateStore(config.OptionsAs<DirOptions>()->where, owner, now);
+  };
+  state_kind.open_read_only =
+      [](const StateConfig& config) -> Result<std::unique_ptr<state::StateStore>> {
+    return state::OpenSqliteStateStoreReadOnly(config.OptionsAs<DirOptions>()->where);
+  };
+  registry.AddState(std::move(state_kind));
+}
+
+TEST(Registry, TheStreamAndTheStateStoreAreOpenedThroughTheirKinds) {
+  testing::TempDir dir;
+  Registry registry = TestRegistry();
+  AddStreamAndStateKinds(registry);
+  std::string yaml = R"(
+pipeline: {name: seam, data_dir: )" +
+                     dir.path() + R"(/data}
+source: {type: memory, rows: 3}
+stream: {type: local-dir, dir: )" +
+                     dir.path() + R"(/elsewhere, shards: 2}
+state: {type: one-file, file: )" +
+                     dir.path() + R"(/my-state.db}
+tables:
+  users: {event_types: [INSERT], primary_key: [id]}
+rules:
+  all: {event_pattern: {source: [cdc.coredb]}, targets: [mine]}
+targets:
+  mine: {type: capture}
+)";
+  LoadResult r = LoadConfigFromString(yaml, "seam.yaml", testing::IsolatedEnv(), registry);
+  ASSERT_TRUE(r.config) << testing::ErrorLines(r.errors);
+  EXPECT_EQ(r.config->stream.kind, registry.FindStream("local-dir"));
+  EXPECT_EQ(r.config->state.kind, registry.FindState("one-file"));
+
+  g_stream_opens = g_state_opens = 0;
+  ClearCaptured();
+  auto source = r.config->source.kind->build(*r.config);
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  auto pipeline = Pipeline::Build(r.config);
+  ASSERT_TRUE(pipeline.ok()) << pipeline.status().ToString();
+  ASSERT_TRUE((*pipeline)->Run(**source).ok());
+  EXPECT_EQ(g_stream_opens, 1);
+  EXPECT_EQ(g_state_opens, 1);
+  {
+    std::lock_guard lock(g_captured.mu);
+    EXPECT_EQ(g_captured.bodies.size(), 3u);
+  }
+  // Where the kinds put them, not the embedded defaults under the data dir.
+  EXPECT_TRUE(testing::FileExists(dir.path() + "/my-state.db"));
+  EXPECT_TRUE(testing::FileExists(dir.path() + "/elsewhere"));
+  EXPECT_FALSE(testing::FileExists(dir.path() + "/data/state.db"));
+  EXPECT_FALSE(testing::FileExists(dir.path() + "/data/stream"));
+  auto read = state::OpenStateStoreReadOnly(r.config->state);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+
+  // A kind's own fields are checked like any other; an unknown kind names the registered ones.
+  LoadResult bad = LoadConfigFromString(R"(
+source: {type: memory, rows: 1}
+stream: {type: local-dir, segment_bytes: 10}
+state: {type: dynamo}
+tables:
+  users: {event_types: [INSERT], primary_key: [id]}
+)",
+                                        "bad.yaml", testing::IsolatedEnv(), registry);
+  ASSERT_FALSE(bad.config);
+  std::string all = testing::ErrorLines(bad.errors);
+  EXPECT_NE(all.find("unknown key 'segment_bytes' in 'stream'"), std::string::npos) << all;
+  EXPECT_NE(all.find("missing required key 'dir' in 'stream'"), std::string::npos) << all;
+  EXPECT_NE(all.find("'state.type' is 'dynamo'; expected one of: one-file"), std::string::npos)
+      << all;
+}
+
 TEST(Registry, TheBuiltinKindsAreRegisteredOnceEach) {
   const Registry& builtin = BuiltinRegistry();
   for (std::string_view name : {"file", "stdout", "http"}) {
@@ -274,6 +387,14 @@ TEST(Registry, TheBuiltinKindsAreRegisteredOnceEach) {
   EXPECT_TRUE(builtin.FindTarget("http")->caps.queued);
   ASSERT_NE(builtin.FileSource(), nullptr);
   EXPECT_EQ(builtin.FileSource()->spec.name, "json");
+  ASSERT_NE(builtin.FindStream("embedded"), nullptr);
+  ASSERT_NE(builtin.FindState("sqlite"), nullptr);
+  // A default config gets the embedded kinds.
+  LoadResult r = LoadConfigFromString("tables: {users: {event_types: [INSERT]}}\n", "d.yaml",
+                                      testing::IsolatedEnv());
+  ASSERT_TRUE(r.config) << testing::ErrorLines(r.errors);
+  EXPECT_EQ(r.config->stream.kind, builtin.FindStream("embedded"));
+  EXPECT_EQ(r.config->state.kind, builtin.FindState("sqlite"));
 }
 
 }  // namespace

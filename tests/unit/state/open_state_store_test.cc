@@ -15,7 +15,7 @@ constexpr int64_t kT0 = 1'700'000'000'000'000;
 TEST(OpenStateStore, OwnsTheConfiguredStoreAndReadOnlyOpensSeeItsCommits) {
   testing::TempDir tmp;
   StateConfig config;
-  config.path = tmp / "state.db";
+  config.data_dir = tmp.path();
   auto store = OpenStateStore(config, "pid 1 on host a", kT0);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   EXPECT_EQ((*store)->lease().owner, "pid 1 on host a");

@@ -1,0 +1,173 @@
+#include "runtime/status.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <sstream>
+
+#include "base/scrub.h"
+#include "event/source_position.h"
+#include "metrics/metrics.h"
+#include "source/source.h"
+#include "state/state_store.h"
+
+namespace cdc {
+namespace {
+
+uint64_t ToU64(const std::optional<std::string>& text) {
+  uint64_t v = 0;
+  if (text) std::from_chars(text->data(), text->data() + text->size(), v);
+  return v;
+}
+
+// The owner recorded in the lease ("pid N on host H") is alive when it is on this host and
+// the pid exists.
+bool OwnerAlive(const std::string& owner) {
+  unsigned long pid = 0;
+  if (std::sscanf(owner.c_str(), "pid %lu", &pid) != 1 || pid == 0) return false;
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  if (owner.find(" on host " + std::string(host)) == std::string::npos) return true;  // unknown
+  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+// A position as the state store keeps it -> the text its source gives it for people, e.g.
+// "0/1A749A8 (txId 2005, seq 2)"; text that is not a position is shown as it is.
+std::string PositionForHumans(const std::string& stored) {
+  auto p = ParsePositionStateText(stored);
+  return p ? DescribePosition(*p) : stored;
+}
+
+}  // namespace
+
+Result<PipelineStatus> ReadPipelineStatus(const Config& config, int64_t now_micros,
+                                          bool with_source_lag) {
+  CDC_ASSIGN_OR_RETURN(auto store, state::OpenStateStoreReadOnly(config.state));
+  auto& st = *store;
+  auto value = [&](const std::string& key) -> std::optional<std::string> {
+    auto v = st.Value(key);
+    return v.ok() ? *v : std::nullopt;
+  };
+  CDC_ASSIGN_OR_RETURN(auto checkpoints, st.ShardCheckpoints());
+  CDC_ASSIGN_OR_RETURN(auto marks, st.TargetMarks());
+
+  PipelineStatus s;
+  s.pipeline = config.pipeline.name;
+  s.now_micros = now_micros;
+  s.owner = st.lease().owner;
+  s.lease_token = st.lease().token;
+  s.running =
+      value("pipeline.running") == std::optional<std::string>("true") && OwnerAlive(s.owner);
+  s.last_checkpoint_micros = static_cast<int64_t>(ToU64(value("time.checkpoint")));
+  int64_t caught_up = static_cast<int64_t>(ToU64(value("time.caught_up")));
+  uint64_t shards = ToU64(value("stream.shards"));
+  for (uint64_t i = 0; i < shards; ++i) {
+    ShardStatus& sh = s.shards.emplace_back();
+    sh.shard = static_cast<uint32_t>(i);
+    std::istringstream in(value("stream.shard." + std::to_string(i)).value_or(""));
+    in >> sh.first >> sh.end >> sh.durable_end >> sh.bytes >> sh.segments;
+    auto it = checkpoints.find(sh.shard);
+    sh.checkpoint = it != checkpoints.end() ? it->second : 0;
+    if (auto p = value("source.position." + std::to_string(i))) {
+      sh.delivered_position = PositionForHumans(*p);
+    }
+  }
+
+  SourceStatus& src = s.source;
+  src.type = config.source.type;
+  if (auto p = value("source.position")) src.delivered_position = PositionForHumans(*p);
+  src.last_commit_micros = static_cast<int64_t>(ToU64(value("time.last_commit")));
+  if (with_source_lag && config.source.kind != nullptr) {
+    auto source = config.source.kind->build(config);
+    auto upstream = source.ok() ? (*source)->Lag() : Result<SourceLag>(source.status());
+    if (upstream.ok()) {
+      src.lag_known = true;
+      src.holder = upstream->holder;
+      src.current = upstream->current;
+      src.confirmed = upstream->confirmed;
+      src.lag_bytes = upstream->bytes;
+      src.active = upstream->active;
+      // Seconds behind: with changes still to read, how long ago the pipeline last had nothing
+      // left to do (an upper bound of the age of the oldest change not yet delivered).
+      int64_t since = caught_up > 0 ? caught_up : s.last_checkpoint_micros;
+      src.lag_seconds =
+          src.lag_bytes > 0 && since > 0 ? static_cast<double>(now_micros - since) / 1e6 : 0.0;
+    } else if (upstream.status().code() != StatusCode::kUnimplemented) {
+      src.lag_note = ScrubSecrets(upstream.status().message());  // libpq may quote the DSN
+    }
+  }
+
+  for (const auto& [name, mark] : marks) {
+    if (name.front() == '@') continue;
+    TargetStatus& t = s.targets.emplace_back();
+    t.name = name;
+    t.delivered = mark.delivered;
+    t.failed = mark.dead_lettered;
+    for (const ShardStatus& sh : s.shards) {
+      auto it = mark.shard_next.find(sh.shard);
+      uint64_t from = it != mark.shard_next.end() ? it->second : sh.first;
+      t.retrying += sh.durable_end > from ? sh.durable_end - from : 0;
+    }
+  }
+  s.dead_letter_path = config.dead_letter.path;
+  s.dead_lettered = ToU64(value("count.dead_lettered"));
+  s.published = ToU64(value("count.published"));
+  s.unmatched = ToU64(value("count.unmatched"));
+  s.position_gaps = ToU64(value("count.position_gaps"));
+  s.max_rss_bytes = ToU64(value("memory.max_rss_bytes"));
+  return s;
+}
+
+void ExportStatus(const PipelineStatus& s, metrics::Registry& r) {
+  r.GetGauge("cdc_pipeline_running", "1 while the pipeline runs and holds its lease.")
+      .Set(s.running ? 1 : 0);
+  r.GetGauge("cdc_last_checkpoint_timestamp_seconds", "When the last checkpoint was committed.")
+      .Set(static_cast<double>(s.last_checkpoint_micros) / 1e6);
+  for (const ShardStatus& sh : s.shards) {
+    metrics::Labels shard{std::to_string(sh.shard)};
+    r.GetGauge("cdc_shard_end_offset", "Offset the next record of the shard gets.", {"shard"},
+               shard)
+        .Set(static_cast<double>(sh.end));
+    r.GetGauge("cdc_shard_checkpoint_offset",
+               "The shard's checkpoint: every target has the records below it.", {"shard"}, shard)
+        .Set(static_cast<double>(sh.checkpoint));
+    r.GetGauge("cdc_shard_lag_records", "Durable records of the shard not yet checkpointed.",
+               {"shard"}, shard)
+        .Set(static_cast<double>(sh.lag()));
+    r.GetGauge("cdc_shard_bytes", "Bytes the shard stores.", {"shard"}, shard)
+        .Set(static_cast<double>(sh.bytes));
+  }
+  for (const TargetStatus& t : s.targets) {
+    metrics::Labels target{t.name};
+    r.GetCounter("cdc_target_delivered_total", "Events the target accepted.", {"target"}, target)
+        .AdvanceTo(t.delivered);
+    r.GetCounter("cdc_target_dead_lettered_total",
+                 "Events the target did not accept, dead-lettered.", {"target"}, target)
+        .AdvanceTo(t.failed);
+    r.GetGauge("cdc_target_pending_records",
+               "Durable stream records past the target's checkpoint mark.", {"target"}, target)
+        .Set(static_cast<double>(t.retrying));
+  }
+  r.GetCounter("cdc_events_published_total", "Changes that became output events.")
+      .AdvanceTo(s.published);
+  r.GetCounter("cdc_events_unmatched_total", "Published events no rule matched.")
+      .AdvanceTo(s.unmatched);
+  r.GetCounter("cdc_source_position_gaps_total",
+               "Position gaps the source accepted (each published as a PositionGap event).")
+      .AdvanceTo(s.position_gaps);
+  r.GetCounter("cdc_dead_lettered_total", "Inputs and deliveries written to the dead-letter file.")
+      .AdvanceTo(s.dead_lettered);
+  if (s.source.lag_known) {
+    r.GetGauge("cdc_source_lag_bytes", "How far the acknowledged source position is behind.")
+        .Set(static_cast<double>(s.source.lag_bytes));
+    r.GetGauge("cdc_source_lag_seconds", "Upper bound of the age of the oldest undelivered change.")
+        .Set(s.source.lag_seconds);
+  }
+  r.GetGauge("cdc_process_max_rss_bytes", "The process's memory high-water mark.")
+      .Set(static_cast<double>(s.max_rss_bytes));
+}
+
+}  // namespace cdc

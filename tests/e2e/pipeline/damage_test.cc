@@ -1,0 +1,415 @@
+// Damage to the data dir never passes silently (issue 23), end to end on a real PostgreSQL with
+// the shipped CoreDB config and the binary: the newest stream segment deleted after kill -9, the
+// last acknowledged record cut or flipped, a flipped byte in a fully delivered segment, garbage
+// in a delivery cursor of state.db. Each time the pipeline either delivers every committed change
+// to every consumer exactly once (wal2json on its own slot is the oracle, counted per consumer
+// file), or refuses to start with exit 1, names the file and the way on, and changes nothing.
+// `verify-data` finds each kind of damage and calls a clean data dir clean.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <simdjson.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "support/coredb.h"
+#include "support/pg_server.h"
+#include "support/test_util.h"
+
+namespace cdc {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::CliProcess;
+using testing::PgServer;
+using testing::TempDir;
+
+// "table|OP|id"
+using Change = std::string;
+
+std::string ValueText(simdjson::dom::element v) {
+  if (v.is_string()) return std::string(std::string_view(v.get_string()));
+  return simdjson::minify(v);
+}
+
+std::vector<Change> OracleChanges(const PgServer& server, const std::string& db) {
+  auto rows = server.Query(
+      "SELECT data FROM pg_logical_slot_get_changes('oracle', NULL, NULL, 'format-version', '2')",
+      db);
+  EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+  std::vector<Change> out;
+  if (!rows.ok()) return out;
+  simdjson::dom::parser parser;
+  static const std::map<std::string, std::string> kOps = {
+      {"I", "INSERT"}, {"U", "UPDATE"}, {"D", "DELETE"}};
+  for (const auto& row : *rows) {
+    simdjson::dom::element e = parser.parse(*row[0]);
+    std::string action(std::string_view(e["action"].get_string()));
+    if (!kOps.count(action)) continue;
+    std::string table(std::string_view(e["table"].get_string()));
+    std::string id;
+    for (const char* field : {"columns", "identity"}) {
+      simdjson::dom::array cols;
+      if (e[field].get_array().get(cols)) continue;
+      for (auto c : cols) {
+        if (std::string_view(c["name"].get_string()) == "id") id = ValueText(c["value"]);
+      }
+      if (!id.empty()) break;
+    }
+    out.push_back(table + "|" + kOps.at(action) + "|" + id);
+  }
+  return out;
+}
+
+std::vector<Change> ConsumerChanges(const std::string& path) {
+  std::vector<Change> out;
+  simdjson::dom::parser parser;
+  for (const auto& line : testing::ReadLines(path)) {
+    simdjson::dom::element e;
+    EXPECT_EQ(parser.parse(line).get(e), simdjson::SUCCESS) << path << ": " << line;
+    simdjson::dom::element d = e["detail"];
+    std::string op(std::string_view(d["eventType"].get_string()));
+    simdjson::dom::element image;
+    if (d["after"].get(image) != simdjson::SUCCESS) image = d["before"];
+    out.push_back(std::string(std::string_view(d["tableName"].get_string())) + "|" + op + "|" +
+                  ValueText(image["id"]));
+  }
+  return out;
+}
+
+std::string ReadBytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+void WriteBytes(const std::string& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << bytes;
+}
+
+// The segment files of one shard, oldest first.
+std::vector<std::string> Segments(const std::string& shard_dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(shard_dir)) {
+    if (e.path().extension() == ".log") out.push_back(e.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Per shard, the synced end the stream recorded (the `synced` file's lines).
+std::vector<uint64_t> SyncedEnds(const std::string& stream_dir) {
+  std::vector<uint64_t> out;
+  std::istringstream in(testing::ReadFile(stream_dir + "/synced"));
+  std::string word;
+  while (in >> word) {
+    if (word != "shard") continue;
+    std::string shard, end;
+    in >> shard >> end;
+    out.push_back(std::stoull(end));
+  }
+  return out;
+}
+
+class DataDirDamage : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = PgServer::Start();
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(server).value();
+    ASSERT_TRUE(server_->Execute("CREATE DATABASE coredb").ok());
+    ASSERT_TRUE(
+        server_->Execute(testing::ReadFile(testing::SourcePath("sql/coredb.sql")), "coredb").ok());
+    // The shipped config with small segments, so that a few thousand changes fill several.
+    std::string config = testing::ReadFile(testing::SourcePath("config/cdc-pipeline.yaml"));
+    config.replace(config.find("\ndead_letter:\n"), 14,
+                   "\nstream:\n  segment_bytes: 65536\n\ndead_letter:\n");
+    config_ = data_ / "pipeline.yaml";
+    testing::WriteFile(config_, config);
+    testing::CopyShippedModels(data_.path());
+    env_ = {{"COREDB_DSN", server_->Dsn("coredb")},
+            {"CDC_DATA_DIR", data_.path()},
+            {"CDC_LOG_LEVEL", "info"}};
+  }
+
+  testing::CommandResult Cli(const std::vector<std::string>& args) {
+    std::vector<std::string> with_config = args;
+    with_config.push_back("--config");
+    with_config.push_back(config_);
+    return testing::RunCli(with_config, env_);
+  }
+  std::unique_ptr<CliProcess> Run(const std::string& log) {
+    return std::make_unique<CliProcess>(std::vector<std::string>{"run", "--config", config_}, env_,
+                                        log);
+  }
+
+  bool WaitCaughtUp(double seconds) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto v = server_->QueryValue(
+          "SELECT confirmed_flush_lsn >= pg_current_wal_insert_lsn() FROM pg_replication_slots "
+          "WHERE slot_name = 'cdc_pipeline'",
+          "coredb");
+      if (v.ok() && *v == "t") return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  // Seeds, creates the wal2json oracle slot, starts `run` and waits until it streams.
+  std::unique_ptr<CliProcess> StartStreaming(const std::string& log) {
+    auto seed = testing::RunCli({"generate", "--seed-only"}, env_);
+    EXPECT_EQ(seed.exit_code, 0) << seed.out << seed.err;
+    EXPECT_TRUE(
+        server_
+            ->Execute("SELECT pg_create_logical_replication_slot('oracle', 'wal2json')", "coredb")
+            .ok());
+    auto run = Run(log);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (testing::ReadFile(log).find("streaming from slot") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_NE(testing::ReadFile(log).find("streaming from slot"), std::string::npos)
+        << testing::ReadFile(log);
+    EXPECT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
+    return run;
+  }
+
+  // Streams a workload of `seconds` and stops cleanly.
+  void StreamAndStop(double seconds) {
+    std::string log = data_ / "run.log";
+    auto run = StartStreaming(log);
+    ASSERT_FALSE(HasFailure());
+    auto generate = testing::RunCli(
+        {"generate", "--rate", "800", "--duration", std::to_string(seconds), "--seed", "5"}, env_);
+    ASSERT_EQ(generate.exit_code, 0) << generate.err;
+    ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
+    run->Signal(SIGTERM);
+    ASSERT_EQ(run->Wait(60), 0) << testing::ReadFile(log);
+  }
+
+  // Every consumer file's bytes.
+  std::map<std::string, std::string> ConsumerFiles() {
+    std::map<std::string, std::string> out;
+    for (const auto& e : fs::directory_iterator(data_ / "consumers")) {
+      out[e.path().string()] = ReadBytes(e.path().string());
+    }
+    std::string dl = data_ / "dead-letter.jsonl";
+    if (fs::exists(dl)) out[dl] = ReadBytes(dl);
+    return out;
+  }
+
+  // `run` must refuse to start: exit 1, the log naming `what` and the way on, and no file of
+  // the consumers changed.
+  void ExpectRefusal(const std::vector<std::string>& mentions, const std::string& name) {
+    auto before = ConsumerFiles();
+    std::string log = data_ / (name + ".log");
+    auto run = Run(log);
+    int rc = run->Wait(120);
+    if (rc == -1) run->Signal(SIGKILL);
+    EXPECT_EQ(rc, 1) << testing::ReadFile(log);
+    std::string text = testing::ReadFile(log);
+    for (const auto& m : mentions) EXPECT_NE(text.find(m), std::string::npos) << m << "\n" << text;
+    EXPECT_NE(text.find("verify-data"), std::string::npos) << text;
+    EXPECT_EQ(ConsumerFiles(), before) << "a refused start must change no consumer file";
+    auto verify = Cli({"verify-data"});
+    EXPECT_EQ(verify.exit_code, 1) << verify.out << verify.err;
+    for (const auto& m : mentions) {
+      EXPECT_NE(verify.out.find(m), std::string::npos) << m << "\n" << verify.out;
+    }
+    EXPECT_NE(verify.out.find("remedy:"), std::string::npos) << verify.out;
+  }
+
+  // Per consumer and row, the delivered changes are exactly the committed ones routed there.
+  void ExpectEveryCommittedChangeExactlyOnce(size_t at_least) {
+    auto oracle = OracleChanges(*server_, "coredb");
+    ASSERT_GT(oracle.size(), at_least);
+    auto split = [](const Change& c) {
+      size_t a = c.find('|'), b = c.find('|', a + 1);
+      return std::tuple(c.substr(0, a), c.substr(a + 1, b - a - 1), c.substr(b + 1));
+    };
+    std::map<std::string, std::map<std::string, std::vector<std::string>>> want, got;
+    for (const auto& change : oracle) {
+      auto [table, op, id] = split(change);
+      if (!testing::CoreDbEventTypes().count(table) ||
+          !testing::CoreDbEventTypes().at(table).count(op))
+        continue;
+      for (const auto& consumer : testing::CoreDbConsumers().at(table)) {
+        want[consumer][table + "|" + id].push_back(op);
+      }
+    }
+    size_t missing = 0, extra = 0;
+    for (const auto& [consumer, rows] : want) {
+      for (const auto& change : ConsumerChanges(data_ / ("consumers/" + consumer + ".jsonl"))) {
+        auto [table, op, id] = split(change);
+        if (op != "READ") got[consumer][table + "|" + id].push_back(op);
+      }
+      for (const auto& [row, ops] : rows) {
+        const auto& have = got[consumer][row];
+        if (have.size() < ops.size()) missing += ops.size() - have.size();
+        if (have.size() > ops.size()) extra += have.size() - ops.size();
+        if (have != ops && missing + extra <= 10) {
+          ADD_FAILURE() << consumer << " " << row << ": " << ops.size() << " committed, "
+                        << have.size() << " delivered";
+        }
+      }
+    }
+    EXPECT_EQ(missing, 0u);
+    EXPECT_EQ(extra, 0u);
+  }
+
+  void SetInState(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((data_ / "state.db").c_str(), &db), SQLITE_OK);
+    char* error = nullptr;
+    int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+    std::string message = error ? error : "";
+    sqlite3_free(error);
+    sqlite3_close(db);
+    ASSERT_EQ(rc, SQLITE_OK) << message;
+  }
+
+  std::string stream_dir() const { return data_ / "stream"; }
+  std::string shard_dir(size_t i) const {
+    char name[32];
+    std::snprintf(name, sizeof(name), "/shard-%04zu", i);
+    return stream_dir() + name;
+  }
+
+  std::unique_ptr<PgServer> server_;
+  TempDir data_;
+  std::string config_;
+  std::map<std::string, std::string> env_;
+};
+
+TEST_F(DataDirDamage, AFlippedByteInAFullyDeliveredSegmentDoesNotStopThePipeline) {
+  StreamAndStop(4);
+  ASSERT_FALSE(HasFailure());
+  auto clean = Cli({"verify-data"});
+  EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
+  EXPECT_NE(clean.out.find("verify-data: clean"), std::string::npos) << clean.out;
+
+  // The oldest segment of a shard that has more than one: delivered to every target.
+  std::string oldest;
+  for (size_t i = 0; i < 4 && oldest.empty(); ++i) {
+    auto segments = Segments(shard_dir(i));
+    if (segments.size() >= 2) oldest = segments.front();
+  }
+  ASSERT_FALSE(oldest.empty()) << "the workload filled no second segment";
+  std::string bytes = ReadBytes(oldest);
+  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x5a);
+  WriteBytes(oldest, bytes);
+
+  auto verify = Cli({"verify-data"});
+  EXPECT_EQ(verify.exit_code, 1) << verify.out;
+  EXPECT_NE(verify.out.find(oldest), std::string::npos) << verify.out;
+  EXPECT_NE(verify.out.find("all delivered to every target"), std::string::npos) << verify.out;
+  EXPECT_NE(verify.out.find("mv " + oldest), std::string::npos) << verify.out;
+
+  // It starts, and every change committed before and after arrives exactly once.
+  std::string log = data_ / "run2.log";
+  auto run = Run(log);
+  auto generate =
+      testing::RunCli({"generate", "--rate", "800", "--duration", "2", "--seed", "6"}, env_);
+  ASSERT_EQ(generate.exit_code, 0) << generate.err;
+  ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
+  run->Signal(SIGTERM);
+  ASSERT_EQ(run->Wait(60), 0) << testing::ReadFile(log);
+  ExpectEveryCommittedChangeExactlyOnce(1000);
+
+  // The remedy verify-data gave makes the data dir clean again.
+  fs::rename(oldest, oldest + ".damaged");
+  auto after = Cli({"verify-data"});
+  EXPECT_EQ(after.exit_code, 0) << after.out;
+}
+
+TEST_F(DataDirDamage, TheNewestSegmentDeletedAfterKill9DuringABurstIsRefused) {
+  std::string log = data_ / "run.log";
+  auto run = StartStreaming(log);
+  ASSERT_FALSE(HasFailure());
+  CliProcess generate({"generate", "--rate", "1500", "--duration", "8", "--seed", "9"}, env_,
+                      data_ / "generate.log");
+  // Kill once a shard's newest segment holds synced (acknowledged) records.
+  std::string victim;
+  uint64_t synced_end = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (victim.empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    auto ends = SyncedEnds(stream_dir());
+    for (size_t i = 0; i < ends.size(); ++i) {
+      auto segments = Segments(shard_dir(i));
+      if (segments.size() < 2) continue;
+      uint64_t first = std::stoull(fs::path(segments.back()).filename().string());
+      if (first + 20 < ends[i]) {
+        victim = segments.back();
+        synced_end = ends[i];
+        break;
+      }
+    }
+  }
+  ASSERT_FALSE(victim.empty()) << "no second segment with synced records";
+  run->Signal(SIGKILL);
+  ASSERT_EQ(run->Wait(10), 128 + SIGKILL);
+  ASSERT_EQ(generate.Wait(120), 0) << testing::ReadFile(data_ / "generate.log");
+  // The kill came after `victim` held synced records; they may have grown since.
+  std::string shard = fs::path(victim).parent_path().string();
+  auto segments = Segments(shard);
+  std::string newest = segments.back();
+  fs::remove(newest);
+  ExpectRefusal({shard, "acknowledged to the source"}, "refused");
+  (void)synced_end;
+}
+
+TEST_F(DataDirDamage, TheLastAcknowledgedRecordCutOrFlippedIsRefused) {
+  StreamAndStop(2);
+  ASSERT_FALSE(HasFailure());
+  std::string newest;
+  for (size_t i = 0; i < 4 && newest.empty(); ++i) {
+    auto segments = Segments(shard_dir(i));
+    if (!segments.empty() && fs::file_size(segments.back()) > 100) newest = segments.back();
+  }
+  ASSERT_FALSE(newest.empty());
+  std::string original = ReadBytes(newest);
+
+  std::string flipped = original;
+  flipped[flipped.size() - 5] = static_cast<char>(flipped[flipped.size() - 5] ^ 0x01);
+  WriteBytes(newest, flipped);
+  ExpectRefusal({newest, "checksum mismatch"}, "flipped");
+  EXPECT_EQ(ReadBytes(newest), flipped) << "the damaged segment must be left as it was";
+
+  WriteBytes(newest, original.substr(0, original.size() - 9));
+  ExpectRefusal({newest, "acknowledged to the source"}, "cut");
+  EXPECT_EQ(ReadBytes(newest).size(), original.size() - 9);
+
+  WriteBytes(newest, original);
+  auto verify = Cli({"verify-data"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out;
+}
+
+TEST_F(DataDirDamage, AGarbageDeliveryCursorIsRefusedAndNoFileIsCut) {
+  StreamAndStop(2);
+  ASSERT_FALSE(HasFailure());
+  ASSERT_GT(fs::file_size(data_ / "consumers/wallboards.jsonl"), 0u);
+  SetInState("UPDATE target_marks SET cursor = '12ab' WHERE target = 'wallboards'");
+  ExpectRefusal({"table target_marks, key 'wallboards'", "'12ab'"}, "target");
+  SetInState(
+      "UPDATE target_marks SET cursor = (SELECT cursor FROM target_marks WHERE target = "
+      "'analytics') WHERE target = 'wallboards'");
+
+  // The dead-letter file: its cursor read as 0 would erase every dead letter.
+  std::string dl = data_ / "dead-letter.jsonl";
+  testing::WriteFile(dl, "{\"stage\":\"test\",\"reason\":\"kept\"}\n");
+  std::string cursor = std::to_string(fs::file_size(dl));
+  SetInState("UPDATE target_marks SET cursor = 'lots' WHERE target = '@dead-letter'");
+  ExpectRefusal({"table target_marks, key '@dead-letter'", "'lots'"}, "dead-letter");
+  EXPECT_EQ(testing::ReadFile(dl), "{\"stage\":\"test\",\"reason\":\"kept\"}\n");
+  (void)cursor;
+}
+
+}  // namespace
+}  // namespace cdc

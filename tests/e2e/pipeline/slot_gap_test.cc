@@ -1,0 +1,302 @@
+// Position gaps, as an operator meets them: the replication slot dropped while the pipeline is
+// stopped, invalidated by max_slot_wal_keep_size while it streams, or advanced past its
+// checkpoint. `cdc-pipeline run` (the binary, against a real PostgreSQL with the CoreDB schema
+// and the shipped config) must refuse to go on with a clear message and exit 1, never take a
+// silent new snapshot; `run --resnapshot` accepts the gap and publishes a PositionGap event; and
+// health-check beside a running pipeline is healthy.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <simdjson.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <functional>
+#include <thread>
+
+#include "support/pg_server.h"
+#include "support/test_util.h"
+
+namespace cdc {
+namespace {
+
+using testing::CliProcess;
+using testing::PgServer;
+using testing::TempDir;
+
+#define EXPECT_CONTAINS(text, part)                          \
+  EXPECT_NE(std::string(text).find(part), std::string::npos) \
+      << "no '" << (part) << "' in: " << (text)
+
+class SlotGapTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = PgServer::Start();
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(server).value();
+    ASSERT_TRUE(server_->Execute("CREATE DATABASE coredb").ok());
+    ASSERT_TRUE(
+        server_->Execute(testing::ReadFile(testing::SourcePath("sql/coredb.sql")), "coredb").ok());
+    // The shipped config plus an Audit rule for PositionGap events.
+    std::string config = testing::ReadFile(testing::SourcePath("config/cdc-pipeline.yaml"));
+    size_t rules = config.find("\nrules:\n");
+    ASSERT_NE(rules, std::string::npos);
+    config.insert(rules + 8,
+                  "  position-gaps:\n"
+                  "    event_pattern: {detail-type: [PositionGap]}\n"
+                  "    targets: [audit]\n");
+    testing::CopyShippedModels(conf_.path());
+    testing::WriteFile(conf_ / "cdc-pipeline.yaml", config);
+    env_ = {{"COREDB_DSN", server_->Dsn("coredb")},
+            {"CDC_DATA_DIR", data_.path()},
+            {"CDC_LOG_LEVEL", "info"}};
+  }
+
+  std::vector<std::string> Args(std::vector<std::string> args) {
+    args.push_back("-c");
+    args.push_back(conf_ / "cdc-pipeline.yaml");
+    return args;
+  }
+
+  void Sql(const std::string& sql) {
+    auto s = server_->Execute(sql, "coredb");
+    ASSERT_TRUE(s.ok()) << s.ToString() << "\n" << sql;
+  }
+  std::string SqlValue(const std::string& sql) {
+    auto v = server_->QueryValue(sql, "coredb");
+    return v.ok() ? *v : "<" + v.status().ToString() + ">";
+  }
+  void InsertMetric(int id) {
+    Sql("INSERT INTO metrics (id, name, value) VALUES (" + std::to_string(id) + ", 'm', 1)");
+  }
+
+  // "OP|id" per line of the monitoring consumer (it receives every metrics change).
+  std::vector<std::string> Monitoring() {
+    std::vector<std::string> out;
+    simdjson::dom::parser parser;
+    for (const auto& line : testing::ReadLines(data_ / "consumers/monitoring.jsonl")) {
+      simdjson::dom::element e;
+      EXPECT_EQ(parser.parse(line).get(e), simdjson::SUCCESS) << line;
+      simdjson::dom::element d = e["detail"];
+      out.push_back(std::string(std::string_view(d["eventType"].get_string())) + "|" +
+                    std::to_string(int64_t(d["after"]["id"].get_int64())));
+    }
+    return out;
+  }
+
+  bool WaitFor(const std::function<bool()>& done, double seconds) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return done();
+  }
+
+  bool WaitForLog(const std::string& log, const std::string& text) {
+    return WaitFor([&] { return testing::ReadFile(log).find(text) != std::string::npos; }, 90);
+  }
+
+  // Waits until the pipeline's slot has confirmed everything written so far.
+  bool WaitCaughtUp() {
+    return WaitFor(
+        [&] {
+          return SqlValue(
+                     "SELECT confirmed_flush_lsn >= pg_current_wal_insert_lsn() FROM "
+                     "pg_replication_slots WHERE slot_name = 'cdc_pipeline'") == "t";
+        },
+        90);
+  }
+
+  // A first start: metric 1 exists before it (a READ row), metric 2 is committed while it
+  // streams (an INSERT); then a clean stop.
+  void FirstRun() {
+    InsertMetric(1);
+    std::string log = data_ / "run1.log";
+    CliProcess run(Args({"run"}), env_, log);
+    ASSERT_TRUE(WaitForLog(log, "streaming from slot")) << testing::ReadFile(log);
+    ASSERT_TRUE(WaitFor([&] { return Monitoring().size() == 1; }, 90)) << testing::ReadFile(log);
+    InsertMetric(2);
+    ASSERT_TRUE(WaitFor([&] { return Monitoring().size() == 2; }, 90)) << testing::ReadFile(log);
+    ASSERT_TRUE(WaitCaughtUp()) << testing::ReadFile(log);
+    run.Signal(SIGTERM);
+    ASSERT_EQ(run.Wait(60), 0) << testing::ReadFile(log);
+    // Its walsender may outlive it briefly; the slot cannot be dropped or advanced until then.
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          return SqlValue(
+                     "SELECT active FROM pg_replication_slots WHERE slot_name = "
+                     "'cdc_pipeline'") == "f";
+        },
+        60));
+    EXPECT_CONTAINS(testing::ReadFile(log), "created replication slot cdc_pipeline");
+    ASSERT_EQ(Monitoring(), (std::vector<std::string>{"READ|1", "INSERT|2"}));
+  }
+
+  // `run` after a gap: refused with exit 1, naming the slot, our position, what was lost and the
+  // two ways on; nothing delivered, no slot created.
+  void ExpectRefused(const std::string& what) {
+    auto r = testing::RunCli(Args({"run"}), env_);
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_CONTAINS(r.err, "position gap");
+    EXPECT_CONTAINS(r.err, "\"cdc_pipeline\"");
+    EXPECT_CONTAINS(r.err, what);
+    EXPECT_CONTAINS(r.err, "last acknowledged position is ");
+    EXPECT_CONTAINS(r.err, "lost");
+    EXPECT_CONTAINS(r.err, "run --resnapshot");
+    EXPECT_CONTAINS(r.err, "restore the slot");
+    EXPECT_EQ(r.err.find("created replication slot"), std::string::npos) << r.err;
+    EXPECT_EQ(Monitoring(), (std::vector<std::string>{"READ|1", "INSERT|2"}));
+  }
+
+  std::unique_ptr<PgServer> server_;
+  TempDir data_;
+  TempDir conf_;
+  std::map<std::string, std::string> env_;
+};
+
+TEST_F(SlotGapTest, FirstStartCreatesTheSlotAndSnapshots) {
+  FirstRun();
+  EXPECT_EQ(SqlValue("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'cdc_pipeline'"),
+            "1");
+  // A restart with the slot in place goes on where it stopped: no READ row again.
+  std::string log = data_ / "run2.log";
+  CliProcess run(Args({"run"}), env_, log);
+  ASSERT_TRUE(WaitForLog(log, "streaming from slot")) << testing::ReadFile(log);
+  InsertMetric(3);
+  ASSERT_TRUE(WaitFor([&] { return Monitoring().size() == 3; }, 90)) << testing::ReadFile(log);
+  run.Signal(SIGTERM);
+  ASSERT_EQ(run.Wait(60), 0) << testing::ReadFile(log);
+  EXPECT_EQ(Monitoring(), (std::vector<std::string>{"READ|1", "INSERT|2", "INSERT|3"}));
+  EXPECT_EQ(testing::ReadFile(log).find("position gap"), std::string::npos);
+}
+
+TEST_F(SlotGapTest, SlotDroppedWhileStoppedIsRefused) {
+  FirstRun();
+  ASSERT_FALSE(HasFatalFailure());
+  Sql("SELECT pg_drop_replication_slot('cdc_pipeline')");
+  InsertMetric(3);  // committed while no slot exists: lost as an event
+  ExpectRefused("no longer exists");
+  EXPECT_EQ(SqlValue("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'cdc_pipeline'"),
+            "0");
+  // Still refused on the next try: nothing was forgotten.
+  ExpectRefused("no longer exists");
+}
+
+TEST_F(SlotGapTest, SlotAdvancedPastTheCheckpointIsRefused) {
+  FirstRun();
+  ASSERT_FALSE(HasFatalFailure());
+  InsertMetric(3);
+  Sql("SELECT pg_replication_slot_advance('cdc_pipeline', pg_current_wal_lsn())");
+  ExpectRefused("ahead of what this pipeline acknowledged");
+}
+
+TEST_F(SlotGapTest, ResnapshotPublishesAPositionGapEventAndCountsIt) {
+  FirstRun();
+  ASSERT_FALSE(HasFatalFailure());
+  Sql("SELECT pg_drop_replication_slot('cdc_pipeline')");
+  InsertMetric(3);
+  std::string log = data_ / "run2.log";
+  CliProcess run(Args({"run", "--resnapshot"}), env_, log);
+  ASSERT_TRUE(WaitForLog(log, "streaming from slot")) << testing::ReadFile(log);
+  ASSERT_TRUE(WaitFor([&] { return Monitoring().size() == 5; }, 90)) << testing::ReadFile(log);
+  std::string text = testing::ReadFile(log);
+  EXPECT_CONTAINS(text, "accepting a position gap");
+  // The new snapshot: every row again as READ, the lost INSERT of 3 as its READ row.
+  auto got = Monitoring();
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{"INSERT|2", "READ|1", "READ|1", "READ|2", "READ|3"}));
+  auto audit = testing::ReadLines(data_ / "consumers/audit.jsonl");
+  ASSERT_EQ(audit.size(), 1u) << testing::ReadFile(data_ / "consumers/audit.jsonl");
+  simdjson::dom::parser parser;
+  simdjson::dom::element e = parser.parse(audit[0]);
+  EXPECT_EQ(std::string_view(e["detail-type"].get_string()), "PositionGap");
+  EXPECT_EQ(std::string_view(e["detail"]["eventType"].get_string()), "POSITION_GAP");
+  EXPECT_EQ(std::string_view(e["detail"]["gap"]["slot"].get_string()), "cdc_pipeline");
+  EXPECT_CONTAINS(std::string(std::string_view(e["detail"]["gap"]["reason"].get_string())),
+                  "no longer exists");
+  run.Signal(SIGTERM);
+  ASSERT_EQ(run.Wait(60), 0) << testing::ReadFile(log);
+  auto status = testing::RunCli(Args({"status"}), env_);
+  EXPECT_EQ(status.exit_code, 0) << status.out << status.err;
+  EXPECT_CONTAINS(status.out, "position gaps accepted: 1");
+}
+
+TEST_F(SlotGapTest, SlotInvalidatedWhileStreamingStopsThePipeline) {
+  InsertMetric(1);
+  std::string log = data_ / "run.log";
+  CliProcess run(Args({"run"}), env_, log);
+  ASSERT_TRUE(WaitForLog(log, "streaming from slot")) << testing::ReadFile(log);
+  ASSERT_TRUE(WaitFor([&] { return Monitoring().size() == 1; }, 90)) << testing::ReadFile(log);
+  ASSERT_TRUE(WaitCaughtUp()) << testing::ReadFile(log);
+  Sql("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'");
+  Sql("SELECT pg_reload_conf()");
+  // The pipeline falls behind (stopped), WAL moves on past several segments, and a checkpoint
+  // invalidates the slot (terminating the walsender).
+  run.Signal(SIGSTOP);
+  for (int i = 0; i < 4; ++i) {
+    Sql("INSERT INTO events (id, type) SELECT 'e' || g || '_" + std::to_string(i) +
+        "', md5(g::text) FROM generate_series(1, 2000) g");
+    Sql("SELECT pg_switch_wal()");
+  }
+  Sql("CHECKPOINT");
+  EXPECT_EQ(SqlValue("SELECT wal_status FROM pg_replication_slots WHERE slot_name = "
+                     "'cdc_pipeline'"),
+            "lost");
+  run.Signal(SIGCONT);
+  EXPECT_EQ(run.Wait(120), 1) << testing::ReadFile(log);
+  std::string text = testing::ReadFile(log);
+  EXPECT_CONTAINS(text, "position gap");
+  EXPECT_CONTAINS(text, "wal_status = lost");
+  EXPECT_CONTAINS(text, "run --resnapshot");
+  EXPECT_EQ(text.find("created replication slot cdc_pipeline", text.find("streaming from slot")),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(Monitoring(), (std::vector<std::string>{"READ|1"}));
+  // A new start is refused the same way.
+  auto r = testing::RunCli(Args({"run"}), env_);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_CONTAINS(r.err, "wal_status = lost");
+  EXPECT_EQ(Monitoring(), (std::vector<std::string>{"READ|1"}));
+  Sql("ALTER SYSTEM RESET max_slot_wal_keep_size");
+  Sql("SELECT pg_reload_conf()");
+}
+
+TEST_F(SlotGapTest, HealthCheckBesideTheRunningPipelineIsHealthy) {
+  std::string log = data_ / "run.log";
+  CliProcess run(Args({"run"}), env_, log);
+  ASSERT_TRUE(WaitForLog(log, "streaming from slot")) << testing::ReadFile(log);
+  auto r = testing::RunCli(Args({"health-check"}), env_);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_CONTAINS(r.out, "ok    source");
+  EXPECT_EQ(r.out.find("pg_terminate_backend"), std::string::npos) << r.out;
+  run.Signal(SIGTERM);
+  ASSERT_EQ(run.Wait(60), 0) << testing::ReadFile(log);
+
+  // Another client holding the slot is a failure, and the advice kills nothing.
+  std::string dsn = server_->Dsn("coredb");
+  pid_t other = ::fork();
+  ASSERT_GE(other, 0);
+  if (other == 0) {
+    ::execl("/usr/lib/postgresql/15/bin/pg_recvlogical", "pg_recvlogical", "-d", dsn.c_str(),
+            "--slot", "cdc_pipeline", "--start", "-f", "/dev/null", "-o", "proto_version=1", "-o",
+            "publication_names=cdc_pipeline", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return SqlValue(
+                   "SELECT active FROM pg_replication_slots WHERE slot_name = "
+                   "'cdc_pipeline'") == "t";
+      },
+      60));
+  r = testing::RunCli(Args({"health-check"}), env_);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_CONTAINS(r.out, "is active for PID");
+  EXPECT_EQ(r.out.find("pg_terminate_backend"), std::string::npos) << r.out;
+  ::kill(other, SIGTERM);
+  ::waitpid(other, nullptr, 0);
+}
+
+}  // namespace
+}  // namespace cdc
