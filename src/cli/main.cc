@@ -11,21 +11,19 @@
 #include <iostream>
 
 #include "archive/archive.h"
+#include "base/dsn.h"
 #include "base/logging.h"
 #include "base/scrub.h"
 #include "base/version.h"
 #include "bus/pattern_cli.h"
-#include "cli/dsn.h"
 #include "cli/models_command.h"
 #include "cli/replay_command.h"
 #include "cli/status.h"
 #include "cli/verify_command.h"
 #include "config/config.h"
+#include "config/registry.h"
 #include "runtime/pipeline.h"
 #include "target/append_file.h"
-#ifdef CDC_WITH_POSTGRES
-#include "workload/generator.h"
-#endif
 
 namespace cdc {
 namespace {
@@ -340,43 +338,6 @@ int HealthCheckCommand(const std::string& config_path) {
   return 0;
 }
 
-#ifdef CDC_WITH_POSTGRES
-int GenerateCommand(const std::string& dsn_arg, double rate, double duration, uint64_t seed,
-                    bool seed_only) {
-  std::optional<std::string> dsn_or = DsnFromArgOrEnv(dsn_arg);
-  if (!dsn_or) return 2;
-  const std::string& dsn = *dsn_or;
-  workload::GeneratorOptions options;
-  options.dsn = dsn;
-  options.rate = rate;
-  options.duration = duration;
-  options.seed = seed;
-  options.seed_only = seed_only;
-  InstallStopHandlers();
-  auto report = workload::RunGenerator(options, g_stop, [](const workload::GeneratorReport& r) {
-    std::fprintf(stderr, "\rgenerated %llu rows in %llu transactions (%.0f s)   ",
-                 static_cast<unsigned long long>(r.total_rows),
-                 static_cast<unsigned long long>(r.transactions), r.seconds);
-  });
-  std::fprintf(stderr, "\n");
-  if (!report.ok()) {
-    std::fprintf(stderr, "generate failed: %s\n", Printable(report.status()).c_str());
-    return 1;
-  }
-  if (seed_only) {
-    std::printf("reference rows (products, inventory, configurations) are in place\n");
-    return 0;
-  }
-  std::printf("committed %llu rows in %llu transactions in %.1f s:\n",
-              static_cast<unsigned long long>(report->total_rows),
-              static_cast<unsigned long long>(report->transactions), report->seconds);
-  for (const auto& [table_op, n] : report->rows) {
-    std::printf("  %-24s %8llu\n", table_op.c_str(), static_cast<unsigned long long>(n));
-  }
-  return 0;
-}
-#endif
-
 }  // namespace
 }  // namespace cdc
 
@@ -455,21 +416,33 @@ int main(int argc, char** argv) {
                            "JSON lines with `pattern` and `event` fields ('-' for stdin); one "
                            "result per line");
 
-#ifdef CDC_WITH_POSTGRES
-  auto* generate = app.add_subcommand(
-      "generate", "Drive a realistic CoreDB workload (sql/coredb.sql) and print what it committed");
-  std::string dsn;
-  double rate = 200, duration = 10;
-  uint64_t seed = 0;
-  bool seed_only = false;
-  generate->add_option("--dsn", dsn, "Database (libpq connection string); default: $COREDB_DSN");
-  generate->add_option("--rate", rate, "Changed rows per second")->capture_default_str();
-  generate->add_option("--duration", duration, "Seconds to run; 0 = until Ctrl-C")
-      ->capture_default_str();
-  generate->add_option("--seed", seed, "Random seed (0 = from the clock)");
-  generate->add_flag("--seed-only", seed_only,
-                     "Only create the reference rows (products, inventory, configurations)");
-#endif
+  // Commands the kinds' folders bring (`generate` from src/workload), with their options.
+  struct Registered {
+    const CommandKind* kind;
+    CLI::App* app;
+    std::vector<std::string> values;
+    std::vector<bool> flags;
+  };
+  std::vector<Registered> registered;
+  registered.reserve(BuiltinRegistry().commands().size());
+  for (const auto& kind : BuiltinRegistry().commands()) {
+    Registered& r = registered.emplace_back(Registered{
+        kind.get(), app.add_subcommand(std::string(kind->name), std::string(kind->description)),
+        std::vector<std::string>(kind->options.size()), std::vector<bool>(kind->options.size())});
+    for (size_t i = 0; i < kind->options.size(); ++i) {
+      const CommandOption& o = kind->options[i];
+      if (o.type == CommandOption::Type::kFlag) {
+        // vector<bool> has no element references: CLI11 writes through a callback.
+        r.app->add_flag_callback(
+            std::string(o.name), [&flags = r.flags, i] { flags[i] = true; }, std::string(o.help));
+        continue;
+      }
+      r.values[i] = std::string(o.default_value);
+      auto* option = r.app->add_option(std::string(o.name), r.values[i], std::string(o.help));
+      if (!o.default_value.empty()) option->capture_default_str();
+      if (o.type == CommandOption::Type::kNumber) option->check(CLI::Number);
+    }
+  }
 
   ModelsCommand models(app, config_path);
   ReplayCommand replay(app, config_path);
@@ -515,9 +488,18 @@ int main(int argc, char** argv) {
       rc = RunTestEventPattern(pattern_arg, event_arg, stdout, stderr);
     }
   }
-#ifdef CDC_WITH_POSTGRES
-  if (*generate) rc = GenerateCommand(dsn, rate, duration, seed, seed_only);
-#endif
+  for (const Registered& r : registered) {
+    if (!r.app->parsed()) continue;
+    CommandArgs args;
+    for (size_t i = 0; i < r.kind->options.size(); ++i) {
+      const CommandOption& o = r.kind->options[i];
+      args.Set(std::string(o.name), o.type == CommandOption::Type::kFlag
+                                        ? std::string(r.flags[i] ? "true" : "false")
+                                        : r.values[i]);
+    }
+    InstallStopHandlers();
+    rc = r.kind->run(args, g_stop);
+  }
   if (models.parsed()) rc = models.Run();
   if (replay.parsed()) {
     auto config = LoadOrReport(config_path);

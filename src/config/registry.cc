@@ -1,5 +1,7 @@
 #include "config/registry.h"
 
+#include <cstdlib>
+
 #include "base/status.h"
 
 namespace cdc {
@@ -47,6 +49,39 @@ void Registry::AddState(StateKind kind) {
   states_.push_back(std::make_unique<StateKind>(std::move(kind)));
 }
 
+void Registry::AddCommand(CommandKind kind) {
+  for (const auto& c : commands_) {
+    CDC_ASSERT(c->name != kind.name, "a command is registered twice");
+  }
+  CDC_ASSERT(kind.run != nullptr, "a command needs run");
+  commands_.push_back(std::make_unique<CommandKind>(std::move(kind)));
+}
+
+void CommandArgs::Set(std::string name, std::string value) {
+  for (auto& [n, v] : values_) {
+    if (n == name) {
+      v = std::move(value);
+      return;
+    }
+  }
+  values_.emplace_back(std::move(name), std::move(value));
+}
+
+const std::string& CommandArgs::Get(std::string_view name) const {
+  static const std::string kEmpty;
+  for (const auto& [n, v] : values_) {
+    if (n == name) return v;
+  }
+  return kEmpty;
+}
+
+double CommandArgs::Number(std::string_view name) const {
+  const std::string& v = Get(name);
+  return v.empty() ? 0.0 : std::strtod(v.c_str(), nullptr);
+}
+
+bool CommandArgs::Flag(std::string_view name) const { return Get(name) == "true"; }
+
 const StreamKind* Registry::FindStream(std::string_view name) const {
   return FindKind(streams_, name);
 }
@@ -66,6 +101,13 @@ const SourceKind* Registry::FindSource(std::string_view name) const {
 const SourceKind* Registry::FileSource() const {
   for (const auto& k : sources_) {
     if (k->file_options != nullptr) return k.get();
+  }
+  return nullptr;
+}
+
+const SourceKind* Registry::ModelSource() const {
+  for (const auto& k : sources_) {
+    if (k->derive_model != nullptr) return k.get();
   }
   return nullptr;
 }

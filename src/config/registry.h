@@ -1,7 +1,7 @@
 // The registry of component kinds: every kind of source, target, stream and state store is one
-// descriptor (its name,
-// description, config fields, option parser, capabilities and factory), registered by one call
-// from its own folder (src/registry/ lists the built-in ones). The loader parses a kind's section
+// descriptor (its name, description, config fields, option parser, capabilities and factory),
+// and every command a folder adds to the CLI one CommandKind, registered by one call from its
+// own folder (src/registry/ lists the built-in ones). The loader parses a kind's section
 // with its fields and parser; config-reference, validate-config, health-check and the runtime
 // iterate the registry, so nothing outside a kind's folder names it.
 //
@@ -11,6 +11,7 @@
 // Thread-safety: filled once before use (BuiltinRegistry), then read-only.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -122,6 +123,43 @@ struct SourceKind {
   // Sources that read change-event files: the options that read `path` ("-" = stdin), for
   // `run --input` and `invoke --event`. Null for the others.
   std::shared_ptr<const KindOptions> (*file_options)(const std::string& path) = nullptr;
+  // Sources with a catalog: the data model (models/<table>.yaml text) of `table` ("name" or
+  // "schema.name") as the database describes it, for `models derive`; the names of the fields
+  // whose `pii` class was guessed go to `guessed`. Null for the others.
+  Result<std::string> (*derive_model)(const std::string& dsn, const std::string& table,
+                                      uint32_t version,
+                                      std::vector<std::string>& guessed) = nullptr;
+};
+
+// A command a kind's folder brings to the CLI beside the built-in ones (`cdc-pipeline generate`
+// from src/workload). The CLI adds one subcommand per registered command, with its options.
+struct CommandOption {
+  std::string_view name;  // "--rate"
+  std::string_view help;
+  enum class Type { kString, kNumber, kFlag } type = Type::kString;
+  std::string_view default_value;  // the value when absent (shown in --help); empty: none
+};
+
+// The options of one invocation: each option's value as given (or its default), a flag "true"
+// or "false".
+class CommandArgs {
+ public:
+  void Set(std::string name, std::string value);
+  // The value of `name` ("--rate"); empty when absent without a default.
+  const std::string& Get(std::string_view name) const;
+  double Number(std::string_view name) const;  // a kNumber option, checked by the CLI
+  bool Flag(std::string_view name) const;
+
+ private:
+  std::vector<std::pair<std::string, std::string>> values_;
+};
+
+struct CommandKind {
+  std::string_view name;
+  std::string_view description;
+  std::vector<CommandOption> options;
+  // Runs the command; its exit code. `stop` turns true on SIGINT/SIGTERM/SIGHUP.
+  int (*run)(const CommandArgs& args, const std::atomic<bool>& stop) = nullptr;
 };
 
 // The stream between the source and the processors (`stream.type`). The loader reads the fields
@@ -156,6 +194,7 @@ class Registry {
   void AddSource(SourceKind kind);
   void AddStream(StreamKind kind);
   void AddState(StateKind kind);
+  void AddCommand(CommandKind kind);
 
   const TargetKind* FindTarget(std::string_view name) const;
   const SourceKind* FindSource(std::string_view name) const;
@@ -163,10 +202,13 @@ class Registry {
   const StateKind* FindState(std::string_view name) const;
   // The first source kind that reads change-event files, or null.
   const SourceKind* FileSource() const;
+  // The first source kind that derives data models from its catalog, or null.
+  const SourceKind* ModelSource() const;
   const std::vector<std::unique_ptr<TargetKind>>& targets() const { return targets_; }
   const std::vector<std::unique_ptr<SourceKind>>& sources() const { return sources_; }
   const std::vector<std::unique_ptr<StreamKind>>& streams() const { return streams_; }
   const std::vector<std::unique_ptr<StateKind>>& states() const { return states_; }
+  const std::vector<std::unique_ptr<CommandKind>>& commands() const { return commands_; }
   std::vector<std::string_view> TargetNames() const;
   std::vector<std::string_view> SourceNames() const;
   std::vector<std::string_view> StreamNames() const;
@@ -177,6 +219,7 @@ class Registry {
   std::vector<std::unique_ptr<SourceKind>> sources_;
   std::vector<std::unique_ptr<StreamKind>> streams_;
   std::vector<std::unique_ptr<StateKind>> states_;
+  std::vector<std::unique_ptr<CommandKind>> commands_;
 };
 
 // The registry with every kind built into this binary. Defined in src/registry (cdc_builtin),

@@ -1,5 +1,6 @@
 // The `postgres` source kind: its fields, their parsing, and how it is built.
 #include "config/config.h"
+#include "source/postgres/derive_model.h"
 #include "source/postgres/postgres_source.h"
 
 namespace cdc {
@@ -89,7 +90,8 @@ void RegisterPostgresSource(Registry& registry) {
        .check_on_validate = true},
       Build,
       Describe,
-      nullptr});
+      nullptr,
+      pg::DeriveModelYaml});
 }
 
 }  // namespace cdc

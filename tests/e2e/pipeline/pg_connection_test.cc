@@ -359,6 +359,15 @@ TEST_F(PgConnectionE2E, ALatin1DatabaseDeliversUtf8) {
       "8/8");
   std::string log = logs_ / "run.log";
   auto run = StartRun(server_->Dsn("coredb"), log);
+  // The snapshot is read in chunks while the slot streams: row 2 is inserted after it is done,
+  // so it comes only as its INSERT (a row inserted into a range not read yet also gets a READ).
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Contains(testing::ReadFile(log), "initial snapshot") &&
+               Contains(testing::ReadFile(log), "complete");
+      },
+      120))
+      << testing::ReadFile(log);
   // While streaming: decoded from pgoutput.
   ASSERT_TRUE(InsertProductAndWait(2, name_sql)) << testing::ReadFile(log);
   run->Signal(SIGTERM);

@@ -187,7 +187,18 @@ TEST_F(SlotGapTest, SlotAdvancedPastTheCheckpointIsRefused) {
   FirstRun();
   ASSERT_FALSE(HasFatalFailure());
   InsertMetric(3);
-  Sql("SELECT pg_replication_slot_advance('cdc_pipeline', pg_current_wal_lsn())");
+  // Past the INSERT of 3: its WAL must be flushed first (the test server commits
+  // asynchronously, and a slot is never advanced beyond the flushed WAL).
+  std::string insert_end = SqlValue("SELECT pg_current_wal_insert_lsn()");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return SqlValue("SELECT pg_current_wal_flush_lsn() >= '" + insert_end + "'::pg_lsn") == "t";
+      },
+      60));
+  Sql("SELECT pg_replication_slot_advance('cdc_pipeline', '" + insert_end + "'::pg_lsn)");
+  ASSERT_EQ(SqlValue("SELECT confirmed_flush_lsn >= '" + insert_end +
+                     "'::pg_lsn FROM pg_replication_slots WHERE slot_name = 'cdc_pipeline'"),
+            "t");
   ExpectRefused("ahead of what this pipeline acknowledged");
 }
 

@@ -397,5 +397,43 @@ TEST(Registry, TheBuiltinKindsAreRegisteredOnceEach) {
   EXPECT_EQ(r.config->state.kind, builtin.FindState("sqlite"));
 }
 
+// Optional parts reach the CLI through the registry, not #ifdefs: the PostgreSQL build registers
+// `generate` (src/workload) and derives models through the postgres source kind.
+TEST(Registry, CommandsAndModelDerivationComeFromTheRegisteredKinds) {
+  const Registry& builtin = BuiltinRegistry();
+  ASSERT_NE(builtin.ModelSource(), nullptr);
+  EXPECT_EQ(builtin.ModelSource()->spec.name, "postgres");
+  EXPECT_EQ(builtin.FindSource("json")->derive_model, nullptr);
+  const CommandKind* generate = nullptr;
+  for (const auto& c : builtin.commands()) {
+    if (c->name == "generate") generate = c.get();
+  }
+  ASSERT_NE(generate, nullptr);
+  std::set<std::string_view> options;
+  for (const CommandOption& o : generate->options) options.insert(o.name);
+  EXPECT_EQ(options,
+            (std::set<std::string_view>{"--dsn", "--rate", "--duration", "--seed", "--seed-only"}));
+
+  // A command of a test registry, with the arguments the CLI hands it.
+  Registry registry;
+  registry.AddCommand(
+      CommandKind{"echo-rate",
+                  "test",
+                  {{"--rate", "rows per second", CommandOption::Type::kNumber, "200"},
+                   {"--quiet", "", CommandOption::Type::kFlag}},
+                  [](const CommandArgs& args, const std::atomic<bool>&) {
+                    return static_cast<int>(args.Number("--rate")) + (args.Flag("--quiet") ? 1 : 0);
+                  }});
+  ASSERT_EQ(registry.commands().size(), 1u);
+  CommandArgs args;
+  args.Set("--rate", "40");
+  args.Set("--quiet", "true");
+  args.Set("--rate", "41");  // the last value wins
+  std::atomic<bool> stop{false};
+  EXPECT_EQ(registry.commands()[0]->run(args, stop), 42);
+  EXPECT_EQ(args.Get("--missing"), "");
+  EXPECT_FALSE(args.Flag("--missing"));
+}
+
 }  // namespace
 }  // namespace cdc
