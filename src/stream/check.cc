@@ -16,26 +16,6 @@
 namespace cdc::stream {
 namespace {
 
-Result<std::string> ReadWholeFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("cannot open '" + path + "'", errno);
-  std::string out;
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return ErrnoError("cannot read '" + path + "'", err);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return out;
-}
-
 bool Exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
@@ -88,7 +68,7 @@ Result<ShardCheck> CheckShard(const std::string& dir, std::optional<uint64_t> sy
                        expected - 1),
            false});
     }
-    CDC_ASSIGN_OR_RETURN(std::string data, ReadWholeFile(path));
+    CDC_ASSIGN_OR_RETURN(std::string data, internal::ReadWholeFile(path));
     auto scan = internal::ScanSegment(data, path, first);
     if (!scan.ok()) {
       check.damage.push_back({path, first, last ? UINT64_MAX : next_first - 1,
@@ -134,7 +114,7 @@ Result<StreamCheck> CheckStream(const StreamConfig& config, const std::string& d
   if (!Exists(meta)) {
     out.problems.push_back(meta + " is missing");
   } else {
-    CDC_ASSIGN_OR_RETURN(std::string content, ReadWholeFile(meta));
+    CDC_ASSIGN_OR_RETURN(std::string content, internal::ReadWholeFile(meta));
     std::string want_count = fmt::format("\nshard_count {}\n", shards);
     if (content.rfind("cdc-pipeline stream\n", 0) != 0) {
       out.problems.push_back(meta + ": not a stream metadata file");
@@ -146,7 +126,7 @@ Result<StreamCheck> CheckStream(const StreamConfig& config, const std::string& d
   std::vector<std::optional<uint64_t>> synced(shards);
   std::string synced_path = out.dir + "/" + std::string(internal::kSyncedFileName);
   if (Exists(synced_path)) {
-    CDC_ASSIGN_OR_RETURN(std::string content, ReadWholeFile(synced_path));
+    CDC_ASSIGN_OR_RETURN(std::string content, internal::ReadWholeFile(synced_path));
     auto ends = internal::ParseSynced(content, synced_path);
     if (!ends.ok()) {
       out.problems.push_back(std::string(ends.status().message()));

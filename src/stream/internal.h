@@ -69,6 +69,9 @@ Result<TailScan> ScanSegment(std::string_view data, const std::string& path, uin
 // then a CRC-32C of those lines, so that it is rewritten in place with one write of the same
 // length. Parse returns Corruption (naming `path`) for anything else.
 std::string EncodeSynced(const std::vector<uint64_t>& ends);
+// The whole content of a small file (segment metadata, the synced file, a segment to check).
+Result<std::string> ReadWholeFile(const std::string& path);
+
 Result<std::vector<uint64_t>> ParseSynced(std::string_view content, const std::string& path);
 
 // Kinesis hash-key ranges: the shard whose range holds `hash` in a new stream of `shard_count`.

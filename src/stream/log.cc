@@ -83,26 +83,6 @@ Status WriteAll(int fd, std::string_view data, const std::string& path) {
   return Status::Ok();
 }
 
-Result<std::string> ReadSmallFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("cannot open '" + path + "'", errno);
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return ErrnoError("cannot read '" + path + "'", err);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return out;
-}
-
 // Writes `path` so that it is either absent or complete after a crash.
 Status WriteFileAtomically(const std::string& dir, const std::string& path,
                            std::string_view content) {
@@ -895,7 +875,7 @@ Status OpenMeta(const std::string& dir, uint32_t shards) {
     size_t slash = dir.find_last_of('/');
     return SyncDir(slash == std::string::npos ? "." : slash == 0 ? "/" : dir.substr(0, slash));
   }
-  CDC_ASSIGN_OR_RETURN(std::string content, ReadSmallFile(path));
+  CDC_ASSIGN_OR_RETURN(std::string content, internal::ReadWholeFile(path));
   std::optional<uint64_t> version, count;
   size_t line_start = 0;
   bool first_line = true;
@@ -981,7 +961,7 @@ class EmbeddedStreamImpl final : public EmbeddedStream {
     struct stat st;
     bool exists = ::stat(path.c_str(), &st) == 0;
     if (exists) {
-      CDC_ASSIGN_OR_RETURN(std::string content, ReadSmallFile(path));
+      CDC_ASSIGN_OR_RETURN(std::string content, internal::ReadWholeFile(path));
       CDC_ASSIGN_OR_RETURN(ends, internal::ParseSynced(content, path));
       if (ends.size() != count) {
         return Corruption(fmt::format("{}: records {} shards, the stream has {}; move it away if "

@@ -1,5 +1,7 @@
 // The record layout and the scan of a shard's last segment (docs/log-format.md).
+#include <fcntl.h>
 #include <fmt/core.h>
+#include <unistd.h>
 
 #include <charconv>
 #include <cstring>
@@ -149,6 +151,26 @@ std::string EncodeSynced(const std::vector<uint64_t>& ends) {
   std::string out = "cdc-pipeline synced\n";
   for (size_t i = 0; i < ends.size(); ++i) out += fmt::format("shard {:04} {:020}\n", i, ends[i]);
   out += fmt::format("crc {:08x}\n", Crc32c(out));
+  return out;
+}
+
+Result<std::string> ReadWholeFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("cannot open '" + path + "'", errno);
+  std::string out;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return ErrnoError("cannot read '" + path + "'", err);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
   return out;
 }
 
