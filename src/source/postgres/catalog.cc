@@ -224,6 +224,49 @@ Status EnsurePublication(PgConnection& conn, std::string_view publication,
       .WithContext("adding tables to " + context);
 }
 
+Result<std::optional<std::vector<PgCapturedTable>>> InspectCapturedTables(
+    PgConnection& conn, std::string_view publication, const std::vector<PgTableRef>& tables) {
+  using Captured = std::optional<std::vector<PgCapturedTable>>;
+  const std::string pub(publication);
+  CDC_ASSIGN_OR_RETURN(PgRows exists,
+                       conn.Query("SELECT 1 FROM pg_publication WHERE pubname = $1", {pub}));
+  if (exists.empty()) return Captured();
+  // By name and then by OID: pg_publication_tables shows names only.
+  CDC_ASSIGN_OR_RETURN(
+      PgRows published,
+      conn.Query("SELECT c.oid::text FROM pg_publication_tables p "
+                 "JOIN pg_namespace n ON n.nspname = p.schemaname "
+                 "JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = p.tablename "
+                 "WHERE p.pubname = $1",
+                 {pub}));
+  std::set<uint32_t> published_oids;
+  for (size_t i = 0; i < published.size(); ++i) {
+    uint32_t oid = 0;
+    if (ParseU32(published.rows[i][0], oid)) published_oids.insert(oid);
+  }
+  std::vector<PgCapturedTable> out;
+  if (tables.empty()) return Captured(std::move(out));
+  std::string sql = "SELECT ";
+  std::vector<std::string> params;
+  for (size_t i = 0; i < tables.size(); ++i) {
+    if (i > 0) sql += ", ";
+    sql += "coalesce(to_regclass($" + std::to_string(i + 1) + ")::oid, 0)::text";
+    params.push_back(tables[i].Quoted());
+  }
+  CDC_ASSIGN_OR_RETURN(PgRows oids, conn.Query(sql, params));
+  if (oids.empty() || oids.rows[0].size() != tables.size()) {
+    return Internal("to_regclass returned no row");
+  }
+  for (size_t i = 0; i < tables.size(); ++i) {
+    PgCapturedTable t;
+    t.table = tables[i];
+    if (!ParseU32(oids.rows[0][i], t.oid)) return Internal("to_regclass returned a bad oid");
+    t.published = t.oid != 0 && published_oids.count(t.oid) != 0;
+    out.push_back(std::move(t));
+  }
+  return Captured(std::move(out));
+}
+
 Result<std::optional<PgSlotInfo>> InspectSlot(PgConnection& conn, std::string_view slot) {
   CDC_ASSIGN_OR_RETURN(
       PgRows rows,

@@ -75,6 +75,20 @@ Status EnsurePublication(PgConnection& conn, std::string_view publication,
 Status PrepareCapture(PgConnection& conn, std::string_view publication,
                       const std::vector<PgTableRequirement>& tables);
 
+// A configured table as the catalog shows it now, against its publication.
+struct PgCapturedTable {
+  PgTableRef table;
+  uint32_t oid = 0;        // 0: no relation of that name exists
+  bool published = false;  // the publication publishes this relation (by OID)
+};
+
+// The configured tables' current OIDs and whether `publication` publishes them (a FOR TABLE
+// list, FOR ALL TABLES or FOR TABLES IN SCHEMA alike, through pg_publication_tables); nullopt
+// when the publication does not exist. Three small queries, for the periodic check of tables
+// that leave the publication while streaming.
+Result<std::optional<std::vector<PgCapturedTable>>> InspectCapturedTables(
+    PgConnection& conn, std::string_view publication, const std::vector<PgTableRef>& tables);
+
 struct PgSlotInfo {
   std::string name;
   std::string plugin;

@@ -347,6 +347,7 @@ Status PgOutputDecoder::DecodeRelation(std::string_view body) {
       if (rel.columns[i].replica_identity) rel.key_columns.push_back(i);
     }
   }
+  ++relations_described_;
   auto it = relations_.find(rel.id);
   if (it != relations_.end()) {
     rel.schema_version = it->second.schema_version + (SameColumns(it->second, rel) ? 0 : 1);

@@ -130,6 +130,9 @@ class PgOutputDecoder {
   bool in_transaction() const { return in_transaction_; }
   // The relation with this id, or nullptr if no Relation message described it yet.
   const PgRelation* FindRelation(uint32_t id) const;
+  // How many Relation messages were decoded: the source compares the publication with its
+  // configured tables when this grows (a table new to the stream, or changed).
+  uint64_t relations_described() const { return relations_described_; }
 
  private:
   Status DecodeBegin(std::string_view body, std::vector<PgMessage>& out);
@@ -143,6 +146,7 @@ class PgOutputDecoder {
   PgTypeRegistry& types_;
   PgCatalogReader* catalog_;
   std::unordered_map<uint32_t, PgRelation> relations_;
+  uint64_t relations_described_ = 0;
   bool in_transaction_ = false;
   PgBegin begin_;
   uint32_t seq_ = 0;

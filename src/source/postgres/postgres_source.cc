@@ -76,6 +76,10 @@ std::string PostgresSource::MarkerPath() const {
   return options_.state_dir + "/postgres-snapshot-" + options_.slot + ".pending";
 }
 
+namespace {
+std::optional<Lsn> ReadAcknowledged(const std::string& path);
+}  // namespace
+
 Status PostgresSource::CheckHealth() {
   CDC_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(options_.dsn));
   CDC_RETURN_IF_ERROR(CheckServer(*conn));
@@ -88,6 +92,10 @@ Status PostgresSource::CheckHealth() {
     if (in >> pid && pid == slot->active_pid) return Status::Ok();
   }
   CDC_RETURN_IF_ERROR(CheckPositionGap(slot));
+  if (std::optional<Lsn> ours = ReadAcknowledged(PositionPath())) {
+    CDC_ASSIGN_OR_RETURN(auto problems, FindTableProblemsAtStart(*conn));
+    if (!problems.empty()) return TableGap(problems, *ours, false);
+  }
   if (slot) CDC_RETURN_IF_ERROR(CheckSlotUsable(*slot, conn->database()));
   return Status::Ok();
 }
@@ -132,6 +140,30 @@ Status WriteSynced(const std::string& path, const std::string& text) {
   return Status::Ok();
 }
 
+// TablesPath()'s lines; `exists` says whether the file was there. An unreadable line counts as
+// a gap, never as "nothing happened".
+std::map<std::string, std::pair<uint32_t, bool>> ReadCapturedTables(const std::string& path,
+                                                                    bool& exists) {
+  std::map<std::string, std::pair<uint32_t, bool>> out;
+  std::ifstream in(path);
+  exists = static_cast<bool>(in);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t tab1 = line.find('\t');
+    size_t tab2 = tab1 == std::string::npos ? tab1 : line.find('\t', tab1 + 1);
+    if (tab2 == std::string::npos) continue;
+    uint32_t oid = 0;
+    auto [p, ec] = std::from_chars(line.data(), line.data() + tab1, oid);
+    if (ec != std::errc() || p != line.data() + tab1) oid = 0;
+    bool captured = oid != 0 && line.compare(tab1 + 1, tab2 - tab1 - 1, "captured") == 0;
+    out[line.substr(tab2 + 1)] = {oid, !captured};
+  }
+  return out;
+}
+
+Status WriteCapturedTables(const std::string& path,
+                           const std::map<std::string, std::pair<uint32_t, bool>>& tables);
+
 // The LSN in a file SaveAcknowledged wrote; nullopt when there is none.
 std::optional<Lsn> ReadAcknowledged(const std::string& path) {
   std::ifstream in(path);
@@ -140,15 +172,39 @@ std::optional<Lsn> ReadAcknowledged(const std::string& path) {
   return Lsn::Parse(text);
 }
 
+Status WriteCapturedTables(const std::string& path,
+                           const std::map<std::string, std::pair<uint32_t, bool>>& tables) {
+  std::string text;
+  for (const auto& [table, state] : tables) {
+    text +=
+        std::to_string(state.first) + (state.second ? "\tgap\t" : "\tcaptured\t") + table + "\n";
+  }
+  return WriteSynced(path, text);
+}
+
 }  // namespace
 
 std::string PostgresSource::ProgressPath() const {
   return options_.state_dir + "/postgres-snapshot-" + options_.slot + ".progress";
 }
 
-Status PostgresSource::Prepare() {
+Status PostgresSource::Prepare(ChangeSink& sink) {
   CDC_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(options_.dsn));
+  // Before PrepareCapture, which adds missing tables to the publication.
+  CDC_RETURN_IF_ERROR(CheckTablesAtStart(*conn, sink));
   CDC_RETURN_IF_ERROR(PrepareCapture(*conn, options_.publication, options_.tables));
+  {
+    std::vector<PgTableRef> refs;
+    for (const auto& t : options_.tables) refs.push_back(t.table);
+    CDC_ASSIGN_OR_RETURN(auto captured, InspectCapturedTables(*conn, options_.publication, refs));
+    captured_.clear();
+    for (const PgCapturedTable& t : captured.value_or(std::vector<PgCapturedTable>())) {
+      captured_[t.table.ToString()] = CapturedTable{t.oid, false};
+    }
+    std::map<std::string, std::pair<uint32_t, bool>> record;
+    for (const auto& [name, t] : captured_) record[name] = {t.oid, false};
+    CDC_RETURN_IF_ERROR(WriteCapturedTables(TablesPath(), record));
+  }
   CDC_ASSIGN_OR_RETURN(auto slot, InspectSlot(*conn, options_.slot));
   // An invalidated slot is a position gap: Run reports it (or accepts it).
   if (slot && slot->wal_status != "lost") {
@@ -181,6 +237,131 @@ std::string PostgresSource::PositionPath() const {
 
 std::string PostgresSource::WalsenderPath() const {
   return options_.state_dir + "/postgres-slot-" + options_.slot + ".walsender";
+}
+
+std::string PostgresSource::TablesPath() const {
+  return options_.state_dir + "/postgres-slot-" + options_.slot + ".tables";
+}
+
+Result<PostgresSource::TableProblems> PostgresSource::FindTableProblems(
+    PgConnection& conn, const CapturedTables& expected) {
+  std::vector<PgTableRef> refs;
+  for (const auto& t : options_.tables) refs.push_back(t.table);
+  CDC_ASSIGN_OR_RETURN(auto now, InspectCapturedTables(conn, options_.publication, refs));
+  const std::string pub = QuoteIdentifier(options_.publication);
+  TableProblems problems;
+  if (!now) {
+    for (const PgTableRef& t : refs) {
+      problems.emplace_back(t.ToString(), "table " + t.ToString() + " left the publication: " +
+                                              "publication " + pub + " no longer exists");
+    }
+    return problems;
+  }
+  for (const PgCapturedTable& t : *now) {
+    const std::string name = t.table.ToString();
+    auto it = expected.find(name);
+    std::optional<uint32_t> was;
+    bool gap = false;
+    if (it != expected.end()) {
+      if (it->second.oid != 0) was = it->second.oid;
+      gap = it->second.gap;
+    }
+    std::string what;
+    if (t.oid == 0) {
+      what = "was dropped" +
+             (was ? " (OID " + std::to_string(*was) + " no longer exists)" : std::string());
+    } else if (was && *was != t.oid) {
+      what = "was re-created with a new OID " + std::to_string(t.oid) + " (was " +
+             std::to_string(*was) + ")" +
+             (t.published ? std::string() : ", and the new table is not in publication " + pub);
+    } else if (!t.published) {
+      what = "was removed from publication " + pub + " (ALTER PUBLICATION ... DROP TABLE)";
+    } else if (gap) {
+      what =
+          "left the publication earlier (found while `run` streamed or at an earlier start) "
+          "and that gap was not accepted yet; adding the table to the publication by hand "
+          "does not close it";
+    } else {
+      continue;
+    }
+    problems.emplace_back(name, "table " + name + " " + what);
+  }
+  return problems;
+}
+
+Result<PostgresSource::TableProblems> PostgresSource::FindTableProblemsAtStart(PgConnection& conn) {
+  bool recorded_exists = false;
+  auto recorded = ReadCapturedTables(TablesPath(), recorded_exists);
+  CapturedTables expected;
+  for (const auto& t : options_.tables) {
+    auto it = recorded.find(t.table.ToString());
+    if (it == recorded.end()) continue;
+    expected[it->first] = CapturedTable{it->second.first, it->second.second};
+  }
+  CDC_ASSIGN_OR_RETURN(auto problems, FindTableProblems(conn, expected));
+  // A table configured since the last start is not a gap: it was never captured (without a
+  // record, from an older version, every configured table was).
+  if (recorded_exists) {
+    std::erase_if(problems, [&](const auto& p) { return recorded.count(p.first) == 0; });
+  }
+  return problems;
+}
+
+Status PostgresSource::MarkTableGaps(const TableProblems& problems) {
+  bool exists = false;
+  auto recorded = ReadCapturedTables(TablesPath(), exists);
+  for (const auto& [table, what] : problems) recorded[table].second = true;
+  return WriteCapturedTables(TablesPath(), recorded);
+}
+
+Status PostgresSource::TableGap(const TableProblems& problems, Lsn delivered,
+                                bool streaming) const {
+  std::string what;
+  std::string names;
+  for (const auto& [table, description] : problems) {
+    what += (what.empty() ? "" : "; ") + description;
+    names += (names.empty() ? "" : ", ") + table;
+  }
+  const std::string pub = QuoteIdentifier(options_.publication);
+  return FailedPrecondition(
+             "table gap: " + what + ". " +
+             (streaming ? std::string("`run` stopped: every change of ")
+                        : std::string("Every change of ")) +
+             names + " committed up to " + delivered.ToString() +
+             " was delivered (the last position acknowledged to replication slot " +
+             QuoteIdentifier(options_.slot) + "); changes to it after that (rows of a new " +
+             "table, or written while it was not published) are not captured and would reach " +
+             "no consumer as events. Ways on: to capture it again, run `cdc-pipeline run " +
+             "--resnapshot` (or set source.on_position_gap: resnapshot): it adds the configured " +
+             "tables to publication " + pub +
+             " again, publishes a PositionGap event and snapshots every table again as READ " +
+             "events; if the table is no longer to be captured, remove it from the tables " +
+             "section of the config and start `run` again")
+      .set_data_loss();
+}
+
+Status PostgresSource::CheckTablesAtStart(PgConnection& conn, ChangeSink& sink) {
+  std::optional<Lsn> ours = ReadAcknowledged(PositionPath());
+  if (!ours) return Status::Ok();  // never streamed, or a gap was accepted: nothing to compare
+  CDC_ASSIGN_OR_RETURN(auto problems, FindTableProblemsAtStart(conn));
+  if (problems.empty()) return Status::Ok();
+  CDC_RETURN_IF_ERROR(MarkTableGaps(problems));
+  Status gap = TableGap(problems, *ours, false);
+  if (!options_.resnapshot_on_gap) return gap;
+  // Accept only what can then be captured (the slot is dropped on accepting).
+  CDC_RETURN_IF_ERROR(CheckServer(conn));
+  CDC_RETURN_IF_ERROR(CheckTables(conn, options_.tables));
+  CDC_ASSIGN_OR_RETURN(auto slot, InspectSlot(conn, options_.slot));
+  return AcceptPositionGap(conn, slot, gap, sink);
+}
+
+Result<PostgresSource::TableProblems> PostgresSource::CheckTablesWhileStreaming() {
+  if (!check_conn_) {
+    CDC_ASSIGN_OR_RETURN(check_conn_, PgConnection::Connect(options_.dsn));
+  }
+  auto problems = FindTableProblems(*check_conn_, captured_);
+  if (!problems.ok()) check_conn_.reset();
+  return problems;
 }
 
 Status PostgresSource::SaveAcknowledged(Lsn lsn) {
@@ -350,6 +531,15 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
   Lsn idle_candidate;     // a keepalive position safe to acknowledge once durable
   Lsn acked(acked_.load());
   auto last_flush = std::chrono::steady_clock::now();
+  // Tables that leave the publication: compared at once, at each Relation message and every
+  // table_check_interval. Once a problem is found, everything committed before it is
+  // delivered and acknowledged (up to `drain_to`, a WAL position written after the problem was
+  // seen), then the stream stops with the table gap.
+  auto next_table_check = last_flush;
+  uint64_t relations_described = repl->decoder().relations_described();
+  TableProblems table_problems;
+  Lsn drain_to;
+  std::chrono::steady_clock::time_point drain_deadline;
   // Wake up at least this often while waiting, so what was received becomes durable (and is
   // delivered) within the sink's latency budget even when no more changes arrive.
   auto timeout = std::min({options_.flush_interval, std::chrono::milliseconds(100),
@@ -402,6 +592,42 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
         acked_.store(acked.value());
       }
     }
+    if (!in_transaction && table_problems.empty() &&
+        (now >= next_table_check || repl->decoder().relations_described() != relations_described)) {
+      relations_described = repl->decoder().relations_described();
+      next_table_check = now + options_.table_check_interval;
+      auto problems = CheckTablesWhileStreaming();
+      if (!problems.ok()) {
+        log::Warn(
+            "could not compare publication {} with the configured tables (tried again in {} "
+            "ms): {}",
+            options_.publication, options_.table_check_interval.count(),
+            problems.status().message());
+      } else if (!problems->empty()) {
+        table_problems = std::move(problems).value();
+        // A crash from here on still finds the gap at the next start.
+        CDC_RETURN_IF_ERROR(MarkTableGaps(table_problems));
+        auto mark = check_conn_->Query(
+            "SELECT pg_logical_emit_message(false, 'cdc-pipeline-table-check', '')::text AS lsn");
+        drain_to = mark.ok() ? Lsn::Parse(mark->Get(0, "lsn").value_or("")).value_or(Lsn()) : Lsn();
+        drain_deadline = now + std::chrono::seconds(60);
+        log::Warn("{}; delivering what was committed before it (up to {}), then stopping",
+                  table_problems.front().second, drain_to.ToString());
+      }
+    }
+    if (!in_transaction && !table_problems.empty() &&
+        (std::max(durable_candidate, idle_candidate) >= drain_to || now >= drain_deadline)) {
+      if (dirty) CDC_RETURN_IF_ERROR(sink.MakeDurable());
+      Lsn target = std::max(durable_candidate, idle_candidate);
+      if (target > acked) {
+        acked = target;
+        CDC_RETURN_IF_ERROR(SaveAcknowledged(acked));
+        (void)repl->SendStatus(acked, acked, acked, false);
+        acked_.store(acked.value());
+      }
+      (void)repl->StopReplication();
+      return TableGap(table_problems, acked, true);
+    }
     if (idle) {
       Status h = Heartbeat();
       if (!h.ok()) log::Warn("heartbeat failed: {}", h.message());
@@ -435,7 +661,7 @@ Status PostgresSource::Run(ChangeSink& sink) {
   while (!stop_) {
     Status s;
     if (!prepared) {
-      s = Prepare();
+      s = Prepare(sink);
       if (s.ok()) prepared = true;
     }
     if (s.ok()) {

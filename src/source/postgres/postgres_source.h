@@ -19,8 +19,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.h"
@@ -41,6 +43,9 @@ struct PostgresSourceOptions {
   std::chrono::milliseconds heartbeat_interval{0};  // 0 = off
   std::chrono::milliseconds reconnect_initial_backoff{100};
   std::chrono::milliseconds reconnect_max_backoff{30000};
+  // How often, at least, the publication is compared with the configured tables while streaming
+  // (also at each Relation message), on a normal connection of its own.
+  std::chrono::milliseconds table_check_interval{2000};
   // Where the source keeps the progress of its initial snapshot (the pipeline's data dir).
   std::string state_dir;
   // Show a progress bar on stderr during the snapshot.
@@ -88,7 +93,8 @@ class PostgresSource final : public Source {
   uint64_t reconnects() const { return reconnects_.load(); }
 
  private:
-  Status Prepare();
+  // Checks and completes the setup; a table gap found at start is accepted into `sink`.
+  Status Prepare(ChangeSink& sink);
   // Creates the missing slot (a new initial snapshot's progress first, so a crash in between
   // cannot leave a new slot whose snapshot is thought done); `start` is its consistent point.
   Status CreateSlot(PgConnection& conn, Lsn& start);
@@ -111,13 +117,41 @@ class PostgresSource final : public Source {
   // The walsender pid of the running stream, for health-check (a slot held by this pipeline).
   std::string WalsenderPath() const;
 
+  // Tables that leave the publication (docs/architecture.md, "Tables that leave the
+  // publication"). TablesPath() keeps the captured tables, one line each:
+  // "<oid>\t<captured|gap>\t<schema>.<name>"; "gap" once a gap of the table was found and not
+  // accepted, so mending the publication by hand cannot hide it.
+  struct CapturedTable {
+    uint32_t oid = 0;  // 0: unknown
+    bool gap = false;
+  };
+  using CapturedTables = std::map<std::string, CapturedTable>;
+  using TableProblems = std::vector<std::pair<std::string, std::string>>;  // table, what happened
+  std::string TablesPath() const;
+  // Compares the configured tables and the publication with `expected` (absent or OID 0: any
+  // OID). Empty when nothing happened.
+  Result<TableProblems> FindTableProblems(PgConnection& conn, const CapturedTables& expected);
+  // The problems of a start after streaming (a position file exists), against TablesPath().
+  Result<TableProblems> FindTableProblemsAtStart(PgConnection& conn);
+  // Records the gap of each problem's table in TablesPath().
+  Status MarkTableGaps(const TableProblems& problems);
+  // The error: what happened, the position up to which changes were delivered, the ways on.
+  Status TableGap(const TableProblems& problems, Lsn delivered, bool streaming) const;
+  // At start, before the publication is completed: a table gap is refused, or accepted with a
+  // PositionGap event and a new snapshot (resnapshot_on_gap).
+  Status CheckTablesAtStart(PgConnection& conn, ChangeSink& sink);
+  // While streaming, on check_conn_; Unavailable when the check could not run.
+  Result<TableProblems> CheckTablesWhileStreaming();
+
   PostgresSourceOptions options_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> acked_{0};
   std::atomic<uint64_t> reconnects_{0};
   std::atomic<uint64_t> gaps_{0};
-  Lsn saved_;              // the acknowledged LSN in PositionPath()
-  bool streamed_ = false;  // a stream started in this process: a later gap always stops it
+  Lsn saved_;                // the acknowledged LSN in PositionPath()
+  bool streamed_ = false;    // a stream started in this process: a later gap always stops it
+  CapturedTables captured_;  // the captured tables' OIDs at Prepare
+  std::unique_ptr<PgConnection> check_conn_;
   std::unique_ptr<PgConnection> heartbeat_conn_;
   std::chrono::steady_clock::time_point last_heartbeat_;
 };
