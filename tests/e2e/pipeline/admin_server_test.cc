@@ -8,11 +8,13 @@
 #include <signal.h>
 #include <simdjson.h>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <sstream>
 #include <thread>
 
+#include "support/http_server.h"
 #include "support/pg_server.h"
 #include "support/test_util.h"
 
@@ -22,6 +24,7 @@ namespace {
 using testing::CliProcess;
 using testing::PgServer;
 using testing::TempDir;
+using testing::TestHttpServer;
 
 struct HttpAnswer {
   long status = 0;  // 0: no answer (connection refused)
@@ -227,6 +230,58 @@ TEST_F(AdminServerTest, MetricsCountWhatReachedTheConsumersAndReadinessFollowsTh
   ASSERT_EQ(run.Wait(120), 0) << testing::ReadFile(log);
   EXPECT_FALSE(testing::FileExists(data_ / "admin.addr"));
   EXPECT_EQ(Get(base + "/healthz").status, 0);
+}
+
+// A target whose endpoint keeps failing makes the pipeline not ready, naming the target, until
+// the endpoint takes the event.
+TEST_F(AdminServerTest, AFailingTargetIsNotReadyUntilItAcceptsAgain) {
+  std::atomic<bool> failing{true};
+  TestHttpServer hook([&](size_t, const auto&) { return failing ? 503 : 200; });
+  std::string config = testing::ReadFile(testing::SourcePath("config/cdc-pipeline.yaml"));
+  size_t rules = config.find("\nrules:\n");
+  ASSERT_NE(rules, std::string::npos);
+  config.insert(rules + 8,
+                "  metrics-hook:\n"
+                "    event_pattern: {detail: {tableName: [metrics]}}\n"
+                "    targets: [hook]\n");
+  config +=
+      "  hook:\n"
+      "    type: http\n"
+      "    url: " +
+      hook.url() +
+      "\n"
+      "    retry: {max_attempts: 100000, initial_backoff_ms: 50, max_backoff_ms: 200}\n";
+  TempDir conf;
+  testing::CopyShippedModels(conf.path());
+  testing::WriteFile(conf / "cdc-pipeline.yaml", config);
+  std::string log = data_ / "run.log";
+  CliProcess run({"run", "-c", conf / "cdc-pipeline.yaml"}, env_, log);
+  std::string address;
+  ASSERT_TRUE(WaitFor([&] {
+    address = testing::ReadFile(data_ / "admin.addr");
+    return !address.empty() && address.back() == '\n';
+  })) << testing::ReadFile(log);
+  address.pop_back();
+  const std::string readyz = "http://" + address + "/readyz";
+  HttpAnswer answer;
+  ASSERT_TRUE(WaitFor([&] { return (answer = Get(readyz)).status == 200; }))
+      << answer.body << testing::ReadFile(log);
+
+  ASSERT_TRUE(
+      server_->Execute("INSERT INTO metrics (id, name, value) VALUES (1, 'm', 1)", "coredb").ok());
+  ASSERT_TRUE(WaitFor([&] { return (answer = Get(readyz)).status == 503; }))
+      << answer.body << testing::ReadFile(log);
+  EXPECT_EQ(answer.body,
+            "{\"ready\":false,\"reasons\":[\"target 'hook' is failing (its last delivery attempt "
+            "failed)\"]}\n");
+  EXPECT_EQ(Get("http://" + address + "/healthz").status, 200);
+
+  failing = false;
+  ASSERT_TRUE(WaitFor([&] { return (answer = Get(readyz)).status == 200; }))
+      << answer.body << testing::ReadFile(log);
+  EXPECT_TRUE(hook.WaitForDelivered(1, 60000));
+  run.Signal(SIGTERM);
+  EXPECT_EQ(run.Wait(120), 0) << testing::ReadFile(log);
 }
 
 // Two pipelines on one host cannot share the admin port: the second stops at once, saying how
