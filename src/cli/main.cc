@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "admin/admin_server.h"
 #include "archive/archive.h"
 #include "base/dsn.h"
 #include "base/logging.h"
@@ -112,11 +113,21 @@ int RunCommand(const std::string& config_path, const std::string& input, bool re
     std::fprintf(stderr, "cannot start: %s\n", Printable(pipeline.status()).c_str());
     return 1;
   }
+  std::unique_ptr<admin::AdminServer> admin_server;
+  if (config->admin.enabled) {
+    auto started = admin::AdminServer::Start(config, **pipeline, **source);
+    if (!started.ok()) {
+      std::fprintf(stderr, "cannot start: %s\n", Printable(started.status()).c_str());
+      return 1;
+    }
+    admin_server = std::move(started).value();
+  }
   g_running_pipeline = pipeline->get();
   InstallStopHandlers();
   if (g_stop) (*pipeline)->Stop();
   Status s = (*pipeline)->Run(**source);
   g_running_pipeline = nullptr;
+  if (admin_server) admin_server->Stop();
   const PipelineStats& st = (*pipeline)->stats();
   std::string delivered;
   for (const auto& [name, n] : st.delivered) {

@@ -4,7 +4,6 @@
 #include <cstdio>
 
 #include "base/time.h"
-#include "event/json_writer.h"
 #include "metrics/metrics.h"
 #include "metrics/prometheus.h"
 #include "runtime/status.h"
@@ -37,64 +36,6 @@ std::string Bytes(uint64_t n) {
 }
 
 using ull = unsigned long long;
-
-void PrintJson(const PipelineStatus& s) {
-  std::string out;
-  JsonWriter w(out);
-  w.BeginObject();
-  w.Key("pipeline").String(s.pipeline);
-  w.Key("running").Bool(s.running);
-  w.Key("owner").String(s.owner);
-  w.Key("leaseToken").Int(static_cast<int64_t>(s.lease_token));
-  w.Key("lastCheckpoint").String(Time(s.last_checkpoint_micros));
-  w.Key("source").BeginObject();
-  w.Key("type").String(s.source.type);
-  if (!s.source.delivered_position.empty()) {
-    w.Key("deliveredPosition").String(s.source.delivered_position);
-  }
-  w.Key("lastCommitTime").String(Time(s.source.last_commit_micros));
-  w.Key("positionGaps").Int(static_cast<int64_t>(s.position_gaps));
-  if (s.source.lag_known) {
-    w.Key("confirmedLsn").String(s.source.confirmed);
-    w.Key("serverLsn").String(s.source.current);
-    w.Key("lagBytes").Int(static_cast<int64_t>(s.source.lag_bytes));
-    w.Key("lagSeconds").Double(s.source.lag_seconds);
-  } else if (!s.source.lag_note.empty()) {
-    w.Key("lagUnknown").String(s.source.lag_note);
-  }
-  w.EndObject();
-  w.Key("shards").BeginArray();
-  for (const ShardStatus& sh : s.shards) {
-    w.BeginObject();
-    w.Key("shard").Int(sh.shard);
-    w.Key("length").Int(static_cast<int64_t>(sh.end));
-    w.Key("firstOffset").Int(static_cast<int64_t>(sh.first));
-    w.Key("checkpoint").Int(static_cast<int64_t>(sh.checkpoint));
-    w.Key("lag").Int(static_cast<int64_t>(sh.lag()));
-    w.Key("bytes").Int(static_cast<int64_t>(sh.bytes));
-    w.Key("segments").Int(static_cast<int64_t>(sh.segments));
-    if (!sh.delivered_position.empty()) {
-      w.Key("deliveredPosition").String(sh.delivered_position);
-    }
-    w.EndObject();
-  }
-  w.EndArray();
-  w.Key("targets").BeginObject();
-  for (const TargetStatus& t : s.targets) {
-    w.Key(t.name).BeginObject();
-    w.Key("pending").Int(static_cast<int64_t>(t.retrying));
-    w.Key("delivered").Int(static_cast<int64_t>(t.delivered));
-    w.Key("deadLettered").Int(static_cast<int64_t>(t.failed));
-    w.EndObject();
-  }
-  w.EndObject();
-  w.Key("deadLettered").Int(static_cast<int64_t>(s.dead_lettered));
-  w.Key("published").Int(static_cast<int64_t>(s.published));
-  w.Key("unmatched").Int(static_cast<int64_t>(s.unmatched));
-  w.Key("maxRssBytes").Int(static_cast<int64_t>(s.max_rss_bytes));
-  w.EndObject();
-  std::printf("%s\n", out.c_str());
-}
 
 void PrintText(const PipelineStatus& s) {
   std::printf("pipeline %s: %s (%s, lease token %llu)\n", s.pipeline.c_str(),
@@ -152,7 +93,7 @@ int StatusCommand(const Config& config, StatusFormat format) {
   }
   switch (format) {
     case StatusFormat::kJson:
-      PrintJson(*status);
+      std::printf("%s\n", StatusJson(*status).c_str());
       break;
     case StatusFormat::kText:
       PrintText(*status);

@@ -226,6 +226,17 @@ struct DeadLetterConfig {
   std::string fsync = "batch";
 };
 
+// `admin`: the HTTP server `run` starts for operators (/metrics, /healthz, /readyz,
+// /api/status; src/admin). Loopback unless configured otherwise.
+struct AdminConfig {
+  bool enabled = true;
+  std::string listen = "127.0.0.1:9400";  // checked by the loader: host:port, [v6]:port
+  std::string host = "127.0.0.1";         // parsed from `listen`, without brackets
+  int port = 9400;                        // 0: any free port (tests)
+  int64_t ready_max_lag_seconds = 0;      // /readyz: source lag bound; 0 = none
+  SourceLocation where;
+};
+
 struct Config {
   std::string file;                    // the file it was loaded from
   const Registry* registry = nullptr;  // the kinds it was loaded with (outlives the config)
@@ -235,6 +246,7 @@ struct Config {
   StreamConfig stream;
   StateConfig state;
   DeadLetterConfig dead_letter;
+  AdminConfig admin;
   RedactionConfig redaction;
   std::vector<TableConfig> tables;      // in file order
   std::vector<RuleConfig> rules;        // in file order

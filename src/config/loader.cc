@@ -552,6 +552,46 @@ bool ValidKeyId(std::string_view id) {
   return true;
 }
 
+// `admin.listen`: "host:port" or "[ipv6]:port", port 0 to 65535.
+bool ParseListenAddress(const std::string& listen, std::string& host, int& port) {
+  size_t colon;
+  if (!listen.empty() && listen.front() == '[') {
+    size_t close = listen.find("]:");
+    if (close == std::string::npos) return false;
+    host = listen.substr(1, close - 1);
+    colon = close + 1;
+  } else {
+    colon = listen.rfind(':');
+    if (colon == std::string::npos) return false;
+    host = listen.substr(0, colon);
+    if (host.find(':') != std::string::npos) return false;  // IPv6 needs brackets
+  }
+  std::string_view digits(listen);
+  digits.remove_prefix(colon + 1);
+  int value = -1;
+  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (host.empty() || digits.empty() || ec != std::errc() || p != digits.data() + digits.size() ||
+      value < 0 || value > 65535) {
+    return false;
+  }
+  port = value;
+  return true;
+}
+
+void LoadAdmin(Context& ctx, const YAML::Node& node, Config& config) {
+  MapReader r(ctx, node, config_internal::AdminSpec(), "admin");
+  AdminConfig& admin = config.admin;
+  r.Bool("enabled", admin.enabled);
+  r.String("listen", admin.listen);
+  r.Int("ready_max_lag_seconds", admin.ready_max_lag_seconds);
+  admin.where = r.Where("listen");
+  if (!ParseListenAddress(admin.listen, admin.host, admin.port)) {
+    ctx.Error(admin.where, "'admin.listen' is '" + admin.listen +
+                               "'; expected host:port (e.g. 127.0.0.1:9400, [::1]:9400; port 0 "
+                               "takes any free port)");
+  }
+}
+
 void LoadRedaction(Context& ctx, const YAML::Node& node, Config& config) {
   RedactionConfig& red = config.redaction;
   MapReader r(ctx, node, config_internal::RedactionSpec(), "redaction");
@@ -1513,6 +1553,7 @@ LoadResult Load(Context& ctx, const Registry& registry, const std::string& yaml)
     if (config->dead_letter.path.empty()) {
       config->dead_letter.path = config->pipeline.data_dir + "/dead-letter.jsonl";
     }
+    LoadAdmin(ctx, root["admin"], *config);
     LoadRedaction(ctx, root["redaction"], *config);
     ForEachNamed(ctx, root["tables"], "tables", [&](auto& name, auto& key, auto& node) {
       LoadTable(ctx, name, key, node, *config);

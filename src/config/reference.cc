@@ -91,6 +91,7 @@ std::string ConfigReferenceMarkdown(const Registry& registry) {
     AppendSection(out, config_internal::StateSection(registry, kind.get())->spec);
   }
   AppendSection(out, config_internal::DeadLetterSpec());
+  AppendSection(out, config_internal::AdminSpec());
   AppendSection(out, config_internal::RedactionSpec());
   AppendSection(out, config_internal::TableSpec());
   AppendSection(out, config_internal::RedactColumnSpec());

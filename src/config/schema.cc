@@ -36,6 +36,9 @@ const SectionSpec& RootSpec() {
            "The state store: checkpoints, delivery marks and dedupe keys (SQLite)."},
           {"dead_letter", T::kSection, "",
            "Where events that cannot be processed go, with the reason."},
+          {"admin", T::kSection, "",
+           "The admin HTTP server of `run`: Prometheus metrics, liveness and readiness probes, "
+           "live status."},
           {"redaction", T::kSection, "",
            "Whether the tables' redaction policies apply, and the HMAC keys of the `hash` rule."},
           {"tables", T::kNamedSections, "", "The captured tables, by name.", {}, true},
@@ -135,6 +138,28 @@ const SectionSpec& DeadLetterSpec() {
            "`always`: fsync after every record; `batch`: after each batch; `never`: leave it to "
            "the OS.",
            {"always", "batch", "never"}},
+      }};
+  return spec;
+}
+
+const SectionSpec& AdminSpec() {
+  static const SectionSpec spec{
+      "admin",
+      "`cdc-pipeline run` serves `/metrics` (Prometheus text format), `/healthz` (200 while the "
+      "process is alive), `/readyz` (200 when the source is connected, no target is failing and "
+      "the source lag is within bounds; 503 with the reason as JSON otherwise) and `/api/status` "
+      "(the `status --json` document, live). The endpoints have no authentication: keep them on "
+      "loopback or a private network.",
+      {
+          {"enabled", T::kBool, "true", "`false`: `run` starts no admin server."},
+          {"listen", T::kString, "127.0.0.1:9400",
+           "Address and port to listen on: `host:port`, `[ipv6]:port`. Port 0 takes any free "
+           "port; the address bound is logged and written to `<data_dir>/admin.addr`. An address "
+           "other than loopback exposes the endpoints to the network. A port in use stops `run` "
+           "with exit code 1."},
+          {"ready_max_lag_seconds", T::kInt, "0",
+           "`/readyz` answers 503 while the source lag (`cdc_source_lag_seconds`) is above this; "
+           "0: no bound."},
       }};
   return spec;
 }

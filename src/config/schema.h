@@ -23,6 +23,7 @@ const SectionSpec& BusSpec();
 const SectionSpec& StreamSpec();
 const SectionSpec& StateSpec();
 const SectionSpec& DeadLetterSpec();
+const SectionSpec& AdminSpec();
 const SectionSpec& TableSpec();
 const SectionSpec& RedactColumnSpec();  // the long form of one column's rule
 const SectionSpec& RedactionSpec();

@@ -1,7 +1,9 @@
 #include "metrics/prometheus.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <set>
 
 namespace cdc::metrics {
 namespace {
@@ -92,35 +94,52 @@ std::string FormatSampleValue(double value) {
   return std::string(buf, r.ptr);
 }
 
-std::string RenderPrometheus(Registry& registry) {
-  std::string out;
-  for (const auto& f : registry.Collect()) {
-    if (f.series.empty()) continue;
-    out += "# HELP ";
-    out += f.name;
-    out.push_back(' ');
-    out += EscapeHelp(f.help);
-    out += "\n# TYPE ";
-    out += f.name;
-    out.push_back(' ');
-    out += TypeName(f.kind);
-    out.push_back('\n');
-    for (const auto& s : f.series) {
-      if (s.kind != Kind::kHistogram) {
-        AppendSample(out, f.name, "", f.label_names, *s.labels, s.value);
-        continue;
-      }
-      const auto& h = s.histogram;
-      for (size_t i = 0; i < h.bounds.size(); ++i) {
-        AppendSample(out, f.name, "_bucket", f.label_names, *s.labels,
-                     static_cast<double>(h.cumulative[i]), "le", FormatSampleValue(h.bounds[i]));
-      }
-      AppendSample(out, f.name, "_bucket", f.label_names, *s.labels, static_cast<double>(h.count),
-                   "le", "+Inf");
-      AppendSample(out, f.name, "_sum", f.label_names, *s.labels, h.sum);
-      AppendSample(out, f.name, "_count", f.label_names, *s.labels, static_cast<double>(h.count));
+namespace {
+
+void AppendFamily(std::string& out, const Registry::FamilyView& f) {
+  out += "# HELP ";
+  out += f.name;
+  out.push_back(' ');
+  out += EscapeHelp(f.help);
+  out += "\n# TYPE ";
+  out += f.name;
+  out.push_back(' ');
+  out += TypeName(f.kind);
+  out.push_back('\n');
+  for (const auto& s : f.series) {
+    if (s.kind != Kind::kHistogram) {
+      AppendSample(out, f.name, "", f.label_names, *s.labels, s.value);
+      continue;
+    }
+    const auto& h = s.histogram;
+    for (size_t i = 0; i < h.bounds.size(); ++i) {
+      AppendSample(out, f.name, "_bucket", f.label_names, *s.labels,
+                   static_cast<double>(h.cumulative[i]), "le", FormatSampleValue(h.bounds[i]));
+    }
+    AppendSample(out, f.name, "_bucket", f.label_names, *s.labels, static_cast<double>(h.count),
+                 "le", "+Inf");
+    AppendSample(out, f.name, "_sum", f.label_names, *s.labels, h.sum);
+    AppendSample(out, f.name, "_count", f.label_names, *s.labels, static_cast<double>(h.count));
+  }
+}
+
+}  // namespace
+
+std::string RenderPrometheus(Registry& registry) { return RenderPrometheus({&registry}); }
+
+std::string RenderPrometheus(const std::vector<Registry*>& registries) {
+  std::vector<Registry::FamilyView> families;
+  std::set<std::string, std::less<>> seen;
+  for (Registry* registry : registries) {
+    for (auto& f : registry->Collect()) {
+      if (f.series.empty() || !seen.insert(f.name).second) continue;
+      families.push_back(std::move(f));
     }
   }
+  std::stable_sort(families.begin(), families.end(),
+                   [](const auto& a, const auto& b) { return a.name < b.name; });
+  std::string out;
+  for (const auto& f : families) AppendFamily(out, f);
   return out;
 }
 

@@ -7,6 +7,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "metrics/metrics.h"
 
@@ -16,6 +17,10 @@ namespace cdc::metrics {
 inline constexpr std::string_view kPrometheusContentType = "text/plain; version=0.0.4";
 
 std::string RenderPrometheus(Registry& registry);
+// Several registries as one exposition (families sorted by name): a family present in more than
+// one is rendered from the first that has series for it (e.g. a running pipeline's live
+// registry before figures read from its state store).
+std::string RenderPrometheus(const std::vector<Registry*>& registries);
 
 // A label value as it appears between the quotes: \ " and newline escaped.
 std::string EscapeLabelValue(std::string_view value);

@@ -234,6 +234,9 @@ Status Pipeline::OpenDurable() {
   CDC_ASSIGN_OR_RETURN(auto last_commit, state_->Value("time.last_commit"));
   CDC_ASSIGN_OR_RETURN(stats_.published, ParseCount(state_path, "count.published", published));
   CDC_ASSIGN_OR_RETURN(stats_.unmatched, ParseCount(state_path, "count.unmatched", unmatched));
+  // The counters go on from the totals of earlier runs, like the targets' (and `status`).
+  meters_.published->AdvanceTo(stats_.published);
+  meters_.unmatched->AdvanceTo(stats_.unmatched);
   CDC_ASSIGN_OR_RETURN(auto gaps, state_->Value("count.position_gaps"));
   CDC_ASSIGN_OR_RETURN(stats_.position_gaps, ParseCount(state_path, "count.position_gaps", gaps));
   CDC_ASSIGN_OR_RETURN(uint64_t last_commit_micros,

@@ -133,6 +133,15 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Build(std::shared_ptr<const Config> 
 
 DeliveryRunner& Pipeline::runner() { return assembly_->runner(); }
 
+std::vector<std::string> Pipeline::FailingTargets() {
+  std::vector<std::string> out;
+  DeliveryRunner& run = runner();
+  for (size_t i = 0; i < run.size(); ++i) {
+    if (run.failing(i)) out.push_back(run.target(i).name());
+  }
+  return out;
+}
+
 void Pipeline::RegisterMetrics() {
   metrics_ = std::make_unique<metrics::Registry>();
   metrics::Registry& r = *metrics_;

@@ -119,6 +119,9 @@ class Pipeline : public ChangeSink {
   // counts and per-shard cursor, end and lag collected when read. Any thread may read it (the
   // admin server of issue 16 renders it with metrics::RenderPrometheus).
   metrics::Registry& metrics() { return *metrics_; }
+  // Targets whose last delivery attempt answered Retry or Fatal (failing until they next accept
+  // an event), by name. Any thread may call it (the admin server's /readyz).
+  std::vector<std::string> FailingTargets();
 
  private:
   Pipeline(std::shared_ptr<const Config> config, const Clock& clock, ProcessorSet processors);

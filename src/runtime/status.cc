@@ -3,12 +3,15 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <sstream>
 
 #include "base/scrub.h"
+#include "base/time.h"
+#include "event/json_writer.h"
 #include "event/source_position.h"
 #include "metrics/metrics.h"
 #include "source/source.h"
@@ -39,6 +42,10 @@ bool OwnerAlive(const std::string& owner) {
 std::string PositionForHumans(const std::string& stored) {
   auto p = ParsePositionStateText(stored);
   return p ? DescribePosition(*p) : stored;
+}
+
+std::string Time(int64_t micros) {
+  return micros > 0 ? FormatRfc3339(Timestamp{micros}) : std::string("-");
 }
 
 }  // namespace
@@ -168,6 +175,99 @@ void ExportStatus(const PipelineStatus& s, metrics::Registry& r) {
   }
   r.GetGauge("cdc_process_max_rss_bytes", "The process's memory high-water mark.")
       .Set(static_cast<double>(s.max_rss_bytes));
+}
+
+std::string StatusJson(const PipelineStatus& s) {
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject();
+  w.Key("pipeline").String(s.pipeline);
+  w.Key("running").Bool(s.running);
+  w.Key("owner").String(s.owner);
+  w.Key("leaseToken").Int(static_cast<int64_t>(s.lease_token));
+  w.Key("lastCheckpoint").String(Time(s.last_checkpoint_micros));
+  w.Key("source").BeginObject();
+  w.Key("type").String(s.source.type);
+  if (!s.source.delivered_position.empty()) {
+    w.Key("deliveredPosition").String(s.source.delivered_position);
+  }
+  w.Key("lastCommitTime").String(Time(s.source.last_commit_micros));
+  w.Key("positionGaps").Int(static_cast<int64_t>(s.position_gaps));
+  if (s.source.lag_known) {
+    w.Key("confirmedLsn").String(s.source.confirmed);
+    w.Key("serverLsn").String(s.source.current);
+    w.Key("lagBytes").Int(static_cast<int64_t>(s.source.lag_bytes));
+    w.Key("lagSeconds").Double(s.source.lag_seconds);
+  } else if (!s.source.lag_note.empty()) {
+    w.Key("lagUnknown").String(s.source.lag_note);
+  }
+  w.EndObject();
+  w.Key("shards").BeginArray();
+  for (const ShardStatus& sh : s.shards) {
+    w.BeginObject();
+    w.Key("shard").Int(sh.shard);
+    w.Key("length").Int(static_cast<int64_t>(sh.end));
+    w.Key("firstOffset").Int(static_cast<int64_t>(sh.first));
+    w.Key("checkpoint").Int(static_cast<int64_t>(sh.checkpoint));
+    w.Key("lag").Int(static_cast<int64_t>(sh.lag()));
+    w.Key("bytes").Int(static_cast<int64_t>(sh.bytes));
+    w.Key("segments").Int(static_cast<int64_t>(sh.segments));
+    if (!sh.delivered_position.empty()) {
+      w.Key("deliveredPosition").String(sh.delivered_position);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("targets").BeginObject();
+  for (const TargetStatus& t : s.targets) {
+    w.Key(t.name).BeginObject();
+    w.Key("pending").Int(static_cast<int64_t>(t.retrying));
+    w.Key("delivered").Int(static_cast<int64_t>(t.delivered));
+    w.Key("deadLettered").Int(static_cast<int64_t>(t.failed));
+    w.EndObject();
+  }
+  w.EndObject();
+  w.Key("deadLettered").Int(static_cast<int64_t>(s.dead_lettered));
+  w.Key("published").Int(static_cast<int64_t>(s.published));
+  w.Key("unmatched").Int(static_cast<int64_t>(s.unmatched));
+  w.Key("maxRssBytes").Int(static_cast<int64_t>(s.max_rss_bytes));
+  w.EndObject();
+  return out;
+}
+
+void ApplyLiveMetrics(metrics::Registry& live, PipelineStatus& s) {
+  auto raise = [](uint64_t& to, double v) { to = std::max(to, static_cast<uint64_t>(v)); };
+  for (const auto& f : live.Collect()) {
+    for (const auto& series : f.series) {
+      const metrics::Labels& labels = *series.labels;
+      if (f.name == "cdc_events_published_total") {
+        raise(s.published, series.value);
+      } else if (f.name == "cdc_events_unmatched_total") {
+        raise(s.unmatched, series.value);
+      } else if (f.name == "cdc_dead_lettered_total") {
+        raise(s.dead_lettered, series.value);
+      } else if ((f.name == "cdc_target_delivered_total" ||
+                  f.name == "cdc_target_dead_lettered_total") &&
+                 labels.size() == 1) {
+        auto it = std::find_if(s.targets.begin(), s.targets.end(),
+                               [&](const TargetStatus& t) { return t.name == labels[0]; });
+        if (it == s.targets.end()) {
+          it = s.targets.insert(std::lower_bound(s.targets.begin(), s.targets.end(), labels[0],
+                                                 [](const TargetStatus& t, const std::string& n) {
+                                                   return t.name < n;
+                                                 }),
+                                TargetStatus{labels[0]});
+        }
+        raise(f.name == "cdc_target_delivered_total" ? it->delivered : it->failed, series.value);
+      } else if (f.name == "cdc_shard_end_offset" && labels.size() == 1) {
+        for (ShardStatus& sh : s.shards) {
+          if (std::to_string(sh.shard) != labels[0]) continue;
+          raise(sh.end, series.value);
+          raise(sh.durable_end, series.value);
+        }
+      }
+    }
+  }
 }
 
 }  // namespace cdc

@@ -80,4 +80,13 @@ Result<PipelineStatus> ReadPipelineStatus(const Config& config, int64_t now_micr
 // Sets the status's figures as `cdc_...` gauges in `registry` (per shard, per target, source).
 void ExportStatus(const PipelineStatus& status, metrics::Registry& registry);
 
+// The `status --json` document (also the admin server's /api/status).
+std::string StatusJson(const PipelineStatus& status);
+
+// For the process that runs the pipeline: replaces the checkpointed counts of `status` with the
+// live ones of its registry (Pipeline::metrics(); its collectors run) where they are ahead:
+// published, unmatched, dead letters, per target delivered and dead-lettered (targets without a
+// checkpoint mark yet are added), per shard the durable end.
+void ApplyLiveMetrics(metrics::Registry& live, PipelineStatus& status);
+
 }  // namespace cdc

@@ -54,6 +54,9 @@ class Source {
   virtual void Stop() = 0;
   // A cheap reachability check for health-check.
   virtual Status CheckHealth() = 0;
+  // Whether Run is connected to the upstream now (readiness; any thread may ask). Sources without
+  // an upstream connection (files) answer true.
+  virtual bool Connected() const { return true; }
   // The lag, for `status` (may connect; callable without Run). Unimplemented for sources with
   // no upstream position (files); another error says why it is unknown now.
   virtual Result<SourceLag> Lag() { return Unimplemented("this source has no upstream lag"); }

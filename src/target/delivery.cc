@@ -78,6 +78,8 @@ struct DeliveryRunner::Slot {
   std::atomic<uint64_t> delivered{0};
   std::atomic<uint64_t> dead_lettered{0};
   std::atomic<uint64_t> retries{0};
+  // Its last attempt answered Retry or Fatal; cleared when it next accepts an event (readiness).
+  std::atomic<bool> failing{false};
   std::mt19937_64 rng{std::random_device{}()};
   std::thread worker;
 };
@@ -203,13 +205,16 @@ Status DeliveryRunner::DeliverNow(Slot& slot, const Item& item, const std::atomi
     }
     if (outcome.result == Delivery::kDelivered) {
       ++slot.delivered;
+      slot.failing = false;
       return Status::Ok();
     }
     if (outcome.result == Delivery::kFatal) {
+      slot.failing = true;
       return outcome.error.WithContext("target '" + target.name() + "' cannot accept events");
     }
     if (outcome.result == Delivery::kFailed) break;
     ++slot.retries;
+    slot.failing = true;
     auto waited = std::chrono::steady_clock::now() - first;
     if (attempt >= policy.max_attempts || waited >= policy.max_event_age) break;
     auto wait = Backoff(slot, attempt, waited);
@@ -334,8 +339,10 @@ Status DeliveryRunner::DeliverBatchNow(Slot& slot, const std::vector<const Item*
       switch (r.result) {
         case Delivery::kDelivered:
           ++slot.delivered;
+          slot.failing = false;
           break;
         case Delivery::kFatal:
+          slot.failing = true;
           return r.error.WithContext("target '" + target.name() + "' cannot accept events");
         case Delivery::kFailed:
           CDC_RETURN_IF_ERROR(DeadLetterDelivery(slot, *pending[i], r.error, attempt));
@@ -345,6 +352,7 @@ Status DeliveryRunner::DeliverBatchNow(Slot& slot, const std::vector<const Item*
             CDC_RETURN_IF_ERROR(DeadLetterDelivery(slot, *pending[i], r.error, attempt));
           } else {
             ++slot.retries;
+            slot.failing = true;
             again.push_back(pending[i]);
             last_error = r.error;
           }
@@ -448,6 +456,8 @@ std::optional<std::string> DeliveryRunner::Cursor(size_t i) {
 TargetStats DeliveryRunner::stats(size_t i) const {
   return {slots_[i]->delivered.load(), slots_[i]->dead_lettered.load(), slots_[i]->retries.load()};
 }
+
+bool DeliveryRunner::failing(size_t i) const { return slots_[i]->failing.load(); }
 
 size_t DeliveryRunner::queue_depth(size_t i) const {
   const Slot& slot = *slots_[i];

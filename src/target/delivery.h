@@ -106,6 +106,9 @@ class DeliveryRunner {
   TargetStats stats(size_t i) const;
   // Events queued for a queued target (0 for inline targets).
   size_t queue_depth(size_t i) const;
+  // Whether the target's last attempt answered Retry or Fatal: it is failing until it next
+  // accepts an event (the admin server's readiness).
+  bool failing(size_t i) const;
   // Counts carried over from the last checkpoint (so they survive restarts).
   void set_stats(size_t i, TargetStats stats);
   // The dead-letter file, for the delivery thread's own (processing) dead letters.

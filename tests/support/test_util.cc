@@ -85,6 +85,9 @@ namespace {
   // sets one (an empty value tests the missing-key errors).
   ::setenv("CDC_HMAC_KEY_SOURCE", "env:CDC_HMAC_KEY", 0);
   ::setenv("CDC_HMAC_KEY", "cdc-tests-hmac-key-not-a-secret", 0);
+  // The shipped config's admin server on a free port, so tests running `run` at once never
+  // compete for 9400 (the address is in <data_dir>/admin.addr).
+  ::setenv("CDC_ADMIN_LISTEN", "127.0.0.1:0", 0);
   for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
   std::vector<char*> argv;
   std::string binary = CDC_BINARY;

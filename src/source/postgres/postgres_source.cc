@@ -517,6 +517,7 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
   start_options.messages = snapshot != nullptr;  // the watermarks
   CDC_RETURN_IF_ERROR(repl->StartReplication(start_options));
   streamed_ = true;
+  connected_ = true;
   {
     // Not needed for correctness (health-check only): not synced.
     std::ofstream out(WalsenderPath(), std::ios::trunc);
@@ -690,6 +691,7 @@ Status PostgresSource::Run(ChangeSink& sink) {
       if (s.ok()) {
         backoff = options_.reconnect_initial_backoff;
         s = Stream(sink, start);
+        connected_ = false;
         if (s.ok()) return Status::Ok();  // stopped
         // The stream may have ended because the slot was invalidated (PostgreSQL terminates
         // its walsender): say so rather than what the connection saw.

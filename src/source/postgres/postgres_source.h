@@ -84,6 +84,8 @@ class PostgresSource final : public Source {
   // The slot's confirmed position against the server's current WAL position.
   Result<SourceLag> Lag() override;
   void AllowPositionGap() override { options_.resnapshot_on_gap = true; }
+  // True while the replication stream runs (between START_REPLICATION and its end).
+  bool Connected() const override { return connected_.load(); }
 
   // How many position gaps this run accepted (on_position_gap: resnapshot).
   uint64_t gaps() const { return gaps_.load(); }
@@ -148,6 +150,7 @@ class PostgresSource final : public Source {
   std::atomic<uint64_t> acked_{0};
   std::atomic<uint64_t> reconnects_{0};
   std::atomic<uint64_t> gaps_{0};
+  std::atomic<bool> connected_{false};
   Lsn saved_;                // the acknowledged LSN in PositionPath()
   bool streamed_ = false;    // a stream started in this process: a later gap always stops it
   CapturedTables captured_;  // the captured tables' OIDs at Prepare

@@ -35,6 +35,7 @@ pipeline:
   name: snapshot-crash
   data_dir: ${CDC_DATA_DIR}
   log_level: info
+admin: {listen: "127.0.0.1:0"}
 source:
   type: postgres
   dsn: ${COREDB_DSN}

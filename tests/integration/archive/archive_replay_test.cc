@@ -44,6 +44,7 @@ class ArchiveReplayTest : public ::testing::Test {
   name: coredb
   data_dir: )" + data + R"(
   shutdown_timeout_ms: 2000
+admin: {listen: "127.0.0.1:0"}
 source: {type: json, path: "-"}
 state: {checkpoint_interval_ms: 100}
 tables:
@@ -344,6 +345,7 @@ TEST(ArchiveReplayCloudEvents, ReplayedEventsKeepTheTargetsFormat) {
   TempDir dir;
   std::string data = dir / "data";
   testing::WriteFile(dir / "config.yaml", R"(pipeline: {data_dir: )" + data + R"(}
+admin: {listen: "127.0.0.1:0"}
 tables:
   users: {event_types: [INSERT, UPDATE, DELETE]}
 rules:

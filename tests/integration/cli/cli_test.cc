@@ -205,6 +205,7 @@ TEST(Cli, RunWithInputTransformers) {
   TempDir dir;
   testing::WriteFile(dir / "c.yaml", R"(
 pipeline: {data_dir: data}
+admin: {listen: "127.0.0.1:0"}
 bus: {region: eu-north-1, account: "123456789012"}
 source: {type: json}
 tables: {users: {event_types: [INSERT, UPDATE]}}

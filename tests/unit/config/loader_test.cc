@@ -38,6 +38,45 @@ TEST(LoadConfig, MinimalConfigGetsDefaults) {
   EXPECT_EQ(c.targets[0].type, "stdout");
 }
 
+TEST(LoadConfig, AdminServerListensOnLoopbackByDefault) {
+  auto r = Load(kMinimal);
+  ASSERT_TRUE(r.config) << AllErrors(r);
+  const AdminConfig& a = r.config->admin;
+  EXPECT_TRUE(a.enabled);
+  EXPECT_EQ(a.listen, "127.0.0.1:9400");
+  EXPECT_EQ(a.host, "127.0.0.1");
+  EXPECT_EQ(a.port, 9400);
+  EXPECT_EQ(a.ready_max_lag_seconds, 0);
+}
+
+TEST(LoadConfig, AdminListenTakesHostPortIpv6AndPortZeroFromTheEnvironment) {
+  auto r =
+      Load("admin:\n  listen: ${LISTEN:-127.0.0.1:9400}\n  ready_max_lag_seconds: 30\n" + kMinimal,
+           {{"LISTEN", "[::1]:0"}});
+  ASSERT_TRUE(r.config) << AllErrors(r);
+  EXPECT_EQ(r.config->admin.host, "::1");
+  EXPECT_EQ(r.config->admin.port, 0);
+  EXPECT_EQ(r.config->admin.ready_max_lag_seconds, 30);
+  auto off = Load("admin: {enabled: false, listen: \"0.0.0.0:9500\"}\n" + kMinimal);
+  ASSERT_TRUE(off.config) << AllErrors(off);
+  EXPECT_FALSE(off.config->admin.enabled);
+  EXPECT_EQ(off.config->admin.host, "0.0.0.0");
+  EXPECT_EQ(off.config->admin.port, 9500);
+}
+
+TEST(LoadConfig, AdminListenMustBeHostAndPort) {
+  for (const char* bad : {"9400", "127.0.0.1:", ":9400", "127.0.0.1:65536", "::1:9400",
+                          "127.0.0.1:94x", "[::1]9400"}) {
+    auto r = Load(std::string("admin: {listen: \"") + bad + "\"}\n" + kMinimal);
+    ASSERT_FALSE(r.config) << bad;
+    ASSERT_EQ(r.errors.size(), 1u) << AllErrors(r);
+    EXPECT_EQ(r.errors[0].ToString(),
+              std::string("test.yaml:1:17: 'admin.listen' is '") + bad +
+                  "'; expected host:port (e.g. 127.0.0.1:9400, [::1]:9400; port 0 takes any free "
+                  "port)");
+  }
+}
+
 TEST(LoadConfig, UnknownKeyAndMissingTargetAreBothReportedWithLines) {
   auto r = Load(R"(pipeline:
   name: x

@@ -129,6 +129,26 @@ TEST(PrometheusTest, SampleValues) {
   EXPECT_EQ(FormatSampleValue(std::nan("")), "NaN");
 }
 
+// The admin server renders the live registry before the figures read from the state store: a
+// family both have comes from the first, and the families stay sorted by name.
+TEST(PrometheusTest, SeveralRegistriesRenderEachFamilyOnceFromTheFirst) {
+  Registry live, stored;
+  live.GetCounter("cdc_events_published_total", "Live.").Inc(7);
+  stored.GetCounter("cdc_events_published_total", "Stored.").Inc(5);
+  stored.GetGauge("cdc_a_gauge", "Only stored.").Set(2);
+  stored.GetGauge("cdc_z_gauge", "Only stored.").Set(3);
+  EXPECT_EQ(RenderPrometheus({&live, &stored}),
+            "# HELP cdc_a_gauge Only stored.\n"
+            "# TYPE cdc_a_gauge gauge\n"
+            "cdc_a_gauge 2\n"
+            "# HELP cdc_events_published_total Live.\n"
+            "# TYPE cdc_events_published_total counter\n"
+            "cdc_events_published_total 7\n"
+            "# HELP cdc_z_gauge Only stored.\n"
+            "# TYPE cdc_z_gauge gauge\n"
+            "cdc_z_gauge 3\n");
+}
+
 // Prometheus's own linter on what we render (Debian `prometheus` ships promtool; issue 16 adds
 // it to the bootstrap).
 TEST(PrometheusTest, PromtoolAcceptsTheRenderedText) {

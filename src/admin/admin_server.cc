@@ -1,0 +1,229 @@
+#include "admin/admin_server.h"
+
+#include <fcntl.h>
+#include <httplib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "base/logging.h"
+#include "event/json_writer.h"
+#include "metrics/metrics.h"
+#include "metrics/prometheus.h"
+#include "runtime/pipeline.h"
+#include "runtime/status.h"
+#include "source/source.h"
+
+namespace cdc::admin {
+namespace {
+
+// A status read opens the state store and asks the source for its lag (for PostgreSQL, a
+// connection): scrapes and probes within this age share one.
+constexpr auto kStatusMaxAge = std::chrono::seconds(1);
+constexpr size_t kServerThreads = 4;
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+// The resident set size from /proc/self/statm (pages), or 0 when it cannot be read.
+uint64_t ResidentBytes() {
+  std::ifstream in("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  if (!(in >> size >> resident)) return 0;
+  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+std::string JsonObject(bool ready, const std::vector<std::string>& reasons) {
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject();
+  w.Key("ready").Bool(ready);
+  if (!reasons.empty()) {
+    w.Key("reasons").BeginArray();
+    for (const auto& r : reasons) w.String(r);
+    w.EndArray();
+  }
+  w.EndObject();
+  return out;
+}
+
+}  // namespace
+
+std::string AdminAddressPath(const Config& config) {
+  return config.pipeline.data_dir + "/admin.addr";
+}
+
+struct AdminServer::Impl {
+  std::shared_ptr<const Config> config;
+  Pipeline* pipeline = nullptr;
+  Source* source = nullptr;
+  httplib::Server server;
+  std::thread thread;
+  std::string address;
+  bool stopped = false;
+
+  std::mutex status_mu;
+  std::chrono::steady_clock::time_point status_at;
+  std::optional<PipelineStatus> status;  // guarded by status_mu
+
+  // The status as `status` would read it (at most kStatusMaxAge old), with the live counts.
+  PipelineStatus ReadStatus() {
+    PipelineStatus s;
+    {
+      std::lock_guard lock(status_mu);
+      auto now = std::chrono::steady_clock::now();
+      if (!status || now - status_at >= kStatusMaxAge) {
+        auto read = ReadPipelineStatus(*config, NowMicros());
+        if (read.ok()) {
+          status = std::move(*read);
+        } else {
+          // Before the first checkpoint (or without the stream) the state store may have
+          // nothing to say; the live figures still do.
+          log::Debug("admin: status not read from the state store: {}", read.status().message());
+          status.emplace();
+          status->pipeline = config->pipeline.name;
+          status->source.type = config->source.type;
+          status->dead_letter_path = config->dead_letter.path;
+        }
+        status_at = now;
+      }
+      s = *status;
+    }
+    s.running = true;  // this process runs it
+    s.now_micros = NowMicros();
+    ApplyLiveMetrics(pipeline->metrics(), s);
+    return s;
+  }
+
+  std::string Metrics() {
+    PipelineStatus s = ReadStatus();
+    metrics::Registry figures;
+    ExportStatus(s, figures);
+    figures.GetGauge("process_resident_memory_bytes", "Resident memory size in bytes.")
+        .Set(static_cast<double>(ResidentBytes()));
+    return metrics::RenderPrometheus({&pipeline->metrics(), &figures});
+  }
+
+  // Empty when ready; otherwise why not.
+  std::vector<std::string> NotReady() {
+    std::vector<std::string> reasons;
+    if (!source->Connected()) {
+      reasons.push_back("source " + config->source.type + " is not connected");
+    }
+    for (const auto& t : pipeline->FailingTargets()) {
+      reasons.push_back("target '" + t + "' is failing (its last delivery attempt failed)");
+    }
+    int64_t bound = config->admin.ready_max_lag_seconds;
+    if (bound > 0) {
+      PipelineStatus s = ReadStatus();
+      if (s.source.lag_known && s.source.lag_seconds > static_cast<double>(bound)) {
+        char text[160];
+        std::snprintf(text, sizeof(text),
+                      "source lag %.1f s is above admin.ready_max_lag_seconds (%lld s)",
+                      s.source.lag_seconds, static_cast<long long>(bound));
+        reasons.push_back(text);
+      } else if (!s.source.lag_known && !s.source.lag_note.empty()) {
+        reasons.push_back("source lag unknown: " + s.source.lag_note);
+      }
+    }
+    return reasons;
+  }
+
+  void Routes() {
+    server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(Metrics(), std::string(metrics::kPrometheusContentType).c_str());
+    });
+    server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("ok\n", "text/plain");
+    });
+    server.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+      auto reasons = NotReady();
+      res.status = reasons.empty() ? 200 : 503;
+      res.set_content(JsonObject(reasons.empty(), reasons) + "\n", "application/json");
+    });
+    server.Get("/api/status", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(StatusJson(ReadStatus()) + "\n", "application/json");
+    });
+  }
+};
+
+AdminServer::AdminServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+AdminServer::~AdminServer() { Stop(); }
+
+const std::string& AdminServer::address() const { return impl_->address; }
+
+Result<std::unique_ptr<AdminServer>> AdminServer::Start(std::shared_ptr<const Config> config,
+                                                        Pipeline& pipeline, Source& source) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->pipeline = &pipeline;
+  impl->source = &source;
+  const AdminConfig& admin = config->admin;
+  // httplib's default sets SO_REUSEPORT, which would let a second pipeline bind the same port and
+  // take half of the probes: only SO_REUSEADDR (a restart may bind while old connections linger).
+  impl->server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    ::fcntl(sock, F_SETFD, FD_CLOEXEC);
+  });
+  impl->server.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
+  impl->server.set_keep_alive_max_count(100);
+  impl->Routes();
+  int port = admin.port;
+  bool bound = port == 0 ? (port = impl->server.bind_to_any_port(admin.host)) > 0
+                         : impl->server.bind_to_port(admin.host, port);
+  if (!bound) {
+    return Unavailable("the admin server cannot listen on " + admin.listen + " (" +
+                       admin.where.ToString() +
+                       "): the address is in use (another `cdc-pipeline run`?) or not an address "
+                       "of this host. Set admin.listen to a free port (e.g. "
+                       "CDC_ADMIN_LISTEN=127.0.0.1:9401), or admin.enabled: false");
+  }
+  bool v6 = admin.host.find(':') != std::string::npos;
+  impl->address = (v6 ? "[" + admin.host + "]" : admin.host) + ":" + std::to_string(port);
+  if (!IsLoopback(admin.host)) {
+    log::Warn(
+        "the admin server listens on {}, not on loopback: /metrics, /readyz and /api/status "
+        "have no authentication; keep the port on a private network",
+        impl->address);
+  }
+  Impl* raw = impl.get();
+  impl->thread = std::thread([raw] { raw->server.listen_after_bind(); });
+  // For tests and tools (port 0): written whole, then renamed into place.
+  std::string path = AdminAddressPath(*config);
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << impl->address << "\n";
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) log::Warn("cannot write {}: {}", path, ec.message());
+  log::Info("admin server on http://{} (/metrics, /healthz, /readyz, /api/status)", impl->address);
+  return std::unique_ptr<AdminServer>(new AdminServer(std::move(impl)));
+}
+
+void AdminServer::Stop() {
+  if (!impl_ || impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->server.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+  std::error_code ec;
+  std::filesystem::remove(AdminAddressPath(*impl_->config), ec);
+}
+
+}  // namespace cdc::admin

@@ -1,0 +1,54 @@
+// The admin HTTP server of `cdc-pipeline run` (admin.listen, default 127.0.0.1:9400):
+//   /metrics     Prometheus text format: the running pipeline's live registry, then the figures of
+//                its PipelineStatus (runtime/status.h) that the registry does not have;
+//   /healthz     200 while the process is alive;
+//   /readyz      200 when the source is connected, no target is failing and the source lag is
+//                within admin.ready_max_lag_seconds; otherwise 503 with the reasons as JSON;
+//   /api/status  the `status --json` document with the live counts.
+// The HTTP library (cpp-httplib) stays inside admin_server.cc.
+//
+// Thread-safety: Start and Stop on the thread that runs the pipeline; requests are served on the
+// server's own threads, which read only what any thread may read: the metrics registry (atomics
+// and its lock), Source::Connected, Pipeline::FailingTargets and the state store (opened
+// read-only for each status read, at most once a second).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "config/config.h"
+
+namespace cdc {
+
+class Pipeline;
+class Source;
+
+namespace admin {
+
+class AdminServer {
+ public:
+  // Binds config->admin.listen and serves until Stop. Writes the address bound (port 0: the port
+  // the system chose) to <data_dir>/admin.addr. `pipeline` and `source` must outlive the server.
+  static Result<std::unique_ptr<AdminServer>> Start(std::shared_ptr<const Config> config,
+                                                    Pipeline& pipeline, Source& source);
+  ~AdminServer();  // Stop
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  // Stops serving (requests in flight finish first) and removes <data_dir>/admin.addr.
+  void Stop();
+  // "127.0.0.1:9400", "[::1]:9400": the address bound.
+  const std::string& address() const;
+
+ private:
+  struct Impl;
+  explicit AdminServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The path of the file that holds the bound address while `run` serves.
+std::string AdminAddressPath(const Config& config);
+
+}  // namespace admin
+}  // namespace cdc
