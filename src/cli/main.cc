@@ -93,7 +93,13 @@ Result<std::unique_ptr<Source>> MakeSource(std::shared_ptr<const Config>& config
   return kind->build(*config);
 }
 
-int RunCommand(const std::string& config_path, const std::string& input, bool resnapshot) {
+struct RunFlags {
+  bool resnapshot = false;
+  bool reset_state = false;
+  bool adopt_slot = false;
+};
+
+int RunCommand(const std::string& config_path, const std::string& input, const RunFlags& flags) {
   auto config = LoadOrReport(config_path);
   if (!config) return 1;
   auto source = MakeSource(config, input);
@@ -101,12 +107,14 @@ int RunCommand(const std::string& config_path, const std::string& input, bool re
     std::fprintf(stderr, "cannot start: %s\n", Printable(source.status()).c_str());
     return 1;
   }
-  if (resnapshot) (*source)->AllowPositionGap();
+  if (flags.resnapshot) (*source)->AllowPositionGap();
+  if (flags.adopt_slot) (*source)->AdoptPosition();
   const SourceKind& kind = *config->source.kind;
   PipelineOptions options;
   // A source that captures only what it is asked for: changes of a type a table does not
   // publish are routine (filtered, counted), not a producer's mistake (dead-lettered).
   options.dead_letter_disallowed_types = !kind.caps.supports_filtering;
+  options.reset_state = flags.reset_state;
   log::Info("pipeline '{}' {}", config->pipeline.name, kind.describe(*config));
   auto pipeline = Pipeline::Build(config, SystemClock::Instance(), options);
   if (!pipeline.ok()) {
@@ -372,11 +380,19 @@ int main(int argc, char** argv) {
   run->add_option("--input", input,
                   "Read change events (JSON lines or a JSON array) from FILE, or '-' for stdin, "
                   "instead of the configured source");
-  bool resnapshot = false;
-  run->add_flag("--resnapshot", resnapshot,
+  RunFlags run_flags;
+  run->add_flag("--resnapshot", run_flags.resnapshot,
                 "Accept a position gap (the replication slot was dropped, invalidated or moved "
                 "past this pipeline's position): publish a PositionGap event and snapshot every "
                 "table again as READ events. Without it, `run` refuses to start on a gap");
+  run->add_flag("--reset-state", run_flags.reset_state,
+                "Start over when the state store is empty but the data dir holds an earlier "
+                "run's stream or target files (the state store was lost): drop the stream's "
+                "records, publish a PositionGap event and snapshot every table again, appending "
+                "to the target files. Refused when the state store is not empty");
+  run->add_flag("--adopt-slot", run_flags.adopt_slot,
+                "Take over a replication slot this data dir did not create (a pipeline moved to "
+                "a new data dir on purpose): stream on from the slot's position, no snapshot");
 
   auto* status = app.add_subcommand(
       "status",
@@ -473,7 +489,7 @@ int main(int argc, char** argv) {
     g_log_level_from_cli = true;
   }
   int rc = 0;
-  if (*run) rc = RunCommand(config_path, input, resnapshot);
+  if (*run) rc = RunCommand(config_path, input, run_flags);
   if (*invoke) rc = InvokeCommand(config_path, function, event_file);
   if (*status) {
     auto config = LoadOrReport(config_path);

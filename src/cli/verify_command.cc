@@ -136,6 +136,8 @@ int VerifyDataCommand(const Config& config) {
   std::map<uint32_t, uint64_t> checkpoints;
   std::map<std::string, state::TargetMark> marks;
   bool have_state = false;
+  bool state_empty = true;  // no id, position, checkpoints or marks (or no store at all)
+  std::string state_id;     // the pipeline id the state store records
   // A SQLite store is a file of the data dir; another kind is asked directly.
   const bool local_state = config.state.type == "sqlite";
   const std::string state_path =
@@ -192,6 +194,10 @@ int VerifyDataCommand(const Config& config) {
       if (!v.ok() || !*v) continue;
       if (!ParsePositionStateText(**v)) bad_value(key, **v, "a source position");
     }
+    if (auto id = (*store)->Value("pipeline.id"); id.ok() && *id) state_id = **id;
+    auto position = (*store)->Value("source.position");
+    state_empty =
+        state_id.empty() && checkpoints.empty() && marks.empty() && position.ok() && !*position;
     if (bad == 0 && cp.ok() && m.ok()) {
       report.Ok(fmt::format("state store {}: {} shard checkpoints, {} marks, values readable",
                             state_path, checkpoints.size(), marks.size()));
@@ -262,6 +268,52 @@ int VerifyDataCommand(const Config& config) {
                               shard.first, shard.end,
                               checkpoint ? fmt::format(", checkpoint {}", *checkpoint) : ""));
       }
+    }
+  }
+
+  // The data dir's identity: one pipeline id in the state store and the stream, and no empty
+  // state store beside an earlier run's data.
+  if (stream && stream->exists && !stream->identity.empty() && !state_id.empty() &&
+      stream->identity != state_id) {
+    report.Problem(fmt::format("the state store {} belongs to pipeline {}, the stream {} to "
+                               "pipeline {}: they come from different data dirs or backups",
+                               state_path, state_id, stream->dir, stream->identity),
+                   std::string(kRestore) +
+                       "; or move the state store away and start over with `cdc-pipeline run "
+                       "--reset-state` (a new snapshot)");
+  }
+  if (state_empty) {
+    std::vector<std::string> found;
+    if (stream && stream->exists) {
+      uint64_t appended = 0;
+      for (const auto& shard : stream->shards) appended += shard.end;
+      if (appended > 0) {
+        found.push_back(fmt::format(
+            "the stream {} ({} records appended{})", stream->dir, appended,
+            stream->identity.empty() ? std::string() : " by pipeline " + stream->identity));
+      }
+    }
+    auto non_empty = [&](const std::string& what, const std::string& path) {
+      struct stat fst;
+      if (::stat(path.c_str(), &fst) == 0 && S_ISREG(fst.st_mode) && fst.st_size > 0) {
+        found.push_back(fmt::format("{} {} ({} bytes)", what, path, fst.st_size));
+      }
+    };
+    for (const auto& t : config.targets) {
+      if (const auto* file = t.OptionsAs<FileTargetOptions>()) {
+        non_empty("target '" + t.name + "':", file->path);
+      }
+    }
+    non_empty("the dead-letter file", config.dead_letter.path);
+    if (!found.empty()) {
+      std::string what;
+      for (const auto& f : found) what += (what.empty() ? "" : "; ") + f;
+      report.Problem(fmt::format("the state store {} is empty or missing, but the data dir holds "
+                                 "data of an earlier run: {}; `run` refuses to start",
+                                 state_path, what),
+                     "restore state.db from a backup taken with this stream and these files; or "
+                     "start over with `cdc-pipeline run --reset-state` (a PositionGap event and "
+                     "a new snapshot, appended to the target files)");
     }
   }
 

@@ -15,6 +15,8 @@
 
 #include <charconv>
 #include <chrono>
+#include <cstring>
+#include <random>
 
 #include "base/logging.h"
 #include "event/change_codec.h"
@@ -116,6 +118,26 @@ Result<SourcePosition> ReadPosition(const std::string& state_path, const std::st
   return std::move(*position);
 }
 
+// A new pipeline id: a random (version 4) UUID.
+std::string NewPipelineId() {
+  std::random_device random;
+  uint8_t b[16];
+  for (size_t i = 0; i < sizeof(b); i += 4) {
+    uint32_t r = random();
+    std::memcpy(b + i, &r, 4);
+  }
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);
+  std::string out;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (size_t i = 0; i < sizeof(b); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    out += kHex[b[i] >> 4];
+    out += kHex[b[i] & 15];
+  }
+  return out;
+}
+
 std::string HostName() {
   char buf[256] = {};
   if (::gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
@@ -148,11 +170,114 @@ Result<SourcePosition> LastPosition(const stream::Stream& stream, ShardId shard)
   return std::move(*position);
 }
 
+Status Pipeline::CheckIdentity() {
+  const std::string state_desc = state::DescribeStateStore(config_->state);
+  const std::string stream_desc =
+      stream::DescribeStream(config_->stream, config_->pipeline.data_dir);
+  CDC_ASSIGN_OR_RETURN(auto state_id, state_->Value("pipeline.id"));
+  CDC_ASSIGN_OR_RETURN(auto reset, state_->Value("pipeline.reset"));
+  reset_pending_ = reset == std::optional<std::string>("pending");
+  const std::string& stream_id = stream_->identity();
+  if (state_id && !state_id->empty()) {
+    if (options_.reset_state) {
+      return FailedPrecondition(
+          "run --reset-state starts again from an empty state store, but " + state_desc +
+          " holds the state of pipeline " + *state_id +
+          ": nothing to reset. Start `run` without --reset-state; to start over on purpose, "
+          "move the state store away first");
+    }
+    if (!stream_id.empty() && stream_id != *state_id) {
+      return FailedPrecondition(
+                 "the state store " + state_desc + " belongs to pipeline " + *state_id +
+                 " but the stream (" + stream_desc + ") to pipeline " + stream_id +
+                 ": they come from different data dirs or backups, and together they would "
+                 "deliver changes twice or never. Nothing was changed. Restore the state store "
+                 "and the stream of one data dir together (`cdc-pipeline verify-data` shows "
+                 "both ids); or, to start over with a new snapshot, move the state store away "
+                 "and run `cdc-pipeline run --reset-state`")
+          .set_data_loss();
+    }
+    pipeline_id_ = *state_id;
+    if (stream_id.empty()) CDC_RETURN_IF_ERROR(stream_->SetIdentity(pipeline_id_));
+    return Status::Ok();
+  }
+
+  // No id in the state store: a new one, or one written before ids existed (it holds a
+  // position, checkpoints or marks).
+  CDC_ASSIGN_OR_RETURN(auto position, state_->Value("source.position"));
+  CDC_ASSIGN_OR_RETURN(auto checkpoints, state_->ShardCheckpoints());
+  CDC_ASSIGN_OR_RETURN(auto marks, state_->TargetMarks());
+  if (position || !checkpoints.empty() || !marks.empty()) {
+    pipeline_id_ = stream_id.empty() ? NewPipelineId() : stream_id;
+    log::Info("pipeline id {} recorded for this data dir (its state store had none yet)",
+              pipeline_id_);
+    if (stream_id.empty()) CDC_RETURN_IF_ERROR(stream_->SetIdentity(pipeline_id_));
+    return Status::Ok();  // the first checkpoint records it in the state store
+  }
+
+  // An empty state store: is there anything of an earlier run beside it?
+  std::vector<std::string> found;
+  uint64_t appended = 0;  // offsets ever given out (retention keeps them counting)
+  for (uint32_t i = 0; i < stream_->shard_count(); ++i) {
+    appended += stream_->stats(ShardId(i)).next.value();
+  }
+  if (appended > 0) {
+    found.push_back("the stream (" + stream_desc + ") with " + std::to_string(appended) +
+                    " records appended" +
+                    (stream_id.empty() ? std::string() : " by pipeline " + stream_id));
+  }
+  for (size_t i = 0; i < runner().size(); ++i) {
+    std::string held = runner().target(i).HeldOutput();
+    if (!held.empty()) found.push_back("target '" + runner().target(i).name() + "': " + held);
+  }
+  if (auto size = runner().DeadLetterSize(); size.ok() && *size > 0) {
+    found.push_back("the dead-letter file " + assembly_->dead_letters().path() + " (" +
+                    std::to_string(*size) + " bytes)");
+  }
+  if (found.empty() || options_.reset_state) {
+    if (!found.empty()) {
+      std::string what;
+      for (const auto& f : found) what += (what.empty() ? "" : "; ") + f;
+      log::Warn(
+          "run --reset-state: starting over with an empty state store beside an earlier run's "
+          "data ({}): the stream's records are dropped, target files are kept and appended to, "
+          "and the source starts again with a PositionGap event and a new snapshot",
+          what);
+      reset_pending_ = true;
+      for (uint32_t i = 0; i < stream_->shard_count(); ++i) {
+        CDC_RETURN_IF_ERROR(stream_->TruncateTo(ShardId(i), stream_->stats(ShardId(i)).first));
+      }
+    } else if (options_.reset_state) {
+      log::Info("run --reset-state: the data dir holds nothing of an earlier run; a plain start");
+    }
+    // A stream with an id but no record: a start that died before its first checkpoint.
+    pipeline_id_ = stream_id.empty() || !found.empty() ? NewPipelineId() : stream_id;
+    // The stream first: a crash before the first checkpoint leaves an empty state store beside
+    // a stream with an id, which is refused (and --reset-state again finishes the job).
+    CDC_RETURN_IF_ERROR(stream_->SetIdentity(pipeline_id_));
+    log::Info("pipeline id {} for this data dir", pipeline_id_);
+    return Status::Ok();
+  }
+  std::string what;
+  for (const auto& f : found) what += "\n  - " + f;
+  return FailedPrecondition(
+             "the state store " + state_desc +
+             " is empty (new), but this data dir holds data of an earlier run:" + what +
+             "\nThe state store was deleted, replaced or moved away: started like this, every "
+             "consumer would receive what it already has again, or miss changes. Nothing was "
+             "changed (`cdc-pipeline verify-data` lists what the data dir holds). Ways on: restore "
+             "the state store from a backup taken with this stream "
+             "and these files; or run `cdc-pipeline run --reset-state` to start over: a new "
+             "snapshot after a PositionGap event, appended to the target files")
+      .set_data_loss();
+}
+
 Status Pipeline::OpenDurable() {
   int64_t now = NowMicros();
   std::string owner = "pid " + std::to_string(::getpid()) + " on host " + HostName();
   CDC_ASSIGN_OR_RETURN(state_, state::OpenStateStore(config_->state, owner, now));
   CDC_ASSIGN_OR_RETURN(stream_, stream::OpenStream(config_->stream, config_->pipeline.data_dir));
+  CDC_RETURN_IF_ERROR(CheckIdentity());
   uint32_t shards = stream_->shard_count();
   CDC_ASSIGN_OR_RETURN(auto checkpoints, state_->ShardCheckpoints());
   next_.assign(shards, 0);
@@ -427,7 +552,10 @@ Status Pipeline::DeliverRecord(uint32_t shard, uint64_t offset, uint8_t type,
     pending_keys_.insert(std::move(key));
   }
   if (!replaying_) last_commit_micros_ = change.commit_time.micros;
-  if (change.op == Op::kPositionGap) return Publish(ProcessedEvent{change, {}, {}});
+  if (change.op == Op::kPositionGap) {
+    reset_pending_ = false;  // a reset's marker is durable: the source started over
+    return Publish(ProcessedEvent{change, {}, {}});
+  }
   const TableProcessor* processor = processors_.Find(change.schema, change.table);
   if (processor == nullptr) {
     // The config changed since the change was captured.
@@ -496,6 +624,8 @@ Status Pipeline::Checkpoint(bool final) {
   v["time.caught_up"] = std::to_string(caught_up_micros_);
   v["time.checkpoint"] = std::to_string(now);
   v["pipeline.running"] = final ? "false" : "true";
+  v["pipeline.id"] = pipeline_id_;
+  v["pipeline.reset"] = reset_pending_ ? "pending" : "no";
   v["pipeline.owner"] = state_->lease().owner;
   struct rusage usage = {};
   if (::getrusage(RUSAGE_SELF, &usage) == 0) {
@@ -652,6 +782,8 @@ void Pipeline::DeliveryLoop() {
 
 Status Pipeline::RunDurable(Source& source) {
   CDC_RETURN_IF_ERROR(OpenDurable());
+  source.SetPipelineId(pipeline_id_);
+  if (reset_pending_) source.ResetPosition();
   source_ = &source;
   if (stop_requested_) source.Stop();
   delivery_thread_ = std::thread([this] { DeliveryLoop(); });

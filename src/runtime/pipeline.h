@@ -59,6 +59,11 @@ struct PipelineOptions {
   // A change whose type its table does not publish: dead-lettered (JSON input, where it is a
   // producer's mistake) or counted as filtered (database sources, where it is routine).
   bool dead_letter_disallowed_types = true;
+  // `run --reset-state`: the state store is empty but the data dir holds a stream or target
+  // output of an earlier run (the state was lost). Start again: a new pipeline id, the stream's
+  // records dropped, and the source told to start over (Source::ResetPosition: a PositionGap
+  // event and a new snapshot). Refused when the state store is not empty.
+  bool reset_state = false;
 };
 
 struct PipelineStats {
@@ -122,6 +127,8 @@ class Pipeline : public ChangeSink {
   // Targets whose last delivery attempt answered Retry or Fatal (failing until they next accept
   // an event), by name. Any thread may call it (the admin server's /readyz).
   std::vector<std::string> FailingTargets();
+  // After Run started (or a failed one): the data dir's pipeline id; empty without the stream.
+  const std::string& pipeline_id() const { return pipeline_id_; }
 
  private:
   Pipeline(std::shared_ptr<const Config> config, const Clock& clock, ProcessorSet processors);
@@ -144,6 +151,9 @@ class Pipeline : public ChangeSink {
   // The durable stream (durable.cc).
   Status RunDurable(Source& source);
   Status OpenDurable();
+  // The data dir's identity: the state store and the stream must hold the same pipeline id, and
+  // an empty state store must not sit beside an earlier run's stream or target output.
+  Status CheckIdentity();
   // `processor` is null for a PositionGap marker.
   Status AppendChange(const TableProcessor* processor, const ChangeEvent& change,
                       const CaptureResult& captured, std::string_view location);
@@ -191,6 +201,10 @@ class Pipeline : public ChangeSink {
   // Durable mode. Source thread: stream appends; delivery thread: everything downstream.
   std::unique_ptr<state::StateStore> state_;
   std::unique_ptr<stream::Stream> stream_;
+  std::string pipeline_id_;  // the data dir's identity (state key pipeline.id, stream metadata)
+  // A --reset-state was started and its PositionGap marker not yet delivered (state key
+  // pipeline.reset): the next start resets the source again. Delivery thread after the start.
+  bool reset_pending_ = false;
   std::atomic<Source*> source_{nullptr};
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> source_done_{false};

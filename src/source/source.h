@@ -64,6 +64,15 @@ class Source {
   // pipeline never received) as `on_position_gap: resnapshot` does. A no-op for sources without
   // upstream positions.
   virtual void AllowPositionGap() {}
+  // Before Run: the data dir's pipeline id. A source that keeps an upstream position (a
+  // replication slot) ties the position to it and refuses one another data dir created.
+  virtual void SetPipelineId(const std::string& id) { (void)id; }
+  // `run --adopt-slot`: take over an upstream position this data dir did not create (a pipeline
+  // moved to a new data dir on purpose); it streams on from where that position is.
+  virtual void AdoptPosition() {}
+  // `run --reset-state` (the state store was lost and started over): start again whatever the
+  // upstream position is, with a PositionGap event and a new snapshot.
+  virtual void ResetPosition() {}
 };
 
 }  // namespace cdc

@@ -122,6 +122,11 @@ Result<StreamCheck> CheckStream(const StreamConfig& config, const std::string& d
       out.problems.push_back(
           fmt::format("{}: the shard count is not {} (stream.shards)", meta, shards));
     }
+    if (size_t at = content.find("\npipeline_id "); at != std::string::npos) {
+      size_t begin = at + std::string_view("\npipeline_id ").size();
+      size_t end = content.find('\n', begin);
+      out.identity = content.substr(begin, end == std::string::npos ? end : end - begin);
+    }
   }
   std::vector<std::optional<uint64_t>> synced(shards);
   std::string synced_path = out.dir + "/" + std::string(internal::kSyncedFileName);

@@ -855,7 +855,16 @@ Result<Record> ShardReaderImpl::ReadRecord(uint64_t durable) {
 
 // ---- the stream ----
 
-Status OpenMeta(const std::string& dir, uint32_t shards) {
+std::string MetaContent(uint32_t shards, const std::string& identity) {
+  std::string content = fmt::format("cdc-pipeline stream\nformat_version {}\nshard_count {}\n",
+                                    internal::kFormatVersion, shards);
+  if (!identity.empty()) content += "pipeline_id " + identity + "\n";
+  return content;
+}
+
+// Opens (creating) the stream's metadata file; `identity` gets its pipeline_id line (empty when
+// none is recorded yet).
+Status OpenMeta(const std::string& dir, uint32_t shards, std::string& identity) {
   std::string path = dir + "/" + std::string(internal::kMetaFileName);
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
@@ -868,9 +877,7 @@ Status OpenMeta(const std::string& dir, uint32_t shards) {
           "or move the directory away to start a new stream",
           dir, internal::kMetaFileName));
     }
-    std::string content = fmt::format("cdc-pipeline stream\nformat_version {}\nshard_count {}\n",
-                                      internal::kFormatVersion, shards);
-    CDC_RETURN_IF_ERROR(WriteFileAtomically(dir, path, content));
+    CDC_RETURN_IF_ERROR(WriteFileAtomically(dir, path, MetaContent(shards, "")));
     // A new stream: also make its directory's own entry durable.
     size_t slash = dir.find_last_of('/');
     return SyncDir(slash == std::string::npos ? "." : slash == 0 ? "/" : dir.substr(0, slash));
@@ -894,6 +901,10 @@ Status OpenMeta(const std::string& dir, uint32_t shards) {
     if (space == std::string_view::npos) continue;
     std::string_view key = line.substr(0, space);
     std::string value(line.substr(space + 1));
+    if (key == "pipeline_id") {
+      identity = value;
+      continue;
+    }
     char* endp = nullptr;
     errno = 0;
     unsigned long long v = std::strtoull(value.c_str(), &endp, 10);
@@ -938,6 +949,8 @@ class EmbeddedStreamImpl final : public EmbeddedStream {
   }
   EmbeddedStreamImpl(const EmbeddedStreamImpl&) = delete;
   EmbeddedStreamImpl& operator=(const EmbeddedStreamImpl&) = delete;
+
+  void set_identity(std::string id) { identity_ = std::move(id); }
 
   Status OpenShards(uint32_t count) {
     std::vector<uint64_t> synced(count, 0);
@@ -1097,6 +1110,15 @@ class EmbeddedStreamImpl final : public EmbeddedStream {
   const LogOptions options_;
   int lock_fd_;
   std::shared_ptr<Notifier> notifier_;
+  const std::string& identity() const override { return identity_; }
+  Status SetIdentity(const std::string& id) override {
+    std::string path = dir_ + "/" + std::string(internal::kMetaFileName);
+    CDC_RETURN_IF_ERROR(WriteFileAtomically(dir_, path, MetaContent(shard_count(), id)));
+    identity_ = id;
+    return Status::Ok();
+  }
+
+  std::string identity_;  // the pipeline_id line of the metadata file
   std::vector<std::unique_ptr<ShardLogImpl>> shards_;
   int synced_fd_ = -1;            // the `synced` file, when options_.record_synced_ends
   std::vector<uint64_t> synced_;  // what it holds
@@ -1127,7 +1149,9 @@ Result<std::unique_ptr<EmbeddedStream>> EmbeddedStream::Open(const std::string& 
     return ErrnoError("cannot lock '" + lock_path + "'", err);
   }
   auto stream = std::make_unique<EmbeddedStreamImpl>(dir, options, lock_fd);
-  CDC_RETURN_IF_ERROR(OpenMeta(dir, shards));
+  std::string identity;
+  CDC_RETURN_IF_ERROR(OpenMeta(dir, shards, identity));
+  stream->set_identity(std::move(identity));
   CDC_RETURN_IF_ERROR(stream->OpenShards(shards));
   return std::unique_ptr<EmbeddedStream>(std::move(stream));
 }

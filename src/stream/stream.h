@@ -72,6 +72,14 @@ class Stream {
     return name() + " shard " + std::to_string(shard.value());
   }
 
+  // The id of the pipeline (data dir) this stream belongs to, recorded by SetIdentity; empty
+  // when none is recorded (a new stream, or one written before ids existed). The runtime
+  // compares it with the state store's so that a stream and a state store from different data
+  // dirs or backups are never used together. Appender thread only.
+  virtual const std::string& identity() const = 0;
+  // Records `id` durably.
+  virtual Status SetIdentity(const std::string& id) = 0;
+
   // Buffers a record for `shard` and returns its offset; it becomes durable (and visible to
   // readers) with the next Sync. Records not synced when the stream is destroyed are dropped.
   virtual Result<StreamOffset> Append(ShardId shard, uint8_t type, std::string_view payload,
@@ -155,6 +163,7 @@ struct ShardCheck {
 };
 struct StreamCheck {
   std::string dir;
+  std::string identity;               // the pipeline id in the metadata file, if any
   bool exists = false;                // false: no stream yet (nothing to check)
   std::vector<std::string> problems;  // stream-wide: metadata or synced file unreadable
   std::vector<ShardCheck> shards;

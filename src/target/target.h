@@ -106,6 +106,10 @@ class Target {
   // nullopt for targets that cannot take part (they receive redelivered events again, with the
   // same ids).
   virtual std::optional<std::string> Cursor() const { return std::nullopt; }
+  // What the target holds from earlier runs, for the data dir's identity check (an empty state
+  // store beside it is refused), e.g. "/data/crm.jsonl (5120 bytes)"; empty when nothing or
+  // when the target cannot tell.
+  virtual std::string HeldOutput() const { return {}; }
   // On start: go back to `cursor`, dropping what was written after it (it will be delivered
   // again). Only called with a cursor this target returned.
   // A cursor that cannot be read is Corruption, and nothing is cut (ParseLengthCursor).

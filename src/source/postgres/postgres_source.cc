@@ -91,6 +91,7 @@ Status PostgresSource::CheckHealth() {
     int pid = 0;
     if (in >> pid && pid == slot->active_pid) return Status::Ok();
   }
+  if (slot) CDC_RETURN_IF_ERROR(CheckSlotOwner(*slot, /*write=*/false));
   CDC_RETURN_IF_ERROR(CheckPositionGap(slot));
   if (std::optional<Lsn> ours = ReadAcknowledged(PositionPath())) {
     CDC_ASSIGN_OR_RETURN(auto problems, FindTableProblemsAtStart(*conn));
@@ -190,6 +191,13 @@ std::string PostgresSource::ProgressPath() const {
 
 Status PostgresSource::Prepare(ChangeSink& sink) {
   CDC_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(options_.dsn));
+  if (reset_) {
+    CDC_RETURN_IF_ERROR(ResetSlot(*conn, sink));
+    reset_ = false;
+  }
+  // Before anything is changed: a slot of another data dir is refused.
+  CDC_ASSIGN_OR_RETURN(auto existing, InspectSlot(*conn, options_.slot));
+  if (existing) CDC_RETURN_IF_ERROR(CheckSlotOwner(*existing, /*write=*/true));
   // Before PrepareCapture, which adds missing tables to the publication.
   CDC_RETURN_IF_ERROR(CheckTablesAtStart(*conn, sink));
   CDC_RETURN_IF_ERROR(PrepareCapture(*conn, options_.publication, options_.tables));
@@ -233,6 +241,100 @@ Status PostgresSource::Prepare(ChangeSink& sink) {
 
 std::string PostgresSource::PositionPath() const {
   return options_.state_dir + "/postgres-slot-" + options_.slot + ".position";
+}
+
+std::string PostgresSource::OwnerPath() const {
+  return options_.state_dir + "/postgres-slot-" + options_.slot + ".owner";
+}
+
+namespace {
+struct SlotOwner {
+  std::string pipeline_id;
+  std::string state;  // pending | created | adopted
+};
+// The owner record, or nullopt when there is none; an unreadable one is an error.
+Result<std::optional<SlotOwner>> ReadOwner(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::optional<SlotOwner>();
+  SlotOwner owner;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("pipeline_id ", 0) == 0) owner.pipeline_id = line.substr(12);
+    if (line.rfind("state ", 0) == 0) owner.state = line.substr(6);
+  }
+  if (owner.state != "pending" && owner.state != "created" && owner.state != "adopted") {
+    return Corruption("'" + path +
+                      "' is not a slot owner record (expected the lines 'pipeline_id ID' and "
+                      "'state pending|created|adopted'); restore it, or remove it and start "
+                      "`run --adopt-slot` if the slot is this pipeline's");
+  }
+  return std::optional<SlotOwner>(std::move(owner));
+}
+}  // namespace
+
+Status PostgresSource::WriteOwner(const std::string& state) {
+  return WriteSynced(OwnerPath(), "pipeline_id " + pipeline_id_ + "\nstate " + state + "\n");
+}
+
+Status PostgresSource::CheckSlotOwner(const PgSlotInfo& slot, bool write) {
+  CDC_ASSIGN_OR_RETURN(auto owner, ReadOwner(OwnerPath()));
+  const std::string name = QuoteIdentifier(options_.slot);
+  std::string problem;
+  if (!owner) {
+    if (ReadAcknowledged(PositionPath())) {
+      // Streamed from it before owner records existed: it is this data dir's.
+      return write ? WriteOwner("created") : Status::Ok();
+    }
+    problem = "replication slot " + name +
+              " exists, but this data dir did not create it (it has no record of the slot in " +
+              OwnerPath() +
+              "): another pipeline's data dir uses it, a client made it, or this data dir was "
+              "replaced";
+  } else if (owner->state == "pending") {
+    problem = "replication slot " + name + " exists, but this data dir's record of creating it (" +
+              OwnerPath() +
+              ") is unfinished: it died while creating the slot, or another process created a "
+              "slot of the same name at that moment";
+  } else if (!pipeline_id_.empty() && !owner->pipeline_id.empty() &&
+             owner->pipeline_id != pipeline_id_) {
+    problem = "replication slot " + name + " was created for pipeline " + owner->pipeline_id +
+              " (" + OwnerPath() + "), but this data dir is pipeline " + pipeline_id_ +
+              " (its state store was replaced or started over)";
+  } else {
+    if (write && owner->pipeline_id != pipeline_id_ && !pipeline_id_.empty()) {
+      return WriteOwner(owner->state);  // recorded before the data dir had an id
+    }
+    return Status::Ok();
+  }
+  if (adopt_slot_ && write) {
+    log::Warn("{}; taking it over as asked (run --adopt-slot): streaming on from its position {}",
+              problem, slot.confirmed_flush.ToString());
+    CDC_RETURN_IF_ERROR(WriteOwner("adopted"));
+    // Its position is the one this data dir goes on from (a later move is a position gap).
+    return SaveAcknowledged(slot.confirmed_flush);
+  }
+  return FailedPrecondition(
+             problem + ". Streaming from it would start at its position " +
+             slot.confirmed_flush.ToString() +
+             " without a snapshot, and two pipelines sharing a slot each miss what the other "
+             "consumed. Nothing was changed. Ways on: give this pipeline its own slot "
+             "(source.slot) and start again (it snapshots); or, if this pipeline moved to this "
+             "data dir on purpose and the slot's changes are meant for it, run `cdc-pipeline "
+             "run --adopt-slot` to take the slot over")
+      .set_data_loss();
+}
+
+Status PostgresSource::ResetSlot(PgConnection& conn, ChangeSink& sink) {
+  CDC_RETURN_IF_ERROR(CheckServer(conn));
+  CDC_RETURN_IF_ERROR(CheckTables(conn, options_.tables));
+  CDC_ASSIGN_OR_RETURN(auto slot, InspectSlot(conn, options_.slot));
+  Status why = FailedPrecondition(
+      "the state store started over (run --reset-state): what the consumers received before is "
+      "unknown, so every table is snapshotted again");
+  CDC_RETURN_IF_ERROR(AcceptPositionGap(conn, slot, why, sink));
+  ::unlink(OwnerPath().c_str());
+  ::unlink(TablesPath().c_str());
+  return Status::Ok();
 }
 
 std::string PostgresSource::WalsenderPath() const {
@@ -415,6 +517,10 @@ Status PostgresSource::CheckPositionGap(const std::optional<PgSlotInfo>& slot) {
 Status PostgresSource::AcceptPositionGap(PgConnection& conn, const std::optional<PgSlotInfo>& slot,
                                          const Status& gap, ChangeSink& sink) {
   log::Warn("accepting a position gap (on_position_gap: resnapshot): {}", gap.message());
+  // The snapshot is owed before the marker is published and before the slot and the position
+  // go: a crash after any of these steps still snapshots (CreateSlot and Stream resume an
+  // unfinished progress).
+  CDC_RETURN_IF_ERROR(WriteSnapshotProgress(ProgressPath(), NewSnapshotProgress()));
   CDC_ASSIGN_OR_RETURN(PgRows now, conn.Query("SELECT pg_current_wal_lsn()::text AS lsn"));
   Lsn current = Lsn::Parse(now.Get(0, "lsn").value_or("0/0")).value_or(Lsn());
   ChangeEvent marker;
@@ -433,9 +539,6 @@ Status PostgresSource::AcceptPositionGap(PgConnection& conn, const std::optional
   CDC_RETURN_IF_ERROR(sink.OnChange(std::move(marker), RawInput{}));
   CDC_RETURN_IF_ERROR(sink.MakeDurable());
   ++gaps_;
-  // The snapshot is owed before the slot and the position go: a crash after this point still
-  // snapshots into the new slot (CreateSlot keeps an unfinished progress).
-  CDC_RETURN_IF_ERROR(WriteSnapshotProgress(ProgressPath(), NewSnapshotProgress()));
   if (slot) {
     CDC_RETURN_IF_ERROR(
         conn.Execute("SELECT pg_drop_replication_slot(" + QuoteLiteral(options_.slot) + ")")
@@ -463,7 +566,9 @@ Status PostgresSource::CreateSlot(PgConnection& conn, Lsn& start) {
     ::unlink(ProgressPath().c_str());
   }
   CDC_ASSIGN_OR_RETURN(auto repl, PgReplicationConnection::Connect(options_.dsn));
+  CDC_RETURN_IF_ERROR(WriteOwner("pending"));
   CDC_ASSIGN_OR_RETURN(auto created, repl->CreateSlot(options_.slot, PgCreateSlotOptions{}));
+  CDC_RETURN_IF_ERROR(WriteOwner("created"));
   log::Info("created replication slot {} at {}", created.name, created.consistent_point.ToString());
   start = created.consistent_point;
   return Status::Ok();

@@ -84,6 +84,9 @@ class PostgresSource final : public Source {
   // The slot's confirmed position against the server's current WAL position.
   Result<SourceLag> Lag() override;
   void AllowPositionGap() override { options_.resnapshot_on_gap = true; }
+  void SetPipelineId(const std::string& id) override { pipeline_id_ = id; }
+  void AdoptPosition() override { adopt_slot_ = true; }
+  void ResetPosition() override { reset_ = true; }
   // True while the replication stream runs (between START_REPLICATION and its end).
   bool Connected() const override { return connected_.load(); }
 
@@ -116,6 +119,17 @@ class PostgresSource final : public Source {
   // and forgets the old position, so the slot is created again with a snapshot.
   Status AcceptPositionGap(PgConnection& conn, const std::optional<PgSlotInfo>& slot,
                            const Status& gap, ChangeSink& sink);
+  // Which data dir the slot belongs to (docs/operations.md, "The data dir's identity"):
+  // OwnerPath() holds "pipeline_id <id>" and "state pending|created|adopted", written (pending)
+  // before the slot is created and (created) after. A slot without such a record of this data
+  // dir, or with another pipeline's id, is refused unless adopt_slot_ (`run --adopt-slot`);
+  // with `write` false (health-check) nothing is recorded.
+  std::string OwnerPath() const;
+  Status CheckSlotOwner(const PgSlotInfo& slot, bool write);
+  Status WriteOwner(const std::string& state);
+  // `run --reset-state`: accepts a "gap" whatever the slot's position (the state store started
+  // over), so the slot is created again with a snapshot.
+  Status ResetSlot(PgConnection& conn, ChangeSink& sink);
   // The walsender pid of the running stream, for health-check (a slot held by this pipeline).
   std::string WalsenderPath() const;
 
@@ -151,6 +165,9 @@ class PostgresSource final : public Source {
   std::atomic<uint64_t> reconnects_{0};
   std::atomic<uint64_t> gaps_{0};
   std::atomic<bool> connected_{false};
+  std::string pipeline_id_;  // SetPipelineId; empty when run without a durable pipeline
+  bool adopt_slot_ = false;
+  bool reset_ = false;
   Lsn saved_;                // the acknowledged LSN in PositionPath()
   bool streamed_ = false;    // a stream started in this process: a later gap always stops it
   CapturedTables captured_;  // the captured tables' OIDs at Prepare

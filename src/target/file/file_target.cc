@@ -39,6 +39,13 @@ class FileTarget final : public Target {
     return std::to_string(*size);
   }
 
+  std::string HeldOutput() const override {
+    if (!file_.IsRegular()) return {};
+    auto size = file_.Size();
+    if (!size.ok() || *size == 0) return {};
+    return file_.path() + " (" + std::to_string(*size) + " bytes)";
+  }
+
   Status Reconcile(const std::string& cursor) override {
     CDC_ASSIGN_OR_RETURN(uint64_t size, ParseLengthCursor(cursor));
     CDC_ASSIGN_OR_RETURN(uint64_t before, file_.Size());

@@ -413,3 +413,39 @@ TEST_F(DataDirDamage, AGarbageDeliveryCursorIsRefusedAndNoFileIsCut) {
 
 }  // namespace
 }  // namespace cdc
+
+namespace cdc {
+namespace {
+
+void RemoveStateStore(const fs::path& data) {
+  for (const char* f : {"state.db", "state.db-wal", "state.db-shm"}) fs::remove(data / f);
+}
+
+TEST_F(DataDirDamage, AnEmptyStateStoreBesideAnEarlierRunsDataIsRefused) {
+  StreamAndStop(1);
+  ASSERT_FALSE(HasFailure());
+  // state.db deleted after a clean stop: every consumer would get everything again.
+  RemoveStateStore(data_.path());
+  ExpectRefusal({"state.db", "is empty", "the stream", "--reset-state"}, "no-state");
+  // Also the stream gone: the consumer files still tell of an earlier run.
+  RemoveStateStore(data_.path());
+  fs::remove_all(stream_dir());
+  ExpectRefusal({"state.db", "is empty", "consumers/", "--reset-state"}, "no-state-no-stream");
+}
+
+TEST_F(DataDirDamage, AStateStoreAndAStreamOfDifferentPipelinesAreRefused) {
+  StreamAndStop(1);
+  ASSERT_FALSE(HasFailure());
+  // The stream of another data dir (or backup): its metadata names another pipeline.
+  std::string meta_path = stream_dir() + "/stream.meta";
+  std::string meta = ReadBytes(meta_path);
+  size_t at = meta.find("pipeline_id ");
+  ASSERT_NE(at, std::string::npos) << meta;
+  const std::string other = "00000000-0000-4000-8000-000000000000";
+  meta.replace(at + 12, meta.find('\n', at) - at - 12, other);
+  WriteBytes(meta_path, meta);
+  ExpectRefusal({"belongs to pipeline", other}, "mixed");
+}
+
+}  // namespace
+}  // namespace cdc

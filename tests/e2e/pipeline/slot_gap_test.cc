@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <thread>
 
@@ -71,10 +72,11 @@ class SlotGapTest : public ::testing::Test {
   }
 
   // "OP|id" per line of the monitoring consumer (it receives every metrics change).
-  std::vector<std::string> Monitoring() {
+  std::vector<std::string> Monitoring() { return MonitoringIn(data_.path()); }
+  std::vector<std::string> MonitoringIn(const std::string& data_dir) {
     std::vector<std::string> out;
     simdjson::dom::parser parser;
-    for (const auto& line : testing::ReadLines(data_ / "consumers/monitoring.jsonl")) {
+    for (const auto& line : testing::ReadLines(data_dir + "/consumers/monitoring.jsonl")) {
       simdjson::dom::element e;
       EXPECT_EQ(parser.parse(line).get(e), simdjson::SUCCESS) << line;
       simdjson::dom::element d = e["detail"];
@@ -307,6 +309,113 @@ TEST_F(SlotGapTest, HealthCheckBesideTheRunningPipelineIsHealthy) {
   EXPECT_EQ(r.out.find("pg_terminate_backend"), std::string::npos) << r.out;
   ::kill(other, SIGTERM);
   ::waitpid(other, nullptr, 0);
+}
+
+// A second data dir configured with the same slot: refused (it did not create the slot), never
+// a silent start from the slot's position; `run --adopt-slot` takes it over on purpose; the
+// first data dir, started again, then finds its slot moved on: a position gap.
+TEST_F(SlotGapTest, AnotherDataDirWithTheSameSlotIsRefusedUntilItAdoptsTheSlot) {
+  FirstRun();
+  ASSERT_FALSE(HasFailure());
+  TempDir other;
+  auto env2 = env_;
+  env2["CDC_DATA_DIR"] = other.path();
+  auto r = testing::RunCli(Args({"run"}), env2);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_CONTAINS(r.err, "\"cdc_pipeline\" exists, but this data dir did not create it");
+  EXPECT_CONTAINS(r.err, "run --adopt-slot");
+  EXPECT_CONTAINS(r.err, "source.slot");
+  EXPECT_EQ(r.err.find("streaming from slot"), std::string::npos) << r.err;
+  EXPECT_TRUE(MonitoringIn(other.path()).empty());
+  r = testing::RunCli(Args({"health-check"}), env2);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_CONTAINS(r.out, "did not create it");
+
+  InsertMetric(3);
+  std::string log = other / "adopt.log";
+  {
+    CliProcess run(Args({"run", "--adopt-slot"}), env2, log);
+    ASSERT_TRUE(WaitForLog(log, "streaming from slot")) << testing::ReadFile(log);
+    EXPECT_CONTAINS(testing::ReadFile(log), "taking it over as asked");
+    ASSERT_TRUE(WaitFor([&] { return MonitoringIn(other.path()).size() == 1; }, 90))
+        << testing::ReadFile(log);
+    InsertMetric(4);
+    ASSERT_TRUE(WaitFor([&] { return MonitoringIn(other.path()).size() == 2; }, 90))
+        << testing::ReadFile(log);
+    ASSERT_TRUE(WaitCaughtUp()) << testing::ReadFile(log);
+    run.Signal(SIGTERM);
+    ASSERT_EQ(run.Wait(60), 0) << testing::ReadFile(log);
+  }
+  // No snapshot: it goes on from the slot's position.
+  EXPECT_EQ(MonitoringIn(other.path()), (std::vector<std::string>{"INSERT|3", "INSERT|4"}));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return SqlValue(
+                   "SELECT active FROM pg_replication_slots WHERE slot_name = "
+                   "'cdc_pipeline'") == "f";
+      },
+      60));
+  // The adopted slot now streams from where the second data dir left it; started again, that
+  // data dir needs no flag.
+  ExpectRefused("ahead of what this pipeline acknowledged");
+}
+
+// The state store lost (deleted after a clean stop): refused; `run --reset-state` starts over
+// with a PositionGap event and a new snapshot, appended to the consumer files; the start after
+// it is a plain one.
+TEST_F(SlotGapTest, ResetStateStartsOverWithAPositionGapEventAndASnapshot) {
+  FirstRun();
+  ASSERT_FALSE(HasFailure());
+  for (const char* f : {"state.db", "state.db-wal", "state.db-shm"}) {
+    std::filesystem::remove(data_ / f);
+  }
+  auto r = testing::RunCli(Args({"run"}), env_);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_CONTAINS(r.err, "state.db");
+  EXPECT_CONTAINS(r.err, "is empty (new), but this data dir holds data of an earlier run");
+  EXPECT_CONTAINS(r.err, "run --reset-state");
+  EXPECT_EQ(Monitoring(), (std::vector<std::string>{"READ|1", "INSERT|2"}));
+
+  InsertMetric(3);  // while stopped: the new snapshot has it
+  std::string log = data_ / "reset.log";
+  {
+    CliProcess run(Args({"run", "--reset-state"}), env_, log);
+    ASSERT_TRUE(WaitFor([&] { return Monitoring().size() == 5; }, 90)) << testing::ReadFile(log);
+    InsertMetric(4);
+    ASSERT_TRUE(WaitFor([&] { return Monitoring().size() == 6; }, 90)) << testing::ReadFile(log);
+    ASSERT_TRUE(WaitCaughtUp()) << testing::ReadFile(log);
+    run.Signal(SIGTERM);
+    ASSERT_EQ(run.Wait(60), 0) << testing::ReadFile(log);
+  }
+  EXPECT_CONTAINS(testing::ReadFile(log), "run --reset-state: starting over");
+  EXPECT_EQ(Monitoring(), (std::vector<std::string>{"READ|1", "INSERT|2", "READ|1", "READ|2",
+                                                    "READ|3", "INSERT|4"}));
+  std::string audit = testing::ReadFile(data_ / "consumers/audit.jsonl");
+  EXPECT_CONTAINS(audit, "\"PositionGap\"");
+  EXPECT_CONTAINS(audit, "reset-state");
+
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return SqlValue(
+                   "SELECT active FROM pg_replication_slots WHERE slot_name = "
+                   "'cdc_pipeline'") == "f";
+      },
+      60));
+  // Again with the flag: nothing to reset.
+  r = testing::RunCli(Args({"run", "--reset-state"}), env_);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_CONTAINS(r.err, "nothing to reset");
+  // A plain start goes on where the reset left off.
+  std::string log2 = data_ / "after.log";
+  {
+    CliProcess run(Args({"run"}), env_, log2);
+    ASSERT_TRUE(WaitForLog(log2, "streaming from slot")) << testing::ReadFile(log2);
+    InsertMetric(5);
+    ASSERT_TRUE(WaitFor([&] { return Monitoring().size() == 7; }, 90)) << testing::ReadFile(log2);
+    run.Signal(SIGTERM);
+    ASSERT_EQ(run.Wait(60), 0) << testing::ReadFile(log2);
+  }
+  EXPECT_EQ(Monitoring().back(), "INSERT|5");
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "config/config.h"
 #include "stream/internal.h"
 #include "support/test_util.h"
 
@@ -202,6 +203,25 @@ TEST_F(StreamLogTest, ReopenContinuesOffsets) {
   ASSERT_TRUE(stream->Sync().ok());
   EXPECT_GT(Segments().size(), segments);
   ExpectRecords(log, 0, 200);
+}
+
+// The pipeline id is kept in the metadata file across reopens, and CheckStream reads it; a new
+// stream has none.
+TEST_F(StreamLogTest, IdentityIsKeptAcrossReopens) {
+  {
+    auto stream = Open(2);
+    EXPECT_EQ(stream->identity(), "");
+    ASSERT_TRUE(stream->SetIdentity("3f2c8a1e-0000-4000-8000-000000000001").ok());
+    EXPECT_EQ(stream->identity(), "3f2c8a1e-0000-4000-8000-000000000001");
+  }
+  auto stream = Open(2);
+  EXPECT_EQ(stream->identity(), "3f2c8a1e-0000-4000-8000-000000000001");
+  StreamConfig config;
+  config.shards = 2;
+  // CheckStream reads <data_dir>/stream, which is dir().
+  auto check = CheckStream(config, tmp_.path());
+  ASSERT_TRUE(check.ok()) << check.status().ToString();
+  EXPECT_EQ(check->identity, "3f2c8a1e-0000-4000-8000-000000000001");
 }
 
 // A group sync writes and fdatasyncs the shards at the same time: every round makes exactly what
