@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "config/registry.h"
 #include "event/source_position.h"
 #include "state/sqlite_state_store.h"
 #include "state/state_store.h"
@@ -138,10 +139,13 @@ int VerifyDataCommand(const Config& config) {
   bool have_state = false;
   bool state_empty = true;  // no id, position, checkpoints or marks (or no store at all)
   std::string state_id;     // the pipeline id the state store records
-  // A SQLite store is a file of the data dir; another kind is asked directly.
-  const bool local_state = config.state.type == "sqlite";
-  const std::string state_path =
-      local_state ? state::SqliteStatePath(config.state) : state::DescribeStateStore(config.state);
+  // A store that is a file (SQLite's in the data dir) may not exist yet; another kind is asked
+  // directly.
+  const StateKind* state_kind = config.state.kind;
+  const bool local_state = state_kind == nullptr || state_kind->local_file != nullptr;
+  const std::string state_path = !local_state ? state::DescribeStateStore(config.state)
+                                 : state_kind ? state_kind->local_file(config.state)
+                                              : state::SqliteStatePath(config.state);
   struct stat st;
   if (local_state && ::stat(state_path.c_str(), &st) != 0) {
     report.Note(fmt::format("no state store at {} yet", state_path));

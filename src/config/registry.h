@@ -184,6 +184,9 @@ struct StateKind {
   // Opens an existing store to read it, without a lease (status, verify-data).
   Result<std::unique_ptr<state::StateStore>> (*open_read_only)(const StateConfig& config) = nullptr;
   std::string (*describe)(const StateConfig& config) = nullptr;
+  // The file the store keeps, for kinds that keep one (verify-data tells a store that was never
+  // created from one it cannot open); null for stores elsewhere (a database service).
+  std::string (*local_file)(const StateConfig& config) = nullptr;
 };
 
 class Registry {

@@ -48,6 +48,7 @@ void RegisterSqliteStateStore(Registry& registry) {
   kind.open = state::Open;
   kind.open_read_only = state::OpenReadOnly;
   kind.describe = state::Describe;
+  kind.local_file = state::SqliteStatePath;
   registry.AddState(std::move(kind));
 }
 
