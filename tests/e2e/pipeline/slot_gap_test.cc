@@ -418,5 +418,41 @@ TEST_F(SlotGapTest, ResetStateStartsOverWithAPositionGapEventAndASnapshot) {
   EXPECT_EQ(Monitoring().back(), "INSERT|5");
 }
 
+// Captured tables quiet while the database writes elsewhere: the slot's confirmed position
+// still follows the server's WAL (keepalives and heartbeats are acknowledged once what came
+// before them is durable), so PostgreSQL can recycle the WAL.
+TEST_F(SlotGapTest, TheSlotAdvancesWhileOnlyUncapturedTablesAreWritten) {
+  Sql("CREATE TABLE noise (id bigserial PRIMARY KEY, payload text)");
+  std::string log = data_ / "run.log";
+  CliProcess run(Args({"run"}), env_, log);
+  ASSERT_TRUE(WaitForLog(log, "streaming from slot")) << testing::ReadFile(log);
+  ASSERT_TRUE(WaitCaughtUp()) << testing::ReadFile(log);
+  std::string before = SqlValue(
+      "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE "
+      "slot_name = 'cdc_pipeline'");
+  // About 4 MB of WAL in 200 transactions, none of them on a captured table.
+  for (int i = 0; i < 200; ++i) {
+    Sql("INSERT INTO noise (payload) SELECT repeat('x', 200) FROM generate_series(1, 100)");
+  }
+  std::string written = SqlValue("SELECT pg_current_wal_insert_lsn()");
+  EXPECT_EQ(SqlValue("SELECT pg_wal_lsn_diff('" + written + "', '" + before + "') > 1000000"), "t");
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return SqlValue("SELECT confirmed_flush_lsn >= '" + written +
+                        "'::pg_lsn FROM pg_replication_slots WHERE slot_name = 'cdc_pipeline'") ==
+               "t";
+      },
+      90))
+      << "confirmed_flush_lsn stayed at "
+      << SqlValue(
+             "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = "
+             "'cdc_pipeline'")
+      << " (was " << before << ", WAL written up to " << written << ")\n"
+      << testing::ReadFile(log);
+  run.Signal(SIGTERM);
+  ASSERT_EQ(run.Wait(60), 0) << testing::ReadFile(log);
+  EXPECT_TRUE(Monitoring().empty());  // nothing of the noise reached a consumer
+}
+
 }  // namespace
 }  // namespace cdc
