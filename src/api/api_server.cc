@@ -326,6 +326,7 @@ struct ApiServer::Impl {
     };
     std::vector<EntryResult> results(n);
     std::vector<BusEvent> events;
+    const std::string request_key = NewEventId();
     std::vector<size_t> event_entry;
     size_t total = 0;
     int64_t now_micros = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -396,7 +397,8 @@ struct ApiServer::Impl {
         w.EndArray();
         w.Key("detail").Raw(simdjson::minify(detail));
         w.EndObject();
-        events.push_back({r.id, std::move(json)});
+        // One shard for the whole call, so its entries reach each target in their order.
+        events.push_back({request_key, std::move(json)});
         event_entry.push_back(i);
       }
       ++i;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <sys/wait.h>
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <thread>
