@@ -1,8 +1,6 @@
 #include "admin/admin_server.h"
 
-#include <fcntl.h>
 #include <httplib.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "admin/http_listen.h"
 #include "base/logging.h"
 #include "event/json_writer.h"
 #include "metrics/metrics.h"
@@ -32,10 +31,6 @@ int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
 // The resident set size from /proc/self/statm (pages), or 0 when it cannot be read.
@@ -173,28 +168,16 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(std::shared_ptr<const Co
   impl->pipeline = &pipeline;
   impl->source = &source;
   const AdminConfig& admin = config->admin;
-  // httplib's default sets SO_REUSEPORT, which would let a second pipeline bind the same port and
-  // take half of the probes: only SO_REUSEADDR (a restart may bind while old connections linger).
-  impl->server.set_socket_options([](socket_t sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    ::fcntl(sock, F_SETFD, FD_CLOEXEC);
-  });
-  impl->server.new_task_queue = [] { return new httplib::ThreadPool(kServerThreads); };
-  impl->server.set_keep_alive_max_count(100);
   impl->Routes();
-  int port = admin.port;
-  bool bound = port == 0 ? (port = impl->server.bind_to_any_port(admin.host)) > 0
-                         : impl->server.bind_to_port(admin.host, port);
-  if (!bound) {
+  auto bound = BindServer(impl->server, admin.host, admin.port, kServerThreads);
+  if (!bound.ok()) {
     return Unavailable("the admin server cannot listen on " + admin.listen + " (" +
                        admin.where.ToString() +
                        "): the address is in use (another `cdc-pipeline run`?) or not an address "
                        "of this host. Set admin.listen to a free port (e.g. "
                        "CDC_ADMIN_LISTEN=127.0.0.1:9401), or admin.enabled: false");
   }
-  bool v6 = admin.host.find(':') != std::string::npos;
-  impl->address = (v6 ? "[" + admin.host + "]" : admin.host) + ":" + std::to_string(port);
+  impl->address = std::move(*bound);
   if (!IsLoopback(admin.host)) {
     log::Warn(
         "the admin server listens on {}, not on loopback: /metrics, /readyz and /api/status "
@@ -203,16 +186,8 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(std::shared_ptr<const Co
   }
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] { raw->server.listen_after_bind(); });
-  // For tests and tools (port 0): written whole, then renamed into place.
-  std::string path = AdminAddressPath(*config);
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << impl->address << "\n";
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) log::Warn("cannot write {}: {}", path, ec.message());
+  // For tests and tools (port 0).
+  WriteAddressFile(AdminAddressPath(*config), impl->address);
   log::Info("admin server on http://{} (/metrics, /healthz, /readyz, /api/status)", impl->address);
   return std::unique_ptr<AdminServer>(new AdminServer(std::move(impl)));
 }

@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "admin/admin_server.h"
+#include "api/api_server.h"
 #include "archive/archive.h"
 #include "base/dsn.h"
 #include "base/logging.h"
@@ -130,11 +131,21 @@ int RunCommand(const std::string& config_path, const std::string& input, const R
     }
     admin_server = std::move(started).value();
   }
+  std::unique_ptr<api::ApiServer> api_server;
+  if (config->api.enabled()) {
+    auto started = api::ApiServer::Start(config, **pipeline);
+    if (!started.ok()) {
+      std::fprintf(stderr, "cannot start: %s\n", Printable(started.status()).c_str());
+      return 1;
+    }
+    api_server = std::move(started).value();
+  }
   g_running_pipeline = pipeline->get();
   InstallStopHandlers();
   if (g_stop) (*pipeline)->Stop();
   Status s = (*pipeline)->Run(**source);
   g_running_pipeline = nullptr;
+  if (api_server) api_server->Stop();
   if (admin_server) admin_server->Stop();
   const PipelineStats& st = (*pipeline)->stats();
   std::string delivered;

@@ -237,6 +237,16 @@ struct AdminConfig {
   SourceLocation where;
 };
 
+// `api`: the local bus served as an EventBridge-compatible API (src/api).
+struct ApiConfig {
+  std::string listen;              // empty: off; otherwise host:port, [v6]:port
+  std::string host = "127.0.0.1";  // parsed from `listen`, without brackets
+  int port = 0;                    // 0: any free port (tests)
+  SourceLocation where;
+
+  bool enabled() const { return !listen.empty(); }
+};
+
 struct Config {
   std::string file;                    // the file it was loaded from
   const Registry* registry = nullptr;  // the kinds it was loaded with (outlives the config)
@@ -247,6 +257,7 @@ struct Config {
   StateConfig state;
   DeadLetterConfig dead_letter;
   AdminConfig admin;
+  ApiConfig api;
   RedactionConfig redaction;
   std::vector<TableConfig> tables;      // in file order
   std::vector<RuleConfig> rules;        // in file order

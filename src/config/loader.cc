@@ -592,6 +592,23 @@ void LoadAdmin(Context& ctx, const YAML::Node& node, Config& config) {
   }
 }
 
+void LoadApi(Context& ctx, const YAML::Node& node, Config& config) {
+  MapReader r(ctx, node, config_internal::ApiSpec(), "api");
+  ApiConfig& api = config.api;
+  r.String("listen", api.listen);
+  api.where = r.Where("listen");
+  if (!api.listen.empty() && !ParseListenAddress(api.listen, api.host, api.port)) {
+    ctx.Error(api.where, "'api.listen' is '" + api.listen +
+                             "'; expected host:port (e.g. 127.0.0.1:4010, [::1]:4010; port 0 "
+                             "takes any free port), or empty for no API");
+  }
+  if (api.enabled() && !config.stream.enabled) {
+    ctx.Error(api.where,
+              "'api.listen' is set but the stream is off (stream.enabled: false): PutEvents "
+              "needs the durable stream to accept events. Turn the stream on or unset api.listen");
+  }
+}
+
 void LoadRedaction(Context& ctx, const YAML::Node& node, Config& config) {
   RedactionConfig& red = config.redaction;
   MapReader r(ctx, node, config_internal::RedactionSpec(), "redaction");
@@ -1554,6 +1571,7 @@ LoadResult Load(Context& ctx, const Registry& registry, const std::string& yaml)
       config->dead_letter.path = config->pipeline.data_dir + "/dead-letter.jsonl";
     }
     LoadAdmin(ctx, root["admin"], *config);
+    LoadApi(ctx, root["api"], *config);
     LoadRedaction(ctx, root["redaction"], *config);
     ForEachNamed(ctx, root["tables"], "tables", [&](auto& name, auto& key, auto& node) {
       LoadTable(ctx, name, key, node, *config);

@@ -92,6 +92,7 @@ std::string ConfigReferenceMarkdown(const Registry& registry) {
   }
   AppendSection(out, config_internal::DeadLetterSpec());
   AppendSection(out, config_internal::AdminSpec());
+  AppendSection(out, config_internal::ApiSpec());
   AppendSection(out, config_internal::RedactionSpec());
   AppendSection(out, config_internal::TableSpec());
   AppendSection(out, config_internal::RedactColumnSpec());

@@ -39,6 +39,9 @@ const SectionSpec& RootSpec() {
           {"admin", T::kSection, "",
            "The admin HTTP server of `run`: Prometheus metrics, liveness and readiness probes, "
            "live status."},
+          {"api", T::kSection, "",
+           "The local bus as an EventBridge-compatible API (PutEvents, rules, targets); off "
+           "unless `api.listen` is set."},
           {"redaction", T::kSection, "",
            "Whether the tables' redaction policies apply, and the HMAC keys of the `hash` rule."},
           {"tables", T::kNamedSections, "", "The captured tables, by name.", {}, true},
@@ -138,6 +141,24 @@ const SectionSpec& DeadLetterSpec() {
            "`always`: fsync after every record; `batch`: after each batch; `never`: leave it to "
            "the OS.",
            {"always", "batch", "never"}},
+      }};
+  return spec;
+}
+
+const SectionSpec& ApiSpec() {
+  static const SectionSpec spec{
+      "api",
+      "`cdc-pipeline run` serves the bus's EventBridge API (AWS JSON 1.1, `X-Amz-Target: "
+      "AWSEvents.<Operation>`): PutEvents publishes into the same bus as the pipeline's own "
+      "events, and rules made with PutRule/PutTargets route them (and the pipeline's events) to "
+      "the configured targets; those rules are kept in the state store. Requests are not "
+      "authenticated (SigV4 signatures are accepted but not verified): keep it on loopback or a "
+      "private network.",
+      {
+          {"listen", T::kString, "",
+           "Address and port to listen on: `host:port`, `[ipv6]:port`; empty (the default): no "
+           "API. Port 0 takes any free port; the address bound is logged and written to "
+           "`<data_dir>/api.addr`. A port in use stops `run` with exit code 1."},
       }};
   return spec;
 }

@@ -24,6 +24,7 @@ const SectionSpec& StreamSpec();
 const SectionSpec& StateSpec();
 const SectionSpec& DeadLetterSpec();
 const SectionSpec& AdminSpec();
+const SectionSpec& ApiSpec();
 const SectionSpec& TableSpec();
 const SectionSpec& RedactColumnSpec();  // the long form of one column's rule
 const SectionSpec& RedactionSpec();

@@ -10,6 +10,7 @@
 //                    checkpoint: what was written after the mark is written again, exactly once.
 #include <pthread.h>
 #include <signal.h>
+#include <simdjson.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include "base/logging.h"
 #include "event/change_codec.h"
 #include "event/event_json.h"
+#include "event/json_writer.h"
 #include "metrics/metrics.h"
 #include "runtime/assembly.h"
 #include "runtime/pipeline.h"
@@ -32,6 +34,10 @@ namespace {
 
 constexpr uint8_t kRecordChange = 1;
 constexpr uint8_t kRecordDeadLetter = 2;
+// An event published over the bus's API (Pipeline::PublishEvents): its EventBridge JSON.
+constexpr uint8_t kRecordBusEvent = 3;
+// The state store's key for the API's rules (src/api owns the format).
+constexpr char kApiRulesKey[] = "api.rules";
 constexpr size_t kBatchRecords = 512;
 
 // A change record: the capture result (model verdict, redaction), the input location, then the
@@ -368,6 +374,23 @@ Status Pipeline::OpenDurable() {
                        ParseCount(state_path, "time.last_commit", last_commit));
   last_commit_micros_ = static_cast<int64_t>(last_commit_micros);
 
+  // The rules made over the API route the backlog too.
+  if (api_loader_) {
+    CDC_ASSIGN_OR_RETURN(auto stored, state_->Value(kApiRulesKey));
+    auto rules = api_loader_(stored);
+    if (!rules.ok()) return rules.status().WithContext(state_path + ", key '" + kApiRulesKey + "'");
+    auto router = BuildApiRouter(std::move(*rules));
+    if (!router.ok()) {
+      return router.status().WithContext(
+          "the rules made over the API (kept in " + state_path +
+          ") name a target the config no longer has: add the target back, or remove the rule "
+          "(DeleteRule, RemoveTargets) after starting with the target back in place");
+    }
+    std::lock_guard lock(api_mu_);
+    api_routers_.push_back(*router);
+    api_router_ = (*router)->size() == 0 ? nullptr : *router;
+  }
+
   // Exactly-once targets go back to their marks; counts carry over. Each target resumes where
   // its mark says: the shard checkpoints are the oldest of them (a queued target may be behind).
   CDC_ASSIGN_OR_RETURN(auto marks, state_->TargetMarks());
@@ -402,6 +425,11 @@ Status Pipeline::OpenDurable() {
   // crash before the first regular checkpoint also cuts them back to where they started.
   CDC_RETURN_IF_ERROR(Checkpoint(false));
 
+  {
+    // The API may append from here on; the delivery thread reads what it appends.
+    std::lock_guard lock(append_mu_);
+    accepting_ = true;
+  }
   uint64_t backlog = 0;
   for (uint32_t i = 0; i < shards; ++i) {
     backlog += stream_->stats(ShardId(i)).next.value() - next_[i];
@@ -440,11 +468,14 @@ Status Pipeline::AppendChange(const TableProcessor* processor, const ChangeEvent
   for (const auto& c : captured.redacted_columns) PutString(record_, c);
   PutString(record_, location);
   EncodeChange(change, record_);
-  CDC_RETURN_IF_ERROR(stream_->Append(shard, kRecordChange, record_, NowMicros())
-                          .status()
-                          .WithContext("stream shard " + std::to_string(shard.value())));
-  appended_bytes_ += record_.size();
-  if (stream_->SyncDue()) CDC_RETURN_IF_ERROR(SyncStream());
+  {
+    std::lock_guard lock(append_mu_);
+    CDC_RETURN_IF_ERROR(stream_->Append(shard, kRecordChange, record_, NowMicros())
+                            .status()
+                            .WithContext("stream shard " + std::to_string(shard.value())));
+    appended_bytes_ += record_.size();
+    if (stream_->SyncDue()) CDC_RETURN_IF_ERROR(SyncStreamLocked());
+  }
   return WaitForBackpressure();
 }
 
@@ -455,16 +486,135 @@ Status Pipeline::AppendDeadLetter(const DeadLetter& letter) {
   PutString(record_, letter.location);
   PutString(record_, letter.table);
   PutString(record_, letter.input);
-  CDC_RETURN_IF_ERROR(stream_
-                          ->Append(letter.table.empty() ? "@invalid" : letter.table,
-                                   kRecordDeadLetter, record_, NowMicros())
-                          .status());
-  appended_bytes_ += record_.size();
-  if (stream_->SyncDue()) CDC_RETURN_IF_ERROR(SyncStream());
+  {
+    std::lock_guard lock(append_mu_);
+    CDC_RETURN_IF_ERROR(stream_
+                            ->Append(letter.table.empty() ? "@invalid" : letter.table,
+                                     kRecordDeadLetter, record_, NowMicros())
+                            .status());
+    appended_bytes_ += record_.size();
+    if (stream_->SyncDue()) CDC_RETURN_IF_ERROR(SyncStreamLocked());
+  }
   return WaitForBackpressure();
 }
 
+Status Pipeline::PublishEvents(const std::vector<BusEvent>& events) {
+  auto limit = static_cast<uint64_t>(config_->stream.max_unprocessed_bytes);
+  if (limit != 0 && appended_bytes_ - processed_bytes_ > limit) {
+    return ResourceExhausted(
+        "the targets are behind (stream.max_unprocessed_bytes of the stream not yet delivered); "
+        "retry later");
+  }
+  std::lock_guard lock(append_mu_);
+  if (!accepting_) {
+    return Unavailable("the pipeline is not running (starting or stopping); retry later");
+  }
+  int64_t now = NowMicros();
+  for (const BusEvent& e : events) {
+    CDC_RETURN_IF_ERROR(stream_->Append(e.partition_key, kRecordBusEvent, e.json, now).status());
+    appended_bytes_ += e.json.size();
+  }
+  return SyncStreamLocked();
+}
+
+Result<std::shared_ptr<const Router>> Pipeline::BuildApiRouter(std::vector<RouterRule> rules) {
+  DeliveryRunner& r = runner();
+  CDC_ASSIGN_OR_RETURN(std::unique_ptr<Router> router,
+                       Router::Build(std::move(rules), {},
+                                     {config_->bus.region, config_->bus.account, config_->bus.name},
+                                     [&r](std::string_view name) { return r.Find(name); }));
+  return std::shared_ptr<const Router>(std::move(router));
+}
+
+std::shared_ptr<const Router> Pipeline::ApiRouter() {
+  std::lock_guard lock(api_mu_);
+  return api_router_;
+}
+
+Status Pipeline::ReplaceApiRules(std::vector<RouterRule> rules, const std::string& stored) {
+  std::lock_guard write_lock(api_write_mu_);
+  {
+    std::lock_guard lock(append_mu_);
+    if (!accepting_) {
+      return Unavailable("the pipeline is not running (starting or stopping); retry later");
+    }
+  }
+  CDC_ASSIGN_OR_RETURN(std::shared_ptr<const Router> router, BuildApiRouter(std::move(rules)));
+  {
+    std::lock_guard lock(state_mu_);
+    state::CheckpointCommit commit;
+    commit.now_micros = NowMicros();
+    commit.values[kApiRulesKey] = stored;
+    CDC_RETURN_IF_ERROR(state_->Commit(commit).WithContext("keeping the API's rules"));
+  }
+  std::lock_guard lock(api_mu_);
+  api_routers_.push_back(router);
+  api_router_ = router->size() == 0 ? nullptr : router;
+  return Status::Ok();
+}
+
+// An event published over the API, as the runner needs it: its id and time, and its CloudEvents
+// form (the same attributes the pipeline's own events get).
+Status Pipeline::PublishBusEvent(std::string_view json) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(json.data(), json.size()).get(root) != simdjson::SUCCESS || !root.is_object()) {
+    return Corruption("stream shard " + std::to_string(position_.shard) + " offset " +
+                      std::to_string(position_.offset) + ": malformed API event record");
+  }
+  std::string_view id, time, source, type;
+  if (root["id"].get(id) != simdjson::SUCCESS) id = {};
+  if (root["time"].get(time) != simdjson::SUCCESS) time = {};
+  if (root["source"].get(source) != simdjson::SUCCESS) source = {};
+  if (root["detail-type"].get(type) != simdjson::SUCCESS) type = {};
+  ProcessedEvent processed;
+  if (auto t = ParseRfc3339(time)) processed.change.commit_time = *t;
+  std::string cloud;
+  JsonWriter w(cloud);
+  w.BeginObject();
+  w.Key("specversion").String("1.0");
+  w.Key("id").String(id);
+  w.Key("source").String(source);
+  w.Key("type").String(type);
+  w.Key("time").String(time);
+  w.Key("datacontenttype").String("application/json");
+  w.Key("data");
+  simdjson::dom::element detail;
+  if (root["detail"].get(detail) == simdjson::SUCCESS) {
+    w.Raw(simdjson::minify(detail));
+  } else {
+    w.Null();
+  }
+  w.EndObject();
+  if (!replaying_) {
+    ++stats_.published;
+    meters_.published->Inc();
+  }
+  std::string text(json);
+  matched_.clear();
+  const Router& router = assembly_->router();
+  CDC_RETURN_IF_ERROR(router.Match(text, matched_));
+  api_matched_.clear();
+  std::shared_ptr<const Router> api = ApiRouter();
+  if (api) CDC_RETURN_IF_ERROR(api->Match(text, api_matched_));
+  if (!replaying_ && router.Unmatched(matched_) && api_matched_.empty()) {
+    ++stats_.unmatched;
+    meters_.unmatched->Inc();
+  }
+  if (matched_.empty() && api_matched_.empty()) return Status::Ok();
+  OutputEvent out(processed, std::string(id), std::move(text), std::move(cloud));
+  routed_.Reset(out.Json(EventFormat::kEventBridge));
+  CDC_RETURN_IF_ERROR(DeliverMatched(router, matched_, out));
+  if (api) CDC_RETURN_IF_ERROR(DeliverMatched(*api, api_matched_, out));
+  return Status::Ok();
+}
+
 Status Pipeline::SyncStream() {
+  std::lock_guard lock(append_mu_);
+  return SyncStreamLocked();
+}
+
+Status Pipeline::SyncStreamLocked() {
   if (delivery_failed_) return Aborted("delivery stopped: " + delivery_error_.message());
   CDC_RETURN_IF_ERROR(stream_->Sync().WithContext("stream"));
   // Retention runs here, on the appending thread, behind the delivery thread's checkpoints.
@@ -521,6 +671,7 @@ Status Pipeline::DeliverRecord(uint32_t shard, uint64_t offset, uint8_t type,
     }
     return WriteDeadLetter(letter);
   }
+  if (type == kRecordBusEvent) return PublishBusEvent(payload);
   if (type != kRecordChange) {
     return Corruption(std::string(location) + ": unknown record type " + std::to_string(type));
   }
@@ -542,6 +693,7 @@ Status Pipeline::DeliverRecord(uint32_t shard, uint64_t offset, uint8_t type,
     std::string key = PositionKey(change.position);
     bool seen = pending_keys_.count(key) > 0;
     if (!seen) {
+      std::lock_guard lock(state_mu_);
       CDC_ASSIGN_OR_RETURN(seen, state_->HasKey(key, NowMicros()));
     }
     if (seen) {
@@ -639,11 +791,15 @@ Status Pipeline::Checkpoint(bool final) {
         std::to_string(st.durable_end.value()) + " " + std::to_string(st.bytes) + " " +
         std::to_string(st.segments);
   }
-  CDC_RETURN_IF_ERROR(state_->Commit(commit).WithContext("checkpoint"));
+  {
+    std::lock_guard lock(state_mu_);
+    CDC_RETURN_IF_ERROR(state_->Commit(commit).WithContext("checkpoint"));
+  }
   pending_keys_.clear();
   for (uint32_t i = 0; i < next_.size(); ++i) committed_[i] = commit.shard_checkpoints[i];
   ++checkpoints_;
   if (checkpoints_ % 1000 == 0) {
+    std::lock_guard lock(state_mu_);
     CDC_ASSIGN_OR_RETURN(uint64_t expired, state_->ExpireKeys(now));
     if (expired > 0) log::Debug("expired {} dedupe keys", expired);
   }
@@ -788,7 +944,10 @@ Status Pipeline::RunDurable(Source& source) {
   if (stop_requested_) source.Stop();
   delivery_thread_ = std::thread([this] { DeliveryLoop(); });
   Status s = source.Run(*this);
+  std::unique_lock append_lock(append_mu_);
+  accepting_ = false;
   Status synced = stream_->Sync();
+  append_lock.unlock();
   if (s.ok() && !synced.ok()) s = synced.WithContext("stream");
   source_done_ = true;
   stream_->Wake();

@@ -304,15 +304,31 @@ Status Pipeline::Publish(const ProcessedEvent& processed) {
   OutputEvent out(processed, envelope_);
   matched_.clear();
   const Router& router = assembly_->router();
-  CDC_RETURN_IF_ERROR(router.Match(out.Json(EventFormat::kEventBridge),
-                                   EnvelopeView(processed, envelope_, out.id()), matched_));
-  if (!replaying_ && router.Unmatched(matched_)) {
+  EnvelopeView view(processed, envelope_, out.id());
+  CDC_RETURN_IF_ERROR(router.Match(out.Json(EventFormat::kEventBridge), view, matched_));
+  api_matched_.clear();
+  std::shared_ptr<const Router> api = ApiRouter();
+  if (api) CDC_RETURN_IF_ERROR(api->Match(out.Json(EventFormat::kEventBridge), view, api_matched_));
+  if (!replaying_ && router.Unmatched(matched_) && api_matched_.empty()) {
     ++stats_.unmatched;
     meters_.unmatched->Inc();
   }
-  if (matched_.empty()) return Status::Ok();
+  if (matched_.empty() && api_matched_.empty()) return Status::Ok();
   routed_.Reset(out.Json(EventFormat::kEventBridge));
-  for (uint32_t rule : matched_) {
+  CDC_RETURN_IF_ERROR(DeliverMatched(router, matched_, out));
+  if (api) CDC_RETURN_IF_ERROR(DeliverMatched(*api, api_matched_, out));
+  if (!replaying_) {
+    int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    meters_.latency->Observe(static_cast<double>(now - processed.change.commit_time.micros) / 1e6);
+  }
+  return Status::Ok();
+}
+
+Status Pipeline::DeliverMatched(const Router& router, const std::vector<uint32_t>& matched,
+                                const OutputEvent& out) {
+  for (uint32_t rule : matched) {
     for (const RouteTarget& target : router.targets(rule)) {
       // After a restart, a target that was ahead of the checkpoint already has this event.
       if (!target_start_.empty() &&
@@ -320,15 +336,10 @@ Status Pipeline::Publish(const ProcessedEvent& processed) {
         continue;
       }
       CDC_ASSIGN_OR_RETURN(const std::string* input, routed_.Input(target));
-      CDC_RETURN_IF_ERROR(runner().Deliver(out, assembly_->Ref(rule, target), input, position_,
-                                           stream_ ? &stop_requested_ : nullptr));
+      RuleTargetRef ref{target.index, &router.rule_name(rule), target.dead_letter};
+      CDC_RETURN_IF_ERROR(
+          runner().Deliver(out, ref, input, position_, stream_ ? &stop_requested_ : nullptr));
     }
-  }
-  if (!replaying_) {
-    int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-    meters_.latency->Observe(static_cast<double>(now - processed.change.commit_time.micros) / 1e6);
   }
   return Status::Ok();
 }

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -88,6 +89,19 @@ struct RouteResult {
   std::vector<Input> inputs;
 };
 
+// An event published into the bus from outside (the bus's API, src/api): a whole EventBridge
+// event (`version`, `id`, `detail-type`, `source`, `account`, `time`, `region`, `resources`,
+// `detail`) and the key that picks its stream shard.
+struct BusEvent {
+  std::string partition_key;
+  std::string json;
+};
+
+// Turns the API's rules as the state store keeps them (the value of "api.rules", absent before
+// the first PutRule) into rules the router takes (src/api owns the format).
+using ApiRuleLoader =
+    std::function<Result<std::vector<RouterRule>>(const std::optional<std::string>& stored)>;
+
 class Pipeline : public ChangeSink {
  public:
   // `clock` must outlive the pipeline.
@@ -130,6 +144,19 @@ class Pipeline : public ChangeSink {
   // After Run started (or a failed one): the data dir's pipeline id; empty without the stream.
   const std::string& pipeline_id() const { return pipeline_id_; }
 
+  // The bus's API (src/api). Set before Run: Run calls it once the state store is open and
+  // routes by what it returns (the rules made over the API), after the config's rules.
+  void SetApiRuleLoader(ApiRuleLoader loader) { api_loader_ = std::move(loader); }
+  // Any thread: appends `events` to the stream and syncs it, so they are durable when it returns
+  // OK; the delivery thread then matches and delivers them like the pipeline's own events.
+  // Unavailable before Run has opened the stream and after the source stopped; ResourceExhausted
+  // while the targets are behind (stream.max_unprocessed_bytes).
+  Status PublishEvents(const std::vector<BusEvent>& events);
+  // Any thread: routes by `rules` from now on (instead of the API's earlier rules), after
+  // keeping `stored` in the state store as "api.rules". A target the pipeline does not have is
+  // InvalidArgument, and nothing changes.
+  Status ReplaceApiRules(std::vector<RouterRule> rules, const std::string& stored);
+
  private:
   Pipeline(std::shared_ptr<const Config> config, const Clock& clock, ProcessorSet processors);
 
@@ -140,6 +167,13 @@ class Pipeline : public ChangeSink {
                            CaptureResult* captured, const RawInput& raw);
   // Matches a processed event (or a PositionGap marker) and delivers it to the rules' targets.
   Status Publish(const ProcessedEvent& processed);
+  // Delivers an event to the targets of the rules of `router` it matched.
+  Status DeliverMatched(const Router& router, const std::vector<uint32_t>& matched,
+                        const OutputEvent& out);
+  // A record of an event published over the API (PublishEvents).
+  Status PublishBusEvent(std::string_view json);
+  Result<std::shared_ptr<const Router>> BuildApiRouter(std::vector<RouterRule> rules);
+  std::shared_ptr<const Router> ApiRouter();
   // A rejected change in a form without PII: redacted by its table's policy and without the
   // columns its model does not have, otherwise (and when the table has no policy) with every
   // detector applied.
@@ -159,6 +193,7 @@ class Pipeline : public ChangeSink {
                       const CaptureResult& captured, std::string_view location);
   Status AppendDeadLetter(const DeadLetter& letter);
   Status SyncStream();
+  Status SyncStreamLocked();  // with append_mu_ held
   Status WaitForBackpressure();
   void DeliveryLoop();
   void RegisterMetrics();
@@ -187,9 +222,10 @@ class Pipeline : public ChangeSink {
     metrics::Histogram* latency = nullptr;  // commit to handed to the targets
     std::vector<metrics::Gauge*> shard_cursor, shard_end, shard_lag;
   } meters_;
-  std::vector<uint32_t> matched_;  // scratch
-  RoutedEvent routed_;             // scratch: the event, parsed only for input transformers
-  StreamPosition position_;        // the stream record being delivered
+  std::vector<uint32_t> matched_;      // scratch
+  std::vector<uint32_t> api_matched_;  // scratch
+  RoutedEvent routed_;                 // scratch: the event, parsed only for input transformers
+  StreamPosition position_;            // the stream record being delivered
   // After a restart: per target and shard, the first offset the target does not have yet (a
   // queued target may be behind the others); empty without the stream.
   std::vector<std::vector<uint64_t>> target_start_;
@@ -199,7 +235,18 @@ class Pipeline : public ChangeSink {
   bool replaying_ = false;  // the current record is before delivery_start_
 
   // Durable mode. Source thread: stream appends; delivery thread: everything downstream.
-  std::unique_ptr<state::StateStore> state_;
+  std::unique_ptr<state::StateStore> state_;  // used under state_mu_ once Run started
+  std::mutex state_mu_;
+  // Stream appends and syncs: the source thread's and the API's (PublishEvents).
+  std::mutex append_mu_;
+  bool accepting_ = false;  // guarded by append_mu_: the API may append
+  // The API's rules (null: none) and every router they had (a queued target may still hold a
+  // rule name of an earlier one).
+  ApiRuleLoader api_loader_;
+  std::mutex api_mu_;
+  std::shared_ptr<const Router> api_router_;                // guarded by api_mu_
+  std::vector<std::shared_ptr<const Router>> api_routers_;  // guarded by api_mu_
+  std::mutex api_write_mu_;                                 // one ReplaceApiRules at a time
   std::unique_ptr<stream::Stream> stream_;
   std::string pipeline_id_;  // the data dir's identity (state key pipeline.id, stream metadata)
   // A --reset-state was started and its PositionGap marker not yet delivered (state key

@@ -77,6 +77,27 @@ TEST(LoadConfig, AdminListenMustBeHostAndPort) {
   }
 }
 
+TEST(LoadConfig, BusApiIsOffUnlessListenIsSet) {
+  auto off = Load("api:\n  listen: \"${API:-}\"\n" + kMinimal);
+  ASSERT_TRUE(off.config) << AllErrors(off);
+  EXPECT_FALSE(off.config->api.enabled());
+  auto on = Load("api:\n  listen: \"${API:-}\"\n" + kMinimal, {{"API", "127.0.0.1:0"}});
+  ASSERT_TRUE(on.config) << AllErrors(on);
+  EXPECT_TRUE(on.config->api.enabled());
+  EXPECT_EQ(on.config->api.host, "127.0.0.1");
+  EXPECT_EQ(on.config->api.port, 0);
+  auto bad = Load("api: {listen: \"4010\"}\n" + kMinimal);
+  ASSERT_FALSE(bad.config);
+  ASSERT_EQ(bad.errors.size(), 1u) << AllErrors(bad);
+  EXPECT_NE(bad.errors[0].ToString().find("'api.listen' is '4010'; expected host:port"),
+            std::string::npos)
+      << AllErrors(bad);
+  auto no_stream = Load("api: {listen: \"127.0.0.1:0\"}\nstream: {enabled: false}\n" + kMinimal);
+  ASSERT_FALSE(no_stream.config);
+  EXPECT_NE(AllErrors(no_stream).find("the stream is off"), std::string::npos)
+      << AllErrors(no_stream);
+}
+
 TEST(LoadConfig, UnknownKeyAndMissingTargetAreBothReportedWithLines) {
   auto r = Load(R"(pipeline:
   name: x

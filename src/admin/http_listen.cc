@@ -1,0 +1,47 @@
+#include "admin/http_listen.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "base/logging.h"
+
+namespace cdc::admin {
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+Result<std::string> BindServer(httplib::Server& server, const std::string& host, int port,
+                               size_t threads) {
+  // httplib's default sets SO_REUSEPORT, which would let a second pipeline bind the same port and
+  // take half of the requests: only SO_REUSEADDR (a restart may bind while old connections
+  // linger).
+  server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    ::fcntl(sock, F_SETFD, FD_CLOEXEC);
+  });
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server.set_keep_alive_max_count(100);
+  bool bound =
+      port == 0 ? (port = server.bind_to_any_port(host)) > 0 : server.bind_to_port(host, port);
+  if (!bound) return Unavailable("cannot listen");
+  bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+void WriteAddressFile(const std::string& path, const std::string& address) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << address << "\n";
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) log::Warn("cannot write {}: {}", path, ec.message());
+}
+
+}  // namespace cdc::admin
