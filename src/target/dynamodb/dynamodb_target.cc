@@ -9,12 +9,15 @@
 // without one, the stream shard and offset ("S..."; it sorts after every LSN).
 //
 // UpdateItem keeps attributes the change does not carry (an unchanged TOASTed column).
+// Row values become AttributeValues (S, N, BOOL, NULL, L, M); numbers keep their exact text, so
+// a decimal keeps every digit.
 // Row values are never logged: messages name the table, the attribute and the key's position.
 
 #include "target/dynamodb/dynamodb_target.h"
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <map>
@@ -39,53 +42,118 @@ Delivery ForStatus(const Status& s) {
   return Delivery::kFailed;
 }
 
-// A JSON value as a DynamoDB AttributeValue.
-void WriteAttributeValue(JsonWriter& w, simdjson::dom::element v) {
-  using simdjson::dom::element_type;
+// A JSON value as a DynamoDB AttributeValue. Numbers keep their exact text (decimals carry
+// all their digits; DynamoDB takes 38).
+simdjson::error_code WriteAttributeValue(JsonWriter& w, simdjson::ondemand::value v) {
+  using simdjson::ondemand::json_type;
+  json_type type;
+  if (auto e = v.type().get(type)) return e;
   w.BeginObject();
-  switch (v.type()) {
-    case element_type::STRING:
-      w.Key("S").String(std::string_view(v.get_string().value_unsafe()));
-      break;
-    case element_type::INT64:
-      w.Key("N").String(std::to_string(int64_t(v.get_int64().value_unsafe())));
-      break;
-    case element_type::UINT64:
-      w.Key("N").String(std::to_string(uint64_t(v.get_uint64().value_unsafe())));
-      break;
-    case element_type::DOUBLE: {
-      std::string n;
-      JsonWriter(n).Double(double(v.get_double().value_unsafe()));
-      w.Key("N").String(n);
+  switch (type) {
+    case json_type::string: {
+      std::string_view text;
+      if (auto e = v.get_string().get(text)) return e;
+      w.Key("S").String(text);
       break;
     }
-    case element_type::BOOL:
-      w.Key("BOOL").Bool(bool(v.get_bool().value_unsafe()));
+    case json_type::number: {
+      std::string_view raw = v.raw_json_token();
+      while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' ||
+                              raw.back() == '\t')) {
+        raw.remove_suffix(1);
+      }
+      w.Key("N").String(raw);
       break;
-    case element_type::NULL_VALUE:
+    }
+    case json_type::boolean: {
+      bool b = false;
+      if (auto e = v.get_bool().get(b)) return e;
+      w.Key("BOOL").Bool(b);
+      break;
+    }
+    case json_type::null:
       w.Key("NULL").Bool(true);
       break;
-    case element_type::ARRAY: {
-      simdjson::dom::array array;
-      if (v.get(array) != simdjson::SUCCESS) break;
+    case json_type::array: {
+      simdjson::ondemand::array array;
+      if (auto e = v.get_array().get(array)) return e;
       w.Key("L").BeginArray();
-      for (simdjson::dom::element e : array) WriteAttributeValue(w, e);
+      for (auto child : array) {
+        simdjson::ondemand::value c;
+        if (auto e = child.get(c)) return e;
+        if (auto e = WriteAttributeValue(w, c)) return e;
+      }
       w.EndArray();
       break;
     }
-    case element_type::OBJECT: {
-      simdjson::dom::object object;
-      if (v.get(object) != simdjson::SUCCESS) break;
+    case json_type::object: {
+      simdjson::ondemand::object object;
+      if (auto e = v.get_object().get(object)) return e;
       w.Key("M").BeginObject();
       for (auto field : object) {
-        w.Key(field.key);
-        WriteAttributeValue(w, field.value);
+        std::string_view key;
+        if (auto e = field.unescaped_key().get(key)) return e;
+        w.Key(key);
+        simdjson::ondemand::value child;
+        if (auto e = field.value().get(child)) return e;
+        if (auto e = WriteAttributeValue(w, child)) return e;
       }
       w.EndObject();
       break;
     }
   }
   w.EndObject();
+  return simdjson::SUCCESS;
+}
+
+// What the target reads of an event: its type, its rows (as JSON text) and its position.
+struct Change {
+  std::string op;
+  std::string_view before, after;  // raw JSON objects, empty when absent
+  std::string lsn;
+  uint64_t seq = 0;
+};
+
+// The change's fields of an object: the EventBridge event's `detail`, or the change itself (an
+// input transformer that passes `<detail>` on).
+simdjson::error_code ReadChange(simdjson::ondemand::object object, Change& c, bool top) {
+  for (auto field : object) {
+    std::string_view key;
+    if (auto e = field.unescaped_key().get(key)) return e;
+    simdjson::ondemand::value v;
+    if (auto e = field.value().get(v)) return e;
+    if (key == "detail" && top) {
+      simdjson::ondemand::object detail;
+      if (v.get_object().get(detail) == simdjson::SUCCESS) {
+        if (auto e = ReadChange(detail, c, false)) return e;
+      }
+    } else if (key == "eventType") {
+      std::string_view op;
+      if (v.get_string().get(op) == simdjson::SUCCESS) c.op = op;
+    } else if (key == "before" || key == "after") {
+      simdjson::ondemand::object row;
+      if (v.get_object().get(row) == simdjson::SUCCESS) {
+        std::string_view raw;
+        if (auto e = row.raw_json().get(raw)) return e;
+        (key == "before" ? c.before : c.after) = raw;
+      }
+    } else if (key == "metadata") {
+      simdjson::ondemand::object meta;
+      if (v.get_object().get(meta) != simdjson::SUCCESS) continue;
+      for (auto m : meta) {
+        std::string_view name;
+        if (auto e = m.unescaped_key().get(name)) return e;
+        if (name == "lsn") {
+          std::string_view lsn;
+          if (m.value().get_string().get(lsn) == simdjson::SUCCESS) c.lsn = lsn;
+        } else if (name == "seq") {
+          uint64_t seq = 0;
+          if (m.value().get_uint64().get(seq) == simdjson::SUCCESS) c.seq = seq;
+        }
+      }
+    }
+  }
+  return simdjson::SUCCESS;
 }
 
 // "16/B374D848" + seq 3 -> "0000001600B374D848/0000000003"-like fixed width text.
@@ -174,26 +242,24 @@ class DynamoDbTarget final : public Target {
 
   // The request for one event, or the reason it cannot be applied.
   Result<Request> Build(const Outgoing& e) {
-    simdjson::dom::element root, change;
-    if (parser_.parse(e.body.data(), e.body.size()).get(root) != simdjson::SUCCESS ||
-        !root.is_object()) {
+    simdjson::padded_string body_copy(e.body);
+    Change change;
+    simdjson::ondemand::document doc;
+    simdjson::ondemand::object root;
+    if (body_parser_.iterate(body_copy).get(doc) != simdjson::SUCCESS ||
+        doc.get_object().get(root) != simdjson::SUCCESS ||
+        ReadChange(root, change, true) != simdjson::SUCCESS) {
       return InvalidArgument("the dynamodb target needs the change event as JSON");
     }
-    if (root["detail"].get(change) != simdjson::SUCCESS) change = root;
-    std::string_view op;
-    if (change["eventType"].get(op) != simdjson::SUCCESS) {
+    const std::string& op = change.op;
+    if (op.empty()) {
       return InvalidArgument(
           "the dynamodb target needs the change event (detail.eventType, after, before); an "
           "input transformer must keep them");
     }
     std::string position;
-    simdjson::dom::element meta;
-    std::string_view lsn;
-    uint64_t seq = 0;
-    if (change["metadata"].get(meta) == simdjson::SUCCESS &&
-        meta["lsn"].get(lsn) == simdjson::SUCCESS) {
-      if (meta["seq"].get(seq) != simdjson::SUCCESS) seq = 0;
-      auto p = PgPosition(lsn, seq);
+    if (!change.lsn.empty()) {
+      auto p = PgPosition(change.lsn, change.seq);
       if (!p) return InvalidArgument("detail.metadata.lsn is not an LSN");
       position = *p;
     } else {
@@ -201,65 +267,104 @@ class DynamoDbTarget final : public Target {
     }
     bool is_delete = op == "DELETE";
     if (!is_delete && op != "INSERT" && op != "UPDATE" && op != "READ") {
-      return InvalidArgument("a " + std::string(op) + " change is not applied to a dynamodb table");
+      return InvalidArgument("a " + op + " change is not applied to a dynamodb table");
     }
-    simdjson::dom::object row;
-    if (change[is_delete ? "before" : "after"].get(row) != simdjson::SUCCESS) {
-      return InvalidArgument(std::string("the ") + std::string(op) + " change has no '" +
-                             (is_delete ? "before" : "after") + "' row");
+    std::string_view row_text = is_delete ? change.before : change.after;
+    if (row_text.empty()) {
+      return InvalidArgument("the " + op + " change has no '" + (is_delete ? "before" : "after") +
+                             "' row");
     }
+    // One pass over the row: key attributes into `key`, the others into the update.
+    simdjson::padded_string row_copy(row_text);
+    simdjson::ondemand::document row_doc;
+    simdjson::ondemand::object row;
+    if (row_parser_.iterate(row_copy).get(row_doc) != simdjson::SUCCESS ||
+        row_doc.get_object().get(row) != simdjson::SUCCESS) {
+      return InvalidArgument("the change's row is not a JSON object");
+    }
+    std::string key_json, names, values, update = "SET #p = :p";
+    JsonWriter key_writer(key_json);
+    key_writer.BeginObject();
+    std::vector<bool> found(key_.size(), false);
+    size_t n = 0;
+    for (auto field : row) {
+      std::string_view name;
+      if (field.unescaped_key().get(name) != simdjson::SUCCESS) {
+        return InvalidArgument("the change's row is not valid JSON");
+      }
+      size_t k = std::find(key_.begin(), key_.end(), name) - key_.begin();
+      simdjson::ondemand::value v;
+      if (field.value().get(v) != simdjson::SUCCESS) {
+        return InvalidArgument("the change's row is not valid JSON");
+      }
+      if (k < key_.size()) {
+        bool is_null = false;
+        if (v.is_null().get(is_null) != simdjson::SUCCESS || is_null) continue;
+        key_writer.Key(name);
+        if (WriteAttributeValue(key_writer, v) != simdjson::SUCCESS) {
+          return InvalidArgument("the change's row is not valid JSON");
+        }
+        found[k] = true;
+        continue;
+      }
+      if (is_delete || name == o_.position_attribute) continue;
+      std::string id = std::to_string(n++);
+      names += ",\"#a" + id + "\":";
+      AppendJsonString(names, name);
+      values += ",\":a" + id + "\":";
+      JsonWriter values_writer(values);
+      if (WriteAttributeValue(values_writer, v) != simdjson::SUCCESS) {
+        return InvalidArgument("the change's row is not valid JSON");
+      }
+      update += ", #a" + id + " = :a" + id;
+    }
+    key_writer.EndObject();
+    for (size_t k = 0; k < key_.size(); ++k) {
+      if (!found[k]) {
+        return InvalidArgument("the row has no value for key attribute '" + key_[k] +
+                               "' of dynamodb table '" + o_.table + "'");
+      }
+    }
+    if (o_.tombstones && !is_delete) update += " REMOVE #d";
+    Request request;
     std::string body;
     JsonWriter w(body);
     w.BeginObject().Key("TableName").String(o_.table);
-    // The key.
-    w.Key(is_delete && o_.tombstones ? "Item" : "Key").BeginObject();
-    for (const std::string& k : key_) {
-      simdjson::dom::element v;
-      if (row[k].get(v) != simdjson::SUCCESS || v.is_null()) {
-        return InvalidArgument("the row has no value for key attribute '" + k +
-                               "' of dynamodb table '" + o_.table + "'");
-      }
-      w.Key(k);
-      WriteAttributeValue(w, v);
-    }
     if (is_delete && o_.tombstones) {
-      w.Key(o_.position_attribute).BeginObject().Key("S").String(position).EndObject();
-      w.Key(kDeletedAttribute).BeginObject().Key("BOOL").Bool(true).EndObject();
-    }
-    w.EndObject();
-    Request request;
-    w.Key("ConditionExpression").String("attribute_not_exists(#p) OR #p < :p");
-    w.Key("ExpressionAttributeNames").BeginObject().Key("#p").String(o_.position_attribute);
-    std::vector<std::pair<std::string_view, simdjson::dom::element>> set;
-    if (!is_delete) {
-      for (auto field : row) {
-        bool is_key = false;
-        for (const std::string& k : key_) is_key = is_key || k == field.key;
-        if (is_key || field.key == o_.position_attribute) continue;
-        set.emplace_back(field.key, field.value);
-      }
-      for (size_t i = 0; i < set.size(); ++i) w.Key("#a" + std::to_string(i)).String(set[i].first);
-      if (o_.tombstones) w.Key("#d").String(kDeletedAttribute);
-    }
-    w.EndObject();
-    w.Key("ExpressionAttributeValues").BeginObject();
-    w.Key(":p").BeginObject().Key("S").String(position).EndObject();
-    for (size_t i = 0; i < set.size(); ++i) {
-      w.Key(":a" + std::to_string(i));
-      WriteAttributeValue(w, set[i].second);
-    }
-    w.EndObject();
-    if (!is_delete) {
-      std::string update = "SET #p = :p";
-      for (size_t i = 0; i < set.size(); ++i) {
-        update += ", #a" + std::to_string(i) + " = :a" + std::to_string(i);
-      }
-      if (o_.tombstones) update += " REMOVE #d";
-      w.Key("UpdateExpression").String(update);
-      request.operation = "UpdateItem";
+      // The tombstone: the key, the position and the mark.
+      std::string item = key_json;
+      item.pop_back();
+      if (item.size() > 1) item += ",";
+      JsonWriter iw(item);
+      iw.Key(o_.position_attribute).BeginObject().Key("S").String(position).EndObject();
+      item += ",";
+      iw.Key(kDeletedAttribute).BeginObject().Key("BOOL").Bool(true).EndObject();
+      item += "}";
+      w.Key("Item").Raw(item);
+      request.operation = "PutItem";
     } else {
-      request.operation = o_.tombstones ? "PutItem" : "DeleteItem";
+      w.Key("Key").Raw(key_json);
+      request.operation = is_delete ? "DeleteItem" : "UpdateItem";
     }
+    w.Key("ConditionExpression").String("attribute_not_exists(#p) OR #p < :p");
+    std::string attribute_names = "{\"#p\":";
+    AppendJsonString(attribute_names, o_.position_attribute);
+    if (!is_delete) {
+      attribute_names += names;
+      if (o_.tombstones) {
+        attribute_names += ",\"#d\":";
+        AppendJsonString(attribute_names, kDeletedAttribute);
+      }
+    }
+    attribute_names += "}";
+    w.Key("ExpressionAttributeNames").Raw(attribute_names);
+    std::string attribute_values = "{\":p\":{\"S\":";
+    AppendJsonString(attribute_values, position);
+    attribute_values += "}";
+    if (!is_delete) attribute_values += values;
+    attribute_values += "}";
+    w.Key("ExpressionAttributeValues").Raw(attribute_values);
+    if (!is_delete) w.Key("UpdateExpression").String(update);
     w.EndObject();
     request.body = std::move(body);
     return request;
@@ -299,7 +404,9 @@ class DynamoDbTarget final : public Target {
   DynamoDbTargetOptions o_;
   std::vector<std::string> key_;
   std::unique_ptr<aws::JsonClient> client_;
-  simdjson::dom::parser parser_;
+  simdjson::dom::parser parser_;  // DescribeTable
+  simdjson::ondemand::parser body_parser_;
+  simdjson::ondemand::parser row_parser_;
 };
 
 std::shared_ptr<const KindOptions> ParseOptions(OptionsReader& r) {

@@ -14,6 +14,7 @@
 
 #include "config/registry.h"
 #include "support/aws_emulator.h"
+#include "support/test_util.h"
 #include "target/target.h"
 
 namespace cdc::testing {
@@ -102,6 +103,30 @@ inline std::vector<KinesisRecord> ReadStreamWithAwsCli(const std::string& endpoi
     }
   }
   return out;
+}
+
+// The CoreDB sample plus, per user key, an insert and several updates: many events per
+// partition key, so a batch holds several records of one key.
+inline std::string CoreDbInputWithUserUpdates() {
+  std::string input = ReadFile(SourcePath("tests/events/coredb-sample.jsonl"));
+  for (int k = 0; k < 40; ++k) {
+    std::string id = "usr_9" + std::to_string(100 + k);
+    input += R"({"eventType":"INSERT","tableName":"users","timestamp":"2024-01-16T09:00:00Z",)"
+             R"("after":{"id":")" +
+             id + R"(","email":"u)" + std::to_string(k) +
+             R"(@example.com","phone":"+44 20 7946 0000","full_name":"U","status":"active"}})"
+             "\n";
+    for (int u = 0; u < 4; ++u) {
+      std::string status = u % 2 == 0 ? "suspended" : "active";
+      input += R"({"eventType":"UPDATE","tableName":"users","timestamp":"2024-01-16T09:0)" +
+               std::to_string(u + 1) + R"(:00Z","after":{"id":")" + id + R"(","email":"u)" +
+               std::to_string(k) + R"(@example.com","phone":"+44 20 7946 0000","full_name":"U)" +
+               std::to_string(u) + R"(","status":")" + status +
+               R"("}})"
+               "\n";
+    }
+  }
+  return input;
 }
 
 template <typename Options>

@@ -126,7 +126,9 @@ TEST_F(DynamoDbTarget, ChangesMaterializeAndARedeliveryOfOlderChangesMovesNothin
       R"({"id":"u001","status":"paid","n":2,"score":2.5,"tags":["a","b"],"extra":{"k":"w"},"gone":null})";
   const std::string u2 = R"({"id":"u002","status":"new","n":10})";
   const std::string u3a = R"({"id":"u003","status":"new","n":30})";
-  const std::string u3b = R"({"id":"u003","status":"shipped","n":31})";
+  // A decimal with more digits than a double holds: written with every digit.
+  const std::string u3b =
+      R"({"id":"u003","status":"shipped","n":31,"amount":12345678901234567890.123456789})";
   // One batch with several changes of one key: applied in order.
   ExpectAllDelivered(
       Deliver(*target, {Event("INSERT", u1a, "0/1000", 0), Event("INSERT", u2, "0/1000", 1),
@@ -145,9 +147,9 @@ TEST_F(DynamoDbTarget, ChangesMaterializeAndARedeliveryOfOlderChangesMovesNothin
             R"(_cdc_position={"S":"0000000000001200/00000000000000000000"};)"
             R"(extra={"M":{"k":{"S":"w"}}};gone={"NULL":true};id={"S":"u001"};n={"N":"2"};)"
             R"(score={"N":"2.5"};status={"S":"paid"};tags={"L":[{"S":"a"},{"S":"b"}]};)");
-  EXPECT_EQ(rows["u003"],
-            R"(_cdc_position={"S":"0000000100000000/00000000000000000000"};id={"S":"u003"};)"
-            R"(n={"N":"31"};status={"S":"shipped"};)");
+  EXPECT_EQ(rows["u003"], R"(_cdc_position={"S":"0000000100000000/00000000000000000000"};)"
+                          R"(amount={"N":"12345678901234567890.123456789"};id={"S":"u003"};)"
+                          R"(n={"N":"31"};status={"S":"shipped"};)");
   // The deleted row is a tombstone: its key, its position and the mark.
   auto all = Scan("users_view");
   EXPECT_EQ(
@@ -200,6 +202,50 @@ TEST_F(DynamoDbTarget, BadEventsAreDeadLetteredAndAMissingTableIsAClearError) {
   EXPECT_NE(health.message().find("create it"), std::string::npos) << health.message();
   auto fatal = Deliver(*missing, {Event("INSERT", R"({"id":"u001"})", "0/1", 0)});
   EXPECT_EQ(fatal[0].result, Delivery::kFatal);
+}
+
+// Through the binary: the users changes of a CoreDB run, redacted at capture, materialized.
+TEST_F(DynamoDbTarget, APipelineRunMaterializesTheRedactedRows) {
+  CreateTable("users_run");
+  testing::TempDir dir;
+  std::string config = testing::ReadFile(testing::SourcePath("config/cdc-pipeline.yaml"));
+  size_t at = config.find("\ntargets:\n");
+  ASSERT_NE(at, std::string::npos);
+  config.insert(at + 1,
+                "  users-view:\n"
+                "    event_pattern:\n"
+                "      detail-type: [users.INSERT, users.UPDATE, users.DELETE]\n"
+                "    targets: [view]\n");
+  config +=
+      "  view:\n"
+      "    type: dynamodb\n"
+      "    table: users_run\n"
+      "    endpoint: ${DYNAMODB_ENDPOINT}\n"
+      "    retry: {initial_backoff_ms: 5, max_backoff_ms: 50}\n";
+  testing::WriteFile(dir / "config.yaml", config);
+  testing::CopyShippedModels(dir.path());
+  auto env = testing::AwsTestEnv();
+  env["CDC_DATA_DIR"] = dir.path();
+  env["DYNAMODB_ENDPOINT"] = dynalite_->endpoint();  // the original system's variable
+  auto r = testing::RunCli({"run", "--config", dir / "config.yaml", "--input", "-"}, env,
+                           CDC_SOURCE_DIR, testing::CoreDbInputWithUserUpdates());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto live = Scan("users_run", kNotDeleted);
+  ASSERT_EQ(live.size(), 40u);
+  for (const auto& [id, item] : live) {
+    EXPECT_TRUE(id.starts_with("usr_91")) << id;
+    // The last update of each key, after redaction: the raw e-mail never reaches the table.
+    EXPECT_NE(item.find(R"(status={"S":"active"})"), std::string::npos) << item;
+    EXPECT_NE(item.find(R"(full_name=)"), std::string::npos) << item;
+    std::string raw_email = "u" + std::to_string(std::stoi(id.substr(5)) - 100) + "@example.com";
+    EXPECT_NE(item.find("email="), std::string::npos) << item;
+    EXPECT_EQ(item.find("\"" + raw_email + "\""), std::string::npos) << item;
+    EXPECT_EQ(item.find("7946 0000"), std::string::npos) << item;
+  }
+  auto all = Scan("users_run");
+  EXPECT_EQ(all.size(), 41u);
+  EXPECT_NE(all["usr_1001"].find(R"(_cdc_deleted={"BOOL":true})"), std::string::npos)
+      << all["usr_1001"];
 }
 
 }  // namespace

@@ -45,30 +45,6 @@ void CreateStream(const std::string& endpoint, const std::string& name, int shar
   FAIL() << "stream " << name << " did not become ACTIVE";
 }
 
-// The CoreDB sample plus, per user key, an insert and several updates: many events per
-// partition key, so a batch holds several records of one key.
-std::string Input() {
-  std::string input = testing::ReadFile(testing::SourcePath("tests/events/coredb-sample.jsonl"));
-  for (int k = 0; k < 40; ++k) {
-    std::string id = "usr_9" + std::to_string(100 + k);
-    input += R"({"eventType":"INSERT","tableName":"users","timestamp":"2024-01-16T09:00:00Z",)"
-             R"("after":{"id":")" +
-             id + R"(","email":"u)" + std::to_string(k) +
-             R"(@example.com","phone":"+44 20 7946 0000","full_name":"U","status":"active"}})"
-             "\n";
-    for (int u = 0; u < 4; ++u) {
-      std::string status = u % 2 == 0 ? "suspended" : "active";
-      input += R"({"eventType":"UPDATE","tableName":"users","timestamp":"2024-01-16T09:0)" +
-               std::to_string(u + 1) + R"(:00Z","after":{"id":")" + id + R"(","email":"u)" +
-               std::to_string(k) + R"(@example.com","phone":"+44 20 7946 0000","full_name":"U)" +
-               std::to_string(u) + R"(","status":")" + status +
-               R"("}})"
-               "\n";
-    }
-  }
-  return input;
-}
-
 // The shipped config plus a rule `stream` sending every event to the kinesis target `out` and
 // to the file target `all` (the reference).
 void WriteConfig(const TempDir& dir, const std::string& kinesis_extra = "") {
@@ -144,7 +120,8 @@ TEST(KinesisTarget, ThePipelinesEventsArriveOnceInOrderPerKey) {
   TempDir dir;
   WriteConfig(dir);
   auto r = testing::RunCli({"run", "--config", dir / "config.yaml", "--input", "-"},
-                           RunEnv(dir, k->endpoint(), "coredb-events"), CDC_SOURCE_DIR, Input());
+                           RunEnv(dir, k->endpoint(), "coredb-events"), CDC_SOURCE_DIR,
+                           testing::CoreDbInputWithUserUpdates());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto all = testing::ReadLines(dir / "consumers/all.jsonl");
   ASSERT_GT(all.size(), 200u);
@@ -274,7 +251,8 @@ TEST(KinesisTarget, PartialFailuresAreRetriedPerRecordWithNothingLostAndKeyOrder
   TempDir dir;
   WriteConfig(dir);
   auto r = testing::RunCli({"run", "--config", dir / "config.yaml", "--input", "-"},
-                           RunEnv(dir, proxy.url(), "partial"), CDC_SOURCE_DIR, Input());
+                           RunEnv(dir, proxy.url(), "partial"), CDC_SOURCE_DIR,
+                           testing::CoreDbInputWithUserUpdates());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_GT(proxy.failed(), 10);
   EXPECT_NE(r.err.find("ProvisionedThroughputExceededException"), std::string::npos) << r.err;
@@ -291,7 +269,8 @@ TEST(KinesisTarget, AMissingStreamStopsTheRunSayingWhatToFix) {
   TempDir dir;
   WriteConfig(dir);
   auto r = testing::RunCli({"run", "--config", dir / "config.yaml", "--input", "-"},
-                           RunEnv(dir, k->endpoint(), "no-such-stream"), CDC_SOURCE_DIR, Input());
+                           RunEnv(dir, k->endpoint(), "no-such-stream"), CDC_SOURCE_DIR,
+                           testing::CoreDbInputWithUserUpdates());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("ResourceNotFoundException"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("no-such-stream"), std::string::npos) << r.err;
@@ -313,7 +292,7 @@ TEST(KinesisTarget, RefusedCredentialsStopTheRunWithoutShowingThem) {
   env["AWS_SECRET_ACCESS_KEY"] = "wrong-secret-value";
   env["AWS_SESSION_TOKEN"] = "wrong-session-token";
   auto r = testing::RunCli({"run", "--config", dir / "config.yaml", "--input", "-"}, env,
-                           CDC_SOURCE_DIR, Input());
+                           CDC_SOURCE_DIR, testing::CoreDbInputWithUserUpdates());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("UnrecognizedClientException"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("credentials were refused"), std::string::npos) << r.err;
