@@ -13,7 +13,12 @@
 
 namespace cdc::testing {
 
-TestHttpServer::TestHttpServer(Responder status) : status_(std::move(status)) {
+TestHttpServer::TestHttpServer(Responder status)
+    : TestHttpServer(BodyResponder([status = std::move(status)](size_t n, const HttpRequest& r) {
+        return Answer{status(n, r), "", ""};
+      })) {}
+
+TestHttpServer::TestHttpServer(BodyResponder answer) : answer_(std::move(answer)) {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
   if (listen_fd_ < 0) throw std::runtime_error("socket");
   int one = 1;
@@ -159,12 +164,14 @@ void TestHttpServer::Serve(int fd) {
       n = requests_.size();
       requests_.push_back(request);
     }
-    int status = status_(n, request);
+    Answer reply = answer_(n, request);
     {
       std::lock_guard lock(mu_);
-      requests_[n].status = status;
+      requests_[n].status = reply.status;
     }
-    std::string answer = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: 0\r\n\r\n";
+    std::string answer = "HTTP/1.1 " + std::to_string(reply.status) + " X\r\n";
+    if (!reply.content_type.empty()) answer += "Content-Type: " + reply.content_type + "\r\n";
+    answer += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n\r\n" + reply.body;
     if (::write(fd, answer.data(), answer.size()) != static_cast<ssize_t>(answer.size())) break;
   }
   ::close(fd);

@@ -24,6 +24,14 @@ class TestHttpServer {
   // `status(n, request)`: the answer to the n-th request (0-based), e.g. 200 or 503.
   using Responder = std::function<int(size_t n, const HttpRequest& request)>;
   explicit TestHttpServer(Responder status);
+  // An answer with a body (an AWS error, a metadata service, a proxy's answer).
+  struct Answer {
+    int status = 200;
+    std::string body;
+    std::string content_type = "application/json";
+  };
+  using BodyResponder = std::function<Answer(size_t n, const HttpRequest& request)>;
+  explicit TestHttpServer(BodyResponder answer);
   ~TestHttpServer();
 
   int port() const { return port_; }
@@ -41,7 +49,7 @@ class TestHttpServer {
   void Accept();
   void Serve(int fd);
 
-  Responder status_;
+  BodyResponder answer_;
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stop_{false};

@@ -1,0 +1,27 @@
+// The `dynamodb` target kind: a materialized table. INSERT/UPDATE (and snapshot READ) upsert the
+// row, DELETE deletes it (a tombstone by default), and every write is conditional on the stored
+// source position, so a replay or a redelivery never moves an item backwards.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/registry.h"
+
+namespace cdc {
+
+struct DynamoDbTargetOptions : KindOptions {
+  std::string table;
+  std::string region;
+  std::string endpoint;
+  int64_t timeout_ms = 10000;
+  std::vector<std::string> key;  // empty: the table's key schema (DescribeTable)
+  std::string position_attribute = "_cdc_position";
+  bool tombstones = true;  // deletes: tombstone (true) or remove
+  int64_t concurrency = 8;
+};
+
+void RegisterDynamoDbTarget(Registry& registry);
+
+}  // namespace cdc
