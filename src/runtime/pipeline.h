@@ -122,6 +122,9 @@ class Pipeline : public ChangeSink {
   // Targets whose last delivery attempt answered Retry or Fatal (failing until they next accept
   // an event), by name. Any thread may call it (the admin server's /readyz).
   std::vector<std::string> FailingTargets();
+  // The last dead letters of this process, newest first, without their input. Any thread may
+  // call it (the admin server's /api/status).
+  std::vector<RecentDeadLetter> RecentDeadLetters();
 
  private:
   Pipeline(std::shared_ptr<const Config> config, const Clock& clock, ProcessorSet processors);
@@ -176,6 +179,8 @@ class Pipeline : public ChangeSink {
     metrics::Counter* processing_dead_letters = nullptr;
     metrics::Histogram* latency = nullptr;  // commit to handed to the targets
     std::vector<metrics::Gauge*> shard_cursor, shard_end, shard_lag;
+    // Per processor (processors_.all() order), per operation (INSERT .. READ): published.
+    std::vector<std::vector<metrics::Counter*>> table_published;
   } meters_;
   std::vector<uint32_t> matched_;  // scratch
   RoutedEvent routed_;             // scratch: the event, parsed only for input transformers

@@ -21,6 +21,8 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -86,6 +88,7 @@ class PostgresSource final : public Source {
   void AllowPositionGap() override { options_.resnapshot_on_gap = true; }
   // True while the replication stream runs (between START_REPLICATION and its end).
   bool Connected() const override { return connected_.load(); }
+  std::optional<SnapshotState> Snapshot() const override;
 
   // How many position gaps this run accepted (on_position_gap: resnapshot).
   uint64_t gaps() const { return gaps_.load(); }
@@ -151,7 +154,10 @@ class PostgresSource final : public Source {
   std::atomic<uint64_t> reconnects_{0};
   std::atomic<uint64_t> gaps_{0};
   std::atomic<bool> connected_{false};
-  Lsn saved_;                // the acknowledged LSN in PositionPath()
+  // The stream thread's snapshot, as Snapshot() reports it.
+  mutable std::mutex snapshot_mu_;
+  std::optional<SnapshotState> snapshot_state_;  // guarded by snapshot_mu_
+  Lsn saved_;                                    // the acknowledged LSN in PositionPath()
   bool streamed_ = false;    // a stream started in this process: a later gap always stops it
   CapturedTables captured_;  // the captured tables' OIDs at Prepare
   std::unique_ptr<PgConnection> check_conn_;
