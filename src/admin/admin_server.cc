@@ -1,6 +1,8 @@
 #include "admin/admin_server.h"
 
 #include <httplib.h>
+#include <simdjson.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -11,6 +13,7 @@
 #include <thread>
 
 #include "admin/http_listen.h"
+#include "admin/web_assets.h"
 #include "base/logging.h"
 #include "event/json_writer.h"
 #include "metrics/metrics.h"
@@ -100,6 +103,8 @@ struct AdminServer::Impl {
     s.running = true;  // this process runs it
     s.now_micros = NowMicros();
     ApplyLiveMetrics(pipeline->metrics(), s);
+    s.snapshot = source->Snapshot();
+    s.recent_dead_letters = pipeline->RecentDeadLetters();
     return s;
   }
 
@@ -152,6 +157,20 @@ struct AdminServer::Impl {
     server.Get("/api/status", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content(StatusJson(ReadStatus()) + "\n", "application/json");
     });
+    // The wallboard: its files are compiled in (web_assets.h); "/" is its page.
+    for (const WebAsset& asset : WebAssets()) {
+      auto serve = [&asset](const httplib::Request&, httplib::Response& res) {
+        res.set_header("Cache-Control", "no-cache");
+        res.set_header("Content-Security-Policy", "default-src 'self'");
+        res.set_content(asset.body.data(), asset.body.size(), std::string(asset.content_type));
+      };
+      server.Get(std::string(asset.path), serve);
+      if (asset.path == "/index.html") server.Get("/", serve);
+    }
+    // Browsers ask for it; the wallboard has none (a 404 would show as a console error).
+    server.Get("/favicon.ico", [](const httplib::Request&, httplib::Response& res) {
+      res.status = 204;
+    });
   }
 };
 
@@ -188,8 +207,44 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(std::shared_ptr<const Co
   impl->thread = std::thread([raw] { raw->server.listen_after_bind(); });
   // For tests and tools (port 0).
   WriteAddressFile(AdminAddressPath(*config), impl->address);
-  log::Info("admin server on http://{} (/metrics, /healthz, /readyz, /api/status)", impl->address);
+  log::Info("admin server on http://{} (wallboard /, /metrics, /healthz, /readyz, /api/status)",
+            impl->address);
   return std::unique_ptr<AdminServer>(new AdminServer(std::move(impl)));
+}
+
+Result<std::optional<Readiness>> ProbeRunningPipeline(const Config& config) {
+  std::ifstream in(AdminAddressPath(config));
+  std::string address;
+  if (!in || !std::getline(in, address) || address.empty()) return std::optional<Readiness>();
+  httplib::Client client("http://" + address);
+  client.set_connection_timeout(std::chrono::seconds(5));
+  client.set_read_timeout(std::chrono::seconds(30));
+  auto res = client.Get("/readyz");
+  if (!res) {
+    if (res.error() == httplib::Error::Connection) return std::optional<Readiness>();
+    return Unavailable("the admin server of the running pipeline (http://" + address +
+                       ") did not answer /readyz: " + httplib::to_string(res.error()));
+  }
+  Readiness r;
+  r.address = address;
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  bool ready = false;
+  if (parser.parse(res->body).get(doc) != simdjson::SUCCESS || doc["ready"].get(ready) ||
+      (res->status != 200 && res->status != 503)) {
+    return Unavailable("http://" + address + "/readyz answered HTTP " +
+                       std::to_string(res->status) +
+                       " without a readiness document: is another program listening there?");
+  }
+  r.ready = ready && res->status == 200;
+  simdjson::dom::array reasons;
+  if (doc["reasons"].get(reasons) == simdjson::SUCCESS) {
+    for (auto reason : reasons) {
+      std::string_view text;
+      if (reason.get(text) == simdjson::SUCCESS) r.reasons.emplace_back(text);
+    }
+  }
+  return std::optional<Readiness>(std::move(r));
 }
 
 void AdminServer::Stop() {

@@ -14,7 +14,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "config/config.h"
@@ -49,6 +51,19 @@ class AdminServer {
 
 // The path of the file that holds the bound address while `run` serves.
 std::string AdminAddressPath(const Config& config);
+
+// The running pipeline's readiness as its /readyz answers it.
+struct Readiness {
+  std::string address;  // "127.0.0.1:9400"
+  bool ready = false;
+  std::vector<std::string> reasons;  // why not ready
+};
+
+// For `health-check` while `run` serves: asks the admin server whose address
+// <data_dir>/admin.addr holds for /readyz. nullopt when no `run` serves one (no such file, or
+// nothing listens there any more: a killed run leaves the file); Unavailable when it does not
+// answer in time or answers something else than /readyz does.
+Result<std::optional<Readiness>> ProbeRunningPipeline(const Config& config);
 
 }  // namespace admin
 }  // namespace cdc

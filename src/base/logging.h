@@ -14,7 +14,14 @@ namespace cdc::log {
 
 enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3, kOff = 4 };
 
+// kText: "2026-01-02T03:04:05.678Z info message"; kJson: one JSON object per line,
+// {"time":"2026-01-02T03:04:05.678Z","level":"info","message":"..."} (log collectors).
+enum class Format { kText, kJson };
+
 void SetLevel(Level level);
+void SetFormat(Format format);
+// Parses "text", "json".
+bool ParseFormat(std::string_view text, Format& out);
 bool Enabled(Level level);
 void Write(Level level, std::string_view message);
 // Parses "debug", "info", "warn", "error", "off".

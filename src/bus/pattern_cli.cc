@@ -25,9 +25,12 @@ Result<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
-// "@path" reads the file; anything else is the JSON text itself (as the AWS CLI's file:// is).
+// "@path" and "file://path" (the AWS CLI's form) read the file; anything else is the JSON text
+// itself.
 Result<std::string> InlineOrFile(const std::string& arg) {
   if (!arg.empty() && arg[0] == '@') return ReadFile(arg.substr(1));
+  constexpr std::string_view kFileUrl = "file://";
+  if (arg.rfind(kFileUrl, 0) == 0) return ReadFile(arg.substr(kFileUrl.size()));
   return arg;
 }
 

@@ -24,6 +24,7 @@
 #include "cli/verify_command.h"
 #include "config/config.h"
 #include "config/registry.h"
+#include "event/json_writer.h"
 #include "runtime/pipeline.h"
 #include "target/append_file.h"
 
@@ -201,8 +202,45 @@ class CollectSink final : public ChangeSink {
   std::vector<std::string> errors;
 };
 
+// `invoke --json`: one JSON object per event, what the text form prints.
+std::string RouteJson(const RouteResult& routed) {
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject();
+  w.Key("event").Raw(routed.event_json);
+  w.Key("rules").BeginArray();
+  for (const auto& [rule, targets] : routed.rules) {
+    if (rule.rfind(kReservedArchivePrefix, 0) == 0) continue;
+    w.BeginObject();
+    w.Key("rule").String(rule);
+    w.Key("targets").BeginArray();
+    for (const auto& t : targets) w.String(t);
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("archives").BeginArray();
+  for (const auto& [rule, targets] : routed.rules) {
+    if (rule.rfind(kReservedArchivePrefix, 0) == 0) {
+      w.String(rule.substr(kReservedArchivePrefix.size()));
+    }
+  }
+  w.EndArray();
+  w.Key("inputs").BeginArray();
+  for (const auto& input : routed.inputs) {
+    w.BeginObject();
+    w.Key("rule").String(input.rule);
+    w.Key("target").String(input.target);
+    w.Key("input").String(input.text);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return out;
+}
+
 int InvokeCommand(const std::string& config_path, const std::string& function,
-                  const std::string& event_file) {
+                  const std::string& event_file, bool json) {
   auto config = LoadOrReport(config_path);
   if (!config) return 1;
   auto pipeline = Pipeline::Build(config);
@@ -247,6 +285,10 @@ int InvokeCommand(const std::string& config_path, const std::string& function,
       rc = 1;
       continue;
     }
+    if (json) {
+      std::printf("%s\n", RouteJson(*routed).c_str());
+      continue;
+    }
     std::printf("%s\n", routed->event_json.c_str());
     // The archives' hidden rules (archive:<name>) are shown as what they are.
     auto is_archive = [](const std::string& rule) {
@@ -276,34 +318,58 @@ int InvokeCommand(const std::string& config_path, const std::string& function,
 // "1 error", "2 errors".
 std::string CountErrors(size_t n) { return std::to_string(n) + (n == 1 ? " error" : " errors"); }
 
-int ValidateConfigCommand(const std::string& config_path) {
+int ValidateConfigCommand(const std::string& config_path, bool json) {
   LoadResult r = LoadAndValidate(config_path);
+  std::vector<std::string> errors;  // "file:line:col: message"
+  for (const auto& e : r.errors) errors.push_back(e.ToString());
+  std::string source_note, source_ready;
+  // A database source knows things the file cannot say (a table without a primary key): check
+  // it when it can be reached, so they are named before anything starts.
+  const SourceKind* kind = r.config ? r.config->source.kind : nullptr;
+  if (kind != nullptr && kind->caps.check_on_validate) {
+    auto source = kind->build(*r.config);
+    Status s = source.ok() ? (*source)->CheckHealth() : source.status();
+    if (s.code() == StatusCode::kUnavailable) {
+      source_note =
+          "the database could not be reached, so the tables were not checked: " + Printable(s);
+    } else if (!s.ok()) {
+      errors.push_back(r.config->source.where.ToString() + ": source: " + Printable(s));
+    } else {
+      source_ready = kind->describe(*r.config);
+    }
+  }
+  if (json) {
+    std::string out;
+    JsonWriter w(out);
+    w.BeginObject();
+    w.Key("config").String(config_path);
+    w.Key("valid").Bool(errors.empty());
+    w.Key("errors").BeginArray();
+    for (const auto& e : errors) w.String(e);
+    w.EndArray();
+    if (r.config && errors.empty()) {
+      w.Key("tables").Int(static_cast<int64_t>(r.config->tables.size()));
+      w.Key("rules").Int(static_cast<int64_t>(r.config->rules.size()));
+      w.Key("targets").Int(static_cast<int64_t>(r.config->targets.size()));
+      w.Key("archives").Int(static_cast<int64_t>(r.config->archives.size()));
+    }
+    if (!source_ready.empty()) w.Key("sourceReady").String(source_ready);
+    if (!source_note.empty()) w.Key("note").String(source_note);
+    w.EndObject();
+    std::printf("%s\n", out.c_str());
+    return errors.empty() ? 0 : 1;
+  }
   if (!r.config) {
     PrintErrors(r.errors);
     std::printf("%s: invalid (%s)\n", config_path.c_str(), CountErrors(r.errors.size()).c_str());
     return 1;
   }
-  size_t errors = 0;
-  // A database source knows things the file cannot say (a table without a primary key): check
-  // it when it can be reached, so they are named before anything starts.
-  const SourceKind* kind = r.config->source.kind;
-  if (kind != nullptr && kind->caps.check_on_validate) {
-    auto source = kind->build(*r.config);
-    Status s = source.ok() ? (*source)->CheckHealth() : source.status();
-    if (s.code() == StatusCode::kUnavailable) {
-      std::printf("note: the database could not be reached, so the tables were not checked: %s\n",
-                  Printable(s).c_str());
-    } else if (!s.ok()) {
-      std::fprintf(stderr, "%s: source: %s\n", r.config->source.where.ToString().c_str(),
-                   Printable(s).c_str());
-      ++errors;
-    } else {
-      std::printf("source ready: %s\n", kind->describe(*r.config).c_str());
-    }
-  }
-  std::fflush(stderr);
-  if (errors > 0) {
-    std::printf("%s: invalid (%s)\n", config_path.c_str(), CountErrors(errors).c_str());
+  if (!source_note.empty()) std::printf("note: %s\n", source_note.c_str());
+  if (!source_ready.empty()) std::printf("source ready: %s\n", source_ready.c_str());
+  if (!errors.empty()) {
+    for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
+    std::fflush(stderr);
+    std::printf("%s: invalid (%s)\n", config_path.c_str(), CountErrors(errors.size()).c_str());
     return 1;
   }
   std::string archives;
@@ -317,7 +383,7 @@ int ValidateConfigCommand(const std::string& config_path) {
   return 0;
 }
 
-int HealthCheckCommand(const std::string& config_path) {
+int HealthCheckCommand(const std::string& config_path, bool json) {
   std::vector<std::pair<std::string, Status>> checks;
   LoadResult r = LoadAndValidate(config_path);
   if (!r.config) {
@@ -350,13 +416,44 @@ int HealthCheckCommand(const std::string& config_path) {
       if (s.ok()) ::unlink((adir + "/.health-check").c_str());
       checks.push_back({"archive " + a.name + " (" + adir + ")", s});
     }
+    // While `run` serves its admin server, its own view: source connected, targets healthy,
+    // lag within bounds (the same answer as its /readyz).
+    auto probe = admin::ProbeRunningPipeline(c);
+    if (!probe.ok()) {
+      checks.push_back({"running pipeline", probe.status()});
+    } else if (*probe) {
+      const admin::Readiness& ready = **probe;
+      std::string reasons;
+      for (const auto& reason : ready.reasons) reasons += (reasons.empty() ? "" : "; ") + reason;
+      checks.push_back(
+          {"running pipeline ready (http://" + ready.address + "/readyz)",
+           ready.ready ? Status::Ok() : Unavailable(reasons.empty() ? "not ready" : reasons)});
+    }
   }
   int failed = 0;
+  for (const auto& check : checks) failed += check.second.ok() ? 0 : 1;
+  if (json) {
+    std::string out;
+    JsonWriter w(out);
+    w.BeginObject();
+    w.Key("healthy").Bool(failed == 0);
+    w.Key("checks").BeginArray();
+    for (const auto& [name, s] : checks) {
+      w.BeginObject();
+      w.Key("check").String(name);
+      w.Key("ok").Bool(s.ok());
+      if (!s.ok()) w.Key("error").String(Printable(s));
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    std::printf("%s\n", out.c_str());
+    return failed ? 1 : 0;
+  }
   for (const auto& [name, s] : checks) {
     if (s.ok()) {
       std::printf("ok    %s\n", name.c_str());
     } else {
-      ++failed;
       std::printf("FAIL  %s: %s\n", name.c_str(), Printable(s).c_str());
     }
   }
@@ -376,11 +473,17 @@ int main(int argc, char** argv) {
   CLI::App app{"cdc-pipeline: change data capture from CoreDB to its consumers"};
   app.set_version_flag("--version", std::string("cdc-pipeline ") + CDC_VERSION);
   app.require_subcommand(1);
-  std::string log_level;
+  // Options of the application (--log-level, --log-format) are accepted after the command too.
+  app.fallthrough();
+  std::string log_level, log_format;
   app.add_option("--log-level", log_level,
                  "debug | info | warn | error | off (overrides the config)");
+  app.add_option("--log-format", log_format,
+                 "text | json (one JSON object per line: time, level, message)");
 
-  std::string config_path = kDefaultConfig;
+  // CDC_CONFIG names the configuration file when -c/--config does not.
+  const char* config_env = std::getenv("CDC_CONFIG");
+  std::string config_path = config_env != nullptr && *config_env ? config_env : kDefaultConfig;
   auto add_config = [&](CLI::App* cmd) {
     cmd->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
   };
@@ -421,6 +524,10 @@ int main(int argc, char** argv) {
       "Run one table's processor and the bus on an event file and print the output "
       "events and the rules they match; delivers nothing");
   add_config(invoke);
+  bool invoke_json = false;
+  invoke->add_flag("--json", invoke_json,
+                   "Print one JSON object per event: the event, its rules and targets, archives "
+                   "and transformed inputs");
   std::string function, event_file;
   invoke->add_option("--function", function, "Processor name, e.g. processUserChanges")->required();
   invoke->add_option("--event", event_file, "Change event file (JSON object, array or lines)")
@@ -429,10 +536,16 @@ int main(int argc, char** argv) {
   auto* validate =
       app.add_subcommand("validate-config", "Check the configuration; list every error");
   add_config(validate);
+  bool validate_json = false;
+  validate->add_flag("--json", validate_json, "Print one JSON object: valid, errors, counts");
 
   auto* health = app.add_subcommand(
-      "health-check", "Check config, data directory, source and targets; exit 1 naming failures");
+      "health-check",
+      "Check config, data directory, source, targets and, while `run` serves, its readiness; "
+      "exit 1 naming failures");
   add_config(health);
+  bool health_json = false;
+  health->add_flag("--json", health_json, "Print one JSON object");
 
   auto* verify = app.add_subcommand(
       "verify-data",
@@ -448,8 +561,9 @@ int main(int argc, char** argv) {
       "Test an EventBridge event pattern against an event, like `aws events test-event-pattern`: "
       "prints {\"Result\": true} or {\"Result\": false}");
   std::string pattern_arg, event_arg, batch_file;
-  test_pattern->add_option("--event-pattern", pattern_arg, "The pattern: inline JSON or @file");
-  test_pattern->add_option("--event", event_arg, "The event: inline JSON or @file");
+  test_pattern->add_option("--event-pattern", pattern_arg,
+                           "The pattern: inline JSON, @file or file://path");
+  test_pattern->add_option("--event", event_arg, "The event: inline JSON, @file or file://path");
   test_pattern->add_option("--batch", batch_file,
                            "JSON lines with `pattern` and `event` fields ('-' for stdin); one "
                            "result per line");
@@ -488,7 +602,16 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every usage error exits 2 (CLI11's own codes are mapped).
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (!log_format.empty()) {
+    log::Format format;
+    if (!log::ParseFormat(log_format, format)) {
+      std::fprintf(stderr, "--log-format must be text or json\n");
+      return 2;
+    }
+    log::SetFormat(format);
   }
   if (!log_level.empty()) {
     log::Level level;
@@ -501,7 +624,7 @@ int main(int argc, char** argv) {
   }
   int rc = 0;
   if (*run) rc = RunCommand(config_path, input, run_flags);
-  if (*invoke) rc = InvokeCommand(config_path, function, event_file);
+  if (*invoke) rc = InvokeCommand(config_path, function, event_file, invoke_json);
   if (*status) {
     auto config = LoadOrReport(config_path);
     rc = config ? StatusCommand(*config, status_prometheus ? StatusFormat::kPrometheus
@@ -509,12 +632,12 @@ int main(int argc, char** argv) {
                                                            : StatusFormat::kText)
                 : 1;
   }
-  if (*validate) rc = ValidateConfigCommand(config_path);
+  if (*validate) rc = ValidateConfigCommand(config_path, validate_json);
   if (*verify) {
     auto config = LoadOrReport(config_path);
     rc = config ? VerifyDataCommand(*config) : 1;
   }
-  if (*health) rc = HealthCheckCommand(config_path);
+  if (*health) rc = HealthCheckCommand(config_path, health_json);
   if (*reference) std::fputs(ConfigReferenceMarkdown().c_str(), stdout);
   if (*test_pattern) {
     if (!batch_file.empty()) {

@@ -270,9 +270,10 @@ struct Config {
   const ArchiveConfig* FindArchive(std::string_view name) const;
 };
 
-// Where ${VAR} values come from: the process environment first, then the .env file.
+// Where ${VAR} values come from: the process environment first, then the .env.local file, then
+// the .env file.
 struct EnvOptions {
-  std::string dotenv_path = ".env";  // missing file is fine
+  std::string dotenv_path = ".env";  // and dotenv_path + ".local" before it; missing files are fine
   bool use_process_env = true;
   std::map<std::string, std::string> overrides;  // highest precedence (tests)
 };

@@ -1598,12 +1598,15 @@ LoadResult Load(Context& ctx, const Registry& registry, const std::string& yaml)
 
 EnvLookup MakeEnv(const EnvOptions& env) {
   std::map<std::string, std::string> dotenv;
+  // `.env.local` (a machine's own values, not committed) is read before `.env`, so its values
+  // win, as in the original system.
   if (!env.dotenv_path.empty()) {
-    std::ifstream in(env.dotenv_path);
-    if (in) {
+    for (const std::string& path : {env.dotenv_path + ".local", env.dotenv_path}) {
+      std::ifstream in(path);
+      if (!in) continue;
       std::stringstream ss;
       ss << in.rdbuf();
-      dotenv = config_internal::ParseDotEnv(ss.str());
+      dotenv.merge(config_internal::ParseDotEnv(ss.str()));  // keeps the values read first
     }
   }
   return EnvLookup(env.overrides, std::move(dotenv), env.use_process_env);

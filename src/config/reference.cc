@@ -75,7 +75,8 @@ std::string ConfigReferenceMarkdown(const Registry& registry) {
       "`src/config/schema.cc` and those of each source and target kind (beside its code, see "
       "docs/extending.md); a test keeps this file in step with them.\n\n"
       "Every string value may use `${VAR}` or `${VAR:-default}`: the value comes from the "
-      "environment, then from `.env` in the current directory; `$$` is a literal `$`. Unknown "
+      "environment, then from `.env.local`, then from `.env` in the current directory; `$$` is "
+      "a literal `$`. Unknown "
       "keys are errors. `cdc-pipeline validate-config` lists every error with "
       "file:line:column.\n\n";
   AppendSection(out, config_internal::RootSpec());

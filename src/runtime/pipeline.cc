@@ -142,6 +142,8 @@ std::vector<std::string> Pipeline::FailingTargets() {
   return out;
 }
 
+std::vector<RecentDeadLetter> Pipeline::RecentDeadLetters() { return runner().RecentDeadLetters(); }
+
 void Pipeline::RegisterMetrics() {
   metrics_ = std::make_unique<metrics::Registry>();
   metrics::Registry& r = *metrics_;
@@ -163,6 +165,17 @@ void Pipeline::RegisterMetrics() {
       "From a change's commit to its event being handed to its targets (inline targets: "
       "written; queued targets: queued).",
       metrics::LatencyBuckets());
+  for (const TableProcessor& processor : processors_.all()) {
+    const TableConfig& table = processor.table();
+    std::string name = table.schema == "public" ? table.name : table.schema + "." + table.name;
+    auto& per_op = meters_.table_published.emplace_back();
+    for (Op op : {Op::kInsert, Op::kUpdate, Op::kDelete, Op::kTruncate, Op::kRead}) {
+      per_op.push_back(&r.GetCounter("cdc_table_events_published_total",
+                                     "Changes of the table that became output events, by operation "
+                                     "(READ: snapshot rows) (this process).",
+                                     {"table", "operation"}, {name, std::string(OpName(op))}));
+    }
+  }
   // Counts kept by the runner (atomics), copied when the registry is read.
   r.AddCollector([this](metrics::Registry& reg) {
     DeliveryRunner& run = runner();
@@ -291,6 +304,12 @@ Status Pipeline::ProcessAndDeliver(const TableProcessor& processor, ChangeEvent&
   if (!processed.ok()) {
     return WriteDeadLetter(RejectChange(&processor, change, captured->redacted, raw,
                                         change.QualifiedName(), processed.status().message()));
+  }
+  auto op = static_cast<size_t>(processed->change.op);
+  auto index = static_cast<size_t>(&processor - processors_.all().data());
+  if (!replaying_ && index < meters_.table_published.size() &&
+      op < meters_.table_published[index].size()) {
+    meters_.table_published[index][op]->Inc();
   }
   return Publish(*processed);
 }

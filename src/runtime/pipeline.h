@@ -156,6 +156,9 @@ class Pipeline : public ChangeSink {
   // keeping `stored` in the state store as "api.rules". A target the pipeline does not have is
   // InvalidArgument, and nothing changes.
   Status ReplaceApiRules(std::vector<RouterRule> rules, const std::string& stored);
+  // The last dead letters of this process, newest first, without their input. Any thread may
+  // call it (the admin server's /api/status).
+  std::vector<RecentDeadLetter> RecentDeadLetters();
 
  private:
   Pipeline(std::shared_ptr<const Config> config, const Clock& clock, ProcessorSet processors);
@@ -221,6 +224,8 @@ class Pipeline : public ChangeSink {
     metrics::Counter* processing_dead_letters = nullptr;
     metrics::Histogram* latency = nullptr;  // commit to handed to the targets
     std::vector<metrics::Gauge*> shard_cursor, shard_end, shard_lag;
+    // Per processor (processors_.all() order), per operation (INSERT .. READ): published.
+    std::vector<std::vector<metrics::Counter*>> table_published;
   } meters_;
   std::vector<uint32_t> matched_;      // scratch
   std::vector<uint32_t> api_matched_;  // scratch

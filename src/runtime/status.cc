@@ -44,6 +44,8 @@ std::string PositionForHumans(const std::string& stored) {
   return p ? DescribePosition(*p) : stored;
 }
 
+constexpr size_t kMaxReason = 300;
+
 std::string Time(int64_t micros) {
   return micros > 0 ? FormatRfc3339(Timestamp{micros}) : std::string("-");
 }
@@ -231,6 +233,49 @@ std::string StatusJson(const PipelineStatus& s) {
   w.Key("published").Int(static_cast<int64_t>(s.published));
   w.Key("unmatched").Int(static_cast<int64_t>(s.unmatched));
   w.Key("maxRssBytes").Int(static_cast<int64_t>(s.max_rss_bytes));
+  if (!s.tables.empty()) {
+    w.Key("tables").BeginObject();
+    for (const TableStatus& t : s.tables) {
+      w.Key(t.name).BeginObject();
+      w.Key("published").Int(static_cast<int64_t>(t.published));
+      w.Key("operations").BeginObject();
+      for (const auto& [op, n] : t.operations) w.Key(op).Int(static_cast<int64_t>(n));
+      w.EndObject();
+      w.EndObject();
+    }
+    w.EndObject();
+  }
+  if (s.snapshot) {
+    const SnapshotState& sn = *s.snapshot;
+    w.Key("snapshot").BeginObject();
+    w.Key("done").Bool(sn.done);
+    w.Key("fraction").Double(sn.fraction());
+    w.Key("tables").Int(static_cast<int64_t>(sn.tables));
+    w.Key("tablesDone").Int(static_cast<int64_t>(sn.tables_done));
+    if (!sn.table.empty()) w.Key("table").String(sn.table);
+    w.Key("tableRows").Int(static_cast<int64_t>(sn.table_rows));
+    w.Key("tableRowsEstimate").Int(static_cast<int64_t>(sn.table_estimate));
+    w.Key("chunks").Int(static_cast<int64_t>(sn.chunks));
+    w.EndObject();
+  }
+  if (!s.recent_dead_letters.empty()) {
+    // Reasons name tables, columns and positions, never values; a target's error text might
+    // quote a URL with credentials, so it is scrubbed, and long texts are cut.
+    w.Key("recentDeadLetters").BeginArray();
+    for (const RecentDeadLetter& d : s.recent_dead_letters) {
+      w.BeginObject();
+      w.Key("time").String(Time(d.time_micros));
+      w.Key("stage").String(d.stage);
+      if (!d.table.empty()) w.Key("table").String(d.table);
+      if (!d.rule.empty()) w.Key("rule").String(d.rule);
+      if (!d.target.empty()) w.Key("target").String(d.target);
+      std::string reason = ScrubSecrets(d.reason);
+      if (reason.size() > kMaxReason) reason = reason.substr(0, kMaxReason) + "...";
+      w.Key("reason").String(reason);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
   w.EndObject();
   return out;
 }
@@ -259,6 +304,13 @@ void ApplyLiveMetrics(metrics::Registry& live, PipelineStatus& s) {
                                 TargetStatus{labels[0]});
         }
         raise(f.name == "cdc_target_delivered_total" ? it->delivered : it->failed, series.value);
+      } else if (f.name == "cdc_table_events_published_total" && labels.size() == 2) {
+        auto it = std::find_if(s.tables.begin(), s.tables.end(),
+                               [&](const TableStatus& t) { return t.name == labels[0]; });
+        if (it == s.tables.end()) it = s.tables.insert(s.tables.end(), TableStatus{labels[0]});
+        auto n = static_cast<uint64_t>(series.value);
+        it->published += n;
+        it->operations.emplace_back(labels[1], n);
       } else if (f.name == "cdc_shard_end_offset" && labels.size() == 1) {
         for (ShardStatus& sh : s.shards) {
           if (std::to_string(sh.shard) != labels[0]) continue;

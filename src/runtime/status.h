@@ -13,6 +13,8 @@
 
 #include "base/status.h"
 #include "config/config.h"
+#include "source/source.h"
+#include "target/dead_letter.h"
 
 namespace cdc {
 
@@ -54,6 +56,14 @@ struct SourceStatus {
   bool active = false;
 };
 
+// A table's output events counted by the process that runs the pipeline (live only: `status`
+// from another process has no per-table counts).
+struct TableStatus {
+  std::string name;  // "users"; "schema.table" outside public
+  uint64_t published = 0;
+  std::vector<std::pair<std::string, uint64_t>> operations;  // "INSERT" -> count, ...
+};
+
 struct PipelineStatus {
   std::string pipeline;
   bool running = false;
@@ -70,6 +80,10 @@ struct PipelineStatus {
   uint64_t unmatched = 0;
   uint64_t position_gaps = 0;  // PositionGap events published (gaps the source accepted)
   uint64_t max_rss_bytes = 0;
+  // Live only (the admin server): per table, the initial snapshot, the last dead letters.
+  std::vector<TableStatus> tables;
+  std::optional<SnapshotState> snapshot;
+  std::vector<RecentDeadLetter> recent_dead_letters;  // newest first
 };
 
 // Reads the status of the pipeline `config` describes from its state store (read-only, also
@@ -86,7 +100,7 @@ std::string StatusJson(const PipelineStatus& status);
 // For the process that runs the pipeline: replaces the checkpointed counts of `status` with the
 // live ones of its registry (Pipeline::metrics(); its collectors run) where they are ahead:
 // published, unmatched, dead letters, per target delivered and dead-lettered (targets without a
-// checkpoint mark yet are added), per shard the durable end.
+// checkpoint mark yet are added), per shard the durable end, per table the published counts.
 void ApplyLiveMetrics(metrics::Registry& live, PipelineStatus& status);
 
 }  // namespace cdc

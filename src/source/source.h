@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -46,6 +47,27 @@ struct SourceLag {
   bool active = false;    // a reader holds it now
 };
 
+// Where an initial snapshot (read while the source streams) is, for the wallboard and /api/status.
+struct SnapshotState {
+  bool done = false;
+  uint64_t tables = 0;          // tables to read
+  uint64_t tables_done = 0;     // read to their end
+  std::string table;            // being read ("schema.table"); empty between tables
+  uint64_t table_rows = 0;      // rows of `table` passed on so far
+  uint64_t table_estimate = 0;  // its row count as the database estimates it (0: unknown)
+  uint64_t chunks = 0;          // chunks completed, all tables
+  // 0..1: tables done, plus the part of the current one read (by the estimate).
+  double fraction() const {
+    if (done || tables == 0) return 1.0;
+    double part = table_estimate > 0
+                      ? static_cast<double>(table_rows) / static_cast<double>(table_estimate)
+                      : 0.0;
+    double f = (static_cast<double>(tables_done) + (part < 1.0 ? part : 1.0)) /
+               static_cast<double>(tables);
+    return f < 1.0 ? f : 1.0;
+  }
+};
+
 class Source {
  public:
   virtual ~Source() = default;
@@ -73,6 +95,9 @@ class Source {
   // `run --reset-state` (the state store was lost and started over): start again whatever the
   // upstream position is, with a PositionGap event and a new snapshot.
   virtual void ResetPosition() {}
+  // The initial snapshot this process reads or read (any thread may ask); nullopt when there is
+  // none (file sources, a slot whose snapshot finished before this process started).
+  virtual std::optional<SnapshotState> Snapshot() const { return std::nullopt; }
 };
 
 }  // namespace cdc

@@ -24,6 +24,12 @@ struct DeadLetter {
   std::string input;     // the original input: embedded as JSON when valid, else as a string
 };
 
+// A dead letter without its input, as the wallboard lists the last ones (DeliveryRunner).
+struct RecentDeadLetter {
+  int64_t time_micros = 0;
+  std::string stage, table, rule, target, reason;
+};
+
 // A dead letter as one JSON line (no newline), as the dead-letter file and the per-rule-target
 // dead-letter targets write it.
 std::string DeadLetterJson(const DeadLetter& letter, const Clock& clock);

@@ -268,6 +268,7 @@ Status DeliveryRunner::DeadLetterDelivery(Slot& slot, const Item& item, const St
           target.name(), item.id, attempts, error.message(), dlq.target->name());
       ++dlq.delivered;
       ++slot.dead_lettered;
+      Remember(letter);
       return Status::Ok();
     }
     // Nothing is lost: the dead-letter file takes it, saying why.
@@ -472,8 +473,30 @@ void DeliveryRunner::set_stats(size_t i, TargetStats stats) {
 }
 
 Status DeliveryRunner::WriteDeadLetter(const DeadLetter& letter) {
-  std::lock_guard lock(dead_letters_mu_);
-  return dead_letters_.Write(letter);
+  {
+    std::lock_guard lock(dead_letters_mu_);
+    CDC_RETURN_IF_ERROR(dead_letters_.Write(letter));
+  }
+  Remember(letter);
+  return Status::Ok();
+}
+
+void DeliveryRunner::Remember(const DeadLetter& letter) {
+  RecentDeadLetter r;
+  r.time_micros = dead_letters_.clock().Now().micros;
+  r.stage = letter.stage;
+  r.table = letter.table;
+  r.rule = letter.rule;
+  r.target = letter.target;
+  r.reason = letter.reason;
+  std::lock_guard lock(recent_mu_);
+  recent_.push_front(std::move(r));
+  if (recent_.size() > kRecentDeadLetters) recent_.pop_back();
+}
+
+std::vector<RecentDeadLetter> DeliveryRunner::RecentDeadLetters() const {
+  std::lock_guard lock(recent_mu_);
+  return {recent_.begin(), recent_.end()};
 }
 
 uint64_t DeliveryRunner::dead_letter_count() const {

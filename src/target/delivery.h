@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -116,6 +117,10 @@ class DeliveryRunner {
   uint64_t dead_letter_count() const;
   // The dead-letter file's durable length after Flush (for the checkpoint).
   Result<uint64_t> DeadLetterSize();
+  // The last kRecentDeadLetters dead letters of this process (file and dead-letter targets),
+  // newest first. Any thread may call it.
+  static constexpr size_t kRecentDeadLetters = 20;
+  std::vector<RecentDeadLetter> RecentDeadLetters() const;
 
  private:
   struct Slot;
@@ -130,6 +135,7 @@ class DeliveryRunner {
                                     std::chrono::steady_clock::duration waited);
   Status DeadLetterDelivery(Slot& slot, const Item& item, const Status& error, int attempts);
   void Work(Slot& slot);
+  void Remember(const DeadLetter& letter);
   template <typename TargetOp, typename FileOp>
   Status ForEachInline(TargetOp target_op, FileOp file_op);
 
@@ -137,6 +143,8 @@ class DeliveryRunner {
   std::vector<std::unique_ptr<Slot>> slots_;
   DeadLetterFile& dead_letters_;
   mutable std::mutex dead_letters_mu_;
+  mutable std::mutex recent_mu_;
+  std::deque<RecentDeadLetter> recent_;  // newest first; guarded by recent_mu_
   std::atomic<bool> stopping_{false};
   bool started_ = false;
 };

@@ -335,6 +335,7 @@ Status ChunkedSnapshot::StartTable(const PgTableRef& table) {
   int64_t expected =
       estimate.empty() || !estimate.rows[0][0] ? 0 : std::stoll(*estimate.rows[0][0]);
   shape->bar = std::make_unique<ProgressBar>(table.ToString(), expected, options_.show_progress);
+  table_estimate_ = static_cast<uint64_t>(std::max<int64_t>(expected, 0));
   shape_ = std::move(shape);
   changed_by_xid_.clear();
   return Status::Ok();
@@ -349,6 +350,18 @@ Result<Lsn> ChunkedSnapshot::EmitWatermark(uint64_t chunk, const char* which) {
   if (!rows.empty() && rows.rows[0][0]) lsn = Lsn::Parse(*rows.rows[0][0]);
   if (!lsn) return Internal("pg_logical_emit_message returned no LSN");
   return *lsn;
+}
+
+SnapshotState ChunkedSnapshot::State() const {
+  SnapshotState s;
+  s.done = progress_.done;
+  s.tables = options_.tables.size();
+  s.tables_done = std::min<uint64_t>(progress_.completed.size(), s.tables);
+  s.table = progress_.table;
+  s.table_rows = progress_.table_rows;
+  s.table_estimate = progress_.table.empty() ? 0 : table_estimate_;
+  s.chunks = progress_.chunks;
+  return s;
 }
 
 Status ChunkedSnapshot::ReadNextChunk(ChangeSink& sink) {

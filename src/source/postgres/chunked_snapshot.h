@@ -83,6 +83,8 @@ class ChunkedSnapshot {
 
   bool done() const { return progress_.done; }
   const SnapshotProgress& progress() const { return progress_; }
+  // The progress for people (Source::Snapshot).
+  SnapshotState State() const;
   // Whether the stream loop should call ReadNextChunk now: not done and no chunk in flight.
   bool wants_chunk() const { return !progress_.done && !in_flight_; }
   // Writes the low watermark, reads the next chunk, writes the high watermark; the chunk is then
@@ -109,6 +111,7 @@ class ChunkedSnapshot {
   std::unique_ptr<PgConnection> conn_;
   PgTypeRegistry types_;
   std::unique_ptr<TableShape> shape_;  // of progress_.table
+  uint64_t table_estimate_ = 0;        // of progress_.table (pg_class.reltuples)
   std::unique_ptr<Chunk> in_flight_;
   // Keys changed in the table being read, by the transaction (xid) that changed them, kept until
   // every later chunk snapshot sees that transaction.

@@ -613,6 +613,11 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
                                                    std::move(progress).value());
     }
   }
+  auto set_snapshot_state = [&] {
+    std::lock_guard lock(snapshot_mu_);
+    snapshot_state_ = snapshot->State();
+  };
+  if (snapshot) set_snapshot_state();
   CDC_ASSIGN_OR_RETURN(auto repl, PgReplicationConnection::Connect(options_.dsn));
   PgStartOptions start_options;
   start_options.slot = options_.slot;
@@ -653,6 +658,7 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
   while (!stop_) {
     if (snapshot && snapshot->wants_chunk()) {
       CDC_RETURN_IF_ERROR(snapshot->ReadNextChunk(sink));
+      set_snapshot_state();
       if (snapshot->done()) snapshot.reset();
     }
     CDC_ASSIGN_OR_RETURN(auto message, repl->Next(timeout));
@@ -669,6 +675,7 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
       } else if (auto* logical = std::get_if<PgLogicalMessage>(&*message)) {
         if (snapshot && logical->transactional) {
           CDC_RETURN_IF_ERROR(snapshot->OnMessage(transaction, *logical, sink));
+          set_snapshot_state();
           dirty = true;
         }
       } else if (auto* commit = std::get_if<PgCommit>(&*message)) {
@@ -759,6 +766,11 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
         options_.slot, snapshot->progress().chunks);
   }
   return Status::Ok();
+}
+
+std::optional<SnapshotState> PostgresSource::Snapshot() const {
+  std::lock_guard lock(snapshot_mu_);
+  return snapshot_state_;
 }
 
 Status PostgresSource::Run(ChangeSink& sink) {

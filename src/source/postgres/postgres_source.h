@@ -21,6 +21,8 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -89,6 +91,7 @@ class PostgresSource final : public Source {
   void ResetPosition() override { reset_ = true; }
   // True while the replication stream runs (between START_REPLICATION and its end).
   bool Connected() const override { return connected_.load(); }
+  std::optional<SnapshotState> Snapshot() const override;
 
   // How many position gaps this run accepted (on_position_gap: resnapshot).
   uint64_t gaps() const { return gaps_.load(); }
@@ -168,7 +171,10 @@ class PostgresSource final : public Source {
   std::string pipeline_id_;  // SetPipelineId; empty when run without a durable pipeline
   bool adopt_slot_ = false;
   bool reset_ = false;
-  Lsn saved_;                // the acknowledged LSN in PositionPath()
+  // The stream thread's snapshot, as Snapshot() reports it.
+  mutable std::mutex snapshot_mu_;
+  std::optional<SnapshotState> snapshot_state_;  // guarded by snapshot_mu_
+  Lsn saved_;                                    // the acknowledged LSN in PositionPath()
   bool streamed_ = false;    // a stream started in this process: a later gap always stops it
   CapturedTables captured_;  // the captured tables' OIDs at Prepare
   std::unique_ptr<PgConnection> check_conn_;

@@ -124,6 +124,28 @@ TEST_F(AdminServerTest, MetricsCountWhatReachedTheConsumersAndReadinessFollowsTh
       << testing::ReadFile(log);
   EXPECT_EQ(ready.body, "{\"ready\":true}\n");
 
+  // health-check beside the streaming pipeline: healthy (the active slot is run's own), and it
+  // includes the running pipeline's readiness; --json says the same as one object.
+  auto healthy = testing::RunCli({"health-check"}, env_);
+  EXPECT_EQ(healthy.exit_code, 0) << healthy.out << healthy.err;
+  EXPECT_NE(healthy.out.find("ok    running pipeline ready (http://" + address + "/readyz)"),
+            std::string::npos)
+      << healthy.out;
+  auto healthy_json = testing::RunCli({"health-check", "--json"}, env_);
+  EXPECT_EQ(healthy_json.exit_code, 0) << healthy_json.out << healthy_json.err;
+  {
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    ASSERT_EQ(parser.parse(healthy_json.out).get(doc), simdjson::SUCCESS) << healthy_json.out;
+    EXPECT_TRUE(bool(doc["healthy"].get_bool())) << healthy_json.out;
+    size_t checks = 0;
+    for (auto check : doc["checks"].get_array()) {
+      ++checks;
+      EXPECT_TRUE(bool(check["ok"].get_bool())) << healthy_json.out;
+    }
+    EXPECT_GT(checks, 16u) << healthy_json.out;  // config, dirs, source, 16 targets, readiness
+  }
+
   // A workload after the (empty) initial snapshot, so each change is one event: metrics INSERTs
   // go to monitoring and dashboards; the table does not publish UPDATEs (counted as filtered).
   ASSERT_TRUE(WaitFor([&] {
@@ -224,6 +246,19 @@ TEST_F(AdminServerTest, MetricsCountWhatReachedTheConsumersAndReadinessFollowsTh
   EXPECT_NE(down.body.find("source postgres is not connected"), std::string::npos) << down.body;
   EXPECT_EQ(Get(base + "/healthz").status, 200);
   EXPECT_EQ(Get(base + "/metrics").status, 200);
+  // health-check follows: unhealthy, naming the source and the running pipeline's reason.
+  auto unhealthy = testing::RunCli({"health-check"}, env_);
+  EXPECT_EQ(unhealthy.exit_code, 1) << unhealthy.out << unhealthy.err;
+  EXPECT_NE(unhealthy.out.find("FAIL  source (postgres)"), std::string::npos) << unhealthy.out;
+  EXPECT_NE(unhealthy.out.find("FAIL  running pipeline ready (http://" + address +
+                               "/readyz): source postgres is not connected"),
+            std::string::npos)
+      << unhealthy.out;
+  auto unhealthy_json = testing::RunCli({"health-check", "--json"}, env_);
+  EXPECT_EQ(unhealthy_json.exit_code, 1) << unhealthy_json.out;
+  EXPECT_NE(unhealthy_json.out.find("\"healthy\":false"), std::string::npos) << unhealthy_json.out;
+  EXPECT_NE(unhealthy_json.out.find("source postgres is not connected"), std::string::npos)
+      << unhealthy_json.out;
 
   // A clean stop closes the server and removes the address file.
   run.Signal(SIGTERM);
@@ -274,6 +309,12 @@ TEST_F(AdminServerTest, AFailingTargetIsNotReadyUntilItAcceptsAgain) {
   EXPECT_EQ(answer.body,
             "{\"ready\":false,\"reasons\":[\"target 'hook' is failing (its last delivery attempt "
             "failed)\"]}\n");
+  auto health = testing::RunCli({"health-check", "-c", conf / "cdc-pipeline.yaml"}, env_);
+  EXPECT_EQ(health.exit_code, 1) << health.out << health.err;
+  EXPECT_NE(health.out.find("FAIL  running pipeline ready (http://" + address +
+                            "/readyz): target 'hook' is failing"),
+            std::string::npos)
+      << health.out;
   EXPECT_EQ(Get("http://" + address + "/healthz").status, 200);
 
   failing = false;
