@@ -100,7 +100,7 @@ KafkaView ReadKafka(const std::string& bootstrap, const std::string& prefix) {
       if (d["after"].get(image) != simdjson::SUCCESS) image = d["before"];
       std::string row_id = ValueText(image["id"]);
       if (name != table) view.problems.push_back("a " + name + " event in the topic of " + table);
-      if (r.key != table + "[" + row_id + "]") {
+      if (r.key != table + "[" + std::string(simdjson::minify(image["id"])) + "]") {
         view.problems.push_back("key '" + r.key + "' for " + name + " id " + row_id);
       }
       if (!ids.insert(id).second) {
