@@ -158,6 +158,7 @@ struct TargetConfig {
   std::string type;
   const TargetKind* kind = nullptr;  // set by the loader
   std::shared_ptr<const KindOptions> options;
+  std::string pipeline;                // pipeline.name (a transactional id names its pipeline)
   std::string format = "eventbridge";  // eventbridge | cloudevents
   int64_t queue_size = 1000;           // queued kinds: events waiting before the bus waits
   RetryConfig retry;

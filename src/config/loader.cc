@@ -1330,6 +1330,7 @@ void LoadTarget(Context& ctx, const Registry& registry, const std::string& name,
                 const YAML::Node& key, const YAML::Node& node, Config& config) {
   TargetConfig t;
   t.name = name;
+  t.pipeline = config.pipeline.name;
   t.where = ctx.At(key);
   std::string type;
   if (node && node.IsMap() && node["type"] && node["type"].IsScalar()) type = node["type"].Scalar();

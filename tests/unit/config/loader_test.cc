@@ -136,7 +136,7 @@ rules:
     enabled: perhaps
     targets: [t]
 targets:
-  t: {type: kafka}
+  t: {type: pulsar}
 )");
   std::string all = AllErrors(r);
   EXPECT_NE(all.find("test.yaml:2:11: 'pipeline' must be a mapping"), std::string::npos) << all;
@@ -148,7 +148,7 @@ targets:
             std::string::npos);
   EXPECT_NE(all.find("'tables.users.primary_key' must be a list of strings"), std::string::npos);
   EXPECT_NE(all.find("'rules.r.enabled' must be true or false"), std::string::npos);
-  EXPECT_NE(all.find("'targets.t.type' is 'kafka'; expected one of: file, stdout"),
+  EXPECT_NE(all.find("'targets.t.type' is 'pulsar'; expected one of: file, stdout"),
             std::string::npos);
 }
 
