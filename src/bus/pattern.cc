@@ -31,13 +31,22 @@ Status PatternError(std::string reason) {
 // A small JSON tree: patterns are parsed once, keep their key order (it decides which of two
 // writes to the same field wins) and keep number literals (error messages quote them).
 
+struct JMember;
+
 struct JNode {
   enum Type { kObject, kArray, kString, kNumber, kTrue, kFalse, kNull } type = kNull;
   std::string text;  // string value, or the number literal
   double number = 0;
   bool number_ok = false;
-  std::vector<std::pair<std::string, JNode>> members;
+  // A vector of std::pair<std::string, JNode> would need JNode complete here (clang with
+  // libstdc++ rejects it); a named pair struct defined below does not.
+  std::vector<JMember> members;
   std::vector<JNode> items;
+};
+
+struct JMember {
+  std::string first;
+  JNode second;
 };
 
 bool IsIntegerLiteral(std::string_view lit) {
@@ -63,7 +72,7 @@ bool BuildTree(od::value v, JNode& out, int depth) {
         if (field.unescaped_key().get(key)) return false;
         od::value fv;
         if (field.value().get(fv)) return false;
-        out.members.emplace_back(std::string(key), JNode{});
+        out.members.push_back(JMember{std::string(key), JNode{}});
         if (!BuildTree(fv, out.members.back().second, depth + 1)) return false;
       }
       return true;

@@ -248,8 +248,11 @@ bool ValidateValue(odv::value v, int depth) {
       bool b;
       return v.get_bool().get(b) == simdjson::SUCCESS;
     }
-    case odv::json_type::null:
-      return v.is_null();
+    case odv::json_type::null: {
+      // Not `return v.is_null()`: its conversion to bool throws on a bad literal ("[n").
+      bool is_null = false;
+      return v.is_null().get(is_null) == simdjson::SUCCESS && is_null;
+    }
   }
   return false;
 }
@@ -272,6 +275,15 @@ bool IsValidJson(std::string_view json) {
   } else {
     std::string_view raw;
     if (doc.raw_json_token().get(raw)) return false;
+    // The token must be all there is besides whitespace: simdjson's scalar token can stop short
+    // of trailing bytes it does not see as structural ("0\t\0\0" was valid).
+    auto is_ws = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
+    std::string_view whole = json;
+    while (!whole.empty() && is_ws(whole.front())) whole.remove_prefix(1);
+    while (!whole.empty() && is_ws(whole.back())) whole.remove_suffix(1);
+    std::string_view token = raw;
+    while (!token.empty() && is_ws(token.back())) token.remove_suffix(1);
+    if (token != whole) return false;
     simdjson::dom::parser dom;
     simdjson::dom::element ignored;
     if (type != odv::json_type::number &&

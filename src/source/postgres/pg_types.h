@@ -104,11 +104,19 @@ class PgTypeRegistry {
 // InvalidArgument and never quote the value (it may be PII).
 Result<Value> DecodeText(uint32_t type_oid, std::string_view text, const PgTypeRegistry& types);
 
-// PostgreSQL's epoch is 2000-01-01T00:00:00Z; these convert its microsecond timestamps.
+// PostgreSQL's epoch is 2000-01-01T00:00:00Z; these convert its microsecond timestamps. They
+// saturate at the int64 limits (PostgreSQL's +-infinity, or a corrupt message) instead of
+// overflowing.
 inline constexpr int64_t kPgEpochUnixMicros = 946684800LL * 1000000;
-inline int64_t PgMicrosToUnixMicros(int64_t pg_micros) { return pg_micros + kPgEpochUnixMicros; }
+inline int64_t PgMicrosToUnixMicros(int64_t pg_micros) {
+  int64_t out;
+  if (__builtin_add_overflow(pg_micros, kPgEpochUnixMicros, &out)) return INT64_MAX;
+  return out;
+}
 inline int64_t UnixMicrosToPgMicros(int64_t unix_micros) {
-  return unix_micros - kPgEpochUnixMicros;
+  int64_t out;
+  if (__builtin_sub_overflow(unix_micros, kPgEpochUnixMicros, &out)) return INT64_MIN;
+  return out;
 }
 
 // "users" -> "\"users\"", doubling embedded quotes; for building DDL from configured names.

@@ -1,0 +1,69 @@
+// Inputs the fuzz targets (fuzz/, docs/fuzzing.md) found crashing, fed to the same entry points
+// as plain unit tests, so that the fixes stay fixed without a fuzzing build.
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bus/matcher.h"
+#include "event/event_json.h"
+#include "source/postgres/pg_types.h"
+#include "source/postgres/pgoutput.h"
+
+namespace cdc {
+namespace {
+
+// simdjson's is_null() converted to bool throws on a malformed literal; IsValidJson (and every
+// caller: the JSON change-event parser, event patterns, json/jsonb values) terminated.
+TEST(FuzzRegression, MalformedNullLiteralIsInvalidJsonNotACrash) {
+  EXPECT_FALSE(IsValidJson("[n"));
+  EXPECT_FALSE(IsValidJson(R"({"a":nul})"));
+  EXPECT_FALSE(MinifyJson("[nulx]").ok());
+  auto event = ParseChangeEventJson(
+      R"({"eventType":n"DELETE","tAbleName":"ord0:04:00Z","before":{"id":"ord_1"}})");
+  EXPECT_FALSE(event.ok());
+  EXPECT_FALSE(
+      ValidatePattern(R"({"detail":{"after":{"notes":[nulexactlyl],"vip":[true]}}})").ok());
+  pg::PgTypeRegistry types;
+  EXPECT_FALSE(pg::DecodeText(pg::oid::kJson, "[n", types).ok());
+  EXPECT_TRUE(IsValidJson("[null]"));
+}
+
+// A scalar document followed by bytes simdjson does not see as structural (NULs) was valid JSON,
+// and MinifyJson returned text that was not.
+TEST(FuzzRegression, ScalarWithTrailingBytesIsInvalidJson) {
+  EXPECT_FALSE(IsValidJson(std::string_view("0\t\0\0\0\0\0\0\0", 9)));
+  EXPECT_FALSE(MinifyJson(std::string_view("0\t\0\0\0\0\0\0\0", 9)).ok());
+  EXPECT_FALSE(IsValidJson(std::string_view("\"a\"\0", 4)));
+  EXPECT_FALSE(IsValidJson("1 2"));
+  EXPECT_TRUE(IsValidJson(" 0\t\n"));
+  EXPECT_TRUE(IsValidJson(" \"a\" "));
+  EXPECT_TRUE(IsValidJson("true"));
+}
+
+// A Begin message with a commit time near INT64_MAX overflowed converting to the Unix epoch
+// (UBSan: signed integer overflow in PgMicrosToUnixMicros).
+TEST(FuzzRegression, PgoutputCommitTimeNearInt64MaxSaturates) {
+  pg::PgTypeRegistry types;
+  pg::PgOutputDecoder decoder(types, nullptr);
+  std::string begin = "B";
+  auto put64 = [&](uint64_t v) {
+    for (int shift = 56; shift >= 0; shift -= 8) begin.push_back(static_cast<char>(v >> shift));
+  };
+  put64(0x1000);                               // final LSN
+  put64(0x7ffe34a8b1f11061ULL);                // commit time: ~2^63 microseconds after 2000-01-01
+  begin.append(std::string("\0\0\0\x07", 4));  // xid
+  std::vector<pg::PgMessage> out;
+  ASSERT_TRUE(decoder.Decode(begin, out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(std::get<pg::PgBegin>(out[0]).commit_time.micros, INT64_MAX);
+  EXPECT_EQ(pg::PgMicrosToUnixMicros(INT64_MAX), INT64_MAX);
+  EXPECT_EQ(pg::UnixMicrosToPgMicros(INT64_MIN), INT64_MIN);
+  EXPECT_EQ(pg::PgMicrosToUnixMicros(0), pg::kPgEpochUnixMicros);
+}
+
+}  // namespace
+}  // namespace cdc
