@@ -168,9 +168,8 @@ struct AdminServer::Impl {
       if (asset.path == "/index.html") server.Get("/", serve);
     }
     // Browsers ask for it; the wallboard has none (a 404 would show as a console error).
-    server.Get("/favicon.ico", [](const httplib::Request&, httplib::Response& res) {
-      res.status = 204;
-    });
+    server.Get("/favicon.ico",
+               [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
   }
 };
 
