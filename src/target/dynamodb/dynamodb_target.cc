@@ -412,9 +412,7 @@ class DynamoDbTarget final : public Target {
 std::shared_ptr<const KindOptions> ParseOptions(OptionsReader& r) {
   auto o = std::make_shared<DynamoDbTargetOptions>();
   r.String("table", o->table);
-  r.String("region", o->region);
-  r.String("endpoint", o->endpoint);
-  r.Int("timeout_ms", o->timeout_ms);
+  ReadAwsTargetOptions(r, *o);
   std::string key;
   r.String("key", key);
   size_t start = 0;
@@ -436,10 +434,6 @@ std::shared_ptr<const KindOptions> ParseOptions(OptionsReader& r) {
   r.String("deletes", deletes);
   o->tombstones = deletes != "remove";
   r.Int("concurrency", o->concurrency);
-  if (!o->endpoint.empty() && !o->endpoint.starts_with("http://") &&
-      !o->endpoint.starts_with("https://")) {
-    r.Error("endpoint", "'" + r.path() + ".endpoint' must start with http:// or https://");
-  }
   return o;
 }
 
@@ -448,15 +442,8 @@ Result<std::unique_ptr<Target>> BuildDynamoDb(const TargetConfig& config) {
   if (o == nullptr || o->table.empty()) {
     return InvalidArgument("target '" + config.name + "' needs a table");
   }
-  aws::ClientOptions client_options;
-  client_options.service = aws::kDynamoDb;
-  client_options.region = o->region;
-  client_options.endpoint = o->endpoint;
-  client_options.timeout_ms = o->timeout_ms;
-  auto client = aws::JsonClient::Create(std::move(client_options));
-  if (!client.ok()) return client.status().WithContext("target '" + config.name + "'");
-  return std::unique_ptr<Target>(
-      std::make_unique<DynamoDbTarget>(config, *o, std::move(client).value()));
+  CDC_ASSIGN_OR_RETURN(auto client, ConnectAwsTarget(aws::kDynamoDb, *o, config.name));
+  return std::unique_ptr<Target>(std::make_unique<DynamoDbTarget>(config, *o, std::move(client)));
 }
 
 std::string DescribeKind(const TargetConfig& config) {

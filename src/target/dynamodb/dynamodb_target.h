@@ -7,15 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "config/registry.h"
+#include "target/aws_target_options.h"
 
 namespace cdc {
 
-struct DynamoDbTargetOptions : KindOptions {
+struct DynamoDbTargetOptions : AwsTargetOptions {
   std::string table;
-  std::string region;
-  std::string endpoint;
-  int64_t timeout_ms = 10000;
   std::vector<std::string> key;  // empty: the table's key schema (DescribeTable)
   std::string position_attribute = "_cdc_position";
   bool tombstones = true;  // deletes: tombstone (true) or remove

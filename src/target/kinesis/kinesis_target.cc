@@ -171,13 +171,7 @@ class KinesisTarget final : public Target {
 std::shared_ptr<const KindOptions> ParseOptions(OptionsReader& r) {
   auto o = std::make_shared<KinesisTargetOptions>();
   r.String("stream_name", o->stream_name);
-  r.String("region", o->region);
-  r.String("endpoint", o->endpoint);
-  r.Int("timeout_ms", o->timeout_ms);
-  if (!o->endpoint.empty() && !o->endpoint.starts_with("http://") &&
-      !o->endpoint.starts_with("https://")) {
-    r.Error("endpoint", "'" + r.path() + ".endpoint' must start with http:// or https://");
-  }
+  ReadAwsTargetOptions(r, *o);
   return o;
 }
 
@@ -186,15 +180,8 @@ Result<std::unique_ptr<Target>> Build(const TargetConfig& config) {
   if (o == nullptr || o->stream_name.empty()) {
     return InvalidArgument("target '" + config.name + "' needs a stream_name");
   }
-  aws::ClientOptions client_options;
-  client_options.service = aws::kKinesis;
-  client_options.region = o->region;
-  client_options.endpoint = o->endpoint;
-  client_options.timeout_ms = o->timeout_ms;
-  auto client = aws::JsonClient::Create(std::move(client_options));
-  if (!client.ok()) return client.status().WithContext("target '" + config.name + "'");
-  return std::unique_ptr<Target>(
-      std::make_unique<KinesisTarget>(config, *o, std::move(client).value()));
+  CDC_ASSIGN_OR_RETURN(auto client, ConnectAwsTarget(aws::kKinesis, *o, config.name));
+  return std::unique_ptr<Target>(std::make_unique<KinesisTarget>(config, *o, std::move(client)));
 }
 
 std::string Describe(const TargetConfig& config) {

@@ -5,15 +5,12 @@
 #include <cstdint>
 #include <string>
 
-#include "config/registry.h"
+#include "target/aws_target_options.h"
 
 namespace cdc {
 
-struct KinesisTargetOptions : KindOptions {
+struct KinesisTargetOptions : AwsTargetOptions {
   std::string stream_name;
-  std::string region;    // empty: AWS_REGION / AWS_DEFAULT_REGION
-  std::string endpoint;  // empty: AWS_ENDPOINT_URL_KINESIS / AWS_ENDPOINT_URL / AWS's
-  int64_t timeout_ms = 10000;
 };
 
 void RegisterKinesisTarget(Registry& registry);
