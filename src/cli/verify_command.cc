@@ -330,9 +330,19 @@ int VerifyDataCommand(const Config& config) {
   CheckFileMark(report, state_path, state::kDeadLetterMark, "the dead-letter file",
                 config.dead_letter.path, marks);
 
+  // What the source keeps in the data dir (the PostgreSQL source: its slot's owner record).
+  if (config.source.kind != nullptr && config.source.kind->verify_data != nullptr) {
+    for (const auto& finding : config.source.kind->verify_data(config, state_id)) {
+      if (finding.problem) {
+        report.Problem(finding.what, finding.remedy);
+      } else {
+        report.Ok(finding.what);
+      }
+    }
+  }
   report.Note(
-      "the replication slot was not checked: verify-data reads only the data dir (`status` and "
-      "`health-check` look at the source)");
+      "the source itself was not asked: verify-data reads only the data dir (`status` and "
+      "`health-check` look at the replication slot)");
   if (report.problems() == 0) {
     std::printf("verify-data: clean\n");
     return 0;

@@ -114,6 +114,13 @@ struct SourceCapabilities {
   bool check_on_validate = false;
 };
 
+// One finding of a kind's part of `verify-data`: a problem with its remedy, or what is fine.
+struct DataDirFinding {
+  bool problem = false;
+  std::string what;
+  std::string remedy;  // for problems
+};
+
 struct SourceKind {
   KindSpec spec;
   SourceCapabilities caps;
@@ -129,6 +136,11 @@ struct SourceKind {
   Result<std::string> (*derive_model)(const std::string& dsn, const std::string& table,
                                       uint32_t version,
                                       std::vector<std::string>& guessed) = nullptr;
+  // For `verify-data`, read-only and without connecting: what the source keeps in the data dir
+  // (the PostgreSQL source: its slot's owner record) against the data dir's pipeline id (empty
+  // when the state store has none). Null when the source keeps nothing there.
+  std::vector<DataDirFinding> (*verify_data)(const Config& config,
+                                             const std::string& pipeline_id) = nullptr;
 };
 
 // A command a kind's folder brings to the CLI beside the built-in ones (`cdc-pipeline generate`

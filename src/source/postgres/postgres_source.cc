@@ -272,6 +272,50 @@ Result<std::optional<SlotOwner>> ReadOwner(const std::string& path) {
 }
 }  // namespace
 
+std::vector<DataDirFinding> VerifySlotRecord(const PostgresSourceOptions& options,
+                                             const std::string& pipeline_id) {
+  const std::string base = options.state_dir + "/postgres-slot-" + options.slot;
+  const std::string path = base + ".owner";
+  const std::string name = QuoteIdentifier(options.slot);
+  std::vector<DataDirFinding> out;
+  auto owner = ReadOwner(path);
+  if (!owner.ok()) {
+    out.push_back({true, std::string(owner.status().message()),
+                   "restore the file from a backup of this data dir, or remove it and start `run "
+                   "--adopt-slot` if the slot is this pipeline's"});
+  } else if (!*owner) {
+    out.push_back({false,
+                   FileExists(base + ".position")
+                       ? "replication slot " + name +
+                             ": streamed before owner records existed (the next start records it)"
+                       : "replication slot " + name + ": not created by this data dir yet",
+                   ""});
+  } else if ((*owner)->state == "pending") {
+    out.push_back({true,
+                   path + ": the record of creating replication slot " + name +
+                       " is unfinished (the process died while creating it, or another process "
+                       "created a slot of that name then); `run` refuses the slot",
+                   "if no other pipeline uses the slot, `cdc-pipeline run --adopt-slot`"});
+  } else if (!pipeline_id.empty() && !(*owner)->pipeline_id.empty() &&
+             (*owner)->pipeline_id != pipeline_id) {
+    out.push_back({true,
+                   path + ": replication slot " + name + " was created for pipeline " +
+                       (*owner)->pipeline_id + ", but the state store is pipeline " + pipeline_id +
+                       "; `run` refuses the slot",
+                   "restore the state store that belongs to this slot; or move the state store "
+                   "away and start over with `cdc-pipeline run --reset-state`; or, if the slot's "
+                   "changes are meant for this pipeline, `cdc-pipeline run --adopt-slot`"});
+  } else {
+    out.push_back(
+        {false,
+         "replication slot " + name + ": " + (*owner)->state + " by this data dir" +
+             ((*owner)->pipeline_id.empty() ? std::string()
+                                            : " (pipeline " + (*owner)->pipeline_id + ")"),
+         ""});
+  }
+  return out;
+}
+
 Status PostgresSource::WriteOwner(const std::string& state) {
   return WriteSynced(OwnerPath(), "pipeline_id " + pipeline_id_ + "\nstate " + state + "\n");
 }
@@ -317,7 +361,8 @@ Status PostgresSource::CheckSlotOwner(const PgSlotInfo& slot, bool write) {
              problem + ". Streaming from it would start at its position " +
              slot.confirmed_flush.ToString() +
              " without a snapshot, and two pipelines sharing a slot each miss what the other "
-             "consumed. Nothing was changed. Ways on: give this pipeline its own slot "
+             "consumed. Nothing was changed (`cdc-pipeline verify-data` compares the data dir's "
+             "records). Ways on: give this pipeline its own slot "
              "(source.slot) and start again (it snapshots); or, if this pipeline moved to this "
              "data dir on purpose and the slot's changes are meant for it, run `cdc-pipeline "
              "run --adopt-slot` to take the slot over")

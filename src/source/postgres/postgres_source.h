@@ -75,6 +75,11 @@ struct PostgresSourceConfig : KindOptions {
 // The options from the config's `source` and `tables` sections.
 PostgresSourceOptions OptionsFromConfig(const Config& config);
 
+// verify-data's check of the slot's owner record in the data dir against `pipeline_id` (the
+// state store's; empty when it has none). Read-only; does not connect.
+std::vector<DataDirFinding> VerifySlotRecord(const PostgresSourceOptions& options,
+                                             const std::string& pipeline_id);
+
 class PostgresSource final : public Source {
  public:
   explicit PostgresSource(PostgresSourceOptions options);

@@ -28,6 +28,10 @@ Result<std::unique_ptr<Source>> Build(const Config& config) {
       std::make_unique<pg::PostgresSource>(pg::OptionsFromConfig(config)));
 }
 
+std::vector<DataDirFinding> VerifyData(const Config& config, const std::string& pipeline_id) {
+  return pg::VerifySlotRecord(pg::OptionsFromConfig(config), pipeline_id);
+}
+
 std::string Describe(const Config& config) {
   pg::PostgresSourceOptions o = pg::OptionsFromConfig(config);
   return "capturing " + std::to_string(config.tables.size()) + " tables from PostgreSQL (slot " +
@@ -91,7 +95,8 @@ void RegisterPostgresSource(Registry& registry) {
       Build,
       Describe,
       nullptr,
-      pg::DeriveModelYaml});
+      pg::DeriveModelYaml,
+      VerifyData});
 }
 
 }  // namespace cdc

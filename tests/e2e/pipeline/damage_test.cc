@@ -447,5 +447,19 @@ TEST_F(DataDirDamage, AStateStoreAndAStreamOfDifferentPipelinesAreRefused) {
   ExpectRefusal({"belongs to pipeline", other}, "mixed");
 }
 
+TEST_F(DataDirDamage, ASlotRecordOfAnotherPipelineIsRefused) {
+  StreamAndStop(1);
+  ASSERT_FALSE(HasFailure());
+  // The slot's owner record names another pipeline (a data dir put together from parts).
+  std::string path = data_ / "postgres-slot-cdc_pipeline.owner";
+  std::string record = ReadBytes(path);
+  size_t at = record.find("pipeline_id ");
+  ASSERT_NE(at, std::string::npos) << record;
+  const std::string other = "00000000-0000-4000-8000-00000000beef";
+  record.replace(at + 12, record.find('\n', at) - at - 12, other);
+  WriteBytes(path, record);
+  ExpectRefusal({"was created for pipeline " + other, "--adopt-slot"}, "foreign-slot");
+}
+
 }  // namespace
 }  // namespace cdc
