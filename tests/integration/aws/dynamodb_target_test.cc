@@ -101,7 +101,7 @@ std::string Event(const std::string& op, const std::string& row, const std::stri
 std::vector<DeliveryOutcome> Deliver(Target& target, const std::vector<std::string>& bodies) {
   std::vector<Outgoing> events;
   for (const auto& b : bodies) {
-    std::string_view key = b.substr(b.rfind(R"("id":")") + 6, 4);
+    std::string_view key = std::string_view(b).substr(b.rfind(R"("id":")") + 6, 4);
     events.push_back({b, "id", 0, {}, key});
   }
   std::vector<DeliveryOutcome> results(events.size());
