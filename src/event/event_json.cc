@@ -458,6 +458,12 @@ Result<ChangeEvent> ParseChangeEventJson(std::string_view json) {
       } else {
         ev.schema = std::string(s.substr(0, dot));
         ev.table = std::string(s.substr(dot + 1));
+        if (ev.schema.empty() || ev.table.empty()) {
+          return InvalidArgument(
+              "field 'tableName' must be 'table' or 'schema.table', both parts "
+              "non-empty (got '" +
+              std::string(s) + "')");
+        }
       }
       have_table = true;
     } else if (key == "timestamp") {

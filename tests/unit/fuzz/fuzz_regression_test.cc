@@ -46,6 +46,23 @@ TEST(FuzzRegression, ScalarWithTrailingBytesIsInvalidJson) {
 
 // A Begin message with a commit time near INT64_MAX overflowed converting to the Unix epoch
 // (UBSan: signed integer overflow in PgMicrosToUnixMicros).
+// change_json: "inventor." parsed as schema "inventor" and an empty table, which encoded back
+// as a different name. An empty part of a qualified name is an error that names the value.
+TEST(FuzzRegression, TableNameWithAnEmptyPartIsRejected) {
+  for (const char* name : {"inventor.", ".inventory"}) {
+    auto event = ParseChangeEventJson(std::string(R"({"eventType":"UPDATE","tableName":")") + name +
+                                      R"(","timestamp":"2024-01-15T10:02:00Z","before":{"id":7},)"
+                                      R"("after":{"id":7}})");
+    ASSERT_FALSE(event.ok()) << name;
+    EXPECT_NE(event.status().message().find("schema.table"), std::string::npos)
+        << event.status().message();
+  }
+  EXPECT_TRUE(ParseChangeEventJson(R"({"eventType":"UPDATE","tableName":"public.inventory",)"
+                                   R"("timestamp":"2024-01-15T10:02:00Z","before":{"id":7},)"
+                                   R"("after":{"id":7}})")
+                  .ok());
+}
+
 TEST(FuzzRegression, PgoutputCommitTimeNearInt64MaxSaturates) {
   pg::PgTypeRegistry types;
   pg::PgOutputDecoder decoder(types, nullptr);
