@@ -33,6 +33,7 @@ namespace {
 
 constexpr const char* kDefaultConfig = "config/cdc-pipeline.yaml";
 bool g_log_level_from_cli = false;
+bool g_log_format_from_cli = false;
 
 void PrintErrors(const std::vector<ConfigError>& errors) {
   for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
@@ -49,6 +50,10 @@ std::shared_ptr<const Config> LoadOrReport(const std::string& path) {
   log::Level level;
   if (!g_log_level_from_cli && log::ParseLevel(r.config->pipeline.log_level, level)) {
     log::SetLevel(level);
+  }
+  log::Format format;
+  if (!g_log_format_from_cli && log::ParseFormat(r.config->pipeline.log_format, format)) {
+    log::SetFormat(format);
   }
   return r.config;
 }
@@ -612,6 +617,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     log::SetFormat(format);
+    g_log_format_from_cli = true;
   }
   if (!log_level.empty()) {
     log::Level level;

@@ -39,6 +39,7 @@ struct PipelineConfig {
   std::string name = "coredb";
   std::string data_dir = "./data";
   std::string log_level = "info";
+  std::string log_format = "text";      // text or json
   int64_t shutdown_timeout_ms = 10000;  // SIGTERM: drain in-flight events at most this long
 };
 

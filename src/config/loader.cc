@@ -1519,6 +1519,7 @@ LoadResult Load(Context& ctx, const Registry& registry, const std::string& yaml)
       r.String("name", config->pipeline.name);
       r.String("data_dir", config->pipeline.data_dir);
       r.String("log_level", config->pipeline.log_level);
+      r.String("log_format", config->pipeline.log_format);
       r.Int("shutdown_timeout_ms", config->pipeline.shutdown_timeout_ms);
     }
     {

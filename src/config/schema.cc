@@ -69,6 +69,12 @@ const SectionSpec& PipelineSpec() {
            "info",
            "Log verbosity.",
            {"debug", "info", "warn", "error", "off"}},
+          {"log_format",
+           T::kEnum,
+           "text",
+           "Log line format on stderr: `text` (timestamp, level, message) or `json` (one object "
+           "per line: `time`, `level`, `message`). `--log-format` on the command line wins.",
+           {"text", "json"}},
           {"shutdown_timeout_ms", T::kInt, "10000",
            "On SIGTERM, SIGINT or SIGHUP: how long to keep delivering what is already in the "
            "stream "

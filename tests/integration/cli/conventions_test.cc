@@ -101,6 +101,19 @@ TEST(CliConventions, LogLevelAndFormatAfterTheCommand) {
   auto before = RunCli({"--log-level", "error", "run", "-c", config}, env);
   ASSERT_EQ(before.exit_code, 0) << before.err;
   EXPECT_FALSE(Contains(before.err, " info ")) << before.err;
+
+  // From the config (the shipped one reads pipeline.log_format from CDC_LOG_FORMAT); the
+  // command line wins.
+  env["CDC_LOG_FORMAT"] = "json";
+  auto configured = RunCli({"run", "-c", config}, env);
+  ASSERT_EQ(configured.exit_code, 0) << configured.err;
+  EXPECT_TRUE(Contains(configured.err, R"({"time":")")) << configured.err;
+  EXPECT_TRUE(Contains(configured.err, R"("message":"pipeline 'coredb')")) << configured.err;
+  EXPECT_FALSE(Contains(configured.err, " info pipeline")) << configured.err;
+  auto overridden = RunCli({"run", "-c", config, "--log-format", "text"}, env);
+  ASSERT_EQ(overridden.exit_code, 0) << overridden.err;
+  EXPECT_TRUE(Contains(overridden.err, " info pipeline 'coredb'")) << overridden.err;
+  EXPECT_FALSE(Contains(overridden.err, R"({"time":")")) << overridden.err;
 }
 
 TEST(CliConventions, ValidateConfigJson) {

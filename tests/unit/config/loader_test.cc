@@ -116,7 +116,7 @@ targets:
   ASSERT_EQ(r.errors.size(), 2u) << AllErrors(r);
   EXPECT_EQ(r.errors[0].ToString(),
             "test.yaml:3:3: unknown key 'colour' in 'pipeline' (allowed: name, data_dir, "
-            "log_level, shutdown_timeout_ms)");
+            "log_level, log_format, shutdown_timeout_ms)");
   EXPECT_EQ(
       r.errors[1].ToString(),
       "test.yaml:10:15: rules.r1: target 'nowhere' is not defined in 'targets' (defined: out)");
