@@ -17,6 +17,10 @@ rows=${1:-1000000}
 rounds=${2:-3}
 bin="${CDC_BIN:-$(pwd)/build/bin/cdc-pipeline}"  # CDC_BIN: another build, for before/after runs
 [ -x "$bin" ] || { echo "build first: scripts/build" >&2; exit 1; }
+# The slots are made here, before the load: a build that checks whose slot it runs on is told to
+# adopt them.
+adopt=()
+"$bin" run --help 2>&1 | grep -q -- --adopt-slot && adopt=(--adopt-slot)
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (scripts/bootstrap installs it)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/cdc-bench-XXXXXX)
@@ -106,7 +110,7 @@ watch_walsender() {  # slot pid file
 run_cdc() {  # config slot timefile -> seconds
   local start pid waiter
   start=$(now)
-  /usr/bin/time -v -o "$3" "$bin" run --config "$1" 2>"$3.log" &
+  /usr/bin/time -v -o "$3" "$bin" run --config "$1" "${adopt[@]}" 2>"$3.log" &
   pid=$!
   watch_walsender "$2" "$pid" "$3.walsender" >/dev/null &
   pg_psql -d bench -c "DO \$\$ BEGIN
