@@ -70,6 +70,8 @@ class Histogram {
 
 // Seconds from 1 ms to about 5 minutes: commit-to-delivery latency.
 std::vector<double> LatencyBuckets();
+// Seconds from 100 µs to 10 s: fsyncs and commits.
+std::vector<double> DurationBuckets();
 
 using Labels = std::vector<std::string>;  // values, in the family's label-name order
 

@@ -17,6 +17,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <random>
 
 #include "base/logging.h"
@@ -286,8 +287,9 @@ Status Pipeline::OpenDurable() {
   CDC_RETURN_IF_ERROR(CheckIdentity());
   uint32_t shards = stream_->shard_count();
   CDC_ASSIGN_OR_RETURN(auto checkpoints, state_->ShardCheckpoints());
-  next_.assign(shards, 0);
+  next_ = std::vector<std::atomic<uint64_t>>(shards);
   backlog_end_.assign(shards, 0);
+  pending_keys_.assign(shards, {});
   shard_locations_.clear();
   for (uint32_t i = 0; i < shards; ++i)
     shard_locations_.push_back("stream shard " + std::to_string(i));
@@ -296,6 +298,7 @@ Status Pipeline::OpenDurable() {
   meters_.shard_cursor.clear();
   meters_.shard_end.clear();
   meters_.shard_lag.clear();
+  meters_.shard_bytes.clear();
   for (uint32_t i = 0; i < shards; ++i) {
     metrics::Labels shard{std::to_string(i)};
     meters_.shard_cursor.push_back(&metrics_->GetGauge(
@@ -308,6 +311,8 @@ Status Pipeline::OpenDurable() {
     meters_.shard_lag.push_back(&metrics_->GetGauge(
         "cdc_shard_lag_records", "Per stream shard, durable records not yet processed.", {"shard"},
         shard));
+    meters_.shard_bytes.push_back(&metrics_->GetGauge(
+        "cdc_shard_bytes", "Per stream shard, the bytes its segments hold.", {"shard"}, shard));
   }
   for (uint32_t i = 0; i < shards; ++i) {
     stream::ShardStats shard_stats = stream_->stats(ShardId(i));
@@ -373,6 +378,8 @@ Status Pipeline::OpenDurable() {
   CDC_ASSIGN_OR_RETURN(uint64_t last_commit_micros,
                        ParseCount(state_path, "time.last_commit", last_commit));
   last_commit_micros_ = static_cast<int64_t>(last_commit_micros);
+  halted_ = false;
+  delivered_ = unwritten_ = false;
 
   // The rules made over the API route the backlog too.
   if (api_loader_) {
@@ -395,7 +402,7 @@ Status Pipeline::OpenDurable() {
   // its mark says: the shard checkpoints are the oldest of them (a queued target may be behind).
   CDC_ASSIGN_OR_RETURN(auto marks, state_->TargetMarks());
   auto starts = [&](const state::TargetMark* mark) {
-    std::vector<uint64_t> start(next_);
+    std::vector<uint64_t> start(next_.begin(), next_.end());
     if (mark == nullptr) return start;
     for (uint32_t s = 0; s < shards; ++s) {
       auto it = mark->shard_next.find(s);
@@ -555,12 +562,12 @@ Status Pipeline::ReplaceApiRules(std::vector<RouterRule> rules, const std::strin
 
 // An event published over the API, as the runner needs it: its id and time, and its CloudEvents
 // form (the same attributes the pipeline's own events get).
-Status Pipeline::PublishBusEvent(std::string_view json) {
+Status Pipeline::PublishBusEvent(Lane& lane, std::string_view json) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   if (parser.parse(json.data(), json.size()).get(root) != simdjson::SUCCESS || !root.is_object()) {
-    return Corruption("stream shard " + std::to_string(position_.shard) + " offset " +
-                      std::to_string(position_.offset) + ": malformed API event record");
+    return Corruption("stream shard " + std::to_string(lane.position.shard) + " offset " +
+                      std::to_string(lane.position.offset) + ": malformed API event record");
   }
   std::string_view id, time, source, type;
   if (root["id"].get(id) != simdjson::SUCCESS) id = {};
@@ -586,26 +593,26 @@ Status Pipeline::PublishBusEvent(std::string_view json) {
     w.Null();
   }
   w.EndObject();
-  if (!replaying_) {
-    ++stats_.published;
+  if (!lane.replaying) {
+    CountOne(stats_.published);
     meters_.published->Inc();
   }
   std::string text(json);
-  matched_.clear();
+  lane.matched.clear();
   const Router& router = assembly_->router();
-  CDC_RETURN_IF_ERROR(router.Match(text, matched_));
-  api_matched_.clear();
+  CDC_RETURN_IF_ERROR(router.Match(text, lane.matched));
+  lane.api_matched.clear();
   std::shared_ptr<const Router> api = ApiRouter();
-  if (api) CDC_RETURN_IF_ERROR(api->Match(text, api_matched_));
-  if (!replaying_ && router.Unmatched(matched_) && api_matched_.empty()) {
-    ++stats_.unmatched;
+  if (api) CDC_RETURN_IF_ERROR(api->Match(text, lane.api_matched));
+  if (!lane.replaying && router.Unmatched(lane.matched) && lane.api_matched.empty()) {
+    CountOne(stats_.unmatched);
     meters_.unmatched->Inc();
   }
-  if (matched_.empty() && api_matched_.empty()) return Status::Ok();
+  if (lane.matched.empty() && lane.api_matched.empty()) return Status::Ok();
   OutputEvent out(processed, std::string(id), std::move(text), std::move(cloud));
-  routed_.Reset(out.Json(EventFormat::kEventBridge));
-  CDC_RETURN_IF_ERROR(DeliverMatched(router, matched_, out));
-  if (api) CDC_RETURN_IF_ERROR(DeliverMatched(*api, api_matched_, out));
+  lane.routed.Reset(out.Json(EventFormat::kEventBridge));
+  CDC_RETURN_IF_ERROR(DeliverMatched(lane, router, lane.matched, out));
+  if (api) CDC_RETURN_IF_ERROR(DeliverMatched(lane, *api, lane.api_matched, out));
   return Status::Ok();
 }
 
@@ -616,7 +623,13 @@ Status Pipeline::SyncStream() {
 
 Status Pipeline::SyncStreamLocked() {
   if (delivery_failed_) return Aborted("delivery stopped: " + delivery_error_.message());
+  auto start = std::chrono::steady_clock::now();
   CDC_RETURN_IF_ERROR(stream_->Sync().WithContext("stream"));
+  if (uint64_t appended = appended_bytes_.load(); appended != synced_bytes_) {
+    synced_bytes_ = appended;
+    meters_.stream_sync->Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
   // Retention runs here, on the appending thread, behind the delivery thread's checkpoints.
   int64_t now = 0;
   for (uint32_t i = 0; i < stream_->shard_count(); ++i) {
@@ -655,13 +668,13 @@ Status Pipeline::WaitForBackpressure() {
   return Status::Ok();
 }
 
-Status Pipeline::DeliverRecord(uint32_t shard, uint64_t offset, uint8_t type,
+Status Pipeline::DeliverRecord(Lane& lane, uint32_t shard, uint64_t offset, uint8_t type,
                                std::string_view payload) {
   std::string_view location = shard_locations_[shard];
-  position_ = StreamPosition{shard, offset};
+  lane.position = StreamPosition{shard, offset};
   // Before the delivery thread's own mark: delivered before the last crash to every target but
   // a queued one that was behind; only that one gets it again (at-least-once, same id).
-  replaying_ = offset < delivery_start_[shard];
+  lane.replaying = offset < delivery_start_[shard];
   if (type == kRecordDeadLetter) {
     DeadLetter letter;
     if (!GetString(payload, letter.stage) || !GetString(payload, letter.reason) ||
@@ -669,9 +682,9 @@ Status Pipeline::DeliverRecord(uint32_t shard, uint64_t offset, uint8_t type,
         !GetString(payload, letter.input)) {
       return Corruption(std::string(location) + ": malformed dead-letter record");
     }
-    return WriteDeadLetter(letter);
+    return WriteDeadLetter(lane, letter);
   }
-  if (type == kRecordBusEvent) return PublishBusEvent(payload);
+  if (type == kRecordBusEvent) return PublishBusEvent(lane, payload);
   if (type != kRecordChange) {
     return Corruption(std::string(location) + ": unknown record type " + std::to_string(type));
   }
@@ -682,47 +695,54 @@ Status Pipeline::DeliverRecord(uint32_t shard, uint64_t offset, uint8_t type,
   }
   if (!input_location.empty()) location = input_location;
   CDC_ASSIGN_OR_RETURN(ChangeEvent change, DecodeChange(payload));
-  if (replaying_) {
+  if (lane.replaying) {
     // Counted, deduplicated and positioned the first time.
   } else if (IsOrdered(change.position)) {
-    last_delivered_ = change.position;
     shard_delivered_[shard] = change.position;
   } else if (!change.position.empty()) {
     // Unordered positions (JSON input's content digests): events are remembered by id for
-    // dedupe_ttl_hours.
+    // dedupe_ttl_hours. An event id has one partition key, so one shard: the shard's own
+    // pending keys and the committed ones are all there is to look at.
     std::string key = PositionKey(change.position);
-    bool seen = pending_keys_.count(key) > 0;
+    bool seen = pending_keys_[shard].count(key) > 0;
     if (!seen) {
       std::lock_guard lock(state_mu_);
       CDC_ASSIGN_OR_RETURN(seen, state_->HasKey(key, NowMicros()));
     }
     if (seen) {
-      ++stats_.duplicates;
+      CountOne(stats_.duplicates);
       meters_.duplicates->Inc();
       return Status::Ok();
     }
-    pending_keys_.insert(std::move(key));
+    pending_keys_[shard].insert(std::move(key));
   }
-  if (!replaying_) last_commit_micros_ = change.commit_time.micros;
+  if (!lane.replaying) {
+    int64_t t = change.commit_time.micros;
+    int64_t last = last_commit_micros_.load(std::memory_order_relaxed);
+    while (t > last && !last_commit_micros_.compare_exchange_weak(last, t)) {
+    }
+  }
   if (change.op == Op::kPositionGap) {
     reset_pending_ = false;  // a reset's marker is durable: the source started over
-    return Publish(ProcessedEvent{change, {}, {}});
+    return Publish(lane, ProcessedEvent{change, {}, {}});
   }
   const TableProcessor* processor = processors_.Find(change.schema, change.table);
   if (processor == nullptr) {
     // The config changed since the change was captured.
-    return WriteDeadLetter(RejectChange(
-        nullptr, change, true, RawInput{{}, location}, change.QualifiedName(),
-        "unknown table '" + change.QualifiedName() + "': it is not configured in 'tables'"));
+    return WriteDeadLetter(
+        lane, RejectChange(nullptr, change, true, RawInput{{}, location}, change.QualifiedName(),
+                           "unknown table '" + change.QualifiedName() +
+                               "': it is not configured in 'tables'"));
   }
-  return ProcessAndDeliver(*processor, change, &captured, RawInput{{}, location});
+  return ProcessAndDeliver(lane, *processor, change, &captured, RawInput{{}, location});
 }
 
 Status Pipeline::Checkpoint(bool final) {
   // Queued targets first: a dead letter they write after this is for an event still pending
   // here, so it is cut from the dead-letter file on a restart and written again then.
   std::map<uint32_t, uint64_t> delivered;
-  for (uint32_t i = 0; i < next_.size(); ++i) delivered[i] = next_[i];
+  std::vector<uint64_t> next(next_.begin(), next_.end());
+  for (uint32_t i = 0; i < next.size(); ++i) delivered[i] = next[i];
   int64_t now = NowMicros();
   state::CheckpointCommit commit;
   commit.now_micros = now;
@@ -730,7 +750,7 @@ Status Pipeline::Checkpoint(bool final) {
   for (size_t i = 0; i < runner().size(); ++i) {
     if (!runner().queued(i)) continue;
     state::TargetMark mark;
-    mark.shard_next = runner().Progress(i, next_);
+    mark.shard_next = runner().Progress(i, next);
     for (auto [shard, offset] : mark.shard_next) {
       uint64_t& c = commit.shard_checkpoints[shard];
       c = std::min(c, offset);
@@ -740,6 +760,7 @@ Status Pipeline::Checkpoint(bool final) {
     mark.dead_lettered = stats.dead_lettered;
     commit.target_marks[runner().target(i).name()] = std::move(mark);
   }
+  auto start = std::chrono::steady_clock::now();
   CDC_RETURN_IF_ERROR(Flush());
   for (size_t i = 0; i < runner().size(); ++i) {
     if (runner().queued(i)) continue;
@@ -760,7 +781,14 @@ Status Pipeline::Checkpoint(bool final) {
     commit.target_marks[state::kDeadLetterMark] = std::move(mark);
   }
   int64_t expires = now + config_->state.dedupe_ttl_hours * 3600 * 1000000;
-  for (const auto& key : pending_keys_) commit.dedupe_keys.emplace_back(key, expires);
+  for (const auto& keys : pending_keys_) {
+    for (const auto& key : keys) commit.dedupe_keys.emplace_back(key, expires);
+  }
+  for (const SourcePosition& p : shard_delivered_) {
+    if (p.empty()) continue;
+    auto order = ComparePositions(p, last_delivered_);
+    if (last_delivered_.empty() || (order && *order > 0)) last_delivered_ = p;
+  }
   auto& v = commit.values;
   if (!last_delivered_.empty()) v["source.position"] = PositionStateText(last_delivered_);
   for (uint32_t i = 0; i < shard_delivered_.size(); ++i) {
@@ -772,7 +800,7 @@ Status Pipeline::Checkpoint(bool final) {
   v["count.unmatched"] = std::to_string(stats_.unmatched);
   v["count.position_gaps"] = std::to_string(stats_.position_gaps);
   v["count.dead_lettered"] = std::to_string(runner().dead_letter_count());
-  v["time.last_commit"] = std::to_string(last_commit_micros_);
+  v["time.last_commit"] = std::to_string(last_commit_micros_.load());
   v["time.caught_up"] = std::to_string(caught_up_micros_);
   v["time.checkpoint"] = std::to_string(now);
   v["pipeline.running"] = final ? "false" : "true";
@@ -795,8 +823,10 @@ Status Pipeline::Checkpoint(bool final) {
     std::lock_guard lock(state_mu_);
     CDC_RETURN_IF_ERROR(state_->Commit(commit).WithContext("checkpoint"));
   }
-  pending_keys_.clear();
-  for (uint32_t i = 0; i < next_.size(); ++i) committed_[i] = commit.shard_checkpoints[i];
+  meters_.checkpoint->Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  for (auto& keys : pending_keys_) keys.clear();
+  for (uint32_t i = 0; i < next.size(); ++i) committed_[i] = commit.shard_checkpoints[i];
   ++checkpoints_;
   if (checkpoints_ % 1000 == 0) {
     std::lock_guard lock(state_mu_);
@@ -808,21 +838,145 @@ Status Pipeline::Checkpoint(bool final) {
 
 void Pipeline::UpdateShardGauges() {
   for (uint32_t i = 0; i < next_.size(); ++i) {
-    uint64_t end = stream_->stats(ShardId(i)).durable_end.value();
-    meters_.shard_cursor[i]->Set(static_cast<double>(next_[i]));
+    stream::ShardStats stats = stream_->stats(ShardId(i));
+    uint64_t end = stats.durable_end.value();
+    uint64_t next = next_[i].load();
+    meters_.shard_bytes[i]->Set(static_cast<double>(stats.bytes));
+    meters_.shard_cursor[i]->Set(static_cast<double>(next));
     meters_.shard_end[i]->Set(static_cast<double>(end));
-    meters_.shard_lag[i]->Set(static_cast<double>(end > next_[i] ? end - next_[i] : 0));
+    meters_.shard_lag[i]->Set(static_cast<double>(end > next ? end - next : 0));
   }
 }
 
-void Pipeline::DeliveryLoop() {
-  // Stop signals go to the main thread, never here: a blocked write is not interrupted half-way.
+namespace {
+
+// Stop signals go to the main thread, never to a delivery thread: a blocked write is not
+// interrupted half-way.
+void BlockStopSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}
+
+}  // namespace
+
+void Pipeline::FailDelivery(Status error) {
+  {
+    std::lock_guard lock(error_mu_);
+    if (delivery_failed_) return;
+    delivery_error_ = std::move(error);
+    delivery_failed_ = true;
+  }
+  progress_cv_.notify_all();
+  workers_cv_.notify_all();
+  if (Source* src = source_.load()) src->Stop();
+}
+
+void Pipeline::DeliveryWorker(uint32_t shard, stream::ShardReader& reader) {
+  BlockStopSignals();
+  Lane lane;
+  // Wait for this shard only.
+  std::vector<StreamOffset> seen(stream_->shard_count(),
+                                 StreamOffset(std::numeric_limits<uint64_t>::max()));
+  while (true) {
+    {
+      std::unique_lock lock(workers_mu_);
+      workers_cv_.wait(lock, [&] { return !pause_ || workers_exit_; });
+      if (workers_exit_) return;
+      ++busy_;
+    }
+    bool progressed = false;
+    Status failure;
+    for (size_t n = 0; n < kBatchRecords; ++n) {
+      if (pause_requested_.load(std::memory_order_relaxed) || delivery_failed_) break;
+      auto record = reader.Next();
+      if (!record.ok()) {
+        failure = record.status().WithContext("stream shard " + std::to_string(shard));
+        break;
+      }
+      if (!record->has_value()) break;
+      const stream::Record& r = **record;
+      uint64_t next = next_[shard].load(std::memory_order_relaxed);
+      if (r.offset.value() != next) {
+        failure = Corruption("stream shard " + std::to_string(shard) + ": expected offset " +
+                             std::to_string(next) + ", read " + std::to_string(r.offset.value()));
+        break;
+      }
+      Status s = DeliverRecord(lane, shard, r.offset.value(), r.type, r.payload);
+      if (!s.ok() && s.code() == StatusCode::kAborted && stop_requested_) {
+        // Stopped half-way through a record (a target's retries or full queue): no final
+        // checkpoint, so the last one stands and the record is delivered again after a start.
+        log::Warn(
+            "stopped while delivering: {}; what was not checkpointed is delivered after the "
+            "next start",
+            s.message());
+        halted_ = true;
+        break;
+      }
+      if (!s.ok()) {
+        failure = std::move(s);
+        break;
+      }
+      next_[shard].store(r.offset.value() + 1);
+      // Backpressure counts what this run appended (the backlog of an earlier run was bounded
+      // by it).
+      if (r.offset.value() >= backlog_end_[shard]) processed_bytes_ += r.payload.size();
+      progressed = true;
+    }
+    if (progressed) {
+      delivered_ = unwritten_ = true;
+      progress_cv_.notify_all();
+    } else if (failure.ok() && !halted_ && unwritten_.exchange(false)) {
+      // Caught up: hand what the workers delivered on to the targets' files.
+      std::lock_guard lock(deliver_mu_);
+      failure = runner().WriteOut();
+    }
+    {
+      std::lock_guard lock(workers_mu_);
+      --busy_;
+    }
+    workers_cv_.notify_all();
+    if (!failure.ok()) return FailDelivery(std::move(failure));
+    if (halted_) {
+      workers_cv_.notify_all();
+      return;
+    }
+    if (!progressed) {
+      seen[shard] = StreamOffset(next_[shard].load());
+      stream_->WaitForData(seen, std::chrono::milliseconds(20));
+    }
+  }
+}
+
+bool Pipeline::PauseWorkers(std::optional<std::chrono::steady_clock::time_point>& deadline) {
+  std::unique_lock lock(workers_mu_);
+  pause_ = true;
+  pause_requested_ = true;
+  while (busy_ > 0) {
+    auto now = std::chrono::steady_clock::now();
+    if (stop_requested_ && !deadline) {
+      deadline = now + std::chrono::milliseconds(config_->pipeline.shutdown_timeout_ms);
+    }
+    if (deadline && now >= *deadline) return false;
+    workers_cv_.wait_for(lock, std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+void Pipeline::ResumeWorkers() {
+  {
+    std::lock_guard lock(workers_mu_);
+    pause_ = false;
+    pause_requested_ = false;
+  }
+  workers_cv_.notify_all();
+}
+
+void Pipeline::DeliveryLoop() {
+  BlockStopSignals();
   struct Done {
     Pipeline* p;
     ~Done() {
@@ -833,75 +987,64 @@ void Pipeline::DeliveryLoop() {
   } done_guard{this};
   uint32_t shards = stream_->shard_count();
   std::vector<std::unique_ptr<stream::ShardReader>> readers(shards);
-  auto fail = [&](Status s) {
-    delivery_error_ = std::move(s);
-    delivery_failed_ = true;
-    progress_cv_.notify_all();
-    if (Source* src = source_.load()) src->Stop();
-  };
   for (uint32_t i = 0; i < shards; ++i) {
-    auto r = stream_->OpenReader(ShardId(i), StreamOffset(next_[i]));
-    if (!r.ok()) return fail(r.status().WithContext("stream shard " + std::to_string(i)));
+    auto r = stream_->OpenReader(ShardId(i), StreamOffset(next_[i].load()));
+    if (!r.ok()) return FailDelivery(r.status().WithContext("stream shard " + std::to_string(i)));
     readers[i] = std::move(r).value();
   }
   runner().Start();
+  {
+    std::lock_guard lock(workers_mu_);
+    pause_ = workers_exit_ = false;
+    busy_ = 0;
+  }
+  std::vector<std::thread> workers;
+  for (uint32_t i = 0; i < shards; ++i) {
+    workers.emplace_back([this, i, reader = readers[i].get()] { DeliveryWorker(i, *reader); });
+  }
+  // Lets the workers go and waits for them (a worker stuck in a target that never returns keeps
+  // this thread here too: Run then gives up on it after the shutdown timeout).
+  auto end_workers = [&] {
+    {
+      std::lock_guard lock(workers_mu_);
+      workers_exit_ = true;
+    }
+    workers_cv_.notify_all();
+    stream_->Wake();
+    for (auto& w : workers) w.join();
+  };
   auto interval = std::chrono::milliseconds(config_->state.checkpoint_interval_ms);
   auto last_checkpoint = std::chrono::steady_clock::now();
   std::optional<std::chrono::steady_clock::time_point> deadline;
-  bool dirty = false;      // delivered since the last checkpoint
-  bool unwritten = false;  // delivered since the last WriteOut
-  std::vector<StreamOffset> seen(shards);
   while (true) {
-    // Read before the pass: once the source is done and synced, a pass that finds nothing
-    // means everything was delivered.
+    // Read before looking at the shards: once the source is done and synced, every shard
+    // delivered to its end means everything was delivered.
     bool source_finished = source_done_.load();
-    bool progressed = false;
-    for (uint32_t i = 0; i < shards; ++i) {
-      for (size_t n = 0; n < kBatchRecords; ++n) {
-        auto record = readers[i]->Next();
-        if (!record.ok())
-          return fail(record.status().WithContext("stream shard " + std::to_string(i)));
-        if (!record->has_value()) break;
-        const stream::Record& r = **record;
-        if (r.offset.value() != next_[i]) {
-          return fail(Corruption("stream shard " + std::to_string(i) + ": expected offset " +
-                                 std::to_string(next_[i]) + ", read " +
-                                 std::to_string(r.offset.value())));
-        }
-        Status s = DeliverRecord(i, r.offset.value(), r.type, r.payload);
-        if (!s.ok() && s.code() == StatusCode::kAborted && stop_requested_) {
-          // Stopped half-way through a record (a target's retries or full queue): no final
-          // checkpoint, so the last one stands and the record is delivered again after a start.
-          log::Warn(
-              "stopped while delivering: {}; what was not checkpointed is delivered after "
-              "the next start",
-              s.message());
-          runner().Stop();
-          return;
-        }
-        if (!s.ok()) return fail(s);
-        next_[i] = r.offset.value() + 1;
-        // Backpressure counts what this run appended (the backlog of an earlier run was
-        // bounded by it).
-        if (r.offset.value() >= backlog_end_[i]) processed_bytes_ += r.payload.size();
-        progressed = dirty = unwritten = true;
-      }
+    {
+      std::unique_lock lock(workers_mu_);
+      workers_cv_.wait_for(lock, std::chrono::milliseconds(10));
     }
-    if (progressed) progress_cv_.notify_all();
+    if (delivery_failed_) return end_workers();
+    if (halted_) {
+      end_workers();
+      runner().Stop();
+      return;
+    }
     UpdateShardGauges();
-    if (Status f = runner().failure(); !f.ok()) return fail(f);
-    if (!runner().Idle()) dirty = true;  // queued targets move on by themselves
-    auto now = std::chrono::steady_clock::now();
-    if (!progressed) {
-      caught_up_micros_ = NowMicros();
-      if (unwritten) {
-        Status s = runner().WriteOut();
-        if (!s.ok()) return fail(s);
-        unwritten = false;
-      }
+    if (Status f = runner().failure(); !f.ok()) {
+      FailDelivery(f);
+      return end_workers();
     }
+    bool caught_up = true;
+    for (uint32_t i = 0; i < shards && caught_up; ++i) {
+      caught_up = next_[i].load() >= stream_->stats(ShardId(i)).durable_end.value();
+    }
+    if (caught_up) caught_up_micros_ = NowMicros();
+    bool idle = runner().Idle();  // queued targets move on by themselves
+    bool dirty = delivered_ || !idle;
     // Done once everything is read and the queued targets have finished theirs.
-    bool done = !progressed && source_finished && runner().Idle();
+    bool done = source_finished && caught_up && idle;
+    auto now = std::chrono::steady_clock::now();
     if (stop_requested_ && !deadline) {
       deadline = now + std::chrono::milliseconds(config_->pipeline.shutdown_timeout_ms);
     }
@@ -909,29 +1052,52 @@ void Pipeline::DeliveryLoop() {
     // Queued targets stop where they are (their pending events are delivered after a start).
     if (out_of_time) runner().Stop();
     if (done || out_of_time || (dirty && now - last_checkpoint >= interval)) {
-      Status s = Checkpoint(done || out_of_time);
-      if (!s.ok()) return fail(s);
-      dirty = false;
+      if (!PauseWorkers(deadline)) {
+        // A worker is still inside a record past the shutdown timeout: the last checkpoint
+        // stands.
+        log::Warn(
+            "shutdown timeout ({} ms) reached while delivering a record; what was not "
+            "checkpointed is delivered after the next start",
+            config_->pipeline.shutdown_timeout_ms);
+        runner().Stop();
+        return end_workers();
+      }
+      if (halted_ || delivery_failed_) {
+        // A worker stopped half-way through a record, or failed: the last checkpoint stands
+        // (the next round ends the loop).
+        ResumeWorkers();
+        continue;
+      }
+      delivered_ = false;
+      bool final_checkpoint = done || out_of_time;
+      Status s;
+      {
+        std::lock_guard lock(deliver_mu_);
+        s = Checkpoint(final_checkpoint);
+      }
+      // After the final checkpoint the workers stay paused until they are let go.
+      if (!final_checkpoint) ResumeWorkers();
+      if (!s.ok()) {
+        FailDelivery(s);
+        return end_workers();
+      }
       last_checkpoint = now;
     }
     if (done) {
+      end_workers();
       runner().Stop();
       return;
     }
     if (out_of_time) {
       uint64_t left = 0;
       for (uint32_t i = 0; i < shards; ++i) {
-        left += stream_->stats(ShardId(i)).durable_end.value() - next_[i];
+        left += stream_->stats(ShardId(i)).durable_end.value() - next_[i].load();
       }
       log::Warn(
           "shutdown timeout ({} ms) reached with {} records not yet delivered; they are "
           "delivered after the next start",
           config_->pipeline.shutdown_timeout_ms, left);
-      return;
-    }
-    if (!progressed) {
-      for (uint32_t i = 0; i < shards; ++i) seen[i] = StreamOffset(next_[i]);
-      stream_->WaitForData(seen, std::chrono::milliseconds(20));
+      return end_workers();
     }
   }
 }

@@ -133,6 +133,13 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Build(std::shared_ptr<const Config> 
 
 DeliveryRunner& Pipeline::runner() { return assembly_->runner(); }
 
+void Pipeline::CountTable(const Meters::PerTable& per_table, const TableProcessor& processor,
+                          Op op) {
+  auto index = static_cast<size_t>(&processor - processors_.all().data());
+  auto o = static_cast<size_t>(op);
+  if (index < per_table.size() && o < per_table[index].size()) per_table[index][o]->Inc();
+}
+
 std::vector<std::string> Pipeline::FailingTargets() {
   std::vector<std::string> out;
   DeliveryRunner& run = runner();
@@ -165,15 +172,36 @@ void Pipeline::RegisterMetrics() {
       "From a change's commit to its event being handed to its targets (inline targets: "
       "written; queued targets: queued).",
       metrics::LatencyBuckets());
+  meters_.stream_sync = &r.GetHistogram(
+      "cdc_stream_fsync_seconds",
+      "A group fsync of the stream (what the source acknowledges upstream waits for).",
+      metrics::DurationBuckets());
+  meters_.checkpoint = &r.GetHistogram(
+      "cdc_checkpoint_duration_seconds",
+      "A checkpoint: the targets' and the dead-letter file's fsync, then the state store commit.",
+      metrics::DurationBuckets());
   for (const TableProcessor& processor : processors_.all()) {
     const TableConfig& table = processor.table();
     std::string name = table.schema == "public" ? table.name : table.schema + "." + table.name;
-    auto& per_op = meters_.table_published.emplace_back();
+    auto& captured = meters_.table_captured.emplace_back();
+    auto& published = meters_.table_published.emplace_back();
+    auto& dead_lettered = meters_.table_dead_lettered.emplace_back();
     for (Op op : {Op::kInsert, Op::kUpdate, Op::kDelete, Op::kTruncate, Op::kRead}) {
-      per_op.push_back(&r.GetCounter("cdc_table_events_published_total",
-                                     "Changes of the table that became output events, by operation "
-                                     "(READ: snapshot rows) (this process).",
-                                     {"table", "operation"}, {name, std::string(OpName(op))}));
+      metrics::Labels labels{name, std::string(OpName(op))};
+      captured.push_back(&r.GetCounter(
+          "cdc_table_changes_captured_total",
+          "Changes of the table read from the source, by operation (READ: snapshot rows) (this "
+          "process).",
+          {"table", "operation"}, labels));
+      published.push_back(&r.GetCounter("cdc_table_events_published_total",
+                                        "Changes of the table that became output events, by "
+                                        "operation (READ: snapshot rows) (this process).",
+                                        {"table", "operation"}, labels));
+      dead_lettered.push_back(&r.GetCounter(
+          "cdc_table_dead_lettered_total",
+          "Changes of the table that could not be processed (model check, transforms), "
+          "dead-lettered, by operation (this process).",
+          {"table", "operation"}, labels));
     }
   }
   // Counts kept by the runner (atomics), copied when the registry is read.
@@ -194,7 +222,15 @@ void Pipeline::RegisterMetrics() {
       reg.GetGauge("cdc_target_queue_depth", "Events queued for a queued target (http).",
                    {"target"}, target)
           .Set(static_cast<double>(run.queue_depth(i)));
+      reg.GetGauge("cdc_target_failing",
+                   "1 while the target's last attempt answered Retry or Fatal (until it next "
+                   "accepts an event).",
+                   {"target"}, target)
+          .Set(run.failing(i) ? 1 : 0);
     }
+    reg.GetCounter("cdc_stream_appended_bytes_total",
+                   "Bytes of records this process appended to the stream.")
+        .AdvanceTo(appended_bytes_.load());
     reg.GetCounter("cdc_dead_lettered_total",
                    "Inputs and deliveries written to the dead-letter file.")
         .AdvanceTo(run.dead_letter_count());
@@ -214,12 +250,12 @@ void Pipeline::Stop() {
   if (Source* s = source_.load()) s->Stop();
 }
 
-Status Pipeline::WriteDeadLetter(const DeadLetter& letter) {
+Status Pipeline::WriteDeadLetter(const Lane& lane, const DeadLetter& letter) {
   // Below the delivery thread's own mark (after a restart, for a queued target that was behind)
   // this dead letter was written before.
-  if (replaying_) return Status::Ok();
+  if (lane.replaying) return Status::Ok();
   CDC_RETURN_IF_ERROR(runner().WriteDeadLetter(letter));
-  ++stats_.dead_lettered;
+  CountOne(stats_.dead_lettered);
   meters_.processing_dead_letters->Inc();
   return Status::Ok();
 }
@@ -237,7 +273,7 @@ Status Pipeline::OnInvalid(const RawInput& raw, std::string_view reason) {
   letter.input = redact::RedactFreeText(raw.text);
   log::Warn("dead-lettered input at {}: {}", raw.location, letter.reason);
   if (stream_) return AppendDeadLetter(letter);
-  return WriteDeadLetter(letter);
+  return WriteDeadLetter(inline_lane_, letter);
 }
 
 DeadLetter Pipeline::RejectChange(const TableProcessor* processor, ChangeEvent& change,
@@ -268,14 +304,17 @@ Status Pipeline::OnChange(ChangeEvent change, const RawInput& raw) {
   if (change.op == Op::kPositionGap) {
     log::Warn("publishing a PositionGap event: changes were lost upstream");
     if (stream_) return AppendChange(nullptr, change, CaptureResult{}, raw.location);
-    return Publish(ProcessedEvent{change, {}, {}});
+    return Publish(inline_lane_, ProcessedEvent{change, {}, {}});
   }
   const TableProcessor* processor = processors_.Find(change.schema, change.table);
   // Capture is the first thing that happens to a change: the model check reads the captured
   // row, then redaction at capture runs, so nothing below (the stream, the processor, the
   // dead-letter file, the log) ever sees the raw values.
   CaptureResult captured;
-  if (processor != nullptr) captured = processor->Capture(change);
+  if (processor != nullptr) {
+    CountTable(meters_.table_captured, *processor, change.op);
+    captured = processor->Capture(change);
+  }
   if (processor != nullptr && !captured.model.status.ok()) {
     // The change will be rejected: make it the dead letter it becomes (redacted, without the
     // columns no model classifies) before it is written anywhere, the stream included.
@@ -287,7 +326,7 @@ Status Pipeline::OnChange(ChangeEvent change, const RawInput& raw) {
     DeadLetter letter =
         RejectChange(nullptr, change, false, raw, table,
                      "unknown table '" + table + "': it is not configured in 'tables'");
-    return stream_ ? AppendDeadLetter(letter) : WriteDeadLetter(letter);
+    return stream_ ? AppendDeadLetter(letter) : WriteDeadLetter(inline_lane_, letter);
   }
   if (!options_.dead_letter_disallowed_types && !processor->Allows(change.op)) {
     ++stats_.filtered;
@@ -295,48 +334,49 @@ Status Pipeline::OnChange(ChangeEvent change, const RawInput& raw) {
     return Status::Ok();
   }
   if (stream_) return AppendChange(processor, change, captured, raw.location);
-  return ProcessAndDeliver(*processor, change, &captured, raw);
+  return ProcessAndDeliver(inline_lane_, *processor, change, &captured, raw);
 }
 
-Status Pipeline::ProcessAndDeliver(const TableProcessor& processor, ChangeEvent& change,
+Status Pipeline::ProcessAndDeliver(Lane& lane, const TableProcessor& processor, ChangeEvent& change,
                                    CaptureResult* captured, const RawInput& raw) {
   Result<ProcessedEvent> processed = processor.Process(change, captured);
   if (!processed.ok()) {
-    return WriteDeadLetter(RejectChange(&processor, change, captured->redacted, raw,
-                                        change.QualifiedName(), processed.status().message()));
+    if (!lane.replaying) CountTable(meters_.table_dead_lettered, processor, change.op);
+    return WriteDeadLetter(
+        lane, RejectChange(&processor, change, captured->redacted, raw, change.QualifiedName(),
+                           processed.status().message()));
   }
-  auto op = static_cast<size_t>(processed->change.op);
-  auto index = static_cast<size_t>(&processor - processors_.all().data());
-  if (!replaying_ && index < meters_.table_published.size() &&
-      op < meters_.table_published[index].size()) {
-    meters_.table_published[index][op]->Inc();
-  }
-  return Publish(*processed);
+  if (!lane.replaying) CountTable(meters_.table_published, processor, processed->change.op);
+  return Publish(lane, *processed);
 }
 
-Status Pipeline::Publish(const ProcessedEvent& processed) {
-  if (!replaying_) {
-    ++stats_.published;
+Status Pipeline::Publish(Lane& lane, const ProcessedEvent& processed) {
+  if (!lane.replaying) {
+    CountOne(stats_.published);
     meters_.published->Inc();
   }
-  if (!replaying_ && processed.change.op == Op::kPositionGap) ++stats_.position_gaps;
+  if (!lane.replaying && processed.change.op == Op::kPositionGap) {
+    CountOne(stats_.position_gaps);
+  }
   OutputEvent out(processed, envelope_);
-  matched_.clear();
+  lane.matched.clear();
   const Router& router = assembly_->router();
   EnvelopeView view(processed, envelope_, out.id());
-  CDC_RETURN_IF_ERROR(router.Match(out.Json(EventFormat::kEventBridge), view, matched_));
-  api_matched_.clear();
+  CDC_RETURN_IF_ERROR(router.Match(out.Json(EventFormat::kEventBridge), view, lane.matched));
+  lane.api_matched.clear();
   std::shared_ptr<const Router> api = ApiRouter();
-  if (api) CDC_RETURN_IF_ERROR(api->Match(out.Json(EventFormat::kEventBridge), view, api_matched_));
-  if (!replaying_ && router.Unmatched(matched_) && api_matched_.empty()) {
-    ++stats_.unmatched;
+  if (api) {
+    CDC_RETURN_IF_ERROR(api->Match(out.Json(EventFormat::kEventBridge), view, lane.api_matched));
+  }
+  if (!lane.replaying && router.Unmatched(lane.matched) && lane.api_matched.empty()) {
+    CountOne(stats_.unmatched);
     meters_.unmatched->Inc();
   }
-  if (matched_.empty() && api_matched_.empty()) return Status::Ok();
-  routed_.Reset(out.Json(EventFormat::kEventBridge));
-  CDC_RETURN_IF_ERROR(DeliverMatched(router, matched_, out));
-  if (api) CDC_RETURN_IF_ERROR(DeliverMatched(*api, api_matched_, out));
-  if (!replaying_) {
+  if (lane.matched.empty() && lane.api_matched.empty()) return Status::Ok();
+  lane.routed.Reset(out.Json(EventFormat::kEventBridge));
+  CDC_RETURN_IF_ERROR(DeliverMatched(lane, router, lane.matched, out));
+  if (api) CDC_RETURN_IF_ERROR(DeliverMatched(lane, *api, lane.api_matched, out));
+  if (!lane.replaying) {
     int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
@@ -345,19 +385,20 @@ Status Pipeline::Publish(const ProcessedEvent& processed) {
   return Status::Ok();
 }
 
-Status Pipeline::DeliverMatched(const Router& router, const std::vector<uint32_t>& matched,
-                                const OutputEvent& out) {
+Status Pipeline::DeliverMatched(Lane& lane, const Router& router,
+                                const std::vector<uint32_t>& matched, const OutputEvent& out) {
   for (uint32_t rule : matched) {
     for (const RouteTarget& target : router.targets(rule)) {
       // After a restart, a target that was ahead of the checkpoint already has this event.
       if (!target_start_.empty() &&
-          position_.offset < target_start_[target.index][position_.shard]) {
+          lane.position.offset < target_start_[target.index][lane.position.shard]) {
         continue;
       }
-      CDC_ASSIGN_OR_RETURN(const std::string* input, routed_.Input(target));
+      CDC_ASSIGN_OR_RETURN(const std::string* input, lane.routed.Input(target));
       RuleTargetRef ref{target.index, &router.rule_name(rule), target.dead_letter};
+      std::lock_guard lock(deliver_mu_);
       CDC_RETURN_IF_ERROR(
-          runner().Deliver(out, ref, input, position_, stream_ ? &stop_requested_ : nullptr));
+          runner().Deliver(out, ref, input, lane.position, stream_ ? &stop_requested_ : nullptr));
     }
   }
   return Status::Ok();

@@ -2,11 +2,12 @@
 // bus (envelope, compiled rules) -> delivery runner -> targets, with the dead-letter file for
 // what cannot be processed or delivered.
 //
-// With the stream (the default), Run has two threads: the source thread redacts at capture and
-// appends each change to the stream (group fsync; the source acknowledges only what is durable
-// there), and the delivery thread reads the stream, processes, matches and delivers, and
-// checkpoints to the state store (the checkpoint protocol of docs/architecture.md). Without the
-// stream, the source thread does everything.
+// With the stream (the default), the source thread redacts at capture and appends each change to
+// the stream (group fsync; the source acknowledges only what is durable there); one delivery
+// worker per stream shard reads its shard, processes, matches and delivers (the targets take one
+// worker's event at a time); and the delivery thread checkpoints to the state store (the
+// checkpoint protocol of docs/architecture.md), pausing the workers between two records to do
+// so. Without the stream, the source thread does everything.
 //
 // Thread-safety: one thread calls Run; Stop may be called from any thread or a signal handler.
 #pragma once
@@ -18,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -35,8 +37,9 @@ namespace cdc {
 
 class Assembly;
 namespace stream {
+class ShardReader;
 class Stream;
-}
+}  // namespace stream
 namespace metrics {
 class Counter;
 class Gauge;
@@ -163,18 +166,32 @@ class Pipeline : public ChangeSink {
  private:
   Pipeline(std::shared_ptr<const Config> config, const Clock& clock, ProcessorSet processors);
 
+  // What delivering one event needs of its own: each delivery worker has one, and so has the
+  // source thread (without the stream).
+  struct Lane {
+    StreamPosition position;                     // the stream record being delivered
+    bool replaying = false;                      // the record is before delivery_start_
+    std::vector<uint32_t> matched, api_matched;  // scratch
+    RoutedEvent routed;  // scratch: the event, parsed only for input transformers
+  };
+
+  // Adds one to a count that several delivery workers add to.
+  static void CountOne(uint64_t& count) {
+    std::atomic_ref<uint64_t>(count).fetch_add(1, std::memory_order_relaxed);
+  }
+
   Status Flush();
   // Processes one captured change (`captured`: what Capture found and did) and delivers it to
   // the targets of every matching rule.
-  Status ProcessAndDeliver(const TableProcessor& processor, ChangeEvent& change,
+  Status ProcessAndDeliver(Lane& lane, const TableProcessor& processor, ChangeEvent& change,
                            CaptureResult* captured, const RawInput& raw);
   // Matches a processed event (or a PositionGap marker) and delivers it to the rules' targets.
-  Status Publish(const ProcessedEvent& processed);
+  Status Publish(Lane& lane, const ProcessedEvent& processed);
   // Delivers an event to the targets of the rules of `router` it matched.
-  Status DeliverMatched(const Router& router, const std::vector<uint32_t>& matched,
+  Status DeliverMatched(Lane& lane, const Router& router, const std::vector<uint32_t>& matched,
                         const OutputEvent& out);
   // A record of an event published over the API (PublishEvents).
-  Status PublishBusEvent(std::string_view json);
+  Status PublishBusEvent(Lane& lane, std::string_view json);
   Result<std::shared_ptr<const Router>> BuildApiRouter(std::vector<RouterRule> rules);
   std::shared_ptr<const Router> ApiRouter();
   // A rejected change in a form without PII: redacted by its table's policy and without the
@@ -182,7 +199,7 @@ class Pipeline : public ChangeSink {
   // detector applied.
   DeadLetter RejectChange(const TableProcessor* processor, ChangeEvent& change, bool redacted,
                           const RawInput& raw, const std::string& table, std::string reason);
-  Status WriteDeadLetter(const DeadLetter& letter);
+  Status WriteDeadLetter(const Lane& lane, const DeadLetter& letter);
   DeliveryRunner& runner();
 
   // The durable stream (durable.cc).
@@ -199,10 +216,23 @@ class Pipeline : public ChangeSink {
   Status SyncStreamLocked();  // with append_mu_ held
   Status WaitForBackpressure();
   void DeliveryLoop();
+  // The delivery worker of `shard`: reads it from `reader` and delivers, between the pauses of
+  // the checkpoints, until the delivery thread lets it go.
+  void DeliveryWorker(uint32_t shard, stream::ShardReader& reader);
+  // The delivery thread: waits until no worker is inside a batch and keeps them out; false when
+  // a worker did not come out before `deadline` (set from a stop request while waiting).
+  bool PauseWorkers(std::optional<std::chrono::steady_clock::time_point>& deadline);
+  void ResumeWorkers();
+  // Any delivery thread: stops delivery with `error` (the first one is kept) and the source.
+  void FailDelivery(Status error);
   void RegisterMetrics();
+  // Counts one change of `processor`'s table with operation `op` in `per_table` (any thread).
+  void CountTable(const std::vector<std::vector<metrics::Counter*>>& per_table,
+                  const TableProcessor& processor, Op op);
   // Delivery thread: the shards' delivered cursor, durable end and lag as gauges.
   void UpdateShardGauges();
-  Status DeliverRecord(uint32_t shard, uint64_t offset, uint8_t type, std::string_view payload);
+  Status DeliverRecord(Lane& lane, uint32_t shard, uint64_t offset, uint8_t type,
+                       std::string_view payload);
   Status Checkpoint(bool final);
 
   std::shared_ptr<const Config> config_;
@@ -222,22 +252,23 @@ class Pipeline : public ChangeSink {
     metrics::Counter* unmatched = nullptr;
     metrics::Counter* duplicates = nullptr;
     metrics::Counter* processing_dead_letters = nullptr;
-    metrics::Histogram* latency = nullptr;  // commit to handed to the targets
-    std::vector<metrics::Gauge*> shard_cursor, shard_end, shard_lag;
-    // Per processor (processors_.all() order), per operation (INSERT .. READ): published.
-    std::vector<std::vector<metrics::Counter*>> table_published;
+    metrics::Histogram* latency = nullptr;      // commit to handed to the targets
+    metrics::Histogram* stream_sync = nullptr;  // a group fsync of the stream
+    metrics::Histogram* checkpoint = nullptr;   // the targets' fsync and the state commit
+    std::vector<metrics::Gauge*> shard_cursor, shard_end, shard_lag, shard_bytes;
+    // Per processor (processors_.all() order), per operation (INSERT .. READ): captured,
+    // published and dead-lettered.
+    using PerTable = std::vector<std::vector<metrics::Counter*>>;
+    PerTable table_captured, table_published, table_dead_lettered;
   } meters_;
-  std::vector<uint32_t> matched_;      // scratch
-  std::vector<uint32_t> api_matched_;  // scratch
-  RoutedEvent routed_;                 // scratch: the event, parsed only for input transformers
-  StreamPosition position_;            // the stream record being delivered
+  uint64_t synced_bytes_ = 0;  // guarded by append_mu_: appended_bytes_ at the last sync
+  Lane inline_lane_;           // the source thread's, without the stream
   // After a restart: per target and shard, the first offset the target does not have yet (a
   // queued target may be behind the others); empty without the stream.
   std::vector<std::vector<uint64_t>> target_start_;
   // Per shard, the first offset the delivery thread itself has not processed (its dead letters
   // and counts); records before it are delivered again only to targets that are behind.
   std::vector<uint64_t> delivery_start_;
-  bool replaying_ = false;  // the current record is before delivery_start_
 
   // Durable mode. Source thread: stream appends; delivery thread: everything downstream.
   std::unique_ptr<state::StateStore> state_;  // used under state_mu_ once Run started
@@ -255,13 +286,14 @@ class Pipeline : public ChangeSink {
   std::unique_ptr<stream::Stream> stream_;
   std::string pipeline_id_;  // the data dir's identity (state key pipeline.id, stream metadata)
   // A --reset-state was started and its PositionGap marker not yet delivered (state key
-  // pipeline.reset): the next start resets the source again. Delivery thread after the start.
-  bool reset_pending_ = false;
+  // pipeline.reset): the next start resets the source again.
+  std::atomic<bool> reset_pending_{false};
   std::atomic<Source*> source_{nullptr};
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> source_done_{false};
   std::atomic<bool> delivery_failed_{false};
-  Status delivery_error_;  // set by the delivery thread before delivery_failed_
+  std::mutex error_mu_;
+  Status delivery_error_;  // guarded by error_mu_; set before delivery_failed_
   // Source thread: per shard, the last ordered change position it holds (skip what it already
   // has); empty when none.
   std::vector<SourcePosition> shard_tail_;
@@ -274,15 +306,32 @@ class Pipeline : public ChangeSink {
   std::condition_variable progress_cv_;  // the delivery thread made progress
   bool paused_logged_ = false;
   uint64_t source_duplicates_ = 0;
-  // Delivery thread.
-  std::vector<uint64_t> next_;                // per shard: next offset to deliver
+  // Delivery. Per shard, written by the shard's worker and read by the delivery thread while
+  // the workers are paused (the next offset also by the gauges, any time).
+  std::vector<std::atomic<uint64_t>> next_;   // per shard: next offset to deliver
   std::vector<uint64_t> backlog_end_;         // per shard: the stream's end when this run started
   std::vector<std::string> shard_locations_;  // per shard: "stream shard N", for dead letters
-  std::set<std::string> pending_keys_;
-  SourcePosition last_delivered_;  // ordered positions only; empty when none
+  std::vector<std::set<std::string>> pending_keys_;  // per shard: dedupe keys to commit
   std::vector<SourcePosition> shard_delivered_;
-  int64_t last_commit_micros_ = 0;  // commit time of the last delivered change
-  int64_t caught_up_micros_ = 0;    // when the delivery thread last had nothing left to do
+  // Delivery thread: the furthest ordered position delivered (ordered positions only; empty
+  // when none), from shard_delivered_ at each checkpoint.
+  SourcePosition last_delivered_;
+  std::atomic<int64_t> last_commit_micros_{0};  // the latest commit time delivered
+  int64_t caught_up_micros_ = 0;  // when the delivery thread last found every shard delivered
+  // The runner's Deliver, WriteOut and the checkpoint's Flush: one thread at a time.
+  std::mutex deliver_mu_;
+  // The workers' pauses: a checkpoint waits until no worker is inside a batch.
+  std::mutex workers_mu_;
+  std::condition_variable workers_cv_;
+  bool pause_ = false;                        // guarded by workers_mu_
+  bool workers_exit_ = false;                 // guarded by workers_mu_
+  int busy_ = 0;                              // guarded by workers_mu_: workers inside a batch
+  std::atomic<bool> pause_requested_{false};  // pause_, read between records
+  std::atomic<bool> delivered_{false};        // a worker delivered since the last checkpoint
+  std::atomic<bool> unwritten_{false};        // a worker delivered since the last WriteOut
+  // A worker stopped half-way through a record (a stop during a target's retries or full
+  // queue): no final checkpoint, the last one stands.
+  std::atomic<bool> halted_{false};
   uint64_t checkpoints_ = 0;
   std::thread delivery_thread_;
   std::mutex done_mu_;

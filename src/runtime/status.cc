@@ -131,6 +131,21 @@ Result<PipelineStatus> ReadPipelineStatus(const Config& config, int64_t now_micr
 }
 
 void ExportStatus(const PipelineStatus& s, metrics::Registry& r) {
+  if (s.snapshot) {
+    const SnapshotState& snap = *s.snapshot;
+    r.GetGauge("cdc_snapshot_running", "1 while the initial snapshot is being read.")
+        .Set(snap.done ? 0 : 1);
+    r.GetGauge("cdc_snapshot_progress_ratio",
+               "The initial snapshot's progress, 0 to 1: tables done plus the part of the "
+               "current one read (by the database's row estimate).")
+        .Set(snap.fraction());
+    r.GetGauge("cdc_snapshot_tables", "Tables the initial snapshot reads.")
+        .Set(static_cast<double>(snap.tables));
+    r.GetGauge("cdc_snapshot_tables_done", "Tables the initial snapshot has read to their end.")
+        .Set(static_cast<double>(snap.tables_done));
+    r.GetCounter("cdc_snapshot_chunks_total", "Snapshot chunks completed, all tables.")
+        .AdvanceTo(snap.chunks);
+  }
   r.GetGauge("cdc_pipeline_running", "1 while the pipeline runs and holds its lease.")
       .Set(s.running ? 1 : 0);
   r.GetGauge("cdc_last_checkpoint_timestamp_seconds", "When the last checkpoint was committed.")

@@ -209,6 +209,32 @@ TEST_F(AdminServerTest, MetricsCountWhatReachedTheConsumersAndReadinessFollowsTh
   EXPECT_GT(samples["process_resident_memory_bytes"], 0);
   EXPECT_EQ(samples.count("cdc_source_lag_bytes"), 1u) << scrape;
   EXPECT_NE(scrape.find("# TYPE cdc_events_published_total counter\n"), std::string::npos);
+  // Per table and operation: captured (the filtered UPDATEs too), published, dead-lettered.
+  EXPECT_EQ(samples["cdc_table_changes_captured_total{table=\"metrics\",operation=\"INSERT\"}"],
+            kMetrics)
+      << scrape;
+  EXPECT_EQ(samples["cdc_table_changes_captured_total{table=\"metrics\",operation=\"UPDATE\"}"],
+            10);
+  EXPECT_EQ(samples["cdc_table_events_published_total{table=\"metrics\",operation=\"INSERT\"}"],
+            kMetrics);
+  EXPECT_EQ(samples.count("cdc_table_dead_lettered_total{table=\"metrics\",operation=\"INSERT\"}"),
+            1u);
+  EXPECT_EQ(samples["cdc_table_dead_lettered_total{table=\"metrics\",operation=\"INSERT\"}"], 0);
+  // The stream and the checkpoints: bytes, fsync and commit durations.
+  EXPECT_GT(samples["cdc_stream_appended_bytes_total"], 0) << scrape;
+  double shard_bytes = 0;
+  for (const auto& [series, value] : samples) {
+    if (series.rfind("cdc_shard_bytes{", 0) == 0) shard_bytes += value;
+  }
+  EXPECT_GT(shard_bytes, 0) << scrape;
+  EXPECT_GT(samples["cdc_stream_fsync_seconds_count"], 0) << scrape;
+  EXPECT_GT(samples["cdc_checkpoint_duration_seconds_count"], 0) << scrape;
+  EXPECT_EQ(samples.count("cdc_target_failing{target=\"monitoring\"}"), 1u) << scrape;
+  EXPECT_EQ(samples["cdc_target_failing{target=\"monitoring\"}"], 0);
+  // The initial snapshot is done.
+  EXPECT_EQ(samples.count("cdc_snapshot_progress_ratio"), 1u) << scrape;
+  EXPECT_EQ(samples["cdc_snapshot_progress_ratio"], 1);
+  EXPECT_EQ(samples["cdc_snapshot_running"], 0);
 
   // Prometheus's own linter on the scrape.
   ASSERT_EQ(std::system("command -v promtool >/dev/null 2>&1"), 0)

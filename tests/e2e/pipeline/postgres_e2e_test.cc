@@ -403,7 +403,7 @@ TEST_F(PostgresE2E, ACrashDuringTheSnapshotResumesIt) {
   {
     auto run = StartLongSnapshot(*server_, data_, env_);
     run->Signal(SIGKILL);
-    ASSERT_EQ(run->Wait(10), 128 + SIGKILL);
+    ASSERT_EQ(run->Wait(10), 128 + SIGKILL) << testing::ReadFile(log);
   }
   size_t partial = testing::ReadLines(data_ / "consumers/monitoring.jsonl").size();
   ASSERT_LT(partial, 60000u) << "the snapshot finished before the kill";

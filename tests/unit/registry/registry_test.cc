@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "config/config.h"
@@ -28,6 +29,9 @@ struct Captured {
   std::mutex mu;
   std::vector<std::string> bodies;
   std::vector<std::string> ids;
+  // Per event: its stream shard and the thread that delivered it.
+  std::vector<uint32_t> shards;
+  std::vector<std::thread::id> threads;
   // What an exactly-once remote consumer would keep with the events: per shard, the first
   // stream offset it does not have.
   std::map<uint32_t, uint64_t> held;
@@ -36,23 +40,29 @@ Captured g_captured;
 
 struct MemorySourceOptions : KindOptions {
   int64_t rows = 0;
+  int64_t keys = 0;
 };
 
-// Emits `rows` INSERTs into users (id = 1..rows).
+// Emits `rows` INSERTs into users: change i (1..rows) has seq = i and id = i, or with `keys`,
+// id = 1 + i % keys.
 class MemorySource final : public Source {
  public:
-  explicit MemorySource(int64_t rows) : rows_(rows) {}
+  explicit MemorySource(const MemorySourceOptions& options)
+      : rows_(options.rows), keys_(options.keys) {}
   Status Run(ChangeSink& sink) override {
     for (int64_t i = 1; i <= rows_; ++i) {
       ChangeEvent change;
       change.table = "users";
       change.op = Op::kInsert;
-      Row row;
-      row.Add("id", Value::Int64(i));
-      change.key = row;
+      Row key;
+      key.Add("id", Value::Int64(keys_ > 0 ? 1 + i % keys_ : i));
+      Row row = key;
+      row.Add("seq", Value::Int64(i));
+      change.key = key;
       change.after = row;
       change.commit_time = Timestamp{1700000000000000 + i};
-      change.position = ContentPosition(std::string(31, '0') + std::to_string(i % 10));
+      std::string n = std::to_string(i);
+      change.position = ContentPosition(std::string(32 - n.size(), '0') + n);
       CDC_RETURN_IF_ERROR(sink.OnChange(std::move(change), RawInput{{}, "memory"}));
     }
     return sink.MakeDurable();
@@ -62,6 +72,7 @@ class MemorySource final : public Source {
 
  private:
   int64_t rows_;
+  int64_t keys_;
 };
 
 struct CaptureOptions : KindOptions {
@@ -82,6 +93,8 @@ class CaptureTarget final : public Target {
     ++taken_;
     g_captured.bodies.emplace_back(event.body);
     g_captured.ids.emplace_back(event.id);
+    g_captured.shards.push_back(event.position.shard);
+    g_captured.threads.push_back(std::this_thread::get_id());
     g_captured.held[event.position.shard] = event.position.offset + 1;
     return {};
   }
@@ -103,6 +116,8 @@ void ClearCaptured() {
   std::lock_guard lock(g_captured.mu);
   g_captured.bodies.clear();
   g_captured.ids.clear();
+  g_captured.shards.clear();
+  g_captured.threads.clear();
   g_captured.held.clear();
 }
 
@@ -111,16 +126,18 @@ Registry TestRegistry() {
   registry.AddSource(SourceKind{
       {"memory",
        "Rows made up in memory.",
-       {{"rows", config::FieldType::kInt, "0", "How many INSERTs.", {}, false, 1}},
+       {{"rows", config::FieldType::kInt, "0", "How many INSERTs.", {}, false, 1},
+        {"keys", config::FieldType::kInt, "0", "How many distinct ids (0: one per row)."}},
        [](OptionsReader& r) -> std::shared_ptr<const KindOptions> {
          auto o = std::make_shared<MemorySourceOptions>();
          r.Int("rows", o->rows);
+         r.Int("keys", o->keys);
          return o;
        }},
       {.ordered = true},
       [](const Config& config) -> Result<std::unique_ptr<Source>> {
         return std::unique_ptr<Source>(
-            std::make_unique<MemorySource>(config.source.OptionsAs<MemorySourceOptions>()->rows));
+            std::make_unique<MemorySource>(*config.source.OptionsAs<MemorySourceOptions>()));
       },
       [](const Config&) { return std::string("making up rows"); },
       nullptr});
@@ -190,10 +207,67 @@ TEST(Registry, APipelineRunsFromRegisteredKindsAlone) {
     ASSERT_NE(at, std::string::npos) << body;
     rows.insert(body.substr(at, body.find('}', at) - at));
   }
-  EXPECT_EQ(rows,
-            (std::set<std::string>{R"("after":{"id":1)", R"("after":{"id":2)", R"("after":{"id":3)",
-                                   R"("after":{"id":4)", R"("after":{"id":5)"}));
+  EXPECT_EQ(rows, (std::set<std::string>{R"("after":{"id":1,"seq":1)", R"("after":{"id":2,"seq":2)",
+                                         R"("after":{"id":3,"seq":3)", R"("after":{"id":4,"seq":4)",
+                                         R"("after":{"id":5,"seq":5)"}));
   EXPECT_EQ((*pipeline)->stats().delivered.at("mine"), 5u);
+}
+
+// One delivery worker per stream shard: each shard's events are delivered by one thread, each
+// shard by its own, every event once and each key's events in the order they were captured.
+TEST(Registry, EachShardIsDeliveredByAWorkerOfItsOwn) {
+  testing::TempDir dir;
+  Registry registry = TestRegistry();
+  LoadResult r = LoadConfigFromString(R"(
+pipeline: {name: seam, data_dir: )" + dir.path() +
+                                          R"(}
+source: {type: memory, rows: 3000, keys: 40}
+stream: {shards: 4}
+tables:
+  users: {event_types: [INSERT], primary_key: [id]}
+rules:
+  all: {event_pattern: {source: [cdc.coredb]}, targets: [mine]}
+targets:
+  mine: {type: capture}
+)",
+                                      "seam.yaml", testing::IsolatedEnv(), registry);
+  ASSERT_TRUE(r.config) << testing::ErrorLines(r.errors);
+  auto source = r.config->source.kind->build(*r.config);
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  auto pipeline = Pipeline::Build(r.config);
+  ASSERT_TRUE(pipeline.ok()) << pipeline.status().ToString();
+  ClearCaptured();
+  Status run = (*pipeline)->Run(**source);
+  ASSERT_TRUE(run.ok()) << run.ToString();
+
+  std::lock_guard lock(g_captured.mu);
+  ASSERT_EQ(g_captured.bodies.size(), 3000u);
+  EXPECT_EQ(std::set<std::string>(g_captured.ids.begin(), g_captured.ids.end()).size(), 3000u);
+  std::map<uint32_t, std::set<std::thread::id>> threads_of_shard;
+  std::map<std::thread::id, std::set<uint32_t>> shards_of_thread;
+  std::map<std::string, int64_t> last_seq;  // per id
+  for (size_t i = 0; i < g_captured.bodies.size(); ++i) {
+    threads_of_shard[g_captured.shards[i]].insert(g_captured.threads[i]);
+    shards_of_thread[g_captured.threads[i]].insert(g_captured.shards[i]);
+    const std::string& body = g_captured.bodies[i];
+    size_t at = body.find(R"("after":{"id":)");
+    size_t seq_at = body.find(R"(,"seq":)", at);
+    ASSERT_TRUE(at != std::string::npos && seq_at != std::string::npos) << body;
+    std::string id = body.substr(at + 14, seq_at - at - 14);
+    int64_t seq = std::stoll(body.substr(seq_at + 7));
+    auto [it, first] = last_seq.emplace(id, seq);
+    if (!first) {
+      EXPECT_LT(it->second, seq) << "id " << id << ": out of order";
+      it->second = seq;
+    }
+  }
+  EXPECT_EQ(last_seq.size(), 40u);
+  EXPECT_EQ(threads_of_shard.size(), 4u) << "40 keys over 4 shards";
+  for (const auto& [shard, threads] : threads_of_shard) {
+    EXPECT_EQ(threads.size(), 1u) << "shard " << shard << " delivered by one worker";
+  }
+  EXPECT_EQ(shards_of_thread.size(), 4u) << "a worker of its own per shard";
+  EXPECT_EQ(shards_of_thread.count(std::this_thread::get_id()), 0u);
 }
 
 TEST(Registry, KindsDeclareTheirFieldsOnce) {
@@ -211,8 +285,9 @@ targets:
                                       "seam.yaml", testing::IsolatedEnv(), registry);
   ASSERT_FALSE(r.config);
   std::string all = testing::ErrorLines(r.errors);
-  EXPECT_NE(all.find("seam.yaml:2:33: unknown key 'colour' in 'source' (allowed: type, rows)"),
-            std::string::npos)
+  EXPECT_NE(
+      all.find("seam.yaml:2:33: unknown key 'colour' in 'source' (allowed: type, rows, keys)"),
+      std::string::npos)
       << all;
   EXPECT_NE(all.find("'source.rows' must be at least 1"), std::string::npos) << all;
   EXPECT_NE(
