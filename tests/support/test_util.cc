@@ -61,6 +61,25 @@ std::vector<std::string> ReadLines(const std::string& path) {
   return lines;
 }
 
+std::map<std::string, std::vector<std::string>> ByKey(const std::vector<std::string>& events) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& e : events) {
+    std::string key;
+    size_t t = e.find(R"("tableName":")");
+    if (t != std::string::npos) {
+      t += 13;
+      key = e.substr(t, e.find('"', t) - t);
+    }
+    size_t id = e.find(R"(":{"id":)", t == std::string::npos ? 0 : t);
+    if (id != std::string::npos) {
+      id += 8;
+      key += "|" + e.substr(id, e.find_first_of(",}", id) - id);
+    }
+    out[key].push_back(e);
+  }
+  return out;
+}
+
 std::vector<std::string> ListFiles(const std::string& dir) {
   std::vector<std::string> out;
   if (!fs::exists(dir)) return out;

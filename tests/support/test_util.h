@@ -27,6 +27,11 @@ bool FileExists(const std::string& path);
 std::vector<std::string> ReadLines(const std::string& path);
 std::vector<std::string> ListFiles(const std::string& dir);  // names, sorted; recursive, relative
 
+// Published events (one JSON line each) grouped by row: "table|id" (the detail's tableName and
+// the `id` of its row image) -> the events in the given order. The pipeline orders events per
+// key only (one worker per shard), so two targets are compared with ByKey(a) == ByKey(b).
+std::map<std::string, std::vector<std::string>> ByKey(const std::vector<std::string>& events);
+
 struct CommandResult {
   int exit_code = -1;
   std::string out;
