@@ -69,7 +69,7 @@ struct AdminServer::Impl {
   Pipeline* pipeline = nullptr;
   Source* source = nullptr;
   httplib::Server server;
-  std::thread thread;
+  ServingThread serving;
   std::string address;
   bool stopped = false;
 
@@ -203,7 +203,7 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(std::shared_ptr<const Co
         impl->address);
   }
   Impl* raw = impl.get();
-  impl->thread = std::thread([raw] { raw->server.listen_after_bind(); });
+  raw->serving.Start(raw->server);
   // For tests and tools (port 0).
   WriteAddressFile(AdminAddressPath(*config), impl->address);
   log::Info("admin server on http://{} (wallboard /, /metrics, /healthz, /readyz, /api/status)",
@@ -249,8 +249,7 @@ Result<std::optional<Readiness>> ProbeRunningPipeline(const Config& config) {
 void AdminServer::Stop() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
-  impl_->server.stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->serving.Stop(impl_->server);
   std::error_code ec;
   std::filesystem::remove(AdminAddressPath(*impl_->config), ec);
 }

@@ -3,12 +3,29 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
 #include "base/logging.h"
 
 namespace cdc::admin {
+
+void ServingThread::Start(httplib::Server& server) {
+  thread_ = std::thread([this, &server] {
+    server.listen_after_bind();
+    returned_ = true;
+  });
+}
+
+void ServingThread::Stop(httplib::Server& server) {
+  if (!thread_.joinable()) return;
+  while (!server.is_running() && !returned_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  server.stop();
+  thread_.join();
+}
 
 bool IsLoopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;

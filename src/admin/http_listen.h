@@ -8,8 +8,10 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <cstddef>
 #include <string>
+#include <thread>
 
 #include "base/status.h"
 
@@ -19,6 +21,20 @@ namespace cdc::admin {
 // "127.0.0.1:9400" or "[::1]:9400"; Unavailable when the address cannot be bound.
 Result<std::string> BindServer(httplib::Server& server, const std::string& host, int port,
                                size_t threads);
+
+// Serves a bound `server` on a thread of its own until StopServing.
+class ServingThread {
+ public:
+  void Start(httplib::Server& server);
+  // Stops the server and joins the thread. httplib's stop() does nothing before the listen loop
+  // runs, so a Stop right after Start (a run refused at startup) waits for the loop to begin or
+  // for listening to fail, instead of leaving the thread in accept() forever.
+  void Stop(httplib::Server& server);
+
+ private:
+  std::thread thread_;
+  std::atomic<bool> returned_{false};
+};
 
 // Whether `host` is a loopback address (no warning about an open port is needed).
 bool IsLoopback(const std::string& host);

@@ -151,7 +151,7 @@ struct ApiServer::Impl {
   std::shared_ptr<const Config> config;
   Pipeline* pipeline = nullptr;
   httplib::Server server;
-  std::thread thread;
+  admin::ServingThread serving;
   std::string address;
   bool stopped = false;
 
@@ -804,7 +804,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(std::shared_ptr<const Config
         "reaches the port can publish events and change rules); keep it on a private network",
         impl->address);
   }
-  impl->thread = std::thread([raw] { raw->server.listen_after_bind(); });
+  raw->serving.Start(raw->server);
   admin::WriteAddressFile(ApiAddressPath(*config), impl->address);
   log::Info("bus API (EventBridge, AWS JSON 1.1) on http://{}", impl->address);
   return std::unique_ptr<ApiServer>(new ApiServer(std::move(impl)));
@@ -813,8 +813,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(std::shared_ptr<const Config
 void ApiServer::Stop() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
-  impl_->server.stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->serving.Stop(impl_->server);
   std::error_code ec;
   std::filesystem::remove(ApiAddressPath(*impl_->config), ec);
 }
