@@ -22,7 +22,7 @@ namespace cdc::admin {
 Result<std::string> BindServer(httplib::Server& server, const std::string& host, int port,
                                size_t threads);
 
-// Serves a bound `server` on a thread of its own until StopServing.
+// Serves a bound `server` on a thread of its own until Stop.
 class ServingThread {
  public:
   void Start(httplib::Server& server);
