@@ -3,6 +3,9 @@
 # slots, side by side in one run:
 #   cdc-pipeline run         pgoutput -> typed events -> durable stream -> bus -> file target
 #   cdc-pipeline run, stream.enabled: false (the same without the stream: the cost of durability)
+#   cdc-pipeline run under scrapes (the first path while bench/scrape_load.cc scrapes the admin
+#     server's /metrics 100 times a second, a connection each: the cost of being watched; a 2M-row
+#     backlog drains in about 10 s, so about 1,000 scrapes)
 #   pg_recvlogical wal2json  format-version 2 -> file
 #   pg_recvlogical pgoutput  -> /dev/null (the protocol alone, no decoding)
 # Prints rows/s, the client's CPU seconds (user + system), the CPU seconds of the walsender that
@@ -10,6 +13,8 @@
 # Every path has a slot per round, all created before the load, so ROUNDS rounds drain the same
 # backlog one path after another; a round's ratios compare runs seconds apart, and the medians
 # of the rounds are printed last (a busy host shows as a spread between rounds).
+# With CDC_BIN_BEFORE set to another build's binary, each round also drains with it (the first
+# path's config), for before/after comparisons in one run.
 # Usage: bench/pg_drain.sh [ROWS] [ROUNDS]   (defaults 1000000 and 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,17 +22,19 @@ rows=${1:-1000000}
 rounds=${2:-3}
 bin="${CDC_BIN:-$(pwd)/build/bin/cdc-pipeline}"  # CDC_BIN: another build, for before/after runs
 [ -x "$bin" ] || { echo "build first: scripts/build" >&2; exit 1; }
+before_bin="${CDC_BIN_BEFORE:-}"
+[ -z "$before_bin" ] || [ -x "$before_bin" ] || { echo "CDC_BIN_BEFORE: no such binary" >&2; exit 1; }
+scrape_bin="$(pwd)/build-bench/bin/scrape_load"
+[ -x "$scrape_bin" ] || { echo "build the benchmarks first: cmake --preset bench && cmake --build build-bench" >&2; exit 1; }
 # The slots are made here, before the load: a build that checks whose slot it runs on is told to
 # adopt them.
-adopt=()
-"$bin" run --help 2>&1 | grep -q -- --adopt-slot && adopt=(--adopt-slot)
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (scripts/bootstrap installs it)" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/cdc-bench-XXXXXX)
 chmod 755 "$work"
 . scripts/lib/pg.sh
 trap 'pg_stop; rm -rf "$work"' EXIT
-PG_EXTRA_OPTS="-c max_wal_size=4GB -c shared_buffers=256MB -c max_replication_slots=$((4 * rounds + 4)) -c max_wal_senders=$((4 * rounds + 4))" pg_start "$work/postgres"
+PG_EXTRA_OPTS="-c max_wal_size=4GB -c shared_buffers=256MB -c max_replication_slots=$((6 * rounds + 4)) -c max_wal_senders=$((6 * rounds + 4))" pg_start "$work/postgres"
 pg_psql -d postgres -c "CREATE DATABASE bench"
 pg_psql -d bench -v ON_ERROR_STOP=1 <<'SQL'
 CREATE TABLE bench (id bigint PRIMARY KEY, qty integer, name text, price numeric(12,2),
@@ -38,6 +45,8 @@ for r in $(seq 1 "$rounds"); do
   pg_psql -d bench -v ON_ERROR_STOP=1 -Atc "
     SELECT 'slot' FROM pg_create_logical_replication_slot('cdc_pipeline_$r', 'pgoutput');
     SELECT 'slot' FROM pg_create_logical_replication_slot('cdc_nostream_$r', 'pgoutput');
+    SELECT 'slot' FROM pg_create_logical_replication_slot('cdc_scraped_$r', 'pgoutput');
+    SELECT 'slot' FROM pg_create_logical_replication_slot('cdc_before_$r', 'pgoutput');
     SELECT 'slot' FROM pg_create_logical_replication_slot('bench_wal2json_$r', 'wal2json');
     SELECT 'slot' FROM pg_create_logical_replication_slot('bench_pgoutput_$r', 'pgoutput');" >/dev/null
 done
@@ -56,6 +65,7 @@ dsn="host=127.0.0.1 port=$PG_PORT dbname=bench user=postgres"
 
 cat > "$work/bench.yaml" <<YAML
 pipeline: {name: bench, data_dir: "$work/DATA", log_level: warn, shutdown_timeout_ms: 3600000}
+admin: {listen: "127.0.0.1:0"}
 source:
   type: postgres
   dsn: "$dsn"
@@ -95,7 +105,7 @@ watch_walsender() {  # slot pid file
     [ -n "$wpid" ] || wpid=$(pg_psql -d bench -Atc "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$1'")
     # Fields 14 and 15 of /proc/PID/stat (utime, stime); the process name (field 2) is
     # "postgres", without spaces.
-    if [ -n "$wpid" ] && read -r -a stat < "/proc/$wpid/stat" 2>/dev/null; then
+    if [ -n "$wpid" ] && read -r -a stat 2>/dev/null < "/proc/$wpid/stat"; then
       ticks=$((stat[13] + stat[14]))
     fi
     nap 0.1
@@ -107,11 +117,19 @@ watch_walsender() {  # slot pid file
 # once everything in the stream is delivered, so the time covers delivery to the file. One psql
 # session waits for the slot inside the server (pg_replication_slots is read from shared memory,
 # so one transaction sees it move).
-run_cdc() {  # config slot timefile -> seconds
-  local start pid waiter
+# With a fourth argument (the data dir), scrape_load (bench/scrape_load.cc) scrapes the admin
+# server while it runs and writes its summary to timefile.scrapes.
+# RUN_BIN: the binary (default $bin).
+run_cdc() {  # config slot timefile [data_dir] -> seconds
+  local start pid waiter loader="" run_bin="${RUN_BIN:-$bin}" run_adopt=()
+  "$run_bin" run --help 2>&1 | grep -q -- --adopt-slot && run_adopt=(--adopt-slot)
   start=$(now)
-  /usr/bin/time -v -o "$3" "$bin" run --config "$1" "${adopt[@]}" 2>"$3.log" &
+  /usr/bin/time -v -o "$3" "$run_bin" run --config "$1" "${run_adopt[@]}" 2>"$3.log" &
   pid=$!
+  if [ -n "${4:-}" ]; then
+    "$scrape_bin" "$4/admin.addr" 100 1000 > "$3.scrapes" &
+    loader=$!
+  fi
   watch_walsender "$2" "$pid" "$3.walsender" >/dev/null &
   pg_psql -d bench -c "DO \$\$ BEGIN
       WHILE NOT coalesce((SELECT confirmed_flush_lsn >= '$endpos' FROM pg_replication_slots
@@ -124,7 +142,10 @@ run_cdc() {  # config slot timefile -> seconds
   kill -TERM "$(pgrep -P "$pid" cdc-pipeline || echo "$pid")" 2>/dev/null || true
   kill "$waiter" 2>/dev/null || true
   wait "$pid" || true
-  echo "$(now) - $start" | bc -l
+  local seconds
+  seconds=$(echo "$(now) - $start" | bc -l)
+  if [ -n "$loader" ]; then kill -TERM "$loader" 2>/dev/null || true; fi
+  echo "$seconds"
   wait
 }
 
@@ -134,20 +155,37 @@ median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (
 table="$work/table"
 : > "$table"
 : > "$work/ratios"
+: > "$work/scrapes"
 for r in $(seq 1 "$rounds"); do
   echo "round $r of $rounds" >&2
   sed -e "s/SLOT/cdc_pipeline_$r/" -e "s|$work/DATA|$work/data-$r|g" "$work/bench.yaml" > "$work/cdc-$r.yaml"
   sed -e "s/SLOT/cdc_nostream_$r/" -e "s|$work/DATA|$work/data-nostream-$r|g" "$work/bench.yaml" \
     > "$work/nostream-$r.yaml"
   echo "stream: {enabled: false}" >> "$work/nostream-$r.yaml"
+  sed -e "s/SLOT/cdc_scraped_$r/" -e "s|$work/DATA|$work/data-scraped-$r|g" "$work/bench.yaml" \
+    > "$work/scraped-$r.yaml"
 
   cdc_seconds=$(run_cdc "$work/cdc-$r.yaml" "cdc_pipeline_$r" "$work/cdc-$r.time")
   events=$(wc -l < "$work/data-$r/out.jsonl")
   nostream_seconds=$(run_cdc "$work/nostream-$r.yaml" "cdc_nostream_$r" "$work/nostream-$r.time")
   nostream_events=$(wc -l < "$work/data-nostream-$r/out.jsonl")
-  if [ "$events" -ne "$rows" ] || [ "$nostream_events" -ne "$rows" ]; then
-    echo "round $r: cdc-pipeline wrote $events events ($nostream_events without the stream), expected $rows" >&2
+  mkdir -p "$work/data-scraped-$r"
+  scraped_seconds=$(run_cdc "$work/scraped-$r.yaml" "cdc_scraped_$r" "$work/scraped-$r.time" \
+    "$work/data-scraped-$r")
+  scraped_events=$(wc -l < "$work/data-scraped-$r/out.jsonl")
+  if [ "$events" -ne "$rows" ] || [ "$nostream_events" -ne "$rows" ] || [ "$scraped_events" -ne "$rows" ]; then
+    echo "round $r: cdc-pipeline wrote $events events ($nostream_events without the stream," \
+      "$scraped_events under scrapes), expected $rows" >&2
     exit 1
+  fi
+  echo "round $r, under scrapes: $(cat "$work/scraped-$r.time.scrapes")" >> "$work/scrapes"
+  before_seconds=""
+  if [ -n "$before_bin" ]; then
+    sed -e "s/SLOT/cdc_before_$r/" -e "s|$work/DATA|$work/data-before-$r|g" "$work/bench.yaml" \
+      > "$work/before-$r.yaml"
+    before_seconds=$(RUN_BIN="$before_bin" run_cdc "$work/before-$r.yaml" "cdc_before_$r" "$work/before-$r.time")
+    before_events=$(wc -l < "$work/data-before-$r/out.jsonl")
+    [ "$before_events" -eq "$rows" ] || { echo "round $r: the before build wrote $before_events events" >&2; exit 1; }
   fi
 
   start=$(now)
@@ -167,17 +205,27 @@ for r in $(seq 1 "$rounds"); do
   pgo_seconds=$(echo "$(now) - $start" | bc -l)
 
   # Each round's outputs are removed once counted: the disk need not hold every round's files.
-  rm -rf "$work/data-$r" "$work/data-nostream-$r" "$work/wal2json.out"
+  rm -rf "$work/data-$r" "$work/data-nostream-$r" "$work/data-scraped-$r" "$work/data-before-$r" \
+    "$work/wal2json.out"
   {
     report "$r" "cdc-pipeline -> file" "$rows" "$cdc_seconds" "$work/cdc-$r.time" "$work/cdc-$r.time.walsender"
     report "$r" "cdc-pipeline, no stream" "$rows" "$nostream_seconds" "$work/nostream-$r.time" \
       "$work/nostream-$r.time.walsender"
+    report "$r" "cdc-pipeline under scrapes" "$rows" "$scraped_seconds" "$work/scraped-$r.time" \
+      "$work/scraped-$r.time.walsender"
+    if [ -n "$before_seconds" ]; then
+      report "$r" "cdc-pipeline BEFORE -> file" "$rows" "$before_seconds" "$work/before-$r.time" \
+        "$work/before-$r.time.walsender"
+    fi
     report "$r" "pg_recvlogical wal2json file" "$rows" "$w2j_seconds" "$work/w2j-$r.time" \
       "$work/w2j-$r.time.walsender"
     report "$r" "pg_recvlogical pgoutput null" "$rows" "$pgo_seconds" "$work/pgo-$r.time" \
       "$work/pgo-$r.time.walsender"
   } >> "$table"
-  echo "$(echo "$w2j_seconds / $cdc_seconds" | bc -l) $(echo "$pgo_seconds / $cdc_seconds" | bc -l) $(echo "$nostream_seconds / $cdc_seconds" | bc -l)" >> "$work/ratios"
+    echo "$(echo "$w2j_seconds / $cdc_seconds" | bc -l) $(echo "$pgo_seconds / $cdc_seconds" | bc -l)" \
+    "$(echo "$nostream_seconds / $cdc_seconds" | bc -l) $(echo "$cdc_seconds / $scraped_seconds" | bc -l)" \
+    "$([ -n "$before_seconds" ] && echo "$w2j_seconds / $before_seconds" | bc -l || echo 0)" \
+    >> "$work/ratios"
 done
 
 echo
@@ -186,8 +234,17 @@ echo "| round | path                         |     rows/s |   wall s |    CPU s 
 echo "|-------|------------------------------|------------|----------|----------|-------------|---------|"
 cat "$table"
 echo
-echo "| round | cdc-pipeline / wal2json | cdc-pipeline / pgoutput | with / without the stream |"
-echo "|-------|-------------------------|-------------------------|---------------------------|"
-awk '{printf "| %5d | %23.2f | %23.2f | %25.2f |\n", NR, $1, $2, $3}' "$work/ratios"
-printf '| median | %22.2f | %23.2f | %25.2f |\n' "$(cut -d' ' -f1 "$work/ratios" | median)" \
-  "$(cut -d' ' -f2 "$work/ratios" | median)" "$(cut -d' ' -f3 "$work/ratios" | median)"
+echo "| round | cdc-pipeline / wal2json | cdc-pipeline / pgoutput | with / without the stream | under scrapes / not |"
+echo "|-------|-------------------------|-------------------------|---------------------------|---------------------|"
+awk '{printf "| %5d | %23.2f | %23.2f | %25.2f | %19.3f |\n", NR, $1, $2, $3, $4}' "$work/ratios"
+printf '| median | %22.2f | %23.2f | %25.2f | %19.3f |\n' "$(cut -d' ' -f1 "$work/ratios" | median)" \
+  "$(cut -d' ' -f2 "$work/ratios" | median)" "$(cut -d' ' -f3 "$work/ratios" | median)" \
+  "$(cut -d' ' -f4 "$work/ratios" | median)"
+echo "(rows/s ratios; under scrapes / not below 0.95 means the scrapes slowed the drain by more than 5%)"
+if [ -n "$before_bin" ]; then
+  echo
+  echo "before ($before_bin) / wal2json, per round: $(cut -d' ' -f5 "$work/ratios" | awk '{printf "%.2f ", $1}')," \
+    "median $(cut -d' ' -f5 "$work/ratios" | median)"
+fi
+echo
+cat "$work/scrapes"

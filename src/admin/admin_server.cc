@@ -28,6 +28,9 @@ namespace {
 // A status read opens the state store and asks the source for its lag (for PostgreSQL, a
 // connection): scrapes and probes within this age share one.
 constexpr auto kStatusMaxAge = std::chrono::seconds(1);
+// Scrapes this close together share one rendering of /metrics: a crowd of scrapers (many
+// Prometheus servers, a load test) costs the pipeline a rendering per interval, not per scrape.
+constexpr auto kMetricsMaxAge = std::chrono::milliseconds(100);
 constexpr size_t kServerThreads = 4;
 
 int64_t NowMicros() {
@@ -108,7 +111,22 @@ struct AdminServer::Impl {
     return s;
   }
 
+  std::mutex metrics_mu;
+  std::chrono::steady_clock::time_point metrics_at;
+  std::string metrics_text;  // guarded by metrics_mu: the last rendering
+
+  // /metrics, rendered at most once per kMetricsMaxAge.
   std::string Metrics() {
+    std::lock_guard lock(metrics_mu);
+    auto now = std::chrono::steady_clock::now();
+    if (metrics_text.empty() || now - metrics_at >= kMetricsMaxAge) {
+      metrics_text = RenderMetrics();
+      metrics_at = now;
+    }
+    return metrics_text;
+  }
+
+  std::string RenderMetrics() {
     PipelineStatus s = ReadStatus();
     metrics::Registry figures;
     ExportStatus(s, figures);

@@ -1,5 +1,6 @@
 // The admin HTTP server of `cdc-pipeline run` (admin.listen, default 127.0.0.1:9400):
-//   /metrics     Prometheus text format: the running pipeline's live registry, then the figures of
+//   /metrics     Prometheus text format (one rendering shared by the scrapes of 100 ms): the
+//                running pipeline's live registry, then the figures of
 //                its PipelineStatus (runtime/status.h) that the registry does not have;
 //   /healthz     200 while the process is alive;
 //   /readyz      200 when the source is connected, no target is failing and the source lag is

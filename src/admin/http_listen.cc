@@ -6,10 +6,16 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "base/logging.h"
 
 namespace cdc::admin {
+namespace {
+
+constexpr int kListenBacklog = 512;
+
+}  // namespace
 
 void ServingThread::Start(httplib::Server& server) {
   thread_ = std::thread([this, &server] {
@@ -36,16 +42,25 @@ Result<std::string> BindServer(httplib::Server& server, const std::string& host,
   // httplib's default sets SO_REUSEPORT, which would let a second pipeline bind the same port and
   // take half of the requests: only SO_REUSEADDR (a restart may bind while old connections
   // linger).
-  server.set_socket_options([](socket_t sock) {
+  auto listening = std::make_shared<socket_t>(INVALID_SOCKET);
+  server.set_socket_options([listening](socket_t sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     ::fcntl(sock, F_SETFD, FD_CLOEXEC);
+    *listening = sock;
   });
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  server.set_keep_alive_max_count(100);
+  // One request per connection: httplib serves a kept-alive connection on a pool thread until it
+  // has been idle for 5 s, so a few idle clients (Prometheus servers keep connections open, the
+  // eventbridge target keeps `concurrency` of them) would take every thread and leave the next
+  // client waiting. Closing after each answer costs a connect per request on loopback or a LAN.
+  server.set_keep_alive_max_count(1);
   bool bound =
       port == 0 ? (port = server.bind_to_any_port(host)) > 0 : server.bind_to_port(host, port);
   if (!bound) return Unavailable("cannot listen");
+  // httplib listens with a backlog of 5: a burst of scrapers beyond it has its SYNs dropped and
+  // retried a second later. listen() again on the bound socket only raises the backlog.
+  if (*listening != INVALID_SOCKET) ::listen(*listening, kListenBacklog);
   bool v6 = host.find(':') != std::string::npos;
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
