@@ -244,3 +244,34 @@ seg.append(b"cdc-pipeline synced\nshard 0000 00000000000000018734\nshard 0001 00
 synced_lines = "cdc-pipeline synced\nshard 0000 00000000000000018734\n"
 seg.append((synced_lines + "crc %08x\n" % crc32c(synced_lines.encode())).encode())
 write("stream_segment", seg)
+
+# ---- sigv4: authorization NUL x-amz-date NUL host NUL x-amz-content-sha256 NUL body NUL query ----
+def sigv4_seed(body, query=(), payload_header="", key_id="AKIDEXAMPLE",
+               secret="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", date="20150830T123600Z",
+               host="127.0.0.1:4010"):
+    import hmac
+    sign = lambda k, m: hmac.new(k, m.encode(), hashlib.sha256).digest()
+    signed = "host;x-amz-content-sha256;x-amz-date" if payload_header else "host;x-amz-date"
+    headers = "host:%s\n" % host
+    if payload_header:
+        headers += "x-amz-content-sha256:%s\n" % payload_header
+    headers += "x-amz-date:%s\n" % date
+    q = "&".join("%s=%s" % kv for kv in sorted(query))
+    canonical = "POST\n/\n%s\n%s\n%s\n%s" % (q, headers, signed,
+                                             payload_header or hashlib.sha256(body.encode()).hexdigest())
+    scope = "%s/us-east-1/events/aws4_request" % date[:8]
+    to_sign = "AWS4-HMAC-SHA256\n%s\n%s\n%s" % (date, scope, hashlib.sha256(canonical.encode()).hexdigest())
+    k = sign(("AWS4" + secret).encode(), date[:8])
+    for part in ["us-east-1", "events", "aws4_request"]:
+        k = sign(k, part)
+    sig = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
+    auth = "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s" % (key_id, scope, signed, sig)
+    return "\0".join([auth, date, host, payload_header, body, "\n".join("%s=%s" % kv for kv in query)])
+
+body = '{"Entries":[{"Source":"a","DetailType":"b","Detail":"{}"}]}'
+write("sigv4", [sigv4_seed(body), sigv4_seed("{}", query=[("b", "2"), ("a", "x y")]),
+                sigv4_seed(body, payload_header=hashlib.sha256(body.encode()).hexdigest()),
+                sigv4_seed(body, key_id="AKIDOTHER"), sigv4_seed(body, secret="wrong"),
+                sigv4_seed(body, date="20150830T130000Z"), "\0\0\0\0",
+                "AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request, SignedHeaders=host, Signature=00\0"
+                "20150830T123600Z\0h\0\0"])

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "admin/http_listen.h"
+#include "aws/sigv4.h"
 #include "base/logging.h"
 #include "base/time.h"
 #include "bus/input_transformer.h"
@@ -157,6 +158,15 @@ struct ApiServer::Impl {
 
   std::mutex mu;
   std::map<std::string, ApiRule> rules;  // guarded by mu: the API's rules, by name
+  // api.access_key_id -> api.secret_access_key; empty: signatures are not verified.
+  std::map<std::string, std::string> secrets;
+
+  // Whether this entry is to be answered ThrottlingException (api.inject_throttling_percent).
+  bool InjectThrottling() const {
+    if (config->api.inject_throttling_percent <= 0) return false;
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    return static_cast<int64_t>(rng() % 100) < config->api.inject_throttling_percent;
+  }
 
   // ---- names and ARNs -------------------------------------------------------------------
 
@@ -375,6 +385,9 @@ struct ApiServer::Impl {
                  !detail.is_object()) {
         r.code = "MalformedDetail";
         r.message = "Detail is malformed.";
+      } else if (InjectThrottling()) {
+        r.code = "ThrottlingException";
+        r.message = "Rate exceeded (injected: api.inject_throttling_percent).";
       } else {
         r.id = NewEventId();
         std::string json;
@@ -738,12 +751,39 @@ struct ApiServer::Impl {
                     "Operation " + std::string(op) + " is not supported by this bus."};
   }
 
+  // With api.access_key_id set: the request's SigV4 signature checked; the refusal, if any.
+  std::optional<ApiError> Authenticate(const httplib::Request& http) const {
+    if (secrets.empty()) return std::nullopt;
+    aws::SignedRequest signed_request;
+    signed_request.method = http.method;
+    signed_request.path = http.path;
+    for (const auto& [k, v] : http.params) signed_request.query.emplace_back(k, v);
+    signed_request.header = [&http](std::string_view name) {
+      std::string joined;
+      auto [begin, end] = http.headers.equal_range(std::string(name));
+      for (auto it = begin; it != end; ++it) {
+        if (!joined.empty()) joined += ",";
+        joined += it->second;
+      }
+      return joined;
+    };
+    signed_request.body = http.body;
+    int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    aws::SigV4Failure failure = aws::VerifySigV4(signed_request, secrets, now);
+    if (failure.type.empty()) return std::nullopt;
+    return ApiError{failure.type, failure.message, failure.http};
+  }
+
   void Handle(const httplib::Request& http, httplib::Response& res) {
     std::string target = http.get_header_value("X-Amz-Target");
     Answer answer;
     simdjson::dom::parser parser;
     simdjson::dom::element req;
-    if (target.rfind(kTargetPrefix, 0) != 0) {
+    if (auto refused = Authenticate(http)) {
+      answer = std::move(*refused);
+    } else if (target.rfind(kTargetPrefix, 0) != 0) {
       answer = ApiError{"UnknownOperationException",
                         "X-Amz-Target must be AWSEvents.<Operation> (AWS JSON 1.1 protocol)"};
     } else if (parser.parse(http.body.empty() ? std::string("{}") : http.body).get(req) !=
@@ -783,6 +823,9 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(std::shared_ptr<const Config
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   impl->pipeline = &pipeline;
+  if (config->api.verifies_signatures()) {
+    impl->secrets[config->api.access_key_id] = config->api.secret_access_key;
+  }
   Impl* raw = impl.get();
   pipeline.SetApiRuleLoader(
       [raw](const std::optional<std::string>& stored) { return raw->Load(stored); });
@@ -798,7 +841,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(std::shared_ptr<const Config
                        "CDC_API_LISTEN=127.0.0.1:4011), or leave it empty for no API");
   }
   impl->address = std::move(*bound);
-  if (!admin::IsLoopback(api.host)) {
+  if (!admin::IsLoopback(api.host) && !api.verifies_signatures()) {
     log::Warn(
         "the bus API listens on {}, not on loopback: it has no authentication (anyone who "
         "reaches the port can publish events and change rules); keep it on a private network",

@@ -1,4 +1,4 @@
-// An AWS JSON protocol client (Kinesis: JSON 1.1, DynamoDB: JSON 1.0): POST / with
+// An AWS JSON protocol client (Kinesis and EventBridge: JSON 1.1, DynamoDB: JSON 1.0): POST / with
 // `X-Amz-Target: <prefix>.<Operation>` and `Content-Type: application/x-amz-json-1.x`, signed by
 // libcurl's own SigV4 (CURLOPT_AWS_SIGV4 "aws:amz:<region>:<service>"; no crypto of ours), the
 // session token as `X-Amz-Security-Token`. Answers are classified into Status codes:
@@ -31,7 +31,7 @@ namespace cdc::aws {
 // A service the client knows: its SigV4 name, its X-Amz-Target prefix, its endpoint variable
 // suffix (AWS_ENDPOINT_URL_<env_name>) and its protocol's content type.
 struct Service {
-  std::string_view signing_name;   // "kinesis", "dynamodb"
+  std::string_view signing_name;   // "kinesis", "dynamodb", "events"
   std::string_view target_prefix;  // "Kinesis_20131202", "DynamoDB_20120810"
   std::string_view env_name;       // "KINESIS", "DYNAMODB"
   std::string_view content_type;   // "application/x-amz-json-1.1" (Kinesis), "-1.0" (DynamoDB)
@@ -40,6 +40,8 @@ inline constexpr Service kKinesis{"kinesis", "Kinesis_20131202", "KINESIS",
                                   "application/x-amz-json-1.1"};
 inline constexpr Service kDynamoDb{"dynamodb", "DynamoDB_20120810", "DYNAMODB",
                                    "application/x-amz-json-1.0"};
+inline constexpr Service kEventBridge{"events", "AWSEvents", "EVENTBRIDGE",
+                                      "application/x-amz-json-1.1"};
 
 // Region: `configured`, else AWS_REGION, else AWS_DEFAULT_REGION; InvalidArgument otherwise.
 Result<std::string> ResolveRegion(const std::string& configured, const Environment& env);

@@ -244,7 +244,15 @@ struct ApiConfig {
   std::string listen;              // empty: off; otherwise host:port, [v6]:port
   std::string host = "127.0.0.1";  // parsed from `listen`, without brackets
   int port = 0;                    // 0: any free port (tests)
+  // Both set: requests must carry a SigV4 signature made with this key (src/aws/sigv4.h).
+  std::string access_key_id;      // never logged
+  std::string secret_access_key;  // a secret: never logged
+  // Testing: this share (0..100) of the PutEvents entries that would be accepted are answered
+  // ThrottlingException instead, without being published.
+  int64_t inject_throttling_percent = 0;
   SourceLocation where;
+
+  bool verifies_signatures() const { return !access_key_id.empty(); }
 
   bool enabled() const { return !listen.empty(); }
 };

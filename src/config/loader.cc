@@ -597,6 +597,18 @@ void LoadApi(Context& ctx, const YAML::Node& node, Config& config) {
   ApiConfig& api = config.api;
   r.String("listen", api.listen);
   api.where = r.Where("listen");
+  r.String("access_key_id", api.access_key_id);
+  r.String("secret_access_key", api.secret_access_key);
+  r.Int("inject_throttling_percent", api.inject_throttling_percent);
+  if (api.access_key_id.empty() != api.secret_access_key.empty()) {
+    ctx.Error(r.Where(api.access_key_id.empty() ? "secret_access_key" : "access_key_id"),
+              "'api.access_key_id' and 'api.secret_access_key' go together: set both (requests "
+              "must then be signed with them) or neither");
+  }
+  if (api.inject_throttling_percent > 100) {
+    ctx.Error(r.Where("inject_throttling_percent"),
+              "'api.inject_throttling_percent' is a percentage: 0 to 100");
+  }
   if (!api.listen.empty() && !ParseListenAddress(api.listen, api.host, api.port)) {
     ctx.Error(api.where, "'api.listen' is '" + api.listen +
                              "'; expected host:port (e.g. 127.0.0.1:4010, [::1]:4010; port 0 "

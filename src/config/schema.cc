@@ -157,14 +157,26 @@ const SectionSpec& ApiSpec() {
       "`cdc-pipeline run` serves the bus's EventBridge API (AWS JSON 1.1, `X-Amz-Target: "
       "AWSEvents.<Operation>`): PutEvents publishes into the same bus as the pipeline's own "
       "events, and rules made with PutRule/PutTargets route them (and the pipeline's events) to "
-      "the configured targets; those rules are kept in the state store. Requests are not "
-      "authenticated (SigV4 signatures are accepted but not verified): keep it on loopback or a "
-      "private network.",
+      "the configured targets; those rules are kept in the state store. With `access_key_id` "
+      "and `secret_access_key` set, every request must be signed with them (AWS Signature "
+      "Version 4, as the AWS CLI and SDKs sign); without them requests are not authenticated: "
+      "keep it on loopback or a private network.",
       {
           {"listen", T::kString, "",
            "Address and port to listen on: `host:port`, `[ipv6]:port`; empty (the default): no "
            "API. Port 0 takes any free port; the address bound is logged and written to "
            "`<data_dir>/api.addr`. A port in use stops `run` with exit code 1."},
+          {"access_key_id", T::kString, "",
+           "With `secret_access_key`: the access key id clients sign with; requests without a "
+           "valid SigV4 signature of this key are refused (MissingAuthenticationToken, "
+           "UnrecognizedClient, InvalidSignature). Never logged."},
+          {"secret_access_key", T::kString, "",
+           "The secret of `access_key_id`; a secret: take it from the environment "
+           "(`${CDC_API_SECRET_ACCESS_KEY}`), never write it into the file. Never logged."},
+          {"inject_throttling_percent", T::kInt, "0",
+           "For testing clients: this percentage (0 to 100) of the PutEvents entries that would "
+           "be accepted are answered `ThrottlingException` instead and not published, as "
+           "EventBridge does under load (LocalStack's error probability). 0 in production."},
       }};
   return spec;
 }

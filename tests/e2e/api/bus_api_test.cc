@@ -291,5 +291,60 @@ TEST_F(BusApiTest, AwsCliAndSdkPublishIntoTheBusAndRulesSurviveARestart) {
   EXPECT_EQ(run->Wait(120), 0) << testing::ReadFile(log);
 }
 
+// api.access_key_id set (the shipped config reads CDC_API_ACCESS_KEY_ID): the AWS CLI's SigV4
+// signature with that key is accepted, and its rule routes the event it puts; another secret,
+// another key id and an unsigned request are refused with AWS's error types.
+TEST_F(BusApiTest, WithAnAccessKeyOnlyRequestsSignedWithItAreServed) {
+  env_["CDC_API_ACCESS_KEY_ID"] = "AKIDBUSAPI";
+  env_["CDC_API_SECRET_ACCESS_KEY"] = "bus-api-secret-value";
+  std::string log = data_ / "run.log";
+  std::unique_ptr<CliProcess> run;
+  std::string endpoint = Start(run, log);
+  ASSERT_FALSE(endpoint.empty());
+  // `aws events` signing with this key (the inner env overrides Shell's dummy credentials).
+  auto as = [&](const std::string& key, const std::string& secret, const std::string& args) {
+    return Shell("env AWS_ACCESS_KEY_ID=" + key + " AWS_SECRET_ACCESS_KEY=" + secret +
+                 " aws events --endpoint-url " + endpoint + " --region us-east-1 --output json " +
+                 args);
+  };
+  CommandResult r = as("AKIDBUSAPI", "bus-api-secret-value",
+                       "put-rule --name signed --event-pattern '{\"source\":[\"signed.app\"]}'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = as("AKIDBUSAPI", "bus-api-secret-value",
+         "put-targets --rule signed --targets Id=audit,Arn=audit");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = as("AKIDBUSAPI", "bus-api-secret-value",
+         "put-events --entries " +
+             Quote(R"([{"Source":"signed.app","DetailType":"T","Detail":"{\"n\":1}"}])"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"FailedEntryCount\": 0"), std::string::npos) << r.out;
+  ASSERT_TRUE(WaitFor([&] { return EventsFrom("audit", "signed.app").size() == 1; }))
+      << testing::ReadFile(log);
+
+  r = as("AKIDBUSAPI", "another-secret", "list-rules");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("InvalidSignatureException"), std::string::npos) << r.err;
+  r = as("AKIDSOMEONEELSE", "bus-api-secret-value", "list-rules");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("UnrecognizedClientException"), std::string::npos) << r.err;
+  r = as("AKIDBUSAPI", "another-secret",
+         "put-events --entries " +
+             Quote(R"([{"Source":"signed.app","DetailType":"T","Detail":"{\"n\":2}"}])"));
+  EXPECT_NE(r.exit_code, 0);
+  // Unsigned: 403 MissingAuthenticationTokenException.
+  r = Shell(
+      "curl -s -w '\\n%{http_code}' -X POST -H 'X-Amz-Target: AWSEvents.ListRules' "
+      "-H 'Content-Type: application/x-amz-json-1.1' -d '{}' " +
+      endpoint + "/");
+  EXPECT_NE(r.out.find("MissingAuthenticationTokenException"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n403"), std::string::npos) << r.out;
+
+  run->Signal(SIGTERM);
+  EXPECT_EQ(run->Wait(120), 0) << testing::ReadFile(log);
+  // Only the signed event arrived, and the secret is in no log.
+  EXPECT_EQ(EventsFrom("audit", "signed.app").size(), 1u);
+  EXPECT_EQ(testing::ReadFile(log).find("bus-api-secret-value"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace cdc

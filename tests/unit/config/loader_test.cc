@@ -98,6 +98,28 @@ TEST(LoadConfig, BusApiIsOffUnlessListenIsSet) {
       << AllErrors(no_stream);
 }
 
+TEST(LoadConfig, BusApiKeysGoTogetherAndTheThrottlingShareIsAPercentage) {
+  auto keyed =
+      Load("api: {listen: \"127.0.0.1:0\", access_key_id: AKID, secret_access_key: \"${S}\"}\n" +
+               kMinimal,
+           {{"S", "s3cret"}});
+  ASSERT_TRUE(keyed.config) << AllErrors(keyed);
+  EXPECT_TRUE(keyed.config->api.verifies_signatures());
+  EXPECT_EQ(keyed.config->api.secret_access_key, "s3cret");
+  auto open = Load(
+      "api: {listen: \"127.0.0.1:0\", access_key_id: \"\", secret_access_key: \"\"}\n" + kMinimal);
+  ASSERT_TRUE(open.config) << AllErrors(open);
+  EXPECT_FALSE(open.config->api.verifies_signatures());
+  auto half = Load("api:\n  listen: \"127.0.0.1:0\"\n  access_key_id: AKID\n" + kMinimal);
+  ASSERT_FALSE(half.config);
+  EXPECT_NE(AllErrors(half).find("test.yaml:3:"), std::string::npos) << AllErrors(half);
+  EXPECT_NE(AllErrors(half).find("go together"), std::string::npos) << AllErrors(half);
+  auto percent =
+      Load("api: {listen: \"127.0.0.1:0\", inject_throttling_percent: 101}\n" + kMinimal);
+  ASSERT_FALSE(percent.config);
+  EXPECT_NE(AllErrors(percent).find("0 to 100"), std::string::npos) << AllErrors(percent);
+}
+
 TEST(LoadConfig, UnknownKeyAndMissingTargetAreBothReportedWithLines) {
   auto r = Load(R"(pipeline:
   name: x
