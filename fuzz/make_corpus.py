@@ -275,3 +275,37 @@ write("sigv4", [sigv4_seed(body), sigv4_seed("{}", query=[("b", "2"), ("a", "x y
                 sigv4_seed(body, date="20150830T130000Z"), "\0\0\0\0",
                 "AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request, SignedHeaders=host, Signature=00\0"
                 "20150830T123600Z\0h\0\0"])
+
+# ---- api_request: requests separated by NUL, each an operation byte and its JSON body ----
+# Operation bytes (fuzz/api_request_fuzzer.cc): 0 PutEvents, 1 PutRule, 2 DeleteRule,
+# 3 DescribeRule, 4 ListRules, 5 EnableRule, 6 DisableRule, 7 PutTargets, 8 RemoveTargets,
+# 9 ListTargetsByRule, 10 TestEventPattern, 11 DescribeEventBus, 12 ListEventBuses.
+def req(op, body):
+    return bytes([op]) + body.encode()
+
+put_events = json.dumps({"Entries": [
+    {"Source": "orders.app", "DetailType": "OrderPlaced", "Detail": '{"orderId":"o-1","total":250}'},
+    {"Source": "sdk.app", "DetailType": "T", "Detail": "not json"},
+    {"Source": "a", "DetailType": "b", "Detail": '{"x":[1,2,{"y":null}]}', "Time": 1767323045,
+     "Resources": ["arn:aws:example:1"], "EventBusName": "cdc-events"},
+    {"Source": "a", "DetailType": "b", "Detail": "{}", "Time": "2026-01-02T03:04:05Z",
+     "EventBusName": "other-bus"}]})
+put_rule = json.dumps({"Name": "big-orders", "Description": "big orders",
+                       "EventPattern": '{"source":["orders.app"],"detail":{"total":[{"numeric":[">",100]}]}}'})
+put_targets = json.dumps({"Rule": "big-orders", "Targets": [
+    {"Id": "audit", "Arn": "arn:aws:events:local:000000000000:target/audit"},
+    {"Id": "crm", "Arn": "crm", "InputTransformer": {"InputPathsMap": {"o": "$.detail.orderId"},
+                                                     "InputTemplate": '{"order": <o>}'}},
+    {"Id": "x", "Arn": "audit", "InputPath": "$.detail"}]})
+write("api_request", [
+    req(0, put_events),
+    req(1, put_rule) + b"\0" + req(7, put_targets) + b"\0" + req(0, put_events) + b"\0" +
+    req(3, '{"Name":"big-orders"}') + b"\0" + req(9, '{"Rule":"big-orders"}') + b"\0" +
+    req(6, '{"Name":"big-orders"}') + b"\0" + req(4, '{"NamePrefix":"big","Limit":1}') + b"\0" +
+    req(8, '{"Rule":"big-orders","Ids":["audit","crm","x"]}') + b"\0" + req(2, '{"Name":"big-orders"}'),
+    req(1, '{"Name":"bad","EventPattern":"{\\"source\\":[{\\"prefix\\":5}]}"}'),
+    req(10, json.dumps({"EventPattern": '{"detail":{"total":[{"numeric":[">",100]}]}}',
+                        "Event": EVENT.decode()})),
+    req(11, '{"Name":"cdc-events"}') + b"\0" + req(12, '{"NamePrefix":"cdc"}'),
+    req(0, '{"Entries":[]}'), req(13, "{}"), req(1, "[1,2]"), req(0, "not json"),
+])

@@ -5,8 +5,9 @@
 // EnableRule, DisableRule, PutTargets, RemoveTargets and ListTargetsByRule manage rules that
 // route to the configured targets and are kept in the state store. TestEventPattern,
 // DescribeEventBus and ListEventBuses answer as AWS does. Errors have AWS's shape
-// ({"__type": "ValidationException", "message": ...}, HTTP 400). SigV4 signatures are not
-// verified. The HTTP library (cpp-httplib) stays inside api_server.cc.
+// ({"__type": "ValidationException", "message": ...}, HTTP 400). With api.access_key_id set,
+// requests must carry a SigV4 signature of that key. The requests themselves are handled by
+// BusApi (bus_api.h); this file serves them over HTTP (cpp-httplib stays inside api_server.cc).
 //
 // Thread-safety: Start and Stop on the thread that runs the pipeline; requests are served on the
 // server's own threads and reach the pipeline only through its thread-safe PublishEvents and
@@ -49,12 +50,6 @@ class ApiServer {
 
 // The path of the file that holds the bound address while `run` serves.
 std::string ApiAddressPath(const Config& config);
-
-// The configured target an API target's Arn names: the part after its last '/' or ':' (so
-// "arn:aws:events:local:000000000000:target/Wallboards", "arn:aws:sqs:us-east-1:1:Wallboards"
-// and "Wallboards" all name the target `Wallboards`); empty when no configured target has that
-// name.
-std::string TargetForArn(const Config& config, std::string_view arn);
 
 }  // namespace api
 }  // namespace cdc

@@ -35,6 +35,14 @@ struct RouterRule {
   std::vector<Target> targets;
 };
 
+// An event published into the bus from outside (the bus's API, src/api): a whole EventBridge
+// event (`version`, `id`, `detail-type`, `source`, `account`, `time`, `region`, `resources`,
+// `detail`) and the key that picks its stream shard.
+struct BusEvent {
+  std::string partition_key;
+  std::string json;
+};
+
 // Where rule ARNs point (`<aws.events.rule-arn>` in input templates).
 struct RouterOptions {
   std::string region;

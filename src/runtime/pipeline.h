@@ -92,14 +92,6 @@ struct RouteResult {
   std::vector<Input> inputs;
 };
 
-// An event published into the bus from outside (the bus's API, src/api): a whole EventBridge
-// event (`version`, `id`, `detail-type`, `source`, `account`, `time`, `region`, `resources`,
-// `detail`) and the key that picks its stream shard.
-struct BusEvent {
-  std::string partition_key;
-  std::string json;
-};
-
 // Turns the API's rules as the state store keeps them (the value of "api.rules", absent before
 // the first PutRule) into rules the router takes (src/api owns the format).
 using ApiRuleLoader =
