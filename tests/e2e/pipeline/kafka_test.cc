@@ -273,11 +273,11 @@ TEST_F(KafkaE2E, BrokerErrorsAreRetriedAndEveryChangeArrivesOnceInKeyOrder) {
 // SIGKILL at random moments while `generate` commits: afterwards kafka holds every committed
 // change, each row's changes in commit order. (Duplicates: see the top of this file.)
 TEST_F(KafkaE2E, NothingLostAndKeyOrderKeptAcrossKill9) {
-  constexpr int kKills = 5;
+  constexpr int kKills = 10;
   std::string log = data_ / "run.log";
   auto run = StartStreaming(log);
   ASSERT_FALSE(HasFailure());
-  CliProcess generate({"generate", "--rate", "300", "--duration", "20", "--seed", "9"}, env_,
+  CliProcess generate({"generate", "--rate", "300", "--duration", "40", "--seed", "9"}, env_,
                       data_ / "generate.log");
   std::mt19937 random(20261206);
   int kills = 0;
