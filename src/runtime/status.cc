@@ -335,6 +335,13 @@ void ApplyLiveMetrics(metrics::Registry& live, PipelineStatus& s) {
       }
     }
   }
+  // The counters are read one after another while the shard workers count: an event may already
+  // be in its table's count and not yet in the total (read earlier). The total is raised to the
+  // tables' sum, as if it had been read a moment later, so a reader never sees the tables add up
+  // to more than the total.
+  uint64_t tables = 0;
+  for (const TableStatus& t : s.tables) tables += t.published;
+  s.published = std::max(s.published, tables);
 }
 
 }  // namespace cdc
