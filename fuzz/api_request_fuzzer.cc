@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -118,6 +119,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     cdc::api::ApiResponse response = api.Handle(request);
     simdjson::dom::element root;
     if (parser.parse(response.body).get(root) != simdjson::SUCCESS || !root.is_object()) {
+      std::fprintf(stderr, "%s answered with something that is not a JSON object: %s\n", op,
+                   response.body.c_str());
       std::abort();
     }
     if ((response.status == 200) != response.error_type.empty()) std::abort();

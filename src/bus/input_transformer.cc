@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <cctype>
+#include <cstdio>
 #include <set>
 
 namespace cdc {
@@ -72,7 +73,16 @@ Result<JsonPath> ParseJsonPath(std::string_view p) {
       if (i >= p.size() || p[i] != ']') return bad("']' expected at position " + std::to_string(i));
       ++i;
     } else {
-      return bad("unexpected '" + std::string(1, p[i]) + "' at position " + std::to_string(i));
+      // A byte of a multi-byte character is named by its value: quoted alone it would be half a
+      // UTF-8 sequence, and the message goes into JSON answers (the bus API).
+      auto c = static_cast<unsigned char>(p[i]);
+      char what[16];
+      if (c >= 0x20 && c < 0x7f) {
+        std::snprintf(what, sizeof(what), "'%c'", c);
+      } else {
+        std::snprintf(what, sizeof(what), "byte 0x%02X", c);
+      }
+      return bad("unexpected " + std::string(what) + " at position " + std::to_string(i));
     }
     if (s.kind == Step::kWildcard) out.wildcard = true;
     out.steps.push_back(std::move(s));

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bus/input_transformer.h"
 #include "bus/matcher.h"
 #include "event/event_json.h"
 #include "source/postgres/pg_types.h"
@@ -30,6 +31,20 @@ TEST(FuzzRegression, MalformedNullLiteralIsInvalidJsonNotACrash) {
   pg::PgTypeRegistry types;
   EXPECT_FALSE(pg::DecodeText(pg::oid::kJson, "[n", types).ok());
   EXPECT_TRUE(IsValidJson("[null]"));
+}
+
+// api_request: a JSONPath with a multi-byte character where a '.' or '[' belongs was refused with
+// "unexpected '<its first byte>'": half a UTF-8 sequence, which made the bus API's PutTargets
+// answer invalid JSON. The byte is now named by its value, and the message stays valid UTF-8.
+TEST(FuzzRegression, AJsonPathErrorNeverSplitsAUtf8Character) {
+  Status s = ValidateJsonPath(
+      "$\xda\x9b"
+      "etail.orderId");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("unexpected byte 0xDA at position 1"), std::string::npos)
+      << s.message();
+  EXPECT_TRUE(IsValidJson("\"" + s.message() + "\"")) << s.message();
+  EXPECT_NE(ValidateJsonPath("$?").message().find("unexpected '?'"), std::string::npos);
 }
 
 // A scalar document followed by bytes simdjson does not see as structural (NULs) was valid JSON,
