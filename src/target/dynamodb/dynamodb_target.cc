@@ -34,14 +34,6 @@ namespace {
 constexpr const char* kDeletedAttribute = "_cdc_deleted";
 constexpr size_t kMaxBatch = 100;
 
-Delivery ForStatus(const Status& s) {
-  if (s.retryable()) return Delivery::kRetry;
-  if (s.code() == StatusCode::kFailedPrecondition || s.code() == StatusCode::kNotFound) {
-    return Delivery::kFatal;
-  }
-  return Delivery::kFailed;
-}
-
 // A JSON value as a DynamoDB AttributeValue. Numbers keep their exact text (decimals carry
 // all their digits; DynamoDB takes 38).
 simdjson::error_code WriteAttributeValue(JsonWriter& w, simdjson::ondemand::value v) {
@@ -192,7 +184,7 @@ class DynamoDbTarget final : public Target {
 
   void DeliverBatch(std::span<const Outgoing> events, std::span<DeliveryOutcome> results) override {
     if (Status s = LoadKeySchema(); !s.ok()) {
-      for (auto& r : results) r = {ForStatus(s), s};
+      for (auto& r : results) r = {DeliveryFor(s), s};
       return;
     }
     internal::DeliverInKeyRounds(
@@ -395,7 +387,7 @@ class DynamoDbTarget final : public Target {
           continue;
         }
         Status s = a.status.WithContext("dynamodb table '" + o_.table + "'");
-        out[i] = {ForStatus(s), s};
+        out[i] = {DeliveryFor(s), s};
       }
     }
   }

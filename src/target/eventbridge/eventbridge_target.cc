@@ -106,16 +106,6 @@ Result<PutEventsEntry> MakePutEventsEntry(std::string_view envelope, std::string
 
 namespace {
 
-Delivery ForStatus(const Status& s) {
-  if (s.retryable()) return Delivery::kRetry;
-  // Refused credentials or a missing bus: no event can be delivered until the config or the
-  // account is fixed; dead-lettering everything would hide it, so the pipeline stops and says so.
-  if (s.code() == StatusCode::kFailedPrecondition || s.code() == StatusCode::kNotFound) {
-    return Delivery::kFatal;
-  }
-  return Delivery::kFailed;
-}
-
 // What a failed entry's ErrorCode means for it.
 Delivery ForEntryError(std::string_view code) {
   if (code == "ThrottlingException" || code == "InternalFailure" || code == "InternalException" ||
@@ -206,40 +196,10 @@ class EventBridgeTarget final : public Target {
       w.EndArray().EndObject();
     }
     std::vector<aws::Response> answers = client_->CallMany("PutEvents", bodies, concurrency_);
-    for (size_t c = 0; c < calls.size(); ++c) Read(calls[c], answers[c], out);
-  }
-
-  // Sets the results of one call's entries from its answer.
-  void Read(const std::vector<size_t>& sent, const aws::Response& r,
-            std::span<DeliveryOutcome> out) {
-    if (!r.status.ok()) {
-      Status s = r.status.WithContext("event bus '" + bus_ + "'");
-      for (size_t i : sent) out[i] = {ForStatus(s), s};
-      return;
-    }
-    simdjson::dom::element root;
-    simdjson::dom::array answers;
-    if (parser_.parse(r.body).get(root) != simdjson::SUCCESS ||
-        root["Entries"].get(answers) != simdjson::SUCCESS || answers.size() != sent.size()) {
-      Status s = Unavailable("eventbridge PutEvents at " + client_->origin() +
-                             " answered without one result per entry");
-      for (size_t i : sent) out[i] = {Delivery::kRetry, s};
-      return;
-    }
-    size_t n = 0;
-    for (simdjson::dom::element answer : answers) {
-      size_t i = sent[n++];
-      std::string_view code;
-      if (answer["ErrorCode"].get(code) == simdjson::SUCCESS && !code.empty()) {
-        std::string_view message;
-        if (answer["ErrorMessage"].get(message) != simdjson::SUCCESS) message = "";
-        Delivery d = ForEntryError(code);
-        std::string what = "event bus '" + bus_ + "': " + std::string(code) +
-                           (message.empty() ? "" : " (" + std::string(message) + ")");
-        out[i] = {d, d == Delivery::kRetry ? Unavailable(what) : InvalidArgument(what)};
-      } else {
-        out[i] = {};
-      }
+    for (size_t c = 0; c < calls.size(); ++c) {
+      ReadBatchAnswer(answers[c], "Entries", "event bus '" + bus_ + "'",
+                      "eventbridge PutEvents at " + client_->origin(), calls[c], ForEntryError,
+                      out);
     }
   }
 
@@ -248,7 +208,6 @@ class EventBridgeTarget final : public Target {
   size_t concurrency_;
   std::unique_ptr<aws::JsonClient> client_;
   std::vector<Result<PutEventsEntry>> entries_;
-  simdjson::dom::parser parser_;
 };
 
 std::shared_ptr<const KindOptions> ParseOptions(OptionsReader& r) {

@@ -39,16 +39,6 @@ std::string PartitionKey(std::string_view key) {
   return table.substr(0, kMaxPartitionKey - hex.size() - 1) + "|" + hex;
 }
 
-Delivery ForStatus(const Status& s) {
-  if (s.retryable()) return Delivery::kRetry;
-  // Refused credentials or a missing stream: no event can be delivered until the config or the
-  // account is fixed; dead-lettering everything would hide it, so the pipeline stops and says so.
-  if (s.code() == StatusCode::kFailedPrecondition || s.code() == StatusCode::kNotFound) {
-    return Delivery::kFatal;
-  }
-  return Delivery::kFailed;
-}
-
 class KinesisTarget final : public Target {
  public:
   KinesisTarget(const TargetConfig& config, const KinesisTargetOptions& options,
@@ -126,37 +116,12 @@ class KinesisTarget final : public Target {
     }
     w.EndArray().EndObject();
     if (sent.empty()) return;
-    aws::Response r = client_->Call("PutRecords", body_);
-    if (!r.status.ok()) {
-      Status s = r.status.WithContext("kinesis stream '" + stream_ + "'");
-      for (size_t i : sent) out[i] = {ForStatus(s), s};
-      return;
-    }
-    simdjson::dom::element root;
-    simdjson::dom::array records;
-    if (parser_.parse(r.body).get(root) != simdjson::SUCCESS ||
-        root["Records"].get(records) != simdjson::SUCCESS || records.size() != sent.size()) {
-      Status s = Unavailable("kinesis PutRecords at " + client_->origin() +
-                             " answered without one result per record");
-      for (size_t i : sent) out[i] = {Delivery::kRetry, s};
-      return;
-    }
-    size_t n = 0;
-    for (simdjson::dom::element rec : records) {
-      size_t i = sent[n++];
-      std::string_view code;
-      if (rec["ErrorCode"].get(code) == simdjson::SUCCESS && !code.empty()) {
-        std::string_view message;
-        if (rec["ErrorMessage"].get(message) != simdjson::SUCCESS) message = "";
-        // ProvisionedThroughputExceededException and InternalFailure are the documented ones;
-        // both are worth another try.
-        out[i] = {Delivery::kRetry,
-                  Unavailable("kinesis stream '" + stream_ + "': " + std::string(code) +
-                              (message.empty() ? "" : " (" + std::string(message) + ")"))};
-      } else {
-        out[i] = {};
-      }
-    }
+    // ProvisionedThroughputExceededException and InternalFailure are the documented per-record
+    // errors; both are worth another try.
+    ReadBatchAnswer(
+        client_->Call("PutRecords", body_), "Records", "kinesis stream '" + stream_ + "'",
+        "kinesis PutRecords at " + client_->origin(), sent,
+        [](std::string_view) { return Delivery::kRetry; }, out);
   }
 
   std::string name_;
@@ -165,7 +130,6 @@ class KinesisTarget final : public Target {
   std::unique_ptr<aws::JsonClient> client_;
   std::vector<std::string> keys_;
   std::string body_;
-  simdjson::dom::parser parser_;
 };
 
 std::shared_ptr<const KindOptions> ParseOptions(OptionsReader& r) {
