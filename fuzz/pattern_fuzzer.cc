@@ -43,7 +43,7 @@ bool BigIntegerLiteral(std::string_view lit, double d) {
 
 // Reads every value of the event (nothing is skipped); false when the event is not valid JSON.
 bool Read(od::value v, const std::string& path, RefEvent& e, int depth) {
-  if (depth > 200) return false;
+  if (depth > cdc::kMaxEventDepth) return false;  // the matcher refuses deeper events too
   od::json_type type;
   if (v.type().get(type)) return false;
   switch (type) {

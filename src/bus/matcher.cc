@@ -167,6 +167,12 @@ struct VisitFrame {
   uint32_t index;  // the next element's, in an array
 };
 
+Status TooDeep() {
+  return InvalidArgument("the event nests objects and arrays more than " +
+                         std::to_string(kMaxEventDepth) +
+                         " levels deep along a path a rule reads; such an event cannot be matched");
+}
+
 // Per-thread working memory, reused across events and across matchers. Everything indexed by
 // condition or sub-rule uses generation stamps, so nothing needs clearing between events.
 struct Scratch {
@@ -178,6 +184,7 @@ struct Scratch {
   std::vector<std::pair<uint32_t, uint32_t>> memberships;  // (array id, element index)
   std::vector<std::pair<uint32_t, uint32_t>> array_stack;
   uint32_t next_array_id = 0;
+  bool too_deep = false;  // a value was nested deeper than kMaxEventDepth
   std::vector<uint32_t> condition_stamp;
   std::vector<uint32_t> sub_rule_stamp;
   std::vector<uint32_t> sub_rule_count;
@@ -248,12 +255,14 @@ class CompiledMatcher final : public Matcher {
   // nesting, as in Flatten), or nullptr when no rule uses anything below it.
   [[gnu::always_inline]] inline const PathNode* Child(const PathNode& node,
                                                       std::string_view key) const;
-  bool Flatten(od::value v, const PathNode& node, Scratch& s) const;
+  // `depth`: how deep `v` is in the event (the event itself: 0). Deeper than kMaxEventDepth
+  // fails (s.too_deep): the recursion is bounded, whatever the event.
+  bool Flatten(od::value v, const PathNode& node, Scratch& s, int depth) const;
   bool RecordScalar(od::value v, od::json_type type, uint32_t path, Scratch& s) const;
   // Adds a value of `path`, with the array elements it is in.
   [[gnu::always_inline]] inline void Store(FlatValue fv, uint32_t path, Scratch& s) const;
-  // Flattens one raw JSON value found at `node` of a visited event.
-  bool FlattenRaw(std::string_view json, const PathNode& node, Scratch& s) const;
+  // Flattens one raw JSON value found at `node` of a visited event, `depth` deep in it.
+  bool FlattenRaw(std::string_view json, const PathNode& node, Scratch& s, int depth) const;
   // The per-event reset, and everything after the values are collected.
   [[gnu::always_inline]] inline Scratch& Begin() const;
   [[gnu::always_inline]] inline void Finish(Scratch& s, std::vector<uint32_t>& out) const;
@@ -564,7 +573,11 @@ inline const PathNode* CompiledMatcher::Child(const PathNode& node, std::string_
   return child;
 }
 
-bool CompiledMatcher::Flatten(od::value v, const PathNode& node, Scratch& s) const {
+bool CompiledMatcher::Flatten(od::value v, const PathNode& node, Scratch& s, int depth) const {
+  if (depth > kMaxEventDepth) {
+    s.too_deep = true;
+    return false;
+  }
   od::json_type type;
   if (v.type().get(type)) return false;
   switch (type) {
@@ -579,7 +592,7 @@ bool CompiledMatcher::Flatten(od::value v, const PathNode& node, Scratch& s) con
         // Fields no rule uses are left unread; On-Demand skips them when the loop advances.
         if (!child) continue;
         od::value fv;
-        if (field.value().get(fv) || !Flatten(fv, *child, s)) return false;
+        if (field.value().get(fv) || !Flatten(fv, *child, s, depth + 1)) return false;
       }
       return true;
     }
@@ -592,7 +605,7 @@ bool CompiledMatcher::Flatten(od::value v, const PathNode& node, Scratch& s) con
       for (auto elem : arr) {
         s.array_stack.back().second = index++;
         od::value ev;
-        if (elem.get(ev) || !Flatten(ev, node, s)) return false;
+        if (elem.get(ev) || !Flatten(ev, node, s, depth + 1)) return false;
       }
       s.array_stack.pop_back();
       return true;
@@ -693,6 +706,7 @@ inline Scratch& CompiledMatcher::Begin() const {
   s.memberships.clear();
   s.array_stack.clear();
   s.next_array_id = 0;
+  s.too_deep = false;
   s.candidates.clear();
   s.own_texts = false;
   s.ReleaseOwned();
@@ -733,15 +747,16 @@ Status CompiledMatcher::Match(std::string_view event_json, std::vector<uint32_t>
   }
   od::value root;
   const char* rest = nullptr;
-  if (doc.get_value().get(root) || !Flatten(root, path_nodes_[0], s) ||
+  if (doc.get_value().get(root) || !Flatten(root, path_nodes_[0], s, 0) ||
       doc.current_location().get(rest) == simdjson::SUCCESS) {
-    return InvalidArgument("the event is not valid JSON");
+    return s.too_deep ? TooDeep() : InvalidArgument("the event is not valid JSON");
   }
   Finish(s, out);
   return Status::Ok();
 }
 
-bool CompiledMatcher::FlattenRaw(std::string_view json, const PathNode& node, Scratch& s) const {
+bool CompiledMatcher::FlattenRaw(std::string_view json, const PathNode& node, Scratch& s,
+                                 int depth) const {
   // As one element of an array, so that a scalar is read as it is inside the event; the
   // element is flattened at `node` itself (the wrapping array is not one of the event's).
   s.fragment.clear();
@@ -759,7 +774,7 @@ bool CompiledMatcher::FlattenRaw(std::string_view json, const PathNode& node, Sc
   size_t elements = 0;
   for (auto element : array) {
     od::value v;
-    if (element.get(v) || !Flatten(v, node, s)) return false;
+    if (element.get(v) || !Flatten(v, node, s, depth)) return false;
     ++elements;
   }
   const char* rest = nullptr;
@@ -850,7 +865,8 @@ class EventFlattener final : public EventVisitor {
     const PathNode* node = TakeNode();
     if (node != nullptr && ok_) {
       s_.own_texts = true;
-      ok_ = m_.FlattenRaw(json, *node, s_);
+      // frames_: the objects and arrays this value is in, so its depth in the event.
+      ok_ = m_.FlattenRaw(json, *node, s_, static_cast<int>(frames_.size()));
       s_.own_texts = false;
     }
     return *this;
@@ -907,7 +923,9 @@ Status CompiledMatcher::Match(std::string_view event_json, const VisitableEvent&
   }
   EventFlattener flattener(*this, s);
   event.Accept(flattener);
-  if (!flattener.ok()) return InvalidArgument("the event is not valid JSON");
+  if (!flattener.ok()) {
+    return s.too_deep ? TooDeep() : InvalidArgument("the event is not valid JSON");
+  }
   Finish(s, out);
   return Status::Ok();
 }

@@ -37,6 +37,11 @@ struct PatternOptions {
   size_t max_wildcard_complexity = 7;
 };
 
+// How deep the matcher follows an event: a value nested deeper than this (the event itself is at
+// depth 0) along a path some rule reads makes Match fail with InvalidArgument (the event is
+// dead-lettered with that reason). Bounds the matcher's recursion whatever the event holds.
+inline constexpr int kMaxEventDepth = 200;
+
 struct RulePattern {
   std::string name;
   std::string pattern_json;
@@ -47,8 +52,8 @@ class Matcher {
   virtual ~Matcher() = default;
   // Appends to `out` the index (into the compiled rules) of every rule that matches the event,
   // in rule order. `event_json` is one whole event. Fails with InvalidArgument when the event is
-  // not JSON; fields no rule uses are skipped, so only their structure is checked, not their
-  // contents.
+  // not JSON or nested deeper than kMaxEventDepth where a rule reads; fields no rule uses are
+  // skipped, so only their structure is checked, not their contents.
   virtual Status Match(std::string_view event_json, std::vector<uint32_t>& out) const = 0;
 
   // The same result for an event whose structure is at hand: `event` writes what `event_json`

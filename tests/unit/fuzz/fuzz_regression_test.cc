@@ -33,6 +33,25 @@ TEST(FuzzRegression, MalformedNullLiteralIsInvalidJsonNotACrash) {
   EXPECT_TRUE(IsValidJson("[null]"));
 }
 
+// pattern: an event with thousands of nested arrays where a rule reads recursed once per level
+// and overflowed the stack (ASan's larger frames first). The matcher now stops at
+// kMaxEventDepth levels and refuses the event with the reason; up to it, arrays still match.
+TEST(FuzzRegression, DeeplyNestedArraysAreRefusedNotAStackOverflow) {
+  auto matcher = CompileMatcher({{"r", R"({"detail":{"v":[1]}})"}});
+  ASSERT_TRUE(matcher.ok());
+  auto event = [](int depth) {
+    return R"({"source":"s","detail":{"v":)" + std::string(depth, '[') + "1" +
+           std::string(depth, ']') + "}}";
+  };
+  std::vector<uint32_t> out;
+  Status deep = (*matcher)->Match(event(5000), out);
+  EXPECT_EQ(deep.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(deep.message().find("levels deep"), std::string::npos) << deep.message();
+  out.clear();
+  ASSERT_TRUE((*matcher)->Match(event(kMaxEventDepth - 2), out).ok());
+  EXPECT_EQ(out, std::vector<uint32_t>{0});
+}
+
 // api_request: a JSONPath with a multi-byte character where a '.' or '[' belongs was refused with
 // "unexpected '<its first byte>'": half a UTF-8 sequence, which made the bus API's PutTargets
 // answer invalid JSON. The byte is now named by its value, and the message stays valid UTF-8.
