@@ -346,27 +346,45 @@ Status Pipeline::ProcessAndDeliver(Lane& lane, const TableProcessor& processor, 
         lane, RejectChange(&processor, change, captured->redacted, raw, change.QualifiedName(),
                            processed.status().message()));
   }
-  if (!lane.replaying) CountTable(meters_.table_published, processor, processed->change.op);
-  return Publish(lane, *processed);
+  return Publish(lane, *processed, &processor);
 }
 
-Status Pipeline::Publish(Lane& lane, const ProcessedEvent& processed) {
-  if (!lane.replaying) {
-    CountOne(stats_.published);
-    meters_.published->Inc();
-  }
-  if (!lane.replaying && processed.change.op == Op::kPositionGap) {
-    CountOne(stats_.position_gaps);
-  }
+Status Pipeline::Publish(Lane& lane, const ProcessedEvent& processed,
+                         const TableProcessor* processor) {
   OutputEvent out(processed, envelope_);
   lane.matched.clear();
   const Router& router = assembly_->router();
   EnvelopeView view(processed, envelope_, out.id());
-  CDC_RETURN_IF_ERROR(router.Match(out.Json(EventFormat::kEventBridge), view, lane.matched));
+  Status routed = router.Match(out.Json(EventFormat::kEventBridge), view, lane.matched);
   lane.api_matched.clear();
   std::shared_ptr<const Router> api = ApiRouter();
-  if (api) {
-    CDC_RETURN_IF_ERROR(api->Match(out.Json(EventFormat::kEventBridge), view, lane.api_matched));
+  if (routed.ok() && api) {
+    routed = api->Match(out.Json(EventFormat::kEventBridge), view, lane.api_matched);
+  }
+  if (!routed.ok()) {
+    // The matcher refuses an event it cannot read (nested deeper than kMaxEventDepth where a
+    // rule reads): the event goes to the dead-letter file with the reason, already redacted.
+    if (routed.code() != StatusCode::kInvalidArgument) return routed;
+    if (!lane.replaying && processor != nullptr) {
+      CountTable(meters_.table_dead_lettered, *processor, processed.change.op);
+    }
+    DeadLetter letter;
+    letter.stage = "process";
+    letter.reason = "the bus cannot match the event: " + routed.message();
+    letter.table = processed.change.QualifiedName();
+    letter.input = out.Json(EventFormat::kEventBridge);
+    log::Warn("dead-lettered change of {}: {}", letter.table, letter.reason);
+    return WriteDeadLetter(lane, letter);
+  }
+  if (!lane.replaying) {
+    CountOne(stats_.published);
+    meters_.published->Inc();
+    if (processor != nullptr) {
+      CountTable(meters_.table_published, *processor, processed.change.op);
+    }
+  }
+  if (!lane.replaying && processed.change.op == Op::kPositionGap) {
+    CountOne(stats_.position_gaps);
   }
   if (!lane.replaying && router.Unmatched(lane.matched) && lane.api_matched.empty()) {
     CountOne(stats_.unmatched);

@@ -178,7 +178,10 @@ class Pipeline : public ChangeSink {
   Status ProcessAndDeliver(Lane& lane, const TableProcessor& processor, ChangeEvent& change,
                            CaptureResult* captured, const RawInput& raw);
   // Matches a processed event (or a PositionGap marker) and delivers it to the rules' targets.
-  Status Publish(Lane& lane, const ProcessedEvent& processed);
+  // Matches and delivers one event; `processor`: its table's, for the per-table counts (none
+  // for events that are not a table's change).
+  Status Publish(Lane& lane, const ProcessedEvent& processed,
+                 const TableProcessor* processor = nullptr);
   // Delivers an event to the targets of the rules of `router` it matched.
   Status DeliverMatched(Lane& lane, const Router& router, const std::vector<uint32_t>& matched,
                         const OutputEvent& out);

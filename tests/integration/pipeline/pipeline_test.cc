@@ -6,6 +6,7 @@
 
 #include <sstream>
 
+#include "bus/matcher.h"
 #include "metrics/metrics.h"
 #include "metrics/prometheus.h"
 #include "source/json/json_source.h"
@@ -115,6 +116,36 @@ TEST_F(PipelineTest, RoutesCountsAndDeadLetters) {
       std::string::npos)
       << dl[2];
   EXPECT_EQ(dl[0].rfind(R"({"time":"1970-01-01T00:00:00Z")", 0), 0u);
+}
+
+// A value nested deeper than the matcher follows (kMaxEventDepth) where a rule reads: the event
+// is dead-lettered with the reason and the pipeline goes on; an event beside it is delivered.
+TEST_F(PipelineTest, AnEventTooDeepToMatchIsDeadLetteredAndThePipelineGoesOn) {
+  auto p = Build(kConfig);
+  ASSERT_TRUE(p);
+  std::string deep = std::string(kMaxEventDepth, '[') + "true" + std::string(kMaxEventDepth, ']');
+  std::string input =
+      R"({"eventType":"INSERT","tableName":"users","timestamp":"2024-01-15T10:30:00Z","after":{"id":1,"vip":)" +
+      deep + "}}\n" +
+      R"({"eventType":"INSERT","tableName":"users","timestamp":"2024-01-15T10:30:01Z","after":{"id":2,"vip":true}})"
+      "\n";
+  ASSERT_TRUE(Feed(*p, input).ok());
+  JsonSource empty("/dev/null");
+  ASSERT_TRUE(p->Run(empty).ok());
+  const PipelineStats& st = p->stats();
+  EXPECT_EQ(st.read, 2u);
+  EXPECT_EQ(st.published, 1u);
+  EXPECT_EQ(st.dead_lettered, 1u);
+  EXPECT_EQ(st.read, st.published + st.dead_lettered);
+  auto dl = ReadLines(dir_ / "dead-letter.jsonl");
+  ASSERT_EQ(dl.size(), 1u);
+  EXPECT_NE(dl[0].find(R"("stage":"process","reason":"the bus cannot match the event: the event )"
+                       R"(nests objects and arrays more than 200 levels deep)"),
+            std::string::npos)
+      << dl[0].substr(0, 400);
+  auto b = ReadLines(dir_ / "b.jsonl");
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_NE(b[0].find(R"("id":2)"), std::string::npos);
 }
 
 // The live metrics of a durable run agree with the run's own counts and with what reached the
