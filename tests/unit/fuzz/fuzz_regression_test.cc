@@ -52,6 +52,19 @@ TEST(FuzzRegression, DeeplyNestedArraysAreRefusedNotAStackOverflow) {
   EXPECT_EQ(out, std::vector<uint32_t>{0});
 }
 
+// pattern: the target's reference evaluation read the elements of an event that is a top-level
+// array as values of the member with the empty key (path ""), and disagreed with the matcher.
+// The matcher was right: such an event has no fields. (The reference was fixed.)
+TEST(FuzzRegression, ATopLevelArrayHasNoFieldsEvenForTheEmptyKey) {
+  auto matcher = CompileMatcher({{"r", R"({"":[0]})"}});
+  ASSERT_TRUE(matcher.ok());
+  std::vector<uint32_t> out;
+  ASSERT_TRUE((*matcher)->Match("[0\t\t]", out).ok());
+  EXPECT_TRUE(out.empty());
+  ASSERT_TRUE((*matcher)->Match(R"({"":0})", out).ok());
+  EXPECT_EQ(out, std::vector<uint32_t>{0});
+}
+
 // api_request: a JSONPath with a multi-byte character where a '.' or '[' belongs was refused with
 // "unexpected '<its first byte>'": half a UTF-8 sequence, which made the bus API's PutTargets
 // answer invalid JSON. The byte is now named by its value, and the message stays valid UTF-8.
