@@ -20,31 +20,17 @@ command -v /usr/bin/time >/dev/null || { echo "needs GNU time (scripts/bootstrap
 work=$(mktemp -d /tmp/cdc-bench-XXXXXX)
 chmod 755 "$work"
 . scripts/lib/pg.sh
+. bench/lib.sh
 trap 'pkill -f "$work/" 2>/dev/null || true; pg_stop; rm -rf "$work"' EXIT
 PG_EXTRA_OPTS="-c max_wal_size=4GB -c max_replication_slots=$((3 * rounds + 4)) -c max_wal_senders=$((3 * rounds + 4))" \
   pg_start "$work/postgres"
-for db in bench sink; do
-  pg_psql -d postgres -c "CREATE DATABASE $db" >/dev/null
-  pg_psql -d $db -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
-CREATE TABLE bench (id bigint PRIMARY KEY, qty integer, name text, price numeric(12,2),
-                    at timestamptz, active boolean, attrs jsonb, score double precision);
-CREATE PUBLICATION bench_pub FOR TABLE bench;
-SQL
-done
+bench_schema bench
+bench_schema sink
 for r in $(seq 1 "$rounds"); do
   pg_psql -d bench -Atc "SELECT 'slot' FROM pg_create_logical_replication_slot('inproc_$r', 'pgoutput');
     SELECT 'slot' FROM pg_create_logical_replication_slot('sender_$r', 'pgoutput');" >/dev/null
 done
-echo "loading $rows rows in 10-row transactions" >&2
-pg_psql -d bench -v ON_ERROR_STOP=1 -c "
-DO \$\$ BEGIN
-  FOR i IN 0..($rows / 10 - 1) LOOP
-    INSERT INTO bench SELECT g, g % 1000, 'item-' || g, (g % 10000) / 100.0, now(), g % 2 = 0,
-                             jsonb_build_object('k', g % 7, 'tag', 'x'), g * 0.5
-      FROM generate_series(i * 10 + 1, i * 10 + 10) g;
-    COMMIT;
-  END LOOP;
-END \$\$;" >/dev/null
+bench_load bench "$rows"
 
 config() {  # name dbname slot target-yaml extra-yaml
   cat <<YAML

@@ -33,14 +33,10 @@ command -v /usr/bin/time >/dev/null || { echo "needs GNU time (scripts/bootstrap
 work=$(mktemp -d /tmp/cdc-bench-XXXXXX)
 chmod 755 "$work"
 . scripts/lib/pg.sh
+. bench/lib.sh
 trap 'pg_stop; rm -rf "$work"' EXIT
 PG_EXTRA_OPTS="-c max_wal_size=4GB -c shared_buffers=256MB -c max_replication_slots=$((6 * rounds + 4)) -c max_wal_senders=$((6 * rounds + 4))" pg_start "$work/postgres"
-pg_psql -d postgres -c "CREATE DATABASE bench"
-pg_psql -d bench -v ON_ERROR_STOP=1 <<'SQL'
-CREATE TABLE bench (id bigint PRIMARY KEY, qty integer, name text, price numeric(12,2),
-                    at timestamptz, active boolean, attrs jsonb, score double precision);
-CREATE PUBLICATION bench_pub FOR TABLE bench;
-SQL
+bench_schema bench
 for r in $(seq 1 "$rounds"); do
   pg_psql -d bench -v ON_ERROR_STOP=1 -Atc "
     SELECT 'slot' FROM pg_create_logical_replication_slot('cdc_pipeline_$r', 'pgoutput');
@@ -50,16 +46,7 @@ for r in $(seq 1 "$rounds"); do
     SELECT 'slot' FROM pg_create_logical_replication_slot('bench_wal2json_$r', 'wal2json');
     SELECT 'slot' FROM pg_create_logical_replication_slot('bench_pgoutput_$r', 'pgoutput');" >/dev/null
 done
-echo "loading $rows rows in 10-row transactions"
-pg_psql -d bench -v ON_ERROR_STOP=1 -c "
-DO \$\$ BEGIN
-  FOR i IN 0..($rows / 10 - 1) LOOP
-    INSERT INTO bench SELECT g, g % 1000, 'item-' || g, (g % 10000) / 100.0, now(), g % 2 = 0,
-                             jsonb_build_object('k', g % 7, 'tag', 'x'), g * 0.5
-      FROM generate_series(i * 10 + 1, i * 10 + 10) g;
-    COMMIT;
-  END LOOP;
-END \$\$;"
+bench_load bench "$rows"
 endpos=$(pg_psql -d bench -Atc "SELECT pg_current_wal_insert_lsn()")
 dsn="host=127.0.0.1 port=$PG_PORT dbname=bench user=postgres"
 
