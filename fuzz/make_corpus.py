@@ -173,6 +173,24 @@ for i, (oid, v) in enumerate(TYPES):
     rel = relation(16390 + i, "public", f"t{oid}", [(1, "id", 23), (0, "v", oid)])
     pg.append(frame(BEGIN) + frame(rel) + frame(b"I" + struct.pack(">I", 16390 + i) + b"N" + tuple_data(["1", v])) + frame(COMMIT))
 pg.append(frame(BEGIN) + frame(small) + frame(b"I" + struct.pack(">I", 16386) + b"N" + tuple_data(["5", None])) + frame(COMMIT))
+# Protocol 2: a transaction streamed in two blocks (a savepoint's part rolled back, a
+# transactional message), then committed; another streamed and aborted.
+def streamed(msg, xid):
+    return msg[:1] + struct.pack(">I", xid) + msg[1:]
+
+
+def insert_small(i):
+    return b"I" + struct.pack(">I", 16386) + b"N" + tuple_data([str(i), "n" + str(i)])
+
+
+pg.append(frame(b"S" + struct.pack(">IB", 9, 1)) + frame(streamed(small, 9)) +
+          frame(streamed(insert_small(1), 9)) + frame(streamed(insert_small(2), 10)) + frame(b"E") +
+          frame(b"A" + struct.pack(">II", 9, 10)) + frame(b"S" + struct.pack(">IB", 9, 0)) +
+          frame(streamed(insert_small(3), 9)) +
+          frame(streamed(b"M" + b"\1" + struct.pack(">q", 0x200) + cstr("pfx") + struct.pack(">I", 1) + b"x", 9)) +
+          frame(b"E") + frame(b"S" + struct.pack(">IB", 11, 1)) + frame(streamed(small, 11)) +
+          frame(streamed(insert_small(4), 11)) + frame(b"E") + frame(b"A" + struct.pack(">II", 11, 11)) +
+          frame(b"c" + struct.pack(">IBqqq", 9, 0, 0x16B3748, 0x16B3778, 757382400000000)))
 write("pgoutput", pg)
 
 # ---- pg_decode_text: one byte choosing the type, then the text ----

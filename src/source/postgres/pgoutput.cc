@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "event/change_codec.h"
 #include "event/position_kinds.h"
 
 namespace cdc::pg {
@@ -232,8 +233,34 @@ const PgRelation* PgOutputDecoder::FindRelation(uint32_t id) const {
 
 Status PgOutputDecoder::Decode(std::string_view message, std::vector<PgMessage>& out) {
   if (message.empty()) return Corruption("pgoutput: empty message");
+  if (replay_ != nullptr) {
+    return Internal("pgoutput: a message decoded while a streamed transaction is replayed");
+  }
   char type = message[0];
   std::string_view body = message.substr(1);
+  if (in_stream_) {
+    // Inside a stream block every message names its (sub)transaction first.
+    switch (type) {
+      case 'R':
+      case 'Y':
+      case 'I':
+      case 'U':
+      case 'D':
+      case 'T':
+      case 'M': {
+        Reader r(body);
+        if (!r.U32(stream_subxid_)) return Truncated("streamed");
+        body = body.substr(4);
+        break;
+      }
+      case 'E':
+        in_stream_ = false;
+        return Status::Ok();
+      default:
+        return Corruption("pgoutput: message type " + std::to_string(static_cast<uint8_t>(type)) +
+                          " inside a stream block");
+    }
+  }
   switch (type) {
     case 'B':
       return DecodeBegin(body, out);
@@ -253,11 +280,13 @@ Status PgOutputDecoder::Decode(std::string_view message, std::vector<PgMessage>&
     case 'M':
       return DecodeMessage(body, out);
     case 'S':
+      return DecodeStreamStart(body);
     case 'E':
+      return Corruption("pgoutput: Stream Stop without Stream Start");
     case 'c':
+      return DecodeStreamCommit(body, out);
     case 'A':
-      return Unimplemented(
-          "pgoutput: streamed in-progress transactions (protocol version 2) are not supported");
+      return DecodeStreamAbort(body);
     default:
       return Corruption("pgoutput: unknown message type " +
                         std::to_string(static_cast<uint8_t>(type)));
@@ -348,15 +377,36 @@ Status PgOutputDecoder::DecodeRelation(std::string_view body) {
     }
   }
   ++relations_described_;
-  auto it = relations_.find(rel.id);
-  if (it != relations_.end()) {
-    rel.schema_version = it->second.schema_version + (SameColumns(it->second, rel) ? 0 : 1);
-    it->second = std::move(rel);
-  } else {
-    uint32_t id = rel.id;
-    relations_.emplace(id, std::move(rel));
+  if (const PgRelation* old = Lookup(rel.id); old != nullptr) {
+    rel.schema_version = old->schema_version + (SameColumns(*old, rel) ? 0 : 1);
   }
+  // Inside a stream block the description is the streamed transaction's until it commits.
+  auto& relations = in_stream_ ? streamed_.at(stream_xid_).relations : relations_;
+  uint32_t id = rel.id;
+  relations.insert_or_assign(id, std::move(rel));
   return Status::Ok();
+}
+
+const PgRelation* PgOutputDecoder::Lookup(uint32_t relid) const {
+  if (in_stream_) {
+    auto txn = streamed_.find(stream_xid_);
+    if (txn != streamed_.end()) {
+      auto it = txn->second.relations.find(relid);
+      if (it != txn->second.relations.end()) return &it->second;
+    }
+  }
+  auto it = relations_.find(relid);
+  return it == relations_.end() ? nullptr : &it->second;
+}
+
+Status PgOutputDecoder::Emit(ChangeEvent e, std::vector<PgMessage>& out) {
+  if (!in_stream_) {
+    out.emplace_back(std::move(e));
+    return Status::Ok();
+  }
+  scratch_.clear();
+  EncodeChange(e, scratch_);
+  return streamed_.at(stream_xid_).spill->Append(stream_subxid_, 'C', scratch_);
 }
 
 ChangeEvent PgOutputDecoder::NewEvent(const PgRelation& rel, Op op) {
@@ -364,8 +414,11 @@ ChangeEvent PgOutputDecoder::NewEvent(const PgRelation& rel, Op op) {
   e.schema = rel.schema;
   e.table = rel.table;
   e.op = op;
-  e.commit_time = begin_.commit_time;
-  e.position = ToPosition(PgPosition{begin_.final_lsn, begin_.xid, seq_++});
+  // A streamed change gets its commit time and position when its transaction commits.
+  if (!in_stream_) {
+    e.commit_time = begin_.commit_time;
+    e.position = ToPosition(PgPosition{begin_.final_lsn, begin_.xid, seq_++});
+  }
   e.schema_version = rel.schema_version;
   return e;
 }
@@ -376,14 +429,14 @@ Status PgOutputDecoder::DecodeChange(char type, std::string_view body,
   Reader r(body);
   uint32_t relid;
   if (!r.U32(relid)) return Truncated(what);
-  if (!in_transaction_)
+  if (!in_transaction_ && !in_stream_)
     return Corruption(std::string("pgoutput: ") + what + " outside a transaction");
-  auto it = relations_.find(relid);
-  if (it == relations_.end()) {
+  const PgRelation* found = Lookup(relid);
+  if (found == nullptr) {
     return Corruption("pgoutput: change for relation " + std::to_string(relid) +
                       " before its Relation message");
   }
-  const PgRelation& rel = it->second;
+  const PgRelation& rel = *found;
   ChangeEvent e = NewEvent(rel, type == 'I'   ? Op::kInsert
                                 : type == 'U' ? Op::kUpdate
                                               : Op::kDelete);
@@ -425,8 +478,7 @@ Status PgOutputDecoder::DecodeChange(char type, std::string_view body,
     if (v == nullptr && e.before) v = e.before->Find(name);
     if (v != nullptr) e.key.Add(name, *v);
   }
-  out.emplace_back(std::move(e));
-  return Status::Ok();
+  return Emit(std::move(e), out);
 }
 
 Status PgOutputDecoder::DecodeTruncate(std::string_view body, std::vector<PgMessage>& out) {
@@ -434,16 +486,18 @@ Status PgOutputDecoder::DecodeTruncate(std::string_view body, std::vector<PgMess
   uint32_t nrels;
   uint8_t options;
   if (!r.U32(nrels) || !r.U8(options)) return Truncated("Truncate");
-  if (!in_transaction_) return Corruption("pgoutput: Truncate outside a transaction");
+  if (!in_transaction_ && !in_stream_) {
+    return Corruption("pgoutput: Truncate outside a transaction");
+  }
   for (uint32_t i = 0; i < nrels; ++i) {
     uint32_t relid;
     if (!r.U32(relid)) return Truncated("Truncate");
-    auto it = relations_.find(relid);
-    if (it == relations_.end()) {
+    const PgRelation* rel = Lookup(relid);
+    if (rel == nullptr) {
       return Corruption("pgoutput: Truncate of relation " + std::to_string(relid) +
                         " before its Relation message");
     }
-    out.emplace_back(NewEvent(it->second, Op::kTruncate));
+    CDC_RETURN_IF_ERROR(Emit(NewEvent(*rel, Op::kTruncate), out));
   }
   return Status::Ok();
 }
@@ -459,11 +513,124 @@ Status PgOutputDecoder::DecodeMessage(std::string_view body, std::vector<PgMessa
     return Truncated("Message");
   }
   bool transactional = (flags & 1) != 0;
-  if (transactional && !in_transaction_) {
+  if (transactional && !in_transaction_ && !in_stream_) {
     return Corruption("pgoutput: transactional Message outside a transaction");
+  }
+  if (transactional && in_stream_) {
+    scratch_.clear();
+    PutVarint(scratch_, lsn);
+    PutString(scratch_, prefix);
+    PutString(scratch_, content);
+    return streamed_.at(stream_xid_).spill->Append(stream_subxid_, 'M', scratch_);
   }
   out.emplace_back(
       PgLogicalMessage{Lsn(lsn), transactional, std::string(prefix), std::string(content)});
+  return Status::Ok();
+}
+
+Status PgOutputDecoder::DecodeStreamStart(std::string_view body) {
+  Reader r(body);
+  uint32_t xid;
+  uint8_t first;
+  if (!r.U32(xid) || !r.U8(first)) return Truncated("Stream Start");
+  if (spill_dir_.empty()) {
+    return Corruption(
+        "pgoutput: Stream Start, but streaming of in-progress transactions was not "
+        "requested");
+  }
+  if (in_transaction_) return Corruption("pgoutput: Stream Start inside a transaction");
+  auto it = streamed_.find(xid);
+  if (first != 0) {
+    // A first segment of a transaction seen before happens only when a broken connection's
+    // stream is resumed: it is sent again from its start.
+    CDC_ASSIGN_OR_RETURN(auto spill, TxnSpill::Open(spill_dir_));
+    streamed_.insert_or_assign(xid, StreamedTxn{std::move(spill), {}});
+  } else if (it == streamed_.end()) {
+    return Corruption("pgoutput: a later stream segment of transaction " + std::to_string(xid) +
+                      " whose first segment never came");
+  }
+  in_stream_ = true;
+  stream_xid_ = xid;
+  stream_subxid_ = xid;
+  return Status::Ok();
+}
+
+Status PgOutputDecoder::DecodeStreamCommit(std::string_view body, std::vector<PgMessage>& out) {
+  Reader r(body);
+  uint32_t xid;
+  uint8_t flags;
+  uint64_t commit_lsn, end_lsn;
+  int64_t ts;
+  if (!r.U32(xid) || !r.U8(flags) || !r.U64(commit_lsn) || !r.U64(end_lsn) || !r.I64(ts)) {
+    return Truncated("Stream Commit");
+  }
+  if (in_transaction_) return Corruption("pgoutput: Stream Commit inside a transaction");
+  begin_ = PgBegin{Lsn(commit_lsn), FromPg(ts), TxId(xid)};
+  seq_ = 0;
+  in_transaction_ = true;
+  replay_commit_ = PgCommit{Lsn(commit_lsn), Lsn(end_lsn), FromPg(ts), TxId(xid), 0};
+  auto it = streamed_.find(xid);
+  if (it == streamed_.end()) {
+    // Nothing of it was streamed to us: an empty transaction.
+    in_transaction_ = false;
+    out.emplace_back(begin_);
+    out.emplace_back(replay_commit_);
+    return Status::Ok();
+  }
+  replay_ = std::make_unique<StreamedTxn>(std::move(it->second));
+  streamed_.erase(it);
+  for (auto& [id, rel] : replay_->relations) relations_.insert_or_assign(id, std::move(rel));
+  replay_->relations.clear();
+  ++streamed_committed_;
+  out.emplace_back(begin_);
+  return replay_->spill->Rewind();
+}
+
+Status PgOutputDecoder::DrainReplay(std::vector<PgMessage>& out, size_t max) {
+  for (size_t n = 0; replay_ != nullptr && n < max; ++n) {
+    CDC_ASSIGN_OR_RETURN(bool more, replay_->spill->Next(record_));
+    if (!more) {
+      replay_commit_.changes = seq_;
+      out.emplace_back(replay_commit_);
+      replay_.reset();
+      in_transaction_ = false;
+      break;
+    }
+    if (record_.tag == 'C') {
+      CDC_ASSIGN_OR_RETURN(ChangeEvent e, cdc::DecodeChange(record_.payload));
+      e.commit_time = begin_.commit_time;
+      e.position = ToPosition(PgPosition{begin_.final_lsn, begin_.xid, seq_++});
+      out.emplace_back(std::move(e));
+    } else if (record_.tag == 'M') {
+      std::string_view in = record_.payload;
+      uint64_t lsn;
+      PgLogicalMessage m;
+      m.transactional = true;
+      if (!GetVarint(in, lsn) || !GetString(in, m.prefix) || !GetString(in, m.content)) {
+        return Corruption("transaction spill file: malformed message record");
+      }
+      m.lsn = Lsn(lsn);
+      out.emplace_back(std::move(m));
+    } else {
+      return Corruption("transaction spill file: unknown record tag");
+    }
+  }
+  return Status::Ok();
+}
+
+Status PgOutputDecoder::DecodeStreamAbort(std::string_view body) {
+  Reader r(body);
+  uint32_t xid, subxid;
+  if (!r.U32(xid) || !r.U32(subxid)) return Truncated("Stream Abort");
+  if (in_transaction_) return Corruption("pgoutput: Stream Abort inside a transaction");
+  auto it = streamed_.find(xid);
+  if (it == streamed_.end()) return Status::Ok();  // nothing of it was streamed to us
+  if (subxid == xid) {
+    streamed_.erase(it);
+    ++streamed_aborted_;
+  } else {
+    it->second.spill->Discard(subxid);  // ROLLBACK TO SAVEPOINT
+  }
   return Status::Ok();
 }
 

@@ -1,16 +1,24 @@
 // Decoding of the logical replication stream: the CopyBoth frames of the walsender (XLogData 'w',
 // primary keepalive 'k'), the standby status update we send back ('r'), and the messages of the
 // `pgoutput` plugin, protocol version 1 (Begin, Commit, Relation, Type, Insert, Update, Delete,
-// Truncate, Origin, Message), into ChangeEvents.
+// Truncate, Origin, Message) and version 2's streamed in-progress transactions (Stream Start,
+// Stream Stop, Stream Commit, Stream Abort), into ChangeEvents.
 //
-// Changes are passed on as they arrive, never buffered per transaction: Begin carries the
-// transaction's final (commit) LSN, so every change's position {commit LSN, xid, seq} is known
-// when it is decoded and a transaction of any size needs constant memory.
+// Changes of a committed transaction are passed on as they arrive, never buffered per
+// transaction: Begin carries the transaction's final (commit) LSN, so every change's position
+// {commit LSN, xid, seq} is known when it is decoded and a transaction of any size needs constant
+// memory. A transaction PostgreSQL streams while it is still in progress (protocol 2, when it
+// outgrows the server's logical_decoding_work_mem) is decoded as it arrives and spilled to an
+// unnamed file (TxnSpill) with its subtransaction; Stream Abort discards it (or a rolled-back
+// savepoint's part), Stream Commit replays it as Begin, changes and Commit exactly as protocol 1
+// would have sent it at its commit, a bounded batch at a time (DrainReplay). So the consumer sees
+// the same messages in either protocol and memory stays constant.
 //
 // Thread-safety: PgOutputDecoder is single-threaded.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -22,6 +30,7 @@
 #include "base/time.h"
 #include "event/change_event.h"
 #include "source/postgres/pg_types.h"
+#include "source/postgres/txn_spill.h"
 
 namespace cdc::pg {
 
@@ -127,7 +136,20 @@ class PgOutputDecoder {
   // decoded.
   Status Decode(std::string_view message, std::vector<PgMessage>& out);
 
+  // Accept streamed in-progress transactions (protocol 2), spilling them to unnamed files in
+  // `spill_dir`. Without it, Stream messages are Corruption.
+  void EnableStreaming(std::string spill_dir) { spill_dir_ = std::move(spill_dir); }
+
+  // A committed streamed transaction is being replayed: call DrainReplay before Decode.
+  bool replaying() const { return replay_ != nullptr; }
+  // Appends up to `max` messages of the transaction being replayed (its Commit last).
+  Status DrainReplay(std::vector<PgMessage>& out, size_t max);
+
   bool in_transaction() const { return in_transaction_; }
+  // Streamed transactions seen (committed and replayed, aborted) and in progress now.
+  uint64_t streamed_committed() const { return streamed_committed_; }
+  uint64_t streamed_aborted() const { return streamed_aborted_; }
+  size_t streamed_in_progress() const { return streamed_.size(); }
   // The relation with this id, or nullptr if no Relation message described it yet.
   const PgRelation* FindRelation(uint32_t id) const;
   // How many Relation messages were decoded: the source compares the publication with its
@@ -141,7 +163,22 @@ class PgOutputDecoder {
   Status DecodeChange(char type, std::string_view body, std::vector<PgMessage>& out);
   Status DecodeTruncate(std::string_view body, std::vector<PgMessage>& out);
   Status DecodeMessage(std::string_view body, std::vector<PgMessage>& out);
+  Status DecodeStreamStart(std::string_view body);
+  Status DecodeStreamCommit(std::string_view body, std::vector<PgMessage>& out);
+  Status DecodeStreamAbort(std::string_view body);
   ChangeEvent NewEvent(const PgRelation& rel, Op op);
+  // The relation as the current (streamed) transaction knows it.
+  const PgRelation* Lookup(uint32_t relid) const;
+  // Passes a decoded change on, or spills it inside a stream block.
+  Status Emit(ChangeEvent e, std::vector<PgMessage>& out);
+
+  // A transaction streamed before its commit.
+  struct StreamedTxn {
+    std::unique_ptr<TxnSpill> spill;
+    // Relation messages sent inside its stream blocks: its view of the tables, made everyone's
+    // when it commits.
+    std::unordered_map<uint32_t, PgRelation> relations;
+  };
 
   PgTypeRegistry& types_;
   PgCatalogReader* catalog_;
@@ -150,6 +187,18 @@ class PgOutputDecoder {
   bool in_transaction_ = false;
   PgBegin begin_;
   uint32_t seq_ = 0;
+
+  std::string spill_dir_;  // empty: streaming not enabled
+  std::unordered_map<uint32_t, StreamedTxn> streamed_;
+  bool in_stream_ = false;
+  uint32_t stream_xid_ = 0;     // the top-level transaction of the open stream block
+  uint32_t stream_subxid_ = 0;  // the (sub)transaction of the message being decoded
+  std::unique_ptr<StreamedTxn> replay_;
+  PgCommit replay_commit_;
+  std::string scratch_;
+  TxnSpill::Record record_;
+  uint64_t streamed_committed_ = 0;
+  uint64_t streamed_aborted_ = 0;
 };
 
 }  // namespace cdc::pg

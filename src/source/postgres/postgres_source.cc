@@ -36,6 +36,7 @@ PostgresSourceOptions OptionsFromConfig(const Config& config) {
       std::chrono::milliseconds(std::max<int64_t>(100, s.reconnect_max_backoff_ms));
   o.state_dir = config.pipeline.data_dir;
   o.resnapshot_on_gap = s.on_position_gap == "resnapshot";
+  o.stream_in_progress = s.stream_in_progress;
   for (const auto& t : config.tables) {
     PgTableRequirement req;
     req.table.schema = t.schema;
@@ -670,6 +671,8 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
   start_options.start_lsn = start;
   start_options.status_interval = options_.status_interval;
   start_options.messages = snapshot != nullptr;  // the watermarks
+  start_options.stream_in_progress = options_.stream_in_progress;
+  if (!options_.state_dir.empty()) start_options.spill_dir = options_.state_dir + "/spill";
   CDC_RETURN_IF_ERROR(repl->StartReplication(start_options));
   streamed_ = true;
   connected_ = true;
@@ -678,7 +681,8 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
     std::ofstream out(WalsenderPath(), std::ios::trunc);
     out << repl->backend_pid() << "\n";
   }
-  log::Info("streaming from slot {} (publication {})", options_.slot, options_.publication);
+  log::Info("streaming from slot {} (publication {}, pgoutput protocol {})", options_.slot,
+            options_.publication, repl->protocol_version());
   PgBegin transaction;  // the last Begin: where a watermark's chunk rows are positioned
 
   bool in_transaction = false;

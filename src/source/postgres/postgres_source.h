@@ -56,6 +56,9 @@ struct PostgresSourceOptions {
   // acknowledged): false = refuse to start; true = accept it, publish a PositionGap event and
   // snapshot again on a new slot.
   bool resnapshot_on_gap = false;
+  // Protocol 2 with streaming of in-progress transactions where the server has it; spilled to
+  // `<state_dir>/spill` (the temp dir without a state dir).
+  bool stream_in_progress = true;
 };
 
 // `source` of type postgres as configured (parsed by the kind, register.cc).
@@ -70,6 +73,7 @@ struct PostgresSourceConfig : KindOptions {
   int64_t heartbeat_interval_ms = 0;  // 0 = off
   int64_t reconnect_max_backoff_ms = 30000;
   std::string on_position_gap = "fail";  // fail | resnapshot
+  bool stream_in_progress = true;
 };
 
 // The options from the config's `source` and `tables` sections.

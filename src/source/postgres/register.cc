@@ -20,6 +20,7 @@ std::shared_ptr<const KindOptions> ParseOptions(OptionsReader& r) {
   r.Int("heartbeat_interval_ms", o->heartbeat_interval_ms);
   r.Int("reconnect_max_backoff_ms", o->reconnect_max_backoff_ms);
   r.String("on_position_gap", o->on_position_gap);
+  r.Bool("stream_in_progress", o->stream_in_progress);
   return o;
 }
 
@@ -86,6 +87,13 @@ void RegisterPostgresSource(Registry& registry) {
             "again on a new slot (like `run --resnapshot`). A gap while streaming always stops "
             "the pipeline.",
             {"fail", "resnapshot"}},
+           {"stream_in_progress", FieldType::kBool, "true",
+            "PostgreSQL 14 and later: ask for pgoutput protocol 2 with `streaming`, so a "
+            "transaction bigger than the server's `logical_decoding_work_mem` is sent while it "
+            "runs and spilled to unnamed files in the data dir until it commits (discarded if it "
+            "aborts) instead of being spilled by the server and sent only at its commit. Events "
+            "are the same either way and are published only after the commit; memory stays "
+            "constant. `false`: protocol 1."},
        },
        ParseOptions},
       {.ordered = true,

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <filesystem>
 
 #include "base/logging.h"
 #include "source/postgres/pg_errors.h"
@@ -109,9 +110,18 @@ Status PgReplicationConnection::StartReplication(const PgStartOptions& options) 
     if (!names.empty()) names += ',';
     names += QuoteIdentifier(p);
   }
+  // Streaming of in-progress transactions came with protocol version 2 in PostgreSQL 14.
+  protocol_version_ = options.stream_in_progress && PQserverVersion(Raw(conn_)) >= 140000 ? 2 : 1;
+  if (protocol_version_ == 2) {
+    decoder_.EnableStreaming(options.spill_dir.empty()
+                                 ? std::filesystem::temp_directory_path().string()
+                                 : options.spill_dir);
+  }
   std::string sql = "START_REPLICATION SLOT " + options.slot + " LOGICAL " +
-                    options.start_lsn.ToString() + " (proto_version '1', publication_names " +
-                    QuoteLiteral(names) + (options.messages ? ", messages 'true'" : "") + ")";
+                    options.start_lsn.ToString() + " (proto_version '" +
+                    std::to_string(protocol_version_) + "', publication_names " +
+                    QuoteLiteral(names) + (options.messages ? ", messages 'true'" : "") +
+                    (protocol_version_ == 2 ? ", streaming 'on'" : "") + ")";
   PGresult* res = PQexec(Raw(conn_), sql.c_str());
   if (res != nullptr && PQresultStatus(res) == PGRES_COPY_BOTH) {
     PQclear(res);
@@ -178,6 +188,16 @@ Result<std::optional<PgMessage>> PgReplicationConnection::Next(std::chrono::mill
         pending_pos_ = 0;
       }
       return std::optional<PgMessage>(std::move(m));
+    }
+    if (decoder_.replaying()) {
+      // A committed streamed transaction, read back from its spill file a batch at a time.
+      Status status = decoder_.DrainReplay(pending_, 256);
+      if (!status.ok()) {
+        pending_.clear();
+        pending_pos_ = 0;
+        return status;
+      }
+      continue;
     }
     if (!streaming_) return FailedPrecondition("replication is not started");
     if (++frames_since_status_check_ >= kFramesPerStatusCheck) {
@@ -297,6 +317,8 @@ Result<std::unique_ptr<PgReplicationConnection>> OpenReplication(const PgSourceO
   start.slot = options.slot;
   start.publications = {options.publication};
   start.messages = options.messages;
+  start.stream_in_progress = options.stream_in_progress;
+  start.spill_dir = options.spill_dir;
   start.status_interval = options.status_interval;
   CDC_RETURN_IF_ERROR(repl->StartReplication(start));
   return repl;

@@ -54,6 +54,13 @@ struct PgStartOptions {
   Lsn start_lsn;
   // Also stream pg_logical_emit_message() messages (passed on as PgLogicalMessage).
   bool messages = false;
+  // Ask for protocol version 2 with `streaming 'on'` when the server has it (PostgreSQL 14 and
+  // later): a transaction bigger than the server's logical_decoding_work_mem is sent while in
+  // progress and spilled to unnamed files in `spill_dir` (the temp dir when empty) until it
+  // commits, instead of being spilled by the server and sent at commit. Next() yields the same
+  // messages either way.
+  bool stream_in_progress = false;
+  std::string spill_dir;
   // How often Next() sends an unsolicited status update with the last acknowledged LSNs, so
   // that wal_sender_timeout does not end an idle stream.
   std::chrono::milliseconds status_interval{10000};
@@ -78,7 +85,7 @@ class PgReplicationConnection {
   // Runs a plain SQL command on the connection before streaming (allowed in walsender mode).
   Result<PgRows> Query(std::string_view sql);
 
-  // START_REPLICATION SLOT ... LOGICAL ... (proto_version '1', publication_names '...').
+  // START_REPLICATION SLOT ... LOGICAL ... (proto_version '1' or '2', publication_names '...').
   // Unavailable naming the pid if another process streams from the slot; FailedPrecondition if
   // the slot was invalidated.
   Status StartReplication(const PgStartOptions& options);
@@ -98,6 +105,8 @@ class PgReplicationConnection {
   Status StopReplication();
 
   bool streaming() const { return streaming_; }
+  // The pgoutput protocol version StartReplication asked for (1, or 2 with streaming).
+  int protocol_version() const { return protocol_version_; }
   // The server's end of WAL as last reported by XLogData or keepalive.
   Lsn server_wal_end() const { return server_wal_end_; }
   Lsn acknowledged_flush() const { return flush_; }
@@ -120,6 +129,7 @@ class PgReplicationConnection {
   std::vector<PgMessage> pending_;
   size_t pending_pos_ = 0;
   bool streaming_ = false;
+  int protocol_version_ = 1;
   Lsn write_, flush_, apply_;
   Lsn server_wal_end_;
   std::chrono::milliseconds status_interval_{10000};
@@ -138,6 +148,8 @@ struct PgSourceOptions {
   std::vector<PgTableRequirement> tables;
   bool create_slot = true;
   bool messages = false;
+  bool stream_in_progress = false;  // see PgStartOptions
+  std::string spill_dir;
   std::chrono::milliseconds status_interval{10000};
 };
 

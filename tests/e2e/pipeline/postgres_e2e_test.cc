@@ -278,6 +278,50 @@ TEST_F(PostgresE2E, AHugeTransactionStreamsInBoundedMemory) {
 #endif
 }
 
+// Protocol 2: a transaction bigger than the server's logical_decoding_work_mem (64 kB here) is
+// sent while in progress and spilled until its commit. `run` is killed while three of them are
+// half sent: one that commits, one that rolls back, one with a rolled-back savepoint. PostgreSQL
+// streams them again to the next `run`: every committed change arrives once, nothing of the
+// rolled-back work ever does.
+TEST_F(PostgresE2E, StreamedTransactionsAcrossAKill9ArriveOnceAndRolledBackWorkNever) {
+  ASSERT_TRUE(
+      server_->Execute("ALTER DATABASE coredb SET logical_decoding_work_mem = '64kB'").ok());
+  std::string log = data_ / "run.log";
+  auto run = StartStreaming(log);
+  ASSERT_FALSE(HasFailure());
+  EXPECT_NE(testing::ReadFile(log).find("pgoutput protocol 2"), std::string::npos)
+      << testing::ReadFile(log);
+  auto rows = [](int from, int to) {
+    return "INSERT INTO metrics (id, name, value, tags) SELECT g, 'load.' || (g % 50), g * 0.25, "
+           "'{\"host\":\"db-1\"}' FROM generate_series(" +
+           std::to_string(from) + ", " + std::to_string(to) + ") g; ";
+  };
+  std::vector<std::thread> writers;
+  auto write = [&](std::string sql) {
+    writers.emplace_back([this, sql] { EXPECT_TRUE(server_->Execute(sql, "coredb").ok()) << sql; });
+  };
+  write("BEGIN; " + rows(1000001, 1030000) + "SELECT pg_sleep(3); " + rows(1030001, 1060000) +
+        "COMMIT");
+  write("BEGIN; " + rows(2000001, 2030000) + "SELECT pg_sleep(2); ROLLBACK");
+  write("BEGIN; " + rows(3000001, 3010000) + "SAVEPOINT a; " + rows(3010001, 3020000) +
+        "SELECT pg_sleep(1); ROLLBACK TO SAVEPOINT a; " + rows(3020001, 3030000) + "COMMIT");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  run->Signal(SIGKILL);
+  ASSERT_EQ(run->Wait(10), 128 + SIGKILL);
+  run = std::make_unique<CliProcess>(std::vector<std::string>{"run"}, env_, log);
+  for (auto& w : writers) w.join();
+  ASSERT_TRUE(WaitCaughtUp(120)) << testing::ReadFile(log);
+  run->Signal(SIGTERM);
+  ASSERT_EQ(run->Wait(60), 0) << testing::ReadFile(log);
+  // 60,000 + 20,000 committed rows (the oracle's count; each goes to two consumers).
+  ExpectEveryCommittedChangeExactlyOnceInOrder(80000 - 1);
+  auto streamed = server_->QueryValue(
+      "SELECT stream_txns FROM pg_stat_replication_slots WHERE slot_name = 'cdc_pipeline'",
+      "coredb");
+  ASSERT_TRUE(streamed.ok()) << streamed.status().ToString();
+  EXPECT_GE(std::stoll(*streamed), 3) << "the transactions were not streamed in progress";
+}
+
 TEST_F(PostgresE2E, SnapshotThenStreamHasNoGapAndNoDuplicate) {
   ASSERT_EQ(Cli({"generate", "--seed-only"}), 0);
   // Rows that exist before the pipeline starts arrive as READ events, once each.

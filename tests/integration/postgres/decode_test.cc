@@ -269,6 +269,148 @@ TEST_F(PgOutputDecoderTest, LogicalMessagesArePassedOnInTheirTransaction) {
       << "a transactional message outside a transaction";
 }
 
+// ---- protocol 2: streamed in-progress transactions ----
+
+std::string StreamStart(uint32_t xid, bool first) {
+  std::string m = "S";
+  Be(m, xid, 4);
+  m.push_back(first ? 1 : 0);
+  return m;
+}
+std::string StreamStop() { return "E"; }
+std::string StreamCommit(uint32_t xid, uint64_t lsn, uint64_t end) {
+  std::string m = "c";
+  Be(m, xid, 4);
+  m.push_back(0);
+  Be(m, lsn, 8);
+  Be(m, end, 8);
+  Be(m, 0, 8);
+  return m;
+}
+std::string StreamAbort(uint32_t xid, uint32_t subxid) {
+  std::string m = "A";
+  Be(m, xid, 4);
+  Be(m, subxid, 4);
+  return m;
+}
+// A message of a stream block: its type, then the (sub)transaction id, then the body.
+std::string InStream(uint32_t xid, const std::string& message) {
+  std::string m(1, message[0]);
+  Be(m, xid, 4);
+  m.append(message, 1);
+  return m;
+}
+std::string InsertMsg(int id) {
+  std::string m = "I";
+  Be(m, 16400, 4);
+  m.push_back('N');
+  Be(m, 3, 2);
+  TextCol(m, std::to_string(id));
+  TextCol(m, "b" + std::to_string(id));
+  m.push_back('n');
+  return m;
+}
+
+class PgStreamingDecoderTest : public PgOutputDecoderTest {
+ protected:
+  void SetUp() override { decoder_.EnableStreaming(dir_.path()); }
+
+  // Feeds the messages, draining replays in batches of 2 as the replication connection does.
+  std::vector<PgMessage> FeedAll(const std::vector<std::string>& messages) {
+    std::vector<PgMessage> out;
+    for (const auto& m : messages) {
+      Status s = decoder_.Decode(m, out);
+      EXPECT_TRUE(s.ok()) << s.ToString();
+      while (decoder_.replaying()) {
+        size_t before = out.size();
+        s = decoder_.DrainReplay(out, 2);
+        EXPECT_TRUE(s.ok()) << s.ToString();
+        EXPECT_LE(out.size() - before, 2u);
+      }
+    }
+    return out;
+  }
+
+  static std::vector<int> Ids(const std::vector<PgMessage>& out) {
+    std::vector<int> ids;
+    for (const auto& m : out) {
+      if (auto* e = std::get_if<ChangeEvent>(&m)) {
+        ids.push_back(static_cast<int>(e->key.Find("id")->as_int64()));
+      }
+    }
+    return ids;
+  }
+
+  testing::TempDir dir_;
+};
+
+TEST_F(PgStreamingDecoderTest, StreamedTransactionIsReplayedAtItsCommitWithPositions) {
+  // Transaction 9 is streamed in two blocks around transaction 7, which commits first.
+  auto out = FeedAll({StreamStart(9, true), InStream(9, RelationMsg('d')),
+                      InStream(9, InsertMsg(1)), InStream(9, InsertMsg(2)), StreamStop(),
+                      BeginMsg(0x100, 7), RelationMsg('d'), InsertMsg(50), CommitMsg(0x100, 0x180),
+                      StreamStart(9, false), InStream(9, InsertMsg(3)),
+                      InStream(9, LogicalMsg(true, 0x1f0, "cdc", "x")), StreamStop()});
+  // Nothing of 9 before its commit; 7 needed a Relation of its own (9's is 9's until it commits).
+  EXPECT_EQ(Ids(out), std::vector<int>{50});
+  EXPECT_EQ(decoder_.streamed_in_progress(), 1u);
+  out = FeedAll({StreamCommit(9, 0x200, 0x280)});
+  ASSERT_EQ(out.size(), 6u);  // Begin, 3 changes, the message, Commit
+  const auto& b = std::get<PgBegin>(out[0]);
+  EXPECT_EQ(b.final_lsn, Lsn(0x200));
+  EXPECT_EQ(b.xid, TxId(9));
+  EXPECT_EQ(Ids(out), (std::vector<int>{1, 2, 3}));
+  for (uint32_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(std::get<ChangeEvent>(out[1 + i]).position,
+              (ToPosition(PgPosition{Lsn(0x200), TxId(9), i})));
+    EXPECT_EQ(std::get<ChangeEvent>(out[1 + i]).commit_time.micros, kPgEpochUnixMicros);
+  }
+  EXPECT_EQ(std::get<PgLogicalMessage>(out[4]).content, "x");
+  const auto& c = std::get<PgCommit>(out[5]);
+  EXPECT_EQ(c.end_lsn, Lsn(0x280));
+  EXPECT_EQ(c.changes, 3u);
+  EXPECT_FALSE(decoder_.in_transaction());
+  EXPECT_EQ(decoder_.streamed_in_progress(), 0u);
+  EXPECT_EQ(decoder_.streamed_committed(), 1u);
+}
+
+TEST_F(PgStreamingDecoderTest, AbortsDiscardTheTransactionOrTheRolledBackSavepoint) {
+  // Transaction 9: 1 and 2, savepoint 10 with 3 and 4 rolled back, then 5.
+  auto out =
+      FeedAll({StreamStart(9, true), InStream(9, RelationMsg('d')), InStream(9, InsertMsg(1)),
+               InStream(9, InsertMsg(2)), InStream(10, InsertMsg(3)), StreamStop(),
+               StreamStart(9, false), InStream(10, InsertMsg(4)), StreamStop(), StreamAbort(9, 10),
+               StreamStart(9, false), InStream(9, InsertMsg(5)), StreamStop(),
+               StreamStart(11, true), InStream(11, RelationMsg('d')), InStream(11, InsertMsg(6)),
+               StreamStop(), StreamAbort(11, 11), StreamCommit(9, 0x300, 0x380)});
+  EXPECT_EQ(Ids(out), (std::vector<int>{1, 2, 5}));
+  EXPECT_EQ(std::get<PgCommit>(out.back()).changes, 3u);
+  EXPECT_EQ(decoder_.streamed_aborted(), 1u);
+  EXPECT_EQ(decoder_.streamed_in_progress(), 0u);
+}
+
+TEST_F(PgStreamingDecoderTest, ProtocolViolationsAreCorruption) {
+  std::vector<PgMessage> out;
+  EXPECT_EQ(decoder_.Decode(StreamStart(9, false), out).code(), StatusCode::kCorruption)
+      << "a later segment without the first";
+  EXPECT_EQ(decoder_.Decode(StreamStop(), out).code(), StatusCode::kCorruption);
+  ASSERT_TRUE(decoder_.Decode(StreamStart(9, true), out).ok());
+  EXPECT_EQ(decoder_.Decode(BeginMsg(0x100, 7), out).code(), StatusCode::kCorruption)
+      << "Begin inside a stream block";
+  EXPECT_EQ(decoder_.Decode("I\x00", out).code(), StatusCode::kCorruption);
+  PgTypeRegistry types;
+  PgOutputDecoder plain(types, nullptr);
+  EXPECT_EQ(plain.Decode(StreamStart(9, true), out).code(), StatusCode::kCorruption)
+      << "streaming was not asked for";
+}
+
+TEST_F(PgStreamingDecoderTest, CommitOfATransactionNeverStreamedToUsIsEmpty) {
+  auto out = FeedAll({StreamCommit(12, 0x400, 0x480)});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(std::get<PgBegin>(out[0]).final_lsn, Lsn(0x400));
+  EXPECT_EQ(std::get<PgCommit>(out[1]).end_lsn, Lsn(0x480));
+}
+
 TEST(SnapshotProgressTest, RoundTripsAndRefusesADamagedFile) {
   testing::TempDir dir;
   std::string path = dir / "progress";

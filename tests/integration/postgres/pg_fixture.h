@@ -100,13 +100,15 @@ class PgFixture : public ::testing::Test {
 
   // Publishes `tables` and starts streaming from a new slot named after the database.
   Result<std::unique_ptr<PgReplicationConnection>> Open(std::vector<PgTableRequirement> tables,
-                                                        bool messages = false) {
+                                                        bool messages = false,
+                                                        bool stream_in_progress = false) {
     PgSourceOptions o;
     o.dsn = Dsn();
     o.slot = db_;
     o.publication = "pub";
     o.tables = std::move(tables);
     o.messages = messages;
+    o.stream_in_progress = stream_in_progress;
     return OpenReplication(o);
   }
 
