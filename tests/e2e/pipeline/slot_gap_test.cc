@@ -458,5 +458,47 @@ TEST_F(SlotGapTest, TheSlotAdvancesWhileOnlyUncapturedTablesAreWritten) {
   EXPECT_TRUE(Monitoring().empty());  // nothing of the noise reached a consumer
 }
 
+// `heartbeat_interval_ms`: while nothing at all is written, `run` writes a non-transactional
+// pg_logical_emit_message this often and acknowledges it once it has come back through the slot,
+// so the slot's position follows the server's WAL even where every write is in another database.
+TEST_F(SlotGapTest, HeartbeatsAreWrittenAndTheSlotConfirmsThem) {
+  std::string config = testing::ReadFile(conf_ / "cdc-pipeline.yaml");
+  size_t at = config.find("  type: postgres\n");
+  ASSERT_NE(at, std::string::npos);
+  config.insert(at + 17, "  heartbeat_interval_ms: 200\n");
+  testing::WriteFile(conf_ / "cdc-pipeline.yaml", config);
+  // A test_decoding slot made first sees every message written after it.
+  Sql("SELECT pg_create_logical_replication_slot('watch', 'test_decoding')");
+  std::string log = data_ / "run.log";
+  CliProcess run(Args({"run"}), env_, log);
+  ASSERT_TRUE(WaitForLog(log, "streaming from slot")) << testing::ReadFile(log);
+  ASSERT_TRUE(WaitCaughtUp()) << testing::ReadFile(log);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  auto heartbeats = [&] {
+    return SqlValue(
+        "SELECT count(*) || ' ' || coalesce(max(lsn), '0/0') FROM "
+        "pg_logical_slot_peek_changes('watch', NULL, NULL) WHERE data LIKE "
+        "'message: transactional: 0 prefix: cdc-pipeline-heartbeat%'");
+  };
+  std::string seen = heartbeats();
+  int count = std::stoi(seen.substr(0, seen.find(' ')));
+  std::string last = seen.substr(seen.find(' ') + 1);
+  EXPECT_GE(count, 4) << seen << "\n" << testing::ReadFile(log);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return SqlValue("SELECT confirmed_flush_lsn > '" + last +
+                        "'::pg_lsn FROM pg_replication_slots WHERE slot_name = 'cdc_pipeline'") ==
+               "t";
+      },
+      30))
+      << "the last heartbeat at " << last << " was not confirmed: "
+      << SqlValue(
+             "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = "
+             "'cdc_pipeline'");
+  run.Signal(SIGTERM);
+  ASSERT_EQ(run.Wait(60), 0) << testing::ReadFile(log);
+  Sql("SELECT pg_drop_replication_slot('watch')");
+}
+
 }  // namespace
 }  // namespace cdc
