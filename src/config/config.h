@@ -88,6 +88,8 @@ struct TableConfig {
   std::vector<std::string> primary_key;
   std::string pii = "none";                  // none | personal | payment | financial | auth
   std::string replica_identity = "default";  // default | full (the pipeline sets FULL)
+  // What a SCHEMA_CHANGE event of the table becomes: publish | dead_letter.
+  std::string schema_changes = "publish";
   std::string description;
   std::vector<RedactColumnConfig> redact;  // in file order
   // capture | processor. The loader resolves the default: capture when `pii` is not none.

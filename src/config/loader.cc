@@ -1190,6 +1190,7 @@ void LoadTable(Context& ctx, const std::string& name, const YAML::Node& key, con
   }
   r.String("pii", t.pii);
   r.String("replica_identity", t.replica_identity);
+  r.String("schema_changes", t.schema_changes);
   r.String("description", t.description);
   // Tables marked as holding PII are redacted before anything can store or log their changes.
   // Capture by default: the durable stream then never holds a value a policy redacts.

@@ -269,6 +269,16 @@ const SectionSpec& TableSpec() {
            "deletes "
            "carry whole before images (needed for a table without a primary key).",
            {"default", "full"}},
+          {"schema_changes",
+           T::kEnum,
+           "publish",
+           "What a change of the table's columns (ALTER TABLE: add, drop, rename, retype) "
+           "becomes. `publish`: a `SCHEMA_CHANGE` event (detail-type `<table>.SCHEMA_CHANGE`, "
+           "the old and new columns and what changed), routed by the rules like any event, at "
+           "its place in the stream: before the first row of the new shape; "
+           "`dead_letter`: the same event goes to the dead-letter file with what changed, for "
+           "an operator to review. Rows are checked against the table's model either way.",
+           {"publish", "dead_letter"}},
           {"description", T::kString, "", "Free text."},
       }};
   return spec;

@@ -276,7 +276,7 @@ Result<ChangeEvent> DecodeChange(std::string_view data) {
   c.schema = r.String();
   c.table = r.String();
   uint8_t op = r.Byte();
-  if (op > static_cast<uint8_t>(Op::kPositionGap))
+  if (op > static_cast<uint8_t>(Op::kSchemaChange))
     return Corruption("stream record has an unknown op");
   c.op = static_cast<Op>(op);
   c.schema_version = r.Fixed<uint32_t>();

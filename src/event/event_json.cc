@@ -136,6 +136,52 @@ void WriteRowTo(W& w, const Row& row) {
   w.EndObject();
 }
 
+// A schema change: "columns" (the new ones, name -> type) and "previousColumns", and "changes"
+// (added, dropped, renamed, retyped).
+template <typename W>
+void WriteSchemaChangeTo(W& w, const ChangeEvent& change) {
+  static const Row kNone;
+  const Row& before = change.before ? *change.before : kNone;
+  const Row& after = change.after ? *change.after : kNone;
+  w.Key("columns");
+  if (w.WantsValue()) WriteRowTo(w, after);
+  w.Key("previousColumns");
+  if (w.WantsValue()) WriteRowTo(w, before);
+  w.Key("changes");
+  if (!w.WantsValue()) return;
+  SchemaDiff d = DiffColumns(before, after);
+  auto names = [&](std::string_view key, const std::vector<std::string>& list) {
+    w.Key(key);
+    if (!w.WantsValue()) return;
+    w.BeginArray();
+    for (const auto& n : list) w.String(n);
+    w.EndArray();
+  };
+  w.BeginObject();
+  names("added", d.added);
+  names("dropped", d.dropped);
+  w.Key("renamed");
+  if (w.WantsValue()) {
+    w.BeginObject();
+    for (const auto& [from, to] : d.renamed) w.Key(from).String(to);
+    w.EndObject();
+  }
+  w.Key("retyped");
+  if (w.WantsValue()) {
+    w.BeginObject();
+    for (const auto& r : d.retyped) {
+      w.Key(r.column);
+      if (!w.WantsValue()) continue;
+      w.BeginObject();
+      w.Key("from").String(r.from);
+      w.Key("to").String(r.to);
+      w.EndObject();
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+}
+
 template <typename W>
 void WriteChangeFieldsTo(W& w, const ChangeEvent& change) {
   w.Key("eventType").String(OpName(change.op));
@@ -147,6 +193,10 @@ void WriteChangeFieldsTo(W& w, const ChangeEvent& change) {
   if (w.WantsValue()) {
     char buf[kRfc3339Capacity];
     w.String(std::string_view(buf, FormatRfc3339(change.commit_time, buf)));
+  }
+  if (change.op == Op::kSchemaChange) {
+    WriteSchemaChangeTo(w, change);
+    return;
   }
   if (change.before) {
     w.Key("before");

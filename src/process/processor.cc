@@ -94,7 +94,8 @@ std::vector<std::string> ChangedFields(const Row& before, const Row& after) {
 
 bool TableProcessor::Allows(Op op) const {
   const auto& allowed = table_.event_types;
-  return op == Op::kRead || std::find(allowed.begin(), allowed.end(), op) != allowed.end();
+  return op == Op::kRead || op == Op::kSchemaChange ||
+         std::find(allowed.begin(), allowed.end(), op) != allowed.end();
 }
 
 void TableProcessor::Redact(ChangeEvent& change, std::vector<std::string>& redacted) const {
@@ -103,6 +104,12 @@ void TableProcessor::Redact(ChangeEvent& change, std::vector<std::string>& redac
 
 CaptureResult TableProcessor::Capture(ChangeEvent& change) const {
   CaptureResult out;
+  if (change.op == Op::kSchemaChange) {
+    // Column names and types: nothing to redact, no row to check.
+    if (table_.model) out.model = model::CheckSchemaChange(*table_.model, change);
+    out.redacted = true;
+    return out;
+  }
   if (table_.model) out.model = model::CheckChange(*table_.model, change);
   if (RedactsAtCapture()) {
     Redact(change, out.redacted_columns);
@@ -123,7 +130,7 @@ void TableProcessor::PrepareDeadLetter(ChangeEvent& change, bool redacted) const
 }
 
 Result<Row> TableProcessor::PartitionKey(const ChangeEvent& change) const {
-  if (change.op == Op::kTruncate) return Row();
+  if (change.op == Op::kTruncate || change.op == Op::kSchemaChange) return Row();
   if (table_.partition_key.empty()) {
     if (!change.key.empty()) return change.key;
     return ColumnsOf(change, table_.primary_key, "primary-key");
@@ -141,6 +148,7 @@ Result<ProcessedEvent> TableProcessor::Process(ChangeEvent& change, CaptureResul
                            " (allowed: " + list + ")");
   }
   CaptureResult here;
+  if (change.op == Op::kSchemaChange) return ProcessSchemaChange(change, captured);
   if (captured == nullptr) {
     if (table_.model) here.model = model::CheckChange(*table_.model, change);
     captured = &here;
@@ -165,6 +173,25 @@ Result<ProcessedEvent> TableProcessor::Process(ChangeEvent& change, CaptureResul
   }
   return ProcessedEvent{std::move(change), std::move(changed),
                         std::move(captured->redacted_columns)};
+}
+
+Result<ProcessedEvent> TableProcessor::ProcessSchemaChange(ChangeEvent& change,
+                                                          const CaptureResult* captured) const {
+  if (table_.schema_changes == "dead_letter") {
+    std::string what = change.before && change.after
+                           ? DiffColumns(*change.before, *change.after).Describe()
+                           : std::string("columns changed");
+    return InvalidArgument("schema change of " + change.QualifiedName() + ": " + what +
+                           " (tables." + table_.name +
+                           ".schema_changes: dead_letter; update the model if it has one)");
+  }
+  if (table_.model) {
+    model::ModelCheck check = captured != nullptr && captured->model.schema_version != 0
+                                  ? captured->model
+                                  : model::CheckSchemaChange(*table_.model, change);
+    change.schema_version = check.schema_version;
+  }
+  return ProcessedEvent{std::move(change), {}, {}};
 }
 
 Status CheckRedactionKey(const RedactionKeyConfig& key) {

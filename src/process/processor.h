@@ -95,6 +95,11 @@ class TableProcessor {
   const transform::Chain& transforms() const { return transforms_; }
 
  private:
+  // A SCHEMA_CHANGE event: published as it is (schemaVersion from the model when there is one),
+  // or InvalidArgument (so dead-lettered) with what changed under `schema_changes: dead_letter`.
+  Result<ProcessedEvent> ProcessSchemaChange(ChangeEvent& change,
+                                             const CaptureResult* captured) const;
+
   TableProcessor(const TableConfig& table, std::shared_ptr<const redact::Redactor> redactor,
                  transform::Chain transforms);
 

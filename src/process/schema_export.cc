@@ -114,6 +114,7 @@ Result<std::string> DetailJsonSchema(const Config& config, const TableConfig& ta
   if (std::find(event_types.begin(), event_types.end(), "READ") == event_types.end()) {
     event_types.emplace_back("READ");  // snapshot rows are published for every table
   }
+  if (table.schema_changes == "publish") event_types.emplace_back("SCHEMA_CHANGE");
 
   std::string out;
   JsonWriter w(out);
@@ -146,6 +147,34 @@ Result<std::string> DetailJsonSchema(const Config& config, const TableConfig& ta
   w.Key("format").String("date-time").EndObject();
   w.Key("before").BeginObject().Key("$ref").String("#/$defs/row").EndObject();
   w.Key("after").BeginObject().Key("$ref").String("#/$defs/row").EndObject();
+  if (table.schema_changes == "publish") {
+    w.Key("columns").BeginObject();
+    w.Key("description").String("SCHEMA_CHANGE: the new columns in table order, each its type");
+    w.Key("$ref").String("#/$defs/columns").EndObject();
+    w.Key("previousColumns").BeginObject();
+    w.Key("description").String("SCHEMA_CHANGE: the columns before the change");
+    w.Key("$ref").String("#/$defs/columns").EndObject();
+    w.Key("changes").BeginObject();
+    w.Key("description")
+        .String("SCHEMA_CHANGE: what changed (a column that kept its place and type but not its "
+                "name counts as renamed)");
+    w.Key("type").String("object");
+    w.Key("required").BeginArray().String("added").String("dropped").String("renamed");
+    w.String("retyped").EndArray();
+    w.Key("properties").BeginObject();
+    for (const char* list : {"added", "dropped"}) {
+      w.Key(list).BeginObject().Key("type").String("array");
+      w.Key("items").BeginObject().Key("type").String("string").EndObject().EndObject();
+    }
+    w.Key("renamed").BeginObject().Key("type").String("object");
+    w.Key("additionalProperties").BeginObject().Key("type").String("string").EndObject();
+    w.EndObject();
+    w.Key("retyped").BeginObject().Key("type").String("object");
+    w.Key("additionalProperties").BeginObject().Key("type").String("object");
+    w.Key("required").BeginArray().String("from").String("to").EndArray().EndObject();
+    w.EndObject();
+    w.EndObject().Key("additionalProperties").Bool(false).EndObject();  // changes
+  }
   w.Key("changedFields").BeginObject();
   w.Key("description").String("UPDATE with a before image: the columns whose values differ");
   w.Key("type").String("array");
@@ -202,6 +231,14 @@ Result<std::string> DetailJsonSchema(const Config& config, const TableConfig& ta
   w.EndObject().EndObject();
   w.Key("then").BeginObject().Key("required").BeginArray().String("before").EndArray().EndObject();
   w.EndObject();
+  if (table.schema_changes == "publish") {
+    w.BeginObject().Key("if").BeginObject().Key("properties").BeginObject();
+    w.Key("eventType").BeginObject().Key("const").String("SCHEMA_CHANGE").EndObject();
+    w.EndObject().EndObject();
+    w.Key("then").BeginObject().Key("required").BeginArray().String("columns");
+    w.String("previousColumns").String("changes").EndArray().EndObject();
+    w.EndObject();
+  }
   w.EndArray();
   w.Key("additionalProperties").Bool(false);
 
@@ -226,7 +263,10 @@ Result<std::string> DetailJsonSchema(const Config& config, const TableConfig& ta
     }
   }
   w.Key("additionalProperties").Bool(true);
-  w.EndObject().EndObject();  // row, $defs
+  w.EndObject();  // row
+  w.Key("columns").BeginObject().Key("type").String("object");
+  w.Key("additionalProperties").BeginObject().Key("type").String("string").EndObject();
+  w.EndObject().EndObject();  // columns, $defs
   w.EndObject();
   return PrettyJson(out);
 }

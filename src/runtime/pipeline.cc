@@ -137,7 +137,9 @@ void Pipeline::CountTable(const Meters::PerTable& per_table, const TableProcesso
                           Op op) {
   auto index = static_cast<size_t>(&processor - processors_.all().data());
   auto o = static_cast<size_t>(op);
-  if (index < per_table.size() && o < per_table[index].size()) per_table[index][o]->Inc();
+  if (index < per_table.size() && o < per_table[index].size() && per_table[index][o] != nullptr) {
+    per_table[index][o]->Inc();
+  }
 }
 
 std::vector<std::string> Pipeline::FailingTargets() {
@@ -186,7 +188,15 @@ void Pipeline::RegisterMetrics() {
     auto& captured = meters_.table_captured.emplace_back();
     auto& published = meters_.table_published.emplace_back();
     auto& dead_lettered = meters_.table_dead_lettered.emplace_back();
-    for (Op op : {Op::kInsert, Op::kUpdate, Op::kDelete, Op::kTruncate, Op::kRead}) {
+    // Indexed by Op; a PositionGap belongs to no table.
+    for (Op op : {Op::kInsert, Op::kUpdate, Op::kDelete, Op::kTruncate, Op::kRead,
+                  Op::kPositionGap, Op::kSchemaChange}) {
+      if (op == Op::kPositionGap) {
+        captured.push_back(nullptr);
+        published.push_back(nullptr);
+        dead_lettered.push_back(nullptr);
+        continue;
+      }
       metrics::Labels labels{name, std::string(OpName(op))};
       captured.push_back(&r.GetCounter(
           "cdc_table_changes_captured_total",

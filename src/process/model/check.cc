@@ -102,6 +102,20 @@ ModelCheck CheckChange(const Model& m, const ChangeEvent& c) {
   return out;
 }
 
+ModelCheck CheckSchemaChange(const Model& m, const ChangeEvent& c) {
+  bool same = c.after.has_value() && c.after->size() == m.fields.size();
+  for (size_t i = 0; same && i < m.fields.size(); ++i) {
+    const Column& col = c.after->columns()[i];
+    auto type = col.value.kind() == ValueKind::kText ? ParseFieldType(col.value.as_string())
+                                                      : Result<FieldType>(InvalidArgument(""));
+    same = SameName(m.fields[i].name, col.name) && type.ok() && *type == m.fields[i].type;
+  }
+  ModelCheck out;
+  out.compatible_change = !same;
+  out.schema_version = m.version + (same ? 0 : 1);
+  return out;
+}
+
 void DropUnknownColumns(const Model& m, Row& row) {
   auto& cols = row.columns();
   cols.erase(std::remove_if(cols.begin(), cols.end(),

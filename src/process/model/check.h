@@ -48,6 +48,13 @@ bool AfterIsComplete(const ChangeEvent& change);
 
 ModelCheck CheckChange(const Model& model, const ChangeEvent& change);
 
+// A SCHEMA_CHANGE event (its `after` holds the new columns, each with its type as text): its
+// schemaVersion is the model's version when the new columns are exactly the model's fields
+// with their types, the version plus one otherwise (rows of the new shape are then checked as
+// always: compatible ones carry version + 1, incompatible ones are dead-lettered). `status` is
+// always OK; `compatible_change` says the shape differs from the model.
+ModelCheck CheckSchemaChange(const Model& model, const ChangeEvent& change);
+
 // Removes the columns the model does not have from `row`. For dead letters: a column no model
 // classifies might hold PII.
 void DropUnknownColumns(const Model& model, Row& row);

@@ -415,4 +415,46 @@ Status PgCatalog::LoadTypes(const std::vector<uint32_t>& oids, PgTypeRegistry& t
   return s;
 }
 
+Result<std::vector<PgRelation>> ReadRelationShapes(PgConnection& conn,
+                                                   const std::vector<uint32_t>& oids) {
+  std::vector<PgRelation> out;
+  for (uint32_t oid : oids) {
+    CDC_ASSIGN_OR_RETURN(
+        PgRows rows,
+        conn.Query("SELECT n.nspname, c.relname, a.attname, a.atttypid::int8 AS typ, a.atttypmod "
+                   "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                   "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+                   "AND NOT a.attisdropped AND a.attgenerated = '' "
+                   "WHERE c.oid = $1::oid ORDER BY a.attnum",
+                   {std::to_string(oid)}));
+    if (rows.empty()) continue;
+    PgRelation rel;
+    rel.id = oid;
+    rel.schema = rows.Get(0, "nspname").value_or("");
+    rel.table = rows.Get(0, "relname").value_or("");
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const auto& name = rows.Get(i, "attname");
+      if (!name) continue;  // a table without columns
+      PgRelation::Column col;
+      col.name = *name;
+      col.type_oid = static_cast<uint32_t>(std::stoul(rows.Get(i, "typ").value_or("0")));
+      col.type_modifier = std::stoi(rows.Get(i, "atttypmod").value_or("-1"));
+      rel.columns.push_back(std::move(col));
+    }
+    out.push_back(std::move(rel));
+  }
+  return out;
+}
+
+Result<std::string> PgCatalog::FormatType(uint32_t oid, int32_t type_modifier) {
+  CDC_ASSIGN_OR_RETURN(PgConnection * conn, Conn());
+  auto rows = conn->Query("SELECT format_type($1::oid, $2::int) AS t",
+                          {std::to_string(oid), std::to_string(type_modifier)});
+  if (!rows.ok()) {
+    if (rows.status().code() == StatusCode::kUnavailable) conn_.reset();
+    return rows.status();
+  }
+  return rows->Get(0, "t").value_or("");
+}
+
 }  // namespace cdc::pg

@@ -117,6 +117,12 @@ Status LoadTypes(PgConnection& conn, const std::vector<uint32_t>& oids, PgTypeRe
 // Primary-key column names of a relation, in key order (empty if none).
 Result<std::vector<std::string>> PrimaryKeyColumns(PgConnection& conn, uint32_t relation_id);
 
+// The columns pgoutput's Relation message would list for each table (by OID: attnum order,
+// without dropped and generated columns), as PgRelations with schema_version 1; tables that do
+// not exist are left out.
+Result<std::vector<PgRelation>> ReadRelationShapes(PgConnection& conn,
+                                                   const std::vector<uint32_t>& oids);
+
 // PgCatalogReader over its own normal SQL connection, opened on first use (a replication
 // connection cannot run queries while streaming).
 class PgCatalog final : public PgCatalogReader {
@@ -125,6 +131,7 @@ class PgCatalog final : public PgCatalogReader {
 
   Result<std::vector<std::string>> PrimaryKeyColumns(uint32_t relation_id) override;
   Status LoadTypes(const std::vector<uint32_t>& oids, PgTypeRegistry& types) override;
+  Result<std::string> FormatType(uint32_t oid, int32_t type_modifier) override;
 
  private:
   Result<PgConnection*> Conn();

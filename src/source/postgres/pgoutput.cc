@@ -1,7 +1,9 @@
 #include "source/postgres/pgoutput.h"
 
+#include <algorithm>
 #include <utility>
 
+#include "base/hash.h"
 #include "event/change_codec.h"
 #include "event/position_kinds.h"
 
@@ -267,7 +269,7 @@ Status PgOutputDecoder::Decode(std::string_view message, std::vector<PgMessage>&
     case 'C':
       return DecodeCommit(body, out);
     case 'R':
-      return DecodeRelation(body);
+      return DecodeRelation(body, out);
     case 'I':
     case 'U':
     case 'D':
@@ -327,7 +329,7 @@ Status PgOutputDecoder::DecodeCommit(std::string_view body, std::vector<PgMessag
   return Status::Ok();
 }
 
-Status PgOutputDecoder::DecodeRelation(std::string_view body) {
+Status PgOutputDecoder::DecodeRelation(std::string_view body, std::vector<PgMessage>& out) {
   Reader r(body);
   PgRelation rel;
   std::string_view ns, name;
@@ -377,14 +379,141 @@ Status PgOutputDecoder::DecodeRelation(std::string_view body) {
     }
   }
   ++relations_described_;
-  if (const PgRelation* old = Lookup(rel.id); old != nullptr) {
-    rel.schema_version = old->schema_version + (SameColumns(*old, rel) ? 0 : 1);
+  const PgRelation* old = Lookup(rel.id);
+  if (old == nullptr) {
+    auto seeded = seeded_.find(rel.id);
+    if (seeded != seeded_.end()) old = &seeded->second;
+  }
+  if (old == nullptr) {
+    ++shapes_version_;
+  } else if (!SameColumns(*old, rel)) {
+    rel.schema_version = old->schema_version + 1;
+    ++shapes_version_;
+    // Where it is noticed: in the transaction whose change needs the new shape.
+    if (in_transaction_ || in_stream_) {
+      ChangeEvent e = NewEvent(rel, Op::kSchemaChange);
+      e.before = ColumnsRow(*old);
+      e.after = ColumnsRow(rel);
+      CDC_RETURN_IF_ERROR(Emit(std::move(e), out));
+    }
+  } else {
+    rel.schema_version = old->schema_version;
   }
   // Inside a stream block the description is the streamed transaction's until it commits.
   auto& relations = in_stream_ ? streamed_.at(stream_xid_).relations : relations_;
   uint32_t id = rel.id;
   relations.insert_or_assign(id, std::move(rel));
   return Status::Ok();
+}
+
+std::string PgOutputDecoder::TypeText(uint32_t oid, int32_t type_modifier) {
+  auto key = std::make_pair(oid, type_modifier);
+  auto it = type_texts_.find(key);
+  if (it != type_texts_.end()) return it->second;
+  std::string text;
+  if (catalog_ != nullptr) {
+    auto formatted = catalog_->FormatType(oid, type_modifier);
+    if (formatted.ok()) text = std::move(formatted).value();
+  }
+  if (text.empty()) {
+    const PgTypeInfo* info = types_.Find(oid);
+    text = info != nullptr && !info->name.empty() ? info->name : "oid " + std::to_string(oid);
+  }
+  type_texts_.emplace(key, text);
+  return text;
+}
+
+Row PgOutputDecoder::ColumnsRow(const PgRelation& rel) {
+  Row row;
+  for (const auto& col : rel.columns) {
+    row.Add(col.name, Value::Text(TypeText(col.type_oid, col.type_modifier)));
+  }
+  return row;
+}
+
+void PgOutputDecoder::SeedRelations(std::vector<PgRelation> relations) {
+  for (auto& rel : relations) {
+    uint32_t id = rel.id;
+    seeded_.insert_or_assign(id, std::move(rel));
+  }
+}
+
+std::vector<const PgRelation*> PgOutputDecoder::KnownRelations() const {
+  std::vector<const PgRelation*> out;
+  for (const auto& [id, rel] : relations_) out.push_back(&rel);
+  for (const auto& [id, rel] : seeded_) {
+    if (!relations_.contains(id)) out.push_back(&rel);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const PgRelation* a, const PgRelation* b) { return a->id < b->id; });
+  return out;
+}
+
+namespace {
+constexpr std::string_view kShapesMagic = "cdc-pipeline relation shapes 1\n";
+}  // namespace
+
+std::string EncodeRelationShapes(const std::vector<const PgRelation*>& relations) {
+  std::string body;
+  PutVarint(body, relations.size());
+  for (const PgRelation* rel : relations) {
+    PutVarint(body, rel->id);
+    PutVarint(body, rel->schema_version);
+    PutString(body, rel->schema);
+    PutString(body, rel->table);
+    PutVarint(body, rel->columns.size());
+    for (const auto& col : rel->columns) {
+      PutString(body, col.name);
+      PutVarint(body, col.type_oid);
+      PutVarint(body, static_cast<uint32_t>(col.type_modifier));
+    }
+  }
+  auto sum = Sha1(body);
+  std::string out(kShapesMagic);
+  out += body;
+  out.append(reinterpret_cast<const char*>(sum.data()), sum.size());
+  return out;
+}
+
+Result<std::vector<PgRelation>> DecodeRelationShapes(std::string_view data) {
+  if (data.size() < kShapesMagic.size() + 20 || !data.starts_with(kShapesMagic)) {
+    return Corruption("not a relation shapes file");
+  }
+  std::string_view body = data.substr(kShapesMagic.size());
+  std::string_view sum = body.substr(body.size() - 20);
+  body.remove_suffix(20);
+  auto want = Sha1(body);
+  if (sum != std::string_view(reinterpret_cast<const char*>(want.data()), want.size())) {
+    return Corruption("checksum mismatch");
+  }
+  std::vector<PgRelation> out;
+  uint64_t count;
+  if (!GetVarint(body, count)) return Corruption("truncated");
+  for (uint64_t i = 0; i < count; ++i) {
+    PgRelation rel;
+    uint64_t id, version, ncols;
+    if (!GetVarint(body, id) || !GetVarint(body, version) || !GetString(body, rel.schema) ||
+        !GetString(body, rel.table) || !GetVarint(body, ncols) || id > UINT32_MAX ||
+        version > UINT32_MAX || ncols > 1600) {
+      return Corruption("truncated or malformed");
+    }
+    rel.id = static_cast<uint32_t>(id);
+    rel.schema_version = static_cast<uint32_t>(version);
+    for (uint64_t c = 0; c < ncols; ++c) {
+      PgRelation::Column col;
+      uint64_t oid, typmod;
+      if (!GetString(body, col.name) || !GetVarint(body, oid) || !GetVarint(body, typmod) ||
+          oid > UINT32_MAX || typmod > UINT32_MAX) {
+        return Corruption("truncated or malformed");
+      }
+      col.type_oid = static_cast<uint32_t>(oid);
+      col.type_modifier = static_cast<int32_t>(static_cast<uint32_t>(typmod));
+      rel.columns.push_back(std::move(col));
+    }
+    out.push_back(std::move(rel));
+  }
+  if (!body.empty()) return Corruption("trailing bytes");
+  return out;
 }
 
 const PgRelation* PgOutputDecoder::Lookup(uint32_t relid) const {

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -106,6 +107,8 @@ class PgCatalogReader {
   virtual Result<std::vector<std::string>> PrimaryKeyColumns(uint32_t relation_id) = 0;
   // Adds the types (and, recursively, their element and base types) to `types`.
   virtual Status LoadTypes(const std::vector<uint32_t>& oids, PgTypeRegistry& types) = 0;
+  // format_type(oid, typmod): "integer", "character varying(20)"; for schema-change events.
+  virtual Result<std::string> FormatType(uint32_t oid, int32_t type_modifier) = 0;
 };
 
 // One relation as the last Relation message described it.
@@ -124,6 +127,12 @@ struct PgRelation {
   std::vector<size_t> key_columns;  // indexes into columns: the primary key (or identity)
   uint32_t schema_version = 1;      // bumped when a Relation message changes the columns
 };
+
+// The shapes of the relations a decoder knows (id, schema, table, columns, schema_version), as
+// the source keeps them in its data dir so that a column change made while it was stopped is
+// still noticed at the first Relation message after the start. Corruption names what is wrong.
+std::string EncodeRelationShapes(const std::vector<const PgRelation*>& relations);
+Result<std::vector<PgRelation>> DecodeRelationShapes(std::string_view data);
 
 class PgOutputDecoder {
  public:
@@ -156,10 +165,22 @@ class PgOutputDecoder {
   // configured tables when this grows (a table new to the stream, or changed).
   uint64_t relations_described() const { return relations_described_; }
 
+  // Schema changes. A Relation message whose columns differ from what the decoder knows of the
+  // relation (from earlier Relation messages, or seeded from what an earlier connection knew)
+  // yields a ChangeEvent with Op::kSchemaChange at its place in the transaction, the relation's
+  // schema_version one higher. Seed before the first message.
+  void SeedRelations(std::vector<PgRelation> relations);
+  // Everything known (what Relation messages said, else what was seeded); committed shapes only.
+  std::vector<const PgRelation*> KnownRelations() const;
+  // Grows when KnownRelations() changed (a relation first described or its columns changed).
+  uint64_t shapes_version() const { return shapes_version_; }
+
  private:
   Status DecodeBegin(std::string_view body, std::vector<PgMessage>& out);
   Status DecodeCommit(std::string_view body, std::vector<PgMessage>& out);
-  Status DecodeRelation(std::string_view body);
+  Status DecodeRelation(std::string_view body, std::vector<PgMessage>& out);
+  std::string TypeText(uint32_t oid, int32_t type_modifier);
+  Row ColumnsRow(const PgRelation& rel);
   Status DecodeChange(char type, std::string_view body, std::vector<PgMessage>& out);
   Status DecodeTruncate(std::string_view body, std::vector<PgMessage>& out);
   Status DecodeMessage(std::string_view body, std::vector<PgMessage>& out);
@@ -183,7 +204,10 @@ class PgOutputDecoder {
   PgTypeRegistry& types_;
   PgCatalogReader* catalog_;
   std::unordered_map<uint32_t, PgRelation> relations_;
+  std::unordered_map<uint32_t, PgRelation> seeded_;
+  std::map<std::pair<uint32_t, int32_t>, std::string> type_texts_;
   uint64_t relations_described_ = 0;
+  uint64_t shapes_version_ = 0;
   bool in_transaction_ = false;
   PgBegin begin_;
   uint32_t seq_ = 0;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "base/logging.h"
@@ -391,6 +392,35 @@ std::string PostgresSource::TablesPath() const {
   return options_.state_dir + "/postgres-slot-" + options_.slot + ".tables";
 }
 
+std::string PostgresSource::ShapesPath() const {
+  return options_.state_dir + "/postgres-slot-" + options_.slot + ".relations";
+}
+
+Result<std::vector<PgRelation>> PostgresSource::LoadShapes() const {
+  if (options_.state_dir.empty()) return std::vector<PgRelation>();
+  std::ifstream in(ShapesPath(), std::ios::binary);
+  if (!in) return std::vector<PgRelation>();
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto shapes = DecodeRelationShapes(data);
+  if (!shapes.ok()) {
+    return FailedPrecondition(
+        "the relation shapes file '" + ShapesPath() + "' is damaged (" +
+        shapes.status().message() +
+        "): delete it and start again; a change of a captured table's columns made while the "
+        "pipeline was stopped is then not announced as a SCHEMA_CHANGE event");
+  }
+  return shapes;
+}
+
+Status PostgresSource::SaveShapes(const PgOutputDecoder& decoder, uint64_t& saved_version) {
+  if (options_.state_dir.empty() || decoder.shapes_version() == saved_version) {
+    return Status::Ok();
+  }
+  CDC_RETURN_IF_ERROR(WriteSynced(ShapesPath(), EncodeRelationShapes(decoder.KnownRelations())));
+  saved_version = decoder.shapes_version();
+  return Status::Ok();
+}
+
 Result<PostgresSource::TableProblems> PostgresSource::FindTableProblems(
     PgConnection& conn, const CapturedTables& expected) {
   std::vector<PgTableRef> refs;
@@ -664,7 +694,28 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
     snapshot_state_ = snapshot->State();
   };
   if (snapshot) set_snapshot_state();
+  CDC_ASSIGN_OR_RETURN(auto shapes, LoadShapes());
+  {
+    // A captured table the shapes do not know yet (a new slot, a table new to the config) starts
+    // from its current columns, so that a change of them before its first row is noticed too.
+    std::vector<uint32_t> unknown;
+    for (const auto& [name, table] : captured_) {
+      bool known = std::any_of(shapes.begin(), shapes.end(),
+                               [&](const PgRelation& r) { return r.id == table.oid; });
+      if (table.oid != 0 && !known) unknown.push_back(table.oid);
+    }
+    if (!unknown.empty() && !options_.state_dir.empty()) {
+      CDC_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(options_.dsn));
+      CDC_ASSIGN_OR_RETURN(auto fresh, ReadRelationShapes(*conn, unknown));
+      for (auto& rel : fresh) shapes.push_back(std::move(rel));
+      std::vector<const PgRelation*> all;
+      for (const auto& rel : shapes) all.push_back(&rel);
+      CDC_RETURN_IF_ERROR(WriteSynced(ShapesPath(), EncodeRelationShapes(all)));
+    }
+  }
   CDC_ASSIGN_OR_RETURN(auto repl, PgReplicationConnection::Connect(options_.dsn));
+  repl->SeedRelations(std::move(shapes));
+  uint64_t saved_shapes = 0;
   PgStartOptions start_options;
   start_options.slot = options_.slot;
   start_options.publications = {options_.publication};
@@ -749,6 +800,7 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
       Lsn target = std::max(durable_candidate, idle_candidate);
       if (target > acked || reply) {
         acked = std::max(acked, target);
+        CDC_RETURN_IF_ERROR(SaveShapes(repl->decoder(), saved_shapes));
         CDC_RETURN_IF_ERROR(SaveAcknowledged(acked));
         CDC_RETURN_IF_ERROR(repl->SendStatus(acked, acked, acked, false));
         acked_.store(acked.value());
@@ -783,6 +835,7 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
       Lsn target = std::max(durable_candidate, idle_candidate);
       if (target > acked) {
         acked = target;
+        CDC_RETURN_IF_ERROR(SaveShapes(repl->decoder(), saved_shapes));
         CDC_RETURN_IF_ERROR(SaveAcknowledged(acked));
         (void)repl->SendStatus(acked, acked, acked, false);
         acked_.store(acked.value());
@@ -800,6 +853,7 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
     CDC_RETURN_IF_ERROR(sink.MakeDurable());
     if (durable_candidate > acked) {
       acked = durable_candidate;
+      CDC_RETURN_IF_ERROR(SaveShapes(repl->decoder(), saved_shapes));
       CDC_RETURN_IF_ERROR(SaveAcknowledged(acked));
       (void)repl->SendStatus(acked, acked, acked, false);
       acked_.store(acked.value());

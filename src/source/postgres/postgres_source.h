@@ -156,6 +156,12 @@ class PostgresSource final : public Source {
   using CapturedTables = std::map<std::string, CapturedTable>;
   using TableProblems = std::vector<std::pair<std::string, std::string>>;  // table, what happened
   std::string TablesPath() const;
+  // The relation shapes the decoder knew at the last acknowledgement (docs/architecture.md,
+  // "Schema changes"): read at every stream start, written (synced) before an acknowledgement
+  // when they changed.
+  std::string ShapesPath() const;
+  Result<std::vector<PgRelation>> LoadShapes() const;
+  Status SaveShapes(const PgOutputDecoder& decoder, uint64_t& saved_version);
   // Compares the configured tables and the publication with `expected` (absent or OID 0: any
   // OID). Empty when nothing happened.
   Result<TableProblems> FindTableProblems(PgConnection& conn, const CapturedTables& expected);

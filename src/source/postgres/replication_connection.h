@@ -113,6 +113,10 @@ class PgReplicationConnection {
   int backend_pid() const { return conn_->backend_pid(); }
   const PgTypeRegistry& types() const { return types_; }
   const PgOutputDecoder& decoder() const { return decoder_; }
+  // What an earlier connection knew of the relations (PgOutputDecoder::SeedRelations).
+  void SeedRelations(std::vector<PgRelation> relations) {
+    decoder_.SeedRelations(std::move(relations));
+  }
 
  private:
   PgReplicationConnection(std::unique_ptr<PgConnection> conn, std::string dsn);

@@ -81,30 +81,6 @@ TEST(ModelsCli, ExportWritesOneSchemaPerTable) {
   }
 }
 
-constexpr const char* kValidate = R"py(
-import glob, json, os, sys
-try:
-    import jsonschema
-except ImportError:
-    sys.exit("python3-jsonschema is missing: run scripts/bootstrap")
-schemas, checked, failed = {}, 0, 0
-for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.schema.json"))):
-    schema = json.load(open(path))
-    jsonschema.Draft202012Validator.check_schema(schema)
-    schemas[schema["properties"]["tableName"]["const"]] = schema
-for path in sorted(glob.glob(os.path.join(sys.argv[2], "*.jsonl"))):
-    for line in open(path):
-        detail = json.loads(line)["detail"]
-        validator = jsonschema.Draft202012Validator(
-            schemas[detail["tableName"]], format_checker=jsonschema.FormatChecker())
-        for error in validator.iter_errors(detail):
-            failed += 1
-            print(path, detail["tableName"], error.json_path, error.message)
-        checked += 1
-print("checked", checked, "failed", failed, "schemas", len(schemas))
-sys.exit(1 if failed or checked == 0 else 0)
-)py";
-
 TEST(ModelsCli, PublishedEventsValidateAgainstTheExportedSchemas) {
   TempDir dir;
   auto exported = RunCli({"models", "export", "--format", "jsonschema", "--out", dir / "schemas"});
@@ -115,11 +91,11 @@ TEST(ModelsCli, PublishedEventsValidateAgainstTheExportedSchemas) {
     std::string data = dir / ("data-" + std::to_string(std::hash<std::string>()(input)));
     auto run = RunCli({"run", "--input", input}, {{"CDC_DATA_DIR", data}});
     ASSERT_EQ(run.exit_code, 0) << run.err;
-    testing::WriteFile(dir / "validate.py", kValidate);
     // The interpreter scripts/bootstrap installs python3-jsonschema for.
     std::string python = testing::FileExists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-    auto [code, out] = Shell(python + " " + dir / "validate.py" + " " + dir / "schemas" + " " +
-                             data + "/consumers");
+    auto [code, out] =
+        Shell(python + " " + testing::SourcePath("tests/support/validate_events.py") + " " +
+              dir / "schemas" + " " + data + "/consumers");
     EXPECT_EQ(code, 0) << out;
     EXPECT_TRUE(Contains(out, "failed 0 schemas 12")) << out;
   }

@@ -378,8 +378,47 @@ TEST_F(PgReplicationTest, SchemaChangesBumpTheSchemaVersionAndOtherSchemasAreQua
           "INSERT INTO sales.orders VALUES (2, 'n')"));
   tx = ReadTx(**conn);
   ASSERT_TRUE(tx.ok()) << tx.status().ToString();
-  EXPECT_EQ(tx->changes.at(0).schema_version, 2u);
-  EXPECT_EQ(JsonOf(*tx->changes.at(0).after), R"({"id":2,"note":"n"})");
+  // The change is noticed where the stream first needs it: a SCHEMA_CHANGE event in the
+  // transaction, just before the first row of the new shape.
+  ASSERT_EQ(tx->changes.size(), 2u);
+  const ChangeEvent& schema = tx->changes.at(0);
+  EXPECT_EQ(schema.op, Op::kSchemaChange);
+  EXPECT_EQ(schema.QualifiedName(), "sales.orders");
+  EXPECT_EQ(schema.schema_version, 2u);
+  EXPECT_EQ(JsonOf(*schema.before), R"({"id":"integer"})");
+  EXPECT_EQ(JsonOf(*schema.after), R"({"id":"integer","note":"text"})");
+  EXPECT_EQ(PositionOf(schema).seq, 0u);
+  EXPECT_EQ(tx->changes.at(1).schema_version, 2u);
+  EXPECT_EQ(JsonOf(*tx->changes.at(1).after), R"({"id":2,"note":"n"})");
+
+  // Rename, retype (with its modifier), drop: one event each, at the next row.
+  auto next_schema_change = [&](std::string_view sql) -> std::string {
+    Status s = Sql(sql);
+    if (!s.ok()) return s.ToString();
+    auto t = ReadTx(**conn);
+    if (!t.ok()) return t.status().ToString();
+    if (t->changes.size() != 2 || t->changes[0].op != Op::kSchemaChange) return "no schema change";
+    return DiffColumns(*t->changes[0].before, *t->changes[0].after).Describe() + " v" +
+           std::to_string(t->changes[0].schema_version) + " " + JsonOf(*t->changes[0].after);
+  };
+  EXPECT_EQ(next_schema_change("ALTER TABLE sales.orders RENAME COLUMN note TO remark; "
+                               "INSERT INTO sales.orders VALUES (3, 'r')"),
+            R"(renamed note to remark v3 {"id":"integer","remark":"text"})");
+  EXPECT_EQ(next_schema_change("ALTER TABLE sales.orders ALTER COLUMN remark TYPE varchar(20); "
+                               "INSERT INTO sales.orders VALUES (4, 'v')"),
+            "retyped remark from text to character varying(20) v4 "
+            R"j({"id":"integer","remark":"character varying(20)"})j");
+  EXPECT_EQ(next_schema_change("ALTER TABLE sales.orders DROP COLUMN remark, ADD COLUMN qty "
+                               "bigint; INSERT INTO sales.orders VALUES (5, 7)"),
+            R"(added qty; dropped remark v5 {"id":"integer","qty":"bigint"})");
+  // A change that does not touch the columns (a default) sends no new shape.
+  CDC_ASSERT_OK(Sql("ALTER TABLE sales.orders ALTER COLUMN qty SET DEFAULT 1; "
+                    "INSERT INTO sales.orders (id) VALUES (6)"));
+  tx = ReadTx(**conn);
+  ASSERT_TRUE(tx.ok()) << tx.status().ToString();
+  ASSERT_EQ(tx->changes.size(), 1u);
+  EXPECT_EQ(tx->changes[0].op, Op::kInsert);
+  EXPECT_EQ(tx->changes[0].schema_version, 5u);
 }
 
 TEST_F(PgReplicationTest, ExportedSnapshotSeesExactlyTheRowsBeforeTheSlot) {

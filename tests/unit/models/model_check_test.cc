@@ -203,6 +203,36 @@ TEST(ModelCheck, AMatchingChangeHasTheModelsVersion) {
   EXPECT_FALSE(r.compatible_change);
 }
 
+// A SCHEMA_CHANGE gets the model's version when its new columns are the model's fields with
+// their types (format_type spellings, aliases resolved), the version plus one otherwise.
+TEST(ModelCheck, ASchemaChangeHasTheModelsVersionOnlyWhenItMatchesTheModel) {
+  Row model_shape({{"id", Value::Text("text")},
+                   {"email", Value::Text("text")},
+                   {"phone", Value::Text("text")},
+                   {"status", Value::Text("text")},
+                   {"logins", Value::Text("integer")},
+                   {"bio", Value::Text("text")}});
+  ChangeEvent c;
+  c.table = "users";
+  c.op = Op::kSchemaChange;
+  c.after = model_shape;
+  ModelCheck r = CheckSchemaChange(Users(), c);
+  EXPECT_TRUE(r.status.ok());
+  EXPECT_EQ(r.schema_version, 3u);
+  EXPECT_FALSE(r.compatible_change);
+  c.after->columns()[4].value = Value::Text("bigint");  // retyped
+  EXPECT_EQ(CheckSchemaChange(Users(), c).schema_version, 4u);
+  c.after = model_shape;
+  c.after->Add("note", Value::Text("text"));  // added
+  EXPECT_EQ(CheckSchemaChange(Users(), c).schema_version, 4u);
+  c.after = model_shape;
+  c.after->Remove("bio");  // dropped
+  r = CheckSchemaChange(Users(), c);
+  EXPECT_EQ(r.schema_version, 4u);
+  EXPECT_TRUE(r.compatible_change);
+  EXPECT_TRUE(r.status.ok());
+}
+
 TEST(ModelCheck, EveryViolationIsListedWithImageFieldAndReasonButNoValue) {
   ChangeEvent c = FromPostgres(Op::kUpdate, Row({{"id", Value::Text("usr_1")},
                                                  {"email", Value::Null()},

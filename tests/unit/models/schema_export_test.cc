@@ -83,7 +83,11 @@ TEST(SchemaExport, IsADraft202012SchemaOfTheDetail) {
   EXPECT_EQ(d.At("/type"), R"("object")");
   EXPECT_EQ(d.At("/required"), R"(["eventType","tableName","timestamp","metadata"])");
   EXPECT_EQ(d.At("/additionalProperties"), "false");
-  EXPECT_EQ(d.At("/properties/eventType"), R"({"enum":["INSERT","DELETE","READ"]})");
+  EXPECT_EQ(d.At("/properties/eventType"),
+            R"({"enum":["INSERT","DELETE","READ","SCHEMA_CHANGE"]})");
+  EXPECT_EQ(d.At("/properties/columns/$ref"), R"("#/$defs/columns")");
+  EXPECT_EQ(d.At("/properties/changes/required"), R"(["added","dropped","renamed","retyped"])");
+  EXPECT_EQ(d.At("/allOf/2/then/required"), R"(["columns","previousColumns","changes"])");
   EXPECT_EQ(d.At("/properties/tableName"), R"({"const":"users"})");
   EXPECT_EQ(d.At("/properties/before"), R"({"$ref":"#/$defs/row"})");
   EXPECT_EQ(d.At("/properties/after"), R"({"$ref":"#/$defs/row"})");

@@ -85,6 +85,41 @@ TEST(Envelope, InsertHasNoChangedFields) {
   EXPECT_EQ(json.find("\"before\""), std::string::npos);
 }
 
+// A SCHEMA_CHANGE: the new and previous columns (name -> type) and what changed; the matcher
+// sees the same members (the envelope view writes from the same code).
+TEST(Envelope, SchemaChangeCarriesTheColumnsAndWhatChanged) {
+  ProcessedEvent e;
+  e.change.table = "orders";
+  e.change.op = Op::kSchemaChange;
+  e.change.commit_time = *ParseRfc3339("2024-01-15T10:30:00Z");
+  e.change.before = Row({{"id", Value::Text("integer")},
+                         {"note", Value::Text("text")},
+                         {"qty", Value::Text("integer")},
+                         {"old", Value::Text("text")}});
+  e.change.after = Row({{"id", Value::Text("integer")},
+                        {"remark", Value::Text("text")},
+                        {"qty", Value::Text("bigint")},
+                        {"fresh", Value::Text("jsonb")}});
+  e.change.schema_version = 3;
+  e.change.position = ToPosition(PgPosition{Lsn(0x100), TxId(7), 0});
+  EnvelopeOptions opts;
+  std::string json = EncodeEnvelope(e, opts);
+  EXPECT_TRUE(IsValidJson(json));
+  EXPECT_NE(json.find(R"("detail-type":"orders.SCHEMA_CHANGE")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("detail":{"eventType":"SCHEMA_CHANGE","tableName":"orders",)"
+                      R"("timestamp":"2024-01-15T10:30:00Z",)"
+                      R"("columns":{"id":"integer","remark":"text","qty":"bigint","fresh":"jsonb"},)"
+                      R"("previousColumns":{"id":"integer","note":"text","qty":"integer","old":"text"},)"
+                      R"("changes":{"added":["fresh"],"dropped":["old"],"renamed":{"note":"remark"},)"
+                      R"("retyped":{"qty":{"from":"integer","to":"bigint"}}},)"
+                      R"("metadata":{"pipeline":"coredb","lsn":"0/100","txId":7,"seq":0,"schemaVersion":3}})"),
+            std::string::npos)
+      << json;
+  EXPECT_EQ(DiffColumns(*e.change.before, *e.change.after).Describe(),
+            "added fresh; dropped old; renamed note to remark; retyped qty from integer to bigint");
+  EXPECT_EQ(DiffColumns(*e.change.after, *e.change.after).Describe(), "no column changed");
+}
+
 TEST(CloudEvents, StructuredMode) {
   std::string json = EncodeCloudEvent(SampleUpdate(), {});
   EXPECT_TRUE(IsValidJson(json));
