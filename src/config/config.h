@@ -90,6 +90,10 @@ struct TableConfig {
   std::string replica_identity = "default";  // default | full (the pipeline sets FULL)
   // What a SCHEMA_CHANGE event of the table becomes: publish | dead_letter.
   std::string schema_changes = "publish";
+  // An UPDATE's TOASTed value that did not change (PostgreSQL does not send it without
+  // REPLICA IDENTITY FULL): mark (left out of `after`, named in detail.metadata.unchangedToast)
+  // | last_image (filled from the key's last row image kept in the state store).
+  std::string unchanged_toast = "mark";
   std::string description;
   std::vector<RedactColumnConfig> redact;  // in file order
   // capture | processor. The loader resolves the default: capture when `pii` is not none.

@@ -1191,6 +1191,14 @@ void LoadTable(Context& ctx, const std::string& name, const YAML::Node& key, con
   r.String("pii", t.pii);
   r.String("replica_identity", t.replica_identity);
   r.String("schema_changes", t.schema_changes);
+  r.String("unchanged_toast", t.unchanged_toast);
+  if (t.unchanged_toast == "last_image" && !config.stream.enabled) {
+    ctx.Error(r.Where("unchanged_toast"),
+              "'tables." + name +
+                  ".unchanged_toast: last_image' keeps the last row images in the state store, "
+                  "which only the durable stream has (stream.enabled: false): turn the stream on "
+                  "or use 'mark'");
+  }
   r.String("description", t.description);
   // Tables marked as holding PII are redacted before anything can store or log their changes.
   // Capture by default: the durable stream then never holds a value a policy redacts.

@@ -279,6 +279,19 @@ const SectionSpec& TableSpec() {
            "`dead_letter`: the same event goes to the dead-letter file with what changed, for "
            "an operator to review. Rows are checked against the table's model either way.",
            {"publish", "dead_letter"}},
+          {"unchanged_toast",
+           T::kEnum,
+           "mark",
+           "An UPDATE that leaves a large (TOASTed) value unchanged: PostgreSQL sends the value "
+           "only under REPLICA IDENTITY FULL. `mark`: the column is left out of `after` and "
+           "named in `detail.metadata.unchangedToast` (never null, never empty); `last_image`: "
+           "the value is filled from the key's last row image, which the pipeline keeps in the "
+           "state store for every key of the table (after capture redaction): one row image "
+           "per key on disk and one state-store write per changed key and flush (docs/"
+           "architecture.md, \"Unchanged TOAST values\"). A key whose image is not known "
+           "(changed before the pipeline saw it) is marked as with `mark`. Needs the durable "
+           "stream.",
+           {"mark", "last_image"}},
           {"description", T::kString, "", "Free text."},
       }};
   return spec;

@@ -26,6 +26,7 @@
 #include "event/json_writer.h"
 #include "metrics/metrics.h"
 #include "runtime/assembly.h"
+#include "runtime/last_images.h"
 #include "runtime/pipeline.h"
 #include "state/state_store.h"
 #include "stream/stream.h"
@@ -283,6 +284,11 @@ Status Pipeline::OpenDurable() {
   int64_t now = NowMicros();
   std::string owner = "pid " + std::to_string(::getpid()) + " on host " + HostName();
   CDC_ASSIGN_OR_RETURN(state_, state::OpenStateStore(config_->state, owner, now));
+  if (std::any_of(config_->tables.begin(), config_->tables.end(),
+                  [](const TableConfig& t) { return t.unchanged_toast == "last_image"; })) {
+    CDC_ASSIGN_OR_RETURN(auto images, state_->OpenLastImages());
+    images_ = std::make_unique<LastImages>(std::move(images));
+  }
   CDC_ASSIGN_OR_RETURN(stream_, stream::OpenStream(config_->stream, config_->pipeline.data_dir));
   CDC_RETURN_IF_ERROR(CheckIdentity());
   uint32_t shards = stream_->shard_count();

@@ -10,6 +10,7 @@
 #include "metrics/metrics.h"
 #include "process/redact/redactor.h"
 #include "runtime/assembly.h"
+#include "runtime/last_images.h"
 #include "state/state_store.h"
 #include "stream/stream.h"
 #include "target/append_file.h"
@@ -216,6 +217,16 @@ void Pipeline::RegisterMetrics() {
   }
   // Counts kept by the runner (atomics), copied when the registry is read.
   r.AddCollector([this](metrics::Registry& reg) {
+    if (images_) {
+      reg.GetCounter("cdc_toast_filled_total",
+                     "Unchanged TOAST columns of UPDATEs filled from the key's last row image "
+                     "(tables with unchanged_toast: last_image).")
+          .AdvanceTo(images_->filled());
+      reg.GetCounter("cdc_toast_unfilled_total",
+                     "Unchanged TOAST columns left marked in detail.metadata.unchangedToast: no "
+                     "last row image of the key (changed before the pipeline saw it).")
+          .AdvanceTo(images_->missed());
+    }
     DeliveryRunner& run = runner();
     for (size_t i = 0; i < run.size(); ++i) {
       metrics::Labels target{run.target(i).name()};
@@ -311,6 +322,12 @@ DeadLetter Pipeline::RejectChange(const TableProcessor* processor, ChangeEvent& 
 Status Pipeline::OnChange(ChangeEvent change, const RawInput& raw) {
   ++stats_.read;
   meters_.read->Inc();
+  // The pending last row images stay bounded: past the bound, what was appended is made durable
+  // and the images with it (a huge transaction is never acknowledged in the middle).
+  constexpr size_t kMaxPendingImageBytes = 16 << 20;
+  if (images_ && images_->pending_bytes() > kMaxPendingImageBytes) {
+    CDC_RETURN_IF_ERROR(MakeDurable());
+  }
   if (change.op == Op::kPositionGap) {
     log::Warn("publishing a PositionGap event: changes were lost upstream");
     if (stream_) return AppendChange(nullptr, change, CaptureResult{}, raw.location);
@@ -324,6 +341,10 @@ Status Pipeline::OnChange(ChangeEvent change, const RawInput& raw) {
   if (processor != nullptr) {
     CountTable(meters_.table_captured, *processor, change.op);
     captured = processor->Capture(change);
+    // Whatever becomes of the change, it is the table's state: the key's image follows it.
+    if (images_ && processor->table().unchanged_toast == "last_image") {
+      CDC_RETURN_IF_ERROR(images_->Apply(change));
+    }
   }
   if (processor != nullptr && !captured.model.status.ok()) {
     // The change will be rejected: make it the dead letter it becomes (redacted, without the
@@ -461,7 +482,11 @@ Result<RouteResult> Pipeline::Route(ChangeEvent change) const {
 }
 
 Status Pipeline::MakeDurable() {
-  if (stream_) return SyncStream();
+  if (stream_) {
+    CDC_RETURN_IF_ERROR(SyncStream());
+    // After the stream: the images never run ahead of what it holds.
+    return images_ ? images_->Commit() : Status::Ok();
+  }
   // Without the stream, acknowledging means every target has the events, the queued ones too.
   CDC_RETURN_IF_ERROR(runner().Drain(&stop_requested_));
   return Flush();

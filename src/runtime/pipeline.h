@@ -36,6 +36,7 @@
 namespace cdc {
 
 class Assembly;
+class LastImages;
 namespace stream {
 class ShardReader;
 class Stream;
@@ -266,7 +267,9 @@ class Pipeline : public ChangeSink {
   std::vector<uint64_t> delivery_start_;
 
   // Durable mode. Source thread: stream appends; delivery thread: everything downstream.
-  std::unique_ptr<state::StateStore> state_;  // used under state_mu_ once Run started
+  std::unique_ptr<state::StateStore> state_;
+  // Tables with unchanged_toast: last_image (null without any): used by the source's thread.
+  std::unique_ptr<LastImages> images_;  // used under state_mu_ once Run started
   std::mutex state_mu_;
   // Stream appends and syncs: the source thread's and the API's (PublishEvents).
   std::mutex append_mu_;

@@ -60,6 +60,13 @@ CREATE TABLE lease(
   acquired_micros INTEGER NOT NULL,
   renewed_micros INTEGER NOT NULL);
 )sql",
+    R"sql(
+CREATE TABLE last_images(
+  tbl TEXT NOT NULL,
+  key TEXT NOT NULL,
+  image BLOB NOT NULL,
+  PRIMARY KEY(tbl, key)) WITHOUT ROWID;
+)sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -215,6 +222,13 @@ class Run {
     if (bind_rc_ == SQLITE_OK) bind_rc_ = sqlite3_bind_int64(statement_.get(), index, v);
     return *this;
   }
+  Run& BindBlob(int index, std::string_view v) {
+    if (bind_rc_ == SQLITE_OK) {
+      bind_rc_ = sqlite3_bind_blob(statement_.get(), index, v.data() != nullptr ? v.data() : "",
+                                   static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    }
+    return *this;
+  }
   Run& Bind(int index, std::string_view v) {
     // SQLITE_TRANSIENT: SQLite copies the bytes, so `v` need not outlive the step.
     // A null pointer would bind NULL rather than an empty text.
@@ -253,6 +267,12 @@ class Run {
                    "(nothing was changed; `cdc-pipeline verify-data` lists every damaged value)",
                    path, table, key, field, Text(column)))
         .set_data_loss();
+  }
+  std::string Blob(int column) const {
+    const void* p = sqlite3_column_blob(statement_.get(), column);
+    int n = sqlite3_column_bytes(statement_.get(), column);
+    if (p == nullptr) return std::string();
+    return std::string(static_cast<const char*>(p), static_cast<size_t>(n));
   }
   std::string Text(int column) const {
     const auto* p = sqlite3_column_text(statement_.get(), column);
@@ -363,6 +383,7 @@ class SqliteStateStore final : public StateStore {
   Result<std::optional<std::string>> Value(const std::string& key) override;
   Result<bool> HasKey(const std::string& key, int64_t now_micros) override;
   Result<uint64_t> ExpireKeys(int64_t now_micros) override;
+  Result<std::unique_ptr<LastImageStore>> OpenLastImages() override;
 
  private:
   Status Migrate();
@@ -706,6 +727,77 @@ Result<std::optional<std::string>> SqliteStateStore::Value(const std::string& ke
 Result<bool> SqliteStateStore::HasKey(const std::string& key, int64_t now_micros) {
   Run run(select_key_, "cannot look up a dedupe key in");
   return run.Bind(1, key).Bind(2, now_micros).Step();
+}
+
+// The last row images, on a connection of their own (the delivery thread commits checkpoints on
+// the store's connection meanwhile; WAL mode lets them read concurrently and serializes writes
+// with the busy timeout). The process holds the data dir's flock, so no other owner can write.
+class SqliteLastImages final : public LastImageStore {
+ public:
+  Status Open(const std::string& path) {
+    CDC_RETURN_IF_ERROR(
+        conn_.Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, kBusyTimeoutMillis));
+    CDC_RETURN_IF_ERROR(
+        conn_.Exec("PRAGMA synchronous=FULL", "cannot set synchronous=FULL on the state store"));
+    CDC_RETURN_IF_ERROR(begin_.Prepare(conn_, "BEGIN IMMEDIATE"));
+    CDC_RETURN_IF_ERROR(commit_.Prepare(conn_, "COMMIT"));
+    CDC_RETURN_IF_ERROR(rollback_.Prepare(conn_, "ROLLBACK"));
+    CDC_RETURN_IF_ERROR(
+        select_.Prepare(conn_, "SELECT image FROM last_images WHERE tbl = ?1 AND key = ?2"));
+    CDC_RETURN_IF_ERROR(upsert_.Prepare(
+        conn_, "INSERT OR REPLACE INTO last_images(tbl, key, image) VALUES (?1, ?2, ?3)"));
+    CDC_RETURN_IF_ERROR(
+        delete_.Prepare(conn_, "DELETE FROM last_images WHERE tbl = ?1 AND key = ?2"));
+    return clear_.Prepare(conn_, "DELETE FROM last_images WHERE tbl = ?1");
+  }
+
+  Result<std::optional<std::string>> Get(const std::string& table,
+                                         const std::string& key) override {
+    Run run(select_, "cannot read a last row image from");
+    run.Bind(1, table).Bind(2, key);
+    CDC_ASSIGN_OR_RETURN(bool row, run.Step());
+    if (!row) return std::optional<std::string>();
+    return std::optional<std::string>(run.Blob(0));
+  }
+
+  Status Apply(const std::vector<std::string>& cleared_tables,
+               const std::vector<Write>& writes) override {
+    if (cleared_tables.empty() && writes.empty()) return Status::Ok();
+    CDC_RETURN_IF_ERROR(Run(begin_, "cannot begin a transaction on").Exec());
+    Status status = [&]() -> Status {
+      for (const auto& t : cleared_tables) {
+        CDC_RETURN_IF_ERROR(Run(clear_, "cannot clear last row images in").Bind(1, t).Exec());
+      }
+      for (const auto& w : writes) {
+        if (w.image) {
+          CDC_RETURN_IF_ERROR(Run(upsert_, "cannot write a last row image to")
+                                  .Bind(1, w.table)
+                                  .Bind(2, w.key)
+                                  .BindBlob(3, *w.image)
+                                  .Exec());
+        } else {
+          CDC_RETURN_IF_ERROR(Run(delete_, "cannot erase a last row image in")
+                                  .Bind(1, w.table)
+                                  .Bind(2, w.key)
+                                  .Exec());
+        }
+      }
+      return Run(commit_, "cannot commit last row images to").Exec();
+    }();
+    if (!status.ok() && conn_.InTransaction()) (void)Run(rollback_, "cannot roll back").Exec();
+    return status;
+  }
+
+ private:
+  Connection conn_;
+  Statement begin_, commit_, rollback_, select_, upsert_, delete_, clear_;
+};
+
+Result<std::unique_ptr<LastImageStore>> SqliteStateStore::OpenLastImages() {
+  if (read_only_) return FailedPrecondition("the state store is open read-only");
+  auto images = std::make_unique<SqliteLastImages>();
+  CDC_RETURN_IF_ERROR(images->Open(path_));
+  return std::unique_ptr<LastImageStore>(std::move(images));
 }
 
 Result<uint64_t> SqliteStateStore::ExpireKeys(int64_t now_micros) {

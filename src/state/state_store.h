@@ -51,6 +51,25 @@ struct CheckpointCommit {
   int64_t now_micros = 0;                                    // renews the lease
 };
 
+// The last row image of each key of the tables that fill unchanged TOAST values from it
+// (`tables.<name>.unchanged_toast: last_image`; docs/architecture.md, "Unchanged TOAST values").
+// A second handle on the state store, for the source's thread while the StateStore is used by
+// the delivery thread. Thread-safety: one thread at a time.
+class LastImageStore {
+ public:
+  struct Write {
+    std::string table;
+    std::string key;
+    std::optional<std::string> image;  // nullopt: erase
+  };
+  virtual ~LastImageStore() = default;
+  virtual Result<std::optional<std::string>> Get(const std::string& table,
+                                                 const std::string& key) = 0;
+  // In one transaction: every image of `cleared_tables` erased, then `writes` applied in order.
+  virtual Status Apply(const std::vector<std::string>& cleared_tables,
+                       const std::vector<Write>& writes) = 0;
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
@@ -65,6 +84,11 @@ class StateStore {
   virtual Result<bool> HasKey(const std::string& key, int64_t now_micros) = 0;
   // Deletes expired dedupe keys; returns how many.
   virtual Result<uint64_t> ExpireKeys(int64_t now_micros) = 0;
+  // A handle on the store's last row images for another thread (Unimplemented where the kind
+  // has none). Only for a store opened writable.
+  virtual Result<std::unique_ptr<LastImageStore>> OpenLastImages() {
+    return Unimplemented("this state store keeps no last row images");
+  }
 };
 
 // Opens (creating) the state store `config` describes (the SQLite file at config.path) and

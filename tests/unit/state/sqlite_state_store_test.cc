@@ -132,7 +132,57 @@ TEST_F(SqliteStateStoreTest, RoundTripsEveryKindOfDataAcrossReopen) {
 TEST_F(SqliteStateStoreTest, UsesWalAndRecordsTheSchemaVersion) {
   ASSERT_NE(Open(), nullptr);
   EXPECT_EQ(SqlText(path_, "PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(SqlText(path_, "PRAGMA user_version"), "1");
+  EXPECT_EQ(SqlText(path_, "PRAGMA user_version"), "2");
+}
+
+// A file of schema version 1 (before last row images) is migrated in place, its state kept.
+TEST_F(SqliteStateStoreTest, MigratesAVersionOneFileAndKeepsItsState) {
+  {
+    auto store = Open();
+    ASSERT_NE(store, nullptr);
+    CheckpointCommit commit;
+    commit.values["source.position"] = "0/10";
+    commit.now_micros = kT0;
+    ASSERT_TRUE(store->Commit(commit).ok());
+  }
+  SqlExec(path_, "DROP TABLE last_images; PRAGMA user_version=1");
+  auto store = Open("pid 2 on host a", kT0 + 100);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(SqlText(path_, "PRAGMA user_version"), "2");
+  EXPECT_EQ(*store->Value("source.position"), std::optional<std::string>("0/10"));
+  auto images = store->OpenLastImages();
+  ASSERT_TRUE(images.ok()) << images.status().ToString();
+  EXPECT_EQ(*(*images)->Get("t", "k"), std::nullopt);
+}
+
+// Last row images: written in one transaction (tables cleared first, then the writes in order),
+// binary-safe, on a connection of their own beside the store's checkpoints.
+TEST_F(SqliteStateStoreTest, LastImagesAreWrittenClearedAndErased) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  auto opened = store->OpenLastImages();
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto& images = **opened;
+  std::string binary("a\0b\xff", 4);
+  ASSERT_TRUE(images
+                  .Apply({}, {{"docs", "{\"id\":1}", binary},
+                              {"docs", "{\"id\":2}", "two"},
+                              {"other", "{\"id\":1}", "o"}})
+                  .ok());
+  EXPECT_EQ(*images.Get("docs", "{\"id\":1}"), std::optional<std::string>(binary));
+  ASSERT_TRUE(
+      images
+          .Apply({"docs"}, {{"docs", "{\"id\":3}", "three"}, {"other", "{\"id\":1}", std::nullopt}})
+          .ok());
+  EXPECT_EQ(*images.Get("docs", "{\"id\":1}"), std::nullopt);
+  EXPECT_EQ(*images.Get("docs", "{\"id\":3}"), std::optional<std::string>("three"));
+  EXPECT_EQ(*images.Get("other", "{\"id\":1}"), std::nullopt);
+  // The store's own commits go on meanwhile.
+  CheckpointCommit commit;
+  commit.values["k"] = "v";
+  commit.now_micros = kT0 + 1;
+  EXPECT_TRUE(store->Commit(commit).ok());
+  EXPECT_FALSE(OpenSqliteStateStoreReadOnly(path_).value()->OpenLastImages().ok());
 }
 
 TEST_F(SqliteStateStoreTest, RefusesAFileFromANewerSchema) {
