@@ -216,6 +216,7 @@ class PostgresSource final : public Source {
 
 namespace cdc {
 class Registry;
-// The `postgres` source kind.
+// The `postgres` source kind, and its `backfill` command (backfill_command.cc).
 void RegisterPostgresSource(Registry& registry);
+void RegisterBackfillCommand(Registry& registry);
 }  // namespace cdc

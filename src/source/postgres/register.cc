@@ -116,6 +116,7 @@ void RegisterPostgresSource(Registry& registry) {
       nullptr,
       pg::DeriveModelYaml,
       VerifyData});
+  RegisterBackfillCommand(registry);
 }
 
 }  // namespace cdc
