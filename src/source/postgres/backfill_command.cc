@@ -168,7 +168,8 @@ int Backfill(const CommandArgs& args, const std::atomic<bool>& stop) {
     // The condition as the pipeline will use it, checked before anything is queued.
     Status s = conn.Execute("BEGIN READ ONLY");
     if (s.ok()) {
-      auto plan = conn.Query("EXPLAIN SELECT 1 FROM " + table->Quoted() + " WHERE (" + where + ")");
+      auto plan =
+          conn.QueryOne("EXPLAIN SELECT 1 FROM " + table->Quoted() + " WHERE (" + where + ")");
       s = plan.status();
       (void)conn.Execute("ROLLBACK");
     }

@@ -359,8 +359,8 @@ Status ChunkedSnapshot::StartTable(const PgTableRef& table) {
   if (!options_.where.empty()) {
     // The planner's estimate of the matching rows; this also refuses a condition that does not
     // parse or names unknown columns before any watermark is written.
-    CDC_ASSIGN_OR_RETURN(PgRows plan, conn_->Query("EXPLAIN SELECT 1 FROM " + table.Quoted() +
-                                                   " WHERE (" + options_.where + ")"));
+    CDC_ASSIGN_OR_RETURN(PgRows plan, conn_->QueryOne("EXPLAIN SELECT 1 FROM " + table.Quoted() +
+                                                      " WHERE (" + options_.where + ")"));
     expected = 0;
     if (!plan.empty() && plan.rows[0][0]) {
       const std::string& line = *plan.rows[0][0];
@@ -490,7 +490,7 @@ Status ChunkedSnapshot::ReadNextChunk(ChangeSink& sink, bool* database_error) {
     if (!snap.empty() && snap.rows[0][0]) xids = ParseXidSnapshot(*snap.rows[0][0]);
     if (!xids) return Internal("unreadable pg_current_snapshot()");
     chunk->snapshot = std::move(*xids);
-    return conn_->Query(select, params);
+    return conn_->QueryOne(select, params);
   };
   auto rows = read();
   Status ended = conn_->Execute(rows.ok() ? "COMMIT" : "ROLLBACK");

@@ -327,7 +327,9 @@ TEST_F(BackfillE2E, BadSignalsAreReportedAndTheStreamGoesOn) {
       ('t1', 'snapshot', '{"table": "products"}'),
       ('t2', 'backfill', '{"tabel": "products"}'),
       ('t3', 'backfill', '{"table": "pg_class"}'),
-      ('t4', 'backfill', '{"table": "products", "where": "no_such_column > 1"}');
+      ('t4', 'backfill', '{"table": "products", "where": "no_such_column > 1"}'),
+      ('t6', 'backfill',
+       '{"table": "products", "where": "true); DROP TABLE configurations; SELECT (1"}');
     INSERT INTO cdc_pipeline_signals VALUES ('t5', 'backfill', '{"table": "inventory"}');
   )sql",
                             "coredb")
@@ -347,8 +349,12 @@ TEST_F(BackfillE2E, BadSignalsAreReportedAndTheStreamGoesOn) {
       << text;
   EXPECT_NE(text.find("backfill t4 of public.products failed:"), std::string::npos) << text;
   auto states = BackfillStates();
-  EXPECT_EQ(states.size(), 2u);
+  EXPECT_EQ(states.size(), 3u);
   EXPECT_EQ(states["t4"], "failed");
+  // A condition runs as one statement: it cannot end the query and run others.
+  EXPECT_EQ(states["t6"], "failed");
+  EXPECT_TRUE(server_->QueryValue("SELECT count(*) FROM configurations", "coredb").ok())
+      << "the condition of a signal dropped a table";
   EXPECT_EQ(states["t5"], "done");
   auto status = Cli({"status"});
   EXPECT_NE(status.out.find("t4 public.products where no_such_column > 1: failed"),
