@@ -107,6 +107,7 @@ struct AdminServer::Impl {
     s.now_micros = NowMicros();
     ApplyLiveMetrics(pipeline->metrics(), s);
     s.snapshot = source->Snapshot();
+    s.backfills = source->Backfills();
     s.recent_dead_letters = pipeline->RecentDeadLetters();
     return s;
   }

@@ -586,6 +586,7 @@ int main(int argc, char** argv) {
     Registered& r = registered.emplace_back(Registered{
         kind.get(), app.add_subcommand(std::string(kind->name), std::string(kind->description)),
         std::vector<std::string>(kind->options.size()), std::vector<bool>(kind->options.size())});
+    if (kind->takes_config) add_config(r.app);
     for (size_t i = 0; i < kind->options.size(); ++i) {
       const CommandOption& o = kind->options[i];
       if (o.type == CommandOption::Type::kFlag) {
@@ -658,6 +659,7 @@ int main(int argc, char** argv) {
   for (const Registered& r : registered) {
     if (!r.app->parsed()) continue;
     CommandArgs args;
+    if (r.kind->takes_config) args.Set("--config", config_path);
     for (size_t i = 0; i < r.kind->options.size(); ++i) {
       const CommandOption& o = r.kind->options[i];
       args.Set(std::string(o.name), o.type == CommandOption::Type::kFlag

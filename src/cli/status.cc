@@ -81,6 +81,17 @@ void PrintText(const PipelineStatus& s) {
   std::printf("dead-letter file %s: %llu\n", s.dead_letter_path.c_str(),
               static_cast<ull>(s.dead_lettered));
   std::printf("memory high-water mark: %s\n", Bytes(s.max_rss_bytes).c_str());
+  if (!s.backfills.empty()) std::printf("backfills:\n");
+  for (const BackfillState& b : s.backfills) {
+    std::printf("  %s %s%s%s: %s, %llu rows in %llu chunks", b.id.c_str(), b.table.c_str(),
+                b.where.empty() ? "" : " where ", b.where.c_str(), b.state.c_str(),
+                static_cast<ull>(b.rows), static_cast<ull>(b.chunks));
+    if (b.state == "running" && b.rows_estimate > 0) {
+      std::printf(" (of about %llu)", static_cast<ull>(b.rows_estimate));
+    }
+    if (!b.error.empty()) std::printf(": %s", b.error.c_str());
+    std::printf("\n");
+  }
 }
 
 }  // namespace

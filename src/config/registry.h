@@ -172,6 +172,9 @@ struct CommandKind {
   std::vector<CommandOption> options;
   // Runs the command; its exit code. `stop` turns true on SIGINT/SIGTERM/SIGHUP.
   int (*run)(const CommandArgs& args, const std::atomic<bool>& stop) = nullptr;
+  // The command reads the pipeline's configuration: the CLI gives it `-c/--config` like its own
+  // commands (and CDC_CONFIG), passed as the value of "--config".
+  bool takes_config = false;
 };
 
 // The stream between the source and the processors (`stream.type`). The loader reads the fields

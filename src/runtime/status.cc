@@ -89,8 +89,11 @@ Result<PipelineStatus> ReadPipelineStatus(const Config& config, int64_t now_micr
   src.type = config.source.type;
   if (auto p = value("source.position")) src.delivered_position = PositionForHumans(*p);
   src.last_commit_micros = static_cast<int64_t>(ToU64(value("time.last_commit")));
+  auto source = config.source.kind != nullptr
+                    ? config.source.kind->build(config)
+                    : Result<std::unique_ptr<Source>>(Unimplemented("no source kind"));
+  if (source.ok()) s.backfills = (*source)->Backfills();
   if (with_source_lag && config.source.kind != nullptr) {
-    auto source = config.source.kind->build(config);
     auto upstream = source.ok() ? (*source)->Lag() : Result<SourceLag>(source.status());
     if (upstream.ok()) {
       src.lag_known = true;
@@ -145,6 +148,17 @@ void ExportStatus(const PipelineStatus& s, metrics::Registry& r) {
         .Set(static_cast<double>(snap.tables_done));
     r.GetCounter("cdc_snapshot_chunks_total", "Snapshot chunks completed, all tables.")
         .AdvanceTo(snap.chunks);
+  }
+  if (!s.backfills.empty()) {
+    for (const char* state : {"queued", "running", "done", "failed"}) {
+      double n = static_cast<double>(
+          std::count_if(s.backfills.begin(), s.backfills.end(),
+                        [&](const BackfillState& b) { return b.state == state; }));
+      r.GetGauge("cdc_backfills",
+                 "Backfills by state (done and failed: the most recent ones the source keeps).",
+                 {"state"}, metrics::Labels{state})
+          .Set(n);
+    }
   }
   r.GetGauge("cdc_pipeline_running", "1 while the pipeline runs and holds its lease.")
       .Set(s.running ? 1 : 0);
@@ -272,6 +286,24 @@ std::string StatusJson(const PipelineStatus& s) {
     w.Key("tableRowsEstimate").Int(static_cast<int64_t>(sn.table_estimate));
     w.Key("chunks").Int(static_cast<int64_t>(sn.chunks));
     w.EndObject();
+  }
+  if (!s.backfills.empty()) {
+    w.Key("backfills").BeginArray();
+    for (const BackfillState& b : s.backfills) {
+      w.BeginObject();
+      w.Key("id").String(b.id);
+      w.Key("table").String(b.table);
+      if (!b.where.empty()) w.Key("where").String(b.where);
+      w.Key("state").String(b.state);
+      w.Key("chunks").Int(static_cast<int64_t>(b.chunks));
+      w.Key("rows").Int(static_cast<int64_t>(b.rows));
+      if (b.state == "running") w.Key("rowsEstimate").Int(static_cast<int64_t>(b.rows_estimate));
+      if (!b.error.empty()) w.Key("error").String(ScrubSecrets(b.error));
+      w.Key("requested").String(Time(b.requested_micros));
+      if (b.finished_micros > 0) w.Key("finished").String(Time(b.finished_micros));
+      w.EndObject();
+    }
+    w.EndArray();
   }
   if (!s.recent_dead_letters.empty()) {
     // Reasons name tables, columns and positions, never values; a target's error text might

@@ -84,6 +84,9 @@ struct PipelineStatus {
   std::vector<TableStatus> tables;
   std::optional<SnapshotState> snapshot;
   std::vector<RecentDeadLetter> recent_dead_letters;  // newest first
+  // Backfills queued, running and recently finished (oldest first): live from the source in the
+  // process that runs the pipeline, otherwise as the source's data dir records them.
+  std::vector<BackfillState> backfills;
 };
 
 // Reads the status of the pipeline `config` describes from its state store (read-only, also

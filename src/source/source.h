@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "event/change_event.h"
@@ -68,6 +69,21 @@ struct SnapshotState {
   }
 };
 
+// A backfill: a table, or the rows of it matching a condition, read again while the source
+// streams (requested through the source's signal table, `cdc-pipeline backfill`).
+struct BackfillState {
+  std::string id;     // the signal's id
+  std::string table;  // "schema.table"
+  std::string where;  // the condition; empty: every row
+  std::string state;  // "queued" | "running" | "done" | "failed"
+  std::string error;  // failed: why
+  uint64_t chunks = 0;
+  uint64_t rows = 0;           // READ rows passed on so far
+  uint64_t rows_estimate = 0;  // running: the rows to read as the database estimates them
+  int64_t requested_micros = 0;
+  int64_t finished_micros = 0;  // done or failed: when
+};
+
 class Source {
  public:
   virtual ~Source() = default;
@@ -98,6 +114,9 @@ class Source {
   // The initial snapshot this process reads or read (any thread may ask); nullopt when there is
   // none (file sources, a slot whose snapshot finished before this process started).
   virtual std::optional<SnapshotState> Snapshot() const { return std::nullopt; }
+  // The backfills queued, running and recently finished, oldest first (any thread may ask; also
+  // without Run, from what the data dir records). Empty for sources without backfills.
+  virtual std::vector<BackfillState> Backfills() const { return {}; }
 };
 
 }  // namespace cdc

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
@@ -89,8 +90,9 @@ const std::string kEveryKey(1, '\0');
 // A progress bar on a terminal, a log line every 10% otherwise.
 class ProgressBar {
  public:
-  ProgressBar(std::string label, int64_t estimate, bool enabled)
-      : label_(std::move(label)),
+  ProgressBar(std::string what, std::string label, int64_t estimate, bool enabled)
+      : what_(std::move(what)),
+        label_(std::move(label)),
         estimate_(std::max<int64_t>(estimate, 1)),
         enabled_(enabled),
         tty_(::isatty(2) != 0) {}
@@ -101,17 +103,18 @@ class ProgressBar {
     if (done) pct = 100;
     if (tty_) {
       int filled = pct / 4;
-      std::fprintf(stderr, "\rsnapshot %-24s [%-25s] %3d%% %lld rows", label_.c_str(),
+      std::fprintf(stderr, "\r%s %-24s [%-25s] %3d%% %lld rows", what_.c_str(), label_.c_str(),
                    std::string(static_cast<size_t>(filled), '#').c_str(), pct,
                    static_cast<long long>(rows));
       if (done) std::fputc('\n', stderr);
     } else if (done || pct / 10 > last_decile_) {
       last_decile_ = pct / 10;
-      log::Info("snapshot {}: {} rows ({}%)", label_, rows, pct);
+      log::Info("{} {}: {} rows ({}%)", what_, label_, rows, pct);
     }
   }
 
  private:
+  std::string what_;
   std::string label_;
   int64_t estimate_;
   bool enabled_;
@@ -181,6 +184,63 @@ SnapshotProgress NewSnapshotProgress() {
   return p;
 }
 
+std::string EncodeSnapshotProgress(const SnapshotProgress& p) {
+  std::string body;
+  PutString(body, p.id);
+  PutVarint(body, p.done ? 1 : 0);
+  PutVarint(body, p.completed.size());
+  for (const auto& t : p.completed) PutString(body, t);
+  PutString(body, p.table);
+  PutVarint(body, p.last_key.size());
+  for (const auto& k : p.last_key) PutString(body, k);
+  PutVarint(body, p.chunks);
+  PutVarint(body, p.table_rows);
+  PutU64(body, p.emitted_at.value());
+  PutVarint(body, p.emitted.size());
+  std::string record;
+  for (const auto& change : p.emitted) {
+    record.clear();
+    EncodeChange(change, record);
+    PutString(body, record);
+  }
+  return body;
+}
+
+Result<SnapshotProgress> DecodeSnapshotProgress(std::string_view body) {
+  auto truncated = [] { return Corruption("truncated"); };
+  SnapshotProgress p;
+  uint64_t done, count, lsn;
+  if (!GetString(body, p.id) || !GetVarint(body, done) || !GetVarint(body, count)) {
+    return truncated();
+  }
+  p.done = done != 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string t;
+    if (!GetString(body, t)) return truncated();
+    p.completed.push_back(std::move(t));
+  }
+  if (!GetString(body, p.table) || !GetVarint(body, count)) return truncated();
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string k;
+    if (!GetString(body, k)) return truncated();
+    p.last_key.push_back(std::move(k));
+  }
+  if (!GetVarint(body, p.chunks) || !GetVarint(body, p.table_rows) || !GetU64(body, lsn) ||
+      !GetVarint(body, count)) {
+    return truncated();
+  }
+  p.emitted_at = Lsn(lsn);
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string record;
+    if (!GetString(body, record)) return truncated();
+    auto change = DecodeChange(record);
+    if (!change.ok()) return Corruption(change.status().message());
+    p.emitted.push_back(std::move(change).value());
+  }
+  if (!body.empty()) return Corruption("trailing bytes");
+  return p;
+}
+
 Result<std::optional<SnapshotProgress>> ReadSnapshotProgress(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) {
@@ -210,63 +270,21 @@ Result<std::optional<SnapshotProgress>> ReadSnapshotProgress(const std::string& 
   if (sum != std::string_view(reinterpret_cast<const char*>(want.data()), want.size())) {
     return corrupt("checksum mismatch");
   }
-  SnapshotProgress p;
-  uint64_t done, count, lsn;
-  if (!GetString(body, p.id) || !GetVarint(body, done) || !GetVarint(body, count)) {
-    return corrupt("truncated");
-  }
-  p.done = done != 0;
-  for (uint64_t i = 0; i < count; ++i) {
-    std::string t;
-    if (!GetString(body, t)) return corrupt("truncated");
-    p.completed.push_back(std::move(t));
-  }
-  if (!GetString(body, p.table) || !GetVarint(body, count)) return corrupt("truncated");
-  for (uint64_t i = 0; i < count; ++i) {
-    std::string k;
-    if (!GetString(body, k)) return corrupt("truncated");
-    p.last_key.push_back(std::move(k));
-  }
-  if (!GetVarint(body, p.chunks) || !GetVarint(body, p.table_rows) || !GetU64(body, lsn) ||
-      !GetVarint(body, count)) {
-    return corrupt("truncated");
-  }
-  p.emitted_at = Lsn(lsn);
-  for (uint64_t i = 0; i < count; ++i) {
-    std::string record;
-    if (!GetString(body, record)) return corrupt("truncated");
-    auto change = DecodeChange(record);
-    if (!change.ok()) return corrupt(change.status().message());
-    p.emitted.push_back(std::move(change).value());
-  }
-  if (!body.empty()) return corrupt("trailing bytes");
-  return std::optional<SnapshotProgress>(std::move(p));
+  auto p = DecodeSnapshotProgress(body);
+  if (!p.ok()) return corrupt(p.status().message());
+  return std::optional<SnapshotProgress>(std::move(p).value());
 }
 
 Status WriteSnapshotProgress(const std::string& path, const SnapshotProgress& p) {
-  std::string body;
-  PutString(body, p.id);
-  PutVarint(body, p.done ? 1 : 0);
-  PutVarint(body, p.completed.size());
-  for (const auto& t : p.completed) PutString(body, t);
-  PutString(body, p.table);
-  PutVarint(body, p.last_key.size());
-  for (const auto& k : p.last_key) PutString(body, k);
-  PutVarint(body, p.chunks);
-  PutVarint(body, p.table_rows);
-  PutU64(body, p.emitted_at.value());
-  PutVarint(body, p.emitted.size());
-  std::string record;
-  for (const auto& change : p.emitted) {
-    record.clear();
-    EncodeChange(change, record);
-    PutString(body, record);
-  }
+  std::string body = EncodeSnapshotProgress(p);
   auto sum = Sha1(body);
   std::string data(kProgressMagic);
   data += body;
   data.append(reinterpret_cast<const char*>(sum.data()), sum.size());
+  return ReplaceFileDurably(path, data);
+}
 
+Status ReplaceFileDurably(const std::string& path, std::string_view data) {
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoError("creating '" + tmp + "'", errno);
@@ -296,11 +314,15 @@ ChunkedSnapshot::ChunkedSnapshot(ChunkedSnapshotOptions options, std::string pro
 
 ChunkedSnapshot::~ChunkedSnapshot() = default;
 
+Status ChunkedSnapshot::Save() {
+  return options_.save ? options_.save(progress_) : WriteSnapshotProgress(path_, progress_);
+}
+
 Status ChunkedSnapshot::StartTable(const PgTableRef& table) {
   CDC_ASSIGN_OR_RETURN(auto infos, InspectTables(*conn_, {table}));
   if (infos.empty() || !infos[0].exists) {
-    return FailedPrecondition("table " + table.ToString() +
-                              " of the initial snapshot does not exist");
+    return FailedPrecondition("table " + table.ToString() + " of the " + options_.label +
+                              " does not exist");
   }
   const PgTableInfo& info = infos[0];
   auto shape = std::make_unique<TableShape>();
@@ -334,7 +356,20 @@ Status ChunkedSnapshot::StartTable(const PgTableRef& table) {
                    {std::to_string(info.oid)}));
   int64_t expected =
       estimate.empty() || !estimate.rows[0][0] ? 0 : std::stoll(*estimate.rows[0][0]);
-  shape->bar = std::make_unique<ProgressBar>(table.ToString(), expected, options_.show_progress);
+  if (!options_.where.empty()) {
+    // The planner's estimate of the matching rows; this also refuses a condition that does not
+    // parse or names unknown columns before any watermark is written.
+    CDC_ASSIGN_OR_RETURN(PgRows plan, conn_->QueryOne("EXPLAIN SELECT 1 FROM " + table.Quoted() +
+                                                      " WHERE (" + options_.where + ")"));
+    expected = 0;
+    if (!plan.empty() && plan.rows[0][0]) {
+      const std::string& line = *plan.rows[0][0];
+      size_t at = line.find(" rows=");
+      if (at != std::string::npos) expected = std::atoll(line.c_str() + at + 6);
+    }
+  }
+  shape->bar = std::make_unique<ProgressBar>(options_.label, table.ToString(), expected,
+                                             options_.show_progress);
   table_estimate_ = static_cast<uint64_t>(std::max<int64_t>(expected, 0));
   shape_ = std::move(shape);
   changed_by_xid_.clear();
@@ -364,7 +399,10 @@ SnapshotState ChunkedSnapshot::State() const {
   return s;
 }
 
-Status ChunkedSnapshot::ReadNextChunk(ChangeSink& sink) {
+Status ChunkedSnapshot::ReadNextChunk(ChangeSink& sink, bool* database_error) {
+  bool ignored = false;
+  bool& from_database = database_error != nullptr ? *database_error : ignored;
+  from_database = true;
   if (!conn_) {
     CDC_ASSIGN_OR_RETURN(conn_, PgConnection::Connect(options_.dsn));
   }
@@ -379,12 +417,13 @@ Status ChunkedSnapshot::ReadNextChunk(ChangeSink& sink) {
       }
     }
     if (next == nullptr) {
+      from_database = false;
       CDC_RETURN_IF_ERROR(sink.MakeDurable());
       progress_.done = true;
       progress_.emitted.clear();
-      CDC_RETURN_IF_ERROR(WriteSnapshotProgress(path_, progress_));
-      log::Info("initial snapshot {} of slot {} complete ({} chunks)", progress_.id, options_.slot,
-                progress_.chunks);
+      CDC_RETURN_IF_ERROR(Save());
+      log::Info("{} {} of slot {} complete ({} chunks)", options_.label, progress_.id,
+                options_.slot, progress_.chunks);
       return Status::Ok();
     }
     progress_.table = TableName(*next);
@@ -398,7 +437,8 @@ Status ChunkedSnapshot::ReadNextChunk(ChangeSink& sink) {
     }
     if (table == nullptr) {
       // The table left the config while its snapshot was running.
-      log::Warn("table {} is no longer configured; its snapshot is skipped", progress_.table);
+      log::Warn("table {} is no longer configured; its {} is skipped", progress_.table,
+                options_.label);
       progress_.completed.push_back(progress_.table);
       progress_.table.clear();
       return Status::Ok();
@@ -415,6 +455,8 @@ Status ChunkedSnapshot::ReadNextChunk(ChangeSink& sink) {
   }
   select += " FROM " + shape.table.Quoted();
   std::vector<std::string> params;
+  std::string condition;
+  if (!options_.where.empty()) condition = "(" + options_.where + ")";
   if (shape.chunked) {
     std::string keys, order;
     for (size_t i = 0; i < shape.key_columns.size(); ++i) {
@@ -425,7 +467,7 @@ Status ChunkedSnapshot::ReadNextChunk(ChangeSink& sink) {
       for (size_t i = 0; i < shape.key_columns.size(); ++i) {
         values += (i ? ", " : "") + ("$" + std::to_string(i + 1)) + "::" + shape.key_types[i];
       }
-      select += " WHERE (" + keys + ") > (" + values + ")";
+      condition += (condition.empty() ? "(" : " AND (") + keys + ") > (" + values + ")";
       params = progress_.last_key;
       if (params.size() != shape.key_columns.size()) {
         return FailedPrecondition("the primary key of " + progress_.table +
@@ -434,7 +476,10 @@ Status ChunkedSnapshot::ReadNextChunk(ChangeSink& sink) {
                                   path_ + "' to read it again from its start");
       }
     }
+    if (!condition.empty()) select += " WHERE " + condition;
     select += " ORDER BY " + keys + " LIMIT " + std::to_string(options_.chunk_size);
+  } else if (!condition.empty()) {
+    select += " WHERE " + condition;
   }
 
   CDC_ASSIGN_OR_RETURN(chunk->low, EmitWatermark(chunk->number, "low"));
@@ -445,11 +490,11 @@ Status ChunkedSnapshot::ReadNextChunk(ChangeSink& sink) {
     if (!snap.empty() && snap.rows[0][0]) xids = ParseXidSnapshot(*snap.rows[0][0]);
     if (!xids) return Internal("unreadable pg_current_snapshot()");
     chunk->snapshot = std::move(*xids);
-    return conn_->Query(select, params);
+    return conn_->QueryOne(select, params);
   };
   auto rows = read();
   Status ended = conn_->Execute(rows.ok() ? "COMMIT" : "ROLLBACK");
-  if (!rows.ok()) return rows.status().WithContext("snapshot of " + progress_.table);
+  if (!rows.ok()) return rows.status().WithContext(options_.label + " of " + progress_.table);
   CDC_RETURN_IF_ERROR(ended);
   chunk->last = !shape.chunked || rows->size() < options_.chunk_size;
   for (auto& values : rows->rows) {
@@ -465,7 +510,7 @@ Status ChunkedSnapshot::ReadNextChunk(ChangeSink& sink) {
       }
       auto v = DecodeText(shape.oids[i], *values[i], types_);
       if (!v.ok()) {
-        return v.status().WithContext("snapshot of " + progress_.table + " column " +
+        return v.status().WithContext(options_.label + " of " + progress_.table + " column " +
                                       shape.columns[i]);
       }
       row.Add(shape.columns[i], std::move(v).value());
@@ -557,7 +602,7 @@ Status ChunkedSnapshot::Complete(const PgBegin& begin, ChangeSink& sink) {
   progress_.emitted = emitted;
   shape_->bar->Update(static_cast<int64_t>(progress_.table_rows), chunk.last);
   if (chunk.last) {
-    log::Info("snapshot of {} done: {} rows", progress_.table, progress_.table_rows);
+    log::Info("{} of {} done: {} rows", options_.label, progress_.table, progress_.table_rows);
     progress_.completed.push_back(progress_.table);
     progress_.table.clear();
     progress_.last_key.clear();
@@ -565,7 +610,7 @@ Status ChunkedSnapshot::Complete(const PgBegin& begin, ChangeSink& sink) {
     progress_.last_key = chunk.last_key;
   }
   in_flight_.reset();
-  CDC_RETURN_IF_ERROR(WriteSnapshotProgress(path_, progress_));
+  CDC_RETURN_IF_ERROR(Save());
   for (auto& row : emitted) CDC_RETURN_IF_ERROR(sink.OnChange(std::move(row), RawInput{}));
   return Status::Ok();
 }

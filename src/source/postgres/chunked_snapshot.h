@@ -18,12 +18,14 @@
 //     at the same positions when the stream replays its high watermark (the runtime skips what
 //     its shards already hold).
 // The machinery (chunks, watermarks, reconciliation, progress) is independent of the initial
-// snapshot's table list, so a backfill of one table or key range can reuse it.
+// snapshot's table list: a backfill (backfill.h) reads one table, or the rows of it that match a
+// condition, with it, and keeps the progress in a file of its own (ChunkedSnapshotOptions::save).
 //
 // Thread-safety: used by the source's stream thread only.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -61,6 +63,13 @@ struct SnapshotProgress {
 
 // A new snapshot's progress: nothing read yet, a fresh id.
 SnapshotProgress NewSnapshotProgress();
+// The progress as bytes (without the file's magic and checksum), and back; Corruption with what
+// is wrong when `body` is not a progress.
+std::string EncodeSnapshotProgress(const SnapshotProgress& progress);
+Result<SnapshotProgress> DecodeSnapshotProgress(std::string_view body);
+// Replaces `path` with `data` so that a crash leaves the old or the new content: a temporary
+// file, fsync, rename, fsync of the directory.
+Status ReplaceFileDurably(const std::string& path, std::string_view data);
 // nullopt when the file does not exist; Corruption when it is not a progress file.
 Result<std::optional<SnapshotProgress>> ReadSnapshotProgress(const std::string& path);
 Status WriteSnapshotProgress(const std::string& path, const SnapshotProgress& progress);
@@ -71,6 +80,13 @@ struct ChunkedSnapshotOptions {
   std::vector<PgTableRef> tables;  // in the order to read them
   size_t chunk_size = 10000;
   bool show_progress = true;
+  // An SQL condition the rows must meet, ANDed into every chunk's query (a backfill's `where`);
+  // empty: every row.
+  std::string where;
+  // What the reads are called in logs and on the progress bar: "initial snapshot", "backfill".
+  std::string label = "initial snapshot";
+  // Writes the progress durably; by default WriteSnapshotProgress to the progress path.
+  std::function<Status(const SnapshotProgress&)> save;
 };
 
 class ChunkedSnapshot {
@@ -90,7 +106,9 @@ class ChunkedSnapshot {
   // Writes the low watermark, reads the next chunk, writes the high watermark; the chunk is then
   // in flight until its high watermark comes through OnMessage. When no table is left, makes
   // what `sink` got durable (the last chunk's rows among it) and writes the progress as done.
-  Status ReadNextChunk(ChangeSink& sink);
+  // `database_error`, when given, tells whether a failure came from the database (a query or
+  // the connection) rather than from the sink or the progress file.
+  Status ReadNextChunk(ChangeSink& sink, bool* database_error = nullptr);
   // Every change the stream passes on, before it goes to the sink.
   void OnChange(const ChangeEvent& change);
   // A logical message of the stream, inside the transaction `begin` began when transactional.
@@ -104,6 +122,7 @@ class ChunkedSnapshot {
   Status StartTable(const PgTableRef& table);
   Result<Lsn> EmitWatermark(uint64_t chunk, const char* which);
   Status Complete(const PgBegin& begin, ChangeSink& sink);
+  Status Save();
 
   ChunkedSnapshotOptions options_;
   std::string path_;

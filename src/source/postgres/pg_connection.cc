@@ -160,11 +160,21 @@ Status PgConnection::Execute(std::string_view sql) {
   return status;
 }
 
+Result<PgRows> PgConnection::QueryOne(std::string_view sql,
+                                      const std::vector<std::string>& params) {
+  return Run(sql, params, /*extended=*/true);
+}
+
 Result<PgRows> PgConnection::Query(std::string_view sql, const std::vector<std::string>& params) {
+  return Run(sql, params, /*extended=*/false);
+}
+
+Result<PgRows> PgConnection::Run(std::string_view sql, const std::vector<std::string>& params,
+                                 bool extended) {
   std::string text(sql);
   std::vector<const char*> values;
   for (const auto& p : params) values.push_back(p.c_str());
-  PGresult* res = params.empty()
+  PGresult* res = params.empty() && !extended
                       ? PQexec(Conn(conn_), text.c_str())
                       : PQexecParams(Conn(conn_), text.c_str(), static_cast<int>(values.size()),
                                      nullptr, values.data(), nullptr, nullptr, 0);

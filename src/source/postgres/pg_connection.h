@@ -56,6 +56,10 @@ class PgConnection {
   // Runs one statement with text parameters ($1, $2, ...); statements without a result set yield
   // no rows.
   Result<PgRows> Query(std::string_view sql, const std::vector<std::string>& params = {});
+  // Like Query, but always through the extended protocol, which runs exactly one statement: for
+  // SQL that holds text from elsewhere (a backfill's condition), so that text cannot end the
+  // statement and run others.
+  Result<PgRows> QueryOne(std::string_view sql, const std::vector<std::string>& params = {});
 
   // The database and user of the connection.
   std::string database() const;
@@ -68,6 +72,7 @@ class PgConnection {
 
  private:
   explicit PgConnection(void* conn) : conn_(conn) {}
+  Result<PgRows> Run(std::string_view sql, const std::vector<std::string>& params, bool extended);
   void* conn_;  // PGconn*
 };
 

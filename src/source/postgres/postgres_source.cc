@@ -14,6 +14,7 @@
 
 #include "base/logging.h"
 #include "event/position_kinds.h"
+#include "source/postgres/backfill.h"
 #include "source/postgres/chunked_snapshot.h"
 #include "source/postgres/pg_types.h"
 #include "source/postgres/replication_connection.h"
@@ -38,6 +39,7 @@ PostgresSourceOptions OptionsFromConfig(const Config& config) {
   o.state_dir = config.pipeline.data_dir;
   o.resnapshot_on_gap = s.on_position_gap == "resnapshot";
   o.stream_in_progress = s.stream_in_progress;
+  o.signal_table = s.signal_table;
   for (const auto& t : config.tables) {
     PgTableRequirement req;
     req.table.schema = t.schema;
@@ -191,6 +193,60 @@ std::string PostgresSource::ProgressPath() const {
   return options_.state_dir + "/postgres-snapshot-" + options_.slot + ".progress";
 }
 
+std::string PostgresSource::BackfillPath() const {
+  return options_.state_dir + "/postgres-backfill-" + options_.slot + ".progress";
+}
+
+void PostgresSource::PrepareSignals(PgConnection& conn) {
+  signals_ = false;
+  if (options_.signal_table.empty()) return;
+  signal_table_ = ParseTableName(options_.signal_table);
+  const std::string name = signal_table_.ToString();
+  auto off = [&](const std::string& why) {
+    log::Warn(
+        "signal table {}: {}; signals (and so backfills) are off until this is fixed and `run` "
+        "starts again",
+        name, why);
+  };
+  if (options_.state_dir.empty()) return;  // no ledger without a data dir
+  if (Status s = CheckWatermarksSupported(conn); !s.ok()) {
+    off("backfills need PostgreSQL 14 or later (their watermarks are logical decoding "
+        "messages)");
+    return;
+  }
+  auto exists = conn.Query("SELECT to_regclass($1) IS NOT NULL", {signal_table_.Quoted()});
+  if (!exists.ok()) {
+    off(exists.status().message());
+    return;
+  }
+  if (exists->empty() || exists->rows[0][0] != std::optional<std::string>("t")) {
+    Status created = conn.Execute("CREATE TABLE IF NOT EXISTS " + signal_table_.Quoted() +
+                                  " (id text PRIMARY KEY, type text NOT NULL, data jsonb)");
+    if (!created.ok()) {
+      off("it does not exist and could not be created (" + created.message() +
+          "); create it as a role that may: CREATE TABLE " + signal_table_.Quoted() +
+          " (id text PRIMARY KEY, type text NOT NULL, data jsonb), or set source.signal_table: "
+          "\"\" to run without signals");
+      return;
+    }
+    log::Info("created signal table {}", name);
+  }
+  auto columns = conn.Query(
+      "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND "
+      "NOT attisdropped AND attname IN ('id', 'type', 'data')",
+      {signal_table_.Quoted()});
+  if (!columns.ok() || columns->empty() || columns->rows[0][0] != std::optional<std::string>("3")) {
+    off("it lacks the columns id, type and data (expected: id text PRIMARY KEY, type text NOT "
+        "NULL, data jsonb)");
+    return;
+  }
+  if (Status s = EnsurePublication(conn, options_.publication, {signal_table_}); !s.ok()) {
+    off("it could not be added to publication " + options_.publication + " (" + s.message() + ")");
+    return;
+  }
+  signals_ = true;
+}
+
 Status PostgresSource::Prepare(ChangeSink& sink) {
   CDC_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(options_.dsn));
   if (reset_) {
@@ -203,6 +259,7 @@ Status PostgresSource::Prepare(ChangeSink& sink) {
   // Before PrepareCapture, which adds missing tables to the publication.
   CDC_RETURN_IF_ERROR(CheckTablesAtStart(*conn, sink));
   CDC_RETURN_IF_ERROR(PrepareCapture(*conn, options_.publication, options_.tables));
+  PrepareSignals(*conn);
   {
     std::vector<PgTableRef> refs;
     for (const auto& t : options_.tables) refs.push_back(t.table);
@@ -404,8 +461,7 @@ Result<std::vector<PgRelation>> PostgresSource::LoadShapes() const {
   auto shapes = DecodeRelationShapes(data);
   if (!shapes.ok()) {
     return FailedPrecondition(
-        "the relation shapes file '" + ShapesPath() + "' is damaged (" +
-        shapes.status().message() +
+        "the relation shapes file '" + ShapesPath() + "' is damaged (" + shapes.status().message() +
         "): delete it and start again; a change of a captured table's columns made while the "
         "pipeline was stopped is then not announced as a SCHEMA_CHANGE event");
   }
@@ -694,6 +750,24 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
     snapshot_state_ = snapshot->State();
   };
   if (snapshot) set_snapshot_state();
+  // Backfills asked for through the signal table, read after the initial snapshot.
+  std::unique_ptr<Backfiller> backfiller;
+  if (signals_) {
+    BackfillOptions o;
+    o.dsn = options_.dsn;
+    o.slot = options_.slot;
+    o.path = BackfillPath();
+    for (const auto& t : options_.tables) o.tables.push_back(t.table);
+    o.signal_table = signal_table_;
+    o.chunk_size = options_.snapshot_batch_size;
+    o.show_progress = options_.progress;
+    CDC_ASSIGN_OR_RETURN(backfiller, Backfiller::Open(std::move(o)));
+  }
+  auto set_backfill_state = [&] {
+    std::lock_guard lock(snapshot_mu_);
+    backfill_state_ = backfiller->State();
+  };
+  if (backfiller) set_backfill_state();
   CDC_ASSIGN_OR_RETURN(auto shapes, LoadShapes());
   {
     // A captured table the shapes do not know yet (a new slot, a table new to the config) starts
@@ -721,7 +795,7 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
   start_options.publications = {options_.publication};
   start_options.start_lsn = start;
   start_options.status_interval = options_.status_interval;
-  start_options.messages = snapshot != nullptr;  // the watermarks
+  start_options.messages = snapshot != nullptr || backfiller != nullptr;  // the watermarks
   start_options.stream_in_progress = options_.stream_in_progress;
   if (!options_.state_dir.empty()) start_options.spill_dir = options_.state_dir + "/spill";
   CDC_RETURN_IF_ERROR(repl->StartReplication(start_options));
@@ -760,6 +834,9 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
       CDC_RETURN_IF_ERROR(snapshot->ReadNextChunk(sink));
       set_snapshot_state();
       if (snapshot->done()) snapshot.reset();
+    } else if (!snapshot && backfiller && backfiller->wants_chunk()) {
+      CDC_RETURN_IF_ERROR(backfiller->ReadNextChunk(sink));
+      set_backfill_state();
     }
     CDC_ASSIGN_OR_RETURN(auto message, repl->Next(timeout));
     bool reply = false;
@@ -768,14 +845,28 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
       if (auto* begin = std::get_if<PgBegin>(&*message)) {
         transaction = *begin;
         in_transaction = true;
-      } else if (auto* change = std::get_if<ChangeEvent>(&*message)) {
+      } else if (auto* change = std::get_if<ChangeEvent>(&*message);
+                 change != nullptr && signals_ && change->table == signal_table_.name &&
+                 change->schema == signal_table_.schema) {
+        // A command, never published.
+        if (backfiller) {
+          CDC_RETURN_IF_ERROR(backfiller->OnSignal(*change));
+          set_backfill_state();
+        }
+      } else if (change != nullptr) {
         if (snapshot) snapshot->OnChange(*change);
+        if (backfiller) backfiller->OnChange(*change);
         CDC_RETURN_IF_ERROR(sink.OnChange(std::move(*change), RawInput{}));
         dirty = true;
       } else if (auto* logical = std::get_if<PgLogicalMessage>(&*message)) {
         if (snapshot && logical->transactional) {
           CDC_RETURN_IF_ERROR(snapshot->OnMessage(transaction, *logical, sink));
           set_snapshot_state();
+          dirty = true;
+        }
+        if (backfiller && logical->transactional) {
+          CDC_RETURN_IF_ERROR(backfiller->OnMessage(transaction, *logical, sink));
+          set_backfill_state();
           dirty = true;
         }
       } else if (auto* commit = std::get_if<PgCommit>(&*message)) {
@@ -868,12 +959,30 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
         "last completed chunk ({} so far)",
         options_.slot, snapshot->progress().chunks);
   }
+  for (const BackfillState& b : backfiller ? backfiller->State() : std::vector<BackfillState>()) {
+    if (b.state != "running") continue;
+    log::Warn(
+        "stopped during backfill {} of {}: the next start resumes it after its last "
+        "completed chunk ({} so far)",
+        b.id, b.table, b.chunks);
+  }
   return Status::Ok();
 }
 
 std::optional<SnapshotState> PostgresSource::Snapshot() const {
   std::lock_guard lock(snapshot_mu_);
   return snapshot_state_;
+}
+
+std::vector<BackfillState> PostgresSource::Backfills() const {
+  {
+    std::lock_guard lock(snapshot_mu_);
+    if (backfill_state_) return *backfill_state_;
+  }
+  if (options_.state_dir.empty()) return {};
+  auto ledger = ReadBackfillLedger(BackfillPath());
+  if (!ledger.ok() || !*ledger) return {};
+  return (*ledger)->backfills;
 }
 
 Status PostgresSource::Run(ChangeSink& sink) {

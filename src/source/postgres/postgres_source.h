@@ -59,6 +59,9 @@ struct PostgresSourceOptions {
   // Protocol 2 with streaming of in-progress transactions where the server has it; spilled to
   // `<state_dir>/spill` (the temp dir without a state dir).
   bool stream_in_progress = true;
+  // The signal table ("schema.table" or "table" in public; backfill.h): created if missing and
+  // added to the publication; its rows are commands, never published. Empty: no signals.
+  std::string signal_table;
 };
 
 // `source` of type postgres as configured (parsed by the kind, register.cc).
@@ -74,6 +77,7 @@ struct PostgresSourceConfig : KindOptions {
   int64_t reconnect_max_backoff_ms = 30000;
   std::string on_position_gap = "fail";  // fail | resnapshot
   bool stream_in_progress = true;
+  std::string signal_table = "cdc_pipeline_signals";  // empty: no signals
 };
 
 // The options from the config's `source` and `tables` sections.
@@ -101,6 +105,7 @@ class PostgresSource final : public Source {
   // True while the replication stream runs (between START_REPLICATION and its end).
   bool Connected() const override { return connected_.load(); }
   std::optional<SnapshotState> Snapshot() const override;
+  std::vector<BackfillState> Backfills() const override;
 
   // How many position gaps this run accepted (on_position_gap: resnapshot).
   uint64_t gaps() const { return gaps_.load(); }
@@ -120,6 +125,11 @@ class PostgresSource final : public Source {
   // The pre-chunked versions' marker of an unfinished snapshot.
   std::string MarkerPath() const;
   std::string ProgressPath() const;
+  // The backfill ledger (backfill.h).
+  std::string BackfillPath() const;
+  // Creates the signal table if missing and adds it to the publication; on failure (no
+  // privilege, PostgreSQL before 14) logs a warning and leaves signals off.
+  void PrepareSignals(PgConnection& conn);
   // The position gap check (see docs/operations.md, "Position gaps"): the LSN this pipeline last
   // acknowledged to the slot is kept in PositionPath(), written and synced before PostgreSQL
   // is told; on every (re)connect it is compared with the slot.
@@ -189,7 +199,12 @@ class PostgresSource final : public Source {
   // The stream thread's snapshot, as Snapshot() reports it.
   mutable std::mutex snapshot_mu_;
   std::optional<SnapshotState> snapshot_state_;  // guarded by snapshot_mu_
-  Lsn saved_;                                    // the acknowledged LSN in PositionPath()
+  // The stream thread's backfills, as Backfills() reports them; nullopt before the stream starts
+  // (then the ledger file says).
+  std::optional<std::vector<BackfillState>> backfill_state_;  // guarded by snapshot_mu_
+  bool signals_ = false;                                      // the signal table is ready (Prepare)
+  PgTableRef signal_table_;
+  Lsn saved_;                // the acknowledged LSN in PositionPath()
   bool streamed_ = false;    // a stream started in this process: a later gap always stops it
   CapturedTables captured_;  // the captured tables' OIDs at Prepare
   std::unique_ptr<PgConnection> check_conn_;
@@ -201,6 +216,7 @@ class PostgresSource final : public Source {
 
 namespace cdc {
 class Registry;
-// The `postgres` source kind.
+// The `postgres` source kind, and its `backfill` command (backfill_command.cc).
 void RegisterPostgresSource(Registry& registry);
+void RegisterBackfillCommand(Registry& registry);
 }  // namespace cdc

@@ -21,6 +21,7 @@ std::shared_ptr<const KindOptions> ParseOptions(OptionsReader& r) {
   r.Int("reconnect_max_backoff_ms", o->reconnect_max_backoff_ms);
   r.String("on_position_gap", o->on_position_gap);
   r.Bool("stream_in_progress", o->stream_in_progress);
+  r.String("signal_table", o->signal_table);
   return o;
 }
 
@@ -94,6 +95,16 @@ void RegisterPostgresSource(Registry& registry) {
             "aborts) instead of being spilled by the server and sent only at its commit. Events "
             "are the same either way and are published only after the commit; memory stays "
             "constant. `false`: protocol 1."},
+           {"signal_table", FieldType::kString, "cdc_pipeline_signals",
+            "The signal table (`schema.table`, or a table in `public`), like Debezium's "
+            "signaling table: created at start if missing (`id text primary key, type text not "
+            "null, data jsonb`) and added to the publication. A row inserted into it is a "
+            "command, never published: type `backfill` with data `{\"table\": \"users\", "
+            "\"where\": \"id > 100\"}` reads a captured table (or the rows matching `where`) "
+            "again while streaming, as READ events (`cdc-pipeline backfill` inserts such rows; "
+            "PostgreSQL 14 or later). Restrict who may insert into it: `where` runs as SQL with "
+            "the pipeline's role (in a read-only transaction). Empty: no signal table, no "
+            "backfills."},
        },
        ParseOptions},
       {.ordered = true,
@@ -105,6 +116,7 @@ void RegisterPostgresSource(Registry& registry) {
       nullptr,
       pg::DeriveModelYaml,
       VerifyData});
+  RegisterBackfillCommand(registry);
 }
 
 }  // namespace cdc
