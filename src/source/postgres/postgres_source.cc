@@ -773,10 +773,11 @@ Status PostgresSource::Stream(ChangeSink& sink, Lsn start) {
     // A captured table the shapes do not know yet (a new slot, a table new to the config) starts
     // from its current columns, so that a change of them before its first row is noticed too.
     std::vector<uint32_t> unknown;
-    for (const auto& [name, table] : captured_) {
+    for (const auto& entry : captured_) {
+      uint32_t oid = entry.second.oid;
       bool known = std::any_of(shapes.begin(), shapes.end(),
-                               [&](const PgRelation& r) { return r.id == table.oid; });
-      if (table.oid != 0 && !known) unknown.push_back(table.oid);
+                               [oid](const PgRelation& r) { return r.id == oid; });
+      if (oid != 0 && !known) unknown.push_back(oid);
     }
     if (!unknown.empty() && !options_.state_dir.empty()) {
       CDC_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(options_.dsn));
