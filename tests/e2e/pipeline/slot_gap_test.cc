@@ -100,6 +100,12 @@ class SlotGapTest : public ::testing::Test {
     return WaitFor([&] { return testing::ReadFile(log).find(text) != std::string::npos; }, 90);
   }
 
+  // `run` streams and its initial snapshot is complete (a row written before that may also come
+  // as a READ of its chunk).
+  bool WaitSnapshotDone(const std::string& log) {
+    return WaitForLog(log, "streaming from slot") && WaitForLog(log, " complete (");
+  }
+
   // Waits until the pipeline's slot has confirmed everything written so far.
   bool WaitCaughtUp() {
     return WaitFor(
@@ -526,7 +532,7 @@ TEST_F(SlotGapTest, SchemaChangesArePublishedWhereTheyHappenAlsoWhileStopped) {
   };
   {
     CliProcess run(Args({"run"}), env_, log);
-    ASSERT_TRUE(WaitForLog(log, "streaming from slot")) << testing::ReadFile(log);
+    ASSERT_TRUE(WaitSnapshotDone(log)) << testing::ReadFile(log);
     ASSERT_TRUE(WaitCaughtUp()) << testing::ReadFile(log);
     InsertMetric(1);
     // The model (version 1) has no column `source`: rows of the new shape carry version 2.
@@ -564,7 +570,7 @@ TEST_F(SlotGapTest, SchemaChangesCanBeDeadLettered) {
   testing::WriteFile(conf_ / "cdc-pipeline.yaml", config);
   std::string log = data_ / "run.log";
   CliProcess run(Args({"run"}), env_, log);
-  ASSERT_TRUE(WaitForLog(log, "streaming from slot")) << testing::ReadFile(log);
+  ASSERT_TRUE(WaitSnapshotDone(log)) << testing::ReadFile(log);
   ASSERT_TRUE(WaitCaughtUp()) << testing::ReadFile(log);
   Sql("ALTER TABLE metrics RENAME COLUMN unit TO units");
   InsertMetric(1);
@@ -588,7 +594,7 @@ TEST_F(SlotGapTest, UnchangedToastValuesAreFilledFromTheLastRowImage) {
   testing::WriteFile(conf_ / "cdc-pipeline.yaml", config);
   std::string log = data_ / "run.log";
   auto run = std::make_unique<CliProcess>(Args({"run"}), env_, log);
-  ASSERT_TRUE(WaitForLog(log, "streaming from slot")) << testing::ReadFile(log);
+  ASSERT_TRUE(WaitSnapshotDone(log)) << testing::ReadFile(log);
   ASSERT_TRUE(WaitCaughtUp()) << testing::ReadFile(log);
   // ~96 kB of md5 hex: stored out of line (TOAST), so an UPDATE of another column omits it.
   Sql("INSERT INTO notifications (id, user_id, channel, template, payload) VALUES (1, 'usr_1', "
