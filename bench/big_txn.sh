@@ -9,6 +9,9 @@
 #   pg_recvlogical wal2json       format-version 2 (one JSON object per change) -> file
 # Prints per path the wall time, rows/s, the client's CPU seconds and peak RSS, the walsender's
 # CPU seconds, and what the server spilled or streamed for the slot (pg_stat_replication_slots).
+# Then the live case, for each protocol: `run` streams (caught up) while the same transaction
+# is written; printed are the time the INSERT took and the time from its COMMIT until `run` has
+# delivered and acknowledged all of it (the slot's confirmed_flush_lsn passes the commit).
 # The server keeps the default logical_decoding_work_mem (64 MB).
 # Usage: bench/big_txn.sh [ROWS]
 set -euo pipefail
@@ -41,6 +44,7 @@ bench_nap_init
 config() {  # slot data_dir stream_in_progress
   cat <<YAML
 pipeline: {name: bench, data_dir: "$2", log_level: warn, shutdown_timeout_ms: 3600000}
+admin: {listen: "127.0.0.1:0"}
 source:
   type: postgres
   dsn: "$dsn"
@@ -64,9 +68,9 @@ slot_stats() {  # slot -> "spilled MiB / streamed MiB"
 
 row() {  # name seconds timefile slot
   local cpu rss
-  cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {printf "%.1f", u+s}' "$3")
+  cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {printf "%.1f (%.1f sys)", u+s, s}' "$3")
   rss=$(awk -F': ' '/Maximum resident/ {printf "%.0f", $2/1024}' "$3")
-  printf '| %-30s | %7.1f | %9.0f | %7s | %7s | %11s | %22s |\n' "$1" "$2" \
+  printf '| %-30s | %7.1f | %9.0f | %16s | %7s | %11s | %22s |\n' "$1" "$2" \
     "$(echo "$rows / $2" | bc -l)" "$cpu" "$rss" "$(cat "$3.walsender")" "$(slot_stats "$4")"
 }
 
@@ -94,8 +98,50 @@ rm -f "$work/wal2json.out"
 sleep 2
 row "pg_recvlogical wal2json file" "$w2j_seconds" "$work/w2j.time" bench_wal2json >> "$table"
 
+# The live case: a fresh slot per protocol, made by `run` itself (snapshot: never).
+pg_psql -d bench -Atc "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots" >/dev/null
+live="$work/live"
+: > "$live"
+for v in 2 1; do
+  stream=$([ "$v" = 2 ] && echo true || echo false)
+  config "cdc_live_v$v" "$work/live-v$v" "$stream" > "$work/live-v$v.yaml"
+  /usr/bin/time -v -o "$work/live-v$v.time" "$bin" run --config "$work/live-v$v.yaml" 2>"$work/live-v$v.log" &
+  pid=$!
+  until [ "$(pg_psql -d bench -Atc "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'cdc_live_v$v' AND active")" = 1 ]; do
+    nap 0.1
+  done
+  base=$((rows * (v + 1)))
+  start=$(now)
+  pg_psql -d bench -v ON_ERROR_STOP=1 -c "
+    INSERT INTO bench SELECT g, g % 1000, 'item-' || g, (g % 10000) / 100.0, now(), g % 2 = 0,
+                             jsonb_build_object('k', g % 7, 'tag', 'x'), g * 0.5
+      FROM generate_series($base + 1, $base + $rows) g" >/dev/null
+  committed=$(now)
+  lsn=$(pg_psql -d bench -Atc "SELECT pg_current_wal_insert_lsn()")
+  pg_psql -d bench -c "DO \$\$ BEGIN
+      WHILE NOT coalesce((SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots
+                          WHERE slot_name = 'cdc_live_v$v'), false) LOOP
+        PERFORM pg_sleep(0.02);
+      END LOOP;
+    END \$\$;" >/dev/null
+  done_at=$(now)
+  kill -TERM "$(pgrep -P "$pid" cdc-pipeline || echo "$pid")"  # run, not /usr/bin/time
+  wait "$pid" || true
+  events=$(wc -l < "$work/live-v$v/out.jsonl")
+  [ "$events" -eq "$rows" ] || { echo "live, protocol $v: wrote $events events, expected $rows" >&2; exit 1; }
+  rm -rf "$work/live-v$v"
+  printf '| protocol %s | %8.1f | %19.1f | %7s |\n' "$v" "$(echo "$committed - $start" | bc -l)" \
+    "$(echo "$done_at - $committed" | bc -l)" \
+    "$(awk -F': ' '/Maximum resident/ {printf "%.0f", $2/1024}' "$work/live-v$v.time")" >> "$live"
+done
+
 echo
 echo "one transaction of $rows rows, drained by each path from its own slot"
-echo "| path                           |  wall s |    rows/s |   CPU s | RSS MiB | walsender s | spilled / streamed MiB |"
-echo "|--------------------------------|---------|-----------|---------|---------|-------------|------------------------|"
+echo "| path                           |  wall s |    rows/s |            CPU s | RSS MiB | walsender s | spilled / streamed MiB |"
+echo "|--------------------------------|---------|-----------|------------------|---------|-------------|------------------------|"
 cat "$table"
+echo
+echo "live: run streams while the transaction of $rows rows is written"
+echo "| path       | INSERT s | COMMIT to all acked s | RSS MiB |"
+echo "|------------|----------|---------------------|---------|"
+cat "$live"

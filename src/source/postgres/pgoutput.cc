@@ -241,7 +241,10 @@ Status PgOutputDecoder::Decode(std::string_view message, std::vector<PgMessage>&
   char type = message[0];
   std::string_view body = message.substr(1);
   if (in_stream_) {
-    // Inside a stream block every message names its (sub)transaction first.
+    // Inside a stream block every message names its (sub)transaction first. The message is kept
+    // as it came (without the id) and decoded when the transaction commits, exactly as protocol
+    // 1 would have sent it then: Relation messages included, so each change is decoded with the
+    // table as the transaction saw it.
     switch (type) {
       case 'R':
       case 'Y':
@@ -253,14 +256,18 @@ Status PgOutputDecoder::Decode(std::string_view message, std::vector<PgMessage>&
         Reader r(body);
         if (!r.U32(stream_subxid_)) return Truncated("streamed");
         body = body.substr(4);
-        break;
+        if (type == 'Y') return Status::Ok();
+        if (type == 'M' && (body.empty() || (static_cast<uint8_t>(body[0]) & 1) == 0)) {
+          return DecodeMessage(body, out);  // not transactional: at its place, now
+        }
+        return streamed_.at(stream_xid_).spill->Append(stream_subxid_, type, body);
       }
       case 'E':
         in_stream_ = false;
         return Status::Ok();
       default:
-        return Corruption("pgoutput: message type " + std::to_string(static_cast<uint8_t>(type)) +
-                          " inside a stream block");
+        return Corruption("pgoutput: message type " +
+                          std::to_string(static_cast<uint8_t>(type)) + " inside a stream block");
     }
   }
   switch (type) {
@@ -390,7 +397,7 @@ Status PgOutputDecoder::DecodeRelation(std::string_view body, std::vector<PgMess
     rel.schema_version = old->schema_version + 1;
     ++shapes_version_;
     // Where it is noticed: in the transaction whose change needs the new shape.
-    if (in_transaction_ || in_stream_) {
+    if (in_transaction_) {
       ChangeEvent e = NewEvent(rel, Op::kSchemaChange);
       e.before = ColumnsRow(*old);
       e.after = ColumnsRow(rel);
@@ -399,10 +406,8 @@ Status PgOutputDecoder::DecodeRelation(std::string_view body, std::vector<PgMess
   } else {
     rel.schema_version = old->schema_version;
   }
-  // Inside a stream block the description is the streamed transaction's until it commits.
-  auto& relations = in_stream_ ? streamed_.at(stream_xid_).relations : relations_;
   uint32_t id = rel.id;
-  relations.insert_or_assign(id, std::move(rel));
+  relations_.insert_or_assign(id, std::move(rel));
   return Status::Ok();
 }
 
@@ -517,25 +522,13 @@ Result<std::vector<PgRelation>> DecodeRelationShapes(std::string_view data) {
 }
 
 const PgRelation* PgOutputDecoder::Lookup(uint32_t relid) const {
-  if (in_stream_) {
-    auto txn = streamed_.find(stream_xid_);
-    if (txn != streamed_.end()) {
-      auto it = txn->second.relations.find(relid);
-      if (it != txn->second.relations.end()) return &it->second;
-    }
-  }
   auto it = relations_.find(relid);
   return it == relations_.end() ? nullptr : &it->second;
 }
 
 Status PgOutputDecoder::Emit(ChangeEvent e, std::vector<PgMessage>& out) {
-  if (!in_stream_) {
-    out.emplace_back(std::move(e));
-    return Status::Ok();
-  }
-  scratch_.clear();
-  EncodeChange(e, scratch_);
-  return streamed_.at(stream_xid_).spill->Append(stream_subxid_, 'C', scratch_);
+  out.emplace_back(std::move(e));
+  return Status::Ok();
 }
 
 ChangeEvent PgOutputDecoder::NewEvent(const PgRelation& rel, Op op) {
@@ -543,11 +536,8 @@ ChangeEvent PgOutputDecoder::NewEvent(const PgRelation& rel, Op op) {
   e.schema = rel.schema;
   e.table = rel.table;
   e.op = op;
-  // A streamed change gets its commit time and position when its transaction commits.
-  if (!in_stream_) {
-    e.commit_time = begin_.commit_time;
-    e.position = ToPosition(PgPosition{begin_.final_lsn, begin_.xid, seq_++});
-  }
+  e.commit_time = begin_.commit_time;
+  e.position = ToPosition(PgPosition{begin_.final_lsn, begin_.xid, seq_++});
   e.schema_version = rel.schema_version;
   return e;
 }
@@ -558,7 +548,7 @@ Status PgOutputDecoder::DecodeChange(char type, std::string_view body,
   Reader r(body);
   uint32_t relid;
   if (!r.U32(relid)) return Truncated(what);
-  if (!in_transaction_ && !in_stream_)
+  if (!in_transaction_)
     return Corruption(std::string("pgoutput: ") + what + " outside a transaction");
   const PgRelation* found = Lookup(relid);
   if (found == nullptr) {
@@ -615,9 +605,7 @@ Status PgOutputDecoder::DecodeTruncate(std::string_view body, std::vector<PgMess
   uint32_t nrels;
   uint8_t options;
   if (!r.U32(nrels) || !r.U8(options)) return Truncated("Truncate");
-  if (!in_transaction_ && !in_stream_) {
-    return Corruption("pgoutput: Truncate outside a transaction");
-  }
+  if (!in_transaction_) return Corruption("pgoutput: Truncate outside a transaction");
   for (uint32_t i = 0; i < nrels; ++i) {
     uint32_t relid;
     if (!r.U32(relid)) return Truncated("Truncate");
@@ -642,15 +630,8 @@ Status PgOutputDecoder::DecodeMessage(std::string_view body, std::vector<PgMessa
     return Truncated("Message");
   }
   bool transactional = (flags & 1) != 0;
-  if (transactional && !in_transaction_ && !in_stream_) {
+  if (transactional && !in_transaction_) {
     return Corruption("pgoutput: transactional Message outside a transaction");
-  }
-  if (transactional && in_stream_) {
-    scratch_.clear();
-    PutVarint(scratch_, lsn);
-    PutString(scratch_, prefix);
-    PutString(scratch_, content);
-    return streamed_.at(stream_xid_).spill->Append(stream_subxid_, 'M', scratch_);
   }
   out.emplace_back(
       PgLogicalMessage{Lsn(lsn), transactional, std::string(prefix), std::string(content)});
@@ -673,7 +654,7 @@ Status PgOutputDecoder::DecodeStreamStart(std::string_view body) {
     // A first segment of a transaction seen before happens only when a broken connection's
     // stream is resumed: it is sent again from its start.
     CDC_ASSIGN_OR_RETURN(auto spill, TxnSpill::Open(spill_dir_));
-    streamed_.insert_or_assign(xid, StreamedTxn{std::move(spill), {}});
+    streamed_.insert_or_assign(xid, StreamedTxn{std::move(spill)});
   } else if (it == streamed_.end()) {
     return Corruption("pgoutput: a later stream segment of transaction " + std::to_string(xid) +
                       " whose first segment never came");
@@ -708,15 +689,14 @@ Status PgOutputDecoder::DecodeStreamCommit(std::string_view body, std::vector<Pg
   }
   replay_ = std::make_unique<StreamedTxn>(std::move(it->second));
   streamed_.erase(it);
-  for (auto& [id, rel] : replay_->relations) relations_.insert_or_assign(id, std::move(rel));
-  replay_->relations.clear();
   ++streamed_committed_;
   out.emplace_back(begin_);
   return replay_->spill->Rewind();
 }
 
 Status PgOutputDecoder::DrainReplay(std::vector<PgMessage>& out, size_t max) {
-  for (size_t n = 0; replay_ != nullptr && n < max; ++n) {
+  size_t limit = out.size() + max;
+  while (replay_ != nullptr && out.size() < limit) {
     CDC_ASSIGN_OR_RETURN(bool more, replay_->spill->Next(record_));
     if (!more) {
       replay_commit_.changes = seq_;
@@ -725,23 +705,25 @@ Status PgOutputDecoder::DrainReplay(std::vector<PgMessage>& out, size_t max) {
       in_transaction_ = false;
       break;
     }
-    if (record_.tag == 'C') {
-      CDC_ASSIGN_OR_RETURN(ChangeEvent e, cdc::DecodeChange(record_.payload));
-      e.commit_time = begin_.commit_time;
-      e.position = ToPosition(PgPosition{begin_.final_lsn, begin_.xid, seq_++});
-      out.emplace_back(std::move(e));
-    } else if (record_.tag == 'M') {
-      std::string_view in = record_.payload;
-      uint64_t lsn;
-      PgLogicalMessage m;
-      m.transactional = true;
-      if (!GetVarint(in, lsn) || !GetString(in, m.prefix) || !GetString(in, m.content)) {
-        return Corruption("transaction spill file: malformed message record");
-      }
-      m.lsn = Lsn(lsn);
-      out.emplace_back(std::move(m));
-    } else {
-      return Corruption("transaction spill file: unknown record tag");
+    // Decoded now, inside the transaction Stream Commit began: as protocol 1 sends it.
+    std::string_view body = record_.payload;
+    switch (record_.tag) {
+      case 'R':
+        CDC_RETURN_IF_ERROR(DecodeRelation(body, out));
+        break;
+      case 'I':
+      case 'U':
+      case 'D':
+        CDC_RETURN_IF_ERROR(DecodeChange(record_.tag, body, out));
+        break;
+      case 'T':
+        CDC_RETURN_IF_ERROR(DecodeTruncate(body, out));
+        break;
+      case 'M':
+        CDC_RETURN_IF_ERROR(DecodeMessage(body, out));
+        break;
+      default:
+        return Corruption("transaction spill file: unknown record tag");
     }
   }
   return Status::Ok();

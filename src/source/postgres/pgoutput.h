@@ -8,11 +8,12 @@
 // transaction: Begin carries the transaction's final (commit) LSN, so every change's position
 // {commit LSN, xid, seq} is known when it is decoded and a transaction of any size needs constant
 // memory. A transaction PostgreSQL streams while it is still in progress (protocol 2, when it
-// outgrows the server's logical_decoding_work_mem) is decoded as it arrives and spilled to an
-// unnamed file (TxnSpill) with its subtransaction; Stream Abort discards it (or a rolled-back
-// savepoint's part), Stream Commit replays it as Begin, changes and Commit exactly as protocol 1
-// would have sent it at its commit, a bounded batch at a time (DrainReplay). So the consumer sees
-// the same messages in either protocol and memory stays constant.
+// outgrows the server's logical_decoding_work_mem) has its messages spilled as they came (without
+// the transaction id, with their subtransaction) to an unnamed file (TxnSpill); Stream Abort
+// discards it (or a rolled-back savepoint's part), Stream Commit decodes it as Begin, changes and
+// Commit exactly as protocol 1 would have sent it at its commit (its Relation messages
+// included), a bounded batch at a time (DrainReplay). So the consumer sees the same messages in
+// either protocol and memory stays constant.
 //
 // Thread-safety: PgOutputDecoder is single-threaded.
 #pragma once
@@ -188,17 +189,13 @@ class PgOutputDecoder {
   Status DecodeStreamCommit(std::string_view body, std::vector<PgMessage>& out);
   Status DecodeStreamAbort(std::string_view body);
   ChangeEvent NewEvent(const PgRelation& rel, Op op);
-  // The relation as the current (streamed) transaction knows it.
   const PgRelation* Lookup(uint32_t relid) const;
-  // Passes a decoded change on, or spills it inside a stream block.
+  // Passes a decoded change on.
   Status Emit(ChangeEvent e, std::vector<PgMessage>& out);
 
-  // A transaction streamed before its commit.
+  // A transaction streamed before its commit: its messages, as they came.
   struct StreamedTxn {
     std::unique_ptr<TxnSpill> spill;
-    // Relation messages sent inside its stream blocks: its view of the tables, made everyone's
-    // when it commits.
-    std::unordered_map<uint32_t, PgRelation> relations;
   };
 
   PgTypeRegistry& types_;
@@ -219,7 +216,6 @@ class PgOutputDecoder {
   uint32_t stream_subxid_ = 0;  // the (sub)transaction of the message being decoded
   std::unique_ptr<StreamedTxn> replay_;
   PgCommit replay_commit_;
-  std::string scratch_;
   TxnSpill::Record record_;
   uint64_t streamed_committed_ = 0;
   uint64_t streamed_aborted_ = 0;

@@ -100,6 +100,32 @@ TEST_F(PgStreamingTest, AnAbortedStreamedTransactionNeverComesOut) {
   EXPECT_EQ(c.decoder().streamed_in_progress(), 0u);
 }
 
+// A streamed transaction that alters the table midway: its messages are decoded at its commit,
+// each with the table as the transaction saw it, and the SCHEMA_CHANGE event sits between them.
+TEST_F(PgStreamingTest, AnAlterInsideAStreamedTransactionIsDecodedAtItsPlace) {
+  auto conn = Open({Table("big")}, false, true);
+  ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+  auto& c = **conn;
+  CDC_ASSERT_OK(Sql("INSERT INTO big VALUES (0, 'before')"));
+  auto first = ReadTx(c);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  CDC_ASSERT_OK(
+      Sql("BEGIN; " + InsertRange(1, 20000) +
+          "; ALTER TABLE big ADD COLUMN extra int; "
+          "INSERT INTO big SELECT g, 'x', g FROM generate_series(20001, 20010) g; COMMIT"));
+  auto tx = ReadTx(c, std::chrono::seconds(60));
+  ASSERT_TRUE(tx.ok()) << tx.status().ToString();
+  ASSERT_EQ(tx->changes.size(), 20011u);
+  EXPECT_EQ(tx->changes[19999].after->size(), 2u);
+  const ChangeEvent& schema = tx->changes[20000];
+  EXPECT_EQ(schema.op, Op::kSchemaChange);
+  EXPECT_EQ(JsonOf(*schema.after), R"({"id":"integer","v":"text","extra":"integer"})");
+  EXPECT_EQ(PositionOf(schema).seq, 20000u);
+  EXPECT_EQ(JsonOf(*tx->changes[20001].after), R"({"id":20001,"v":"x","extra":20001})");
+  EXPECT_EQ(tx->changes[20001].schema_version, 2u);
+  EXPECT_GE(c.decoder().streamed_committed(), 1u);
+}
+
 TEST_F(PgStreamingTest, ProtocolOneWhenNotAskedAndTheSameChanges) {
   auto conn = Open({Table("big")}, false, false);
   ASSERT_TRUE(conn.ok()) << conn.status().ToString();
