@@ -20,7 +20,15 @@ namespace cdc {
 // kSchemaChange is not a row change either: a table's columns changed (ALTER TABLE), noticed at
 // its place in the stream; `before` and `after` hold the old and new columns, each column's value
 // its type as text (format_type), in table order (docs/architecture.md, "Schema changes").
-enum class Op : uint8_t { kInsert, kUpdate, kDelete, kTruncate, kRead, kPositionGap, kSchemaChange };
+enum class Op : uint8_t {
+  kInsert,
+  kUpdate,
+  kDelete,
+  kTruncate,
+  kRead,
+  kPositionGap,
+  kSchemaChange
+};
 
 // "INSERT", "UPDATE", "DELETE", "TRUNCATE", "READ", "POSITION_GAP", "SCHEMA_CHANGE" (ParseOp
 // returns neither of the last two: producers cannot send them).

@@ -176,7 +176,7 @@ Result<ProcessedEvent> TableProcessor::Process(ChangeEvent& change, CaptureResul
 }
 
 Result<ProcessedEvent> TableProcessor::ProcessSchemaChange(ChangeEvent& change,
-                                                          const CaptureResult* captured) const {
+                                                           const CaptureResult* captured) const {
   if (table_.schema_changes == "dead_letter") {
     std::string what = change.before && change.after
                            ? DiffColumns(*change.before, *change.after).Describe()

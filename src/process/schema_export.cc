@@ -156,8 +156,9 @@ Result<std::string> DetailJsonSchema(const Config& config, const TableConfig& ta
     w.Key("$ref").String("#/$defs/columns").EndObject();
     w.Key("changes").BeginObject();
     w.Key("description")
-        .String("SCHEMA_CHANGE: what changed (a column that kept its place and type but not its "
-                "name counts as renamed)");
+        .String(
+            "SCHEMA_CHANGE: what changed (a column that kept its place and type but not its "
+            "name counts as renamed)");
     w.Key("type").String("object");
     w.Key("required").BeginArray().String("added").String("dropped").String("renamed");
     w.String("retyped").EndArray();

@@ -190,8 +190,8 @@ void Pipeline::RegisterMetrics() {
     auto& published = meters_.table_published.emplace_back();
     auto& dead_lettered = meters_.table_dead_lettered.emplace_back();
     // Indexed by Op; a PositionGap belongs to no table.
-    for (Op op : {Op::kInsert, Op::kUpdate, Op::kDelete, Op::kTruncate, Op::kRead,
-                  Op::kPositionGap, Op::kSchemaChange}) {
+    for (Op op : {Op::kInsert, Op::kUpdate, Op::kDelete, Op::kTruncate, Op::kRead, Op::kPositionGap,
+                  Op::kSchemaChange}) {
       if (op == Op::kPositionGap) {
         captured.push_back(nullptr);
         published.push_back(nullptr);

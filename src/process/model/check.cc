@@ -107,7 +107,7 @@ ModelCheck CheckSchemaChange(const Model& m, const ChangeEvent& c) {
   for (size_t i = 0; same && i < m.fields.size(); ++i) {
     const Column& col = c.after->columns()[i];
     auto type = col.value.kind() == ValueKind::kText ? ParseFieldType(col.value.as_string())
-                                                      : Result<FieldType>(InvalidArgument(""));
+                                                     : Result<FieldType>(InvalidArgument(""));
     same = SameName(m.fields[i].name, col.name) && type.ok() && *type == m.fields[i].type;
   }
   ModelCheck out;

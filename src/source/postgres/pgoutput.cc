@@ -266,8 +266,8 @@ Status PgOutputDecoder::Decode(std::string_view message, std::vector<PgMessage>&
         in_stream_ = false;
         return Status::Ok();
       default:
-        return Corruption("pgoutput: message type " +
-                          std::to_string(static_cast<uint8_t>(type)) + " inside a stream block");
+        return Corruption("pgoutput: message type " + std::to_string(static_cast<uint8_t>(type)) +
+                          " inside a stream block");
     }
   }
   switch (type) {

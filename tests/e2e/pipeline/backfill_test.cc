@@ -25,6 +25,7 @@
 #include "support/coredb.h"
 #include "support/pg_server.h"
 #include "support/test_util.h"
+#include "support/wal2json_oracle.h"
 
 namespace cdc {
 namespace {
@@ -33,10 +34,7 @@ using testing::CliProcess;
 using testing::PgServer;
 using testing::TempDir;
 
-std::string ValueText(simdjson::dom::element v) {
-  if (v.is_string()) return std::string(std::string_view(v.get_string()));
-  return simdjson::minify(v);
-}
+using testing::JsonValueText;
 
 // One committed change as wal2json (format-version 2) recorded it.
 struct Committed {
@@ -44,31 +42,9 @@ struct Committed {
 };
 
 std::vector<Committed> OracleChanges(const PgServer& server) {
-  auto rows = server.Query(
-      "SELECT data FROM pg_logical_slot_get_changes('oracle', NULL, NULL, 'format-version', '2')",
-      "coredb");
-  EXPECT_TRUE(rows.ok()) << rows.status().ToString();
   std::vector<Committed> out;
-  simdjson::dom::parser parser;
-  static const std::map<std::string, std::string> kOps = {
-      {"I", "INSERT"}, {"U", "UPDATE"}, {"D", "DELETE"}};
-  for (const auto& row : *rows) {
-    simdjson::dom::element e = parser.parse(*row[0]);
-    std::string action(std::string_view(e["action"].get_string()));
-    if (!kOps.count(action)) continue;
-    Committed c;
-    c.table = std::string(std::string_view(e["table"].get_string()));
-    c.op = kOps.at(action);
-    for (const char* field : {"identity", "columns"}) {
-      simdjson::dom::array cols;
-      if (e[field].get_array().get(cols)) continue;
-      for (auto col : cols) {
-        std::string_view name = col["name"].get_string();
-        if (name == "id") c.id = ValueText(col["value"]);
-        if (name == "v") c.v = ValueText(col["value"]);
-      }
-    }
-    out.push_back(c);
+  for (const auto& c : testing::ReadOracle(server, "coredb", {"id", "v"})) {
+    out.push_back({c.table, c.op, c.Value("id"), c.Value("v")});
   }
   return out;
 }
@@ -91,9 +67,9 @@ std::vector<Published> FileEvents(const std::string& path) {
     simdjson::dom::element image;
     bool has_after = d["after"].get(image) == simdjson::SUCCESS && image.is_object();
     if (!has_after) image = d["before"];
-    p.id = ValueText(image["id"]);
+    p.id = JsonValueText(image["id"]);
     simdjson::dom::element v;
-    if (has_after && image["v"].get(v) == simdjson::SUCCESS) p.v = ValueText(v);
+    if (has_after && image["v"].get(v) == simdjson::SUCCESS) p.v = JsonValueText(v);
     out.push_back(p);
   }
   return out;

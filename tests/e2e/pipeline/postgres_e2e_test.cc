@@ -16,6 +16,7 @@
 #include "support/coredb.h"
 #include "support/pg_server.h"
 #include "support/test_util.h"
+#include "support/wal2json_oracle.h"
 
 namespace cdc {
 namespace {
@@ -27,36 +28,13 @@ using testing::TempDir;
 // "table|OP|id"
 using Change = std::string;
 
-std::string ValueText(simdjson::dom::element v) {
-  if (v.is_string()) return std::string(std::string_view(v.get_string()));
-  return simdjson::minify(v);
-}
+using testing::JsonValueText;
 
 // What wal2json (format-version 2) recorded, in commit order.
 std::vector<Change> OracleChanges(const PgServer& server, const std::string& db) {
-  auto rows = server.Query(
-      "SELECT data FROM pg_logical_slot_get_changes('oracle', NULL, NULL, 'format-version', '2')",
-      db);
-  EXPECT_TRUE(rows.ok()) << rows.status().ToString();
   std::vector<Change> out;
-  simdjson::dom::parser parser;
-  static const std::map<std::string, std::string> kOps = {
-      {"I", "INSERT"}, {"U", "UPDATE"}, {"D", "DELETE"}};
-  for (const auto& row : *rows) {
-    simdjson::dom::element e = parser.parse(*row[0]);
-    std::string action(std::string_view(e["action"].get_string()));
-    if (!kOps.count(action)) continue;
-    std::string table(std::string_view(e["table"].get_string()));
-    std::string id;
-    for (const char* field : {"columns", "identity"}) {
-      simdjson::dom::array cols;
-      if (e[field].get_array().get(cols)) continue;
-      for (auto c : cols) {
-        if (std::string_view(c["name"].get_string()) == "id") id = ValueText(c["value"]);
-      }
-      if (!id.empty()) break;
-    }
-    out.push_back(table + "|" + kOps.at(action) + "|" + id);
+  for (const auto& c : testing::ReadOracle(server, db, {"id"})) {
+    out.push_back(c.table + "|" + c.op + "|" + c.Value("id"));
   }
   return out;
 }
@@ -74,7 +52,7 @@ std::vector<Change> ConsumerChanges(const std::string& path) {
     simdjson::dom::element image;
     if (d["after"].get(image) != simdjson::SUCCESS) image = d["before"];
     out.push_back(std::string(std::string_view(d["tableName"].get_string())) + "|" + op + "|" +
-                  ValueText(image["id"]));
+                  JsonValueText(image["id"]));
   }
   return out;
 }

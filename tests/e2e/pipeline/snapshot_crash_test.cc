@@ -20,6 +20,7 @@
 
 #include "support/pg_server.h"
 #include "support/test_util.h"
+#include "support/wal2json_oracle.h"
 
 namespace cdc {
 namespace {
@@ -81,31 +82,14 @@ int64_t Int(simdjson::dom::element e) {
 
 // What wal2json recorded, in commit order.
 std::vector<Change> OracleChanges(const PgServer& server) {
-  auto rows = server.Query(
-      "SELECT data FROM pg_logical_slot_get_changes('oracle', NULL, NULL, 'format-version', '2')",
-      "coredb");
-  EXPECT_TRUE(rows.ok()) << rows.status().ToString();
   std::vector<Change> out;
-  simdjson::dom::parser parser;
-  static const std::map<std::string, std::string> kOps = {
-      {"I", "INSERT"}, {"U", "UPDATE"}, {"D", "DELETE"}};
-  for (const auto& row : *rows) {
-    simdjson::dom::element e = parser.parse(*row[0]);
-    std::string action(std::string_view(e["action"].get_string()));
-    if (!kOps.count(action)) continue;
-    Change c;
-    c.table = std::string(std::string_view(e["table"].get_string()));
-    c.op = kOps.at(action);
-    for (const char* field : {"identity", "columns"}) {
-      simdjson::dom::array cols;
-      if (e[field].get_array().get(cols)) continue;
-      for (auto col : cols) {
-        std::string_view name = col["name"].get_string();
-        if (name == "id") c.id = Int(col["value"]);
-        if (name == "v") c.v = Int(col["value"]);
-      }
-    }
-    out.push_back(c);
+  for (const auto& c : testing::ReadOracle(server, "coredb", {"id", "v"})) {
+    Change change;
+    change.table = c.table;
+    change.op = c.op;
+    change.id = std::stoll(c.Value("id"));
+    change.v = c.Value("v").empty() || c.Value("v") == "null" ? 0 : std::stoll(c.Value("v"));
+    out.push_back(change);
   }
   return out;
 }

@@ -412,8 +412,9 @@ TEST_F(PgReplicationTest, SchemaChangesBumpTheSchemaVersionAndOtherSchemasAreQua
                                "bigint; INSERT INTO sales.orders VALUES (5, 7)"),
             R"(added qty; dropped remark v5 {"id":"integer","qty":"bigint"})");
   // A change that does not touch the columns (a default) sends no new shape.
-  CDC_ASSERT_OK(Sql("ALTER TABLE sales.orders ALTER COLUMN qty SET DEFAULT 1; "
-                    "INSERT INTO sales.orders (id) VALUES (6)"));
+  CDC_ASSERT_OK(
+      Sql("ALTER TABLE sales.orders ALTER COLUMN qty SET DEFAULT 1; "
+          "INSERT INTO sales.orders (id) VALUES (6)"));
   tx = ReadTx(**conn);
   ASSERT_TRUE(tx.ok()) << tx.status().ToString();
   ASSERT_EQ(tx->changes.size(), 1u);

@@ -106,14 +106,16 @@ TEST(Envelope, SchemaChangeCarriesTheColumnsAndWhatChanged) {
   std::string json = EncodeEnvelope(e, opts);
   EXPECT_TRUE(IsValidJson(json));
   EXPECT_NE(json.find(R"("detail-type":"orders.SCHEMA_CHANGE")"), std::string::npos) << json;
-  EXPECT_NE(json.find(R"("detail":{"eventType":"SCHEMA_CHANGE","tableName":"orders",)"
-                      R"("timestamp":"2024-01-15T10:30:00Z",)"
-                      R"("columns":{"id":"integer","remark":"text","qty":"bigint","fresh":"jsonb"},)"
-                      R"("previousColumns":{"id":"integer","note":"text","qty":"integer","old":"text"},)"
-                      R"("changes":{"added":["fresh"],"dropped":["old"],"renamed":{"note":"remark"},)"
-                      R"("retyped":{"qty":{"from":"integer","to":"bigint"}}},)"
-                      R"("metadata":{"pipeline":"coredb","lsn":"0/100","txId":7,"seq":0,"schemaVersion":3}})"),
-            std::string::npos)
+  EXPECT_NE(
+      json.find(
+          R"("detail":{"eventType":"SCHEMA_CHANGE","tableName":"orders",)"
+          R"("timestamp":"2024-01-15T10:30:00Z",)"
+          R"("columns":{"id":"integer","remark":"text","qty":"bigint","fresh":"jsonb"},)"
+          R"("previousColumns":{"id":"integer","note":"text","qty":"integer","old":"text"},)"
+          R"("changes":{"added":["fresh"],"dropped":["old"],"renamed":{"note":"remark"},)"
+          R"("retyped":{"qty":{"from":"integer","to":"bigint"}}},)"
+          R"("metadata":{"pipeline":"coredb","lsn":"0/100","txId":7,"seq":0,"schemaVersion":3}})"),
+      std::string::npos)
       << json;
   EXPECT_EQ(DiffColumns(*e.change.before, *e.change.after).Describe(),
             "added fresh; dropped old; renamed note to remark; retyped qty from integer to bigint");
