@@ -112,4 +112,27 @@ std::string Base64Encode(std::string_view bytes) {
   return out;
 }
 
+std::string SealWithSha1(std::string_view magic, std::string_view body) {
+  auto sum = Sha1(body);
+  std::string out(magic);
+  out += body;
+  out.append(reinterpret_cast<const char*>(sum.data()), sum.size());
+  return out;
+}
+
+Result<std::string_view> UnsealWithSha1(std::string_view data, std::string_view magic,
+                                        std::string_view not_this) {
+  constexpr size_t kSum = 20;
+  if (data.size() < magic.size() + kSum || !data.starts_with(magic)) {
+    return Corruption(std::string(not_this));
+  }
+  std::string_view body = data.substr(magic.size(), data.size() - magic.size() - kSum);
+  auto want = Sha1(body);
+  if (data.substr(data.size() - kSum) !=
+      std::string_view(reinterpret_cast<const char*>(want.data()), want.size())) {
+    return Corruption("checksum mismatch");
+  }
+  return body;
+}
+
 }  // namespace cdc

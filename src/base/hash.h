@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/status.h"
+
 namespace cdc {
 
 std::array<uint8_t, 20> Sha1(std::string_view data);
@@ -17,6 +19,14 @@ std::string UuidV5(std::string_view ns, std::string_view name);
 
 // Lower-case hex of the bytes.
 std::string HexEncode(std::string_view bytes);
+
+// The framing of the small checksummed files kept in the data dir: `magic`, then `body`, then
+// the SHA-1 of `body` (20 bytes).
+std::string SealWithSha1(std::string_view magic, std::string_view body);
+// The body of sealed `data`: Corruption(`not_this`) when it does not start with `magic`,
+// Corruption("checksum mismatch") when the checksum is wrong. Points into `data`.
+Result<std::string_view> UnsealWithSha1(std::string_view data, std::string_view magic,
+                                        std::string_view not_this);
 
 // Standard base64 with padding.
 std::string Base64Encode(std::string_view bytes);

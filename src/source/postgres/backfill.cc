@@ -143,18 +143,9 @@ Result<std::optional<BackfillLedger>> ReadBackfillLedger(const std::string& path
                       "): restore it from a backup of the data dir, or delete it (the queued and "
                       "running backfills are forgotten: ask for them again)");
   };
-  if (data.size() < kLedgerMagic.size() + 20 ||
-      data.compare(0, kLedgerMagic.size(), kLedgerMagic) != 0) {
-    return corrupt("not a backfill ledger");
-  }
-  std::string_view body(data);
-  body.remove_prefix(kLedgerMagic.size());
-  std::string_view sum = body.substr(body.size() - 20);
-  body.remove_suffix(20);
-  auto want = Sha1(body);
-  if (sum != std::string_view(reinterpret_cast<const char*>(want.data()), want.size())) {
-    return corrupt("checksum mismatch");
-  }
+  auto unsealed = UnsealWithSha1(data, kLedgerMagic, "not a backfill ledger");
+  if (!unsealed.ok()) return corrupt(unsealed.status().message());
+  std::string_view body = *unsealed;
   BackfillLedger ledger;
   uint64_t lsn, xid, seq, count;
   if (!GetU64(body, lsn) || !GetU64(body, xid) || !GetVarint(body, seq) ||
@@ -207,11 +198,7 @@ Status WriteBackfillLedger(const std::string& path, const BackfillLedger& ledger
   }
   PutVarint(body, ledger.running ? 1 : 0);
   if (ledger.running) PutString(body, EncodeSnapshotProgress(*ledger.running));
-  auto sum = Sha1(body);
-  std::string data(kLedgerMagic);
-  data += body;
-  data.append(reinterpret_cast<const char*>(sum.data()), sum.size());
-  return ReplaceFileDurably(path, data);
+  return ReplaceFileDurably(path, SealWithSha1(kLedgerMagic, body));
 }
 
 Backfiller::Backfiller(BackfillOptions options) : options_(std::move(options)) {}

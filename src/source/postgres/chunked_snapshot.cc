@@ -258,30 +258,15 @@ Result<std::optional<SnapshotProgress>> ReadSnapshotProgress(const std::string& 
     return Corruption("the snapshot progress '" + path + "' is damaged (" + std::string(what) +
                       "): delete it to read the initial snapshot again from its start");
   };
-  if (data.size() < kProgressMagic.size() + 20 ||
-      data.compare(0, kProgressMagic.size(), kProgressMagic) != 0) {
-    return corrupt("not a progress file");
-  }
-  std::string_view body(data);
-  body.remove_prefix(kProgressMagic.size());
-  std::string_view sum = body.substr(body.size() - 20);
-  body.remove_suffix(20);
-  auto want = Sha1(body);
-  if (sum != std::string_view(reinterpret_cast<const char*>(want.data()), want.size())) {
-    return corrupt("checksum mismatch");
-  }
-  auto p = DecodeSnapshotProgress(body);
+  auto body = UnsealWithSha1(data, kProgressMagic, "not a progress file");
+  if (!body.ok()) return corrupt(body.status().message());
+  auto p = DecodeSnapshotProgress(*body);
   if (!p.ok()) return corrupt(p.status().message());
   return std::optional<SnapshotProgress>(std::move(p).value());
 }
 
 Status WriteSnapshotProgress(const std::string& path, const SnapshotProgress& p) {
-  std::string body = EncodeSnapshotProgress(p);
-  auto sum = Sha1(body);
-  std::string data(kProgressMagic);
-  data += body;
-  data.append(reinterpret_cast<const char*>(sum.data()), sum.size());
-  return ReplaceFileDurably(path, data);
+  return ReplaceFileDurably(path, SealWithSha1(kProgressMagic, EncodeSnapshotProgress(p)));
 }
 
 Status ReplaceFileDurably(const std::string& path, std::string_view data) {

@@ -473,24 +473,12 @@ std::string EncodeRelationShapes(const std::vector<const PgRelation*>& relations
       PutVarint(body, static_cast<uint32_t>(col.type_modifier));
     }
   }
-  auto sum = Sha1(body);
-  std::string out(kShapesMagic);
-  out += body;
-  out.append(reinterpret_cast<const char*>(sum.data()), sum.size());
-  return out;
+  return SealWithSha1(kShapesMagic, body);
 }
 
 Result<std::vector<PgRelation>> DecodeRelationShapes(std::string_view data) {
-  if (data.size() < kShapesMagic.size() + 20 || !data.starts_with(kShapesMagic)) {
-    return Corruption("not a relation shapes file");
-  }
-  std::string_view body = data.substr(kShapesMagic.size());
-  std::string_view sum = body.substr(body.size() - 20);
-  body.remove_suffix(20);
-  auto want = Sha1(body);
-  if (sum != std::string_view(reinterpret_cast<const char*>(want.data()), want.size())) {
-    return Corruption("checksum mismatch");
-  }
+  CDC_ASSIGN_OR_RETURN(std::string_view body,
+                       UnsealWithSha1(data, kShapesMagic, "not a relation shapes file"));
   std::vector<PgRelation> out;
   uint64_t count;
   if (!GetVarint(body, count)) return Corruption("truncated");
