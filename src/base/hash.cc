@@ -112,6 +112,27 @@ std::string Base64Encode(std::string_view bytes) {
   return out;
 }
 
+bool Base64Decode(std::string_view text, std::string& out) {
+  out.clear();
+  if (text.size() % 4 != 0) return false;
+  if (text.empty()) return true;
+  size_t pad = 0;
+  if (text.back() == '=') ++pad;
+  if (text.size() >= 2 && text[text.size() - 2] == '=') ++pad;
+  out.resize(text.size() / 4 * 3);
+  // EVP_DecodeBlock rejects characters outside the alphabet and counts the padding as zero
+  // bytes, which are cut off below.
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(text.data()),
+                          static_cast<int>(text.size()));
+  if (n < 0 || static_cast<size_t>(n) != out.size()) return false;
+  for (size_t i = 0; i + pad < text.size(); ++i) {
+    if (text[i] == '=') return false;  // padding only at the end
+  }
+  out.resize(out.size() - pad);
+  return true;
+}
+
 std::string SealWithSha1(std::string_view magic, std::string_view body) {
   auto sum = Sha1(body);
   std::string out(magic);

@@ -30,5 +30,8 @@ Result<std::string_view> UnsealWithSha1(std::string_view data, std::string_view 
 
 // Standard base64 with padding.
 std::string Base64Encode(std::string_view bytes);
+// Decodes standard base64 with padding (whitespace not allowed) into `out`; false when `text` is
+// not base64.
+bool Base64Decode(std::string_view text, std::string& out);
 
 }  // namespace cdc

@@ -28,6 +28,19 @@ TEST(Encoding, HexAndBase64) {
   EXPECT_EQ(Base64Encode(std::string("\0\1\2", 3)), "AAEC");
 }
 
+TEST(Encoding, Base64DecodeRoundTrip) {
+  std::string out;
+  for (std::string bytes : {std::string(), std::string("f"), std::string("fo"), std::string("foo"),
+                            std::string("foob"), std::string("\0\xff\x80\x01", 4)}) {
+    ASSERT_TRUE(Base64Decode(Base64Encode(bytes), out)) << bytes;
+    EXPECT_EQ(out, bytes);
+  }
+  EXPECT_FALSE(Base64Decode("Zg=", out));       // not a multiple of 4
+  EXPECT_FALSE(Base64Decode("Z!==", out));      // outside the alphabet
+  EXPECT_FALSE(Base64Decode("Zg==Zg==", out));  // padding in the middle
+  EXPECT_FALSE(Base64Decode("Zm9v YmFy", out));
+}
+
 TEST(Sha256, KnownVector) {
   auto d = Sha256("abc");
   EXPECT_EQ(HexEncode(std::string_view(reinterpret_cast<const char*>(d.data()), d.size())),

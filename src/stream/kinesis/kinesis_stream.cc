@@ -1,0 +1,1094 @@
+#include "stream/kinesis/kinesis_stream.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "aws/client.h"
+#include "base/hash.h"
+#include "base/logging.h"
+#include "config/config.h"
+#include "event/json_writer.h"
+#include "stream/internal.h"
+
+namespace cdc::stream {
+
+constexpr uint8_t kFrameMagic = 0xC7;
+
+std::string EncodeKinesisFrame(const KinesisFrame& frame) {
+  std::string out(kKinesisFrameHeader, '\0');
+  auto put = [&](size_t at, uint64_t v, size_t bytes) {
+    for (size_t i = 0; i < bytes; ++i) out[at + i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  };
+  out[0] = static_cast<char>(kFrameMagic);
+  out[1] = static_cast<char>(frame.type);
+  put(2, frame.offset, 8);
+  put(10, frame.fragment, 4);
+  put(14, frame.fragments, 4);
+  put(18, static_cast<uint64_t>(frame.append_micros), 8);
+  out.append(frame.data);
+  return out;
+}
+
+bool DecodeKinesisFrame(std::string_view bytes, KinesisFrame& frame) {
+  if (bytes.size() < kKinesisFrameHeader || static_cast<uint8_t>(bytes[0]) != kFrameMagic) {
+    return false;
+  }
+  auto get = [&](size_t at, size_t n) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; ++i) v |= uint64_t{static_cast<uint8_t>(bytes[at + i])} << (8 * i);
+    return v;
+  };
+  frame.type = static_cast<uint8_t>(bytes[1]);
+  frame.offset = get(2, 8);
+  frame.fragment = static_cast<uint32_t>(get(10, 4));
+  frame.fragments = static_cast<uint32_t>(get(14, 4));
+  frame.append_micros = static_cast<int64_t>(get(18, 8));
+  frame.data = bytes.substr(kKinesisFrameHeader);
+  return frame.fragments >= 1 && frame.fragment < frame.fragments;
+}
+
+std::string KinesisStreamName(const KinesisStreamOptions& options) {
+  if (!options.stream_name.empty()) return options.stream_name;
+  const char* env = std::getenv("KINESIS_STREAM_NAME");
+  return env != nullptr && *env != '\0' ? env : "cdc-changes-stream";
+}
+
+namespace {
+
+using internal::Uint128;
+using Clock = std::chrono::steady_clock;
+
+std::string Decimal(Uint128 v) {
+  if (v == 0) return "0";
+  std::string out;
+  while (v > 0) {
+    out += static_cast<char>('0' + static_cast<int>(v % 10));
+    v /= 10;
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+// Sequence numbers are decimal strings of up to 128 bits.
+bool SeqLess(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return a.size() < b.size();
+  return a < b;
+}
+
+// Follows a shard's chain (see the header): fed the records in sequence-number order, it takes
+// the fragments of its next offset in order and skips every other record. A first fragment of
+// the offset it waits for starts that offset again (the writer puts a half-put record again
+// from its first fragment).
+class Chain {
+ public:
+  enum class Step { kSkip, kPart, kComplete };
+  explicit Chain(uint64_t next) : next_(next) {}
+
+  Step Take(const KinesisFrame& f, bool keep_data) {
+    if (f.offset != next_) return Step::kSkip;
+    if (f.fragment == 0) {
+      fragment_ = 0;
+      fragments_ = f.fragments;
+      type_ = f.type;
+      micros_ = f.append_micros;
+      if (keep_data) data_.assign(f.data);
+    } else if (fragment_ > 0 && f.fragment == fragment_ && f.fragments == fragments_) {
+      if (keep_data) data_.append(f.data);
+    } else {
+      return Step::kSkip;
+    }
+    if (++fragment_ < fragments_) return Step::kPart;
+    fragment_ = 0;
+    ++next_;
+    return Step::kComplete;
+  }
+  uint64_t next() const { return next_; }  // the offset it waits for
+  void set_next(uint64_t next) {
+    next_ = next;
+    fragment_ = 0;
+  }
+  uint8_t type() const { return type_; }
+  int64_t micros() const { return micros_; }
+  std::string& data() { return data_; }
+
+ private:
+  uint64_t next_;
+  uint32_t fragment_ = 0;  // the fragment it waits for (0: a new offset)
+  uint32_t fragments_ = 0;
+  uint8_t type_ = 0;
+  int64_t micros_ = 0;
+  std::string data_;
+};
+
+// One GetRecords answer, decoded.
+struct Fetched {
+  std::string seq;
+  std::string bytes;  // the record's data
+};
+struct Batch {
+  std::vector<Fetched> records;
+  std::string next_iterator;  // empty: the shard is closed
+  int64_t behind_ms = 0;
+};
+
+Status ParseBatch(simdjson::dom::parser& parser, const std::string& body, const std::string& where,
+                  Batch& out) {
+  out.records.clear();
+  out.next_iterator.clear();
+  out.behind_ms = 0;
+  simdjson::dom::element root;
+  simdjson::dom::array records;
+  if (parser.parse(body).get(root) != simdjson::SUCCESS ||
+      root["Records"].get(records) != simdjson::SUCCESS) {
+    return Unavailable(where + ": GetRecords answered without a Records array");
+  }
+  for (simdjson::dom::element r : records) {
+    std::string_view seq, data;
+    if (r["SequenceNumber"].get(seq) != simdjson::SUCCESS ||
+        r["Data"].get(data) != simdjson::SUCCESS) {
+      return Unavailable(where + ": GetRecords answered a record without SequenceNumber or Data");
+    }
+    Fetched f;
+    f.seq.assign(seq);
+    if (!Base64Decode(data, f.bytes)) {
+      return Corruption(where + ": record " + f.seq + " holds data that is not base64");
+    }
+    out.records.push_back(std::move(f));
+  }
+  std::string_view it;
+  if (root["NextShardIterator"].get(it) == simdjson::SUCCESS) out.next_iterator.assign(it);
+  int64_t behind = 0;
+  if (root["MillisBehindLatest"].get(behind) == simdjson::SUCCESS) out.behind_ms = behind;
+  return Status::Ok();
+}
+
+class KinesisStream;
+
+class KinesisReader final : public ShardReader {
+ public:
+  KinesisReader(const KinesisStream& stream, ShardId shard, uint64_t from, std::string after_seq,
+                uint64_t chain_start, std::unique_ptr<aws::JsonClient> client);
+  Result<std::optional<Record>> Next() override;
+
+ private:
+  Status Fetch();
+
+  const KinesisStream& stream_;
+  ShardId shard_;
+  uint64_t from_;
+  std::string start_after_;  // the sequence number it starts after ("": the trim horizon)
+  std::string last_seq_;     // the last record taken from Kinesis
+  Chain chain_;
+  bool first_batch_ = true;
+  std::unique_ptr<aws::JsonClient> client_;
+  simdjson::dom::parser parser_;
+  std::string iterator_;
+  Batch batch_;
+  size_t at_ = 0;  // next record of batch_
+  bool at_end_ = false;
+  Clock::time_point next_poll_{};
+  int failures_ = 0;
+  std::optional<Record> held_;  // complete but not yet durable for this process
+  std::string current_;
+};
+
+class KinesisStream final : public Stream {
+ public:
+  KinesisStream(const StreamConfig& config, const KinesisStreamOptions& options,
+                aws::ClientOptions client_options, std::unique_ptr<aws::JsonClient> client)
+      : options_(options),
+        client_options_(std::move(client_options)),
+        client_(std::move(client)),
+        stream_name_(KinesisStreamName(options)),
+        shards_(static_cast<uint32_t>(config.shards)) {
+    name_ = "kinesis stream '" + stream_name_ + "' (" + client_->region() + ", " +
+            client_->origin() + ")";
+  }
+
+  Status Open();
+
+  uint32_t shard_count() const override { return static_cast<uint32_t>(shards_.size()); }
+  const std::string& name() const override { return name_; }
+  std::string ShardLocation(ShardId shard) const override {
+    return name_ + " " + shards_[shard.value()].shard_id;
+  }
+  const std::string& identity() const override { return identity_; }
+  Status SetIdentity(const std::string& id) override;
+
+  Result<StreamOffset> Append(ShardId shard, uint8_t type, std::string_view payload,
+                              int64_t append_micros) override;
+  Result<std::pair<ShardId, StreamOffset>> Append(std::string_view partition_key, uint8_t type,
+                                                  std::string_view payload,
+                                                  int64_t append_micros) override {
+    ShardId shard = ShardForKey(partition_key, shard_count());
+    CDC_ASSIGN_OR_RETURN(StreamOffset offset, Append(shard, type, payload, append_micros));
+    return std::make_pair(shard, offset);
+  }
+  Status Sync() override;
+  bool SyncDue() const override {
+    if (pending_bytes_ == 0) return false;
+    return pending_bytes_ >= static_cast<uint64_t>(options_.flush_bytes) ||
+           Clock::now() - oldest_pending_ >= sync_interval();
+  }
+  std::chrono::milliseconds sync_interval() const override {
+    return std::chrono::milliseconds(std::max<int64_t>(1, options_.flush_interval_ms));
+  }
+
+  Result<std::unique_ptr<ShardReader>> OpenReader(ShardId shard, StreamOffset from) const override;
+  void WaitForData(const std::vector<StreamOffset>& seen,
+                   std::chrono::milliseconds timeout) const override {
+    std::unique_lock lock(mu_);
+    uint64_t generation = wake_generation_;
+    cv_.wait_for(lock, timeout, [&] {
+      if (wake_generation_ != generation) return true;
+      for (size_t i = 0; i < shards_.size() && i < seen.size(); ++i) {
+        if (shards_[i].durable > seen[i].value()) return true;
+      }
+      return false;
+    });
+  }
+  void Wake() const override {
+    {
+      std::lock_guard lock(mu_);
+      ++wake_generation_;
+    }
+    cv_.notify_all();
+  }
+  Status ApplyRetention(ShardId shard, StreamOffset checkpoint, int64_t) override {
+    // Kinesis trims by its retention period; the index keeps one anchor below the checkpoint.
+    std::lock_guard lock(mu_);
+    auto& index = shards_[shard.value()].index;
+    auto it = index.lower_bound(checkpoint.value());
+    if (it != index.begin()) index.erase(index.begin(), std::prev(it));
+    return Status::Ok();
+  }
+  ShardStats stats(ShardId shard) const override {
+    std::lock_guard lock(mu_);
+    const ShardState& s = shards_[shard.value()];
+    ShardStats out;
+    out.first = StreamOffset(s.first);
+    out.next = StreamOffset(s.next);
+    out.durable_end = StreamOffset(s.durable);
+    return out;
+  }
+  Status TruncateTo(ShardId shard, StreamOffset offset) override {
+    ShardState& s = shards_[shard.value()];
+    if (offset.value() == s.next) return Status::Ok();
+    if (offset.value() >= s.durable && offset.value() <= s.next) {
+      // Only records not yet put: drop them.
+      std::lock_guard lock(mu_);
+      while (!s.pending.empty() && s.pending.back().offset >= offset.value()) {
+        pending_bytes_ -= s.pending.back().bytes.size();
+        s.pending.pop_back();
+      }
+      s.next = offset.value();
+      return Status::Ok();
+    }
+    return FailedPrecondition(
+        ShardLocation(shard) + " holds records up to offset " + std::to_string(s.durable) +
+        " that cannot be taken back from Kinesis (asked to go back to " +
+        std::to_string(offset.value()) +
+        "). To start over, delete and re-create the stream or set stream.stream_name to a new "
+        "stream");
+  }
+
+  // For readers: where to start for `from`, under the lock.
+  struct Start {
+    std::string after_seq;  // "" : the trim horizon
+    uint64_t chain_next = 0;
+  };
+  Result<Start> StartFor(ShardId shard, uint64_t from) const;
+  uint64_t Durable(ShardId shard) const {
+    std::lock_guard lock(mu_);
+    return shards_[shard.value()].durable;
+  }
+  const std::string& kinesis_shard(ShardId shard) const { return shards_[shard.value()].shard_id; }
+  const std::string& stream_name() const { return stream_name_; }
+  const KinesisStreamOptions& options() const { return options_; }
+  Result<std::unique_ptr<aws::JsonClient>> NewClient() const {
+    return aws::JsonClient::Create(client_options_);
+  }
+
+ private:
+  struct Unit {
+    uint64_t offset = 0;
+    bool last = false;  // the last fragment of its offset
+    std::string bytes;  // the frame
+  };
+  struct ShardState {
+    std::string shard_id;
+    std::string hash_key;  // StartingHashKey, decimal: the ExplicitHashKey of its records
+    uint64_t first = 0;    // the chain's first offset still in Kinesis
+    uint64_t next = 0;     // the next offset Append gives
+    uint64_t durable = 0;  // offsets below are in Kinesis
+    std::string last_seq;  // sequence number of the last accepted record
+    // offset -> the sequence number after which the chain goes on at offset + 1: every 64th
+    // offset, and the last one.
+    std::map<uint64_t, std::string> index;
+    std::deque<Unit> pending;  // appended, not yet accepted, in order
+  };
+
+  // One call, retried while it fails with a retryable error (until retry_seconds).
+  aws::Response CallRetrying(std::string_view operation, const std::string& body);
+  Status ScanShard(uint32_t i, bool maybe_trimmed);
+  void Remember(ShardState& s, uint64_t offset, const std::string& seq) {
+    if (!s.index.empty()) {
+      auto last = std::prev(s.index.end());
+      if (last->first % 64 != 63) s.index.erase(last);
+    }
+    s.index[offset] = seq;
+  }
+
+  KinesisStreamOptions options_;
+  aws::ClientOptions client_options_;
+  std::unique_ptr<aws::JsonClient> client_;
+  std::string stream_name_;
+  std::string name_;
+  std::string identity_;
+  mutable std::mutex mu_;  // the shards' offsets and indexes, for readers and stats
+  mutable std::condition_variable cv_;
+  mutable uint64_t wake_generation_ = 0;
+  std::vector<ShardState> shards_;
+  uint64_t pending_bytes_ = 0;
+  Clock::time_point oldest_pending_{};
+  std::string body_;
+  simdjson::dom::parser parser_;
+};
+
+constexpr char kIdentityTag[] = "cdc-pipeline-id";
+
+aws::Response KinesisStream::CallRetrying(std::string_view operation, const std::string& body) {
+  aws::Backoff backoff(std::chrono::milliseconds(50), std::chrono::milliseconds(5000));
+  auto deadline = Clock::now() + std::chrono::seconds(options_.retry_seconds);
+  for (int attempt = 1;; ++attempt) {
+    aws::Response r = client_->Call(operation, body);
+    if (r.status.ok() || !r.status.retryable() || Clock::now() >= deadline) return r;
+    if (attempt == 1 || attempt % 20 == 0) {
+      log::Warn("{}: {} failed ({}); retrying", name_, operation, r.status.message());
+    }
+    std::this_thread::sleep_for(backoff.Next(attempt));
+  }
+}
+
+Status KinesisStream::Open() {
+  const uint32_t want = static_cast<uint32_t>(shards_.size());
+  std::string body;
+  {
+    JsonWriter w(body);
+    w.BeginObject().Key("StreamName").String(stream_name_).EndObject();
+  }
+  // The stream: there, ACTIVE; created when asked.
+  auto deadline =
+      Clock::now() + std::chrono::seconds(std::max<int64_t>(60, options_.retry_seconds));
+  double created_seconds = 0;
+  int64_t retention_hours = 24;
+  bool create_sent = false;
+  while (true) {
+    aws::Response r = CallRetrying("DescribeStreamSummary", body);
+    if (r.status.code() == StatusCode::kNotFound) {
+      if (!options_.create) {
+        return NotFound(name_ + " does not exist: create it (aws kinesis create-stream " +
+                        "--stream-name " + stream_name_ + " --shard-count " + std::to_string(want) +
+                        "), set stream.create: true, or fix stream.stream_name and the region");
+      }
+      if (!create_sent) {
+        std::string create;
+        JsonWriter w(create);
+        w.BeginObject()
+            .Key("StreamName")
+            .String(stream_name_)
+            .Key("ShardCount")
+            .Uint(want)
+            .EndObject();
+        aws::Response c = CallRetrying("CreateStream", create);
+        if (!c.status.ok() && c.error_type != "ResourceInUseException") {
+          return c.status.WithContext("creating " + name_ + " with " + std::to_string(want) +
+                                      " shards");
+        }
+        create_sent = true;
+        log::Info("{}: created with {} shards", name_, want);
+      }
+    } else if (!r.status.ok()) {
+      return r.status.WithContext(name_);
+    } else {
+      simdjson::dom::element root;
+      std::string_view status;
+      if (parser_.parse(r.body).get(root) != simdjson::SUCCESS ||
+          root["StreamDescriptionSummary"]["StreamStatus"].get(status) != simdjson::SUCCESS) {
+        return Unavailable(name_ + ": DescribeStreamSummary answered without a StreamStatus");
+      }
+      if (root["StreamDescriptionSummary"]["StreamCreationTimestamp"].get(created_seconds) !=
+          simdjson::SUCCESS) {
+        int64_t whole = 0;
+        if (root["StreamDescriptionSummary"]["StreamCreationTimestamp"].get(whole) ==
+            simdjson::SUCCESS) {
+          created_seconds = static_cast<double>(whole);
+        }
+      }
+      int64_t hours = 0;
+      if (root["StreamDescriptionSummary"]["RetentionPeriodHours"].get(hours) ==
+          simdjson::SUCCESS) {
+        retention_hours = hours;
+      }
+      if (status == "ACTIVE" || status == "UPDATING") break;
+      if (status == "DELETING") {
+        return FailedPrecondition(name_ + " is being deleted; wait, then create it again");
+      }
+    }
+    if (Clock::now() >= deadline) {
+      return Unavailable(name_ + " did not become ACTIVE within " +
+                         std::to_string(options_.retry_seconds) + " s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+
+  // Its open shards must be the hash-key ranges ShardForKey maps keys to.
+  struct Listed {
+    std::string id, start_key;
+    bool open = true;
+  };
+  std::vector<Listed> listed;
+  std::string next_token;
+  do {
+    std::string list;
+    JsonWriter w(list);
+    w.BeginObject();
+    if (next_token.empty()) {
+      w.Key("StreamName").String(stream_name_);
+    } else {
+      w.Key("NextToken").String(next_token);
+    }
+    w.EndObject();
+    aws::Response r = CallRetrying("ListShards", list);
+    if (!r.status.ok()) return r.status.WithContext(name_ + ": listing its shards");
+    simdjson::dom::element root;
+    simdjson::dom::array shards;
+    if (parser_.parse(r.body).get(root) != simdjson::SUCCESS ||
+        root["Shards"].get(shards) != simdjson::SUCCESS) {
+      return Unavailable(name_ + ": ListShards answered without Shards");
+    }
+    for (simdjson::dom::element s : shards) {
+      Listed l;
+      std::string_view id, start, ending;
+      if (s["ShardId"].get(id) != simdjson::SUCCESS ||
+          s["HashKeyRange"]["StartingHashKey"].get(start) != simdjson::SUCCESS) {
+        return Unavailable(name_ + ": ListShards answered a shard without id or hash keys");
+      }
+      l.id.assign(id);
+      l.start_key.assign(start);
+      l.open = s["SequenceNumberRange"]["EndingSequenceNumber"].get(ending) != simdjson::SUCCESS;
+      listed.push_back(std::move(l));
+    }
+    std::string_view token;
+    next_token.clear();
+    if (root["NextToken"].get(token) == simdjson::SUCCESS) next_token.assign(token);
+  } while (!next_token.empty());
+  std::vector<Listed> open;
+  for (const auto& l : listed) {
+    if (l.open) open.push_back(l);
+  }
+  std::sort(open.begin(), open.end(),
+            [](const Listed& a, const Listed& b) { return SeqLess(a.start_key, b.start_key); });
+  if (open.size() != want || open.size() != listed.size()) {
+    return FailedPrecondition(
+        name_ + " has " + std::to_string(open.size()) + " open shards" +
+        (open.size() != listed.size()
+             ? " and " + std::to_string(listed.size() - open.size()) + " closed ones (resharded)"
+             : std::string()) +
+        " but stream.shards is " + std::to_string(want) +
+        ": the kinesis stream kind needs the stream as created with stream.shards shards (it "
+        "does not follow resharding yet). Set stream.shards to the stream's shard count, or use "
+        "a new stream");
+  }
+  for (uint32_t i = 0; i < want; ++i) {
+    std::string expect = Decimal(internal::StartingHashKey(i, want));
+    if (open[i].start_key != expect) {
+      return FailedPrecondition(name_ + ": shard " + open[i].id + " starts at hash key " +
+                                open[i].start_key + ", not " + expect +
+                                " (the stream was split or merged): the kinesis stream kind "
+                                "needs evenly split shards as CreateStream makes them");
+    }
+    shards_[i].shard_id = open[i].id;
+    shards_[i].hash_key = expect;
+  }
+
+  // The pipeline id, kept as a tag of the stream.
+  aws::Response tags = CallRetrying("ListTagsForStream", body);
+  if (!tags.status.ok()) return tags.status.WithContext(name_ + ": reading its tags");
+  {
+    simdjson::dom::element root;
+    simdjson::dom::array list;
+    if (parser_.parse(tags.body).get(root) == simdjson::SUCCESS &&
+        root["Tags"].get(list) == simdjson::SUCCESS) {
+      for (simdjson::dom::element t : list) {
+        std::string_view key, value;
+        if (t["Key"].get(key) == simdjson::SUCCESS && key == kIdentityTag &&
+            t["Value"].get(value) == simdjson::SUCCESS) {
+          identity_.assign(value);
+        }
+      }
+    }
+  }
+
+  // Records may have been trimmed only when the stream is older than its retention period.
+  double now_seconds =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  double age_hours = (now_seconds - created_seconds) / 3600.0;
+  bool maybe_trimmed = created_seconds <= 0 || age_hours >= static_cast<double>(retention_hours);
+  for (uint32_t i = 0; i < want; ++i) CDC_RETURN_IF_ERROR(ScanShard(i, maybe_trimmed));
+  return Status::Ok();
+}
+
+// Reads shard i from its trim horizon to its end, following the chain, to learn where it starts
+// and ends.
+Status KinesisStream::ScanShard(uint32_t i, bool maybe_trimmed) {
+  ShardState& s = shards_[i];
+  const std::string where = name_ + " " + s.shard_id;
+  std::string body;
+  {
+    JsonWriter w(body);
+    w.BeginObject()
+        .Key("StreamName")
+        .String(stream_name_)
+        .Key("ShardId")
+        .String(s.shard_id)
+        .Key("ShardIteratorType")
+        .String("TRIM_HORIZON")
+        .EndObject();
+  }
+  aws::Response r = CallRetrying("GetShardIterator", body);
+  if (!r.status.ok()) return r.status.WithContext(where);
+  simdjson::dom::element root;
+  std::string_view it;
+  if (parser_.parse(r.body).get(root) != simdjson::SUCCESS ||
+      root["ShardIterator"].get(it) != simdjson::SUCCESS) {
+    return Unavailable(where + ": GetShardIterator answered without an iterator");
+  }
+  std::string iterator(it);
+  Chain chain(0);
+  bool started = !maybe_trimmed;
+  Batch batch;
+  uint64_t records = 0;
+  while (!iterator.empty()) {
+    std::string get;
+    JsonWriter w(get);
+    w.BeginObject()
+        .Key("ShardIterator")
+        .String(iterator)
+        .Key("Limit")
+        .Int(std::clamp<int64_t>(options_.read_limit, 1, 10000))
+        .EndObject();
+    aws::Response g = CallRetrying("GetRecords", get);
+    if (!g.status.ok()) return g.status.WithContext(where + ": reading it to find its end");
+    CDC_RETURN_IF_ERROR(ParseBatch(parser_, g.body, where, batch));
+    KinesisFrame frame;
+    if (!started && !batch.records.empty()) {
+      // Trimmed: the chain starts at the smallest first fragment of the first records.
+      uint64_t lowest = UINT64_MAX;
+      for (const auto& f : batch.records) {
+        if (DecodeKinesisFrame(f.bytes, frame) && frame.fragment == 0) {
+          lowest = std::min(lowest, frame.offset);
+        }
+      }
+      if (lowest != UINT64_MAX) {
+        chain.set_next(lowest);
+        s.first = lowest;
+        started = true;
+      }
+    }
+    for (const auto& f : batch.records) {
+      ++records;
+      if (!DecodeKinesisFrame(f.bytes, frame)) {
+        return Corruption(where + ": record " + f.seq +
+                          " is not a cdc-pipeline record (was something else written to the "
+                          "stream? it must be the pipeline's alone)");
+      }
+      if (chain.Take(frame, false) == Chain::Step::kComplete) {
+        Remember(s, chain.next() - 1, f.seq);
+        s.last_seq = f.seq;
+      }
+    }
+    iterator = batch.next_iterator;
+    if (batch.records.empty() && batch.behind_ms == 0) break;
+  }
+  s.next = s.durable = chain.next();
+  log::Debug("{}: {} records read, chain {}..{}", where, records, s.first, s.next);
+  return Status::Ok();
+}
+
+Status KinesisStream::SetIdentity(const std::string& id) {
+  std::string body;
+  JsonWriter w(body);
+  w.BeginObject()
+      .Key("StreamName")
+      .String(stream_name_)
+      .Key("Tags")
+      .BeginObject()
+      .Key(kIdentityTag)
+      .String(id)
+      .EndObject()
+      .EndObject();
+  aws::Response r = CallRetrying("AddTagsToStream", body);
+  if (!r.status.ok()) return r.status.WithContext(name_ + ": recording the pipeline id as a tag");
+  identity_ = id;
+  return Status::Ok();
+}
+
+Result<StreamOffset> KinesisStream::Append(ShardId shard, uint8_t type, std::string_view payload,
+                                           int64_t append_micros) {
+  if (shard.value() >= shards_.size()) {
+    return InvalidArgument("shard " + std::to_string(shard.value()) + " is out of range");
+  }
+  ShardState& s = shards_[shard.value()];
+  uint64_t offset = s.next;
+  uint32_t fragments = static_cast<uint32_t>(
+      std::max<size_t>(1, (payload.size() + kMaxFragmentBytes - 1) / kMaxFragmentBytes));
+  if (pending_bytes_ == 0) oldest_pending_ = Clock::now();
+  for (uint32_t f = 0; f < fragments; ++f) {
+    KinesisFrame frame;
+    frame.offset = offset;
+    frame.fragment = f;
+    frame.fragments = fragments;
+    frame.type = type;
+    frame.append_micros = append_micros;
+    frame.data = payload.substr(f * kMaxFragmentBytes, kMaxFragmentBytes);
+    Unit unit{offset, f + 1 == fragments, EncodeKinesisFrame(frame)};
+    pending_bytes_ += unit.bytes.size();
+    s.pending.push_back(std::move(unit));
+  }
+  std::lock_guard lock(mu_);
+  s.next = offset + 1;
+  return StreamOffset(offset);
+}
+
+Status KinesisStream::Sync() {
+  constexpr size_t kMaxRecords = 500;
+  constexpr size_t kMaxBytes = 5 * 1024 * 1024;
+  aws::Backoff backoff(std::chrono::milliseconds(50), std::chrono::milliseconds(5000));
+  auto deadline = Clock::now() + std::chrono::seconds(options_.retry_seconds);
+  int failures = 0;  // calls in a row without progress
+  int retries = 0;
+  Status last_error;
+  std::vector<std::pair<uint32_t, size_t>> sent;  // (shard, index in its pending queue)
+  uint32_t rotate = 0;
+  while (pending_bytes_ > 0) {
+    // One request: from the front of each shard's queue, in order, starting at a rotating shard
+    // so that no shard waits behind a busy one.
+    sent.clear();
+    body_.clear();
+    JsonWriter w(body_);
+    w.BeginObject().Key("StreamName").String(stream_name_).Key("Records").BeginArray();
+    size_t bytes = 0;
+    const uint32_t n = shard_count();
+    for (uint32_t k = 0; k < n && sent.size() < kMaxRecords; ++k) {
+      uint32_t i = (rotate + k) % n;
+      ShardState& s = shards_[i];
+      std::string key = "shard-" + std::to_string(i);
+      for (size_t j = 0; j < s.pending.size() && sent.size() < kMaxRecords; ++j) {
+        size_t size = s.pending[j].bytes.size() + key.size();
+        if (!sent.empty() && bytes + size > kMaxBytes) break;
+        bytes += size;
+        w.BeginObject()
+            .Key("Data")
+            .String(Base64Encode(s.pending[j].bytes))
+            .Key("PartitionKey")
+            .String(key)
+            .Key("ExplicitHashKey")
+            .String(s.hash_key)
+            .EndObject();
+        sent.emplace_back(i, j);
+      }
+      if (bytes >= kMaxBytes) break;
+    }
+    w.EndArray().EndObject();
+    rotate = (rotate + 1) % n;
+
+    aws::Response r = client_->Call("PutRecords", body_);
+    bool progress = false;
+    size_t failed = 0;
+    if (!r.status.ok()) {
+      if (!r.status.retryable()) return r.status.WithContext(name_ + ": PutRecords");
+      last_error = r.status;
+      failed = sent.size();
+    } else {
+      simdjson::dom::element root;
+      simdjson::dom::array results;
+      if (parser_.parse(r.body).get(root) != simdjson::SUCCESS ||
+          root["Records"].get(results) != simdjson::SUCCESS || results.size() != sent.size()) {
+        last_error = Unavailable(name_ + ": PutRecords answered without one result per record");
+        failed = sent.size();
+      } else {
+        // Per shard, accept its records in order up to the first one that failed or came back
+        // below its predecessor; that one and the rest of its shard go again.
+        std::vector<bool> blocked(n, false);
+        std::vector<size_t> accepted(n, 0);
+        size_t k = 0;
+        std::lock_guard lock(mu_);
+        for (simdjson::dom::element result : results) {
+          auto [i, j] = sent[k++];
+          if (blocked[i]) {
+            ++failed;
+            continue;
+          }
+          ShardState& s = shards_[i];
+          std::string_view code, seq;
+          if (result["ErrorCode"].get(code) == simdjson::SUCCESS && !code.empty()) {
+            std::string_view message;
+            if (result["ErrorMessage"].get(message) != simdjson::SUCCESS) message = "";
+            last_error = Unavailable(name_ + ": PutRecords: " + std::string(code) + " (" +
+                                     std::string(message) + ")");
+            blocked[i] = true;
+            ++failed;
+            continue;
+          }
+          if (result["SequenceNumber"].get(seq) != simdjson::SUCCESS ||
+              (!s.last_seq.empty() && !SeqLess(s.last_seq, seq))) {
+            last_error = Unavailable(name_ + ": PutRecords put a record of " + s.shard_id +
+                                     " before an earlier one; putting it again");
+            blocked[i] = true;
+            ++failed;
+            continue;
+          }
+          (void)j;
+          Unit& unit = s.pending[accepted[i]++];
+          s.last_seq.assign(seq);
+          if (unit.last) {
+            s.durable = unit.offset + 1;
+            Remember(s, unit.offset, s.last_seq);
+          }
+          progress = true;
+        }
+        for (uint32_t i = 0; i < n; ++i) {
+          ShardState& s = shards_[i];
+          for (size_t a = 0; a < accepted[i]; ++a) {
+            pending_bytes_ -= s.pending.front().bytes.size();
+            s.pending.pop_front();
+          }
+        }
+      }
+    }
+    if (progress) {
+      cv_.notify_all();
+      // Retried for retry_seconds without progress, not in all.
+      deadline = Clock::now() + std::chrono::seconds(options_.retry_seconds);
+      failures = 0;
+    }
+    if (failed == 0) continue;
+    if (Clock::now() >= deadline) {
+      return Unavailable(name_ + ": records could not be put for " +
+                         std::to_string(options_.retry_seconds) +
+                         " s (stream.retry_seconds); last error: " + last_error.message());
+    }
+    ++failures;
+    ++retries;
+    if (retries == 1 || retries % 50 == 0) {
+      log::Warn("{}: {} of {} records not put ({}); retrying", name_, failed, sent.size(),
+                last_error.message());
+    }
+    std::this_thread::sleep_for(backoff.Next(failures));
+  }
+  {
+    std::lock_guard lock(mu_);
+    ++wake_generation_;
+  }
+  cv_.notify_all();
+  return Status::Ok();
+}
+
+Result<KinesisStream::Start> KinesisStream::StartFor(ShardId shard, uint64_t from) const {
+  std::lock_guard lock(mu_);
+  const ShardState& s = shards_[shard.value()];
+  if (from < s.first) {
+    return NotFound(ShardLocation(shard) + ": offset " + std::to_string(from) +
+                    " is no longer in the stream (it starts at " + std::to_string(s.first) +
+                    "; Kinesis' retention period trimmed it)");
+  }
+  Start start;
+  start.chain_next = s.first;
+  auto it = s.index.lower_bound(from);
+  if (it != s.index.begin()) {
+    --it;
+    start.after_seq = it->second;
+    start.chain_next = it->first + 1;
+  }
+  return start;
+}
+
+Result<std::unique_ptr<ShardReader>> KinesisStream::OpenReader(ShardId shard,
+                                                               StreamOffset from) const {
+  if (shard.value() >= shards_.size()) {
+    return InvalidArgument("shard " + std::to_string(shard.value()) + " is out of range");
+  }
+  CDC_ASSIGN_OR_RETURN(Start start, StartFor(shard, from.value()));
+  auto client = NewClient();
+  if (!client.ok()) return client.status().WithContext(name_);
+  return std::unique_ptr<ShardReader>(std::make_unique<KinesisReader>(
+      *this, shard, from.value(), start.after_seq, start.chain_next, std::move(*client)));
+}
+
+KinesisReader::KinesisReader(const KinesisStream& stream, ShardId shard, uint64_t from,
+                             std::string after_seq, uint64_t chain_start,
+                             std::unique_ptr<aws::JsonClient> client)
+    : stream_(stream),
+      shard_(shard),
+      from_(from),
+      start_after_(std::move(after_seq)),
+      chain_(chain_start),
+      first_batch_(start_after_.empty() && chain_start > 0),
+      client_(std::move(client)) {}
+
+Status KinesisReader::Fetch() {
+  const std::string where = stream_.ShardLocation(shard_);
+  if (iterator_.empty()) {
+    std::string body;
+    JsonWriter w(body);
+    w.BeginObject()
+        .Key("StreamName")
+        .String(stream_.stream_name())
+        .Key("ShardId")
+        .String(stream_.kinesis_shard(shard_));
+    const std::string& after = last_seq_.empty() ? start_after_ : last_seq_;
+    if (after.empty()) {
+      w.Key("ShardIteratorType").String("TRIM_HORIZON");
+    } else {
+      w.Key("ShardIteratorType")
+          .String("AFTER_SEQUENCE_NUMBER")
+          .Key("StartingSequenceNumber")
+          .String(after);
+    }
+    w.EndObject();
+    aws::Response r = client_->Call("GetShardIterator", body);
+    if (!r.status.ok()) return r.status.WithContext(where);
+    simdjson::dom::element root;
+    std::string_view it;
+    if (parser_.parse(r.body).get(root) != simdjson::SUCCESS ||
+        root["ShardIterator"].get(it) != simdjson::SUCCESS) {
+      return Unavailable(where + ": GetShardIterator answered without an iterator");
+    }
+    iterator_.assign(it);
+  }
+  std::string body;
+  JsonWriter w(body);
+  w.BeginObject()
+      .Key("ShardIterator")
+      .String(iterator_)
+      .Key("Limit")
+      .Int(std::clamp<int64_t>(stream_.options().read_limit, 1, 10000))
+      .EndObject();
+  aws::Response r = client_->Call("GetRecords", body);
+  if (r.error_type == "ExpiredIteratorException") {
+    iterator_.clear();  // again after the last record taken
+    return Unavailable(where + ": the shard iterator expired");
+  }
+  if (!r.status.ok()) return r.status.WithContext(where);
+  CDC_RETURN_IF_ERROR(ParseBatch(parser_, r.body, where, batch_));
+  at_ = 0;
+  iterator_ = batch_.next_iterator;
+  at_end_ = batch_.records.empty() && batch_.behind_ms == 0;
+  if (first_batch_ && !batch_.records.empty()) {
+    // From the trim horizon of a trimmed shard: its chain starts at its first records.
+    first_batch_ = false;
+    uint64_t lowest = UINT64_MAX;
+    KinesisFrame frame;
+    for (const auto& f : batch_.records) {
+      if (DecodeKinesisFrame(f.bytes, frame) && frame.fragment == 0) {
+        lowest = std::min(lowest, frame.offset);
+      }
+    }
+    if (lowest != UINT64_MAX && lowest > chain_.next()) {
+      if (lowest > from_) {
+        return NotFound(where + ": offsets " + std::to_string(from_) + " to " +
+                        std::to_string(lowest - 1) +
+                        " are no longer in the stream (Kinesis' retention period trimmed them)");
+      }
+      chain_.set_next(lowest);
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<Record>> KinesisReader::Next() {
+  if (held_) {
+    if (held_->offset.value() >= stream_.Durable(shard_)) return std::optional<Record>();
+    std::optional<Record> out = std::move(held_);
+    held_.reset();
+    return out;
+  }
+  while (true) {
+    if (at_ >= batch_.records.size()) {
+      // Ask again at once while this process knows of records not read yet, else after the
+      // poll interval.
+      bool known = chain_.next() < stream_.Durable(shard_);
+      if (!known && Clock::now() < next_poll_) return std::optional<Record>();
+      Status fetched = Fetch();
+      if (!fetched.ok()) {
+        if (!fetched.retryable()) return fetched;
+        ++failures_;
+        if (failures_ == 1 || failures_ % 20 == 0) {
+          log::Warn("{}; reading again shortly", fetched.message());
+        }
+        next_poll_ = Clock::now() + std::chrono::milliseconds(std::min(5000, 100 * failures_));
+        return std::optional<Record>();
+      }
+      failures_ = 0;
+      if (batch_.records.empty()) {
+        if (at_end_ || iterator_.empty()) {
+          next_poll_ = Clock::now() + std::chrono::milliseconds(stream_.options().poll_interval_ms);
+          return std::optional<Record>();
+        }
+        continue;  // behind, but this answer was empty: ask again
+      }
+    }
+    Fetched& f = batch_.records[at_++];
+    last_seq_ = f.seq;
+    KinesisFrame frame;
+    if (!DecodeKinesisFrame(f.bytes, frame)) {
+      return Corruption(stream_.ShardLocation(shard_) + ": record " + f.seq +
+                        " is not a cdc-pipeline record (the stream must be the pipeline's alone)");
+    }
+    if (chain_.Take(frame, true) != Chain::Step::kComplete) continue;
+    uint64_t offset = chain_.next() - 1;
+    if (offset < from_) continue;
+    current_.swap(chain_.data());
+    Record record;
+    record.offset = StreamOffset(offset);
+    record.type = chain_.type();
+    record.append_micros = chain_.micros();
+    record.payload = current_;
+    if (offset >= stream_.Durable(shard_)) {
+      held_ = record;
+      return std::optional<Record>();
+    }
+    return std::optional<Record>(record);
+  }
+}
+
+std::shared_ptr<const KindOptions> ParseOptions(OptionsReader& r) {
+  auto o = std::make_shared<KinesisStreamOptions>();
+  r.String("stream_name", o->stream_name);
+  r.Bool("create", o->create);
+  r.String("region", o->region);
+  r.String("endpoint", o->endpoint);
+  r.Int("timeout_ms", o->timeout_ms);
+  r.Int("flush_interval_ms", o->flush_interval_ms);
+  r.Int("flush_bytes", o->flush_bytes);
+  r.Int("poll_interval_ms", o->poll_interval_ms);
+  r.Int("read_limit", o->read_limit);
+  r.Int("retry_seconds", o->retry_seconds);
+  if (!o->endpoint.empty() && !o->endpoint.starts_with("http://") &&
+      !o->endpoint.starts_with("https://")) {
+    r.Error("endpoint", "'" + r.path() + ".endpoint' must start with http:// or https://");
+  }
+  return o;
+}
+
+std::string Describe(const StreamConfig& config, const std::string&) {
+  static const KinesisStreamOptions kDefaults;
+  const auto* o = config.OptionsAs<KinesisStreamOptions>();
+  if (o == nullptr) o = &kDefaults;
+  return "kinesis stream '" + KinesisStreamName(*o) + "' (" + std::to_string(config.shards) +
+         " shards)";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Stream>> OpenKinesisStream(const StreamConfig& config, const std::string&) {
+  static const KinesisStreamOptions kDefaults;
+  const auto* o = config.OptionsAs<KinesisStreamOptions>();
+  if (o == nullptr) o = &kDefaults;
+  aws::ClientOptions client_options;
+  client_options.service = aws::kKinesis;
+  client_options.region = o->region;
+  client_options.endpoint = o->endpoint;
+  client_options.timeout_ms = o->timeout_ms;
+  auto client = aws::JsonClient::Create(client_options);
+  if (!client.ok()) {
+    return client.status().WithContext("stream: kinesis stream '" + KinesisStreamName(*o) + "'");
+  }
+  auto stream =
+      std::make_unique<KinesisStream>(config, *o, std::move(client_options), std::move(*client));
+  CDC_RETURN_IF_ERROR(stream->Open());
+  return std::unique_ptr<Stream>(std::move(stream));
+}
+
+}  // namespace cdc::stream
+
+namespace cdc {
+
+void RegisterKinesisStream(Registry& registry) {
+  using config::FieldType;
+  StreamKind kind;
+  kind.spec.name = "kinesis";
+  kind.spec.description =
+      "An AWS Kinesis data stream (or kinesalite) with `stream.shards` shards, one per stream "
+      "shard: the capture process puts each shard's records in order (PutRecords, ExplicitHashKey "
+      "= the shard's starting hash key), numbered with the pipeline's own offsets; processors "
+      "read with GetShardIterator/GetRecords. The source is acknowledged only after Kinesis "
+      "accepted the records. Format and protocol: docs/kinesis.md.";
+  kind.spec.fields = {
+      {"stream_name", FieldType::kString, "${KINESIS_STREAM_NAME:-cdc-changes-stream}",
+       "The Kinesis data stream; empty: the `KINESIS_STREAM_NAME` variable, else "
+       "`cdc-changes-stream`. It holds the pipeline's records alone."},
+      {"create", FieldType::kBool, "false",
+       "Create the stream with `stream.shards` shards when it is missing."},
+      {"region", FieldType::kString, "",
+       "AWS region; empty: `AWS_REGION`, else `AWS_DEFAULT_REGION`."},
+      {"endpoint", FieldType::kString, "",
+       "Endpoint URL (kinesalite, a VPC endpoint); empty: `AWS_ENDPOINT_URL_KINESIS`, else "
+       "`AWS_ENDPOINT_URL`, else AWS's endpoint for the region."},
+      {"timeout_ms", FieldType::kInt, "10000", "How long one Kinesis call may take.", {}, false, 1},
+      {"flush_interval_ms",
+       FieldType::kInt,
+       "50",
+       "Appended records are put (PutRecords) at least this often...",
+       {},
+       false,
+       1},
+      {"flush_bytes",
+       FieldType::kInt,
+       "1048576",
+       "...or as soon as this many bytes wait. Bounds the append buffer.",
+       {},
+       false,
+       1},
+      {"poll_interval_ms",
+       FieldType::kInt,
+       "250",
+       "A reader at the end of its shard calls GetRecords again after this (AWS allows 5 calls "
+       "a second per shard).",
+       {},
+       false,
+       1},
+      {"read_limit",
+       FieldType::kInt,
+       "1000",
+       "Records per GetRecords call (at most 10000).",
+       {},
+       false,
+       1},
+      {"retry_seconds",
+       FieldType::kInt,
+       "300",
+       "Throttling, 5xx answers and outages are retried with jittered backoff this long before "
+       "the pipeline stops with the error (nothing is acknowledged upstream meanwhile).",
+       {},
+       false,
+       1},
+  };
+  kind.spec.parse = stream::ParseOptions;
+  kind.open = stream::OpenKinesisStream;
+  kind.describe = stream::Describe;
+  registry.AddStream(std::move(kind));
+}
+
+}  // namespace cdc

@@ -1,0 +1,269 @@
+// The kinesis stream kind against kinesalite (npm, started once per test process): records go
+// in and come back per shard in offset order with their types, times and payloads (a 2.5 MB
+// one in fragments); a new process finds where each shard ends and its pipeline id; partial
+// PutRecords failures (a proxy failing every third record) leave neither gaps nor duplicates
+// for readers though Kinesis holds records out of order; a missing stream or a stream of another
+// shard count is refused with what to fix. The AWS CLI reads what the stream wrote.
+#include "stream/kinesis/kinesis_stream.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <map>
+#include <set>
+
+#include "config/config.h"
+#include "integration/aws/aws_test_util.h"
+#include "integration/aws/failing_proxy.h"
+#include "support/test_util.h"
+
+namespace cdc::stream {
+namespace {
+
+using testing::AwsEmulator;
+
+AwsEmulator* Kinesalite() {
+  std::string missing;
+  AwsEmulator* k = AwsEmulator::Kinesalite(&missing);
+  if (k == nullptr) ADD_FAILURE() << "kinesalite is not installed: " << missing;
+  return k;
+}
+
+// The emulators take any key; the client wants one.
+void SetAwsEnv() {
+  for (const auto& [k, v] : testing::AwsTestEnv()) ::setenv(k.c_str(), v.c_str(), 1);
+}
+
+StreamConfig Config(const std::string& endpoint, const std::string& name, int shards,
+                    bool create = true) {
+  auto o = std::make_shared<KinesisStreamOptions>();
+  o->stream_name = name;
+  o->endpoint = endpoint;
+  o->create = create;
+  o->poll_interval_ms = 20;
+  o->retry_seconds = 20;
+  StreamConfig c;
+  c.type = "kinesis";
+  c.kind = BuiltinRegistry().FindStream("kinesis");
+  c.options = o;
+  c.shards = shards;
+  return c;
+}
+
+struct Got {
+  uint64_t offset;
+  uint8_t type;
+  int64_t micros;
+  std::string payload;
+};
+
+// Everything of `shard` from `from` up to its durable end.
+std::vector<Got> ReadAll(const Stream& s, ShardId shard, uint64_t from) {
+  std::vector<Got> out;
+  auto reader = s.OpenReader(shard, StreamOffset(from));
+  EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+  if (!reader.ok()) return out;
+  uint64_t end = s.stats(shard).durable_end.value();
+  for (int idle = 0; idle < 200 && (out.empty() ? from : out.back().offset + 1) < end;) {
+    auto r = (*reader)->Next();
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok()) break;
+    if (!*r) {
+      ++idle;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      continue;
+    }
+    out.push_back(
+        {(*r)->offset.value(), (*r)->type, (*r)->append_micros, std::string((*r)->payload)});
+  }
+  return out;
+}
+
+std::string Payload(uint32_t shard, uint64_t i) {
+  return "record " + std::to_string(i) + " of shard " + std::to_string(shard);
+}
+
+TEST(KinesisFrame, RoundTripAndRefusals) {
+  KinesisFrame f;
+  f.offset = 0x0102030405060708ull;
+  f.fragment = 2;
+  f.fragments = 3;
+  f.type = 7;
+  f.append_micros = 1700000000123456;
+  f.data = "abc";
+  std::string bytes = EncodeKinesisFrame(f);
+  ASSERT_EQ(bytes.size(), kKinesisFrameHeader + 3);
+  KinesisFrame back;
+  ASSERT_TRUE(DecodeKinesisFrame(bytes, back));
+  EXPECT_EQ(back.offset, f.offset);
+  EXPECT_EQ(back.fragment, 2u);
+  EXPECT_EQ(back.fragments, 3u);
+  EXPECT_EQ(back.type, 7);
+  EXPECT_EQ(back.append_micros, f.append_micros);
+  EXPECT_EQ(back.data, "abc");
+  EXPECT_FALSE(DecodeKinesisFrame(bytes.substr(0, kKinesisFrameHeader - 1), back));
+  std::string wrong = bytes;
+  wrong[0] = 'x';
+  EXPECT_FALSE(DecodeKinesisFrame(wrong, back));
+  f.fragment = 3;  // past the count
+  EXPECT_FALSE(DecodeKinesisFrame(EncodeKinesisFrame(f), back));
+}
+
+TEST(KinesisStream, RecordsComeBackPerShardInOrderAndANewProcessFindsTheEnds) {
+  CDC_SKIP_WITHOUT_AWS_CLI();
+  AwsEmulator* k = Kinesalite();
+  ASSERT_NE(k, nullptr);
+  SetAwsEnv();
+  StreamConfig config = Config(k->endpoint(), "stream-roundtrip", 3);
+  std::string big(2'500'000, 'x');
+  for (size_t i = 0; i < big.size(); i += 997) big[i] = static_cast<char>('a' + i % 26);
+  {
+    auto s = OpenStream(config, "");
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    Stream& stream = **s;
+    EXPECT_EQ(stream.shard_count(), 3u);
+    EXPECT_EQ(stream.identity(), "");
+    ASSERT_TRUE(stream.SetIdentity("pipeline-1").ok());
+    for (uint64_t i = 0; i < 40; ++i) {
+      for (uint32_t sh = 0; sh < 3; ++sh) {
+        auto off = stream.Append(ShardId(sh), static_cast<uint8_t>(1 + sh), Payload(sh, i),
+                                 1000 + static_cast<int64_t>(i));
+        ASSERT_TRUE(off.ok());
+        EXPECT_EQ(off->value(), i);
+      }
+    }
+    ASSERT_TRUE(stream.Append(ShardId(1), 9, big, 5).ok());  // offset 40 of shard 1
+    EXPECT_EQ(stream.stats(ShardId(1)).durable_end.value(), 0u);
+    ASSERT_TRUE(stream.Sync().ok());
+    EXPECT_EQ(stream.stats(ShardId(1)).durable_end.value(), 41u);
+    for (uint32_t sh = 0; sh < 3; ++sh) {
+      auto got = ReadAll(stream, ShardId(sh), 0);
+      ASSERT_EQ(got.size(), sh == 1 ? 41u : 40u) << "shard " << sh;
+      for (uint64_t i = 0; i < 40; ++i) {
+        EXPECT_EQ(got[i].offset, i);
+        EXPECT_EQ(got[i].type, 1 + sh);
+        EXPECT_EQ(got[i].micros, 1000 + static_cast<int64_t>(i));
+        EXPECT_EQ(got[i].payload, Payload(sh, i));
+      }
+      if (sh == 1) {
+        EXPECT_EQ(got[40].type, 9);
+        EXPECT_TRUE(got[40].payload == big) << "the 2.5 MB record came back altered";
+      }
+    }
+    // From the middle.
+    auto mid = ReadAll(stream, ShardId(2), 25);
+    ASSERT_EQ(mid.size(), 15u);
+    EXPECT_EQ(mid.front().offset, 25u);
+    EXPECT_EQ(mid.front().payload, Payload(2, 25));
+  }
+  // A new process: the ends, the id, and appends go on from there.
+  auto s = OpenStream(config, "");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  Stream& stream = **s;
+  EXPECT_EQ(stream.identity(), "pipeline-1");
+  EXPECT_EQ(stream.stats(ShardId(0)).next.value(), 40u);
+  EXPECT_EQ(stream.stats(ShardId(1)).next.value(), 41u);
+  EXPECT_EQ(stream.stats(ShardId(2)).durable_end.value(), 40u);
+  auto last =
+      FindLast(stream, ShardId(2), [](const Record& r) -> Result<std::optional<std::string>> {
+        return std::optional<std::string>(std::string(r.payload));
+      });
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  EXPECT_EQ(last->value_or(""), Payload(2, 39));
+  ASSERT_EQ(stream.Append(ShardId(0), 1, "after restart", 1).value().value(), 40u);
+  ASSERT_TRUE(stream.Sync().ok());
+  auto tail = ReadAll(stream, ShardId(0), 39);
+  ASSERT_EQ(tail.size(), 2u);
+  EXPECT_EQ(tail[1].payload, "after restart");
+
+  // The AWS CLI sees the records: one per append of shard 0 and 2, the big one in 3 fragments.
+  auto records = testing::ReadStreamWithAwsCli(k->endpoint(), "stream-roundtrip");
+  std::map<std::string, size_t> per_shard;
+  for (const auto& r : records) {
+    ++per_shard[r.shard];
+    KinesisFrame f;
+    ASSERT_TRUE(DecodeKinesisFrame(r.data, f)) << r.sequence;
+  }
+  ASSERT_EQ(per_shard.size(), 3u);
+  EXPECT_EQ(per_shard["shardId-000000000000"], 41u);
+  EXPECT_EQ(per_shard["shardId-000000000001"], 43u);
+  EXPECT_EQ(per_shard["shardId-000000000002"], 40u);
+  // A retention call is harmless, and a going back over records Kinesis holds is refused.
+  EXPECT_TRUE(stream.ApplyRetention(ShardId(0), StreamOffset(30), 0).ok());
+  Status back = stream.TruncateTo(ShardId(0), StreamOffset(3));
+  EXPECT_EQ(back.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(back.message().find("cannot be taken back"), std::string::npos) << back.message();
+}
+
+TEST(KinesisStream, PartialFailuresLeaveNoGapAndNoDuplicateForReaders) {
+  CDC_SKIP_WITHOUT_AWS_CLI();
+  AwsEmulator* k = Kinesalite();
+  ASSERT_NE(k, nullptr);
+  SetAwsEnv();
+  testing::FailingProxy proxy(k->endpoint());
+  StreamConfig config = Config(proxy.url(), "stream-partial", 2);
+  auto s = OpenStream(config, "");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  Stream& stream = **s;
+  for (int round = 0; round < 5; ++round) {
+    for (uint64_t i = 0; i < 60; ++i) {
+      uint64_t n = round * 60 + i;
+      ASSERT_TRUE(stream.Append(ShardId(n % 2), 1, Payload(n % 2, n / 2), 0).ok());
+    }
+    ASSERT_TRUE(stream.Sync().ok());
+  }
+  EXPECT_GT(proxy.failed(), 20);
+  for (uint32_t sh = 0; sh < 2; ++sh) {
+    auto got = ReadAll(stream, ShardId(sh), 0);
+    ASSERT_EQ(got.size(), 150u);
+    for (uint64_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].offset, i);
+      EXPECT_EQ(got[i].payload, Payload(sh, i));
+    }
+  }
+  // Kinesis holds the records put after a failed one twice (they go again in order): a reader
+  // of the raw stream sees more records than offsets, and out of order.
+  auto records = testing::ReadStreamWithAwsCli(k->endpoint(), "stream-partial");
+  EXPECT_GT(records.size(), 300u);
+  bool out_of_order = false;
+  std::map<std::string, uint64_t> last;
+  for (const auto& r : records) {
+    KinesisFrame f;
+    ASSERT_TRUE(DecodeKinesisFrame(r.data, f));
+    if (last.contains(r.shard) && f.offset <= last[r.shard]) out_of_order = true;
+    last[r.shard] = f.offset;
+  }
+  EXPECT_TRUE(out_of_order);
+  // A new process reads the same chain.
+  auto again = OpenStream(config, "");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ((*again)->stats(ShardId(0)).next.value(), 150u);
+  EXPECT_EQ((*again)->stats(ShardId(1)).next.value(), 150u);
+  auto got = ReadAll(**again, ShardId(1), 100);
+  ASSERT_EQ(got.size(), 50u);
+  EXPECT_EQ(got.front().payload, Payload(1, 100));
+}
+
+TEST(KinesisStream, AMissingStreamOrAnotherShardCountIsRefusedWithWhatToFix) {
+  CDC_SKIP_WITHOUT_AWS_CLI();
+  AwsEmulator* k = Kinesalite();
+  ASSERT_NE(k, nullptr);
+  SetAwsEnv();
+  auto missing = OpenStream(Config(k->endpoint(), "no-such-stream", 2, /*create=*/false), "");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("'no-such-stream'"), std::string::npos);
+  EXPECT_NE(missing.status().message().find("stream.create: true"), std::string::npos)
+      << missing.status().message();
+  EXPECT_NE(missing.status().message().find("--shard-count 2"), std::string::npos);
+
+  ASSERT_TRUE(OpenStream(Config(k->endpoint(), "two-shards", 2), "").ok());
+  auto other = OpenStream(Config(k->endpoint(), "two-shards", 3), "");
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.status().message().find("has 2 open shards but stream.shards is 3"),
+            std::string::npos)
+      << other.status().message();
+}
+
+}  // namespace
+}  // namespace cdc::stream
