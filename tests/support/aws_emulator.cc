@@ -76,8 +76,8 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-AwsEmulator::AwsEmulator(const std::string& program, const std::string& args) {
-  port_ = FreePort();
+AwsEmulator::AwsEmulator(const std::string& program, const std::string& args, int port) {
+  port_ = port != 0 ? port : FreePort();
   endpoint_ = "http://127.0.0.1:" + std::to_string(port_);
   std::string command = "exec " + program + " --port " + std::to_string(port_) + " " + args;
   pid_t parent = ::getpid();
@@ -125,6 +125,13 @@ AwsEmulator* AwsEmulator::Kinesalite(std::string* missing) {
                                "--createStreamMs 0 --deleteStreamMs 0 --updateStreamMs 0");
       },
       "kinesalite", missing);
+}
+
+std::unique_ptr<AwsEmulator> AwsEmulator::OwnKinesalite(const std::string& dir, int port) {
+  std::string program = std::string(CDC_SOURCE_DIR) + "/node_modules/.bin/kinesalite";
+  if (::access(program.c_str(), X_OK) != 0) return nullptr;
+  return std::unique_ptr<AwsEmulator>(new AwsEmulator(
+      program, "--createStreamMs 0 --deleteStreamMs 0 --updateStreamMs 0 --path " + dir, port));
 }
 
 AwsEmulator* AwsEmulator::Dynalite(std::string* missing) {

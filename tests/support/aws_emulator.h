@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 
 namespace cdc::testing {
@@ -15,6 +16,10 @@ class AwsEmulator {
   // it, for GTEST_SKIP). Fails the test if it is installed but does not start.
   static AwsEmulator* Kinesalite(std::string* missing);
   static AwsEmulator* Dynalite(std::string* missing);
+  // A kinesalite of the caller's own (not the shared one) that keeps its streams in `dir`, on
+  // `port` (0: a free one): a test can kill it and start it again on the same port and data.
+  // nullptr when kinesalite is not installed.
+  static std::unique_ptr<AwsEmulator> OwnKinesalite(const std::string& dir, int port = 0);
 
   ~AwsEmulator();
   const std::string& endpoint() const { return endpoint_; }  // http://127.0.0.1:<port>
@@ -22,7 +27,7 @@ class AwsEmulator {
   int pid() const { return pid_; }
 
  private:
-  AwsEmulator(const std::string& program, const std::string& args);
+  AwsEmulator(const std::string& program, const std::string& args, int port = 0);
   std::string endpoint_;
   int port_ = 0;
   int pid_ = -1;

@@ -62,5 +62,36 @@ TEST_F(AwsE2E, ExactlyOnceThroughAKinesisStreamAcross8Kill9) {
   EXPECT_FALSE(testing::FileExists(data_ / "stream"));
 }
 
+// Kinesis down for a while (kinesalite killed, then started again on its port and data): `run`
+// retries its puts and reads, PostgreSQL is not acknowledged meanwhile, and every change still
+// arrives exactly once.
+TEST_F(AwsE2E, KinesisKilledAndRestartedMidRunLosesNothing) {
+  testing::TempDir kinesis_data;
+  auto kinesalite = AwsEmulator::OwnKinesalite(kinesis_data.path());
+  ASSERT_NE(kinesalite, nullptr) << "kinesalite is not installed (scripts/bootstrap)";
+  const int port = kinesalite->port();
+  UseConfig(
+      "stream:\n  type: kinesis\n  shards: 2\n  stream_name: outage\n  create: true\n"
+      "  endpoint: " +
+      kinesalite->endpoint() + "\n  timeout_ms: 2000\n");
+  std::string log = data_ / "run.log";
+  auto run = StartStreaming(log);
+  ASSERT_FALSE(HasFailure());
+  CliProcess generate({"generate", "--rate", "300", "--duration", "15", "--seed", "5"}, env_,
+                      data_ / "generate.log");
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  kinesalite.reset();  // SIGKILL
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  EXPECT_TRUE(run->running()) << testing::ReadFile(log);
+  kinesalite = AwsEmulator::OwnKinesalite(kinesis_data.path(), port);
+  ASSERT_NE(kinesalite, nullptr);
+  ASSERT_EQ(generate.Wait(90), 0) << testing::ReadFile(data_ / "generate.log");
+  ASSERT_TRUE(WaitCaughtUp(90)) << testing::ReadFile(log);
+  run->Signal(SIGTERM);
+  ASSERT_EQ(run->Wait(30), 0) << testing::ReadFile(log);
+  EXPECT_NE(testing::ReadFile(log).find("retrying"), std::string::npos) << testing::ReadFile(log);
+  ExpectEveryCommittedChangeExactlyOnceInOrder(1000);
+}
+
 }  // namespace
 }  // namespace cdc
