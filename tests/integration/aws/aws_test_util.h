@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/hash.h"
 #include "config/registry.h"
 #include "support/aws_emulator.h"
 #include "support/test_util.h"
@@ -19,23 +20,10 @@
 
 namespace cdc::testing {
 
+// The bytes of base64 `in` ("" when it is not base64).
 inline std::string Base64Decode(std::string_view in) {
-  static const std::string alphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=') break;
-    size_t v = alphabet.find(c);
-    if (v == std::string::npos) continue;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
+  if (!cdc::Base64Decode(in, out)) out.clear();
   return out;
 }
 
