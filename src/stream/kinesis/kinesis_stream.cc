@@ -198,6 +198,7 @@ class KinesisReader final : public ShardReader {
   bool at_end_ = false;
   Clock::time_point next_poll_{};
   int failures_ = 0;
+  Clock::time_point failing_since_{};
   std::optional<Record> held_;  // complete but not yet durable for this process
   std::string current_;
 };
@@ -937,16 +938,37 @@ Result<std::optional<Record>> KinesisReader::Next() {
         if (failures_ == 1 || failures_ % 20 == 0) {
           log::Warn("{}; reading again shortly", fetched.message());
         }
-        next_poll_ = Clock::now() + std::chrono::milliseconds(std::min(5000, 100 * failures_));
+        auto wait = std::chrono::milliseconds(std::min(5000, 100 * failures_));
+        if (known) {
+          // Nothing here means the end of the durable records (FindLast relies on it): while
+          // records below the durable end are unread, wait and read again, up to retry_seconds.
+          if (failing_since_ == Clock::time_point{}) failing_since_ = Clock::now();
+          if (Clock::now() - failing_since_ >=
+              std::chrono::seconds(stream_.options().retry_seconds)) {
+            return fetched.WithContext("reading records below the durable end for " +
+                                       std::to_string(stream_.options().retry_seconds) + " s");
+          }
+          std::this_thread::sleep_for(wait);
+          continue;
+        }
+        next_poll_ = Clock::now() + wait;
         return std::optional<Record>();
       }
       failures_ = 0;
+      failing_since_ = {};
       if (batch_.records.empty()) {
-        if (at_end_ || iterator_.empty()) {
+        if ((at_end_ && !known) || iterator_.empty()) {
           next_poll_ = Clock::now() + std::chrono::milliseconds(stream_.options().poll_interval_ms);
           return std::optional<Record>();
         }
-        continue;  // behind, but this answer was empty: ask again
+        // Behind, but this answer was empty: ask again (Kinesis answers empty now and then
+        // while records follow); at its end while records of this process are unread (they
+        // are in Kinesis: they were accepted), after a pause.
+        if (at_end_) {
+          std::this_thread::sleep_for(
+              std::chrono::milliseconds(stream_.options().poll_interval_ms));
+        }
+        continue;
       }
     }
     Fetched& f = batch_.records[at_++];
