@@ -125,7 +125,9 @@ int VerifyDataCommand(const Config& config) {
                    "make the stream directory readable and run verify-data again");
   } else {
     stream = std::move(checked).value();
-    if (!stream->exists) {
+    if (!stream->not_checked.empty()) {
+      report.Note(stream->not_checked);
+    } else if (!stream->exists) {
       report.Note(fmt::format("no stream in {} yet", stream->dir));
     } else if (StreamInUse(stream->dir)) {
       report.Note("`run` has the stream open: its newest records may still be being written");

@@ -204,6 +204,7 @@ struct StreamConfig {
   std::shared_ptr<const KindOptions> options;
   int64_t shards = 4;
   int64_t max_unprocessed_bytes = 256ll << 20;
+  std::string pipeline;  // pipeline.name, for kinds that derive names from it (kafka's topic)
   SourceLocation where;
 
   template <typename T>

@@ -1566,6 +1566,7 @@ LoadResult Load(Context& ctx, const Registry& registry, const std::string& yaml)
         config->stream,
         [&](MapReader& r) {
           StreamConfig& st = config->stream;
+          st.pipeline = config->pipeline.name;
           r.Bool("enabled", st.enabled);
           r.Int("shards", st.shards);
           r.Int("max_unprocessed_bytes", st.max_unprocessed_bytes);

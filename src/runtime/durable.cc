@@ -253,7 +253,9 @@ Status Pipeline::CheckIdentity() {
           what);
       reset_pending_ = true;
       for (uint32_t i = 0; i < stream_->shard_count(); ++i) {
-        CDC_RETURN_IF_ERROR(stream_->TruncateTo(ShardId(i), stream_->stats(ShardId(i)).first));
+        // A stream that cannot drop its records (a kafka topic) refuses, saying what to do.
+        CDC_RETURN_IF_ERROR(stream_->TruncateTo(ShardId(i), stream_->stats(ShardId(i)).first)
+                                .WithContext("run --reset-state"));
       }
     } else if (options_.reset_state) {
       log::Info("run --reset-state: the data dir holds nothing of an earlier run; a plain start");

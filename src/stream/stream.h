@@ -163,13 +163,16 @@ struct ShardCheck {
 };
 struct StreamCheck {
   std::string dir;
-  std::string identity;               // the pipeline id in the metadata file, if any
-  bool exists = false;                // false: no stream yet (nothing to check)
+  std::string identity;  // the pipeline id in the metadata file, if any
+  bool exists = false;   // false: no stream yet (nothing to check)
+  // Not empty for a stream that is not in the data dir (a kafka topic): why it was not read.
+  std::string not_checked;
   std::vector<std::string> problems;  // stream-wide: metadata or synced file unreadable
   std::vector<ShardCheck> shards;
 };
 // Reads every segment of the stream `config` describes under `data_dir`, checking every
 // record's length, checksum and offset, the continuity of the segments and the synced ends.
+// A stream of another kind (kafka) is not read: `not_checked` says so.
 Result<StreamCheck> CheckStream(const StreamConfig& config, const std::string& data_dir);
 
 }  // namespace cdc::stream
