@@ -109,7 +109,7 @@ Result<StreamCheck> CheckStream(const StreamConfig& config, const std::string& d
   if (config.kind != nullptr && config.type != "embedded") {
     out.dir = DescribeStream(config, data_dir);
     out.not_checked = "the stream is a " + out.dir +
-                      ", not in the data dir: verify-data does not read it (the brokers keep its "
+                      ", not in the data dir: verify-data does not read it (the service keeps its "
                       "records; `run` checks its partitions and offsets against the checkpoints)";
     return out;
   }
