@@ -142,14 +142,13 @@ JsonClient::~JsonClient() {
   }
 }
 
-Status JsonClient::Prepare(Handle& h, std::string_view operation, std::string_view body) {
+Status JsonClient::Prepare(Handle& h, std::string_view operation, std::string_view body,
+                           std::string_view method, std::string_view path) {
   auto creds = credentials_.Get();
   if (!creds.ok()) return creds.status();
   if (h.curl == nullptr) {
     h.curl = curl_easy_init();
     if (h.curl == nullptr) return Internal("cannot create an HTTP handle");
-    curl_easy_setopt(h.curl, CURLOPT_URL, endpoint_.c_str());
-    curl_easy_setopt(h.curl, CURLOPT_POST, 1L);
     curl_easy_setopt(h.curl, CURLOPT_AWS_SIGV4, sigv4_.c_str());
     curl_easy_setopt(h.curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout_ms));
     curl_easy_setopt(h.curl, CURLOPT_NOSIGNAL, 1L);
@@ -157,25 +156,39 @@ Status JsonClient::Prepare(Handle& h, std::string_view operation, std::string_vi
     curl_easy_setopt(h.curl, CURLOPT_WRITEFUNCTION, Append);
     curl_easy_setopt(h.curl, CURLOPT_WRITEDATA, &h.response);
   }
-  // Set per request: temporary credentials change.
+  // Set per request: REST calls change the method and path, temporary credentials change.
+  curl_easy_setopt(h.curl, CURLOPT_URL, (endpoint_ + std::string(path)).c_str());
+  if (method == "GET") {
+    curl_easy_setopt(h.curl, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(h.curl, CURLOPT_CUSTOMREQUEST, static_cast<const char*>(nullptr));
+  } else {
+    curl_easy_setopt(h.curl, CURLOPT_POST, 1L);
+    std::string custom(method);  // libcurl copies it
+    curl_easy_setopt(h.curl, CURLOPT_CUSTOMREQUEST,
+                     method == "POST" ? static_cast<const char*>(nullptr) : custom.c_str());
+  }
   curl_easy_setopt(h.curl, CURLOPT_USERNAME, creds->access_key_id.c_str());
   curl_easy_setopt(h.curl, CURLOPT_PASSWORD, creds->secret_access_key.c_str());
   curl_slist_free_all(h.headers);
   h.headers = nullptr;
   h.headers = curl_slist_append(
       h.headers, ("Content-Type: " + std::string(options_.service.content_type)).c_str());
-  h.headers =
-      curl_slist_append(h.headers, ("X-Amz-Target: " + std::string(options_.service.target_prefix) +
-                                    "." + std::string(operation))
-                                       .c_str());
+  if (!options_.service.target_prefix.empty()) {
+    h.headers = curl_slist_append(
+        h.headers, ("X-Amz-Target: " + std::string(options_.service.target_prefix) + "." +
+                    std::string(operation))
+                       .c_str());
+  }
   if (!creds->session_token.empty()) {
     h.headers =
         curl_slist_append(h.headers, ("X-Amz-Security-Token: " + creds->session_token).c_str());
   }
   h.headers = curl_slist_append(h.headers, "Expect:");
   curl_easy_setopt(h.curl, CURLOPT_HTTPHEADER, h.headers);
-  curl_easy_setopt(h.curl, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(h.curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  if (method != "GET") {
+    curl_easy_setopt(h.curl, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(h.curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  }
   h.response.clear();
   return Status::Ok();
 }
@@ -206,6 +219,16 @@ Response JsonClient::Call(std::string_view operation, std::string_view body) {
   if (handles_.empty()) handles_.push_back(std::make_unique<Handle>());
   Handle& h = *handles_.front();
   if (Status s = Prepare(h, operation, body); !s.ok()) return Response{s, 0, "", ""};
+  return Finish(h, operation, curl_easy_perform(h.curl));
+}
+
+Response JsonClient::Rest(std::string_view operation, std::string_view method,
+                          std::string_view path, std::string_view body) {
+  if (handles_.empty()) handles_.push_back(std::make_unique<Handle>());
+  Handle& h = *handles_.front();
+  if (Status s = Prepare(h, operation, body, method, path); !s.ok()) {
+    return Response{s, 0, "", ""};
+  }
   return Finish(h, operation, curl_easy_perform(h.curl));
 }
 

@@ -42,6 +42,8 @@ inline constexpr Service kDynamoDb{"dynamodb", "DynamoDB_20120810", "DYNAMODB",
                                    "application/x-amz-json-1.0"};
 inline constexpr Service kEventBridge{"events", "AWSEvents", "EVENTBRIDGE",
                                       "application/x-amz-json-1.1"};
+// Lambda speaks REST-JSON (a method and a path per operation, no X-Amz-Target): use Rest().
+inline constexpr Service kLambda{"lambda", "", "LAMBDA", "application/json"};
 
 // Region: `configured`, else AWS_REGION, else AWS_DEFAULT_REGION; InvalidArgument otherwise.
 Result<std::string> ResolveRegion(const std::string& configured, const Environment& env);
@@ -93,11 +95,17 @@ class JsonClient {
   // in order.
   std::vector<Response> CallMany(std::string_view operation, std::span<const std::string> bodies,
                                  size_t parallel);
+  // One call of a REST-JSON service (Lambda): `method` on the endpoint + `path` (which must be
+  // escaped already), with `body` unless it is empty. `operation` only names the call in
+  // messages. Signed and classified like Call.
+  Response Rest(std::string_view operation, std::string_view method, std::string_view path,
+                std::string_view body);
 
  private:
   struct Handle;
   explicit JsonClient(ClientOptions options, std::string region, std::string endpoint);
-  Status Prepare(Handle& h, std::string_view operation, std::string_view body);
+  Status Prepare(Handle& h, std::string_view operation, std::string_view body,
+                 std::string_view method = "POST", std::string_view path = "");
   Response Finish(Handle& h, std::string_view operation, int curl_code);
 
   ClientOptions options_;

@@ -18,6 +18,7 @@
 #include "base/scrub.h"
 #include "base/version.h"
 #include "bus/pattern_cli.h"
+#include "cli/deploy_command.h"
 #include "cli/models_command.h"
 #include "cli/replay_command.h"
 #include "cli/status.h"
@@ -604,6 +605,7 @@ int main(int argc, char** argv) {
 
   ModelsCommand models(app, config_path);
   ReplayCommand replay(app, config_path);
+  DeployCommand deploy(app, config_path);
 
   try {
     app.parse(argc, argv);
@@ -673,6 +675,11 @@ int main(int argc, char** argv) {
   if (replay.parsed()) {
     auto config = LoadOrReport(config_path);
     rc = config ? replay.Run(*config) : 1;
+  }
+  if (deploy.render_parsed() || deploy.rollback_parsed()) {
+    auto config = LoadOrReport(config_path);
+    if (!config) return 1;
+    rc = deploy.render_parsed() ? deploy.Render(*config) : deploy.Rollback(*config);
   }
   return rc;
 }
