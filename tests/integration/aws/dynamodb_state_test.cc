@@ -494,8 +494,10 @@ TEST(DynamoDbStatePipeline, KilledMidRunAndRestartedDeliversEveryEventOnce) {
 
   testing::TempDir reference;
   testing::WriteFile(reference / "whole.jsonl", whole);
-  auto clean = testing::RunCli({"run", "--input", reference / "whole.jsonl"},
-                               {{"CDC_DATA_DIR", reference.path()}});
+  // The same environment (AWS_REGION is the bus's region), the default (SQLite) state store.
+  std::map<std::string, std::string> reference_env = testing::AwsTestEnv();
+  reference_env["CDC_DATA_DIR"] = reference.path();
+  auto clean = testing::RunCli({"run", "--input", reference / "whole.jsonl"}, reference_env);
   ASSERT_EQ(clean.exit_code, 0) << clean.err;
   auto files = testing::ListFiles(reference / "consumers");
   ASSERT_FALSE(files.empty());
@@ -506,7 +508,11 @@ TEST(DynamoDbStatePipeline, KilledMidRunAndRestartedDeliversEveryEventOnce) {
     std::sort(got.begin(), got.end());
     std::sort(want.begin(), want.end());
     EXPECT_EQ(got.size(), want.size()) << f;
-    EXPECT_TRUE(got == want) << f;
+    auto differ = std::mismatch(got.begin(), got.end(), want.begin(), want.end());
+    EXPECT_TRUE(differ.first == got.end() && differ.second == want.end())
+        << f << ": first difference:\n  got  "
+        << (differ.first == got.end() ? std::string("(end)") : *differ.first) << "\n  want "
+        << (differ.second == want.end() ? std::string("(end)") : *differ.second);
   }
   // `status` reads the state from the table.
   auto status = testing::RunCli({"status", "-c", dir / "config.yaml"}, env);
