@@ -518,6 +518,10 @@ TEST(DynamoDbStatePipeline, KilledMidRunAndRestartedDeliversEveryEventOnce) {
   auto status = testing::RunCli({"status", "-c", dir / "config.yaml"}, env);
   EXPECT_EQ(status.exit_code, 0) << status.err;
   EXPECT_NE(status.out.find("pipeline coredb"), std::string::npos) << status.out;
+  // verify-data reads the state from the table and finds it agrees with the stream and files.
+  auto verify = testing::RunCli({"verify-data", "-c", dir / "config.yaml"}, env);
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_NE(verify.out.find("DynamoDB table " + table), std::string::npos) << verify.out;
 }
 
 }  // namespace
