@@ -148,25 +148,29 @@ int VerifyDataCommand(const Config& config) {
   const std::string state_path = !local_state ? state::DescribeStateStore(config.state)
                                  : state_kind ? state_kind->local_file(config.state)
                                               : state::SqliteStatePath(config.state);
+  // What a remedy restores: the file, or the remote store's item.
+  const std::string restore =
+      local_state ? std::string("restore state.db") : "restore the state in " + state_path;
   struct stat st;
   if (local_state && ::stat(state_path.c_str(), &st) != 0) {
     report.Note(fmt::format("no state store at {} yet", state_path));
   } else if (auto store = state::OpenStateStoreReadOnly(config.state); !store.ok()) {
     report.Problem(std::string(store.status().message()),
-                   "restore state.db from a backup taken together with the stream and the "
-                   "consumer files");
+                   restore +
+                       " from a backup taken together with the stream and the "
+                       "consumer files");
   } else {
     have_state = true;
     auto cp = (*store)->ShardCheckpoints();
     if (!cp.ok()) {
       have_state = false;
-      report.Problem(std::string(cp.status().message()), "restore state.db from a backup");
+      report.Problem(std::string(cp.status().message()), restore + " from a backup");
     } else {
       checkpoints = std::move(cp).value();
     }
     auto m = (*store)->TargetMarks();
     if (!m.ok()) {
-      report.Problem(std::string(m.status().message()), "restore state.db from a backup");
+      report.Problem(std::string(m.status().message()), restore + " from a backup");
     } else {
       marks = std::move(m).value();
     }
@@ -183,7 +187,7 @@ int VerifyDataCommand(const Config& config) {
       report.Problem(fmt::format("state store {}: table kv, key '{}': '{}' is not {}; `run` "
                                  "refuses to start",
                                  state_path, key, value, kind),
-                     "restore state.db from a backup");
+                     restore + " from a backup");
     };
     for (const auto& key : numbers) {
       auto v = (*store)->Value(key);

@@ -219,7 +219,8 @@ struct StateConfig {
   std::string type = "sqlite";
   const StateKind* kind = nullptr;  // set by the loader; null: SQLite, its defaults
   std::shared_ptr<const KindOptions> options;
-  std::string data_dir;  // the pipeline's, for kinds that keep files there by default
+  std::string data_dir;       // the pipeline's, for kinds that keep files there by default
+  std::string pipeline_name;  // pipeline.name, for kinds that keep several pipelines in one place
   int64_t checkpoint_interval_ms = 1000;
   int64_t dedupe_ttl_hours = 168;
   SourceLocation where;

@@ -1199,6 +1199,16 @@ void LoadTable(Context& ctx, const std::string& name, const YAML::Node& key, con
                   "which only the durable stream has (stream.enabled: false): turn the stream on "
                   "or use 'mark'");
   }
+  if (t.unchanged_toast == "last_image" && config.state.kind != nullptr &&
+      !config.state.kind->keeps_last_images) {
+    ctx.Error(r.Where("unchanged_toast"),
+              "'tables." + name +
+                  ".unchanged_toast: last_image' keeps the last row images in the state store, "
+                  "which the state store of type '" +
+                  config.state.type +
+                  "' does not keep: use 'mark', or a state store that keeps them (state.type: "
+                  "sqlite)");
+  }
   r.String("description", t.description);
   // Tables marked as holding PII are redacted before anything can store or log their changes.
   // Capture by default: the durable stream then never holds a value a policy redacts.
@@ -1577,6 +1587,7 @@ LoadResult Load(Context& ctx, const Registry& registry, const std::string& yaml)
           }
         });
     config->state.data_dir = config->pipeline.data_dir;
+    config->state.pipeline_name = config->pipeline.name;
     LoadKindSection(
         ctx, root["state"], "state", std::string(config_internal::kDefaultStateKind),
         [&](const std::string& t) { return registry.FindState(t); },

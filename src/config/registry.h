@@ -202,6 +202,9 @@ struct StateKind {
   // The file the store keeps, for kinds that keep one (verify-data tells a store that was never
   // created from one it cannot open); null for stores elsewhere (a database service).
   std::string (*local_file)(const StateConfig& config) = nullptr;
+  // The store keeps last row images (StateStore::OpenLastImages), which
+  // `tables.<name>.unchanged_toast: last_image` needs; the loader refuses that setting otherwise.
+  bool keeps_last_images = false;
 };
 
 class Registry {

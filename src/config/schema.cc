@@ -33,7 +33,8 @@ const SectionSpec& RootSpec() {
            "The durable stream between the source and the processors (shards, fsync, "
            "retention)."},
           {"state", T::kSection, "",
-           "The state store: checkpoints, delivery marks and dedupe keys (SQLite)."},
+           "The state store: checkpoints, delivery marks and dedupe keys (`sqlite`, or "
+           "`dynamodb`)."},
           {"dead_letter", T::kSection, "",
            "Where events that cannot be processed go, with the reason."},
           {"admin", T::kSection, "",

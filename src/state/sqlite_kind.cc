@@ -49,6 +49,7 @@ void RegisterSqliteStateStore(Registry& registry) {
   kind.open_read_only = state::OpenReadOnly;
   kind.describe = state::Describe;
   kind.local_file = state::SqliteStatePath;
+  kind.keeps_last_images = true;
   registry.AddState(std::move(kind));
 }
 

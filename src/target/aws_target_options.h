@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "aws/aws_options.h"
 #include "aws/client.h"
 #include "base/status.h"
 #include "config/registry.h"
@@ -18,15 +19,13 @@
 
 namespace cdc {
 
-struct AwsTargetOptions : KindOptions {
-  std::string region;    // empty: AWS_REGION / AWS_DEFAULT_REGION
-  std::string endpoint;  // empty: AWS_ENDPOINT_URL_<SERVICE> / AWS_ENDPOINT_URL / AWS's
-  int64_t timeout_ms = 10000;
-};
+// Region, endpoint and timeout (src/aws/aws_options.h), shared with the DynamoDB state store.
+struct AwsTargetOptions : AwsOptions {};
 
-// Reads `region`, `endpoint` and `timeout_ms`; an endpoint that is not an http(s) URL is an
-// error at its line.
-void ReadAwsTargetOptions(OptionsReader& r, AwsTargetOptions& options);
+// Reads `region`, `endpoint` and `timeout_ms` (ReadAwsOptions).
+inline void ReadAwsTargetOptions(OptionsReader& r, AwsTargetOptions& options) {
+  ReadAwsOptions(r, options);
+}
 
 // A client of `service` for the target named `target`.
 Result<std::unique_ptr<aws::JsonClient>> ConnectAwsTarget(const aws::Service& service,
