@@ -90,7 +90,13 @@ int RunRuntime(const LoadResult& loaded, const RuntimeOptions& options) {
       log::Error("invocation {}: {}", inv.request_id, records.status().message());
       posted = api.PostError(inv.request_id, "Runtime.InvalidEvent", records.status().message());
     } else {
-      auto result = (*handler)->Handle(*records, DeliveryDeadline(inv.deadline_ms), options.stop);
+      auto deadline = DeliveryDeadline(inv.deadline_ms);
+      log::Debug("invocation {}: {} record(s), delivery ends in {} ms", inv.request_id,
+                 records->size(),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                     deadline - std::chrono::steady_clock::now())
+                     .count());
+      auto result = (*handler)->Handle(*records, deadline, options.stop);
       if (!result.ok()) {
         std::string message = ScrubSecrets(result.status().message());
         log::Error("invocation {}: {}", inv.request_id, message);

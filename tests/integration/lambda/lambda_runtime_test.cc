@@ -48,10 +48,11 @@ class FakeRuntimeApi {
 
   std::string address() const { return "127.0.0.1:" + std::to_string(server_.port()); }
 
-  void Invoke(const std::string& request_id, const std::string& event) {
+  // `timeout_ms`: the invocation's deadline from when it is handed out.
+  void Invoke(const std::string& request_id, const std::string& event, int timeout_ms = 60000) {
     {
       std::lock_guard lock(mu_);
-      queue_.push_back({request_id, event});
+      queue_.push_back({request_id, event, timeout_ms});
     }
     cv_.notify_all();
   }
@@ -85,6 +86,7 @@ class FakeRuntimeApi {
  private:
   struct Queued {
     std::string id, event;
+    int timeout_ms = 0;
   };
 
   TestHttpServer::Answer Serve(const HttpRequest& r) {
@@ -98,10 +100,10 @@ class FakeRuntimeApi {
       if (closing_) return {500, R"({"errorType":"Closing"})"};
       Queued q = queue_.front();
       queue_.pop_front();
-      auto deadline =
-          std::chrono::duration_cast<std::chrono::milliseconds>(
-              std::chrono::system_clock::now().time_since_epoch() + std::chrono::seconds(60))
-              .count();
+      auto deadline = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch() +
+                          std::chrono::milliseconds(q.timeout_ms))
+                          .count();
       TestHttpServer::Answer a{200, q.event, "application/json", {}};
       a.headers = {
           {"Lambda-Runtime-Aws-Request-Id", q.id},
@@ -231,10 +233,11 @@ bool Contains(const std::string& s, const std::string& part) {
 
 class LambdaRuntime : public ::testing::Test {
  protected:
-  void WriteConfig(const std::string& extra = "") {
+  void WriteConfig(const std::string& extra = "", int max_attempts = 3) {
     testing::WriteFile(dir_ / "config.yaml", R"(pipeline:
   name: coredb
   data_dir: ${CDC_DATA_DIR}
+  log_level: debug
 tables:
   users:
     function: processUserChanges
@@ -254,7 +257,8 @@ targets:
     type: http
     url: ${HOOK_URL}
     retry:
-      max_attempts: 3
+      max_attempts: )" + std::to_string(max_attempts) +
+                                                 R"(
       initial_backoff_ms: 5
       max_backoff_ms: 20
 )" + extra);
@@ -271,8 +275,9 @@ targets:
   }
 
   // Sends the batch and returns the runtime's answer.
-  FakeRuntimeApi::Answer Invoke(const std::string& request_id, const std::string& event) {
-    api_.Invoke(request_id, event);
+  FakeRuntimeApi::Answer Invoke(const std::string& request_id, const std::string& event,
+                                int timeout_ms = 60000) {
+    api_.Invoke(request_id, event, timeout_ms);
     auto answer = api_.WaitForAnswer(request_id);
     EXPECT_TRUE(answer) << "no answer to " << request_id << "\n" << Log();
     return answer.value_or(FakeRuntimeApi::Answer{});
@@ -382,6 +387,24 @@ TEST_F(LambdaRuntime, FailedDeliveriesAreReportedFromTheFirstAndRetriedOnce) {
   EXPECT_EQ(endpoint_.requests(), requests);
   EXPECT_EQ(UserIds(FileEvents()), Ids({0, 1, 2, 3, 4}));
   EXPECT_EQ(DeadLetters().size(), 2u);
+  StopRuntime();
+}
+
+TEST_F(LambdaRuntime, RetriesEndBeforeTheInvocationsDeadline) {
+  WriteConfig("", 1000000);  // the policy alone would retry for a day
+  Start();
+  endpoint_.Allow(0);
+  auto start = std::chrono::steady_clock::now();
+  auto answer = Invoke(
+      "req-1", Batch({KinesisRecord("401", UserChange(0)), KinesisRecord("402", UserChange(1))}),
+      3000);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(answer.kind, "response");
+  EXPECT_EQ(Failures(answer.body), (std::vector<std::string>{"401", "402"})) << answer.body;
+  EXPECT_LT(took, std::chrono::milliseconds(3000));
+  EXPECT_GT(took, std::chrono::milliseconds(1500));
+  EXPECT_GT(endpoint_.requests(), 10u);
+  EXPECT_TRUE(DeadLetters().empty());  // reported, not dead-lettered
   StopRuntime();
 }
 
