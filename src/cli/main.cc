@@ -26,6 +26,7 @@
 #include "config/config.h"
 #include "config/registry.h"
 #include "event/json_writer.h"
+#include "lambda/runtime.h"
 #include "runtime/pipeline.h"
 #include "target/append_file.h"
 
@@ -41,6 +42,18 @@ void PrintErrors(const std::vector<ConfigError>& errors) {
   std::fprintf(stderr, "%zu error(s) in the configuration\n", errors.size());
 }
 
+// Applies the config's log level and format unless the command line set them.
+void ApplyLogSettings(const Config& config) {
+  log::Level level;
+  if (!g_log_level_from_cli && log::ParseLevel(config.pipeline.log_level, level)) {
+    log::SetLevel(level);
+  }
+  log::Format format;
+  if (!g_log_format_from_cli && log::ParseFormat(config.pipeline.log_format, format)) {
+    log::SetFormat(format);
+  }
+}
+
 // Loads and validates the config, applying its log level. Null (errors printed) on failure.
 std::shared_ptr<const Config> LoadOrReport(const std::string& path) {
   LoadResult r = LoadAndValidate(path);
@@ -48,14 +61,7 @@ std::shared_ptr<const Config> LoadOrReport(const std::string& path) {
     PrintErrors(r.errors);
     return nullptr;
   }
-  log::Level level;
-  if (!g_log_level_from_cli && log::ParseLevel(r.config->pipeline.log_level, level)) {
-    log::SetLevel(level);
-  }
-  log::Format format;
-  if (!g_log_format_from_cli && log::ParseFormat(r.config->pipeline.log_format, format)) {
-    log::SetFormat(format);
-  }
+  ApplyLogSettings(*r.config);
   return r.config;
 }
 
@@ -321,6 +327,33 @@ int InvokeCommand(const std::string& config_path, const std::string& function,
   return rc;
 }
 
+// `lambda`: the AWS Lambda custom runtime (src/lambda). Configuration errors go to stderr and
+// to the Runtime API's init error.
+int LambdaCommand(const std::string& config_path) {
+  const char* api = std::getenv("AWS_LAMBDA_RUNTIME_API");
+  if (api == nullptr || *api == '\0') {
+    std::fprintf(stderr,
+                 "AWS_LAMBDA_RUNTIME_API is not set: `lambda` is the runtime a Lambda function's "
+                 "bootstrap runs (docs/lambda.md); to try a function locally use `invoke`\n");
+    return 1;
+  }
+  LoadResult loaded = LoadAndValidate(config_path);
+  if (loaded.config) {
+    ApplyLogSettings(*loaded.config);
+  } else {
+    PrintErrors(loaded.errors);
+  }
+  lambda::RuntimeOptions options;
+  options.api_address = api;
+  for (const char* var : {"_HANDLER", "AWS_LAMBDA_FUNCTION_NAME"}) {
+    const char* value = std::getenv(var);
+    if (value != nullptr && *value != '\0') options.function_names.emplace_back(value);
+  }
+  options.stop = &g_stop;
+  InstallStopHandlers();
+  return lambda::RunRuntime(loaded, options);
+}
+
 // "1 error", "2 errors".
 std::string CountErrors(size_t n) { return std::to_string(n) + (n == 1 ? " error" : " errors"); }
 
@@ -539,6 +572,14 @@ int main(int argc, char** argv) {
   invoke->add_option("--event", event_file, "Change event file (JSON object, array or lines)")
       ->required();
 
+  auto* lambda_cmd = app.add_subcommand(
+      "lambda",
+      "Run as an AWS Lambda custom runtime (the bootstrap of a function): take Kinesis or "
+      "DynamoDB Streams batches from AWS_LAMBDA_RUNTIME_API, run the table's processor and the "
+      "bus, deliver, answer batchItemFailures. The function comes from _HANDLER or "
+      "AWS_LAMBDA_FUNCTION_NAME (e.g. processUserChanges)");
+  add_config(lambda_cmd);
+
   auto* validate =
       app.add_subcommand("validate-config", "Check the configuration; list every error");
   add_config(validate);
@@ -641,6 +682,7 @@ int main(int argc, char** argv) {
                                                            : StatusFormat::kText)
                 : 1;
   }
+  if (*lambda_cmd) rc = LambdaCommand(config_path);
   if (*validate) rc = ValidateConfigCommand(config_path, validate_json);
   if (*verify) {
     auto config = LoadOrReport(config_path);

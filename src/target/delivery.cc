@@ -188,7 +188,25 @@ std::chrono::milliseconds DeliveryRunner::Backoff(Slot& slot, int attempt,
                 std::chrono::milliseconds(1));
 }
 
-Status DeliveryRunner::DeliverNow(Slot& slot, const Item& item, const std::atomic<bool>* stop) {
+Status DeliveryRunner::DeliverUntil(const OutputEvent& event, const RuleTargetRef& to,
+                                    const std::string* input,
+                                    std::chrono::steady_clock::time_point deadline,
+                                    const std::atomic<bool>* stop) {
+  CDC_ASSERT(!started_, "DeliverUntil drives a target its worker would drive too");
+  Slot& slot = *slots_[to.index];
+  const std::string& body = input != nullptr ? *input : event.Json(slot.target->format());
+  std::string key;
+  if (slot.target->max_batch() > 1) OrderKey(event.event().change, key);
+  Item item{body,       event.Json(EventFormat::kEventBridge),
+            event.id(), event.event().change.commit_time.micros,
+            &event,     {},
+            to,         StreamPosition{},
+            key};
+  return DeliverNow(slot, item, stop, deadline);
+}
+
+Status DeliveryRunner::DeliverNow(Slot& slot, const Item& item, const std::atomic<bool>* stop,
+                                  std::optional<std::chrono::steady_clock::time_point> deadline) {
   Target& target = *slot.target;
   const RetryPolicy& policy = slot.policy;
   auto first = std::chrono::steady_clock::now();
@@ -218,6 +236,7 @@ Status DeliveryRunner::DeliverNow(Slot& slot, const Item& item, const std::atomi
     auto waited = std::chrono::steady_clock::now() - first;
     if (attempt >= policy.max_attempts || waited >= policy.max_event_age) break;
     auto wait = Backoff(slot, attempt, waited);
+    if (deadline && std::chrono::steady_clock::now() + wait >= *deadline) break;
     // Every attempt of a long outage would flood the log: the first ones and then powers of two.
     if (attempt <= 3 || (attempt & (attempt - 1)) == 0) {
       log::Warn("target '{}' failed event {} (attempt {} of at most {}): {}; retrying in {} ms",
@@ -237,6 +256,11 @@ Status DeliveryRunner::DeliverNow(Slot& slot, const Item& item, const std::atomi
     if (stopping_ || (stop != nullptr && stop->load())) {
       return Aborted("stopping while retrying target '" + target.name() + "'");
     }
+  }
+  if (deadline && outcome.result == Delivery::kRetry) {
+    return Unavailable("target '" + target.name() + "' did not accept event " +
+                       std::string(item.id) + " after " + std::to_string(attempt) +
+                       " attempt(s): " + outcome.error.message());
   }
   return DeadLetterDelivery(slot, item, outcome.error, attempt);
 }

@@ -79,6 +79,16 @@ class DeliveryRunner {
   // delivered nor dead-lettered, or a queued target failed fatally (then the caller must stop).
   Status Deliver(const OutputEvent& event, const RuleTargetRef& to, const std::string* input,
                  StreamPosition position, const std::atomic<bool>* stop = nullptr);
+  // For a caller that hands failures back to its own caller instead of dead-lettering them (the
+  // Lambda runtime's batchItemFailures): delivers `event` on the calling thread, a queued target
+  // too (only before Start: no worker may drive the target), retrying answers of Retry as the
+  // target's policy says but never past `deadline`. Returns OK when the target took the event or
+  // answered Failed (then dead-lettered as Deliver does: retrying cannot help), Unavailable when
+  // it still answered Retry when the policy or the deadline ran out (nothing is dead-lettered),
+  // and other errors as Deliver.
+  Status DeliverUntil(const OutputEvent& event, const RuleTargetRef& to, const std::string* input,
+                      std::chrono::steady_clock::time_point deadline,
+                      const std::atomic<bool>* stop = nullptr);
   // Flushes every inline target and the dead-letter file; the first error after trying all.
   // Queued targets hold nothing to flush: what they answered Delivered for is delivered.
   Status Flush();
@@ -127,7 +137,10 @@ class DeliveryRunner {
   struct Item;
   // Tries `to`'s target until it takes the event or the policy gives up (then dead-letters it).
   // Runs on the delivery thread for inline targets, on the worker for queued ones.
-  Status DeliverNow(Slot& slot, const Item& item, const std::atomic<bool>* stop);
+  // With `deadline` (DeliverUntil): gives up at it, and a give-up after Retry answers is
+  // Unavailable instead of a dead letter.
+  Status DeliverNow(Slot& slot, const Item& item, const std::atomic<bool>* stop,
+                    std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
   // A batching target's batch (queued entries, in order): per-event results, the events to
   // retry sent again together after the backoff, each dead-lettered when the policy gives up.
   Status DeliverBatchNow(Slot& slot, const std::vector<const Item*>& items);

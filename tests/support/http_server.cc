@@ -171,6 +171,7 @@ void TestHttpServer::Serve(int fd) {
     }
     std::string answer = "HTTP/1.1 " + std::to_string(reply.status) + " X\r\n";
     if (!reply.content_type.empty()) answer += "Content-Type: " + reply.content_type + "\r\n";
+    for (const auto& [name, value] : reply.headers) answer += name + ": " + value + "\r\n";
     answer += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n\r\n" + reply.body;
     if (::write(fd, answer.data(), answer.size()) != static_cast<ssize_t>(answer.size())) break;
   }

@@ -29,6 +29,7 @@ class TestHttpServer {
     int status = 200;
     std::string body;
     std::string content_type = "application/json";
+    std::vector<std::pair<std::string, std::string>> headers;  // more response headers
   };
   using BodyResponder = std::function<Answer(size_t n, const HttpRequest& request)>;
   explicit TestHttpServer(BodyResponder answer);

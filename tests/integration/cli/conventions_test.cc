@@ -27,6 +27,7 @@ TEST(CliConventions, UsageErrorsExitTwo) {
       {"frobnicate"},
       {"run", "--no-such-flag"},
       {"invoke", "--event", "tests/events/user-update.json"},  // --function is required
+      {"lambda", "--no-such-flag"},
       {"status", "--json", "extra"},
       {"validate-config", "--config"},  // the option needs a value
       {"replay", "--archive", "a"},     // --start and --end are required
@@ -43,8 +44,10 @@ TEST(CliConventions, UsageErrorsExitTwo) {
     EXPECT_EQ(r.exit_code, 2) << line << "\n" << r.out << r.err;
     EXPECT_FALSE(r.err.empty()) << line << ": a usage error says what is wrong";
   }
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"--help"}, {"run", "--help"}, {"--version"}}) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"--help"},
+                                               {"run", "--help"},
+                                               {"lambda", "--help"},
+                                               {"--version"}}) {
     EXPECT_EQ(RunCli(args).exit_code, 0) << args[0];
   }
 }

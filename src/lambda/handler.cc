@@ -1,0 +1,240 @@
+#include "lambda/handler.h"
+
+#include <unistd.h>
+
+#include <map>
+#include <optional>
+#include <set>
+
+#include "base/logging.h"
+#include "event/event_json.h"
+#include "event/json_writer.h"
+#include "process/processor.h"
+#include "process/redact/redactor.h"
+#include "runtime/assembly.h"
+#include "state/state_store.h"
+#include "target/append_file.h"
+
+namespace cdc::lambda {
+
+std::string BatchResult::ResponseJson() const {
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject();
+  w.Key("batchItemFailures").BeginArray();
+  for (const auto& id : failures) {
+    w.BeginObject();
+    w.Key("itemIdentifier").String(id);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return out;
+}
+
+struct BatchHandler::Impl {
+  std::shared_ptr<const Config> config;
+  const Clock* clock = nullptr;
+  std::optional<ProcessorSet> processors;
+  const TableProcessor* processor = nullptr;  // in `processors`
+  std::unique_ptr<Assembly> assembly;
+  std::unique_ptr<state::StateStore> state;
+  EnvelopeOptions envelope;
+  int64_t last_expiry_micros = 0;
+  // This invocation's delivered (event, rule target) keys, and per shard the last record done.
+  std::set<std::string> pending;
+  std::map<std::string, std::string> shard_done;
+  std::vector<uint32_t> matched;  // scratch
+  RoutedEvent routed;             // scratch
+
+  const std::string& function() const { return processor->function(); }
+
+  Status DeadLetter(const InputRecord& r, std::string stage, const std::string& reason,
+                    const std::string& table, std::string input) {
+    cdc::DeadLetter letter;
+    letter.stage = std::move(stage);
+    letter.reason = redact::RedactFreeText(reason);
+    letter.location = r.location;
+    letter.table = table;
+    letter.input = std::move(input);
+    log::Warn("{}: dead-lettered the record at {}: {}", function(), r.location, letter.reason);
+    return assembly->runner().WriteDeadLetter(letter);
+  }
+
+  // A change the processor or the bus rejected, in a form without PII (as `run` keeps it).
+  Status Reject(const InputRecord& r, ChangeEvent& change, bool redacted,
+                const std::string& reason) {
+    std::string input;
+    if (processor->HasPolicy() || processor->HasModel()) {
+      processor->PrepareDeadLetter(change, redacted);
+      input = EncodeChangeEventJson(change);
+      if (!processor->HasPolicy()) input = redact::RedactFreeText(input);
+    } else {
+      input = redact::RedactFreeText(r.raw);
+    }
+    return DeadLetter(r, "process", reason, change.QualifiedName(), std::move(input));
+  }
+
+  // Whether the record is done (delivered, dead-lettered, filtered); false when a delivery
+  // failed. An error stops the batch.
+  Result<bool> Record(const InputRecord& r, BatchResult& result,
+                      std::chrono::steady_clock::time_point deadline,
+                      const std::atomic<bool>* stop) {
+    if (!r.change) {
+      ++result.dead_lettered;
+      CDC_RETURN_IF_ERROR(DeadLetter(r, "source", r.error, "", redact::RedactFreeText(r.raw)));
+      return true;
+    }
+    ChangeEvent change = *r.change;
+    const TableConfig& table = processor->table();
+    if (change.table != table.name || change.schema != table.schema) {
+      ++result.dead_lettered;
+      CDC_RETURN_IF_ERROR(DeadLetter(r, "source",
+                                     "the record is a change of table '" + change.QualifiedName() +
+                                         "', but " + function() + " processes '" + table.name + "'",
+                                     change.QualifiedName(), redact::RedactFreeText(r.raw)));
+      return true;
+    }
+    // A DynamoDB stream carries every change of its table: a type the table does not publish
+    // is routine. Kinesis records were put by a producer: such a change is its mistake.
+    if (r.source == RecordSource::kDynamoDbStream && !processor->Allows(change.op)) {
+      ++result.filtered;
+      return true;
+    }
+    CaptureResult captured = processor->Capture(change);
+    Result<ProcessedEvent> processed = processor->Process(change, &captured);
+    if (!processed.ok()) {
+      ++result.dead_lettered;
+      CDC_RETURN_IF_ERROR(Reject(r, change, captured.redacted, processed.status().message()));
+      return true;
+    }
+    OutputEvent out(*processed, envelope);
+    const Router& router = assembly->router();
+    matched.clear();
+    EnvelopeView view(*processed, envelope, out.id());
+    Status m = router.Match(out.Json(EventFormat::kEventBridge), view, matched);
+    if (!m.ok()) {
+      if (m.code() != StatusCode::kInvalidArgument) return m;
+      ++result.dead_lettered;
+      CDC_RETURN_IF_ERROR(DeadLetter(r, "process", "the bus cannot match the event: " + m.message(),
+                                     processed->change.QualifiedName(),
+                                     out.Json(EventFormat::kEventBridge)));
+      return true;
+    }
+    ++result.published;
+    if (router.Unmatched(matched)) ++result.unmatched;
+    routed.Reset(out.Json(EventFormat::kEventBridge));
+    int64_t now = clock->Now().micros;
+    for (uint32_t rule : matched) {
+      for (const RouteTarget& target : router.targets(rule)) {
+        std::string key = "lambda/" + out.id() + "/" + router.rule_name(rule) + "/" + target.name;
+        bool seen = pending.count(key) > 0;
+        if (!seen) {
+          CDC_ASSIGN_OR_RETURN(seen, state->HasKey(key, now));
+        }
+        if (seen) {
+          ++result.duplicates;
+          continue;
+        }
+        if (std::chrono::steady_clock::now() >= deadline || (stop != nullptr && stop->load())) {
+          return false;
+        }
+        CDC_ASSIGN_OR_RETURN(const std::string* input, routed.Input(target));
+        Status s = assembly->runner().DeliverUntil(out, assembly->Ref(rule, target), input,
+                                                   deadline, stop);
+        if (s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kAborted) {
+          log::Warn("{}: the record at {} (event {}) was not delivered to target '{}': {}",
+                    function(), r.location, out.id(), target.name, s.message());
+          return false;
+        }
+        CDC_RETURN_IF_ERROR(s);
+        pending.insert(std::move(key));
+        ++result.deliveries;
+      }
+    }
+    return true;
+  }
+
+  // What the invocation delivered, made durable: the targets' and the dead-letter file's flush,
+  // then the dedupe keys and the shards' last records in one state store commit.
+  Status Commit() {
+    CDC_RETURN_IF_ERROR(assembly->runner().Flush());
+    state::CheckpointCommit commit;
+    commit.now_micros = clock->Now().micros;
+    int64_t expires = commit.now_micros + config->state.dedupe_ttl_hours * 3600 * 1000000;
+    for (const auto& key : pending) commit.dedupe_keys.emplace_back(key, expires);
+    for (const auto& [shard, item] : shard_done) {
+      commit.values["lambda." + function() + ".last." + shard] = item;
+    }
+    CDC_RETURN_IF_ERROR(state->Commit(commit));
+    pending.clear();
+    shard_done.clear();
+    constexpr int64_t kExpiryIntervalMicros = 3600ll * 1000000;
+    if (commit.now_micros - last_expiry_micros >= kExpiryIntervalMicros) {
+      last_expiry_micros = commit.now_micros;
+      auto expired = state->ExpireKeys(commit.now_micros);
+      if (!expired.ok()) {
+        log::Warn("{}: expiring dedupe keys failed: {}", function(), expired.status().message());
+      }
+    }
+    return Status::Ok();
+  }
+};
+
+BatchHandler::BatchHandler(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+BatchHandler::~BatchHandler() = default;
+
+Result<std::unique_ptr<BatchHandler>> BatchHandler::Build(std::shared_ptr<const Config> config,
+                                                          const TableConfig& table,
+                                                          const Clock& clock) {
+  auto impl = std::make_unique<Impl>();
+  impl->clock = &clock;
+  CDC_ASSIGN_OR_RETURN(impl->processors, ProcessorSet::Build(*config));
+  impl->processor = impl->processors->Find(table.schema, table.name);
+  if (impl->processor == nullptr) return NotFound("no processor for table '" + table.name + "'");
+  CDC_RETURN_IF_ERROR(MakeDirectories(config->pipeline.data_dir).WithContext("pipeline.data_dir"));
+  CDC_ASSIGN_OR_RETURN(impl->assembly, Assembly::Build(*config, clock));
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  std::string owner = "lambda " + table.function + " pid " + std::to_string(::getpid()) +
+                      " on host " + (host[0] ? host : "unknown");
+  CDC_ASSIGN_OR_RETURN(impl->state,
+                       state::OpenStateStore(config->state, owner, clock.Now().micros));
+  impl->envelope.pipeline = config->pipeline.name;
+  impl->envelope.source = config->bus.source;
+  impl->envelope.account = config->bus.account;
+  impl->envelope.region = config->bus.region;
+  impl->config = std::move(config);
+  return std::unique_ptr<BatchHandler>(new BatchHandler(std::move(impl)));
+}
+
+Result<BatchResult> BatchHandler::Handle(const std::vector<InputRecord>& records,
+                                         std::chrono::steady_clock::time_point deadline,
+                                         const std::atomic<bool>* stop) {
+  Impl& d = *impl_;
+  BatchResult result;
+  size_t failed = records.size();  // the first record not done
+  for (size_t i = 0; i < records.size(); ++i) {
+    CDC_ASSIGN_OR_RETURN(bool done, d.Record(records[i], result, deadline, stop));
+    if (!done) {
+      failed = i;
+      break;
+    }
+    if (!records[i].shard.empty() && !records[i].item_identifier.empty()) {
+      d.shard_done[records[i].shard] = records[i].item_identifier;
+    }
+  }
+  for (size_t i = failed; i < records.size(); ++i) {
+    if (!records[i].item_identifier.empty()) {
+      result.failures.push_back(records[i].item_identifier);
+    }
+  }
+  CDC_RETURN_IF_ERROR(d.Commit());
+  if (failed < records.size() && result.failures.empty()) {
+    return Unavailable("the record at " + records[failed].location +
+                       " was not delivered and has no sequence number to report");
+  }
+  return result;
+}
+
+}  // namespace cdc::lambda
