@@ -65,12 +65,14 @@ void PrintText(const PipelineStatus& s) {
   }
   std::printf("stream: %llu shards\n", static_cast<ull>(s.shards.size()));
   for (const ShardStatus& sh : s.shards) {
-    std::printf(
-        "  shard %llu: length %llu (offsets %llu.. on disk, %llu segment(s), %s), "
-        "checkpoint %llu (%llu behind)\n",
-        static_cast<ull>(sh.shard), static_cast<ull>(sh.end), static_cast<ull>(sh.first),
-        static_cast<ull>(sh.segments), Bytes(sh.bytes).c_str(), static_cast<ull>(sh.checkpoint),
-        static_cast<ull>(sh.lag()));
+    // A stream outside the data dir (kinesis, kafka) has no segments or bytes here.
+    std::string stored = sh.segments == 0 && sh.bytes == 0
+                             ? "offsets " + std::to_string(sh.first) + ".."
+                             : "offsets " + std::to_string(sh.first) + ".. on disk, " +
+                                   std::to_string(sh.segments) + " segment(s), " + Bytes(sh.bytes);
+    std::printf("  shard %llu: length %llu (%s), checkpoint %llu (%llu behind)\n",
+                static_cast<ull>(sh.shard), static_cast<ull>(sh.end), stored.c_str(),
+                static_cast<ull>(sh.checkpoint), static_cast<ull>(sh.lag()));
   }
   std::printf("targets:\n");
   for (const TargetStatus& t : s.targets) {

@@ -194,6 +194,35 @@ TEST(ShippedConfig, GeneratesItsKeyOnFirstUseAndKeepsIt) {
   EXPECT_EQ(testing::ReadFile(dir / "secrets/hmac-k1.key"), key);  // reused, not replaced
 }
 
+// config/aws.yaml is the shipped pipeline on Kinesis and DynamoDB: the same file but for its
+// stream and state sections, and valid.
+TEST(ShippedConfig, AwsYamlIsTheShippedPipelineOnKinesisAndDynamoDb) {
+  std::string base = testing::ReadFile(testing::SourcePath("config/cdc-pipeline.yaml"));
+  std::string aws = testing::ReadFile(testing::SourcePath("config/aws.yaml"));
+  auto cut = [](std::string text, const std::string& from, const std::string& to) {
+    size_t a = text.find(from), b = text.find(to);
+    EXPECT_NE(a, std::string::npos) << from;
+    EXPECT_NE(b, std::string::npos) << to;
+    if (a != std::string::npos && b != std::string::npos && a < b) text.erase(a, b - a);
+    return text.substr(text.find('\n'));  // the title line differs
+  };
+  EXPECT_EQ(cut(aws, "# The CoreDB pipeline on the AWS engines", "dead_letter:\n"),
+            cut(base, "# Every change is appended to the durable stream", "dead_letter:\n"))
+      << "config/aws.yaml drifted from config/cdc-pipeline.yaml outside its stream and state";
+  ::setenv("CDC_HMAC_KEY", "shipped-config-test-key-0123456789", 1);
+  EnvOptions env;
+  env.dotenv_path = "";
+  env.use_process_env = false;
+  env.overrides = {{"CDC_HMAC_KEY_SOURCE", "env:CDC_HMAC_KEY"}};
+  auto r = LoadAndValidate(testing::SourcePath("config/aws.yaml"), env);
+  for (const auto& e : r.errors) ADD_FAILURE() << e.ToString();
+  ASSERT_TRUE(r.config);
+  EXPECT_EQ(r.config->stream.type, "kinesis");
+  EXPECT_EQ(r.config->stream.shards, 4);
+  EXPECT_EQ(r.config->state.type, "dynamodb");
+  EXPECT_EQ(r.config->tables.size(), 12u);
+}
+
 TEST(ConfigReference, DocsAreGeneratedFromTheFieldTables) {
   std::string doc = testing::ReadFile(testing::SourcePath("docs/configuration.md"));
   EXPECT_EQ(doc, ConfigReferenceMarkdown())
