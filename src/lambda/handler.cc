@@ -38,7 +38,12 @@ struct BatchHandler::Impl {
   std::optional<ProcessorSet> processors;
   const TableProcessor* processor = nullptr;  // in `processors`
   std::unique_ptr<Assembly> assembly;
-  std::unique_ptr<state::StateStore> state;
+  // The state store of the shard being handled. A local store (SQLite) is one for the sandbox;
+  // a shared one (DynamoDB) is one per function and shard (its own lease and item), since Lambda
+  // runs one batch per shard at a time but several sandboxes, one per shard, at once.
+  std::map<std::string, std::unique_ptr<state::StateStore>> stores;
+  state::StateStore* state = nullptr;
+  std::string owner;
   EnvelopeOptions envelope;
   int64_t last_expiry_micros = 0;
   // This invocation's delivered (event, rule target) keys, and per shard the last record done.
@@ -48,6 +53,22 @@ struct BatchHandler::Impl {
   RoutedEvent routed;             // scratch
 
   const std::string& function() const { return processor->function(); }
+
+  // Makes `state` the store of `shard` (opening it on first use): see `stores`.
+  Status UseStore(const Config& cfg, const std::string& shard) {
+    const bool local = cfg.state.type == "sqlite";
+    std::string key = local ? std::string() : shard;
+    auto it = stores.find(key);
+    if (it == stores.end()) {
+      StateConfig sc = cfg.state;
+      if (!local) sc.pipeline_name += "/lambda/" + function() + (key.empty() ? "" : "/" + key);
+      auto opened = state::OpenStateStore(sc, owner, clock->Now().micros);
+      if (!opened.ok()) return opened.status().WithContext("state store of " + sc.pipeline_name);
+      it = stores.emplace(key, std::move(*opened)).first;
+    }
+    state = it->second.get();
+    return Status::Ok();
+  }
 
   Status DeadLetter(const InputRecord& r, std::string stage, const std::string& reason,
                     const std::string& table, std::string input) {
@@ -198,8 +219,10 @@ Result<std::unique_ptr<BatchHandler>> BatchHandler::Build(std::shared_ptr<const 
   if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
   std::string owner = "lambda " + table.function + " pid " + std::to_string(::getpid()) +
                       " on host " + (host[0] ? host : "unknown");
-  CDC_ASSIGN_OR_RETURN(impl->state,
-                       state::OpenStateStore(config->state, owner, clock.Now().micros));
+  impl->owner = std::move(owner);
+  if (config->state.type == "sqlite") {
+    CDC_RETURN_IF_ERROR(impl->UseStore(*config, ""));
+  }
   impl->envelope.pipeline = config->pipeline.name;
   impl->envelope.source = config->bus.source;
   impl->envelope.account = config->bus.account;
@@ -213,6 +236,8 @@ Result<BatchResult> BatchHandler::Handle(const std::vector<InputRecord>& records
                                          const std::atomic<bool>* stop) {
   Impl& d = *impl_;
   BatchResult result;
+  // A Kinesis batch comes from one shard.
+  CDC_RETURN_IF_ERROR(d.UseStore(*d.config, records.empty() ? std::string() : records[0].shard));
   size_t failed = records.size();  // the first record not done
   for (size_t i = 0; i < records.size(); ++i) {
     CDC_ASSIGN_OR_RETURN(bool done, d.Record(records[i], result, deadline, stop));

@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "base/hash.h"
+#include "support/aws_emulator.h"
 #include "support/http_server.h"
 #include "support/test_util.h"
 
@@ -458,6 +459,52 @@ TEST_F(LambdaRuntime, DynamoDbStreamsRecordsBecomeEvents) {
       Invoke("req-2", Batch({record("INSERT", "1001", keys + R"(,"NewImage":)" + image1)}));
   EXPECT_TRUE(Failures(again.body).empty()) << again.body;
   EXPECT_EQ(FileEvents().size(), 3u);
+  StopRuntime();
+}
+
+// With the state in DynamoDB, sandboxes of one function serve different shards at once: each
+// shard has its own lease and state item, so a second sandbox is not held up by the first one's
+// lease (60 s here: waiting for it would outlast the answer's wait).
+TEST_F(LambdaRuntime, SandboxesOfOneFunctionServeTwoShardsAtOnceWithTheStateInDynamoDb) {
+  std::string missing;
+  testing::AwsEmulator* dynalite = testing::AwsEmulator::Dynalite(&missing);
+  ASSERT_NE(dynalite, nullptr) << missing;
+  WriteConfig("state:\n  type: dynamodb\n  table: lambda-state\n  create: true\n  endpoint: " +
+              dynalite->endpoint() + "\n  lease_ms: 60000\n");
+  std::map<std::string, std::string> env = testing::AwsTestEnv();
+  env["_HANDLER"] = "processUserChanges";
+  env["CDC_DATA_DIR"] = dir_ / "data";
+  env["HOOK_URL"] = endpoint_.url();
+  env["AWS_LAMBDA_RUNTIME_API"] = api_.address();
+  process_ = std::make_unique<CliProcess>(
+      std::vector<std::string>{"lambda", "--config", dir_ / "config.yaml"}, env,
+      dir_ / "lambda.log");
+  FakeRuntimeApi second_api;
+  env["AWS_LAMBDA_RUNTIME_API"] = second_api.address();
+  env["CDC_DATA_DIR"] = dir_ / "data2";
+  CliProcess second({"lambda", "--config", dir_ / "config.yaml"}, env, dir_ / "lambda2.log");
+  auto on_shard = [](const std::string& seq, int user, const std::string& shard) {
+    std::string r = KinesisRecord(seq, UserChange(user));
+    size_t at = r.find("shardId-000000000000");
+    return r.replace(at, 20, shard);
+  };
+  auto first = Invoke("req-1", Batch({on_shard("201", 1, "shardId-000000000000")}));
+  EXPECT_EQ(first.body, R"({"batchItemFailures":[]})");
+  // The first sandbox lives on with its lease on shard 0; the second serves shard 1.
+  second_api.Invoke("req-2", Batch({on_shard("301", 2, "shardId-000000000001")}));
+  auto answer = second_api.WaitForAnswer("req-2", 20);
+  ASSERT_TRUE(answer) << testing::ReadFile(dir_ / "lambda2.log");
+  EXPECT_EQ(answer->body, R"({"batchItemFailures":[]})");
+  EXPECT_EQ(UserIds(testing::ReadLines(dir_ / "data2/consumers/all.jsonl")), Ids({2}));
+  // Each shard's state is an item of its own in the table (pk = pipeline/lambda/function/shard).
+  auto scan = testing::RunAwsCli(dynalite->endpoint(), "dynamodb scan --table-name lambda-state");
+  if (scan.exit_code != -1) {
+    ASSERT_EQ(scan.exit_code, 0) << scan.err;
+    EXPECT_TRUE(Contains(scan.out, "coredb/lambda/processUserChanges/shardId-000000000000"));
+    EXPECT_TRUE(Contains(scan.out, "coredb/lambda/processUserChanges/shardId-000000000001"));
+  }
+  second.Signal(SIGTERM);
+  EXPECT_EQ(second.Wait(10), 0);
   StopRuntime();
 }
 
