@@ -5,9 +5,11 @@
 #include <charconv>
 
 #include "base/hash.h"
+#include "event/change_codec.h"
 #include "event/event_json.h"
 #include "event/json_writer.h"
 #include "event/position_kinds.h"
+#include "runtime/change_record.h"
 #include "stream/kinesis/kinesis_stream.h"
 
 namespace cdc::lambda {
@@ -246,6 +248,50 @@ Result<ChangeEvent> DynamoDbChange(dom::element record, Timestamp now) {
   return change;
 }
 
+// A record of the pipeline's own kinesis stream (docs/kinesis.md): a change record, a dead letter
+// made at capture, or an event of the bus's API (for no function).
+void ParseFrame(const stream::KinesisFrame& frame, InputRecord& out) {
+  out.offset = frame.offset;
+  const std::string what =
+      "record " + std::to_string(frame.offset) + " of the pipeline's own kinesis stream";
+  if (frame.fragments > 1) {
+    out.error = what + " was put in " + std::to_string(frame.fragments) +
+                " fragments (over 1 MB): the Lambda runtime does not join fragments; "
+                "`cdc-pipeline run` reads such records";
+    return;
+  }
+  std::string_view payload = frame.data;
+  if (frame.type == kRecordDeadLetter) {
+    InputRecord::CaptureDeadLetter letter;
+    if (!GetString(payload, letter.stage) || !GetString(payload, letter.reason) ||
+        !GetString(payload, letter.location) || !GetString(payload, letter.table) ||
+        !GetString(payload, letter.input)) {
+      out.error = what + ": a malformed dead-letter record";
+      return;
+    }
+    out.dead_letter = std::move(letter);
+    return;
+  }
+  if (frame.type != kRecordChange) {
+    out.skip = true;
+    return;
+  }
+  CaptureResult captured;
+  std::string location;
+  if (!ReadCaptureHeader(payload, captured, location)) {
+    out.error = what + ": a malformed change record";
+    return;
+  }
+  auto change = DecodeChange(payload);
+  if (!change.ok()) {
+    out.error = what + ": " + change.status().message();
+    return;
+  }
+  if (!location.empty()) out.location += " (" + location + ")";
+  out.change = std::move(change).value();
+  out.captured = std::move(captured);
+}
+
 void ParseKinesis(dom::element record, dom::element kinesis, InputRecord& out) {
   out.source = RecordSource::kKinesis;
   out.item_identifier = std::string(StringField(kinesis, "sequenceNumber"));
@@ -267,11 +313,8 @@ void ParseKinesis(dom::element record, dom::element kinesis, InputRecord& out) {
   stream::KinesisFrame frame;
   if (!bytes.empty() && static_cast<uint8_t>(bytes[0]) == 0xC7 &&
       stream::DecodeKinesisFrame(bytes, frame)) {
-    out.raw = std::string(data);
-    out.error =
-        "a record of the pipeline's own kinesis stream (offset " + std::to_string(frame.offset) +
-        "): its change records are read by `run`, not by the Lambda runtime; point the event "
-        "source mapping at a stream of change-event JSON";
+    ParseFrame(frame, out);
+    if (!out.error.empty()) out.raw = std::string(data);
     return;
   }
   auto change = ParseChangeEventJson(bytes);

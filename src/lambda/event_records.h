@@ -15,6 +15,7 @@
 #include "base/status.h"
 #include "base/time.h"
 #include "event/change_event.h"
+#include "process/processor.h"
 
 namespace cdc::lambda {
 
@@ -36,6 +37,22 @@ struct InputRecord {
   // The record's content for a dead letter: Kinesis data as text (base64 when it is not
   // UTF-8 JSON), the DynamoDB Streams record's JSON.
   std::string raw;
+
+  // Records of the pipeline's own stream (the `kinesis` stream kind's frames, as `run --config`
+  // with `stream.type: kinesis` puts them; docs/kinesis.md):
+  // - the frame's offset in its shard: the handler follows the shard's chain with it (a copy of
+  //   a record, or a record put again after an earlier one failed, is skipped);
+  std::optional<uint64_t> offset;
+  // - a change record's capture result, made when it was captured (redaction at capture
+  //   already applied): the handler uses it instead of capturing again;
+  std::optional<CaptureResult> captured;
+  // - a dead letter made at capture, written as it is by the function of its table;
+  struct CaptureDeadLetter {
+    std::string stage, reason, location, table, input;
+  };
+  std::optional<CaptureDeadLetter> dead_letter;
+  // - a record for no function (an event published over the bus's API): done, not delivered.
+  bool skip = false;
 };
 
 // Parses an invocation's event. InvalidArgument when it is not an object with a `Records`

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <map>
 #include <optional>
 #include <set>
@@ -49,6 +50,9 @@ struct BatchHandler::Impl {
   // This invocation's delivered (event, rule target) keys, and per shard the last record done.
   std::set<std::string> pending;
   std::map<std::string, std::string> shard_done;
+  // Per shard of the pipeline's own kinesis stream, the next offset of its chain (committed with
+  // the invocation as lambda.<function>.next.<shard>).
+  std::map<std::string, uint64_t> next_offset;
   std::vector<uint32_t> matched;  // scratch
   RoutedEvent routed;             // scratch
 
@@ -101,6 +105,36 @@ struct BatchHandler::Impl {
   Result<bool> Record(const InputRecord& r, BatchResult& result,
                       std::chrono::steady_clock::time_point deadline,
                       const std::atomic<bool>* stop) {
+    if (r.skip) {
+      ++result.filtered;
+      return true;
+    }
+    if (r.offset) {
+      // The shard's chain (docs/kinesis.md): a copy of a record done, or a record put ahead of
+      // an earlier one that failed (it comes again in order), is skipped.
+      uint64_t& next = next_offset.at(r.shard);
+      if (*r.offset != next) {
+        ++(*r.offset < next ? result.duplicates : result.filtered);
+        return true;
+      }
+    }
+    if (r.dead_letter) {
+      const TableConfig& table = processor->table();
+      if (r.dead_letter->table != table.name &&
+          r.dead_letter->table != table.schema + "." + table.name) {
+        ++result.filtered;  // the function of its table writes it
+        return true;
+      }
+      ++result.dead_lettered;
+      cdc::DeadLetter letter;
+      letter.stage = r.dead_letter->stage;
+      letter.reason = r.dead_letter->reason;
+      letter.location = r.dead_letter->location;
+      letter.table = r.dead_letter->table;
+      letter.input = r.dead_letter->input;
+      CDC_RETURN_IF_ERROR(assembly->runner().WriteDeadLetter(letter));
+      return true;
+    }
     if (!r.change) {
       ++result.dead_lettered;
       CDC_RETURN_IF_ERROR(DeadLetter(r, "source", r.error, "", redact::RedactFreeText(r.raw)));
@@ -109,11 +143,9 @@ struct BatchHandler::Impl {
     ChangeEvent change = *r.change;
     const TableConfig& table = processor->table();
     if (change.table != table.name || change.schema != table.schema) {
-      ++result.dead_lettered;
-      CDC_RETURN_IF_ERROR(DeadLetter(r, "source",
-                                     "the record is a change of table '" + change.QualifiedName() +
-                                         "', but " + function() + " processes '" + table.name + "'",
-                                     change.QualifiedName(), redact::RedactFreeText(r.raw)));
+      // One stream carries every table's changes (as the original's cdc-changes-stream): the
+      // function of that table processes it.
+      ++result.filtered;
       return true;
     }
     // A DynamoDB stream carries every change of its table: a type the table does not publish
@@ -122,7 +154,8 @@ struct BatchHandler::Impl {
       ++result.filtered;
       return true;
     }
-    CaptureResult captured = processor->Capture(change);
+    // A record of the pipeline's own stream was captured (and redacted) by `run` already.
+    CaptureResult captured = r.captured ? *r.captured : processor->Capture(change);
     Result<ProcessedEvent> processed = processor->Process(change, &captured);
     if (!processed.ok()) {
       ++result.dead_lettered;
@@ -176,6 +209,29 @@ struct BatchHandler::Impl {
     return true;
   }
 
+  // The chain of each shard of the batch's frames: where the state store says it is, else (a
+  // function's first batch of the shard) at the batch's lowest offset.
+  Status LoadChains(const std::vector<InputRecord>& records) {
+    for (const InputRecord& r : records) {
+      if (!r.offset || next_offset.count(r.shard) > 0) continue;
+      CDC_ASSIGN_OR_RETURN(auto stored, state->Value("lambda." + function() + ".next." + r.shard));
+      uint64_t next = UINT64_MAX;
+      if (stored) {
+        auto [p, ec] = std::from_chars(stored->data(), stored->data() + stored->size(), next);
+        if (ec != std::errc() || p != stored->data() + stored->size()) {
+          return Corruption("state store: lambda." + function() + ".next." + r.shard + " is '" +
+                            *stored + "', not an offset");
+        }
+      } else {
+        for (const InputRecord& o : records) {
+          if (o.offset && o.shard == r.shard) next = std::min(next, *o.offset);
+        }
+      }
+      next_offset[r.shard] = next;
+    }
+    return Status::Ok();
+  }
+
   // What the invocation delivered, made durable: the targets' and the dead-letter file's flush,
   // then the dedupe keys and the shards' last records in one state store commit.
   Status Commit() {
@@ -186,6 +242,9 @@ struct BatchHandler::Impl {
     for (const auto& key : pending) commit.dedupe_keys.emplace_back(key, expires);
     for (const auto& [shard, item] : shard_done) {
       commit.values["lambda." + function() + ".last." + shard] = item;
+    }
+    for (const auto& [shard, next] : next_offset) {
+      commit.values["lambda." + function() + ".next." + shard] = std::to_string(next);
     }
     CDC_RETURN_IF_ERROR(state->Commit(commit));
     pending.clear();
@@ -238,6 +297,7 @@ Result<BatchResult> BatchHandler::Handle(const std::vector<InputRecord>& records
   BatchResult result;
   // A Kinesis batch comes from one shard.
   CDC_RETURN_IF_ERROR(d.UseStore(*d.config, records.empty() ? std::string() : records[0].shard));
+  CDC_RETURN_IF_ERROR(d.LoadChains(records));
   size_t failed = records.size();  // the first record not done
   for (size_t i = 0; i < records.size(); ++i) {
     CDC_ASSIGN_OR_RETURN(bool done, d.Record(records[i], result, deadline, stop));
@@ -247,6 +307,9 @@ Result<BatchResult> BatchHandler::Handle(const std::vector<InputRecord>& records
     }
     if (!records[i].shard.empty() && !records[i].item_identifier.empty()) {
       d.shard_done[records[i].shard] = records[i].item_identifier;
+    }
+    if (records[i].offset && *records[i].offset == d.next_offset[records[i].shard]) {
+      ++d.next_offset[records[i].shard];
     }
   }
   for (size_t i = failed; i < records.size(); ++i) {

@@ -39,9 +39,13 @@ struct BatchResult {
   uint64_t published = 0;      // records that became events
   uint64_t deliveries = 0;     // (event, rule target) deliveries that succeeded
   uint64_t dead_lettered = 0;  // records dead-lettered (malformed, rejected)
-  uint64_t duplicates = 0;     // (event, rule target) deliveries skipped: already delivered
-  uint64_t filtered = 0;       // DynamoDB Streams changes of a type the table does not publish
-  uint64_t unmatched = 0;      // events no rule matched
+  // (event, rule target) deliveries skipped (already delivered), and copies of records of the
+  // pipeline's own stream
+  uint64_t duplicates = 0;
+  // Records for another function (a change of another table; DynamoDB Streams changes of a type
+  // the table does not publish; the own stream's API events and records put ahead of a failed one)
+  uint64_t filtered = 0;
+  uint64_t unmatched = 0;  // events no rule matched
 
   // {"batchItemFailures":[{"itemIdentifier":"..."}, ...]}
   std::string ResponseJson() const;

@@ -27,6 +27,7 @@
 #include "metrics/metrics.h"
 #include "runtime/assembly.h"
 #include "runtime/last_images.h"
+#include "runtime/change_record.h"
 #include "runtime/pipeline.h"
 #include "state/state_store.h"
 #include "stream/stream.h"
@@ -34,19 +35,11 @@
 namespace cdc {
 namespace {
 
-constexpr uint8_t kRecordChange = 1;
-constexpr uint8_t kRecordDeadLetter = 2;
-// An event published over the bus's API (Pipeline::PublishEvents): its EventBridge JSON.
-constexpr uint8_t kRecordBusEvent = 3;
 // The state store's key for the API's rules (src/api owns the format).
 constexpr char kApiRulesKey[] = "api.rules";
 constexpr size_t kBatchRecords = 512;
 
-// A change record: the capture result (model verdict, redaction), the input location, then the
-// change (src/event/change_codec.h):
-//   u8 flags (1 redacted, 2 compatible model change) | varint schema_version
-//   | u8 model status code | str model status message | varint n, n x str redacted column
-//   | str location | change
+// Change records: runtime/change_record.h.
 
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -93,29 +86,6 @@ void PartitionKey(const TableProcessor& processor, const ChangeEvent& change, st
   }
 }
 
-// Reads the part of a change record before the change (see the layout above).
-bool ReadCaptureHeader(std::string_view& payload, CaptureResult& captured, std::string& location) {
-  if (payload.size() < 1) return false;
-  auto flags = static_cast<uint8_t>(payload.front());
-  payload.remove_prefix(1);
-  captured.redacted = (flags & 1) != 0;
-  captured.model.compatible_change = (flags & 2) != 0;
-  uint64_t version = 0;
-  if (!GetVarint(payload, version) || payload.empty()) return false;
-  captured.model.schema_version = static_cast<uint32_t>(version);
-  auto code = static_cast<StatusCode>(static_cast<uint8_t>(payload.front()));
-  payload.remove_prefix(1);
-  std::string message;
-  if (!GetString(payload, message)) return false;
-  captured.model.status = code == StatusCode::kOk ? Status::Ok() : Status(code, message);
-  uint64_t n = 0;
-  if (!GetVarint(payload, n) || n > payload.size()) return false;
-  captured.redacted_columns.resize(n);
-  for (auto& c : captured.redacted_columns) {
-    if (!GetString(payload, c)) return false;
-  }
-  return GetString(payload, location);
-}
 
 // A position the state store keeps (PositionStateText); none when absent.
 Result<SourcePosition> ReadPosition(const std::string& state_path, const std::string& key,
