@@ -26,8 +26,8 @@
 #include "event/json_writer.h"
 #include "metrics/metrics.h"
 #include "runtime/assembly.h"
-#include "runtime/last_images.h"
 #include "runtime/change_record.h"
+#include "runtime/last_images.h"
 #include "runtime/pipeline.h"
 #include "state/state_store.h"
 #include "stream/stream.h"
@@ -85,7 +85,6 @@ void PartitionKey(const TableProcessor& processor, const ChangeEvent& change, st
     out.append(ValueToJson(c.value));
   }
 }
-
 
 // A position the state store keeps (PositionStateText); none when absent.
 Result<SourcePosition> ReadPosition(const std::string& state_path, const std::string& key,
