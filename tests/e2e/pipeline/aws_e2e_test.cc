@@ -62,6 +62,57 @@ TEST_F(AwsE2E, ExactlyOnceThroughAKinesisStreamAcross8Kill9) {
   EXPECT_FALSE(testing::FileExists(data_ / "stream"));
 }
 
+// The shipped config/aws.yaml as it is: the CoreDB pipeline with its stream in Kinesis and its
+// state in DynamoDB (dynalite), the endpoints from the environment as scripts/local-aws exports
+// them; killed with SIGKILL 5 times (each restart takes the DynamoDB lease at once: its holder's
+// process is gone), every change exactly once. The AWS CLI then finds the shards and the state.
+TEST_F(AwsE2E, ConfigAwsYamlExactlyOnceAcross5Kill9) {
+  std::string missing;
+  AwsEmulator* kinesalite = AwsEmulator::Kinesalite(&missing);
+  ASSERT_NE(kinesalite, nullptr) << missing;
+  AwsEmulator* dynalite = AwsEmulator::Dynalite(&missing);
+  ASSERT_NE(dynalite, nullptr) << missing;
+  for (const auto& [k, v] : testing::AwsTestEnv()) env_[k] = v;
+  env_["AWS_ENDPOINT_URL_KINESIS"] = kinesalite->endpoint();
+  env_["AWS_ENDPOINT_URL_DYNAMODB"] = dynalite->endpoint();
+  env_["KINESIS_STREAM_NAME"] = "aws-yaml-changes";
+  env_["STATE_TABLE_NAME"] = "aws-yaml-state";
+  run_args_ = {"run", "--config", testing::SourcePath("config/aws.yaml")};
+  std::string log = data_ / "run.log";
+  auto run = StartStreaming(log);
+  ASSERT_FALSE(HasFailure());
+  CliProcess generate({"generate", "--rate", "400", "--duration", "20", "--seed", "13"}, env_,
+                      data_ / "generate.log");
+  std::mt19937 random(20261208);
+  int kills = 0;
+  for (; kills < 5 && generate.running(); ++kills) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500 + random() % 2500));
+    run->Signal(SIGKILL);
+    ASSERT_EQ(run->Wait(10), 128 + SIGKILL);
+    run = std::make_unique<CliProcess>(run_args_, env_, log);
+  }
+  EXPECT_EQ(kills, 5) << "the workload ended before the 5th kill";
+  ASSERT_EQ(generate.Wait(90), 0) << testing::ReadFile(data_ / "generate.log");
+  ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
+  run->Signal(SIGTERM);
+  ASSERT_EQ(run->Wait(30), 0) << testing::ReadFile(log);
+  ExpectEveryCommittedChangeExactlyOnceInOrder(1500);
+  EXPECT_FALSE(testing::FileExists(data_ / "stream"));
+  EXPECT_FALSE(testing::FileExists(data_ / "state.db"));
+  EXPECT_NE(testing::ReadFile(log).find("its process is gone"), std::string::npos)
+      << testing::ReadFile(log);
+  auto shards = testing::RunAwsCli(kinesalite->endpoint(),
+                                   "kinesis list-shards --stream-name aws-yaml-changes");
+  if (shards.exit_code != -1) {
+    EXPECT_EQ(shards.exit_code, 0) << shards.err;
+    EXPECT_NE(shards.out.find("shardId-000000000003"), std::string::npos) << shards.out;
+    auto scan =
+        testing::RunAwsCli(dynalite->endpoint(), "dynamodb scan --table-name aws-yaml-state");
+    EXPECT_EQ(scan.exit_code, 0) << scan.err;
+    EXPECT_NE(scan.out.find("\"coredb\""), std::string::npos) << scan.out;
+  }
+}
+
 // Kinesis down for a while (kinesalite killed, then started again on its port and data): `run`
 // retries its puts and reads, PostgreSQL is not acknowledged meanwhile, and every change still
 // arrives exactly once.

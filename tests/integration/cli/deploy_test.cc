@@ -5,7 +5,7 @@
 // every rule of the config is there, and IAM grants only the actions each resource needs on that
 // resource. The checker is shown to fail on broken templates. The prod template is a golden file:
 // regenerate it with CDC_UPDATE_GOLDEN=1 (or `build/bin/cdc-pipeline deploy render --env prod >
-// tests/golden/deploy/template-prod.json`). `rollback` runs against a fake Lambda API.
+// tests/data/deploy/template-prod.json`). `rollback` runs against a fake Lambda API.
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -433,7 +433,7 @@ TEST(DeployRender, TheCheckerRejectsBrokenTemplates) {
 }
 
 TEST(DeployRender, GoldenProdTemplate) {
-  std::string golden_path = testing::SourcePath("tests/golden/deploy/template-prod.json");
+  std::string golden_path = testing::SourcePath("tests/data/deploy/template-prod.json");
   std::string rendered = Render("prod");
   if (std::getenv("CDC_UPDATE_GOLDEN") != nullptr) testing::WriteFile(golden_path, rendered);
   EXPECT_EQ(rendered, testing::ReadFile(golden_path))
