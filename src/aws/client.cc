@@ -7,6 +7,7 @@
 #include <array>
 
 #include "aws/http.h"
+#include "base/curl_ca_bundle.h"
 
 namespace cdc::aws {
 namespace {
@@ -152,6 +153,7 @@ Status JsonClient::Prepare(Handle& h, std::string_view operation, std::string_vi
     curl_easy_setopt(h.curl, CURLOPT_AWS_SIGV4, sigv4_.c_str());
     curl_easy_setopt(h.curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout_ms));
     curl_easy_setopt(h.curl, CURLOPT_NOSIGNAL, 1L);
+    UseCaBundleFromEnvironment(h.curl);
     curl_easy_setopt(h.curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h.curl, CURLOPT_WRITEFUNCTION, Append);
     curl_easy_setopt(h.curl, CURLOPT_WRITEDATA, &h.response);

@@ -4,6 +4,8 @@
 
 #include <mutex>
 
+#include "base/curl_ca_bundle.h"
+
 namespace cdc::aws::internal {
 namespace {
 
@@ -48,6 +50,7 @@ Result<SimpleResponse> SimpleRequest(const std::string& method, const std::strin
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout_ms));
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  UseCaBundleFromEnvironment(c);
   curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Append);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &response.body);

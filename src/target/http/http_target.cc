@@ -13,6 +13,7 @@
 
 #include <mutex>
 
+#include "base/curl_ca_bundle.h"
 #include "base/logging.h"
 #include "target/target.h"
 
@@ -83,6 +84,7 @@ class HttpTarget final : public Target {
       curl_easy_setopt(curl_, CURLOPT_POST, 1L);
       curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms_));
       curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
+      UseCaBundleFromEnvironment(curl_);
       curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, Discard);
       curl_easy_setopt(curl_, CURLOPT_FOLLOWLOCATION, 0L);
     }
@@ -118,6 +120,7 @@ class HttpTarget final : public Target {
     if (c == nullptr) return Internal("cannot create an HTTP handle");
     curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
     curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+    UseCaBundleFromEnvironment(c);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms_));
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     CURLcode rc = curl_easy_perform(c);

@@ -88,6 +88,30 @@ TEST(AwsClient, SignsWithSigV4AndSendsTheJson11Headers) {
   for (const auto& [n, v] : req.headers) EXPECT_EQ(v.find(kSecret), std::string::npos) << n;
 }
 
+// HTTPS clients take their certificate authorities from CURL_CA_BUNDLE when it is set (the
+// Lambda zip's bootstrap points it at the bundle the zip ships): a missing file is libcurl's
+// "problem with the CA cert" error, where the default bundle gets as far as the TLS handshake
+// (with a server that speaks plain HTTP).
+TEST(AwsClient, CertificateAuthoritiesComeFromCurlCaBundle) {
+  TestHttpServer server([](size_t, const testing::HttpRequest&) {
+    return TestHttpServer::Answer{200, "{}"};
+  });
+  std::string https = "https://127.0.0.1:" + std::to_string(server.port());
+  ::unsetenv("CURL_CA_BUNDLE");
+  auto client = Client(https, {{"AWS_ACCESS_KEY_ID", kKeyId}, {"AWS_SECRET_ACCESS_KEY", kSecret}});
+  ASSERT_NE(client, nullptr);
+  aws::Response plain = client->Call("ListStreams", "{}");
+  EXPECT_EQ(plain.status.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(plain.status.message().find("CA cert"), std::string::npos) << plain.status.message();
+  ::setenv("CURL_CA_BUNDLE", "/nonexistent/ca-bundle.crt", 1);
+  auto bundled = Client(https, {{"AWS_ACCESS_KEY_ID", kKeyId}, {"AWS_SECRET_ACCESS_KEY", kSecret}});
+  ASSERT_NE(bundled, nullptr);
+  aws::Response r = bundled->Call("ListStreams", "{}");
+  ::unsetenv("CURL_CA_BUNDLE");
+  EXPECT_EQ(r.status.code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status.message().find("CA cert"), std::string::npos) << r.status.message();
+}
+
 TEST(AwsClient, DynamoDbRequestsCarryItsTargetPrefixAndSigningName) {
   TestHttpServer server([](size_t, const auto&) { return Answer{200, "{}"}; });
   auto client =

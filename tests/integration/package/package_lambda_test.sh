@@ -39,4 +39,8 @@ listing="$(env -i ./lib/ld-linux-x86-64.so.2 --library-path "$work/task/lib" --l
 outside="$(echo "$listing" | grep "=>" | grep -v "ld-linux-x86-64.so.2 =>" | grep -v "=> $work/task/lib/" || true)"
 [ -z "$outside" ] || fail "libraries found outside the zip:\n$outside"
 echo "$listing" | grep -q "libc.so.6 => $work/task/lib/libc.so.6" || fail "glibc is not the bundled one"
+# The certificate authorities travel with the zip, and bootstrap hands them to libcurl.
+[ -s "$work/task/certs/ca-certificates.crt" ] || fail "no certs/ca-certificates.crt in the zip"
+grep -q 'CURL_CA_BUNDLE="${CURL_CA_BUNDLE:-$root/certs/ca-certificates.crt}"' "$work/task/bootstrap" ||
+  fail "bootstrap does not point CURL_CA_BUNDLE at the shipped bundle"
 echo "ok: reproducible ($a), runs from a clean directory with the bundled libraries"
