@@ -18,38 +18,17 @@
 #include <thread>
 #include <tuple>
 
-#include "support/coredb.h"
+#include "e2e/pipeline/postgres_e2e.h"
 #include "support/kafka_cluster.h"
-#include "support/pg_server.h"
 #include "support/test_util.h"
-#include "support/wal2json_oracle.h"
 
 namespace cdc {
 namespace {
 
 using testing::CliProcess;
 using testing::MockKafka;
-using testing::PgServer;
-using testing::TempDir;
 
 constexpr int kShards = 4;
-
-// "table|OP|id" of each event of a consumer file, in file order.
-std::vector<std::string> ConsumerChanges(const std::string& path) {
-  std::vector<std::string> out;
-  simdjson::dom::parser parser;
-  for (const auto& line : testing::ReadLines(path)) {
-    simdjson::dom::element e;
-    EXPECT_EQ(parser.parse(line).get(e), simdjson::SUCCESS) << "not JSON in " << path;
-    simdjson::dom::element d = e["detail"];
-    simdjson::dom::element image;
-    if (d["after"].get(image) != simdjson::SUCCESS) image = d["before"];
-    out.push_back(std::string(std::string_view(d["tableName"].get_string())) + "|" +
-                  std::string(std::string_view(d["eventType"].get_string())) + "|" +
-                  testing::JsonValueText(image["id"]));
-  }
-  return out;
-}
 
 // Partition, offset and headers ("name=value,...") of every record of `topic`, as kcat reads
 // them (the values are binary change records: not printed).
@@ -81,26 +60,21 @@ std::vector<KcatRecord> KcatOffsets(const std::string& bootstrap, const std::str
   return out;
 }
 
-class KafkaStreamE2E : public ::testing::Test {
+// The PostgreSQL end-to-end fixture (postgres_e2e.h) with the stream in a topic of the mock
+// cluster.
+class KafkaStreamE2E : public testing::PostgresE2E {
  protected:
   void SetUp() override {
+    PostgresE2E::SetUp();
+    if (HasFatalFailure()) return;
     kafka_ = &MockKafka::Shared();
     ASSERT_FALSE(kafka_->bootstrap().empty());
-    auto server = PgServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(server).value();
-    ASSERT_TRUE(server_->Execute("CREATE DATABASE coredb").ok());
-    ASSERT_TRUE(
-        server_->Execute(testing::ReadFile(testing::SourcePath("sql/coredb.sql")), "coredb").ok());
     topic_ = std::string("e2e.") + ::testing::UnitTest::GetInstance()->current_test_info()->name();
     // The 2.0.2 mock cannot CreateTopics: the test creates the stream's topics.
     kafka_->CreateTopic(topic_, kShards);
     kafka_->CreateTopic(topic_ + ".meta", 1);
-    env_ = {{"COREDB_DSN", server_->Dsn("coredb")},
-            {"CDC_DATA_DIR", data_.path()},
-            {"CDC_LOG_LEVEL", "info"},
-            {"KAFKA_BROKERS", kafka_->bootstrap()},
-            {"KAFKA_TOPIC", topic_}};
+    env_["KAFKA_BROKERS"] = kafka_->bootstrap();
+    env_["KAFKA_TOPIC"] = topic_;
     std::string config = testing::ReadFile(testing::SourcePath("config/cdc-pipeline.yaml"));
     config += "\nstream:\n  type: kafka\n  shards: " + std::to_string(kShards) +
               "\n  bootstrap_servers: ${KAFKA_BROKERS}\n  topic: ${KAFKA_TOPIC}\n"
@@ -108,100 +82,16 @@ class KafkaStreamE2E : public ::testing::Test {
     testing::CopyShippedModels(data_.path());
     config_ = data_ / "cdc-pipeline.yaml";
     testing::WriteFile(config_, config);
+    run_args_ = {"run", "--config", config_};
   }
 
   std::unique_ptr<CliProcess> Run(const std::string& log) {
-    return std::make_unique<CliProcess>(std::vector<std::string>{"run", "--config", config_}, env_,
-                                        log);
-  }
-
-  bool WaitCaughtUp(double seconds) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto v = server_->QueryValue(
-          "SELECT confirmed_flush_lsn >= pg_current_wal_insert_lsn() FROM pg_replication_slots "
-          "WHERE slot_name = 'cdc_pipeline'",
-          "coredb");
-      if (v.ok() && *v == "t") return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
-
-  // Seeds, creates the oracle slot, starts `run` and waits until it streams past the snapshot.
-  std::unique_ptr<CliProcess> StartStreaming(const std::string& log) {
-    auto seed = testing::RunCli({"generate", "--seed-only"}, env_);
-    EXPECT_EQ(seed.exit_code, 0) << seed.out << seed.err;
-    EXPECT_TRUE(
-        server_
-            ->Execute("SELECT pg_create_logical_replication_slot('oracle', 'wal2json')", "coredb")
-            .ok());
-    auto run = Run(log);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::string text = testing::ReadFile(log);
-      if (text.find("initial snapshot") != std::string::npos &&
-          text.find(" complete (") != std::string::npos)
-        break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    EXPECT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
-    return run;
-  }
-
-  // Per consumer and row, the delivered changes (other than snapshot READs) are exactly the
-  // committed ones routed there, each once, in commit order.
-  void ExpectEveryCommittedChangeExactlyOnceInOrder(size_t at_least) {
-    using Histories = std::map<std::string, std::map<std::string, std::vector<std::string>>>;
-    Histories want, got;
-    size_t committed = 0;
-    for (const auto& c : testing::ReadOracle(*server_, "coredb", {"id"})) {
-      const auto& types = testing::CoreDbEventTypes();
-      if (!types.count(c.table) || !types.at(c.table).count(c.op)) continue;
-      ++committed;
-      for (const auto& consumer : testing::CoreDbConsumers().at(c.table)) {
-        want[consumer][c.table + "|" + c.Value("id")].push_back(c.op);
-      }
-    }
-    ASSERT_GT(committed, at_least);
-    for (const auto& [consumer, rows] : want) {
-      for (const auto& change : ConsumerChanges(data_ / ("consumers/" + consumer + ".jsonl"))) {
-        size_t a = change.find('|'), b = change.find('|', a + 1);
-        std::string op = change.substr(a + 1, b - a - 1);
-        if (op == "READ") continue;
-        got[consumer][change.substr(0, a) + "|" + change.substr(b + 1)].push_back(op);
-      }
-    }
-    size_t wrong = 0;
-    for (const auto& [consumer, rows] : want) {
-      for (const auto& [row, ops] : rows) {
-        const auto& have = got[consumer][row];
-        if (have != ops && ++wrong <= 10) {
-          std::string w, h;
-          for (const auto& o : ops) w += o + " ";
-          for (const auto& o : have) h += o + " ";
-          ADD_FAILURE() << consumer << " " << row << ": committed [" << w << "], delivered [" << h
-                        << "]";
-        }
-      }
-      for (const auto& [row, ops] : got[consumer]) {
-        if (!rows.count(row) && ++wrong <= 10) {
-          ADD_FAILURE() << consumer << " " << row << " delivered but never committed";
-        }
-      }
-    }
-    EXPECT_EQ(wrong, 0u);
-    EXPECT_FALSE(testing::FileExists(data_ / "dead-letter.jsonl"))
-        << testing::ReadFile(data_ / "dead-letter.jsonl");
-    std::cout << committed << " committed changes\n";
+    return std::make_unique<CliProcess>(run_args_, env_, log);
   }
 
   MockKafka* kafka_ = nullptr;
-  std::unique_ptr<PgServer> server_;
-  TempDir data_;
   std::string config_;
   std::string topic_;
-  std::map<std::string, std::string> env_;
 };
 
 TEST_F(KafkaStreamE2E, ExactlyOnceInKeyOrderAcrossKill9) {
