@@ -5,10 +5,14 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
+#include <vector>
 
 #include "admin/admin_server.h"
 #include "api/api_server.h"
@@ -111,12 +115,84 @@ struct RunFlags {
   bool resnapshot = false;
   bool reset_state = false;
   bool adopt_slot = false;
+  std::string role = "all";
+  std::vector<uint32_t> shards;
 };
+
+// The source of `run --role process`: none. It waits for the stop (a flag a signal handler may
+// set; polled) while the pipeline delivers the stream's shards.
+class NoSource final : public Source {
+ public:
+  Status Run(ChangeSink&) override {
+    while (!stop_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return Status::Ok();
+  }
+  void Stop() override { stop_.store(true); }
+  Status CheckHealth() override { return Status::Ok(); }
+
+ private:
+  std::atomic<bool> stop_{false};
+};
+
+// `--role` and `--shards` against the config: what the split needs, or an error saying what to
+// change.
+Status CheckRole(std::shared_ptr<const Config>& config, const std::string& input,
+                 const RunFlags& flags, PipelineOptions& options) {
+  if (flags.role == "all") {
+    if (!flags.shards.empty()) return InvalidArgument("--shards needs --role process");
+    return Status::Ok();
+  }
+  const std::string& type = config->stream.type;
+  if (!config->stream.enabled || (type != "kinesis" && type != "kafka")) {
+    return InvalidArgument(
+        "--role " + flags.role + " needs a stream that processes on other machines can read (" +
+        "stream.type: kinesis or kafka); this config's stream is " +
+        (config->stream.enabled ? "the embedded log in the data dir" : "disabled"));
+  }
+  if (flags.role == "capture") {
+    if (!flags.shards.empty()) return InvalidArgument("--shards needs --role process");
+    options.role = PipelineOptions::Role::kCapture;
+    return Status::Ok();
+  }
+  if (type != "kinesis") {
+    return InvalidArgument("--role process reads a kinesis stream (stream.type: kinesis); " +
+                           std::string("the kafka stream's processors are not built yet"));
+  }
+  if (!input.empty()) return InvalidArgument("--role process reads no --input: it has no source");
+  for (uint32_t shard : flags.shards) {
+    if (shard >= static_cast<uint32_t>(config->stream.shards)) {
+      return InvalidArgument("--shards names shard " + std::to_string(shard) +
+                             " but the stream has " + std::to_string(config->stream.shards) +
+                             " (stream.shards): 0 to " + std::to_string(config->stream.shards - 1));
+    }
+  }
+  options.role = PipelineOptions::Role::kProcess;
+  auto copy = std::make_shared<Config>(*config);
+  copy->stream.only_shards = flags.shards;
+  std::sort(copy->stream.only_shards.begin(), copy->stream.only_shards.end());
+  copy->stream.only_shards.erase(
+      std::unique(copy->stream.only_shards.begin(), copy->stream.only_shards.end()),
+      copy->stream.only_shards.end());
+  if (copy->stream.only_shards.empty()) {
+    for (uint32_t i = 0; i < static_cast<uint32_t>(config->stream.shards); ++i) {
+      copy->stream.only_shards.push_back(i);
+    }
+  }
+  config = std::move(copy);
+  return Status::Ok();
+}
 
 int RunCommand(const std::string& config_path, const std::string& input, const RunFlags& flags) {
   auto config = LoadOrReport(config_path);
   if (!config) return 1;
-  auto source = MakeSource(config, input);
+  PipelineOptions options;
+  if (Status role = CheckRole(config, input, flags, options); !role.ok()) {
+    std::fprintf(stderr, "cannot start: %s\n", role.message().c_str());
+    return 2;
+  }
+  auto source = options.role == PipelineOptions::Role::kProcess
+                    ? Result<std::unique_ptr<Source>>(std::make_unique<NoSource>())
+                    : MakeSource(config, input);
   if (!source.ok()) {
     std::fprintf(stderr, "cannot start: %s\n", Printable(source.status()).c_str());
     return 1;
@@ -124,12 +200,23 @@ int RunCommand(const std::string& config_path, const std::string& input, const R
   if (flags.resnapshot) (*source)->AllowPositionGap();
   if (flags.adopt_slot) (*source)->AdoptPosition();
   const SourceKind& kind = *config->source.kind;
-  PipelineOptions options;
   // A source that captures only what it is asked for: changes of a type a table does not
   // publish are routine (filtered, counted), not a producer's mistake (dead-lettered).
   options.dead_letter_disallowed_types = !kind.caps.supports_filtering;
   options.reset_state = flags.reset_state;
-  log::Info("pipeline '{}' {}", config->pipeline.name, kind.describe(*config));
+  if (options.role == PipelineOptions::Role::kProcess) {
+    std::string shards;
+    for (uint32_t i : config->stream.only_shards) {
+      shards += (shards.empty() ? "" : ",") + std::to_string(i);
+    }
+    log::Info("pipeline '{}': processing shards {} of the stream (--role process)",
+              config->pipeline.name, shards);
+  } else {
+    log::Info("pipeline '{}' {}{}", config->pipeline.name, kind.describe(*config),
+              options.role == PipelineOptions::Role::kCapture
+                  ? " (--role capture: into the stream; processes elsewhere deliver)"
+                  : "");
+  }
   auto pipeline = Pipeline::Build(config, SystemClock::Instance(), options);
   if (!pipeline.ok()) {
     std::fprintf(stderr, "cannot start: %s\n", Printable(pipeline.status()).c_str());
@@ -543,6 +630,18 @@ int main(int argc, char** argv) {
                 "run's stream or target files (the state store was lost): drop the stream's "
                 "records, publish a PositionGap event and snapshot every table again, appending "
                 "to the target files. Refused when the state store is not empty");
+  run->add_option("--role", run_flags.role,
+                  "all: capture and deliver in this process; capture: the source into the "
+                  "stream only (stream.type kinesis or kafka), for processes elsewhere to "
+                  "deliver; process: deliver the stream's shards (--shards, default all) with "
+                  "no source (stream.type kinesis)")
+      ->check(CLI::IsMember({"all", "capture", "process"}))
+      ->capture_default_str();
+  run->add_option("--shards", run_flags.shards,
+                  "With --role process: the stream's shards this process delivers, e.g. "
+                  "--shards 0,1 (each shard in exactly one process; its data dir keeps their "
+                  "checkpoints and target files)")
+      ->delimiter(',');
   run->add_flag("--adopt-slot", run_flags.adopt_slot,
                 "Take over a replication slot this data dir did not create (a pipeline moved to "
                 "a new data dir on purpose): stream on from the slot's position, no snapshot");

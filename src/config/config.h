@@ -204,6 +204,9 @@ struct StreamConfig {
   std::shared_ptr<const KindOptions> options;
   int64_t shards = 4;
   int64_t max_unprocessed_bytes = 256ll << 20;
+  // The shards this process reads, by their index in the stream (`run --role process
+  // --shards`); empty: all of them. Not a config key.
+  std::vector<uint32_t> only_shards;
   std::string pipeline;  // pipeline.name, for kinds that derive names from it (kafka's topic)
   SourceLocation where;
 

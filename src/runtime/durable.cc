@@ -192,6 +192,19 @@ Status Pipeline::CheckIdentity() {
     return Status::Ok();  // the first checkpoint records it in the state store
   }
 
+  // A processor of a stream another process captures into: the stream's pipeline is its own.
+  if (options_.role == PipelineOptions::Role::kProcess) {
+    if (stream_id.empty()) {
+      return FailedPrecondition("the stream (" + stream_desc +
+                                ") has no pipeline id yet: start the capture process "
+                                "(`run --role capture`) first, then the processors");
+    }
+    pipeline_id_ = stream_id;
+    log::Info("processing the stream of pipeline {} (a new state store {})", pipeline_id_,
+              state_desc);
+    return Status::Ok();
+  }
+
   // An empty state store: is there anything of an earlier run beside it?
   std::vector<std::string> found;
   uint64_t appended = 0;  // offsets ever given out (retention keeps them counting)
@@ -623,6 +636,8 @@ Status Pipeline::SyncStreamLocked() {
 // stream.max_unprocessed_bytes the source waits (it stops reading the WAL) until delivery
 // catches up.
 Status Pipeline::WaitForBackpressure() {
+  // A capture process delivers nothing: the processors elsewhere are not its to wait for.
+  if (options_.role == PipelineOptions::Role::kCapture) return Status::Ok();
   auto limit = static_cast<uint64_t>(config_->stream.max_unprocessed_bytes);
   if (limit == 0 || appended_bytes_ - processed_bytes_ <= limit) return Status::Ok();
   CDC_RETURN_IF_ERROR(SyncStream());
@@ -963,8 +978,14 @@ void Pipeline::DeliveryLoop() {
     }
   } done_guard{this};
   uint32_t shards = stream_->shard_count();
+  // The shards this process delivers (`run --role process --shards`; all when none are named).
+  std::vector<bool> mine(shards, config_->stream.only_shards.empty());
+  for (uint32_t i : config_->stream.only_shards) {
+    if (i < shards) mine[i] = true;
+  }
   std::vector<std::unique_ptr<stream::ShardReader>> readers(shards);
   for (uint32_t i = 0; i < shards; ++i) {
+    if (!mine[i]) continue;
     auto r = stream_->OpenReader(ShardId(i), StreamOffset(next_[i].load()));
     if (!r.ok()) return FailDelivery(r.status().WithContext("stream shard " + std::to_string(i)));
     readers[i] = std::move(r).value();
@@ -977,6 +998,7 @@ void Pipeline::DeliveryLoop() {
   }
   std::vector<std::thread> workers;
   for (uint32_t i = 0; i < shards; ++i) {
+    if (!mine[i]) continue;
     workers.emplace_back([this, i, reader = readers[i].get()] { DeliveryWorker(i, *reader); });
   }
   // Lets the workers go and waits for them (a worker stuck in a target that never returns keeps
@@ -1014,7 +1036,7 @@ void Pipeline::DeliveryLoop() {
     }
     bool caught_up = true;
     for (uint32_t i = 0; i < shards && caught_up; ++i) {
-      caught_up = next_[i].load() >= stream_->stats(ShardId(i)).durable_end.value();
+      caught_up = !mine[i] || next_[i].load() >= stream_->stats(ShardId(i)).durable_end.value();
     }
     if (caught_up) caught_up_micros_ = NowMicros();
     bool idle = runner().Idle();  // queued targets move on by themselves
@@ -1085,7 +1107,12 @@ Status Pipeline::RunDurable(Source& source) {
   if (reset_pending_) source.ResetPosition();
   source_ = &source;
   if (stop_requested_) source.Stop();
-  delivery_thread_ = std::thread([this] { DeliveryLoop(); });
+  if (options_.role == PipelineOptions::Role::kCapture) {
+    std::lock_guard lock(done_mu_);
+    delivery_done_ = true;  // processes elsewhere deliver
+  } else {
+    delivery_thread_ = std::thread([this] { DeliveryLoop(); });
+  }
   Status s = source.Run(*this);
   std::unique_lock append_lock(append_mu_);
   accepting_ = false;
@@ -1117,7 +1144,7 @@ Status Pipeline::RunDurable(Source& source) {
                      "lost: what was not checkpointed is delivered after the next start");
     }
   }
-  delivery_thread_.join();
+  if (delivery_thread_.joinable()) delivery_thread_.join();
   source_ = nullptr;
   for (size_t i = 0; i < runner().size(); ++i) {
     stats_.delivered[runner().target(i).name()] = runner().stats(i).delivered;

@@ -69,6 +69,12 @@ struct PipelineOptions {
   // records dropped, and the source told to start over (Source::ResetPosition: a PositionGap
   // event and a new snapshot). Refused when the state store is not empty.
   bool reset_state = false;
+  // `run --role`: both halves in this process (kAll); capture only (kCapture: the source into
+  // the stream, which processes elsewhere read; no delivery, no backpressure); or process only
+  // (kProcess: no source; the stream's shards in `stream.only_shards`, all when empty, delivered
+  // to the targets, with the pipeline id taken from the stream the capture process wrote).
+  enum class Role { kAll, kCapture, kProcess };
+  Role role = Role::kAll;
 };
 
 struct PipelineStats {

@@ -211,9 +211,20 @@ class KinesisStream final : public Stream {
         client_options_(std::move(client_options)),
         client_(std::move(client)),
         stream_name_(KinesisStreamName(options)),
-        shards_(static_cast<uint32_t>(config.shards)) {
+        total_(static_cast<uint32_t>(config.shards)),
+        shards_(total_) {
     name_ = "kinesis stream '" + stream_name_ + "' (" + client_->region() + ", " +
             client_->origin() + ")";
+    // A process that delivers some shards (`run --role process`) appends nothing: another one
+    // puts the records, and what its readers find in the chain is durable. It reads only its
+    // shards (the others are not scanned at open).
+    reader_only_ = !config.only_shards.empty();
+    for (uint32_t i : config.only_shards) {
+      if (i < shards_.size()) shards_[i].assigned = true;
+    }
+    if (!reader_only_) {
+      for (ShardState& st : shards_) st.assigned = true;
+    }
   }
 
   Status Open();
@@ -231,6 +242,11 @@ class KinesisStream final : public Stream {
   Result<std::pair<ShardId, StreamOffset>> Append(std::string_view partition_key, uint8_t type,
                                                   std::string_view payload,
                                                   int64_t append_micros) override {
+    if (reader_only_) {
+      return FailedPrecondition(name_ +
+                                ": this process reads some of its shards only and "
+                                "appends nothing (run --role process)");
+    }
     ShardId shard = ShardForKey(partition_key, shard_count());
     CDC_ASSIGN_OR_RETURN(StreamOffset offset, Append(shard, type, payload, append_micros));
     return std::make_pair(shard, offset);
@@ -313,6 +329,20 @@ class KinesisStream final : public Stream {
     std::lock_guard lock(mu_);
     return shards_[shard.value()].durable;
   }
+  // A reader found the record at `offset` whole in the chain, `seq` after it. In a process that
+  // appends nothing, that is how the shard's durable end moves (another process put it).
+  void SawInChain(ShardId shard, uint64_t offset, const std::string& seq) const {
+    if (!reader_only_) return;
+    {
+      std::lock_guard lock(mu_);
+      // The shard's offsets and index are guarded by mu_, also for a reader.
+      auto& s = const_cast<ShardState&>(shards_[shard.value()]);
+      if (offset < s.durable) return;
+      s.durable = s.next = offset + 1;
+      const_cast<KinesisStream*>(this)->Remember(s, offset, seq);
+    }
+    cv_.notify_all();
+  }
   const std::string& kinesis_shard(ShardId shard) const { return shards_[shard.value()].shard_id; }
   const std::string& stream_name() const { return stream_name_; }
   const KinesisStreamOptions& options() const { return options_; }
@@ -327,6 +357,7 @@ class KinesisStream final : public Stream {
     std::string bytes;  // the frame
   };
   struct ShardState {
+    bool assigned = false;  // read by this process (all, unless it delivers some shards only)
     std::string shard_id;
     std::string hash_key;  // StartingHashKey, decimal: the ExplicitHashKey of its records
     uint64_t first = 0;    // the chain's first offset still in Kinesis
@@ -359,6 +390,8 @@ class KinesisStream final : public Stream {
   mutable std::mutex mu_;  // the shards' offsets and indexes, for readers and stats
   mutable std::condition_variable cv_;
   mutable uint64_t wake_generation_ = 0;
+  uint32_t total_;  // the Kinesis stream's shards (stream.shards)
+  bool reader_only_ = false;
   std::vector<ShardState> shards_;
   uint64_t pending_bytes_ = 0;
   Clock::time_point oldest_pending_{};
@@ -382,7 +415,7 @@ aws::Response KinesisStream::CallRetrying(std::string_view operation, const std:
 }
 
 Status KinesisStream::Open() {
-  const uint32_t want = static_cast<uint32_t>(shards_.size());
+  const uint32_t want = total_;
   std::string body;
   {
     JsonWriter w(body);
@@ -519,8 +552,10 @@ Status KinesisStream::Open() {
                                 " (the stream was split or merged): the kinesis stream kind "
                                 "needs evenly split shards as CreateStream makes them");
     }
+  }
+  for (uint32_t i = 0; i < want; ++i) {
     shards_[i].shard_id = open[i].id;
-    shards_[i].hash_key = expect;
+    shards_[i].hash_key = Decimal(internal::StartingHashKey(i, want));
   }
 
   // The pipeline id, kept as a tag of the stream.
@@ -546,7 +581,9 @@ Status KinesisStream::Open() {
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   double age_hours = (now_seconds - created_seconds) / 3600.0;
   bool maybe_trimmed = created_seconds <= 0 || age_hours >= static_cast<double>(retention_hours);
-  for (uint32_t i = 0; i < want; ++i) CDC_RETURN_IF_ERROR(ScanShard(i, maybe_trimmed));
+  for (uint32_t i = 0; i < shards_.size(); ++i) {
+    if (shards_[i].assigned) CDC_RETURN_IF_ERROR(ScanShard(i, maybe_trimmed));
+  }
   return Status::Ok();
 }
 
@@ -649,6 +686,11 @@ Result<StreamOffset> KinesisStream::Append(ShardId shard, uint8_t type, std::str
                                            int64_t append_micros) {
   if (shard.value() >= shards_.size()) {
     return InvalidArgument("shard " + std::to_string(shard.value()) + " is out of range");
+  }
+  if (reader_only_) {
+    return FailedPrecondition(name_ +
+                              ": this process reads some of its shards only and "
+                              "appends nothing (run --role process)");
   }
   ShardState& s = shards_[shard.value()];
   uint64_t offset = s.next;
@@ -980,6 +1022,7 @@ Result<std::optional<Record>> KinesisReader::Next() {
     }
     if (chain_.Take(frame, true) != Chain::Step::kComplete) continue;
     uint64_t offset = chain_.next() - 1;
+    stream_.SawInChain(shard_, offset, f.seq);
     if (offset < from_) continue;
     current_.swap(chain_.data());
     Record record;

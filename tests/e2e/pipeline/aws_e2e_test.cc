@@ -113,6 +113,93 @@ TEST_F(AwsE2E, ConfigAwsYamlExactlyOnceAcross5Kill9) {
   }
 }
 
+// The pipeline split over processes, as on several machines: `run --role capture` puts the
+// changes into the Kinesis stream, two `run --role process` deliver shards 0-1 and 2-3, each
+// from and into its own data dir. The processors are killed with SIGKILL 5 times and the capture
+// process once while `generate` commits: the consumer files of the two processors together hold
+// every committed change exactly once, in commit order per row.
+TEST_F(AwsE2E, CaptureAndTwoProcessorsExactlyOnceAcrossKill9) {
+  std::string missing;
+  AwsEmulator* kinesalite = AwsEmulator::Kinesalite(&missing);
+  ASSERT_NE(kinesalite, nullptr) << missing;
+  UseConfig(
+      "stream:\n  type: kinesis\n  shards: 4\n  stream_name: split-changes\n"
+      "  create: true\n  endpoint: " +
+      kinesalite->endpoint() + "\n  poll_interval_ms: 100\n");
+  run_args_.push_back("--role");
+  run_args_.push_back("capture");
+  env_["CDC_ADMIN_LISTEN"] = "127.0.0.1:0";
+  std::string log = data_ / "capture.log";
+  auto capture = StartStreaming(log);
+  ASSERT_FALSE(HasFailure());
+  testing::TempDir p1_dir, p2_dir;
+  consumer_dirs_ = {p1_dir.path(), p2_dir.path()};
+  auto processor = [&](const testing::TempDir& dir, const std::string& shards) {
+    auto env = env_;
+    env["CDC_DATA_DIR"] = dir.path();
+    return std::make_unique<CliProcess>(
+        std::vector<std::string>{"run", "--config", data_ / "config.yaml", "--role", "process",
+                                 "--shards", shards},
+        env, dir / "run.log");
+  };
+  auto p1 = processor(p1_dir, "0,1");
+  auto p2 = processor(p2_dir, "2,3");
+  CliProcess generate({"generate", "--rate", "300", "--duration", "16", "--seed", "17"}, env_,
+                      data_ / "generate.log");
+  std::mt19937 random(20261209);
+  for (int round = 0; round < 6 && generate.running(); ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(800 + random() % 1500));
+    auto& victim = round == 2 ? capture : round % 2 == 0 ? p1 : p2;
+    victim->Signal(SIGKILL);
+    ASSERT_EQ(victim->Wait(10), 128 + SIGKILL);
+    if (round == 2) {
+      victim = std::make_unique<CliProcess>(run_args_, env_, log);
+    } else {
+      victim = round % 2 == 0 ? processor(p1_dir, "0,1") : processor(p2_dir, "2,3");
+    }
+  }
+  ASSERT_EQ(generate.Wait(90), 0) << testing::ReadFile(data_ / "generate.log");
+  ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
+  // The processors read on until their files stop growing.
+  auto lines = [&] {
+    size_t n = 0;
+    for (const auto& dir : consumer_dirs_) {
+      for (const auto& consumer : {"wallboards", "analytics", "warehouse", "security"}) {
+        n += testing::ReadLines(dir + "/consumers/" + consumer + ".jsonl").size();
+      }
+    }
+    return n;
+  };
+  size_t seen = lines();
+  for (int still = 0, waited = 0; still < 30 && waited < 900; ++waited) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    size_t now = lines();
+    still = now == seen ? still + 1 : 0;
+    seen = now;
+  }
+  for (auto* p : {&capture, &p1, &p2}) {
+    (*p)->Signal(SIGTERM);
+    EXPECT_EQ((*p)->Wait(30), 0);
+  }
+  EXPECT_NE(testing::ReadFile(p1_dir / "run.log").find("processing shards 0,1"), std::string::npos);
+  // Each processor delivered some of the changes, and only its shards' own.
+  EXPECT_FALSE(testing::ReadLines(p1_dir / "consumers/analytics.jsonl").empty());
+  EXPECT_FALSE(testing::ReadLines(p2_dir / "consumers/analytics.jsonl").empty());
+  EXPECT_FALSE(testing::FileExists(data_ / "consumers/analytics.jsonl"));
+  ExpectEveryCommittedChangeExactlyOnceInOrder(1000);
+}
+
+TEST_F(AwsE2E, TheSplitRolesNeedAStreamOtherProcessesCanRead) {
+  auto r = testing::RunCli({"run", "--role", "process", "--shards", "0"}, env_);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("stream.type: kinesis or kafka"), std::string::npos) << r.err;
+  UseConfig("stream:\n  type: kinesis\n  shards: 2\n  stream_name: x\n");
+  r = testing::RunCli(
+      {"run", "--config", data_ / "config.yaml", "--role", "process", "--shards", "0,5"}, env_);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--shards names shard 5 but the stream has 2"), std::string::npos) << r.err;
+}
+
 // Kinesis down for a while (kinesalite killed, then started again on its port and data): `run`
 // retries its puts and reads, PostgreSQL is not acknowledged meanwhile, and every change still
 // arrives exactly once.
