@@ -394,6 +394,12 @@ class DynamoDbStateStore final : public StateStore {
   void RenewLoop(std::unique_ptr<Table> table);
   Status CheckSize(const Document& doc, size_t encoded) const;
   Status WriteKeys(const std::vector<std::pair<std::string, int64_t>>& keys);
+  // The journal of a commit's dedupe keys (see Commit): written before the state item, replayed
+  // at open when the state item names it, deleted once the keys are items.
+  Result<uint64_t> WriteJournal(uint64_t version,
+                                const std::vector<std::pair<std::string, int64_t>>& keys);
+  Status ReplayJournal();
+  void DeleteJournal(uint64_t version);
   Status LoadKeys();
   // Each page of the Query of this pipeline's dedupe items (`filter`: an extra condition on
   // `expires` <= :now, or none); `item` gets pk, sk and expires.
@@ -408,6 +414,9 @@ class DynamoDbStateStore final : public StateStore {
   LeaseInfo lease_;
   Document doc_;
   uint64_t version_ = 0;
+  // From the state item at open: the commit whose dedupe keys are in the journal, and its parts.
+  uint64_t journal_version_ = 0;
+  uint64_t journal_parts_ = 0;
   // Dedupe keys and their expiry, as in the table. Only the owner writes them, so once the keys
   // were all read at open (`keys_complete_`), a key missing here is missing in the table too.
   std::unordered_map<std::string, int64_t> known_keys_;
@@ -692,6 +701,8 @@ Status DynamoDbStateStore::ClaimState(const std::string& owner, int64_t now_micr
   }
   doc_ = std::move(*doc);
   version_ = static_cast<uint64_t>(*version);
+  journal_version_ = static_cast<uint64_t>(NumberAttribute(item, "journal").value_or(0));
+  journal_parts_ = static_cast<uint64_t>(NumberAttribute(item, "journal_parts").value_or(0));
   return Status::Ok();
 }
 
@@ -699,6 +710,7 @@ Status DynamoDbStateStore::OpenWritable(const std::string& owner, int64_t now_mi
   CDC_RETURN_IF_ERROR(EnsureTable());
   CDC_RETURN_IF_ERROR(TakeLease(owner, now_micros));
   CDC_RETURN_IF_ERROR(ClaimState(owner, now_micros));
+  CDC_RETURN_IF_ERROR(ReplayJournal());
   CDC_RETURN_IF_ERROR(LoadKeys());
   CDC_ASSIGN_OR_RETURN(auto client, Connect(o_));
   auto renew_table = std::make_unique<Table>(std::move(client), table_->table(), table_->pipeline(),
@@ -797,14 +809,16 @@ Status DynamoDbStateStore::CheckSize(const Document& doc, size_t encoded) const 
       doc.checkpoints.size()));
 }
 
-// Dedupe keys are written AFTER the state item, never before. A key means "already delivered:
-// skip it" (runtime/durable.cc, DeliverRecord). Were keys written first and the state item then
-// not (a crash, a fence), the restart would cut the file targets back to the old marks and read
-// the stream again from the old checkpoints, and HasKey would skip the very events whose delivery
-// was just cut: lost. Written after, a crash in between leaves committed checkpoints without the
-// keys: the stream is not read again below the checkpoints, and only a change the JSON source
-// sends again later could be delivered a second time (with the same id): a duplicate at worst,
-// never a loss.
+// Dedupe keys become items only AFTER the state item is written, never before. A key means
+// "already delivered: skip it" (runtime/durable.cc, DeliverRecord). Were key items written first
+// and the state item then not (a crash, a fence), the restart would cut the file targets back to
+// the old marks and read the stream again from the old checkpoints, and HasKey would skip the very
+// events whose delivery was just cut: lost. So the commit's keys first go to journal items
+// (`journal#<version>#<part>`, which HasKey never reads), the state item names that journal, and
+// the key items follow; a crash between the state item and the key items leaves the journal,
+// which the next owner replays at open (ReplayJournal): no duplicate either. A journal whose
+// state item was never written (a crash before it) names a version the next owner's claim takes
+// and is deleted then.
 Status DynamoDbStateStore::Commit(const CheckpointCommit& commit) {
   if (read_only_) {
     return FailedPrecondition("cannot commit a checkpoint: the state store " + table_->What() +
@@ -828,6 +842,7 @@ Status DynamoDbStateStore::Commit(const CheckpointCommit& commit) {
   CDC_RETURN_IF_ERROR(CheckSize(next, doc_text.size()));
 
   int64_t now = WallMicros();
+  CDC_ASSIGN_OR_RETURN(uint64_t parts, WriteJournal(version_ + 1, commit.dedupe_keys));
   std::string body;
   JsonWriter w(body);
   w.BeginObject().Key("TableName").String(table_->table());
@@ -837,6 +852,8 @@ Status DynamoDbStateStore::Commit(const CheckpointCommit& commit) {
   S(w, "doc", doc_text);
   N(w, "token", lease_.token);
   N(w, "version", version_ + 1);
+  N(w, "journal", version_ + 1);
+  N(w, "journal_parts", parts);
   S(w, "owner", lease_.owner);
   N(w, "updated", now);
   w.EndObject();
@@ -860,6 +877,7 @@ Status DynamoDbStateStore::Commit(const CheckpointCommit& commit) {
   doc_ = std::move(next);
   ++version_;
   CDC_RETURN_IF_ERROR(WriteKeys(commit.dedupe_keys));
+  if (parts > 0) DeleteJournal(version_);
   lease_.renewed_micros = std::max(lease_.renewed_micros, commit.now_micros);
   // The renewal thread normally keeps the lease; renew here too when it fell behind.
   if (now - last_renewed_ > o_.lease_ms * 1000 / 2 && !renewal_suspended_) {
@@ -951,6 +969,105 @@ Status DynamoDbStateStore::WriteKeys(const std::vector<std::pair<std::string, in
     keys_complete_ = false;
   }
   for (auto& [key, expires] : latest) known_keys_[key] = expires;
+  return Status::Ok();
+}
+
+namespace {
+std::string JournalSk(uint64_t version, uint64_t part) {
+  return "journal#" + std::to_string(version) + "#" + std::to_string(part);
+}
+constexpr size_t kJournalPartBytes = 300 * 1024;  // well under the 400 KB item limit
+}  // namespace
+
+Result<uint64_t> DynamoDbStateStore::WriteJournal(
+    uint64_t version, const std::vector<std::pair<std::string, int64_t>>& keys) {
+  if (keys.empty()) return uint64_t{0};
+  std::vector<std::string> parts;
+  std::string part = "[";
+  for (const auto& [key, expires] : keys) {
+    std::string entry;
+    JsonWriter e(entry);
+    e.BeginArray().String(key).Int(expires).EndArray();
+    if (part.size() > 1 && part.size() + entry.size() + 2 > kJournalPartBytes) {
+      parts.push_back(part + "]");
+      part = "[";
+    }
+    if (part.size() > 1) part += ',';
+    part += entry;
+  }
+  parts.push_back(part + "]");
+  std::vector<std::string> requests;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    std::string request;
+    JsonWriter w(request);
+    w.BeginObject().Key("PutRequest").BeginObject().Key("Item").BeginObject();
+    S(w, "pk", table_->pipeline());
+    S(w, "sk", JournalSk(version, i));
+    S(w, "keys", parts[i]);
+    w.EndObject().EndObject().EndObject();
+    requests.push_back(std::move(request));
+  }
+  CDC_RETURN_IF_ERROR(BatchWrite(std::move(requests))
+                          .WithContext("cannot write the dedupe keys' journal; nothing of this "
+                                       "checkpoint was committed"));
+  return static_cast<uint64_t>(parts.size());
+}
+
+void DynamoDbStateStore::DeleteJournal(uint64_t version) {
+  for (uint64_t i = 0;; ++i) {
+    auto item = table_->Get(JournalSk(version, i));
+    if (!item.ok() || !*item) return;
+    std::string body;
+    JsonWriter w(body);
+    w.BeginObject().Key("TableName").String(table_->table());
+    table_->Key(w, JournalSk(version, i));
+    w.EndObject();
+    aws::Response r = table_->Call("DeleteItem", body);
+    if (!r.status.ok()) {
+      log::Debug("state store {}: cannot delete {} (deleted later): {}", table_->What(),
+                 JournalSk(version, i), r.status.message());
+      return;
+    }
+  }
+}
+
+Status DynamoDbStateStore::ReplayJournal() {
+  if (journal_version_ != 0 && journal_parts_ > 0) {
+    std::vector<std::pair<std::string, int64_t>> keys;
+    for (uint64_t i = 0; i < journal_parts_; ++i) {
+      CDC_ASSIGN_OR_RETURN(auto item, table_->Get(JournalSk(journal_version_, i)));
+      if (!item) continue;  // its keys were written and the part deleted
+      auto text = Attribute(*item, "keys", "S");
+      simdjson::dom::parser parser;
+      simdjson::dom::array entries;
+      if (!text || parser.parse(*text).get(entries) != simdjson::SUCCESS) {
+        return Corruption(table_->What() + ": the journal item " + JournalSk(journal_version_, i) +
+                          " of pipeline " + table_->pipeline() +
+                          " is not a list of dedupe keys this program wrote")
+            .set_data_loss();
+      }
+      for (simdjson::dom::element entry : entries) {
+        std::string_view key;
+        int64_t expires = 0;
+        if (entry.at(0).get(key) != simdjson::SUCCESS ||
+            entry.at(1).get(expires) != simdjson::SUCCESS) {
+          return Corruption(table_->What() + ": a malformed entry in the journal item " +
+                            JournalSk(journal_version_, i))
+              .set_data_loss();
+        }
+        keys.emplace_back(std::string(key), expires);
+      }
+    }
+    if (!keys.empty()) {
+      log::Info("state store {}: the last checkpoint's {} dedupe keys written from its journal",
+                table_->What(), keys.size());
+    }
+    CDC_RETURN_IF_ERROR(WriteKeys(keys));
+    DeleteJournal(journal_version_);
+  }
+  // A journal of a commit that never wrote its state item carries the version this open's claim
+  // took.
+  DeleteJournal(version_);
   return Status::Ok();
 }
 

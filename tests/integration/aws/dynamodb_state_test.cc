@@ -208,6 +208,54 @@ TEST_F(DynamoDbState, EveryFieldSurvivesAReopenAndTheCliSeesTheStateItem) {
             "DynamoDB table " + table_ + " (us-east-1, " + dynalite_->endpoint() + ")");
 }
 
+// A crash between a commit's state item and its dedupe-key items (made here with the AWS CLI:
+// the keys' items deleted, the commit's journal put back) leaves the journal the state item
+// names: the next owner writes the keys from it, so no event is delivered twice; and a journal
+// of a commit whose state item was never written (the version the claim takes) is dropped, its
+// keys never count.
+TEST_F(DynamoDbState, TheNextOwnerWritesTheLastCommitsKeysFromItsJournal) {
+  CDC_SKIP_WITHOUT_AWS_CLI();
+  int64_t now = Now();
+  int64_t expires = now + 3600'000'000LL;
+  {
+    auto store = Open(Config(), "pid 1 on host a");
+    ASSERT_NE(store, nullptr);
+    CheckpointCommit c;
+    c.now_micros = now;
+    c.dedupe_keys = {{"k-journal", expires}};
+    ASSERT_TRUE(store->Commit(c).ok());
+  }
+  auto items = Scan();
+  ASSERT_EQ(items.count("p1/dedupe#k-journal"), 1u);
+  EXPECT_EQ(items.count("p1/journal#2#0"), 0u) << "deleted once the keys were items";
+  const std::string& state = items["p1/state"];
+  ASSERT_NE(state.find(R"("journal":{"N":"2"})"), std::string::npos) << state;
+  ASSERT_NE(state.find(R"("journal_parts":{"N":"1"})"), std::string::npos) << state;
+  auto cli = [&](const std::string& args) {
+    auto r = testing::RunAwsCli(dynalite_->endpoint(), args);
+    EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.err;
+  };
+  // The crash: the key's item is missing, the journal of version 2 is still there; and a journal
+  // of version 3 (the next claim's), whose state item was never written, lingers.
+  cli("dynamodb delete-item --table-name " + table_ +
+      R"( --key '{"pk":{"S":"p1"},"sk":{"S":"dedupe#k-journal"}}')");
+  cli("dynamodb put-item --table-name " + table_ +
+      R"( --item '{"pk":{"S":"p1"},"sk":{"S":"journal#2#0"},"keys":{"S":"[[\"k-journal\",)" +
+      std::to_string(expires) + R"(]]"}}')");
+  cli("dynamodb put-item --table-name " + table_ +
+      R"( --item '{"pk":{"S":"p1"},"sk":{"S":"journal#3#0"},"keys":{"S":"[[\"k-orphan\",)" +
+      std::to_string(expires) + R"(]]"}}')");
+  auto store = Open(Config(), "pid 2 on host a");
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(*store->HasKey("k-journal", now));
+  EXPECT_FALSE(*store->HasKey("k-orphan", now));
+  items = Scan();
+  EXPECT_EQ(items.count("p1/dedupe#k-journal"), 1u);
+  EXPECT_EQ(items.count("p1/dedupe#k-orphan"), 0u);
+  EXPECT_EQ(items.count("p1/journal#2#0"), 0u);
+  EXPECT_EQ(items.count("p1/journal#3#0"), 0u);
+}
+
 TEST_F(DynamoDbState, PipelinesShareATableWithoutSeeingEachOther) {
   auto a = Open(Config(3000, true, "alpha"), "owner a");
   auto b = Open(Config(3000, true, "beta"), "owner b");
