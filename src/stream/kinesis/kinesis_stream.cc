@@ -1042,18 +1042,12 @@ std::shared_ptr<const KindOptions> ParseOptions(OptionsReader& r) {
   auto o = std::make_shared<KinesisStreamOptions>();
   r.String("stream_name", o->stream_name);
   r.Bool("create", o->create);
-  r.String("region", o->region);
-  r.String("endpoint", o->endpoint);
-  r.Int("timeout_ms", o->timeout_ms);
+  ReadAwsOptions(r, *o);
   r.Int("flush_interval_ms", o->flush_interval_ms);
   r.Int("flush_bytes", o->flush_bytes);
   r.Int("poll_interval_ms", o->poll_interval_ms);
   r.Int("read_limit", o->read_limit);
   r.Int("retry_seconds", o->retry_seconds);
-  if (!o->endpoint.empty() && !o->endpoint.starts_with("http://") &&
-      !o->endpoint.starts_with("https://")) {
-    r.Error("endpoint", "'" + r.path() + ".endpoint' must start with http:// or https://");
-  }
   return o;
 }
 
@@ -1071,11 +1065,7 @@ Result<std::unique_ptr<Stream>> OpenKinesisStream(const StreamConfig& config, co
   static const KinesisStreamOptions kDefaults;
   const auto* o = config.OptionsAs<KinesisStreamOptions>();
   if (o == nullptr) o = &kDefaults;
-  aws::ClientOptions client_options;
-  client_options.service = aws::kKinesis;
-  client_options.region = o->region;
-  client_options.endpoint = o->endpoint;
-  client_options.timeout_ms = o->timeout_ms;
+  aws::ClientOptions client_options = AwsClientOptions(aws::kKinesis, *o);
   auto client = aws::JsonClient::Create(client_options);
   if (!client.ok()) {
     return client.status().WithContext("stream: kinesis stream '" + KinesisStreamName(*o) + "'");

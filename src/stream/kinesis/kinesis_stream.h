@@ -17,17 +17,16 @@
 #include <string>
 #include <string_view>
 
+#include "aws/aws_options.h"
 #include "config/registry.h"
 #include "stream/stream.h"
 
 namespace cdc::stream {
 
-struct KinesisStreamOptions : KindOptions {
-  std::string stream_name;  // empty: KINESIS_STREAM_NAME, else cdc-changes-stream
-  bool create = false;      // create the stream (stream.shards shards) when it is missing
-  std::string region;       // empty: AWS_REGION / AWS_DEFAULT_REGION
-  std::string endpoint;     // empty: AWS_ENDPOINT_URL_KINESIS / AWS_ENDPOINT_URL / AWS's
-  int64_t timeout_ms = 10000;
+// Region, endpoint and timeout as every AWS kind reads them (aws/aws_options.h).
+struct KinesisStreamOptions : AwsOptions {
+  std::string stream_name;          // empty: KINESIS_STREAM_NAME, else cdc-changes-stream
+  bool create = false;              // create the stream (stream.shards shards) when it is missing
   int64_t flush_interval_ms = 50;   // appended records are put at least this often ...
   int64_t flush_bytes = 1ll << 20;  // ... or once this many bytes wait
   int64_t poll_interval_ms = 250;   // a reader at the end of its shard asks again after this
