@@ -39,6 +39,7 @@ Status Status::WithContext(std::string_view context) const {
   if (ok()) return *this;
   Status s(code_, std::string(context) + ": " + message_);
   s.data_loss_ = data_loss_;
+  s.in_use_ = in_use_;
   return s;
 }
 

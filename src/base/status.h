@@ -52,6 +52,13 @@ class [[nodiscard]] Status {
     data_loss_ = v;
     return *this;
   }
+  // A FailedPrecondition because another process holds what was to be opened (a state store's
+  // lease or lock): opening again once it let go succeeds.
+  bool in_use() const { return in_use_; }
+  Status& set_in_use(bool v = true) {
+    in_use_ = v;
+    return *this;
+  }
   // Whether retrying the same operation may succeed.
   bool retryable() const { return code_ == StatusCode::kUnavailable; }
 
@@ -65,6 +72,7 @@ class [[nodiscard]] Status {
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
   bool data_loss_ = false;
+  bool in_use_ = false;
 };
 
 inline Status InvalidArgument(std::string m) {

@@ -18,6 +18,7 @@
 #include "api/api_server.h"
 #include "archive/archive.h"
 #include "base/dsn.h"
+#include "base/host.h"
 #include "base/logging.h"
 #include "base/scrub.h"
 #include "base/version.h"
@@ -32,6 +33,8 @@
 #include "event/json_writer.h"
 #include "lambda/runtime.h"
 #include "runtime/pipeline.h"
+#include "runtime/shard_units.h"
+#include "state/dynamodb/shard_leases.h"
 #include "target/append_file.h"
 
 namespace cdc {
@@ -119,21 +122,6 @@ struct RunFlags {
   std::vector<uint32_t> shards;
 };
 
-// The source of `run --role process`: none. It waits for the stop (a flag a signal handler may
-// set; polled) while the pipeline delivers the stream's shards.
-class NoSource final : public Source {
- public:
-  Status Run(ChangeSink&) override {
-    while (!stop_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    return Status::Ok();
-  }
-  void Stop() override { stop_.store(true); }
-  Status CheckHealth() override { return Status::Ok(); }
-
- private:
-  std::atomic<bool> stop_{false};
-};
-
 // `--role` and `--shards` against the config: what the split needs, or an error saying what to
 // change.
 Status CheckRole(std::shared_ptr<const Config>& config, const std::string& input,
@@ -167,19 +155,39 @@ Status CheckRole(std::shared_ptr<const Config>& config, const std::string& input
     }
   }
   options.role = PipelineOptions::Role::kProcess;
-  auto copy = std::make_shared<Config>(*config);
-  copy->stream.only_shards = flags.shards;
-  std::sort(copy->stream.only_shards.begin(), copy->stream.only_shards.end());
-  copy->stream.only_shards.erase(
-      std::unique(copy->stream.only_shards.begin(), copy->stream.only_shards.end()),
-      copy->stream.only_shards.end());
-  if (copy->stream.only_shards.empty()) {
-    for (uint32_t i = 0; i < static_cast<uint32_t>(config->stream.shards); ++i) {
-      copy->stream.only_shards.push_back(i);
-    }
-  }
-  config = std::move(copy);
   return Status::Ok();
+}
+
+// `run --role process`: the units of the shards this process is given (src/runtime/
+// shard_units.h): the `--shards` named, else (with a dynamodb state and a kinesis stream) those
+// its leases give it, else all.
+int RunProcessRole(const std::string& config_path, std::shared_ptr<const Config> config,
+                   const RunFlags& flags) {
+  std::unique_ptr<stream::ShardAssigner> assigner;
+  if (!flags.shards.empty()) {
+    assigner = FixedShards(flags.shards);
+  } else if (config->state.type == "dynamodb" && config->stream.type == "kinesis") {
+    auto leases = state::OpenShardLeases(
+        config->state, static_cast<uint32_t>(config->stream.shards), ProcessOwner());
+    if (!leases.ok()) {
+      std::fprintf(stderr, "cannot start: %s\n", Printable(leases.status()).c_str());
+      return 1;
+    }
+    assigner = std::move(leases).value();
+  } else {
+    std::vector<uint32_t> all;
+    for (uint32_t i = 0; i < static_cast<uint32_t>(config->stream.shards); ++i) all.push_back(i);
+    assigner = FixedShards(std::move(all));
+  }
+  InstallStopHandlers();
+  Status s = RunShardUnits(config_path, config, *assigner, g_stop);
+  if (!s.ok()) {
+    std::fprintf(stderr, "pipeline stopped: %s\n", ScrubSecrets(s.ToString()).c_str());
+    std::fflush(stderr);
+    // A unit's delivery thread may be stuck in a target: end here, destroying nothing.
+    std::_Exit(1);
+  }
+  return 0;
 }
 
 int RunCommand(const std::string& config_path, const std::string& input, const RunFlags& flags) {
@@ -190,9 +198,10 @@ int RunCommand(const std::string& config_path, const std::string& input, const R
     std::fprintf(stderr, "cannot start: %s\n", role.message().c_str());
     return 2;
   }
-  auto source = options.role == PipelineOptions::Role::kProcess
-                    ? Result<std::unique_ptr<Source>>(std::make_unique<NoSource>())
-                    : MakeSource(config, input);
+  if (options.role == PipelineOptions::Role::kProcess) {
+    return RunProcessRole(config_path, config, flags);
+  }
+  auto source = MakeSource(config, input);
   if (!source.ok()) {
     std::fprintf(stderr, "cannot start: %s\n", Printable(source.status()).c_str());
     return 1;
@@ -204,19 +213,10 @@ int RunCommand(const std::string& config_path, const std::string& input, const R
   // publish are routine (filtered, counted), not a producer's mistake (dead-lettered).
   options.dead_letter_disallowed_types = !kind.caps.supports_filtering;
   options.reset_state = flags.reset_state;
-  if (options.role == PipelineOptions::Role::kProcess) {
-    std::string shards;
-    for (uint32_t i : config->stream.only_shards) {
-      shards += (shards.empty() ? "" : ",") + std::to_string(i);
-    }
-    log::Info("pipeline '{}': processing shards {} of the stream (--role process)",
-              config->pipeline.name, shards);
-  } else {
-    log::Info("pipeline '{}' {}{}", config->pipeline.name, kind.describe(*config),
-              options.role == PipelineOptions::Role::kCapture
-                  ? " (--role capture: into the stream; processes elsewhere deliver)"
-                  : "");
-  }
+  log::Info("pipeline '{}' {}{}", config->pipeline.name, kind.describe(*config),
+            options.role == PipelineOptions::Role::kCapture
+                ? " (--role capture: into the stream; processes elsewhere deliver)"
+                : "");
   auto pipeline = Pipeline::Build(config, SystemClock::Instance(), options);
   if (!pipeline.ok()) {
     std::fprintf(stderr, "cannot start: %s\n", Printable(pipeline.status()).c_str());

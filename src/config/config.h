@@ -165,7 +165,10 @@ struct TargetConfig {
   std::string type;
   const TargetKind* kind = nullptr;  // set by the loader
   std::shared_ptr<const KindOptions> options;
-  std::string pipeline;                // pipeline.name (a transactional id names its pipeline)
+  std::string pipeline;  // pipeline.name (a transactional id names its pipeline)
+  // The unit of `run --role process` this target delivers for ("shard-3"), else empty: kinds
+  // that name their writer (Kafka's transactional.id) add it, so units do not fence each other.
+  std::string unit;
   std::string format = "eventbridge";  // eventbridge | cloudevents
   int64_t queue_size = 1000;           // queued kinds: events waiting before the bus waits
   RetryConfig retry;

@@ -20,6 +20,7 @@
 #include <limits>
 #include <random>
 
+#include "base/host.h"
 #include "base/logging.h"
 #include "event/change_codec.h"
 #include "event/event_json.h"
@@ -113,12 +114,6 @@ std::string NewPipelineId() {
     out += kHex[b[i] & 15];
   }
   return out;
-}
-
-std::string HostName() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
-  return buf;
 }
 
 }  // namespace
@@ -266,7 +261,7 @@ Status Pipeline::CheckIdentity() {
 
 Status Pipeline::OpenDurable() {
   int64_t now = NowMicros();
-  std::string owner = "pid " + std::to_string(::getpid()) + " on host " + HostName();
+  std::string owner = ProcessOwner();
   CDC_ASSIGN_OR_RETURN(state_, state::OpenStateStore(config_->state, owner, now));
   if (std::any_of(config_->tables.begin(), config_->tables.end(),
                   [](const TableConfig& t) { return t.unchanged_toast == "last_image"; })) {
@@ -819,6 +814,11 @@ Status Pipeline::Checkpoint(bool final) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   for (auto& keys : pending_keys_) keys.clear();
   for (uint32_t i = 0; i < next.size(); ++i) committed_[i] = commit.shard_checkpoints[i];
+  if (options_.on_checkpoint) {
+    for (uint32_t shard : config_->stream.only_shards) {
+      if (shard < next.size()) options_.on_checkpoint(shard, commit.shard_checkpoints[shard]);
+    }
+  }
   ++checkpoints_;
   if (checkpoints_ % 1000 == 0) {
     std::lock_guard lock(state_mu_);
@@ -1042,7 +1042,7 @@ void Pipeline::DeliveryLoop() {
     bool idle = runner().Idle();  // queued targets move on by themselves
     bool dirty = delivered_ || !idle;
     // Done once everything is read and the queued targets have finished theirs.
-    bool done = source_finished && caught_up && idle;
+    bool done = source_finished && (caught_up || release_requested_) && idle;
     auto now = std::chrono::steady_clock::now();
     if (stop_requested_ && !deadline) {
       deadline = now + std::chrono::milliseconds(config_->pipeline.shutdown_timeout_ms);

@@ -75,6 +75,10 @@ struct PipelineOptions {
   // to the targets, with the pipeline id taken from the stream the capture process wrote).
   enum class Role { kAll, kCapture, kProcess };
   Role role = Role::kAll;
+  // Called on the delivery thread after each checkpoint the state store committed, once per
+  // shard this process delivers, with the first offset not yet delivered (a unit of
+  // `run --role process` tells its shard assigner, src/runtime/shard_units.h).
+  std::function<void(uint32_t shard, uint64_t next_offset)> on_checkpoint;
 };
 
 struct PipelineStats {
@@ -118,6 +122,13 @@ class Pipeline : public ChangeSink {
   Status Run(Source& source);
   // Async-signal-safe: stops the source; Run then drains and returns.
   void Stop();
+  // Stops without draining: Run checkpoints what was delivered and returns, leaving the rest of
+  // the stream to whoever delivers the shards next (a unit of `run --role process` whose shard
+  // went to another process).
+  void Release() {
+    release_requested_ = true;
+    Stop();
+  }
   // After Run: delivery was stuck past the shutdown timeout and was left running; the caller
   // must end the process at once (std::_Exit), without destroying the pipeline.
   bool abandoned() const { return abandoned_; }
@@ -294,6 +305,7 @@ class Pipeline : public ChangeSink {
   std::atomic<bool> reset_pending_{false};
   std::atomic<Source*> source_{nullptr};
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> release_requested_{false};
   std::atomic<bool> source_done_{false};
   std::atomic<bool> delivery_failed_{false};
   std::mutex error_mu_;

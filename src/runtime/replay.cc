@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "archive/archive.h"
+#include "base/host.h"
 #include "base/time.h"
 #include "event/json_writer.h"
 #include "runtime/assembly.h"
@@ -36,12 +37,6 @@ int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string HostName() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
-  return buf;
 }
 
 std::optional<uint64_t> ParseOffset(std::string_view text) {
@@ -142,8 +137,7 @@ Result<ReplayReport> RunReplay(const Config& config, ReplayRequest request,
   // The lease: `run` cuts file targets back to their marks on start, so a replay beside it would
   // lose its lines (or double the run's); one owner of the data dir at a time.
   CDC_RETURN_IF_ERROR(MakeDirectories(config.pipeline.data_dir).WithContext("pipeline.data_dir"));
-  std::string owner = "pid " + std::to_string(::getpid()) + " on host " + HostName() + " (replay " +
-                      request.name + ")";
+  std::string owner = ProcessOwner() + " (replay " + request.name + ")";
   auto store = state::OpenStateStore(config.state, owner, NowMicros());
   if (!store.ok()) {
     if (store.status().code() != StatusCode::kFailedPrecondition) return store.status();

@@ -431,7 +431,8 @@ Status SqliteStateStore::OpenWritable(const std::string& owner, int64_t now_micr
   if (!locked) {
     return FailedPrecondition("the data dir is in use: " + path_ + " is held by " +
                               DescribeHolder(path_) +
-                              "; stop that process or use another pipeline.data_dir");
+                              "; stop that process or use another pipeline.data_dir")
+        .set_in_use();
   }
   CDC_RETURN_IF_ERROR(
       conn_.Open(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, kBusyTimeoutMillis));

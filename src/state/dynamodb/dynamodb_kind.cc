@@ -9,6 +9,7 @@ std::shared_ptr<const KindOptions> ParseOptions(OptionsReader& r) {
   auto o = std::make_shared<DynamoDbStateOptions>();
   r.String("table", o->table);
   r.Bool("create", o->create);
+  r.String("lease_table", o->lease_table);
   ReadAwsOptions(r, *o);
   r.Int("lease_ms", o->lease_ms);
   r.Int("retry_ms", o->retry_ms);
@@ -40,6 +41,12 @@ void RegisterDynamoDbStateStore(Registry& registry) {
       {"create", FieldType::kBool, "false",
        "Create the table (PAY_PER_REQUEST, TTL on `ttl`) when it does not exist, and wait until "
        "it is ACTIVE."},
+      {"lease_table", FieldType::kString, "<table>-leases",
+       "The shard lease table of `run --role process` without `--shards`: processes (on any "
+       "machine) share the stream's shards through KCL-style leases in it (hash key "
+       "`leaseKey`, the Kinesis shard id; `leaseOwner`, `leaseCounter`, `checkpoint`, "
+       "`ownerSwitchesSinceCheckpoint`), take over a dead worker's shards and balance them "
+       "(docs/kinesis.md). Created with `create: true`."},
       {"region", FieldType::kString, "",
        "AWS region; empty: `AWS_REGION`, else `AWS_DEFAULT_REGION`."},
       {"endpoint", FieldType::kString, "",
@@ -59,7 +66,8 @@ void RegisterDynamoDbStateStore(Registry& registry) {
        "The lease's duration: renewed every third of it; a process that stops renewing (killed, "
        "partitioned) loses it after this long, and a new `run` waits up to 4/3 of it for a "
        "held lease before it gives up (at once if it sees the holder renew). A `run` on the "
-       "same host as a killed holder takes the lease at once.",
+       "same host as a killed holder takes the lease at once. The shard leases of "
+       "`lease_table` last as long: a dead worker's shards are taken over within two of it.",
        {},
        false,
        100},

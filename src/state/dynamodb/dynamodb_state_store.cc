@@ -43,9 +43,17 @@
 #include "base/time.h"
 #include "config/config.h"
 #include "event/json_writer.h"
+#include "state/dynamodb/items.h"
 
 namespace cdc::state {
 namespace {
+
+using ddb::Attribute;
+using ddb::ConditionFailed;
+using ddb::N;
+using ddb::NumberAttribute;
+using ddb::OwnerDeadOnThisHost;
+using ddb::S;
 
 using Clock = std::chrono::system_clock;
 
@@ -66,37 +74,6 @@ int64_t WallMicros() {
 }
 
 std::string Time(int64_t micros) { return FormatRfc3339(Timestamp{micros}); }
-
-std::string HostName() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
-
-// Whether `owner` ("pid N on host H", as the runtime names owners) is a process of this host that
-// no longer exists: its lease may be taken at once (a restart after kill -9).
-bool OwnerDeadOnThisHost(const std::string& owner) {
-  constexpr std::string_view kPid = "pid ", kOnHost = " on host ";
-  if (!owner.starts_with(kPid)) return false;
-  size_t on = owner.find(kOnHost);
-  if (on == std::string::npos || owner.substr(on + kOnHost.size()) != HostName()) return false;
-  int64_t pid = 0;
-  auto [end, ec] = std::from_chars(owner.data() + kPid.size(), owner.data() + on, pid);
-  if (ec != std::errc() || end != owner.data() + on || pid <= 0) return false;
-  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
-}
-
-// {"S": text}
-void S(JsonWriter& w, std::string_view key, std::string_view text) {
-  w.Key(key).BeginObject().Key("S").String(text).EndObject();
-}
-// {"N": "123"}
-void N(JsonWriter& w, std::string_view key, int64_t v) {
-  w.Key(key).BeginObject().Key("N").String(std::to_string(v)).EndObject();
-}
-void N(JsonWriter& w, std::string_view key, uint64_t v) {
-  w.Key(key).BeginObject().Key("N").String(std::to_string(v)).EndObject();
-}
 
 // The parsed state document: what Commit merges into and the reads answer from.
 struct Document {
@@ -183,23 +160,6 @@ std::optional<Document> Decode(std::string_view text) {
     return std::nullopt;
   }
   return doc;
-}
-
-// An item's attribute of type S or N (as text), nullopt when absent.
-std::optional<std::string_view> Attribute(simdjson::dom::element item, std::string_view name,
-                                          std::string_view type) {
-  std::string_view v;
-  if (item[name][type].get(v) != simdjson::SUCCESS) return std::nullopt;
-  return v;
-}
-
-std::optional<int64_t> NumberAttribute(simdjson::dom::element item, std::string_view name) {
-  auto text = Attribute(item, name, "N");
-  if (!text) return std::nullopt;
-  int64_t v = 0;
-  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
-  if (ec != std::errc() || end != text->data() + text->size()) return std::nullopt;
-  return v;
 }
 
 struct LeaseItem {
@@ -349,10 +309,6 @@ class Table {
   std::string last_body_;
 };
 
-bool ConditionFailed(const aws::Response& r) {
-  return r.error_type == "ConditionalCheckFailedException";
-}
-
 Result<std::unique_ptr<aws::JsonClient>> Connect(const DynamoDbStateOptions& o) {
   auto client = aws::JsonClient::Create(AwsClientOptions(aws::kDynamoDb, o));
   if (!client.ok())
@@ -465,67 +421,13 @@ DynamoDbStateStore::~DynamoDbStateStore() {
 }
 
 Status DynamoDbStateStore::EnsureTable() {
-  std::string describe;
-  JsonWriter(describe).BeginObject().Key("TableName").String(table_->table()).EndObject();
-  bool created = false;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o_.retry_ms) +
-                  std::chrono::seconds(30);
-  while (true) {
-    aws::Response r = table_->Call("DescribeTable", describe);
-    if (r.status.code() == StatusCode::kNotFound && o_.create && !created) {
-      std::string body;
-      JsonWriter w(body);
-      w.BeginObject().Key("TableName").String(table_->table());
-      w.Key("AttributeDefinitions").BeginArray();
-      for (const char* name : {"pk", "sk"}) {
-        w.BeginObject().Key("AttributeName").String(name).Key("AttributeType").String("S");
-        w.EndObject();
-      }
-      w.EndArray().Key("KeySchema").BeginArray();
-      w.BeginObject().Key("AttributeName").String("pk").Key("KeyType").String("HASH").EndObject();
-      w.BeginObject().Key("AttributeName").String("sk").Key("KeyType").String("RANGE").EndObject();
-      w.EndArray().Key("BillingMode").String("PAY_PER_REQUEST").EndObject();
-      // ResourceInUse: another process created it meanwhile.
-      aws::Response c = table_->client().Call("CreateTable", body);
-      if (!c.status.ok() && c.error_type != "ResourceInUseException") {
-        return c.status.WithContext("cannot create the state store's table " + table_->table());
-      }
-      created = true;
-      log::Info("{}: created the table (PAY_PER_REQUEST)", table_->What());
-      continue;
-    }
-    if (!r.status.ok()) return r.status;
-    simdjson::dom::parser parser;
-    simdjson::dom::element root;
-    std::string_view status;
-    if (parser.parse(r.body).get(root) != simdjson::SUCCESS ||
-        root["Table"]["TableStatus"].get(status) != simdjson::SUCCESS) {
-      return Unavailable(table_->What() + ": DescribeTable answered without the table's status");
-    }
-    if (status == "ACTIVE" || status == "UPDATING") {
-      simdjson::dom::array schema;
-      std::string keys;
-      if (root["Table"]["KeySchema"].get(schema) == simdjson::SUCCESS) {
-        for (simdjson::dom::element k : schema) {
-          std::string_view name, type;
-          if (k["AttributeName"].get(name) == simdjson::SUCCESS &&
-              k["KeyType"].get(type) == simdjson::SUCCESS) {
-            keys += (keys.empty() ? "" : ", ") + std::string(name) + " " + std::string(type);
-          }
-        }
-      }
-      if (keys != "pk HASH, sk RANGE") {
-        return FailedPrecondition(table_->What() + " has the key schema (" + keys +
-                                  "); the state store needs partition key pk and sort key sk, "
-                                  "both strings: use another table (state.table)");
-      }
-      break;
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      return Unavailable(table_->What() + " stayed " + std::string(status) + "; it must be ACTIVE");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  CDC_ASSIGN_OR_RETURN(
+      bool created,
+      ddb::EnsureTable(
+          table_->client(), table_->table(), {{"pk", "HASH"}, {"sk", "RANGE"}}, o_.create,
+          [&](std::string_view op, const std::string& body) { return table_->Call(op, body); },
+          table_->What(), "the state store", "state.table",
+          std::chrono::milliseconds(o_.retry_ms) + std::chrono::seconds(30)));
   if (created) {
     // Lets DynamoDB delete expired dedupe keys itself (ExpireKeys deletes them too). Emulators
     // without TimeToLive calls (dynalite) refuse it: then only ExpireKeys does.
@@ -577,11 +479,14 @@ Status DynamoDbStateStore::TakeLease(const std::string& owner, int64_t now_micro
           first_seen && (first_seen->info.token != current->info.token ||
                          first_seen->info.renewed_micros != current->info.renewed_micros);
       if (renewed || std::chrono::steady_clock::now() >= give_up) {
-        return FailedPrecondition(fmt::format(
-            "the state store is in use: the lease of pipeline {} in {} is held by {}; {}. Stop "
-            "that process, or give another pipeline.name",
-            table_->pipeline(), table_->What(), LeaseHolder(*current),
-            renewed ? "it is renewing it (alive)" : "it did not expire while this process waited"));
+        return FailedPrecondition(
+                   fmt::format("the state store is in use: the lease of pipeline {} in {} is held "
+                               "by {}; {}. Stop "
+                               "that process, or give another pipeline.name",
+                               table_->pipeline(), table_->What(), LeaseHolder(*current),
+                               renewed ? "it is renewing it (alive)"
+                                       : "it did not expire while this process waited"))
+            .set_in_use();
       }
       if (!first_seen) first_seen = current;
       if (!logged) {

@@ -20,6 +20,8 @@ namespace cdc::state {
 struct DynamoDbStateOptions : AwsOptions {
   std::string table;  // as configured, else STATE_TABLE_NAME, else "cdc-pipeline-state"
   bool create = false;
+  // The shard lease table of `run --role process` (shard_leases.h); empty: "<table>-leases".
+  std::string lease_table;
   int64_t lease_ms = 10000;
   // How long a call that fails transiently (throttling, 5xx, network) is retried.
   int64_t retry_ms = 30000;

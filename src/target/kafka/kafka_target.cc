@@ -148,6 +148,7 @@ class KafkaTarget final : public Target {
     txn_id_ = options.transactional_id.empty()
                   ? "cdc-pipeline." + config.pipeline + "." + config.name
                   : options.transactional_id;
+    if (!config.unit.empty()) txn_id_ += "." + config.unit;
   }
 
   const std::string& name() const override { return name_; }
@@ -638,7 +639,8 @@ void RegisterKafkaTarget(Registry& registry) {
             "idempotent producer, at-least-once with the same ids after a crash."},
            {"transactional_id", FieldType::kString, "",
             "The producer's `transactional.id`; empty: `cdc-pipeline.<pipeline.name>.<target>`. "
-            "One running pipeline per id: a second one fences the first."},
+            "One running pipeline per id: a second one fences the first. Under "
+            "`run --role process` each shard's unit adds `.shard-<i>`."},
            {"offsets_topic", FieldType::kString, "cdc-pipeline.offsets",
             "Where the transactional producer stores the stream positions (a compacted topic, "
             "key `<transactional_id>/<shard>`)."},

@@ -4,8 +4,11 @@
 // files exactly once and in commit order (oracle: a wal2json slot, postgres_e2e.h).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <map>
 #include <random>
+#include <regex>
 
 #include "e2e/pipeline/postgres_e2e.h"
 #include "support/aws_emulator.h"
@@ -133,7 +136,9 @@ TEST_F(AwsE2E, CaptureAndTwoProcessorsExactlyOnceAcrossKill9) {
   auto capture = StartStreaming(log);
   ASSERT_FALSE(HasFailure());
   testing::TempDir p1_dir, p2_dir;
-  consumer_dirs_ = {p1_dir.path(), p2_dir.path()};
+  // Each shard is delivered from and into its unit's data dir, <data_dir>/shards/<i>.
+  consumer_dirs_ = {p1_dir / "shards/0", p1_dir / "shards/1", p2_dir / "shards/2",
+                    p2_dir / "shards/3"};
   auto processor = [&](const testing::TempDir& dir, const std::string& shards) {
     auto env = env_;
     env["CDC_DATA_DIR"] = dir.path();
@@ -181,12 +186,153 @@ TEST_F(AwsE2E, CaptureAndTwoProcessorsExactlyOnceAcrossKill9) {
     (*p)->Signal(SIGTERM);
     EXPECT_EQ((*p)->Wait(30), 0);
   }
-  EXPECT_NE(testing::ReadFile(p1_dir / "run.log").find("processing shards 0,1"), std::string::npos);
+  EXPECT_NE(testing::ReadFile(p1_dir / "run.log").find("shard 1: delivering it from and into"),
+            std::string::npos);
   // Each processor delivered some of the changes, and only its shards' own.
-  EXPECT_FALSE(testing::ReadLines(p1_dir / "consumers/analytics.jsonl").empty());
-  EXPECT_FALSE(testing::ReadLines(p2_dir / "consumers/analytics.jsonl").empty());
+  for (const auto& dir : consumer_dirs_) {
+    EXPECT_FALSE(testing::ReadLines(dir + "/consumers/analytics.jsonl").empty()) << dir;
+  }
+  EXPECT_FALSE(testing::FileExists(p1_dir / "shards/2"));
   EXPECT_FALSE(testing::FileExists(data_ / "consumers/analytics.jsonl"));
   ExpectEveryCommittedChangeExactlyOnceInOrder(1000);
+}
+
+// The shipped config/aws.yaml split over processes as on several machines: `run --role
+// capture` puts the changes into Kinesis, two `run --role process` share the 4 shards through
+// KCL-style leases in DynamoDB (no --shards) and deliver each shard from and into its unit under
+// the data dir they share (shared storage, for the file targets). One processor is killed with
+// SIGKILL and left dead: the other takes its shards over within two lease periods. Then the
+// processors are killed again and again (restarted at once) and the capture process once, while
+// `generate` commits: every committed change reaches the consumer files exactly once, in commit
+// order per row. The AWS CLI reads the lease table.
+TEST_F(AwsE2E, ConfigAwsYamlProcessorsShareTheShardsThroughLeasesExactlyOnce) {
+  std::string missing;
+  AwsEmulator* kinesalite = AwsEmulator::Kinesalite(&missing);
+  ASSERT_NE(kinesalite, nullptr) << missing;
+  AwsEmulator* dynalite = AwsEmulator::Dynalite(&missing);
+  ASSERT_NE(dynalite, nullptr) << missing;
+  constexpr int kLeaseMs = 3000;
+  for (const auto& [k, v] : testing::AwsTestEnv()) env_[k] = v;
+  env_["AWS_ENDPOINT_URL_KINESIS"] = kinesalite->endpoint();
+  env_["AWS_ENDPOINT_URL_DYNAMODB"] = dynalite->endpoint();
+  env_["KINESIS_STREAM_NAME"] = "leased-changes";
+  env_["STATE_TABLE_NAME"] = "leased-state";
+  env_["CDC_LEASE_MS"] = std::to_string(kLeaseMs);
+  env_["CDC_ADMIN_LISTEN"] = "127.0.0.1:0";
+  const std::string config = testing::SourcePath("config/aws.yaml");
+  run_args_ = {"run", "--config", config, "--role", "capture"};
+  std::string log = data_ / "capture.log";
+  auto capture = StartStreaming(log);
+  ASSERT_FALSE(HasFailure());
+  testing::TempDir shared;
+  for (int i = 0; i < 4; ++i) consumer_dirs_.push_back(shared / ("shards/" + std::to_string(i)));
+  int started = 0;
+  auto processor = [&] {
+    auto env = env_;
+    env["CDC_DATA_DIR"] = shared.path();
+    return std::make_unique<CliProcess>(
+        std::vector<std::string>{"run", "--config", config, "--role", "process"}, env,
+        shared / ("processor-" + std::to_string(++started) + ".log"));
+  };
+  // The leases' owners, as the AWS CLI reads the lease table: leaseKey -> leaseOwner.
+  auto owners = [&] {
+    std::map<std::string, std::string> out;
+    auto r = testing::RunAwsCli(dynalite->endpoint(),
+                                "dynamodb scan --table-name leased-state-leases "
+                                "--query 'Items[].[leaseKey.S,leaseOwner.S]'");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    // [["shardId-000000000000", "pid 1 on host h"], ["shardId-000000000001", null], ...]
+    static const std::regex kRow(R"re(\[\s*"([^"]+)",\s*(null|"([^"]*)")\s*\])re");
+    for (std::sregex_iterator it(r.out.begin(), r.out.end(), kRow), end; it != end; ++it) {
+      out[(*it)[1]] = (*it)[2] == "null" ? "None" : std::string((*it)[3]);
+    }
+    return out;
+  };
+  auto owner_of = [](const CliProcess& p) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    return "pid " + std::to_string(p.pid()) + " on host " + host;
+  };
+  auto p1 = processor();
+  auto p2 = processor();
+  CliProcess generate({"generate", "--rate", "300", "--duration", "24", "--seed", "19"}, env_,
+                      data_ / "generate.log");
+  if (!testing::AwsCliPath().empty()) {
+    // Both hold leases (two each once balanced), then p1 dies and stays dead: p2 has all four
+    // within two lease periods.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (true) {
+      auto o = owners();
+      size_t by_p1 = 0, by_p2 = 0;
+      for (const auto& [key, owner] : o) {
+        by_p1 += owner == owner_of(*p1);
+        by_p2 += owner == owner_of(*p2);
+      }
+      if (by_p1 == 2 && by_p2 == 2) break;
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+          << "the processors did not balance the leases: " << by_p1 << " and " << by_p2 << "\n"
+          << testing::ReadFile(shared / "processor-1.log") << "\n"
+          << testing::ReadFile(shared / "processor-2.log");
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    p1->Signal(SIGKILL);
+    auto killed = std::chrono::steady_clock::now();
+    ASSERT_EQ(p1->Wait(10), 128 + SIGKILL);
+    while (true) {
+      auto o = owners();
+      size_t by_p2 = 0;
+      for (const auto& [key, owner] : o) by_p2 += owner == owner_of(*p2);
+      if (by_p2 == 4) break;
+      ASSERT_LT(std::chrono::steady_clock::now() - killed, std::chrono::milliseconds(2 * kLeaseMs))
+          << "the dead processor's shards were not taken over within two lease periods";
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    p1 = processor();
+  }
+  std::mt19937 random(20261210);
+  for (int round = 0; round < 5 && generate.running(); ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(800 + random() % 1500));
+    auto& victim = round == 2 ? capture : round % 2 == 0 ? p1 : p2;
+    victim->Signal(SIGKILL);
+    ASSERT_EQ(victim->Wait(10), 128 + SIGKILL);
+    victim = round == 2 ? std::make_unique<CliProcess>(run_args_, env_, log) : processor();
+  }
+  ASSERT_EQ(generate.Wait(90), 0) << testing::ReadFile(data_ / "generate.log");
+  ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
+  auto lines = [&] {
+    size_t n = 0;
+    for (const auto& dir : consumer_dirs_) {
+      for (const auto& consumer : {"wallboards", "analytics", "warehouse", "security"}) {
+        n += testing::ReadLines(dir + "/consumers/" + consumer + ".jsonl").size();
+      }
+    }
+    return n;
+  };
+  size_t seen = lines();
+  for (int still = 0, waited = 0; still < 40 && waited < 1200; ++waited) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    size_t now = lines();
+    still = now == seen ? still + 1 : 0;
+    seen = now;
+  }
+  for (auto* p : {&capture, &p1, &p2}) {
+    (*p)->Signal(SIGTERM);
+    EXPECT_EQ((*p)->Wait(30), 0);
+  }
+  ExpectEveryCommittedChangeExactlyOnceInOrder(1000);
+  std::string all_logs;
+  for (int i = 1; i <= started; ++i) {
+    all_logs += testing::ReadFile(shared / ("processor-" + std::to_string(i) + ".log"));
+  }
+  EXPECT_NE(all_logs.find("took its lease"), std::string::npos) << all_logs;
+  EXPECT_NE(all_logs.find("its process is gone"), std::string::npos) << all_logs;
+  if (!testing::AwsCliPath().empty()) {
+    // A clean stop released every lease.
+    auto o = owners();
+    EXPECT_EQ(o.size(), 4u);
+    for (const auto& [key, owner] : o) EXPECT_EQ(owner, "None") << key;
+  }
 }
 
 TEST_F(AwsE2E, TheSplitRolesNeedAStreamOtherProcessesCanRead) {
