@@ -313,6 +313,8 @@ void ParseKinesis(dom::element record, dom::element kinesis, InputRecord& out) {
   stream::KinesisFrame frame;
   if (!bytes.empty() && static_cast<uint8_t>(bytes[0]) == 0xC7 &&
       stream::DecodeKinesisFrame(bytes, frame)) {
+    std::string_view key = StringField(kinesis, "partitionKey");
+    out.chain = key.empty() ? out.shard : std::string(key);
     ParseFrame(frame, out);
     if (!out.error.empty()) out.raw = std::string(data);
     return;

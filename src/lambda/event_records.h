@@ -43,6 +43,10 @@ struct InputRecord {
   // - the frame's offset in its shard: the handler follows the shard's chain with it (a copy of
   //   a record, or a record put again after an earlier one failed, is skipped);
   std::optional<uint64_t> offset;
+  // - the chain it is in: the pipeline's shard, its `partitionKey` ("shard-2"). Not the Kinesis
+  //   shard: after a merge one Kinesis shard holds two pipeline shards' chains, and a pipeline
+  //   shard's chain goes on in a child shard after a split or merge.
+  std::string chain;
   // - a change record's capture result, made when it was captured (redaction at capture
   //   already applied): the handler uses it instead of capturing again;
   std::optional<CaptureResult> captured;

@@ -50,8 +50,8 @@ struct BatchHandler::Impl {
   // This invocation's delivered (event, rule target) keys, and per shard the last record done.
   std::set<std::string> pending;
   std::map<std::string, std::string> shard_done;
-  // Per shard of the pipeline's own kinesis stream, the next offset of its chain (committed with
-  // the invocation as lambda.<function>.next.<shard>).
+  // Per shard of the pipeline's own kinesis stream (its partition key, "shard-2"), the next
+  // offset of its chain (committed with the invocation as lambda.<function>.next.<shard>).
   std::map<std::string, uint64_t> next_offset;
   std::vector<uint32_t> matched;  // scratch
   RoutedEvent routed;             // scratch
@@ -112,7 +112,7 @@ struct BatchHandler::Impl {
     if (r.offset) {
       // The shard's chain (docs/kinesis.md): a copy of a record done, or a record put ahead of
       // an earlier one that failed (it comes again in order), is skipped.
-      uint64_t& next = next_offset.at(r.shard);
+      uint64_t& next = next_offset.at(r.chain);
       if (*r.offset != next) {
         ++(*r.offset < next ? result.duplicates : result.filtered);
         return true;
@@ -213,21 +213,21 @@ struct BatchHandler::Impl {
   // function's first batch of the shard) at the batch's lowest offset.
   Status LoadChains(const std::vector<InputRecord>& records) {
     for (const InputRecord& r : records) {
-      if (!r.offset || next_offset.count(r.shard) > 0) continue;
-      CDC_ASSIGN_OR_RETURN(auto stored, state->Value("lambda." + function() + ".next." + r.shard));
+      if (!r.offset || next_offset.count(r.chain) > 0) continue;
+      CDC_ASSIGN_OR_RETURN(auto stored, state->Value("lambda." + function() + ".next." + r.chain));
       uint64_t next = UINT64_MAX;
       if (stored) {
         auto [p, ec] = std::from_chars(stored->data(), stored->data() + stored->size(), next);
         if (ec != std::errc() || p != stored->data() + stored->size()) {
-          return Corruption("state store: lambda." + function() + ".next." + r.shard + " is '" +
+          return Corruption("state store: lambda." + function() + ".next." + r.chain + " is '" +
                             *stored + "', not an offset");
         }
       } else {
         for (const InputRecord& o : records) {
-          if (o.offset && o.shard == r.shard) next = std::min(next, *o.offset);
+          if (o.offset && o.chain == r.chain) next = std::min(next, *o.offset);
         }
       }
-      next_offset[r.shard] = next;
+      next_offset[r.chain] = next;
     }
     return Status::Ok();
   }
@@ -308,8 +308,8 @@ Result<BatchResult> BatchHandler::Handle(const std::vector<InputRecord>& records
     if (!records[i].shard.empty() && !records[i].item_identifier.empty()) {
       d.shard_done[records[i].shard] = records[i].item_identifier;
     }
-    if (records[i].offset && *records[i].offset == d.next_offset[records[i].shard]) {
-      ++d.next_offset[records[i].shard];
+    if (records[i].offset && *records[i].offset == d.next_offset[records[i].chain]) {
+      ++d.next_offset[records[i].chain];
     }
   }
   for (size_t i = failed; i < records.size(); ++i) {

@@ -121,8 +121,9 @@ AwsEmulator* AwsEmulator::Kinesalite(std::string* missing) {
   return Start(
       KinesaliteSlot(),
       [] {
-        return new AwsEmulator(std::string(CDC_SOURCE_DIR) + "/node_modules/.bin/kinesalite",
-                               "--createStreamMs 0 --deleteStreamMs 0 --updateStreamMs 0");
+        return new AwsEmulator(
+            std::string(CDC_SOURCE_DIR) + "/node_modules/.bin/kinesalite",
+            "--createStreamMs 0 --deleteStreamMs 0 --updateStreamMs 0 --shardLimit 1000");
       },
       "kinesalite", missing);
 }
@@ -131,7 +132,9 @@ std::unique_ptr<AwsEmulator> AwsEmulator::OwnKinesalite(const std::string& dir, 
   std::string program = std::string(CDC_SOURCE_DIR) + "/node_modules/.bin/kinesalite";
   if (::access(program.c_str(), X_OK) != 0) return nullptr;
   return std::unique_ptr<AwsEmulator>(new AwsEmulator(
-      program, "--createStreamMs 0 --deleteStreamMs 0 --updateStreamMs 0 --path " + dir, port));
+      program,
+      "--createStreamMs 0 --deleteStreamMs 0 --updateStreamMs 0 --shardLimit 1000 --path " + dir,
+      port));
 }
 
 AwsEmulator* AwsEmulator::Dynalite(std::string* missing) {

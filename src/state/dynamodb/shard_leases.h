@@ -2,8 +2,9 @@
 // several machines) share a stream's shards, take over a dead worker's shards and balance them.
 // The table has the Kinesis Client Library's lease table's shape: one item per shard, hash key
 // `leaseKey` (the Kinesis shard id), `leaseOwner`, `leaseCounter`, `checkpoint`,
-// `ownerSwitchesSinceCheckpoint` (and `parentShardId` on a child shard; a resharded stream is not
-// followed yet). docs/kinesis.md, "Processors sharing the shards", has the protocol.
+// `ownerSwitchesSinceCheckpoint`. A lease is a pipeline shard (a hash key), which outlives a
+// resharding of the Kinesis stream, so no lease has a `parentShardId`. docs/kinesis.md,
+// "Processors sharing the shards", has the protocol.
 //
 // The leases decide who *should* deliver a shard. Each shard is delivered from and into a unit
 // with its own state store (state item `<pipeline>/shard-<i>`), whose lease and fencing token make

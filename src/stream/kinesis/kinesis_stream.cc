@@ -133,6 +133,7 @@ class Chain {
 // One GetRecords answer, decoded.
 struct Fetched {
   std::string seq;
+  std::string key;    // its partition key: "shard-<i>", the stream shard it belongs to
   std::string bytes;  // the record's data
 };
 struct Batch {
@@ -160,6 +161,8 @@ Status ParseBatch(simdjson::dom::parser& parser, const std::string& body, const 
     }
     Fetched f;
     f.seq.assign(seq);
+    std::string_view key;
+    if (r["PartitionKey"].get(key) == simdjson::SUCCESS) f.key.assign(key);
     if (!Base64Decode(data, f.bytes)) {
       return Corruption(where + ": record " + f.seq + " holds data that is not base64");
     }
@@ -172,20 +175,131 @@ Status ParseBatch(simdjson::dom::parser& parser, const std::string& body, const 
   return Status::Ok();
 }
 
+// A Kinesis shard as ListShards describes it.
+struct KShard {
+  std::string id, start_key, end_key, parent, adjacent;
+  bool open = true;  // no EndingSequenceNumber
+};
+
+bool Covers(const KShard& k, std::string_view point) {
+  return !SeqLess(point, k.start_key) && !SeqLess(k.end_key, point);
+}
+
+// Every shard of the stream, closed ones included (they stay listed for the retention period).
+// `call` makes one call (retrying as its caller sees fit).
+template <typename Call>
+Status ListKShards(Call&& call, simdjson::dom::parser& parser, const std::string& stream_name,
+                   const std::string& where, std::vector<KShard>& out) {
+  out.clear();
+  std::string next_token;
+  do {
+    std::string list;
+    JsonWriter w(list);
+    w.BeginObject();
+    if (next_token.empty()) {
+      w.Key("StreamName").String(stream_name);
+    } else {
+      w.Key("NextToken").String(next_token);
+    }
+    w.EndObject();
+    aws::Response r = call("ListShards", list);
+    if (!r.status.ok()) return r.status.WithContext(where + ": listing its shards");
+    simdjson::dom::element root;
+    simdjson::dom::array shards;
+    if (parser.parse(r.body).get(root) != simdjson::SUCCESS ||
+        root["Shards"].get(shards) != simdjson::SUCCESS) {
+      return Unavailable(where + ": ListShards answered without Shards");
+    }
+    for (simdjson::dom::element e : shards) {
+      KShard k;
+      std::string_view id, start, end, ending, parent, adjacent;
+      if (e["ShardId"].get(id) != simdjson::SUCCESS ||
+          e["HashKeyRange"]["StartingHashKey"].get(start) != simdjson::SUCCESS ||
+          e["HashKeyRange"]["EndingHashKey"].get(end) != simdjson::SUCCESS) {
+        return Unavailable(where + ": ListShards answered a shard without id or hash keys");
+      }
+      k.id.assign(id);
+      k.start_key.assign(start);
+      k.end_key.assign(end);
+      if (e["ParentShardId"].get(parent) == simdjson::SUCCESS) k.parent.assign(parent);
+      if (e["AdjacentParentShardId"].get(adjacent) == simdjson::SUCCESS) {
+        k.adjacent.assign(adjacent);
+      }
+      k.open = e["SequenceNumberRange"]["EndingSequenceNumber"].get(ending) != simdjson::SUCCESS;
+      out.push_back(std::move(k));
+    }
+    std::string_view token;
+    next_token.clear();
+    if (root["NextToken"].get(token) == simdjson::SUCCESS) next_token.assign(token);
+  } while (!next_token.empty());
+  return Status::Ok();
+}
+
+// The shards whose hash-key range holds `point`, parents first: the records put with
+// ExplicitHashKey `point`, in the order they were put, are in these shards one after the other
+// (a split or merge closes a shard; what follows goes to its child holding the point).
+std::vector<const KShard*> Lineage(const std::vector<KShard>& all, std::string_view point) {
+  std::vector<const KShard*> covering;
+  for (const KShard& k : all) {
+    if (Covers(k, point)) covering.push_back(&k);
+  }
+  auto find = [&](const std::string& id) -> const KShard* {
+    if (id.empty()) return nullptr;
+    for (const KShard* k : covering) {
+      if (k->id == id) return k;
+    }
+    return nullptr;
+  };
+  // The root: its parents do not hold the point, or are no longer listed (trimmed).
+  const KShard* at = nullptr;
+  for (const KShard* k : covering) {
+    if (find(k->parent) == nullptr && find(k->adjacent) == nullptr) {
+      at = k;
+      break;
+    }
+  }
+  std::vector<const KShard*> out;
+  while (at != nullptr && out.size() < covering.size()) {
+    out.push_back(at);
+    const KShard* child = nullptr;
+    for (const KShard* k : covering) {
+      if (k->parent == at->id || k->adjacent == at->id) child = k;
+    }
+    at = child;
+  }
+  return out;
+}
+
+// The child of closed shard `id` that holds `point`, or null (not listed).
+const KShard* ChildHolding(const std::vector<KShard>& all, const std::string& id,
+                           std::string_view point) {
+  for (const KShard& k : all) {
+    if ((k.parent == id || k.adjacent == id) && Covers(k, point)) return &k;
+  }
+  return nullptr;
+}
+
+std::string PartitionKey(uint32_t shard) { return "shard-" + std::to_string(shard); }
+
 class KinesisStream;
 
 class KinesisReader final : public ShardReader {
  public:
-  KinesisReader(const KinesisStream& stream, ShardId shard, uint64_t from, std::string after_seq,
-                uint64_t chain_start, std::unique_ptr<aws::JsonClient> client);
+  KinesisReader(const KinesisStream& stream, ShardId shard, uint64_t from, std::string kshard,
+                std::string after_seq, uint64_t chain_start,
+                std::unique_ptr<aws::JsonClient> client);
   Result<std::optional<Record>> Next() override;
 
  private:
   Status Fetch();
+  // At the end of closed Kinesis shard kshard_: goes on in its child holding the shard's hash key.
+  Status NextKShard(const std::string& where);
 
   const KinesisStream& stream_;
   ShardId shard_;
+  std::string key_;  // the partition key of the shard's records
   uint64_t from_;
+  std::string kshard_;       // the Kinesis shard it reads
   std::string start_after_;  // the sequence number it starts after ("": the trim horizon)
   std::string last_seq_;     // the last record taken from Kinesis
   Chain chain_;
@@ -321,7 +435,8 @@ class KinesisStream final : public Stream {
 
   // For readers: where to start for `from`, under the lock.
   struct Start {
-    std::string after_seq;  // "" : the trim horizon
+    std::string kshard;     // the Kinesis shard
+    std::string after_seq;  // "" : its trim horizon
     uint64_t chain_next = 0;
   };
   Result<Start> StartFor(ShardId shard, uint64_t from) const;
@@ -331,7 +446,8 @@ class KinesisStream final : public Stream {
   }
   // A reader found the record at `offset` whole in the chain, `seq` after it. In a process that
   // appends nothing, that is how the shard's durable end moves (another process put it).
-  void SawInChain(ShardId shard, uint64_t offset, const std::string& seq) const {
+  void SawInChain(ShardId shard, uint64_t offset, const std::string& kshard,
+                  const std::string& seq) const {
     if (!reader_only_) return;
     {
       std::lock_guard lock(mu_);
@@ -339,11 +455,13 @@ class KinesisStream final : public Stream {
       auto& s = const_cast<ShardState&>(shards_[shard.value()]);
       if (offset < s.durable) return;
       s.durable = s.next = offset + 1;
-      const_cast<KinesisStream*>(this)->Remember(s, offset, seq);
+      const_cast<KinesisStream*>(this)->Remember(s, offset, kshard, seq);
     }
     cv_.notify_all();
   }
-  const std::string& kinesis_shard(ShardId shard) const { return shards_[shard.value()].shard_id; }
+  // The ExplicitHashKey of the shard's records (decimal): the Kinesis shards holding it, one
+  // after the other, hold the shard.
+  const std::string& hash_key(ShardId shard) const { return shards_[shard.value()].hash_key; }
   const std::string& stream_name() const { return stream_name_; }
   const KinesisStreamOptions& options() const { return options_; }
   Result<std::unique_ptr<aws::JsonClient>> NewClient() const {
@@ -356,29 +474,36 @@ class KinesisStream final : public Stream {
     bool last = false;  // the last fragment of its offset
     std::string bytes;  // the frame
   };
+  // Where the chain goes on after an offset: after sequence number `seq` of Kinesis shard
+  // `kshard`.
+  struct Anchor {
+    std::string kshard;
+    std::string seq;
+  };
   struct ShardState {
-    bool assigned = false;  // read by this process (all, unless it delivers some shards only)
-    std::string shard_id;
-    std::string hash_key;  // StartingHashKey, decimal: the ExplicitHashKey of its records
-    uint64_t first = 0;    // the chain's first offset still in Kinesis
-    uint64_t next = 0;     // the next offset Append gives
-    uint64_t durable = 0;  // offsets below are in Kinesis
-    std::string last_seq;  // sequence number of the last accepted record
-    // offset -> the sequence number after which the chain goes on at offset + 1: every 64th
-    // offset, and the last one.
-    std::map<uint64_t, std::string> index;
+    bool assigned = false;     // read by this process (all, unless it delivers some shards only)
+    std::string shard_id;      // the open Kinesis shard its records go to
+    std::string first_kshard;  // the oldest Kinesis shard holding its records (resharding)
+    std::string hash_key;      // StartingHashKey, decimal: the ExplicitHashKey of its records
+    uint64_t first = 0;        // the chain's first offset still in Kinesis
+    uint64_t next = 0;         // the next offset Append gives
+    uint64_t durable = 0;      // offsets below are in Kinesis
+    std::string last_seq;      // sequence number of the last accepted record ...
+    std::string last_kshard;   // ... in this Kinesis shard
+    // offset -> where the chain goes on at offset + 1: every 64th offset, and the last one.
+    std::map<uint64_t, Anchor> index;
     std::deque<Unit> pending;  // appended, not yet accepted, in order
   };
 
   // One call, retried while it fails with a retryable error (until retry_seconds).
   aws::Response CallRetrying(std::string_view operation, const std::string& body);
   Status ScanShard(uint32_t i, bool maybe_trimmed);
-  void Remember(ShardState& s, uint64_t offset, const std::string& seq) {
+  void Remember(ShardState& s, uint64_t offset, const std::string& kshard, const std::string& seq) {
     if (!s.index.empty()) {
       auto last = std::prev(s.index.end());
       if (last->first % 64 != 63) s.index.erase(last);
     }
-    s.index[offset] = seq;
+    s.index[offset] = Anchor{kshard, seq};
   }
 
   KinesisStreamOptions options_;
@@ -397,6 +522,7 @@ class KinesisStream final : public Stream {
   Clock::time_point oldest_pending_{};
   std::string body_;
   simdjson::dom::parser parser_;
+  std::vector<KShard> listed_;  // ListShards at Open
 };
 
 constexpr char kIdentityTag[] = "cdc-pipeline-id";
@@ -486,76 +612,35 @@ Status KinesisStream::Open() {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 
-  // Its open shards must be the hash-key ranges ShardForKey maps keys to.
-  struct Listed {
-    std::string id, start_key;
-    bool open = true;
-  };
-  std::vector<Listed> listed;
-  std::string next_token;
-  do {
-    std::string list;
-    JsonWriter w(list);
-    w.BeginObject();
-    if (next_token.empty()) {
-      w.Key("StreamName").String(stream_name_);
-    } else {
-      w.Key("NextToken").String(next_token);
-    }
-    w.EndObject();
-    aws::Response r = CallRetrying("ListShards", list);
-    if (!r.status.ok()) return r.status.WithContext(name_ + ": listing its shards");
-    simdjson::dom::element root;
-    simdjson::dom::array shards;
-    if (parser_.parse(r.body).get(root) != simdjson::SUCCESS ||
-        root["Shards"].get(shards) != simdjson::SUCCESS) {
-      return Unavailable(name_ + ": ListShards answered without Shards");
-    }
-    for (simdjson::dom::element s : shards) {
-      Listed l;
-      std::string_view id, start, ending;
-      if (s["ShardId"].get(id) != simdjson::SUCCESS ||
-          s["HashKeyRange"]["StartingHashKey"].get(start) != simdjson::SUCCESS) {
-        return Unavailable(name_ + ": ListShards answered a shard without id or hash keys");
-      }
-      l.id.assign(id);
-      l.start_key.assign(start);
-      l.open = s["SequenceNumberRange"]["EndingSequenceNumber"].get(ending) != simdjson::SUCCESS;
-      listed.push_back(std::move(l));
-    }
-    std::string_view token;
-    next_token.clear();
-    if (root["NextToken"].get(token) == simdjson::SUCCESS) next_token.assign(token);
-  } while (!next_token.empty());
-  std::vector<Listed> open;
-  for (const auto& l : listed) {
-    if (l.open) open.push_back(l);
-  }
-  std::sort(open.begin(), open.end(),
-            [](const Listed& a, const Listed& b) { return SeqLess(a.start_key, b.start_key); });
-  if (open.size() != want || open.size() != listed.size()) {
-    return FailedPrecondition(
-        name_ + " has " + std::to_string(open.size()) + " open shards" +
-        (open.size() != listed.size()
-             ? " and " + std::to_string(listed.size() - open.size()) + " closed ones (resharded)"
-             : std::string()) +
-        " but stream.shards is " + std::to_string(want) +
-        ": the kinesis stream kind needs the stream as created with stream.shards shards (it "
-        "does not follow resharding yet). Set stream.shards to the stream's shard count, or use "
-        "a new stream");
-  }
+  // Shard i's records are put with ExplicitHashKey = the starting hash key of range i of an
+  // evenly split stream of stream.shards shards, so they go to whichever open shard holds that
+  // key: the stream may have any number of shards and be resharded at any time (a split or
+  // merge closes shards; readers go on in the child holding the key once a parent is read).
+  CDC_RETURN_IF_ERROR(
+      ListKShards([this](std::string_view op, const std::string& b) { return CallRetrying(op, b); },
+                  parser_, stream_name_, name_, listed_));
+  size_t open = 0;
+  for (const KShard& k : listed_) open += k.open ? 1 : 0;
   for (uint32_t i = 0; i < want; ++i) {
-    std::string expect = Decimal(internal::StartingHashKey(i, want));
-    if (open[i].start_key != expect) {
-      return FailedPrecondition(name_ + ": shard " + open[i].id + " starts at hash key " +
-                                open[i].start_key + ", not " + expect +
-                                " (the stream was split or merged): the kinesis stream kind "
-                                "needs evenly split shards as CreateStream makes them");
+    ShardState& st = shards_[i];
+    st.hash_key = Decimal(internal::StartingHashKey(i, want));
+    std::vector<const KShard*> lineage = Lineage(listed_, st.hash_key);
+    if (lineage.empty() || !lineage.back()->open) {
+      return Unavailable(name_ + ": no open shard holds hash key " + st.hash_key + " (shard " +
+                         std::to_string(i) + "); ListShards listed " +
+                         std::to_string(listed_.size()) + " shards");
+    }
+    st.first_kshard = lineage.front()->id;
+    st.shard_id = lineage.back()->id;
+    if (lineage.size() > 1) {
+      std::string path;
+      for (const KShard* k : lineage) path += (path.empty() ? "" : " -> ") + k->id;
+      log::Info("{}: shard {} is in {} (resharded)", name_, i, path);
     }
   }
-  for (uint32_t i = 0; i < want; ++i) {
-    shards_[i].shard_id = open[i].id;
-    shards_[i].hash_key = Decimal(internal::StartingHashKey(i, want));
+  if (open != want) {
+    log::Info("{}: {} open Kinesis shards hold the pipeline's {} shards (stream.shards)", name_,
+              open, want);
   }
 
   // The pipeline id, kept as a tag of the stream.
@@ -591,28 +676,33 @@ Status KinesisStream::Open() {
 // and ends.
 Status KinesisStream::ScanShard(uint32_t i, bool maybe_trimmed) {
   ShardState& s = shards_[i];
-  const std::string where = name_ + " " + s.shard_id;
-  std::string body;
-  {
+  const std::string key = PartitionKey(i);
+  std::string kshard = s.first_kshard;
+  std::string where = name_ + " " + kshard;
+  auto iterate = [&](std::string& iterator) -> Status {
+    std::string body;
     JsonWriter w(body);
     w.BeginObject()
         .Key("StreamName")
         .String(stream_name_)
         .Key("ShardId")
-        .String(s.shard_id)
+        .String(kshard)
         .Key("ShardIteratorType")
         .String("TRIM_HORIZON")
         .EndObject();
-  }
-  aws::Response r = CallRetrying("GetShardIterator", body);
-  if (!r.status.ok()) return r.status.WithContext(where);
-  simdjson::dom::element root;
-  std::string_view it;
-  if (parser_.parse(r.body).get(root) != simdjson::SUCCESS ||
-      root["ShardIterator"].get(it) != simdjson::SUCCESS) {
-    return Unavailable(where + ": GetShardIterator answered without an iterator");
-  }
-  std::string iterator(it);
+    aws::Response r = CallRetrying("GetShardIterator", body);
+    if (!r.status.ok()) return r.status.WithContext(where);
+    simdjson::dom::element root;
+    std::string_view it;
+    if (parser_.parse(r.body).get(root) != simdjson::SUCCESS ||
+        root["ShardIterator"].get(it) != simdjson::SUCCESS) {
+      return Unavailable(where + ": GetShardIterator answered without an iterator");
+    }
+    iterator.assign(it);
+    return Status::Ok();
+  };
+  std::string iterator;
+  CDC_RETURN_IF_ERROR(iterate(iterator));
   Chain chain(0);
   bool started = !maybe_trimmed;
   Batch batch;
@@ -634,7 +724,8 @@ Status KinesisStream::ScanShard(uint32_t i, bool maybe_trimmed) {
       // Trimmed: the chain starts at the smallest first fragment of the first records.
       uint64_t lowest = UINT64_MAX;
       for (const auto& f : batch.records) {
-        if (DecodeKinesisFrame(f.bytes, frame) && frame.fragment == 0) {
+        if ((f.key.empty() || f.key == key) && DecodeKinesisFrame(f.bytes, frame) &&
+            frame.fragment == 0) {
           lowest = std::min(lowest, frame.offset);
         }
       }
@@ -646,18 +737,37 @@ Status KinesisStream::ScanShard(uint32_t i, bool maybe_trimmed) {
     }
     for (const auto& f : batch.records) {
       ++records;
+      // A Kinesis shard holding several shards' hash keys (after a merge, or a stream of fewer
+      // shards) holds their records too.
+      if (!f.key.empty() && f.key != key) continue;
       if (!DecodeKinesisFrame(f.bytes, frame)) {
         return Corruption(where + ": record " + f.seq +
                           " is not a cdc-pipeline record (was something else written to the "
                           "stream? it must be the pipeline's alone)");
       }
       if (chain.Take(frame, false) == Chain::Step::kComplete) {
-        Remember(s, chain.next() - 1, f.seq);
+        Remember(s, chain.next() - 1, kshard, f.seq);
         s.last_seq = f.seq;
+        s.last_kshard = kshard;
       }
     }
     iterator = batch.next_iterator;
-    if (batch.records.empty() && batch.behind_ms == 0) break;
+    if (iterator.empty()) {
+      // A closed shard read to its end: the chain goes on in its child holding the hash key.
+      const KShard* child = ChildHolding(listed_, kshard, s.hash_key);
+      if (child == nullptr) {
+        return Unavailable(where + " is closed but no child shard holds hash key " + s.hash_key);
+      }
+      kshard = child->id;
+      where = name_ + " " + kshard;
+      started = true;
+      CDC_RETURN_IF_ERROR(iterate(iterator));
+      continue;
+    }
+    // The end of an open shard; a closed one ends where Kinesis gives no next iterator.
+    bool closed = false;
+    for (const KShard& k : listed_) closed |= k.id == kshard && !k.open;
+    if (batch.records.empty() && batch.behind_ms == 0 && !closed) break;
   }
   s.next = s.durable = chain.next();
   log::Debug("{}: {} records read, chain {}..{}", where, records, s.first, s.next);
@@ -736,7 +846,7 @@ Status KinesisStream::Sync() {
     for (uint32_t k = 0; k < n && sent.size() < kMaxRecords; ++k) {
       uint32_t i = (rotate + k) % n;
       ShardState& s = shards_[i];
-      std::string key = "shard-" + std::to_string(i);
+      std::string key = PartitionKey(i);
       for (size_t j = 0; j < s.pending.size() && sent.size() < kMaxRecords; ++j) {
         size_t size = s.pending[j].bytes.size() + key.size();
         if (!sent.empty() && bytes + size > kMaxBytes) break;
@@ -784,7 +894,7 @@ Status KinesisStream::Sync() {
             continue;
           }
           ShardState& s = shards_[i];
-          std::string_view code, seq;
+          std::string_view code, seq, kshard;
           if (result["ErrorCode"].get(code) == simdjson::SUCCESS && !code.empty()) {
             std::string_view message;
             if (result["ErrorMessage"].get(message) != simdjson::SUCCESS) message = "";
@@ -793,6 +903,15 @@ Status KinesisStream::Sync() {
             blocked[i] = true;
             ++failed;
             continue;
+          }
+          if (result["ShardId"].get(kshard) != simdjson::SUCCESS) kshard = s.shard_id;
+          if (kshard != s.last_kshard && !s.last_kshard.empty()) {
+            // The stream was resharded: the shard's records go to a child of the Kinesis shard
+            // they went to, whose sequence numbers are its own. Readers read the parent to its
+            // end first, so the chain goes on in order.
+            log::Info("{}: shard {} now goes to {} (was {}: resharded)", name_, i, kshard,
+                      s.last_kshard);
+            s.last_seq.clear();
           }
           if (result["SequenceNumber"].get(seq) != simdjson::SUCCESS ||
               (!s.last_seq.empty() && !SeqLess(s.last_seq, seq))) {
@@ -805,9 +924,11 @@ Status KinesisStream::Sync() {
           (void)j;
           Unit& unit = s.pending[accepted[i]++];
           s.last_seq.assign(seq);
+          s.last_kshard.assign(kshard);
+          s.shard_id.assign(kshard);
           if (unit.last) {
             s.durable = unit.offset + 1;
-            Remember(s, unit.offset, s.last_seq);
+            Remember(s, unit.offset, s.last_kshard, s.last_seq);
           }
           progress = true;
         }
@@ -857,11 +978,13 @@ Result<KinesisStream::Start> KinesisStream::StartFor(ShardId shard, uint64_t fro
                     "; Kinesis' retention period trimmed it)");
   }
   Start start;
+  start.kshard = s.first_kshard;
   start.chain_next = s.first;
   auto it = s.index.lower_bound(from);
   if (it != s.index.begin()) {
     --it;
-    start.after_seq = it->second;
+    start.kshard = it->second.kshard;
+    start.after_seq = it->second.seq;
     start.chain_next = it->first + 1;
   }
   return start;
@@ -876,30 +999,50 @@ Result<std::unique_ptr<ShardReader>> KinesisStream::OpenReader(ShardId shard,
   auto client = NewClient();
   if (!client.ok()) return client.status().WithContext(name_);
   return std::unique_ptr<ShardReader>(std::make_unique<KinesisReader>(
-      *this, shard, from.value(), start.after_seq, start.chain_next, std::move(*client)));
+      *this, shard, from.value(), std::move(start.kshard), std::move(start.after_seq),
+      start.chain_next, std::move(*client)));
 }
 
 KinesisReader::KinesisReader(const KinesisStream& stream, ShardId shard, uint64_t from,
-                             std::string after_seq, uint64_t chain_start,
+                             std::string kshard, std::string after_seq, uint64_t chain_start,
                              std::unique_ptr<aws::JsonClient> client)
     : stream_(stream),
       shard_(shard),
+      key_(PartitionKey(shard.value())),
       from_(from),
+      kshard_(std::move(kshard)),
       start_after_(std::move(after_seq)),
       chain_(chain_start),
       first_batch_(start_after_.empty() && chain_start > 0),
       client_(std::move(client)) {}
 
+Status KinesisReader::NextKShard(const std::string& where) {
+  std::vector<KShard> listed;
+  CDC_RETURN_IF_ERROR(ListKShards(
+      [this](std::string_view op, const std::string& b) { return client_->Call(op, b); }, parser_,
+      stream_.stream_name(), where, listed));
+  const KShard* child = ChildHolding(listed, kshard_, stream_.hash_key(shard_));
+  if (child == nullptr) {
+    return Unavailable(where +
+                       " is closed and read to its end, but ListShards names no child "
+                       "holding hash key " +
+                       stream_.hash_key(shard_));
+  }
+  log::Info("{}: {} read to its end (resharded); going on in {}", stream_.name(), kshard_,
+            child->id);
+  kshard_ = child->id;
+  start_after_.clear();
+  last_seq_.clear();
+  iterator_.clear();
+  return Status::Ok();
+}
+
 Status KinesisReader::Fetch() {
-  const std::string where = stream_.ShardLocation(shard_);
+  const std::string where = stream_.name() + " " + kshard_;
   if (iterator_.empty()) {
     std::string body;
     JsonWriter w(body);
-    w.BeginObject()
-        .Key("StreamName")
-        .String(stream_.stream_name())
-        .Key("ShardId")
-        .String(stream_.kinesis_shard(shard_));
+    w.BeginObject().Key("StreamName").String(stream_.stream_name()).Key("ShardId").String(kshard_);
     const std::string& after = last_seq_.empty() ? start_after_ : last_seq_;
     if (after.empty()) {
       w.Key("ShardIteratorType").String("TRIM_HORIZON");
@@ -937,6 +1080,11 @@ Status KinesisReader::Fetch() {
   CDC_RETURN_IF_ERROR(ParseBatch(parser_, r.body, where, batch_));
   at_ = 0;
   iterator_ = batch_.next_iterator;
+  if (iterator_.empty() && batch_.records.empty()) {
+    // Closed (split or merged) and read to its end: on in the child, at once.
+    CDC_RETURN_IF_ERROR(NextKShard(where));
+    return Fetch();
+  }
   at_end_ = batch_.records.empty() && batch_.behind_ms == 0;
   if (first_batch_ && !batch_.records.empty()) {
     // From the trim horizon of a trimmed shard: its chain starts at its first records.
@@ -944,7 +1092,8 @@ Status KinesisReader::Fetch() {
     uint64_t lowest = UINT64_MAX;
     KinesisFrame frame;
     for (const auto& f : batch_.records) {
-      if (DecodeKinesisFrame(f.bytes, frame) && frame.fragment == 0) {
+      if ((f.key.empty() || f.key == key_) && DecodeKinesisFrame(f.bytes, frame) &&
+          frame.fragment == 0) {
         lowest = std::min(lowest, frame.offset);
       }
     }
@@ -1015,14 +1164,16 @@ Result<std::optional<Record>> KinesisReader::Next() {
     }
     Fetched& f = batch_.records[at_++];
     last_seq_ = f.seq;
+    // Another shard's record in a Kinesis shard holding several shards' hash keys.
+    if (!f.key.empty() && f.key != key_) continue;
     KinesisFrame frame;
     if (!DecodeKinesisFrame(f.bytes, frame)) {
-      return Corruption(stream_.ShardLocation(shard_) + ": record " + f.seq +
+      return Corruption(stream_.name() + " " + kshard_ + ": record " + f.seq +
                         " is not a cdc-pipeline record (the stream must be the pipeline's alone)");
     }
     if (chain_.Take(frame, true) != Chain::Step::kComplete) continue;
     uint64_t offset = chain_.next() - 1;
-    stream_.SawInChain(shard_, offset, f.seq);
+    stream_.SawInChain(shard_, offset, kshard_, f.seq);
     if (offset < from_) continue;
     current_.swap(chain_.data());
     Record record;
@@ -1085,11 +1236,12 @@ void RegisterKinesisStream(Registry& registry) {
   StreamKind kind;
   kind.spec.name = "kinesis";
   kind.spec.description =
-      "An AWS Kinesis data stream (or kinesalite) with `stream.shards` shards, one per stream "
-      "shard: the capture process puts each shard's records in order (PutRecords, ExplicitHashKey "
-      "= the shard's starting hash key), numbered with the pipeline's own offsets; processors "
-      "read with GetShardIterator/GetRecords. The source is acknowledged only after Kinesis "
-      "accepted the records. Format and protocol: docs/kinesis.md.";
+      "An AWS Kinesis data stream (or kinesalite): the capture process puts each of the "
+      "`stream.shards` shards' records in order (PutRecords, ExplicitHashKey = the shard's "
+      "starting hash key in an evenly split stream), numbered with the pipeline's own offsets; "
+      "processors read with GetShardIterator/GetRecords, following a resharded stream (children "
+      "after their parents). The source is acknowledged only after Kinesis accepted the records. "
+      "Format and protocol: docs/kinesis.md.";
   kind.spec.fields = {
       {"stream_name", FieldType::kString, "${KINESIS_STREAM_NAME:-cdc-changes-stream}",
        "The Kinesis data stream; empty: the `KINESIS_STREAM_NAME` variable, else "

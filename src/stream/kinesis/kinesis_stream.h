@@ -1,5 +1,7 @@
 // The `kinesis` stream kind: the pipeline's stream kept in an AWS Kinesis data stream (or
-// kinesalite), one Kinesis shard per stream shard. Registered by RegisterKinesisStream.
+// kinesalite). Stream shard i is a hash key (where Kinesis shard i of an evenly split stream of
+// stream.shards shards starts): its records are in the Kinesis shards holding that key, parents
+// before children when the stream was resharded. Registered by RegisterKinesisStream.
 //
 // Offsets are the pipeline's own: the capture process numbers the records of each shard and
 // writes the number into each Kinesis record (the frame below). Kinesis keeps no order across a
@@ -55,9 +57,9 @@ std::string EncodeKinesisFrame(const KinesisFrame& frame);
 // False when `bytes` is not a frame (too short, wrong magic, fragment out of range).
 bool DecodeKinesisFrame(std::string_view bytes, KinesisFrame& frame);
 
-// Opens the Kinesis stream `config` describes (creating it when asked), checks that its open
-// shards are the `stream.shards` hash-key ranges the pipeline maps keys to, and reads each shard
-// to find where its chain ends.
+// Opens the Kinesis stream `config` describes (creating it with stream.shards shards when
+// asked), lists its shards (closed ones too) and reads each stream shard along its hash key's
+// lineage to find where its chain ends.
 Result<std::unique_ptr<Stream>> OpenKinesisStream(const StreamConfig& config,
                                                   const std::string& data_dir);
 

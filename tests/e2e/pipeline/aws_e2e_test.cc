@@ -203,8 +203,9 @@ TEST_F(AwsE2E, CaptureAndTwoProcessorsExactlyOnceAcrossKill9) {
 // the data dir they share (shared storage, for the file targets). One processor is killed with
 // SIGKILL and left dead: the other takes its shards over within two lease periods. Then the
 // processors are killed again and again (restarted at once) and the capture process once, while
-// `generate` commits: every committed change reaches the consumer files exactly once, in commit
-// order per row. The AWS CLI reads the lease table.
+// `generate` commits, and the Kinesis stream is resharded (a split, then a merge): every committed
+// change reaches the consumer files exactly once, in commit order per row. The AWS CLI reads the
+// lease table.
 TEST_F(AwsE2E, ConfigAwsYamlProcessorsShareTheShardsThroughLeasesExactlyOnce) {
   std::string missing;
   AwsEmulator* kinesalite = AwsEmulator::Kinesalite(&missing);
@@ -291,8 +292,22 @@ TEST_F(AwsE2E, ConfigAwsYamlProcessorsShareTheShardsThroughLeasesExactlyOnce) {
     p1 = processor();
   }
   std::mt19937 random(20261210);
+  bool resharded = false;
   for (int round = 0; round < 5 && generate.running(); ++round) {
     std::this_thread::sleep_for(std::chrono::milliseconds(800 + random() % 1500));
+    if ((round == 1 || round == 3) && !testing::AwsCliPath().empty()) {
+      // The stream resharded under load: Kinesis shard 1 split (pipeline shard 1's hash key in
+      // the lower child), then 2 and 3 merged (both hash keys in one child).
+      auto r = testing::RunAwsCli(
+          kinesalite->endpoint(),
+          round == 1 ? "kinesis split-shard --stream-name leased-changes --shard-to-split "
+                       "shardId-000000000001 --new-starting-hash-key "
+                       "106338239662793269832304564822427566080"  // 2^126 + 2^124
+                     : "kinesis merge-shards --stream-name leased-changes --shard-to-merge "
+                       "shardId-000000000002 --adjacent-shard-to-merge shardId-000000000003");
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      resharded = true;
+    }
     auto& victim = round == 2 ? capture : round % 2 == 0 ? p1 : p2;
     victim->Signal(SIGKILL);
     ASSERT_EQ(victim->Wait(10), 128 + SIGKILL);
@@ -327,6 +342,9 @@ TEST_F(AwsE2E, ConfigAwsYamlProcessorsShareTheShardsThroughLeasesExactlyOnce) {
   }
   EXPECT_NE(all_logs.find("took its lease"), std::string::npos) << all_logs;
   EXPECT_NE(all_logs.find("its process is gone"), std::string::npos) << all_logs;
+  if (resharded) {
+    EXPECT_NE(all_logs.find("(resharded)"), std::string::npos) << all_logs;
+  }
   if (!testing::AwsCliPath().empty()) {
     // A clean stop released every lease.
     auto o = owners();

@@ -2,8 +2,10 @@
 // in and come back per shard in offset order with their types, times and payloads (a 2.5 MB
 // one in fragments); a new process finds where each shard ends and its pipeline id; partial
 // PutRecords failures (a proxy failing every third record) leave neither gaps nor duplicates
-// for readers though Kinesis holds records out of order; a missing stream or a stream of another
-// shard count is refused with what to fix. The AWS CLI reads what the stream wrote.
+// for readers though Kinesis holds records out of order; a split and a merge are followed by the
+// writer and by readers (parents first); a missing stream is refused with what to fix, and a
+// stream of another shard count holds the pipeline's shards. The AWS CLI reads what the stream
+// wrote.
 #include "stream/kinesis/kinesis_stream.h"
 
 #include <gtest/gtest.h>
@@ -244,7 +246,7 @@ TEST(KinesisStream, PartialFailuresLeaveNoGapAndNoDuplicateForReaders) {
   EXPECT_EQ(got.front().payload, Payload(1, 100));
 }
 
-TEST(KinesisStream, AMissingStreamOrAnotherShardCountIsRefusedWithWhatToFix) {
+TEST(KinesisStream, AMissingStreamIsRefusedWithWhatToFix) {
   CDC_SKIP_WITHOUT_AWS_CLI();
   AwsEmulator* k = Kinesalite();
   ASSERT_NE(k, nullptr);
@@ -256,13 +258,170 @@ TEST(KinesisStream, AMissingStreamOrAnotherShardCountIsRefusedWithWhatToFix) {
   EXPECT_NE(missing.status().message().find("stream.create: true"), std::string::npos)
       << missing.status().message();
   EXPECT_NE(missing.status().message().find("--shard-count 2"), std::string::npos);
+}
 
+// stream.shards counts the pipeline's shards (hash keys), not Kinesis': a stream of 2 Kinesis
+// shards holds 3 pipeline shards, each read back alone and in order.
+TEST(KinesisStream, AStreamOfAnotherShardCountHoldsThePipelinesShards) {
+  CDC_SKIP_WITHOUT_AWS_CLI();
+  AwsEmulator* k = Kinesalite();
+  ASSERT_NE(k, nullptr);
+  SetAwsEnv();
   ASSERT_TRUE(OpenStream(Config(k->endpoint(), "two-shards", 2), "").ok());
-  auto other = OpenStream(Config(k->endpoint(), "two-shards", 3), "");
-  ASSERT_FALSE(other.ok());
-  EXPECT_NE(other.status().message().find("has 2 open shards but stream.shards is 3"),
-            std::string::npos)
-      << other.status().message();
+  {
+    auto s = OpenStream(Config(k->endpoint(), "two-shards", 3), "");
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    for (uint64_t i = 0; i < 30; ++i) {
+      for (uint32_t sh = 0; sh < 3; ++sh) {
+        ASSERT_TRUE((*s)->Append(ShardId(sh), 1, Payload(sh, i), 1).ok());
+      }
+    }
+    ASSERT_TRUE((*s)->Sync().ok());
+  }
+  auto s = OpenStream(Config(k->endpoint(), "two-shards", 3), "");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  for (uint32_t sh = 0; sh < 3; ++sh) {
+    EXPECT_EQ((*s)->stats(ShardId(sh)).durable_end.value(), 30u) << "shard " << sh;
+    auto got = ReadAll(**s, ShardId(sh), 0);
+    ASSERT_EQ(got.size(), 30u) << "shard " << sh;
+    for (uint64_t i = 0; i < 30; ++i) EXPECT_EQ(got[i].payload, Payload(sh, i));
+  }
+  auto records = testing::ReadStreamWithAwsCli(k->endpoint(), "two-shards");
+  std::map<std::string, std::set<std::string>> keys;  // Kinesis shard -> partition keys
+  for (const auto& r : records) keys[r.shard].insert(r.partition_key);
+  EXPECT_EQ(keys.size(), 2u);
+  EXPECT_EQ(keys["shardId-000000000000"].size() + keys["shardId-000000000001"].size(), 3u);
+}
+
+// Waits until the stream is ACTIVE again after a split or merge.
+void WaitActive(const std::string& endpoint, const std::string& stream) {
+  for (int i = 0; i < 200; ++i) {
+    auto r =
+        testing::RunAwsCli(endpoint, "kinesis describe-stream-summary --stream-name " + stream +
+                                         " --query StreamDescriptionSummary."
+                                         "StreamStatus --output text");
+    if (r.out.find("ACTIVE") != std::string::npos) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ADD_FAILURE() << stream << " did not become ACTIVE";
+}
+
+// A split and a merge under a writer and readers that keep running: the writer's records go on
+// in the children (PutRecords names the new shard), readers finish the closed parent, then go
+// on in the child holding their hash key, skipping the other shard's records in a merged one;
+// a new process finds the ends along the lineage, and a reader starts from an anchor in a child.
+TEST(KinesisStream, ASplitAndAMergeAreFollowedInOrder) {
+  CDC_SKIP_WITHOUT_AWS_CLI();
+  AwsEmulator* k = Kinesalite();
+  ASSERT_NE(k, nullptr);
+  SetAwsEnv();
+  const std::string name = "resharded";
+  StreamConfig config = Config(k->endpoint(), name, 4);
+  auto s = OpenStream(config, "");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  Stream& stream = **s;
+  auto append = [&](uint64_t from, uint64_t to) {
+    for (uint64_t i = from; i < to; ++i) {
+      for (uint32_t sh = 0; sh < 4; ++sh) {
+        auto off = stream.Append(ShardId(sh), 1, Payload(sh, i), static_cast<int64_t>(i));
+        ASSERT_TRUE(off.ok());
+        ASSERT_EQ(off->value(), i);
+      }
+    }
+    ASSERT_TRUE(stream.Sync().ok());
+  };
+  append(0, 100);
+  // Readers opened before the resharding read on across it.
+  std::vector<std::unique_ptr<ShardReader>> readers;
+  std::vector<std::vector<std::string>> seen(4);
+  for (uint32_t sh = 0; sh < 4; ++sh) {
+    auto r = stream.OpenReader(ShardId(sh), StreamOffset(0));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    readers.push_back(std::move(*r));
+  }
+  auto read_to = [&](uint64_t end) {
+    for (uint32_t sh = 0; sh < 4; ++sh) {
+      for (int idle = 0; idle < 500 && seen[sh].size() < end;) {
+        auto r = readers[sh]->Next();
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        if (!*r) {
+          ++idle;
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+          continue;
+        }
+        ASSERT_EQ((*r)->offset.value(), seen[sh].size()) << "shard " << sh;
+        seen[sh].emplace_back((*r)->payload);
+      }
+      ASSERT_EQ(seen[sh].size(), end) << "shard " << sh;
+    }
+  };
+  read_to(60);
+
+  // Split Kinesis shard 0 (pipeline shard 0's hash key stays in the lower child), merge 2 and 3
+  // (both pipeline shards' hash keys in one child).
+  auto split = testing::RunAwsCli(
+      k->endpoint(), "kinesis split-shard --stream-name " + name +
+                         " --shard-to-split shardId-000000000000 --new-starting-hash-key "
+                         "42535295865117307932921825928971026432");  // 2^125
+  ASSERT_EQ(split.exit_code, 0) << split.err;
+  WaitActive(k->endpoint(), name);
+  auto merge =
+      testing::RunAwsCli(k->endpoint(), "kinesis merge-shards --stream-name " + name +
+                                            " --shard-to-merge shardId-000000000002"
+                                            " --adjacent-shard-to-merge shardId-000000000003");
+  ASSERT_EQ(merge.exit_code, 0) << merge.err;
+  WaitActive(k->endpoint(), name);
+
+  append(100, 200);
+  read_to(200);
+  for (uint32_t sh = 0; sh < 4; ++sh) {
+    for (uint64_t i = 0; i < 200; ++i) ASSERT_EQ(seen[sh][i], Payload(sh, i));
+  }
+
+  // Kinesis holds them as expected: the children got the records from 100 on, the merged child
+  // both shards' records.
+  auto records = testing::ReadStreamWithAwsCli(k->endpoint(), name);
+  std::map<std::string, std::set<std::string>> keys;
+  std::map<std::string, size_t> count;
+  for (const auto& r : records) {
+    keys[r.shard].insert(r.partition_key);
+    ++count[r.shard];
+  }
+  auto listed = testing::RunAwsCli(
+      k->endpoint(), "kinesis list-shards --stream-name " + name + " --query 'length(Shards)'");
+  EXPECT_EQ(listed.out, "7\n") << "4 shards, 2 from the split, 1 from the merge";
+  EXPECT_EQ(keys.size(), 6u) << "the split's upper child holds no pipeline shard's hash key";
+  EXPECT_EQ(count["shardId-000000000000"], 100u);
+  EXPECT_EQ(count["shardId-000000000004"], 100u) << "the split's lower child";
+  EXPECT_EQ(count["shardId-000000000005"], 0u);
+  EXPECT_EQ(keys["shardId-000000000006"], (std::set<std::string>{"shard-2", "shard-3"}));
+  EXPECT_EQ(count["shardId-000000000006"], 200u);
+
+  // A new process: the ends along the lineage, all records from 0, and from an anchor in a child.
+  auto again = OpenStream(config, "");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  for (uint32_t sh = 0; sh < 4; ++sh) {
+    EXPECT_EQ((*again)->stats(ShardId(sh)).durable_end.value(), 200u) << "shard " << sh;
+    auto all = ReadAll(**again, ShardId(sh), 0);
+    ASSERT_EQ(all.size(), 200u) << "shard " << sh;
+    for (uint64_t i = 0; i < 200; ++i) ASSERT_EQ(all[i].payload, Payload(sh, i));
+    auto tail = ReadAll(**again, ShardId(sh), 170);
+    ASSERT_EQ(tail.size(), 30u) << "shard " << sh;
+    EXPECT_EQ(tail.front().payload, Payload(sh, 170));
+  }
+  // Appends of the new process go on in the children.
+  ASSERT_EQ((*again)->Append(ShardId(3), 1, "after", 1).value().value(), 200u);
+  ASSERT_TRUE((*again)->Sync().ok());
+  auto last = ReadAll(**again, ShardId(3), 199);
+  ASSERT_EQ(last.size(), 2u);
+  EXPECT_EQ(last[1].payload, "after");
+
+  // A process reading shard 3 only learns its end from the chain.
+  StreamConfig one = config;
+  one.only_shards = {3};
+  auto reader_only = OpenStream(one, "");
+  ASSERT_TRUE(reader_only.ok()) << reader_only.status().ToString();
+  EXPECT_EQ((*reader_only)->stats(ShardId(3)).durable_end.value(), 201u);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <set>
 
 #include "base/hash.h"
 #include "integration/aws/aws_test_util.h"
@@ -189,6 +190,16 @@ std::string KinesisRecordRaw(const std::string& seq, const std::string& data_bas
          seq +
          R"(","eventName":"aws:kinesis:record","invokeIdentityArn":"arn:aws:iam::123456789012:role/cdc",)"
          R"("awsRegion":"us-east-1","eventSourceARN":"arn:aws:kinesis:us-east-1:123456789012:stream/cdc-changes-stream"})";
+}
+
+// A record of the pipeline's own stream as Lambda hands it over: its Kinesis shard and partition
+// key as the AWS CLI read them.
+std::string OwnStreamRecord(const testing::KinesisRecord& put) {
+  std::string r = KinesisRecordRaw(put.sequence, Base64Encode(put.data));
+  size_t at = r.find("shardId-000000000000");
+  r.replace(at, 20, put.shard);
+  at = r.find("users|usr");
+  return r.replace(at, 9, put.partition_key);
 }
 
 std::string KinesisRecord(const std::string& seq, const std::string& data) {
@@ -547,11 +558,7 @@ stream:
   auto put = testing::ReadStreamWithAwsCli(kinesalite->endpoint(), "lambda-own");
   ASSERT_EQ(put.size(), 4u);
   for (const auto& r : put) EXPECT_FALSE(Contains(r.data, "user1@example.com"));
-  auto record = [&](size_t i) {
-    std::string r = KinesisRecordRaw(put[i].sequence, Base64Encode(put[i].data));
-    size_t at = r.find("shardId-000000000000");
-    return r.replace(at, 20, put[i].shard);
-  };
+  auto record = [&](size_t i) { return OwnStreamRecord(put[i]); };
   Start();
   // Offsets 0, 2 (ahead of 1: put again later), 1, 2, then 1 again (a copy).
   auto answer = Invoke("req-1", Batch({record(0), record(2), record(1), record(2), record(1)}));
@@ -567,6 +574,63 @@ stream:
   EXPECT_TRUE(Contains(events[3], R"("detail-type":"users.UPDATE")")) << events[3];
   EXPECT_TRUE(Contains(events[1], R"("redacted":["email"])")) << events[1];
   EXPECT_TRUE(DeadLetters().empty()) << Log();
+  StopRuntime();
+}
+
+// One Kinesis shard holding two pipeline shards' records, as after a merge (here: a stream of one
+// Kinesis shard under `stream.shards: 2`): each pipeline shard's chain is followed on its own
+// (by the record's partitionKey), so offset 0 of the second shard is not taken for a copy of
+// the first's.
+TEST_F(LambdaRuntime, AKinesisShardHoldingTwoPipelineShardsDeliversBothChains) {
+  CDC_SKIP_WITHOUT_AWS_CLI();
+  std::string missing;
+  testing::AwsEmulator* kinesalite = testing::AwsEmulator::Kinesalite(&missing);
+  ASSERT_NE(kinesalite, nullptr) << missing;
+  auto created = testing::RunAwsCli(kinesalite->endpoint(),
+                                    "kinesis create-stream --stream-name lambda-merged "
+                                    "--shard-count 1");
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  WriteConfig();
+  testing::WriteFile(dir_ / "capture.yaml", R"(pipeline:
+  name: coredb
+  data_dir: ${CDC_DATA_DIR}
+tables:
+  users:
+    function: processUserChanges
+    event_types: [INSERT, UPDATE, DELETE]
+    primary_key: [id]
+stream:
+  type: kinesis
+  shards: 2
+  stream_name: lambda-merged
+  endpoint: )" + kinesalite->endpoint() + "\n");
+  std::string input;
+  for (int i = 0; i < 8; ++i) input += UserChange(i) + "\n";
+  testing::WriteFile(dir_ / "input.jsonl", input);
+  std::map<std::string, std::string> env = testing::AwsTestEnv();
+  env["CDC_DATA_DIR"] = dir_ / "capture";
+  auto run = testing::RunCli(
+      {"run", "--config", dir_ / "capture.yaml", "--input", dir_ / "input.jsonl"}, env);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  auto put = testing::ReadStreamWithAwsCli(kinesalite->endpoint(), "lambda-merged");
+  ASSERT_EQ(put.size(), 8u);
+  std::set<std::string> keys;
+  std::vector<std::string> batch;
+  for (const auto& r : put) {
+    keys.insert(r.partition_key);
+    batch.push_back(OwnStreamRecord(r));
+  }
+  ASSERT_EQ(keys, (std::set<std::string>{"shard-0", "shard-1"})) << "both shards in one";
+  Start();
+  auto answer = Invoke("req-1", Batch(batch));
+  EXPECT_EQ(answer.body, R"({"batchItemFailures":[]})");
+  auto ids = UserIds(FileEvents());
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, Ids({0, 1, 2, 3, 4, 5, 6, 7})) << Log();
+  // Again: every record is a copy now.
+  answer = Invoke("req-2", Batch(batch));
+  EXPECT_EQ(answer.body, R"({"batchItemFailures":[]})");
+  EXPECT_EQ(FileEvents().size(), 8u);
   StopRuntime();
 }
 
