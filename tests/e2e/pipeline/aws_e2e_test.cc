@@ -11,6 +11,7 @@
 #include <regex>
 
 #include "e2e/pipeline/postgres_e2e.h"
+#include "integration/aws/signing_gate.h"
 #include "support/aws_emulator.h"
 
 namespace cdc {
@@ -351,6 +352,45 @@ TEST_F(AwsE2E, ConfigAwsYamlProcessorsShareTheShardsThroughLeasesExactlyOnce) {
     EXPECT_EQ(o.size(), 4u);
     for (const auto& [key, owner] : o) EXPECT_EQ(owner, "None") << key;
   }
+}
+
+// `run` on config/aws.yaml with a wrong secret key, behind gates that check signatures as AWS
+// does: it stops at once with exit 1 and says which credentials to check; the secret is in no
+// output. With the right key the same gates let it through.
+TEST_F(AwsE2E, WrongCredentialsStopRunWithWhatToCheck) {
+  std::string missing;
+  AwsEmulator* kinesalite = AwsEmulator::Kinesalite(&missing);
+  ASSERT_NE(kinesalite, nullptr) << missing;
+  AwsEmulator* dynalite = AwsEmulator::Dynalite(&missing);
+  ASSERT_NE(dynalite, nullptr) << missing;
+  std::map<std::string, std::string> keys = {{"AKIDTESTEMULATOR", "test-secret-not-real"}};
+  testing::SigningGate kinesis_gate(kinesalite->endpoint(), keys);
+  testing::SigningGate dynamodb_gate(dynalite->endpoint(), keys);
+  for (const auto& [k, v] : testing::AwsTestEnv()) env_[k] = v;
+  env_["AWS_ENDPOINT_URL_KINESIS"] = kinesis_gate.url();
+  env_["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb_gate.url();
+  env_["KINESIS_STREAM_NAME"] = "gated-changes";
+  env_["STATE_TABLE_NAME"] = "gated-state";
+  env_["CDC_ADMIN_LISTEN"] = "127.0.0.1:0";
+  const std::string config = testing::SourcePath("config/aws.yaml");
+  // The right key gets through both gates: the stream and the state table are made.
+  run_args_ = {"run", "--config", config, "--role", "capture"};
+  auto capture = StartStreaming(data_ / "capture.log");
+  ASSERT_FALSE(HasFailure());
+  capture->Signal(SIGTERM);
+  EXPECT_EQ(capture->Wait(30), 0) << testing::ReadFile(data_ / "capture.log");
+  EXPECT_GT(kinesis_gate.forwarded(), 0);
+  EXPECT_GT(dynamodb_gate.forwarded(), 0);
+  EXPECT_EQ(kinesis_gate.refused() + dynamodb_gate.refused(), 0);
+
+  auto env = env_;
+  env["AWS_SECRET_ACCESS_KEY"] = "wrong-secret-value-5678";
+  auto r = testing::RunCli({"run", "--config", config}, env);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("the AWS credentials were refused"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("AWS_SECRET_ACCESS_KEY"), std::string::npos) << r.err;
+  EXPECT_EQ((r.out + r.err).find("wrong-secret-value-5678"), std::string::npos);
+  EXPECT_GT(kinesis_gate.refused() + dynamodb_gate.refused(), 0);
 }
 
 TEST_F(AwsE2E, TheSplitRolesNeedAStreamOtherProcessesCanRead) {

@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "integration/aws/aws_test_util.h"
 #include "integration/aws/failing_proxy.h"
+#include "integration/aws/signing_gate.h"
 #include "support/test_util.h"
 
 namespace cdc::stream {
@@ -291,6 +292,39 @@ TEST(KinesisStream, AStreamOfAnotherShardCountHoldsThePipelinesShards) {
   for (const auto& r : records) keys[r.shard].insert(r.partition_key);
   EXPECT_EQ(keys.size(), 2u);
   EXPECT_EQ(keys["shardId-000000000000"].size() + keys["shardId-000000000001"].size(), 3u);
+}
+
+// Wrong credentials, through a gate that checks signatures as AWS does: refused at once (not
+// retried for retry_seconds) with what to check, and nothing of the secret in the message. The
+// right ones pass the same gate.
+TEST(KinesisStream, WrongCredentialsAreRefusedWithWhatToCheck) {
+  CDC_SKIP_WITHOUT_AWS_CLI();
+  AwsEmulator* k = Kinesalite();
+  ASSERT_NE(k, nullptr);
+  SetAwsEnv();
+  testing::SigningGate gate(k->endpoint(), {{"AKIDTESTEMULATOR", "test-secret-not-real"}});
+  StreamConfig config = Config(gate.url(), "gated", 1);
+  auto good = OpenStream(config, "");
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  EXPECT_GT(gate.forwarded(), 0);
+  EXPECT_EQ(gate.refused(), 0);
+
+  ::setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret-value-1234", 1);
+  auto wrong = OpenStream(config, "");
+  ::setenv("AWS_ACCESS_KEY_ID", "AKIDNOBODYKNOWS", 1);
+  auto unknown = OpenStream(config, "");
+  SetAwsEnv();
+  for (const auto* r : {&wrong, &unknown}) {
+    ASSERT_FALSE(r->ok());
+    const std::string& m = r->status().message();
+    EXPECT_EQ(r->status().code(), StatusCode::kFailedPrecondition) << m;
+    EXPECT_NE(m.find("the AWS credentials were refused"), std::string::npos) << m;
+    EXPECT_NE(m.find("AWS_SECRET_ACCESS_KEY"), std::string::npos) << m;
+    EXPECT_EQ(m.find("wrong-secret-value-1234"), std::string::npos) << m;
+  }
+  EXPECT_NE(wrong.status().message().find("InvalidSignatureException"), std::string::npos);
+  EXPECT_NE(unknown.status().message().find("UnrecognizedClientException"), std::string::npos);
+  EXPECT_EQ(gate.refused(), 2) << "refused once each, not retried";
 }
 
 // Waits until the stream is ACTIVE again after a split or merge.
