@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -19,6 +20,7 @@
 #include "metrics/metrics.h"
 #include "metrics/prometheus.h"
 #include "runtime/pipeline.h"
+#include "runtime/shard_units.h"
 #include "runtime/status.h"
 #include "source/source.h"
 
@@ -45,6 +47,25 @@ uint64_t ResidentBytes() {
   uint64_t size = 0, resident = 0;
   if (!(in >> size >> resident)) return 0;
   return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+// Binds admin.listen, or says what to change; warns when it is not loopback.
+Result<std::string> Listen(httplib::Server& server, const AdminConfig& admin) {
+  auto bound = BindServer(server, admin.host, admin.port, kServerThreads);
+  if (!bound.ok()) {
+    return Unavailable("the admin server cannot listen on " + admin.listen + " (" +
+                       admin.where.ToString() +
+                       "): the address is in use (another `cdc-pipeline run`?) or not an address "
+                       "of this host. Set admin.listen to a free port (e.g. "
+                       "CDC_ADMIN_LISTEN=127.0.0.1:9401), or admin.enabled: false");
+  }
+  if (!IsLoopback(admin.host)) {
+    log::Warn(
+        "the admin server listens on {}, not on loopback: /metrics, /readyz and /api/status "
+        "have no authentication; keep the port on a private network",
+        *bound);
+  }
+  return bound;
 }
 
 std::string JsonObject(bool ready, const std::vector<std::string>& reasons) {
@@ -204,23 +225,8 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(std::shared_ptr<const Co
   impl->config = config;
   impl->pipeline = &pipeline;
   impl->source = &source;
-  const AdminConfig& admin = config->admin;
   impl->Routes();
-  auto bound = BindServer(impl->server, admin.host, admin.port, kServerThreads);
-  if (!bound.ok()) {
-    return Unavailable("the admin server cannot listen on " + admin.listen + " (" +
-                       admin.where.ToString() +
-                       "): the address is in use (another `cdc-pipeline run`?) or not an address "
-                       "of this host. Set admin.listen to a free port (e.g. "
-                       "CDC_ADMIN_LISTEN=127.0.0.1:9401), or admin.enabled: false");
-  }
-  impl->address = std::move(*bound);
-  if (!IsLoopback(admin.host)) {
-    log::Warn(
-        "the admin server listens on {}, not on loopback: /metrics, /readyz and /api/status "
-        "have no authentication; keep the port on a private network",
-        impl->address);
-  }
+  CDC_ASSIGN_OR_RETURN(impl->address, Listen(impl->server, config->admin));
   Impl* raw = impl.get();
   raw->serving.Start(raw->server);
   // For tests and tools (port 0).
@@ -228,6 +234,132 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Start(std::shared_ptr<const Co
   log::Info("admin server on http://{} (wallboard /, /metrics, /healthz, /readyz, /api/status)",
             impl->address);
   return std::unique_ptr<AdminServer>(new AdminServer(std::move(impl)));
+}
+
+struct ProcessAdminServer::Impl {
+  std::shared_ptr<const Config> config;
+  const ShardUnitsView* units = nullptr;
+  httplib::Server server;
+  ServingThread serving;
+  std::string address;
+  bool stopped = false;
+  std::mutex metrics_mu;
+  std::chrono::steady_clock::time_point metrics_at;
+  std::string metrics_text;  // guarded by metrics_mu
+
+  double AssignedAge() const {
+    return std::chrono::duration<double>(units->since_assigned()).count();
+  }
+
+  std::string Metrics() {
+    std::lock_guard lock(metrics_mu);
+    auto now = std::chrono::steady_clock::now();
+    if (!metrics_text.empty() && now - metrics_at < kMetricsMaxAge) return metrics_text;
+    metrics::Registry figures;
+    std::map<std::string, int> by_state = {{"delivering", 0}, {"waiting", 0}, {"stopping", 0}};
+    for (const auto& u : units->Units()) ++by_state[u.state];
+    for (const auto& [state, n] : by_state) {
+      figures
+          .GetGauge("cdc_process_units",
+                    "The shards' units this process runs (run --role process), by state: "
+                    "delivering, waiting for the shard's previous process to let it go, "
+                    "stopping.",
+                    {"state"}, {state})
+          .Set(n);
+    }
+    figures
+        .GetGauge("cdc_process_assigned_age_seconds",
+                  "Seconds since the shard assigner (leases, consumer group) last answered.")
+        .Set(AssignedAge());
+    figures.GetGauge("process_resident_memory_bytes", "Resident memory size in bytes.")
+        .Set(static_cast<double>(ResidentBytes()));
+    metrics_text = units->RenderMetrics() + metrics::RenderPrometheus(figures);
+    metrics_at = now;
+    return metrics_text;
+  }
+
+  std::vector<std::string> NotReady() const {
+    std::vector<std::string> reasons;
+    double age = AssignedAge();
+    if (age > 10) {
+      char text[160];
+      std::snprintf(text, sizeof(text), "the shard assigner has not answered for %.0f s", age);
+      reasons.push_back(text);
+    }
+    for (const auto& u : units->Units()) {
+      for (const auto& t : u.failing_targets) {
+        reasons.push_back("shard " + std::to_string(u.shard) + ": target '" + t +
+                          "' is failing (its last delivery attempt failed)");
+      }
+    }
+    return reasons;
+  }
+
+  std::string Status() const {
+    std::string out;
+    JsonWriter w(out);
+    w.BeginObject()
+        .Key("role")
+        .String("process")
+        .Key("pipeline")
+        .String(config->pipeline.name)
+        .Key("assigner")
+        .String(units->assigner())
+        .Key("assigned_age_seconds")
+        .Double(AssignedAge())
+        .Key("units")
+        .BeginArray();
+    for (const auto& u : units->Units()) {
+      w.BeginObject().Key("shard").Uint(u.shard).Key("state").String(u.state);
+      w.Key("failing_targets").BeginArray();
+      for (const auto& t : u.failing_targets) w.String(t);
+      w.EndArray().EndObject();
+    }
+    w.EndArray().EndObject();
+    return out;
+  }
+
+  void Routes() {
+    server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(Metrics(), std::string(metrics::kPrometheusContentType).c_str());
+    });
+    server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("ok\n", "text/plain");
+    });
+    server.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+      auto reasons = NotReady();
+      res.status = reasons.empty() ? 200 : 503;
+      res.set_content(JsonObject(reasons.empty(), reasons) + "\n", "application/json");
+    });
+    server.Get("/api/status", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(Status() + "\n", "application/json");
+    });
+  }
+};
+
+ProcessAdminServer::ProcessAdminServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ProcessAdminServer::~ProcessAdminServer() { Stop(); }
+
+const std::string& ProcessAdminServer::address() const { return impl_->address; }
+
+Result<std::unique_ptr<ProcessAdminServer>> ProcessAdminServer::Start(
+    std::shared_ptr<const Config> config, const ShardUnitsView& units) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = std::move(config);
+  impl->units = &units;
+  impl->Routes();
+  CDC_ASSIGN_OR_RETURN(impl->address, Listen(impl->server, impl->config->admin));
+  impl->serving.Start(impl->server);
+  log::Info("admin server of the processor on http://{} (/metrics, /healthz, /readyz, /api/status)",
+            impl->address);
+  return std::unique_ptr<ProcessAdminServer>(new ProcessAdminServer(std::move(impl)));
+}
+
+void ProcessAdminServer::Stop() {
+  if (!impl_ || impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->serving.Stop(impl_->server);
 }
 
 Result<std::optional<Readiness>> ProbeRunningPipeline(const Config& config) {

@@ -26,6 +26,7 @@ namespace cdc {
 
 class Pipeline;
 class Source;
+class ShardUnitsView;
 
 namespace admin {
 
@@ -47,6 +48,33 @@ class AdminServer {
  private:
   struct Impl;
   explicit AdminServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The admin server of `run --role process` (admin.listen), for the shards' units it runs:
+//   /metrics     every delivering unit's live metrics, each series labelled with its `shard`,
+//                then cdc_process_units{state} and cdc_process_assigned_age_seconds;
+//   /healthz     200 while the process is alive;
+//   /readyz      200 when the shard assigner answered within the last 10 s and no unit's target
+//                is failing; otherwise 503 with the reasons;
+//   /api/status  {"role":"process","pipeline":..,"assigner":..,"assigned_age_seconds":..,
+//                "units":[{"shard":0,"state":"delivering","failing_targets":[]},..]}.
+// Processes sharing a data dir (shared storage) would share <data_dir>/admin.addr, so it writes
+// none: give each process its own admin.listen (CDC_ADMIN_LISTEN) when several run on one host.
+class ProcessAdminServer {
+ public:
+  // `units` must outlive the server.
+  static Result<std::unique_ptr<ProcessAdminServer>> Start(std::shared_ptr<const Config> config,
+                                                           const ShardUnitsView& units);
+  ~ProcessAdminServer();  // Stop
+  ProcessAdminServer(const ProcessAdminServer&) = delete;
+  ProcessAdminServer& operator=(const ProcessAdminServer&) = delete;
+  void Stop();
+  const std::string& address() const;
+
+ private:
+  struct Impl;
+  explicit ProcessAdminServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

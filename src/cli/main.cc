@@ -179,8 +179,18 @@ int RunProcessRole(const std::string& config_path, std::shared_ptr<const Config>
     for (uint32_t i = 0; i < static_cast<uint32_t>(config->stream.shards); ++i) all.push_back(i);
     assigner = FixedShards(std::move(all));
   }
+  ShardUnitsView view;
+  std::unique_ptr<admin::ProcessAdminServer> admin_server;
+  if (config->admin.enabled) {
+    auto started = admin::ProcessAdminServer::Start(config, view);
+    if (!started.ok()) {
+      std::fprintf(stderr, "cannot start: %s\n", Printable(started.status()).c_str());
+      return 1;
+    }
+    admin_server = std::move(started).value();
+  }
   InstallStopHandlers();
-  Status s = RunShardUnits(config_path, config, *assigner, g_stop);
+  Status s = RunShardUnits(config_path, config, *assigner, g_stop, SystemClock::Instance(), &view);
   if (!s.ok()) {
     std::fprintf(stderr, "pipeline stopped: %s\n", ScrubSecrets(s.ToString()).c_str());
     std::fflush(stderr);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <deque>
+#include <map>
 #include <set>
 
 namespace cdc::metrics {
@@ -140,6 +142,48 @@ std::string RenderPrometheus(const std::vector<Registry*>& registries) {
                    [](const auto& a, const auto& b) { return a.name < b.name; });
   std::string out;
   for (const auto& f : families) AppendFamily(out, f);
+  return out;
+}
+
+std::string RenderPrometheusLabeled(const std::vector<std::pair<std::string, Registry*>>& parts,
+                                    std::string_view label) {
+  std::map<std::string, Registry::FamilyView, std::less<>> families;
+  std::deque<Labels> labels;  // the series' labels with `label` added (stable addresses)
+  for (const auto& [value, registry] : parts) {
+    for (auto& f : registry->Collect()) {
+      if (f.series.empty()) continue;
+      // A family that has the label already (per-shard figures) keeps the series of its own
+      // registry's value only.
+      auto own = std::find(f.label_names.begin(), f.label_names.end(), label);
+      const size_t at = static_cast<size_t>(own - f.label_names.begin());
+      const bool has = own != f.label_names.end();
+      auto [it, added] = families.try_emplace(f.name);
+      Registry::FamilyView& merged = it->second;
+      if (added) {
+        merged.name = f.name;
+        merged.help = f.help;
+        merged.kind = f.kind;
+        merged.label_names = f.label_names;
+        if (!has) merged.label_names.emplace_back(label);
+      } else if (merged.kind != f.kind ||
+                 merged.label_names.size() != f.label_names.size() + (has ? 0 : 1)) {
+        continue;  // not the same family after all: the first one's series stand
+      }
+      for (auto& s : f.series) {
+        if (has) {
+          if ((*s.labels)[at] != value) continue;
+        } else {
+          Labels with = *s.labels;
+          with.push_back(value);
+          labels.push_back(std::move(with));
+          s.labels = &labels.back();
+        }
+        merged.series.push_back(std::move(s));
+      }
+    }
+  }
+  std::string out;
+  for (const auto& [name, f] : families) AppendFamily(out, f);
   return out;
 }
 

@@ -7,6 +7,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "metrics/metrics.h"
@@ -21,6 +22,12 @@ std::string RenderPrometheus(Registry& registry);
 // one is rendered from the first that has series for it (e.g. a running pipeline's live
 // registry before figures read from its state store).
 std::string RenderPrometheus(const std::vector<Registry*>& registries);
+// Registries of the same kind of thing (the units of `run --role process`, one per shard) as one
+// exposition: each series gets the label `label` with its registry's value ("shard"="3"), so
+// that the families of all of them can be merged. A family that has that label already keeps
+// only its series of its registry's value.
+std::string RenderPrometheusLabeled(const std::vector<std::pair<std::string, Registry*>>& parts,
+                                    std::string_view label);
 
 // A label value as it appears between the quotes: \ " and newline escaped.
 std::string EscapeLabelValue(std::string_view value);

@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
 #include <utility>
 
 #include "base/logging.h"
+#include "metrics/prometheus.h"
 #include "runtime/pipeline.h"
 #include "source/source.h"
 
@@ -92,6 +94,17 @@ class Unit {
   }
   // After finished(): OK when it was released, else why it stopped.
   const Status& result() const { return result_; }
+  // For the admin server (any thread): what it does, and `fn` on its pipeline while it runs one.
+  std::string State() {
+    std::lock_guard lock(mu_);
+    if (released_) return "stopping";
+    return pipeline_ != nullptr ? "delivering" : "waiting";
+  }
+  void WithPipeline(const std::function<void(Pipeline&)>& fn) {
+    std::lock_guard lock(mu_);
+    if (pipeline_ != nullptr && !released_) fn(*pipeline_);
+  }
+  uint32_t shard() const { return shard_; }
   bool abandoned() const { return abandoned_; }
 
  private:
@@ -163,6 +176,64 @@ bool Under(const std::string& path, const std::string& dir) {
 
 }  // namespace
 
+struct ShardUnitsView::Impl {
+  mutable std::mutex mu;
+  std::string assigner;
+  std::chrono::steady_clock::time_point assigned = std::chrono::steady_clock::now();
+  std::map<uint32_t, Unit*> units;  // the running units (owned by RunShardUnits)
+};
+
+ShardUnitsView::ShardUnitsView() : impl_(std::make_unique<Impl>()) {}
+ShardUnitsView::~ShardUnitsView() = default;
+
+std::vector<ShardUnitsView::UnitState> ShardUnitsView::Units() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<UnitState> out;
+  for (const auto& [shard, unit] : impl_->units) {
+    UnitState s;
+    s.shard = shard;
+    s.state = unit->State();
+    unit->WithPipeline([&](Pipeline& p) { s.failing_targets = p.FailingTargets(); });
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string ShardUnitsView::assigner() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->assigner;
+}
+
+std::chrono::steady_clock::duration ShardUnitsView::since_assigned() const {
+  std::lock_guard lock(impl_->mu);
+  return std::chrono::steady_clock::now() - impl_->assigned;
+}
+
+std::string ShardUnitsView::RenderMetrics() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<std::pair<std::string, metrics::Registry*>> parts;
+  // The pipelines stay while their units' locks are held: one lock at a time would let a unit
+  // end its pipeline between collecting and rendering, so render inside.
+  std::vector<Unit*> delivering;
+  for (const auto& [shard, unit] : impl_->units) delivering.push_back(unit);
+  std::string out;
+  std::function<void(size_t)> collect = [&](size_t i) {
+    if (i == delivering.size()) {
+      out = metrics::RenderPrometheusLabeled(parts, "shard");
+      return;
+    }
+    bool running = false;
+    delivering[i]->WithPipeline([&](Pipeline& p) {
+      running = true;
+      parts.emplace_back(std::to_string(delivering[i]->shard()), &p.metrics());
+      collect(i + 1);
+    });
+    if (!running) collect(i + 1);
+  };
+  collect(0);
+  return out;
+}
+
 std::string ShardUnitDir(const std::string& data_dir, uint32_t shard) {
   return data_dir + "/shards/" + std::to_string(shard);
 }
@@ -213,7 +284,21 @@ std::unique_ptr<stream::ShardAssigner> FixedShards(std::vector<uint32_t> shards)
 
 Status RunShardUnits(const std::string& config_path, std::shared_ptr<const Config> config,
                      stream::ShardAssigner& assigner, const std::atomic<bool>& stop,
-                     const Clock& clock) {
+                     const Clock& clock, ShardUnitsView* view) {
+  // Keeps `view` in step with `units` (before a unit is destroyed, after one is made).
+  auto show = [view](uint32_t shard, Unit* unit) {
+    if (view == nullptr) return;
+    std::lock_guard lock(view->impl_->mu);
+    if (unit == nullptr) {
+      view->impl_->units.erase(shard);
+    } else {
+      view->impl_->units[shard] = unit;
+    }
+  };
+  if (view != nullptr) {
+    std::lock_guard lock(view->impl_->mu);
+    view->impl_->assigner = assigner.Describe();
+  }
   const uint32_t shard_count = static_cast<uint32_t>(config->stream.shards);
   // The units' configs are loaded (and checked) once, before anything runs.
   std::vector<std::shared_ptr<const Config>> configs(shard_count);
@@ -232,6 +317,15 @@ Status RunShardUnits(const std::string& config_path, std::shared_ptr<const Confi
     checkpoints[shard] = next;
   };
   std::map<uint32_t, std::unique_ptr<Unit>> units;
+  // Destroyed before `units`, whichever way this returns: the view never names a gone unit.
+  struct Unshow {
+    ShardUnitsView* view;
+    ~Unshow() {
+      if (view == nullptr) return;
+      std::lock_guard lock(view->impl_->mu);
+      view->impl_->units.clear();
+    }
+  } unshow{view};
   Status failure;
   while (!stop.load() && failure.ok()) {
     {
@@ -243,6 +337,10 @@ Status RunShardUnits(const std::string& config_path, std::shared_ptr<const Confi
     if (!wanted.ok()) {
       failure = wanted.status().WithContext("shard assignment (" + assigner.Describe() + ")");
       break;
+    }
+    if (view != nullptr) {
+      std::lock_guard lock(view->impl_->mu);
+      view->impl_->assigned = std::chrono::steady_clock::now();
     }
     // Units that ended: released ones let their shard go; any other end stops the process.
     for (auto it = units.begin(); it != units.end();) {
@@ -257,6 +355,7 @@ Status RunShardUnits(const std::string& config_path, std::shared_ptr<const Confi
       }
       log::Info("shard {}: let go", it->first);
       assigner.Released(it->first);
+      show(it->first, nullptr);
       it = units.erase(it);
     }
     if (!failure.ok()) break;
@@ -265,6 +364,7 @@ Status RunShardUnits(const std::string& config_path, std::shared_ptr<const Confi
       log::Info("shard {}: delivering it from and into {}", shard,
                 configs[shard]->pipeline.data_dir);
       units[shard] = std::make_unique<Unit>(configs[shard], shard, clock, on_checkpoint);
+      show(shard, units[shard].get());
     }
     for (auto& [shard, unit] : units) {
       if (!std::binary_search(wanted->begin(), wanted->end(), shard) && !unit->released()) {
@@ -285,7 +385,10 @@ Status RunShardUnits(const std::string& config_path, std::shared_ptr<const Confi
     for (const auto& [shard, next] : checkpoints) assigner.Checkpointed(shard, next);
     checkpoints.clear();
   }
-  for (auto& [shard, unit] : units) assigner.Released(shard);
+  for (auto& [shard, unit] : units) {
+    assigner.Released(shard);
+    show(shard, nullptr);
+  }
   units.clear();
   Status closed = assigner.Close();
   if (failure.ok() && !closed.ok()) failure = closed;

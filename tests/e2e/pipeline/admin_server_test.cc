@@ -3,7 +3,6 @@
 // PostgreSQL; its /metrics pass `promtool check metrics` and count exactly what reached the
 // consumer files, /api/status says the same, /healthz answers while the process lives and /readyz
 // follows the source: ready while streaming, 503 with the reason once PostgreSQL is stopped.
-#include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <simdjson.h>
@@ -14,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/http_client.h"
 #include "support/http_server.h"
 #include "support/pg_server.h"
 #include "support/test_util.h"
@@ -26,30 +26,9 @@ using testing::PgServer;
 using testing::TempDir;
 using testing::TestHttpServer;
 
-struct HttpAnswer {
-  long status = 0;  // 0: no answer (connection refused)
-  std::string body;
-};
+using testing::HttpAnswer;
 
-size_t Append(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-
-HttpAnswer Get(const std::string& url) {
-  HttpAnswer a;
-  CURL* curl = curl_easy_init();
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Append);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &a.body);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  if (curl_easy_perform(curl) == CURLE_OK) {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a.status);
-  }
-  curl_easy_cleanup(curl);
-  return a;
-}
+HttpAnswer Get(const std::string& url) { return testing::HttpGet(url); }
 
 // The unlabelled and labelled samples of a Prometheus text scrape: "name" or
 // "name{target=\"x\"}" -> value.

@@ -6,13 +6,16 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <regex>
+#include <set>
 
 #include "e2e/pipeline/postgres_e2e.h"
 #include "integration/aws/signing_gate.h"
 #include "support/aws_emulator.h"
+#include "support/http_client.h"
 
 namespace cdc {
 namespace {
@@ -229,9 +232,12 @@ TEST_F(AwsE2E, ConfigAwsYamlProcessorsShareTheShardsThroughLeasesExactlyOnce) {
   testing::TempDir shared;
   for (int i = 0; i < 4; ++i) consumer_dirs_.push_back(shared / ("shards/" + std::to_string(i)));
   int started = 0;
-  auto processor = [&] {
+  // Each processor serves its admin endpoint on a port of its own (they share the host).
+  const int admin_ports[2] = {testing::FreePort(), testing::FreePort()};
+  auto processor = [&](int which) {
     auto env = env_;
     env["CDC_DATA_DIR"] = shared.path();
+    env["CDC_ADMIN_LISTEN"] = "127.0.0.1:" + std::to_string(admin_ports[which]);
     return std::make_unique<CliProcess>(
         std::vector<std::string>{"run", "--config", config, "--role", "process"}, env,
         shared / ("processor-" + std::to_string(++started) + ".log"));
@@ -255,8 +261,8 @@ TEST_F(AwsE2E, ConfigAwsYamlProcessorsShareTheShardsThroughLeasesExactlyOnce) {
     ::gethostname(host, sizeof host - 1);
     return "pid " + std::to_string(p.pid()) + " on host " + host;
   };
-  auto p1 = processor();
-  auto p2 = processor();
+  auto p1 = processor(0);
+  auto p2 = processor(1);
   CliProcess generate({"generate", "--rate", "300", "--duration", "24", "--seed", "19"}, env_,
                       data_ / "generate.log");
   if (!testing::AwsCliPath().empty()) {
@@ -277,6 +283,49 @@ TEST_F(AwsE2E, ConfigAwsYamlProcessorsShareTheShardsThroughLeasesExactlyOnce) {
           << testing::ReadFile(shared / "processor-2.log");
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
+    // p2's admin endpoint shows its two units: live metrics labelled by shard (promtool
+    // accepts them), its status and readiness.
+    const std::string admin = "http://127.0.0.1:" + std::to_string(admin_ports[1]);
+    std::set<std::string> p2_shards;
+    for (const auto& [key, owner] : owners()) {
+      if (owner == owner_of(*p2)) p2_shards.insert(std::to_string(std::stoi(key.substr(8))));
+    }
+    testing::HttpAnswer status, metrics;
+    for (int i = 0; i < 100; ++i) {
+      status = testing::HttpGet(admin + "/api/status");
+      if (status.body.find(R"("state":"waiting")") == std::string::npos &&
+          status.body.find(R"("state":"delivering")") != std::string::npos) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_EQ(status.status, 200);
+    EXPECT_NE(status.body.find(R"("role":"process")"), std::string::npos) << status.body;
+    EXPECT_NE(status.body.find("leases in DynamoDB table leased-state-leases"), std::string::npos)
+        << status.body;
+    for (const auto& shard : p2_shards) {
+      EXPECT_NE(status.body.find(R"({"shard":)" + shard + R"(,"state":"delivering")"),
+                std::string::npos)
+          << status.body;
+    }
+    EXPECT_EQ(testing::HttpGet(admin + "/readyz").status, 200);
+    metrics = testing::HttpGet(admin + "/metrics");
+    ASSERT_EQ(metrics.status, 200);
+    for (const auto& shard : p2_shards) {
+      EXPECT_NE(metrics.body.find("shard=\"" + shard + "\"}"), std::string::npos)
+          << "no series of shard " << shard << ":\n"
+          << metrics.body;
+    }
+    EXPECT_NE(metrics.body.find("cdc_process_units{state=\"delivering\"} 2"), std::string::npos)
+        << metrics.body;
+    if (std::system("command -v promtool >/dev/null 2>&1") == 0) {
+      testing::WriteFile(data_ / "scrape.txt", metrics.body);
+      std::string check = "promtool check metrics < '" + (data_ / "scrape.txt") + "' > '" +
+                          (data_ / "promtool.txt") + "' 2>&1";
+      EXPECT_EQ(std::system(check.c_str()), 0)
+          << testing::ReadFile(data_ / "promtool.txt") << metrics.body;
+    }
+
     std::this_thread::sleep_for(std::chrono::milliseconds(700));
     p1->Signal(SIGKILL);
     auto killed = std::chrono::steady_clock::now();
@@ -290,7 +339,7 @@ TEST_F(AwsE2E, ConfigAwsYamlProcessorsShareTheShardsThroughLeasesExactlyOnce) {
           << "the dead processor's shards were not taken over within two lease periods";
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    p1 = processor();
+    p1 = processor(0);
   }
   std::mt19937 random(20261210);
   bool resharded = false;
@@ -312,7 +361,9 @@ TEST_F(AwsE2E, ConfigAwsYamlProcessorsShareTheShardsThroughLeasesExactlyOnce) {
     auto& victim = round == 2 ? capture : round % 2 == 0 ? p1 : p2;
     victim->Signal(SIGKILL);
     ASSERT_EQ(victim->Wait(10), 128 + SIGKILL);
-    victim = round == 2 ? std::make_unique<CliProcess>(run_args_, env_, log) : processor();
+    victim = round == 2       ? std::make_unique<CliProcess>(run_args_, env_, log)
+             : round % 2 == 0 ? processor(0)
+                              : processor(1);
   }
   ASSERT_EQ(generate.Wait(90), 0) << testing::ReadFile(data_ / "generate.log");
   ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);

@@ -2,7 +2,6 @@
 // (per record, ProvisionedThroughputExceededException), for the kinesis target and stream tests.
 #pragma once
 
-#include <curl/curl.h>
 #include <simdjson.h>
 
 #include <atomic>
@@ -10,6 +9,7 @@
 #include <vector>
 
 #include "event/json_writer.h"
+#include "support/http_client.h"
 #include "support/http_server.h"
 
 namespace cdc::testing {
@@ -83,35 +83,17 @@ class FailingProxy {
   }
 
   TestHttpServer::Answer Post(const std::string& target, const std::string& body) {
-    CURL* c = curl_easy_init();
-    curl_slist* h = nullptr;
-    h = curl_slist_append(h, ("X-Amz-Target: " + target).c_str());
-    h = curl_slist_append(h, "Content-Type: application/x-amz-json-1.1");
     // kinesalite wants a signature-shaped header; it does not check it.
-    h = curl_slist_append(h,
-                          "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20261206/us-east-1/"
-                          "kinesis/aws4_request, SignedHeaders=host, Signature=00");
-    h = curl_slist_append(h, "X-Amz-Date: 20261206T000000Z");
+    HttpAnswer got =
+        HttpPost(upstream_,
+                 {"X-Amz-Target: " + target, "Content-Type: application/x-amz-json-1.1",
+                  "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20261206/us-east-1/"
+                  "kinesis/aws4_request, SignedHeaders=host, Signature=00",
+                  "X-Amz-Date: 20261206T000000Z"},
+                 body);
     TestHttpServer::Answer a;
-    curl_easy_setopt(c, CURLOPT_URL, upstream_.c_str());
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-    curl_easy_setopt(
-        c, CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* o) {
-          static_cast<std::string*>(o)->append(d, s * n);
-          return s * n;
-        });
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &a.body);
-    if (curl_easy_perform(c) == CURLE_OK) {
-      long code = 0;
-      curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-      a.status = static_cast<int>(code);
-    } else {
-      a.status = 502;
-    }
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    a.status = got.status == 0 ? 502 : static_cast<int>(got.status);
+    a.body = std::move(got.body);
     a.content_type = "application/x-amz-json-1.1";
     return a;
   }

@@ -6,8 +6,6 @@
 // check against the AWS CLI's signatures.
 #pragma once
 
-#include <curl/curl.h>
-
 #include <atomic>
 #include <ctime>
 #include <map>
@@ -15,6 +13,7 @@
 
 #include "aws/sigv4.h"
 #include "event/json_writer.h"
+#include "support/http_client.h"
 #include "support/http_server.h"
 
 namespace cdc::testing {
@@ -62,32 +61,14 @@ class SigningGate {
   }
 
   TestHttpServer::Answer Forward(const HttpRequest& r) {
-    CURL* c = curl_easy_init();
-    curl_slist* h = nullptr;
+    std::vector<std::string> headers;
     for (const auto& [n, v] : r.headers) {
-      if (n == "host" || n == "content-length" || n == "expect") continue;
-      h = curl_slist_append(h, (n + ": " + v).c_str());
+      if (n != "host" && n != "content-length" && n != "expect") headers.push_back(n + ": " + v);
     }
+    HttpAnswer got = HttpPost(upstream_, headers, r.body);
     TestHttpServer::Answer a;
-    curl_easy_setopt(c, CURLOPT_URL, upstream_.c_str());
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, r.body.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(r.body.size()));
-    curl_easy_setopt(
-        c, CURLOPT_WRITEFUNCTION, +[](char* d, size_t s, size_t n, void* o) {
-          static_cast<std::string*>(o)->append(d, s * n);
-          return s * n;
-        });
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &a.body);
-    if (curl_easy_perform(c) == CURLE_OK) {
-      long code = 0;
-      curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-      a.status = static_cast<int>(code);
-    } else {
-      a.status = 502;
-    }
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
+    a.status = got.status == 0 ? 502 : static_cast<int>(got.status);
+    a.body = std::move(got.body);
     a.content_type = "application/x-amz-json-1.1";
     return a;
   }

@@ -167,5 +167,47 @@ TEST(PrometheusTest, PromtoolAcceptsTheRenderedText) {
   EXPECT_EQ(std::system(command.c_str()), 0) << RenderPrometheus(r);
 }
 
+// The units of `run --role process`: one family per name, each series with its unit's label,
+// histograms included; promtool accepts it.
+TEST(PrometheusTest, LabeledRegistriesMergeTheirFamilies) {
+  Registry a, b;
+  a.GetCounter("cdc_events_total", "Events.", {"target"}, {"files"}).Inc(2);
+  b.GetCounter("cdc_events_total", "Events.", {"target"}, {"files"}).Inc(5);
+  a.GetGauge("cdc_lag", "Lag.").Set(1);
+  b.GetHistogram("cdc_latency_seconds", "Latency.", {0.1, 1}).Observe(0.5);
+  // Per-shard figures: each unit's own shard is kept.
+  for (auto* r : {&a, &b}) {
+    for (const char* shard : {"0", "3"}) {
+      r->GetGauge("cdc_shard_bytes", "Bytes.", {"shard"}, {shard}).Set(r == &a ? 10 : 30);
+    }
+  }
+  std::string text = RenderPrometheusLabeled({{"0", &a}, {"3", &b}}, "shard");
+  EXPECT_EQ(text,
+            "# HELP cdc_events_total Events.\n"
+            "# TYPE cdc_events_total counter\n"
+            "cdc_events_total{target=\"files\",shard=\"0\"} 2\n"
+            "cdc_events_total{target=\"files\",shard=\"3\"} 5\n"
+            "# HELP cdc_lag Lag.\n"
+            "# TYPE cdc_lag gauge\n"
+            "cdc_lag{shard=\"0\"} 1\n"
+            "# HELP cdc_latency_seconds Latency.\n"
+            "# TYPE cdc_latency_seconds histogram\n"
+            "cdc_latency_seconds_bucket{shard=\"3\",le=\"0.1\"} 0\n"
+            "cdc_latency_seconds_bucket{shard=\"3\",le=\"1\"} 1\n"
+            "cdc_latency_seconds_bucket{shard=\"3\",le=\"+Inf\"} 1\n"
+            "cdc_latency_seconds_sum{shard=\"3\"} 0.5\n"
+            "cdc_latency_seconds_count{shard=\"3\"} 1\n"
+            "# HELP cdc_shard_bytes Bytes.\n"
+            "# TYPE cdc_shard_bytes gauge\n"
+            "cdc_shard_bytes{shard=\"0\"} 10\n"
+            "cdc_shard_bytes{shard=\"3\"} 30\n");
+  if (std::system("command -v promtool >/dev/null 2>&1") == 0) {
+    cdc::testing::TempDir dir;
+    cdc::testing::WriteFile(dir / "metrics.txt", text);
+    std::string command = "promtool check metrics < '" + (dir / "metrics.txt") + "' 2>&1";
+    EXPECT_EQ(std::system(command.c_str()), 0) << text;
+  }
+}
+
 }  // namespace
 }  // namespace cdc::metrics
