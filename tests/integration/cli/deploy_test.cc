@@ -1,11 +1,12 @@
 // `deploy render` and `rollback` (issue 19): the rendered template is checked against the part
 // of CloudFormation's resource specification kept in tests/data/cfn-spec-subset.json (every
-// resource type and property exists, required properties are set, Fn::GetAtt reads a published
-// attribute), every Ref / Fn::GetAtt / Fn::Sub reference resolves, every table's function and
-// every rule of the config is there, and IAM grants only the actions each resource needs on that
-// resource. The checker is shown to fail on broken templates. The prod template is a golden file:
-// regenerate it with CDC_UPDATE_GOLDEN=1 (or `build/bin/cdc-pipeline deploy render --env prod >
-// tests/data/deploy/template-prod.json`). `rollback` runs against a fake Lambda API.
+// resource type and property exists, required properties are set, nested types' too where the
+// subset lists them, Fn::GetAtt reads a published attribute), every Ref / Fn::GetAtt / Fn::Sub
+// reference resolves, every table's function and every rule of the config is there, and IAM grants
+// only the actions each resource needs on that resource. The checker is shown to fail on broken
+// templates. The prod template is a golden file: regenerate it with CDC_UPDATE_GOLDEN=1 (or
+// `build/bin/cdc-pipeline deploy render --env prod > tests/data/deploy/template-prod.json`).
+// `rollback` runs against a fake Lambda API.
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -112,11 +113,13 @@ class TemplateChecker {
         Error(id + ": " + type + " has no property " + std::string(name));
         continue;
       }
-      CheckValue(id + "." + std::string(name), type_spec, value, spec["definitions"]);
+      CheckValue(id + "." + std::string(name), type_spec, value, spec);
     }
   }
 
-  void CheckValue(const std::string& where, element type_spec, element value, element defs) {
+  // `value` against `type_spec`; `entry` is the resource type's entry of the specification (its
+  // definitions, definitionsRequired, definitionsOneOf).
+  void CheckValue(const std::string& where, element type_spec, element value, element entry) {
     if (IsIntrinsic(value)) return;
     if (type_spec.is_array()) {
       if (!value.is_array()) {
@@ -125,7 +128,7 @@ class TemplateChecker {
       }
       size_t i = 0;
       for (auto item : value.get_array()) {
-        CheckValue(where + "[" + std::to_string(i++) + "]", type_spec.at(0), item, defs);
+        CheckValue(where + "[" + std::to_string(i++) + "]", type_spec.at(0), item, entry);
       }
       return;
     }
@@ -146,8 +149,9 @@ class TemplateChecker {
       }
     }
     if (t.starts_with("#")) {
+      const std::string name = t.substr(1);
       element def;
-      if (defs[t.substr(1)].get(def) != simdjson::SUCCESS) {
+      if (entry["definitions"][name].get(def) != simdjson::SUCCESS) {
         Error(where + ": the specification subset lacks " + t);
         return;
       }
@@ -155,13 +159,35 @@ class TemplateChecker {
         Error(where + ": expected an object");
         return;
       }
-      for (auto [k, v] : value.get_object()) {
+      simdjson::dom::object members = value.get_object();
+      for (auto [k, v] : members) {
         element sub;
         if (def[k].get(sub) != simdjson::SUCCESS) {
-          Error(where + ": " + t.substr(1) + " has no property " + std::string(k));
+          Error(where + ": " + name + " has no property " + std::string(k));
           continue;
         }
-        CheckValue(where + "." + std::string(k), sub, v, defs);
+        CheckValue(where + "." + std::string(k), sub, v, entry);
+      }
+      simdjson::dom::array required;
+      if (entry["definitionsRequired"][name].get(required) == simdjson::SUCCESS) {
+        for (auto r : required) {
+          element v;
+          if (members[Str(r)].get(v) != simdjson::SUCCESS) {
+            Error(where + ": " + name + " requires " + Str(r));
+          }
+        }
+      }
+      simdjson::dom::array one_of;
+      if (entry["definitionsOneOf"][name].get(one_of) == simdjson::SUCCESS) {
+        size_t present = 0;
+        for (auto r : one_of) {
+          element v;
+          if (members[Str(r)].get(v) == simdjson::SUCCESS) ++present;
+        }
+        if (present != 1) {
+          Error(where + ": " + name + " holds " + std::to_string(present) +
+                " of the properties of which it needs exactly one");
+        }
       }
     }
   }
@@ -410,6 +436,8 @@ TEST(DeployRender, TheCheckerRejectsBrokenTemplates) {
   broken(R"("BisectBatchOnFunctionError": true)", R"("BisectBatchOnFunctionError": "yes")",
          "expected a boolean");
   broken(R"("kinesis:ListShards")", R"("kinesis:DeleteStream")", "kinesis:DeleteStream");
+  // A nested type's required property (a rule target's Id).
+  broken(R"("Id": "wallboards")", R"("Name": "wallboards")", "Target requires Id");
   {
     // The stream's first Fn::GetAtt reads an attribute the type does not publish.
     std::string t = good;
