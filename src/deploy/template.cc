@@ -1,13 +1,19 @@
 #include "deploy/template.h"
 
+#include <strings.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <map>
+#include <optional>
 
 #include "base/version.h"
 #include "deploy/json_value.h"
 #include "stream/kinesis/kinesis_stream.h"
+#include "target/eventbridge/eventbridge_target.h"
+#include "target/http/http_target.h"
+#include "target/kinesis/kinesis_target.h"
 
 namespace cdc::deploy {
 namespace {
@@ -126,6 +132,304 @@ void SetInput(J& target, const InputSpec& spec) {
     transformer.Set("InputTemplate", *spec.input_template);
     target.Set("InputTransformer", std::move(transformer));
   }
+}
+
+// The partition key of the records EventBridge puts into a `kinesis` target's stream: the
+// change's deterministic id, which the `eventbridge` target kind writes into every event it puts
+// on the bus (docs/deploy.md "Rule targets").
+constexpr std::string_view kPartitionKeyPath = "$.detail.metadata.eventId";
+// EventBridge's default rate of an API destination, written out so the template says it.
+constexpr int kInvocationRateLimitPerSecond = 300;
+// Connections and API destinations take names of at most 64 characters.
+constexpr size_t kMaxEventsNameLength = 64;
+
+// An ARN in the stack's account: "arn:${AWS::Partition}:<service>:<region>:${AWS::AccountId}:
+// <resource>", the stack's region unless `region` names another.
+J AccountArn(std::string_view service, const std::string& region, const std::string& resource) {
+  return Sub("arn:${AWS::Partition}:" + std::string(service) + ":" +
+             (region.empty() ? std::string("${AWS::Region}") : region) +
+             ":${AWS::AccountId}:" + resource);
+}
+
+// A rule's ARN, built from its name rather than read from the rule (Fn::GetAtt): the rule names
+// the role that this ARN goes into, so a reference back would be a circular dependency.
+J RuleArn(const std::string& rule_name) {
+  return Sub("arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${EventBus}/" +
+             rule_name);
+}
+
+// The role a rule target's deliveries run as: assumable by EventBridge for the rules `rule_names`
+// only (aws:SourceArn, AWS's confused-deputy advice), allowed `actions` on `arn` only.
+J TargetRole(const std::string& policy_name, const std::string& description, J arn,
+             const std::vector<std::string>& actions, const std::vector<std::string>& rule_names) {
+  J sources = J::Array();
+  for (const auto& r : rule_names) sources.Push(RuleArn(r));
+  J assume =
+      J::Object()
+          .Set("Version", "2012-10-17")
+          .Set("Statement",
+               J::Array().Push(
+                   J::Object()
+                       .Set("Effect", "Allow")
+                       .Set("Principal", J::Object().Set("Service", "events.amazonaws.com"))
+                       .Set("Action", J::Strings({"sts:AssumeRole"}))
+                       .Set("Condition",
+                            J::Object().Set("ArnEquals", J::Object().Set("aws:SourceArn",
+                                                                         std::move(sources))))));
+  return Resource(
+      "AWS::IAM::Role",
+      J::Object()
+          .Set("Description", description)
+          .Set("AssumeRolePolicyDocument", std::move(assume))
+          .Set("Policies",
+               J::Array().Push(J::Object()
+                                   .Set("PolicyName", policy_name)
+                                   .Set("PolicyDocument",
+                                        J::Object()
+                                            .Set("Version", "2012-10-17")
+                                            .Set("Statement",
+                                                 J::Array().Push(Allow(actions, std::move(arn)))))))
+          .Set("Tags", Tags("consumer")));
+}
+
+// "%41b" -> "Ab": the URL's userinfo and query are percent-encoded, the parameters EventBridge
+// takes are not (it encodes them itself).
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// An http target's URL, split into what may be in the template (the endpoint: scheme, host,
+// port, path) and what may not (the userinfo and the query, which hold credentials as often as
+// not; only their names are kept).
+struct UrlParts {
+  std::string endpoint;
+  bool has_userinfo = false;
+  std::vector<std::string> query_keys;  // percent-decoded
+};
+
+UrlParts SplitUrl(const std::string& url) {
+  UrlParts out;
+  size_t scheme = url.find("://");
+  size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  size_t authority_end = std::min(url.find_first_of("/?#", start), url.size());
+  std::string authority = url.substr(start, authority_end - start);
+  if (size_t at = authority.rfind('@'); at != std::string::npos) {
+    out.has_userinfo = true;
+    authority.erase(0, at + 1);
+  }
+  size_t path_end = std::min(url.find_first_of("?#", authority_end), url.size());
+  out.endpoint =
+      url.substr(0, start) + authority + url.substr(authority_end, path_end - authority_end);
+  if (path_end < url.size() && url[path_end] == '?') {
+    size_t query_end = std::min(url.find('#', path_end), url.size());
+    std::string_view query(url.data() + path_end + 1, query_end - path_end - 1);
+    while (!query.empty()) {
+      std::string_view pair = query.substr(0, query.find('&'));
+      query.remove_prefix(std::min(query.size(), pair.size() + 1));
+      if (!pair.empty()) out.query_keys.push_back(PercentDecode(pair.substr(0, pair.find('='))));
+    }
+  }
+  return out;
+}
+
+// What a rule target becomes: its Arn (and RoleArn's role, unless it is an SQS queue, which a
+// queue policy opens instead), the resources that go with it, and the template parameters of its
+// secrets.
+struct TargetPlan {
+  J arn;
+  std::string role_id;
+  std::optional<std::string> partition_key_path;
+  std::vector<std::pair<std::string, J>> resources;
+  std::vector<std::pair<std::string, J>> parameters;
+};
+
+// A NoEcho parameter for a secret of target `target`: CloudFormation shows it as ****, and the
+// parameter files never hold it (docs/deploy.md "Secrets").
+J SecretParameter(const std::string& target, const std::string& what) {
+  return Parameter("String", "The " + what + " of the http target " + target +
+                                 " (a secret: give it at deploy time, as the config has it)")
+      .Set("NoEcho", true);
+}
+
+// An `http` target as an API destination: a connection with its credentials (from NoEcho
+// parameters), the destination (endpoint, method, rate), and a role that may invoke it only.
+Result<TargetPlan> PlanHttpTarget(const std::string& pipeline, const TargetConfig& tc,
+                                  const std::vector<std::string>& rule_names) {
+  const auto* o = tc.OptionsAs<HttpTargetOptions>();
+  if (o == nullptr) return InvalidArgument("target '" + tc.name + "' has no options");
+  const std::string name = pipeline + "-" + tc.name;
+  if (name.size() > kMaxEventsNameLength) {
+    return InvalidArgument("target '" + tc.name + "': its API destination's name '" + name +
+                           "' is longer than EventBridge's 64 characters");
+  }
+  // Only the scheme is quoted: the URL may hold credentials.
+  if (!o->url.starts_with("https://")) {
+    return InvalidArgument("target '" + tc.name +
+                           "': EventBridge API destinations call https:// URLs only, and its "
+                           "url is not one");
+  }
+  const std::string id = "Consumer" + LogicalId(tc.name);
+  TargetPlan plan;
+  UrlParts url = SplitUrl(o->url);
+  bool clash = false;  // two secrets with one parameter name ("X-Key" and "XKey", a key twice)
+  auto secret = [&](const std::string& suffix, const std::string& what) {
+    for (const auto& [existing, p] : plan.parameters) clash |= existing == id + suffix;
+    plan.parameters.emplace_back(id + suffix, SecretParameter(tc.name, what));
+    return Ref(id + suffix);
+  };
+
+  // EventBridge wants one authorization per connection. The Authorization header (any scheme)
+  // as an API key, else the URL's userinfo as basic auth, else the first other header as an API
+  // key; the headers left over are the connection's invocation headers.
+  std::string auth_header;
+  for (const auto& [header, value] : o->headers) {
+    if (strcasecmp(header.c_str(), "authorization") == 0) auth_header = header;
+  }
+  if (auth_header.empty() && !url.has_userinfo) {
+    for (const auto& [header, value] : o->headers) {
+      if (strcasecmp(header.c_str(), "content-type") != 0) {
+        auth_header = header;
+        break;
+      }
+    }
+  }
+  J auth = J::Object();
+  std::string type;
+  if (!auth_header.empty()) {
+    type = "API_KEY";
+    auth.Set("ApiKeyAuthParameters",
+             J::Object()
+                 .Set("ApiKeyName", auth_header)
+                 .Set("ApiKeyValue", secret("ApiKey", "header " + auth_header)));
+  } else if (url.has_userinfo) {
+    type = "BASIC";
+    auth.Set("BasicAuthParameters",
+             J::Object()
+                 .Set("Username", secret("Username", "user name (in its url)"))
+                 .Set("Password", secret("Password", "password (in its url)")));
+  } else {
+    // A connection cannot go without an authorization: a header that says who calls, no secret.
+    type = "API_KEY";
+    auth.Set("ApiKeyAuthParameters",
+             J::Object().Set("ApiKeyName", "X-Cdc-Pipeline").Set("ApiKeyValue", pipeline));
+  }
+  J headers = J::Array();
+  for (const auto& [header, value] : o->headers) {
+    if (header == auth_header) continue;
+    J p = J::Object().Set("Key", header);
+    if (strcasecmp(header.c_str(), "content-type") == 0) {
+      p.Set("Value", value).Set("IsValueSecret", false);  // a media type, not a credential
+    } else {
+      p.Set("Value", secret("Header" + LogicalId(header), "header " + header))
+          .Set("IsValueSecret", true);
+    }
+    headers.Push(std::move(p));
+  }
+  J query = J::Array();
+  for (const auto& key : url.query_keys) {
+    query.Push(J::Object()
+                   .Set("Key", key)
+                   .Set("Value", secret("Query" + LogicalId(key), "query parameter " + key))
+                   .Set("IsValueSecret", true));
+  }
+  if (!headers.items().empty() || !query.items().empty()) {
+    J invocation = J::Object();
+    if (!headers.items().empty()) invocation.Set("HeaderParameters", std::move(headers));
+    if (!query.items().empty()) invocation.Set("QueryStringParameters", std::move(query));
+    auth.Set("InvocationHttpParameters", std::move(invocation));
+  }
+  if (clash) {
+    return InvalidArgument("target '" + tc.name +
+                           "': two of its headers or query parameters make the same template "
+                           "parameter name; rename one");
+  }
+  plan.resources.emplace_back(
+      id + "Connection",
+      Resource("AWS::Events::Connection",
+               J::Object()
+                   .Set("Name", name)
+                   .Set("Description", "The credentials of the http target " + tc.name)
+                   .Set("AuthorizationType", type)
+                   .Set("AuthParameters", std::move(auth))));
+  plan.resources.emplace_back(
+      id + "ApiDestination",
+      Resource("AWS::Events::ApiDestination",
+               J::Object()
+                   .Set("Name", name)
+                   .Set("Description", "The http target " + tc.name)
+                   .Set("ConnectionArn", GetAtt(id + "Connection", "Arn"))
+                   .Set("InvocationEndpoint", url.endpoint)
+                   .Set("HttpMethod", o->method)
+                   .Set("InvocationRateLimitPerSecond", kInvocationRateLimitPerSecond)));
+  plan.resources.emplace_back(
+      id + "Role", TargetRole(name, "Lets EventBridge call the API destination of " + tc.name,
+                              GetAtt(id + "ApiDestination", "Arn"), {"events:InvokeApiDestination"},
+                              rule_names));
+  plan.arn = GetAtt(id + "ApiDestination", "Arn");
+  plan.role_id = id + "Role";
+  return plan;
+}
+
+// What the rules that name `target` deliver to, by the target's kind: another event bus, a
+// Kinesis stream, an API destination, else (file, stdout, dynamodb, kafka: nothing EventBridge
+// can deliver to) an SQS queue the consumer reads.
+Result<TargetPlan> PlanTarget(const Config& config, const DeployNames& names,
+                              const std::string& target, const std::vector<std::string>& rule_names,
+                              const std::vector<std::string>& rule_ids) {
+  const std::string pipeline = config.pipeline.name;
+  const std::string id = "Consumer" + LogicalId(target);
+  const TargetConfig* tc = config.FindTarget(target);
+  TargetPlan plan;
+  if (tc != nullptr && tc->type == "eventbridge") {
+    const auto* o = tc->OptionsAs<EventBridgeTargetOptions>();
+    if (o == nullptr) return InvalidArgument("target '" + target + "' has no options");
+    const std::string bus = EventBridgeBusName(*o);
+    if (bus == names.bus && o->region.empty()) {
+      return InvalidArgument("target '" + target + "' puts into the bus '" + bus +
+                             "', the one its rules are on: the events would come back to them; "
+                             "set its bus_name");
+    }
+    plan.arn =
+        bus.starts_with("arn:") ? J(bus) : AccountArn("events", o->region, "event-bus/" + bus);
+    plan.resources.emplace_back(
+        id + "Role", TargetRole(pipeline + "-" + target,
+                                "Lets EventBridge put the rules' events into the bus of " + target,
+                                plan.arn, {"events:PutEvents"}, rule_names));
+    plan.role_id = id + "Role";
+    return plan;
+  }
+  if (tc != nullptr && tc->type == "kinesis") {
+    const auto* o = tc->OptionsAs<KinesisTargetOptions>();
+    if (o == nullptr || o->stream_name.empty()) {
+      return InvalidArgument("target '" + target + "' needs a stream_name");
+    }
+    plan.arn = o->stream_name.starts_with("arn:")
+                   ? J(o->stream_name)
+                   : AccountArn("kinesis", o->region, "stream/" + o->stream_name);
+    plan.resources.emplace_back(
+        id + "Role",
+        TargetRole(pipeline + "-" + target,
+                   "Lets EventBridge put the rules' events into the stream of " + target, plan.arn,
+                   {"kinesis:PutRecord", "kinesis:PutRecords"}, rule_names));
+    plan.role_id = id + "Role";
+    plan.partition_key_path = std::string(kPartitionKeyPath);
+    return plan;
+  }
+  if (tc != nullptr && tc->type == "http") return PlanHttpTarget(pipeline, *tc, rule_names);
+  plan.arn = GetAtt(id + "Queue", "Arn");
+  plan.resources.emplace_back(id + "Queue", Queue(pipeline + "-" + target, "consumer"));
+  plan.resources.emplace_back(id + "QueuePolicy", QueuePolicy(id + "Queue", rule_ids));
+  return plan;
 }
 
 }  // namespace
@@ -391,16 +695,31 @@ Result<std::string> RenderTemplate(const Config& config, Environment env) {
     resources.Set(id + "DeadLetterAlarm", QueueDepthAlarm(dlq, "The dead-letter queue of " + fn));
   }
 
-  // The bus: one rule per config rule, its targets as SQS queues (one per consumer), failed
+  // The bus: one rule per config rule, one rule target per config target (natively as
+  // EventBridge delivers to its kind, else an SQS queue the consumer reads: PlanTarget), failed
   // deliveries to the bus's dead-letter queue.
   const std::string bus_dlq = pipeline + "-bus-dlq";
   resources.Set("BusDeadLetterQueue", Queue(bus_dlq, "bus-dlq"));
   resources.Set("BusDeadLetterAlarm", QueueDepthAlarm(bus_dlq, "The bus's dead-letter queue"));
-  std::map<std::string, std::vector<std::string>> rules_of_target;  // target -> rule ids
+  std::map<std::string, std::pair<std::vector<std::string>, std::vector<std::string>>>
+      rules_of_target;  // target -> (rule names, rule ids)
   std::vector<std::string> all_rules;
   for (const RuleConfig& rule : config.rules) {
+    all_rules.push_back("Rule" + LogicalId(rule.name));
+    for (const std::string& target : rule.targets) {
+      rules_of_target[target].first.push_back(rule.name);
+      rules_of_target[target].second.push_back(all_rules.back());
+    }
+  }
+  std::map<std::string, TargetPlan> plans;
+  for (const auto& [target, rules] : rules_of_target) {
+    auto plan = PlanTarget(config, names, target, rules.first, rules.second);
+    if (!plan.ok()) return plan.status();
+    for (auto& [id, parameter] : plan->parameters) params.Set(id, std::move(parameter));
+    plans.emplace(target, std::move(plan).value());
+  }
+  for (const RuleConfig& rule : config.rules) {
     const std::string rule_id = "Rule" + LogicalId(rule.name);
-    all_rules.push_back(rule_id);
     auto pattern = J::Parse(rule.event_pattern);
     if (!pattern.ok()) {
       return InvalidArgument("rule '" + rule.name + "': " + pattern.status().message());
@@ -409,10 +728,12 @@ Result<std::string> RenderTemplate(const Config& config, Environment env) {
     for (size_t k = 0; k < rule.targets.size(); ++k) {
       const std::string& target = rule.targets[k];
       const TargetConfig* tc = config.FindTarget(target);
-      rules_of_target[target].push_back(rule_id);
-      J t = J::Object()
-                .Set("Id", target)
-                .Set("Arn", GetAtt("Consumer" + LogicalId(target) + "Queue", "Arn"));
+      const TargetPlan& plan = plans.at(target);
+      J t = J::Object().Set("Id", target).Set("Arn", plan.arn);
+      if (!plan.role_id.empty()) t.Set("RoleArn", GetAtt(plan.role_id, "Arn"));
+      if (plan.partition_key_path) {
+        t.Set("KinesisParameters", J::Object().Set("PartitionKeyPath", *plan.partition_key_path));
+      }
       if (k < rule.target_inputs.size()) SetInput(t, rule.target_inputs[k]);
       if (tc != nullptr) {
         t.Set("RetryPolicy",
@@ -434,10 +755,8 @@ Result<std::string> RenderTemplate(const Config& config, Environment env) {
     if (!rule.targets.empty()) p.Set("Targets", std::move(targets));
     resources.Set(rule_id, Resource("AWS::Events::Rule", std::move(p)));
   }
-  for (const auto& [target, rule_ids] : rules_of_target) {
-    const std::string queue_id = "Consumer" + LogicalId(target) + "Queue";
-    resources.Set(queue_id, Queue(pipeline + "-" + target, "consumer"));
-    resources.Set(queue_id + "Policy", QueuePolicy(queue_id, rule_ids));
+  for (auto& [target, plan] : plans) {
+    for (auto& [id, resource] : plan.resources) resources.Set(id, std::move(resource));
   }
   resources.Set("BusDeadLetterQueuePolicy", QueuePolicy("BusDeadLetterQueue", all_rules));
 

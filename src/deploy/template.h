@@ -3,8 +3,10 @@
 // template holds and why: docs/deploy.md.
 //
 // The output is a function of the config and the environment only (no clock, no host, no
-// randomness): the same config renders to the same bytes, which the golden file
-// tests/golden/deploy/template-prod.json pins down.
+// randomness): the same config renders to the same bytes, which the golden files
+// tests/data/deploy/template-prod.json and template-native-targets.json pin down. Secrets (the
+// credentials of http targets) never are in it: they become NoEcho parameters, which
+// RenderParameters leaves out.
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -39,12 +41,16 @@ inline constexpr int kDefaultBatchSize = 100;
 // Retries of a failed batch (after bisecting) before it goes to the function's DLQ.
 inline constexpr int kMaximumRetryAttempts = 10;
 
-// The template (pretty-printed JSON, newline-terminated). InvalidArgument when the config holds
-// something the template cannot express (a rule pattern with a non-integer number).
+// The template (pretty-printed JSON, newline-terminated). Rule targets of the kinds EventBridge
+// delivers to (eventbridge, kinesis, http) are rendered as such, the others as SQS queues
+// (docs/deploy.md "Rule targets"). InvalidArgument when the config holds something the template
+// cannot express (a rule pattern with a non-integer number, an http target on http://, an
+// eventbridge target on the bus its rules are on).
 Result<std::string> RenderTemplate(const Config& config, Environment env);
 
 // The parameter file of `env` for `aws cloudformation create-stack --parameters file://...`:
-// [{"ParameterKey": ..., "ParameterValue": ...}, ...], pretty-printed.
+// [{"ParameterKey": ..., "ParameterValue": ...}, ...], pretty-printed. Every parameter of the
+// template but the secrets (NoEcho), which are given at deploy time.
 std::string RenderParameters(const Config& config, Environment env);
 
 // The functions the template deploys (the tables' `function` names), in config order.

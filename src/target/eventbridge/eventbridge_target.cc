@@ -220,26 +220,26 @@ std::shared_ptr<const KindOptions> ParseOptions(OptionsReader& r) {
   return o;
 }
 
-std::string BusName(const EventBridgeTargetOptions& o) {
-  if (!o.bus_name.empty()) return o.bus_name;
-  const char* env = std::getenv("EVENT_BUS_NAME");
-  return env != nullptr && *env != '\0' ? env : "cdc-events";
-}
-
 Result<std::unique_ptr<Target>> Build(const TargetConfig& config) {
   const auto* o = config.OptionsAs<EventBridgeTargetOptions>();
   if (o == nullptr) return InvalidArgument("target '" + config.name + "' has no options");
   CDC_ASSIGN_OR_RETURN(auto client, ConnectAwsTarget(aws::kEventBridge, *o, config.name));
   return std::unique_ptr<Target>(std::make_unique<EventBridgeTarget>(
-      config, BusName(*o), static_cast<size_t>(o->concurrency), std::move(client)));
+      config, EventBridgeBusName(*o), static_cast<size_t>(o->concurrency), std::move(client)));
 }
 
 std::string Describe(const TargetConfig& config) {
   const auto* o = config.OptionsAs<EventBridgeTargetOptions>();
-  return "eventbridge bus " + (o != nullptr ? BusName(*o) : std::string());
+  return "eventbridge bus " + (o != nullptr ? EventBridgeBusName(*o) : std::string());
 }
 
 }  // namespace
+
+std::string EventBridgeBusName(const EventBridgeTargetOptions& options) {
+  if (!options.bus_name.empty()) return options.bus_name;
+  const char* env = std::getenv("EVENT_BUS_NAME");
+  return env != nullptr && *env != '\0' ? env : "cdc-events";
+}
 
 void RegisterEventBridgeTarget(Registry& registry) {
   using config::FieldType;

@@ -29,6 +29,10 @@ struct PutEventsEntry {
 Result<PutEventsEntry> MakePutEventsEntry(std::string_view envelope, std::string_view id,
                                           const std::string& bus_name);
 
+// The bus the target puts into: `bus_name`, else EVENT_BUS_NAME, else "cdc-events" (a name or an
+// ARN). `deploy render` makes the rule target's ARN of it.
+std::string EventBridgeBusName(const EventBridgeTargetOptions& options);
+
 void RegisterEventBridgeTarget(Registry& registry);
 
 }  // namespace cdc

@@ -1,11 +1,12 @@
 // `deploy render` and `rollback` (issue 19): the rendered template is checked against the part
 // of CloudFormation's resource specification kept in tests/data/cfn-spec-subset.json (every
-// resource type and property exists, required properties are set, Fn::GetAtt reads a published
-// attribute), every Ref / Fn::GetAtt / Fn::Sub reference resolves, every table's function and
-// every rule of the config is there, and IAM grants only the actions each resource needs on that
-// resource. The checker is shown to fail on broken templates. The prod template is a golden file:
-// regenerate it with CDC_UPDATE_GOLDEN=1 (or `build/bin/cdc-pipeline deploy render --env prod >
-// tests/data/deploy/template-prod.json`). `rollback` runs against a fake Lambda API.
+// resource type and property exists, required properties are set, nested types' too where the
+// subset lists them, Fn::GetAtt reads a published attribute), every Ref / Fn::GetAtt / Fn::Sub
+// reference resolves, every table's function and every rule of the config is there, and IAM grants
+// only the actions each resource needs on that resource. The checker is shown to fail on broken
+// templates. The prod template is a golden file: regenerate it with CDC_UPDATE_GOLDEN=1 (or
+// `build/bin/cdc-pipeline deploy render --env prod > tests/data/deploy/template-prod.json`).
+// `rollback` runs against a fake Lambda API.
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -51,6 +52,14 @@ const std::map<std::string, std::set<std::string>> kAllowedActions = {
 std::string Str(element e) {
   std::string_view s;
   return e.get(s) == simdjson::SUCCESS ? std::string(s) : std::string();
+}
+
+// A member's string, "" when it is missing or not a string (never throws, as the conversion of a
+// failed lookup to an element would).
+std::string Str(simdjson::simdjson_result<element> e) {
+  element v;
+  if (std::move(e).get(v) != simdjson::SUCCESS) return "";
+  return Str(v);
 }
 
 // Checks a rendered template; every problem found, as text.
@@ -112,11 +121,13 @@ class TemplateChecker {
         Error(id + ": " + type + " has no property " + std::string(name));
         continue;
       }
-      CheckValue(id + "." + std::string(name), type_spec, value, spec["definitions"]);
+      CheckValue(id + "." + std::string(name), type_spec, value, spec);
     }
   }
 
-  void CheckValue(const std::string& where, element type_spec, element value, element defs) {
+  // `value` against `type_spec`; `entry` is the resource type's entry of the specification (its
+  // definitions, definitionsRequired, definitionsOneOf).
+  void CheckValue(const std::string& where, element type_spec, element value, element entry) {
     if (IsIntrinsic(value)) return;
     if (type_spec.is_array()) {
       if (!value.is_array()) {
@@ -125,7 +136,7 @@ class TemplateChecker {
       }
       size_t i = 0;
       for (auto item : value.get_array()) {
-        CheckValue(where + "[" + std::to_string(i++) + "]", type_spec.at(0), item, defs);
+        CheckValue(where + "[" + std::to_string(i++) + "]", type_spec.at(0), item, entry);
       }
       return;
     }
@@ -146,8 +157,9 @@ class TemplateChecker {
       }
     }
     if (t.starts_with("#")) {
+      const std::string name = t.substr(1);
       element def;
-      if (defs[t.substr(1)].get(def) != simdjson::SUCCESS) {
+      if (entry["definitions"][name].get(def) != simdjson::SUCCESS) {
         Error(where + ": the specification subset lacks " + t);
         return;
       }
@@ -155,13 +167,35 @@ class TemplateChecker {
         Error(where + ": expected an object");
         return;
       }
-      for (auto [k, v] : value.get_object()) {
+      simdjson::dom::object members = value.get_object();
+      for (auto [k, v] : members) {
         element sub;
         if (def[k].get(sub) != simdjson::SUCCESS) {
-          Error(where + ": " + t.substr(1) + " has no property " + std::string(k));
+          Error(where + ": " + name + " has no property " + std::string(k));
           continue;
         }
-        CheckValue(where + "." + std::string(k), sub, v, defs);
+        CheckValue(where + "." + std::string(k), sub, v, entry);
+      }
+      simdjson::dom::array required;
+      if (entry["definitionsRequired"][name].get(required) == simdjson::SUCCESS) {
+        for (auto r : required) {
+          element v;
+          if (members[Str(r)].get(v) != simdjson::SUCCESS) {
+            Error(where + ": " + name + " requires " + Str(r));
+          }
+        }
+      }
+      simdjson::dom::array one_of;
+      if (entry["definitionsOneOf"][name].get(one_of) == simdjson::SUCCESS) {
+        size_t present = 0;
+        for (auto r : one_of) {
+          element v;
+          if (members[Str(r)].get(v) == simdjson::SUCCESS) ++present;
+        }
+        if (present != 1) {
+          Error(where + ": " + name + " holds " + std::to_string(present) +
+                " of the properties of which it needs exactly one");
+        }
       }
     }
   }
@@ -230,39 +264,156 @@ class TemplateChecker {
     return Str(att.at(0));
   }
 
+  // The actions a rule target's role may have on the target's Arn, by what the Arn names: an API
+  // destination (Fn::GetAtt), a Kinesis stream or another event bus (an ARN, or Fn::Sub of one).
+  std::set<std::string> TargetActions(element arn) {
+    if (TypeOf(ArnOf(arn)) == "AWS::Events::ApiDestination") return {"events:InvokeApiDestination"};
+    std::string text = arn.is_string() ? Str(arn) : Str(arn["Fn::Sub"]);
+    if (Contains(text, ":kinesis:") && Contains(text, ":stream/")) {
+      return {"kinesis:PutRecord", "kinesis:PutRecords"};
+    }
+    if (Contains(text, ":events:") && Contains(text, ":event-bus/")) return {"events:PutEvents"};
+    return {};
+  }
+
+  // A function's role: the allow-list per resource type, its own log group and DLQ only.
+  void CheckFunctionRole(const std::string& id, element resource) {
+    std::string function_id = id.substr(0, id.size() - 4);  // <F>Role
+    for (auto policy : resource["Properties"]["Policies"].get_array()) {
+      for (auto st : policy["PolicyDocument"]["Statement"].get_array()) {
+        element r = st["Resource"];
+        if (r.is_string()) {
+          Error(id + ": a statement on \"" + Str(r) + "\" instead of a resource's ARN");
+          continue;
+        }
+        std::string target = ArnOf(r);
+        std::string target_type = TypeOf(target);
+        auto allowed = kAllowedActions.find(target_type);
+        if (allowed == kAllowedActions.end()) {
+          Error(id + ": a statement on " + (target.empty() ? "a computed ARN" : target) +
+                ", which no role needs");
+          continue;
+        }
+        if ((target_type == "AWS::SQS::Queue" || target_type == "AWS::Logs::LogGroup") &&
+            !target.starts_with(function_id)) {
+          Error(id + ": grants on " + target + ", which belongs to another function");
+        }
+        for (auto a : st["Action"].get_array()) {
+          if (!allowed->second.count(Str(a))) {
+            Error(id + ": action " + Str(a) + " on " + target + " is not needed");
+          }
+        }
+      }
+    }
+  }
+
+  // A rule target's role: assumable by EventBridge from the rules only, every statement on the
+  // Arn of the targets that name it (all one resource), with the actions that target needs.
+  void CheckTargetRole(const std::string& id, element resource, const std::vector<element>& arns) {
+    element condition;
+    if (resource["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+            .at(0)["Condition"]["ArnEquals"]["aws:SourceArn"]
+            .get(condition) != simdjson::SUCCESS) {
+      Error(id + ": EventBridge may assume it without an aws:SourceArn condition");
+    }
+    if (arns.empty()) {
+      Error(id + ": a role for EventBridge that no rule target uses");
+      return;
+    }
+    const std::string arn = simdjson::minify(arns[0]);
+    for (const auto& other : arns) {
+      if (simdjson::minify(other) != arn) Error(id + ": used by targets on different resources");
+    }
+    std::set<std::string> allowed = TargetActions(arns[0]);
+    if (allowed.empty()) Error(id + ": no action is needed on " + arn);
+    for (auto policy : resource["Properties"]["Policies"].get_array()) {
+      for (auto st : policy["PolicyDocument"]["Statement"].get_array()) {
+        if (simdjson::minify(st["Resource"]) != arn) {
+          Error(id + ": a statement on " + simdjson::minify(st["Resource"]) +
+                " instead of its target's " + arn);
+        }
+        for (auto a : st["Action"].get_array()) {
+          if (!allowed.count(Str(a))) Error(id + ": action " + Str(a) + " is not needed");
+        }
+      }
+    }
+  }
+
+  // A secret is a Ref to a NoEcho parameter or a dynamic reference, never a literal.
+  void CheckSecret(const std::string& where, element value) {
+    if (Contains(Str(value), "{{resolve:secretsmanager:")) return;
+    std::string ref = Str(value["Ref"]);
+    element noecho;
+    if (ref.empty() || parameters_[ref]["NoEcho"].get(noecho) != simdjson::SUCCESS ||
+        !noecho.is_bool() || !bool(noecho.get_bool())) {
+      Error(where + ": a secret that is not a NoEcho parameter");
+    }
+  }
+
+  void CheckConnection(const std::string& id, element resource) {
+    element auth = resource["Properties"]["AuthParameters"];
+    element e;
+    // The one value that is not a secret: the caller's name, for an endpoint without credentials.
+    if (auth["ApiKeyAuthParameters"].get(e) == simdjson::SUCCESS &&
+        Str(e["ApiKeyName"]) != "X-Cdc-Pipeline") {
+      CheckSecret(id + ".ApiKeyValue", e["ApiKeyValue"]);
+    }
+    if (auth["BasicAuthParameters"].get(e) == simdjson::SUCCESS) {
+      CheckSecret(id + ".Username", e["Username"]);
+      CheckSecret(id + ".Password", e["Password"]);
+    }
+    for (const char* list : {"HeaderParameters", "QueryStringParameters", "BodyParameters"}) {
+      simdjson::dom::array items;
+      if (auth["InvocationHttpParameters"][list].get(items) != simdjson::SUCCESS) continue;
+      for (auto p : items) {
+        bool secret = true;  // the schema's default
+        if (p["IsValueSecret"].get(secret) != simdjson::SUCCESS) secret = true;
+        if (secret) CheckSecret(id + "." + list + "." + Str(p["Key"]), p["Value"]);
+      }
+    }
+  }
+
   void CheckIam() {
+    // Which role each rule target runs as; a target without one must be an SQS queue (a queue
+    // policy lets EventBridge send).
+    std::map<std::string, std::vector<element>> arns_of_role;
+    for (auto [id_view, resource] : resources_) {
+      if (Str(resource["Type"]) != "AWS::Events::Rule") continue;
+      simdjson::dom::array targets;
+      if (resource["Properties"]["Targets"].get(targets) != simdjson::SUCCESS) continue;
+      for (auto t : targets) {
+        std::string where = std::string(id_view) + " target " + Str(t["Id"]);
+        element role;
+        if (t["RoleArn"].get(role) != simdjson::SUCCESS) {
+          if (TypeOf(ArnOf(t["Arn"])) != "AWS::SQS::Queue") {
+            Error(where + ": no RoleArn, and not an SQS queue");
+          }
+          continue;
+        }
+        std::string role_id = ArnOf(role);
+        if (TypeOf(role_id) != "AWS::IAM::Role") {
+          Error(where + ": its RoleArn is not a role's ARN");
+          continue;
+        }
+        arns_of_role[role_id].push_back(t["Arn"]);
+      }
+    }
     for (auto [id_view, resource] : resources_) {
       std::string id(id_view);
       std::string type = Str(resource["Type"]);
       if (type == "AWS::IAM::Role") {
-        std::string function_id = id.substr(0, id.size() - 4);  // <F>Role
-        for (auto policy : resource["Properties"]["Policies"].get_array()) {
-          for (auto st : policy["PolicyDocument"]["Statement"].get_array()) {
-            element r = st["Resource"];
-            if (r.is_string()) {
-              Error(id + ": a statement on \"" + Str(r) + "\" instead of a resource's ARN");
-              continue;
-            }
-            std::string target = ArnOf(r);
-            std::string target_type = TypeOf(target);
-            auto allowed = kAllowedActions.find(target_type);
-            if (allowed == kAllowedActions.end()) {
-              Error(id + ": a statement on " + (target.empty() ? "a computed ARN" : target) +
-                    ", which no role needs");
-              continue;
-            }
-            if ((target_type == "AWS::SQS::Queue" || target_type == "AWS::Logs::LogGroup") &&
-                !target.starts_with(function_id)) {
-              Error(id + ": grants on " + target + ", which belongs to another function");
-            }
-            for (auto a : st["Action"].get_array()) {
-              if (!allowed->second.count(Str(a))) {
-                Error(id + ": action " + Str(a) + " on " + target + " is not needed");
-              }
-            }
-          }
+        std::string principal =
+            Str(resource["Properties"]["AssumeRolePolicyDocument"]["Statement"].at(
+                0)["Principal"]["Service"]);
+        if (principal == "lambda.amazonaws.com") {
+          CheckFunctionRole(id, resource);
+        } else if (principal == "events.amazonaws.com") {
+          CheckTargetRole(id, resource, arns_of_role[id]);
+        } else {
+          Error(id + ": a role for " + principal);
         }
       }
+      if (type == "AWS::Events::Connection") CheckConnection(id, resource);
       if (type == "AWS::SQS::QueuePolicy") {
         for (auto st : resource["Properties"]["PolicyDocument"]["Statement"].get_array()) {
           if (Str(st["Principal"]["Service"]) != "events.amazonaws.com") {
@@ -410,6 +561,8 @@ TEST(DeployRender, TheCheckerRejectsBrokenTemplates) {
   broken(R"("BisectBatchOnFunctionError": true)", R"("BisectBatchOnFunctionError": "yes")",
          "expected a boolean");
   broken(R"("kinesis:ListShards")", R"("kinesis:DeleteStream")", "kinesis:DeleteStream");
+  // A nested type's required property (a rule target's Id).
+  broken(R"("Id": "wallboards")", R"("Name": "wallboards")", "Target requires Id");
   {
     // The stream's first Fn::GetAtt reads an attribute the type does not publish.
     std::string t = good;
@@ -439,6 +592,304 @@ TEST(DeployRender, GoldenProdTemplate) {
   EXPECT_EQ(rendered, testing::ReadFile(golden_path))
       << "regenerate with CDC_UPDATE_GOLDEN=1 if the change is intended";
   EXPECT_EQ(Render("prod"), rendered) << "rendering is deterministic";
+}
+
+// tests/data/deploy/native-targets.yaml: a rule target of each kind EventBridge delivers to
+// natively (another account's bus, a Kinesis stream, two API destinations) and a file consumer.
+// Its credentials come from the environment, with these values, none of which may reach the
+// template, a parameter file or a message.
+const char* const kNativeConfig = "tests/data/deploy/native-targets.yaml";
+const std::map<std::string, std::string> kNativeSecrets = {
+    {"FULFILMENT_TOKEN", "fulfilment-token-5b1e0c"},
+    {"FULFILMENT_TENANT_SECRET", "tenant-secret-93d7aa"},
+    {"LEGACY_USER", "legacy-user-2f64"},
+    {"LEGACY_PASSWORD", "legacy-password-c81d"},
+    {"LEGACY_TOKEN", "legacy-query-token-7e02"},
+};
+
+testing::CommandResult RenderConfig(const std::string& config, const std::string& env,
+                                    const std::string& extra = "") {
+  std::vector<std::string> args = {"deploy", "render", "--env", env, "--config", config};
+  if (!extra.empty()) args.push_back(extra);
+  std::map<std::string, std::string> vars = kNativeSecrets;
+  vars["AWS_REGION"] = "eu-west-1";  // the AWS target kinds need one to load
+  return RunCli(args, vars);
+}
+
+std::string RenderNative(const std::string& env, const std::string& extra = "") {
+  auto r = RenderConfig(kNativeConfig, env, extra);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  for (const auto& [var, value] : kNativeSecrets) {
+    EXPECT_FALSE(Contains(r.out, value)) << var << " is in the output";
+    EXPECT_FALSE(Contains(r.err, value)) << var << " is in a message";
+  }
+  return r.out;
+}
+
+std::string Errors(const std::vector<std::string>& errors) {
+  std::string all;
+  for (const auto& e : errors) all += e + "\n";
+  return all;
+}
+
+TEST(DeployRenderNative, EveryEnvironmentPassesTheChecks) {
+  TemplateChecker checker;
+  for (const std::string env : {"dev", "staging", "prod"}) {
+    auto errors = checker.Check(RenderNative(env));
+    EXPECT_TRUE(errors.empty()) << env << ":\n" << Errors(errors);
+    RenderNative(env, "--params");  // checked for secrets
+  }
+}
+
+TEST(DeployRenderNative, RuleTargetsAreWhatEventBridgeDeliversTo) {
+  std::string t = RenderNative("prod");
+  simdjson::dom::parser parser;
+  element doc;
+  ASSERT_EQ(parser.parse(t).get(doc), simdjson::SUCCESS);
+  element resources = doc["Resources"];
+  auto type_of = [&](const std::string& id) { return Str(resources[id]["Type"]); };
+  std::map<std::string, element> targets;      // Id -> rule target
+  std::map<std::string, std::string> rule_of;  // Id -> rule name
+  for (auto [id, r] : resources.get_object()) {
+    if (Str(r["Type"]) != "AWS::Events::Rule") continue;
+    for (auto target : r["Properties"]["Targets"].get_array()) {
+      targets[Str(target["Id"])] = target;
+      rule_of[Str(target["Id"])] = Str(r["Properties"]["Name"]);
+    }
+  }
+  ASSERT_EQ(targets.size(), 5u);
+  for (const auto& [id, target] : targets) {
+    EXPECT_EQ(Str(target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"].at(0)), "BusDeadLetterQueue")
+        << id;
+  }
+  // The one statement of a native target's role, after checking that only EventBridge may assume
+  // it, from the target's rule only, and that it is the target's RoleArn.
+  auto statement_of = [&](const std::string& id) -> element {
+    std::string role = Str(targets[id]["RoleArn"]["Fn::GetAtt"].at(0));
+    EXPECT_EQ(type_of(role), "AWS::IAM::Role") << id;
+    EXPECT_EQ(Str(targets[id]["RoleArn"]["Fn::GetAtt"].at(1)), "Arn");
+    element trust = resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"];
+    EXPECT_EQ(trust.get_array().size(), 1u);
+    EXPECT_EQ(Str(trust.at(0)["Principal"]["Service"]), "events.amazonaws.com");
+    element sources = trust.at(0)["Condition"]["ArnEquals"]["aws:SourceArn"];
+    EXPECT_EQ(sources.get_array().size(), 1u);
+    EXPECT_EQ(Str(sources.at(0)["Fn::Sub"]),
+              "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${EventBus}/" +
+                  rule_of[id]);
+    element policies = resources[role]["Properties"]["Policies"];
+    EXPECT_EQ(policies.get_array().size(), 1u);
+    element statements = policies.at(0)["PolicyDocument"]["Statement"];
+    EXPECT_EQ(statements.get_array().size(), 1u);
+    element st = statements.at(0);
+    EXPECT_EQ(Str(st["Effect"]), "Allow");
+    EXPECT_EQ(simdjson::minify(st["Resource"]), simdjson::minify(targets[id]["Arn"]))
+        << id << ": the role's only resource is the target";
+    return st;
+  };
+  auto actions = [](element st) {
+    std::vector<std::string> out;
+    for (auto a : st["Action"].get_array()) out.push_back(Str(a));
+    return out;
+  };
+  using Actions = std::vector<std::string>;
+
+  // Another account's bus: its ARN as the config has it, PutEvents on it only.
+  EXPECT_EQ(Str(targets["partner-bus"]["Arn"]),
+            "arn:aws:events:eu-west-1:210987654321:event-bus/partner-orders");
+  EXPECT_EQ(actions(statement_of("partner-bus")), Actions{"events:PutEvents"});
+  EXPECT_EQ(int64_t(targets["partner-bus"]["RetryPolicy"]["MaximumRetryAttempts"]), 9);
+  EXPECT_EQ(int64_t(targets["partner-bus"]["RetryPolicy"]["MaximumEventAgeInSeconds"]), 3600);
+
+  // The Kinesis stream: its ARN in the stack's account and region, PutRecord(s) on it only, the
+  // change's deterministic id as the partition key.
+  EXPECT_EQ(Str(targets["order-stream"]["Arn"]["Fn::Sub"]),
+            "arn:${AWS::Partition}:kinesis:${AWS::Region}:${AWS::AccountId}:stream/order-changes");
+  EXPECT_EQ(actions(statement_of("order-stream")),
+            (Actions{"kinesis:PutRecord", "kinesis:PutRecords"}));
+  EXPECT_EQ(Str(targets["order-stream"]["KinesisParameters"]["PartitionKeyPath"]),
+            "$.detail.metadata.eventId");
+
+  // The http targets: an API destination each, with its connection, InvokeApiDestination on it
+  // only, every credential a NoEcho parameter.
+  auto destination_of = [&](const std::string& id) -> element {
+    std::string destination = Str(targets[id]["Arn"]["Fn::GetAtt"].at(0));
+    EXPECT_EQ(type_of(destination), "AWS::Events::ApiDestination") << id;
+    EXPECT_EQ(actions(statement_of(id)), Actions{"events:InvokeApiDestination"});
+    return resources[destination]["Properties"];
+  };
+  auto connection_of = [&](element destination) -> element {
+    std::string connection = Str(destination["ConnectionArn"]["Fn::GetAtt"].at(0));
+    EXPECT_EQ(type_of(connection), "AWS::Events::Connection");
+    return resources[connection]["Properties"];
+  };
+  auto no_echo = [&](element value) {
+    std::string ref = Str(value["Ref"]);
+    element p;
+    if (doc["Parameters"][ref].get(p) != simdjson::SUCCESS) return false;
+    bool b = false;
+    return p["NoEcho"].get(b) == simdjson::SUCCESS && b;
+  };
+  element api = destination_of("fulfilment-api");
+  EXPECT_EQ(Str(api["InvocationEndpoint"]), "https://api.fulfilment.example/v2/events");
+  EXPECT_EQ(Str(api["HttpMethod"]), "POST");
+  EXPECT_EQ(int64_t(api["InvocationRateLimitPerSecond"]), 300);
+  element c = connection_of(api);
+  EXPECT_EQ(Str(c["AuthorizationType"]), "API_KEY");
+  EXPECT_EQ(Str(c["AuthParameters"]["ApiKeyAuthParameters"]["ApiKeyName"]), "Authorization");
+  EXPECT_TRUE(no_echo(c["AuthParameters"]["ApiKeyAuthParameters"]["ApiKeyValue"]));
+  element headers = c["AuthParameters"]["InvocationHttpParameters"]["HeaderParameters"];
+  ASSERT_EQ(headers.get_array().size(), 2u);
+  EXPECT_EQ(Str(headers.at(0)["Key"]), "X-Tenant-Secret");
+  EXPECT_TRUE(no_echo(headers.at(0)["Value"]));
+  EXPECT_TRUE(bool(headers.at(0)["IsValueSecret"]));
+  EXPECT_EQ(Str(headers.at(1)["Key"]), "Content-Type");
+  EXPECT_EQ(Str(headers.at(1)["Value"]), "application/json");
+  EXPECT_EQ(int64_t(targets["fulfilment-api"]["RetryPolicy"]["MaximumRetryAttempts"]), 2);
+
+  element legacy = destination_of("legacy-webhook");
+  EXPECT_EQ(Str(legacy["InvocationEndpoint"]), "https://legacy.example/hooks/orders")
+      << "neither the userinfo nor the query of the url";
+  EXPECT_EQ(Str(legacy["HttpMethod"]), "PUT");
+  c = connection_of(legacy);
+  EXPECT_EQ(Str(c["AuthorizationType"]), "BASIC");
+  EXPECT_TRUE(no_echo(c["AuthParameters"]["BasicAuthParameters"]["Username"]));
+  EXPECT_TRUE(no_echo(c["AuthParameters"]["BasicAuthParameters"]["Password"]));
+  element query = c["AuthParameters"]["InvocationHttpParameters"]["QueryStringParameters"];
+  ASSERT_EQ(query.get_array().size(), 1u);
+  EXPECT_EQ(Str(query.at(0)["Key"]), "token");
+  EXPECT_TRUE(no_echo(query.at(0)["Value"]));
+
+  // The file consumer is still an SQS queue, opened to its rule by the queue policy.
+  EXPECT_EQ(Str(targets["archive"]["Arn"]["Fn::GetAtt"].at(0)), "ConsumerArchiveQueue");
+  EXPECT_EQ(type_of("ConsumerArchiveQueue"), "AWS::SQS::Queue");
+  element no_role;
+  EXPECT_NE(targets["archive"]["RoleArn"].get(no_role), simdjson::SUCCESS);
+  EXPECT_EQ(Str(resources["ConsumerArchiveQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+                    .at(0)["Condition"]["ArnEquals"]["aws:SourceArn"]
+                    .at(0)["Fn::GetAtt"]
+                    .at(0)),
+            "RuleOrdersToStream");
+  // The bus's dead-letter queue takes the failed deliveries of the rules, and only theirs.
+  std::set<std::string> dlq_sources;
+  for (auto source :
+       resources["BusDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+           .at(0)["Condition"]["ArnEquals"]["aws:SourceArn"]
+           .get_array()) {
+    dlq_sources.insert(Str(source["Fn::GetAtt"].at(0)));
+  }
+  EXPECT_EQ(dlq_sources, (std::set<std::string>{"RuleOrdersToPartner", "RuleOrdersToStream",
+                                                "RuleOrdersToWebhooks"}));
+  // No queue for a native target.
+  for (const char* queue : {"ConsumerPartnerBusQueue", "ConsumerOrderStreamQueue",
+                            "ConsumerFulfilmentApiQueue", "ConsumerLegacyWebhookQueue"}) {
+    EXPECT_EQ(type_of(queue), "") << queue;
+  }
+  // The five credentials, each a NoEcho parameter.
+  size_t secrets = 0;
+  for (auto [k, p] : doc["Parameters"].get_object()) {
+    bool b = false;
+    if (p["NoEcho"].get(b) == simdjson::SUCCESS && b) ++secrets;
+  }
+  EXPECT_EQ(secrets, kNativeSecrets.size());
+}
+
+TEST(DeployRenderNative, ParameterFilesLeaveTheSecretsOut) {
+  simdjson::dom::parser parser;
+  element t;
+  std::string rendered = RenderNative("prod");
+  ASSERT_EQ(parser.parse(rendered).get(t), simdjson::SUCCESS);
+  std::set<std::string> expected;
+  for (auto [k, p] : t["Parameters"].get_object()) {
+    bool no_echo = false;
+    if (p["NoEcho"].get(no_echo) != simdjson::SUCCESS || !no_echo) expected.insert(std::string(k));
+  }
+  simdjson::dom::parser params_parser;
+  element params;
+  std::string text = RenderNative("prod", "--params");
+  ASSERT_EQ(params_parser.parse(text).get(params), simdjson::SUCCESS);
+  std::set<std::string> given;
+  for (auto p : params.get_array()) given.insert(Str(p["ParameterKey"]));
+  EXPECT_EQ(given, expected) << "every parameter but the secrets";
+}
+
+TEST(DeployRenderNative, GoldenTemplate) {
+  std::string golden_path = testing::SourcePath("tests/data/deploy/template-native-targets.json");
+  std::string rendered = RenderNative("prod");
+  if (std::getenv("CDC_UPDATE_GOLDEN") != nullptr) testing::WriteFile(golden_path, rendered);
+  EXPECT_EQ(rendered, testing::ReadFile(golden_path))
+      << "regenerate with CDC_UPDATE_GOLDEN=1 if the change is intended";
+}
+
+// The checker catches mistakes in native targets too.
+TEST(DeployRenderNative, TheCheckerRejectsBrokenTemplates) {
+  TemplateChecker checker;
+  const std::string good = RenderNative("prod");
+  ASSERT_TRUE(checker.Check(good).empty());
+  auto broken = [&](const std::string& after, const std::string& from, const std::string& to,
+                    const std::string& expect) {
+    std::string t = good;
+    size_t p = t.find(from, t.find(after));
+    ASSERT_NE(p, std::string::npos) << from;
+    t.replace(p, from.size(), to);
+    std::string all = Errors(checker.Check(t));
+    EXPECT_TRUE(Contains(all, expect)) << "after replacing " << from << ":\n" << all;
+  };
+  broken("", R"("kinesis:PutRecords")", R"("kinesis:DeleteStream")",
+         "action kinesis:DeleteStream is not needed");
+  broken("", R"("events:InvokeApiDestination")", R"("events:PutEvents")",
+         "action events:PutEvents is not needed");
+  broken(R"("events:PutEvents")",
+         R"("Resource": "arn:aws:events:eu-west-1:210987654321:event-bus/partner-orders")",
+         R"("Resource": "*")", "a statement on \"*\" instead of its target's");
+  broken(R"("Lets EventBridge)", R"("aws:SourceArn")", R"("aws:SourceAccount")",
+         "without an aws:SourceArn condition");
+  broken(R"("Id": "order-stream")", R"("RoleArn")", R"("RoleArm")",
+         "no RoleArn, and not an SQS queue");
+  broken("", R"("NoEcho": true)", R"("NoEcho": false)", "a secret that is not a NoEcho parameter");
+  broken("", R"("BasicAuthParameters")", R"("BasicAuthParameter")",
+         "AuthParameters holds 0 of the properties of which it needs exactly one");
+  broken("", R"("PartitionKeyPath")", R"("PartitionKey")",
+         "KinesisParameters requires PartitionKeyPath");
+  broken("", R"("ConnectionArn")", R"("Connection")", "required property ConnectionArn missing");
+}
+
+// What the template refuses to render, and an endpoint without credentials.
+TEST(DeployRenderNative, RefusalsAndAnEndpointWithoutCredentials) {
+  TempDir dir;
+  auto config = [&](const std::string& targets) {
+    std::string path = dir / "config.yaml";
+    testing::WriteFile(path,
+                       "pipeline: {name: shop, data_dir: " + dir.path() +
+                           "}\n"
+                           "bus: {name: shop-events, source: shop.db}\n"
+                           "tables: {orders: {event_types: [INSERT], primary_key: [id]}}\n"
+                           "rules: {all: {event_pattern: {source: [shop.db]}, targets: [t]}}\n"
+                           "targets:\n  t: " +
+                           targets + "\n");
+    return path;
+  };
+  auto plain =
+      RenderConfig(config("{type: http, url: \"http://hooks.example/x?token=plain-7a\"}"), "prod");
+  EXPECT_EQ(plain.exit_code, 1);
+  EXPECT_TRUE(Contains(plain.err, "target 't'") && Contains(plain.err, "https://")) << plain.err;
+  EXPECT_FALSE(Contains(plain.err, "plain-7a")) << "the url is never quoted";
+
+  auto loop = RenderConfig(config("{type: eventbridge, bus_name: shop-events}"), "prod");
+  EXPECT_EQ(loop.exit_code, 1);
+  EXPECT_TRUE(Contains(loop.err, "the one its rules are on")) << loop.err;
+
+  auto open = RenderConfig(config("{type: http, url: \"https://hooks.example/open\"}"), "prod");
+  ASSERT_EQ(open.exit_code, 0) << open.err;
+  TemplateChecker checker;
+  auto errors = checker.Check(open.out);
+  EXPECT_TRUE(errors.empty()) << Errors(errors);
+  simdjson::dom::parser parser;
+  element doc;
+  ASSERT_EQ(parser.parse(open.out).get(doc), simdjson::SUCCESS);
+  element c = doc["Resources"]["ConsumerTConnection"]["Properties"];
+  EXPECT_EQ(Str(c["AuthorizationType"]), "API_KEY");
+  EXPECT_EQ(Str(c["AuthParameters"]["ApiKeyAuthParameters"]["ApiKeyName"]), "X-Cdc-Pipeline");
+  EXPECT_EQ(Str(c["AuthParameters"]["ApiKeyAuthParameters"]["ApiKeyValue"]), "shop");
 }
 
 TEST(DeployRender, OutWritesTemplateAndParameters) {
