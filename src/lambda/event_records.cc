@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <charconv>
+#include <map>
 
 #include "base/hash.h"
 #include "event/change_codec.h"
@@ -255,9 +256,9 @@ void ParseFrame(const stream::KinesisFrame& frame, InputRecord& out) {
   const std::string what =
       "record " + std::to_string(frame.offset) + " of the pipeline's own kinesis stream";
   if (frame.fragments > 1) {
-    out.error = what + " was put in " + std::to_string(frame.fragments) +
-                " fragments (over 1 MB): the Lambda runtime does not join fragments; "
-                "`cdc-pipeline run` reads such records";
+    // Joined with the others by JoinFragments once the whole batch is read.
+    out.fragment = InputRecord::Fragment{frame.fragment, frame.fragments, frame.type,
+                                         frame.append_micros, std::string(frame.data)};
     return;
   }
   std::string_view payload = frame.data;
@@ -376,6 +377,55 @@ Result<Value> AttributeValueToValue(std::string_view attribute_json) {
   return ToValue(e);
 }
 
+// The records put in fragments (over 1 MB, docs/kinesis.md): per chain, as `run`'s readers
+// follow it, a first fragment starts its offset (again: the writer puts a half-put record again
+// from its first fragment) and the next fragments in order complete it; the first fragment's
+// record becomes the whole record, the others are done. A record whose fragments are not all in
+// the batch is incomplete (retried from its first fragment); stray fragments are skipped.
+namespace {
+
+void JoinFragments(std::vector<InputRecord>& records) {
+  struct Assembly {
+    size_t first;  // the record of fragment 0
+    uint64_t offset;
+    uint32_t next, count;
+    std::string data;
+  };
+  std::map<std::string, Assembly> open;  // chain -> the record being joined
+  for (size_t i = 0; i < records.size(); ++i) {
+    InputRecord& r = records[i];
+    if (!r.fragment) continue;
+    InputRecord::Fragment f = std::move(*r.fragment);
+    r.fragment.reset();
+    auto it = open.find(r.chain);
+    if (f.index == 0) {
+      if (it != open.end()) records[it->second.first].skip = true;  // put again from its start
+      open[r.chain] = Assembly{i, *r.offset, 1, f.count, std::move(f.data)};
+      continue;
+    }
+    r.skip = true;
+    if (it == open.end() || it->second.offset != *r.offset || it->second.next != f.index ||
+        it->second.count != f.count) {
+      continue;  // a copy, or a fragment of a record put again
+    }
+    Assembly& a = it->second;
+    a.data += f.data;
+    if (++a.next < a.count) continue;
+    stream::KinesisFrame whole;
+    whole.offset = a.offset;
+    whole.type = f.type;
+    whole.append_micros = f.append_micros;
+    whole.data = a.data;
+    InputRecord& first = records[a.first];
+    ParseFrame(whole, first);
+    if (!first.error.empty()) first.raw = "(" + std::to_string(a.count) + " fragments)";
+    open.erase(it);
+  }
+  for (auto& [chain, a] : open) records[a.first].incomplete = true;
+}
+
+}  // namespace
+
 Result<std::vector<InputRecord>> ParseEvent(std::string_view json, Timestamp now) {
   dom::parser parser;
   dom::element doc;
@@ -402,6 +452,7 @@ Result<std::vector<InputRecord>> ParseEvent(std::string_view json, Timestamp now
       r.error = "neither a Kinesis nor a DynamoDB Streams record";
     }
   }
+  JoinFragments(out);
   return out;
 }
 

@@ -55,8 +55,20 @@ struct InputRecord {
     std::string stage, reason, location, table, input;
   };
   std::optional<CaptureDeadLetter> dead_letter;
-  // - a record for no function (an event published over the bus's API): done, not delivered.
+  // - a record for no function (an event published over the bus's API), or a fragment joined
+  //   into the record of its first fragment: done, not delivered.
   bool skip = false;
+  // - a record put in fragments (over 1 MB) whose fragments this batch does not all hold: not
+  //   done; it is reported as failed, so Lambda retries from it with the fragments after it.
+  bool incomplete = false;
+  // - while parsing: a fragment's place and data (fragments > 1).
+  struct Fragment {
+    uint32_t index = 0, count = 1;
+    uint8_t type = 0;
+    int64_t append_micros = 0;
+    std::string data;
+  };
+  std::optional<Fragment> fragment;
 };
 
 // Parses an invocation's event. InvalidArgument when it is not an object with a `Records`

@@ -118,6 +118,11 @@ struct BatchHandler::Impl {
         return true;
       }
     }
+    if (r.incomplete) {
+      // Its later fragments are in the next batch: Lambda retries from this record.
+      log::Info("{}: {} continues beyond this batch; asking for it again", function(), r.location);
+      return false;
+    }
     if (r.dead_letter) {
       const TableConfig& table = processor->table();
       if (r.dead_letter->table != table.name &&

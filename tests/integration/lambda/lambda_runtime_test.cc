@@ -634,6 +634,63 @@ stream:
   StopRuntime();
 }
 
+// A change over 1 MB, which the pipeline's kinesis stream puts in fragments: a batch holding
+// them all delivers it once, whole; a batch that ends before its last fragment reports it from
+// its first fragment (Lambda retries from there) and delivers nothing of it.
+TEST_F(LambdaRuntime, ARecordPutInFragmentsIsJoinedOrRetriedFromItsFirstFragment) {
+  CDC_SKIP_WITHOUT_AWS_CLI();
+  std::string missing;
+  testing::AwsEmulator* kinesalite = testing::AwsEmulator::Kinesalite(&missing);
+  ASSERT_NE(kinesalite, nullptr) << missing;
+  WriteConfig();
+  testing::WriteFile(dir_ / "capture.yaml", R"(pipeline:
+  name: coredb
+  data_dir: ${CDC_DATA_DIR}
+tables:
+  users:
+    function: processUserChanges
+    event_types: [INSERT, UPDATE, DELETE]
+    primary_key: [id]
+stream:
+  type: kinesis
+  shards: 1
+  stream_name: lambda-fragments
+  create: true
+  endpoint: )" + kinesalite->endpoint() + "\n");
+  std::string bio(2'300'000, 'b');
+  for (size_t i = 0; i < bio.size(); i += 1001) bio[i] = static_cast<char>('a' + i % 26);
+  std::string big =
+      R"({"eventType":"INSERT","tableName":"users","timestamp":"2024-01-15T10:30:00Z",)"
+      R"("after":{"id":"usr_1","email":"u@example.com","status":"active","bio":")" +
+      bio + R"("}})";
+  testing::WriteFile(dir_ / "input.jsonl",
+                     UserChange(0) + "\n" + big + "\n" + UserChange(2) + "\n");
+  std::map<std::string, std::string> env = testing::AwsTestEnv();
+  env["CDC_DATA_DIR"] = dir_ / "capture";
+  auto run = testing::RunCli(
+      {"run", "--config", dir_ / "capture.yaml", "--input", dir_ / "input.jsonl"}, env);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  auto put = testing::ReadStreamWithAwsCli(kinesalite->endpoint(), "lambda-fragments");
+  ASSERT_EQ(put.size(), 5u) << "user 0, user 1 in 3 fragments, user 2";
+  Start();
+  // Up to the second fragment: user 0 delivered, user 1 reported from its first fragment.
+  auto answer = Invoke(
+      "req-1", Batch({OwnStreamRecord(put[0]), OwnStreamRecord(put[1]), OwnStreamRecord(put[2])}));
+  EXPECT_EQ(answer.body, R"({"batchItemFailures":[{"itemIdentifier":")" + put[1].sequence +
+                             R"("},{"itemIdentifier":")" + put[2].sequence + R"("}]})");
+  EXPECT_EQ(UserIds(FileEvents()), Ids({0}));
+  // Lambda retries from there with the rest: user 1 whole, then user 2.
+  answer = Invoke("req-2", Batch({OwnStreamRecord(put[1]), OwnStreamRecord(put[2]),
+                                  OwnStreamRecord(put[3]), OwnStreamRecord(put[4])}));
+  EXPECT_EQ(answer.body, R"({"batchItemFailures":[]})");
+  auto events = FileEvents();
+  EXPECT_EQ(UserIds(events), Ids({0, 1, 2}));
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_TRUE(Contains(events[1], bio)) << "user 1's bio came through whole";
+  EXPECT_TRUE(DeadLetters().empty()) << Log();
+  StopRuntime();
+}
+
 TEST_F(LambdaRuntime, AnEventThatIsNoBatchFailsTheInvocation) {
   WriteConfig();
   Start();
