@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -80,6 +81,26 @@ std::string JsonObject(bool ready, const std::vector<std::string>& reasons) {
   }
   w.EndObject();
   return out;
+}
+
+// The four endpoints both admin servers have.
+void AddEndpoints(httplib::Server& server, std::function<std::string()> render_metrics,
+                  std::function<std::vector<std::string>()> not_ready,
+                  std::function<std::string()> status) {
+  server.Get("/metrics", [render_metrics](const httplib::Request&, httplib::Response& res) {
+    res.set_content(render_metrics(), std::string(metrics::kPrometheusContentType).c_str());
+  });
+  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+  server.Get("/readyz", [not_ready](const httplib::Request&, httplib::Response& res) {
+    auto reasons = not_ready();
+    res.status = reasons.empty() ? 200 : 503;
+    res.set_content(JsonObject(reasons.empty(), reasons) + "\n", "application/json");
+  });
+  server.Get("/api/status", [status](const httplib::Request&, httplib::Response& res) {
+    res.set_content(status() + "\n", "application/json");
+  });
 }
 
 }  // namespace
@@ -183,20 +204,9 @@ struct AdminServer::Impl {
   }
 
   void Routes() {
-    server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(Metrics(), std::string(metrics::kPrometheusContentType).c_str());
-    });
-    server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content("ok\n", "text/plain");
-    });
-    server.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-      auto reasons = NotReady();
-      res.status = reasons.empty() ? 200 : 503;
-      res.set_content(JsonObject(reasons.empty(), reasons) + "\n", "application/json");
-    });
-    server.Get("/api/status", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(StatusJson(ReadStatus()) + "\n", "application/json");
-    });
+    AddEndpoints(
+        server, [this] { return Metrics(); }, [this] { return NotReady(); },
+        [this] { return StatusJson(ReadStatus()); });
     // The wallboard: its files are compiled in (web_assets.h); "/" is its page.
     for (const WebAsset& asset : WebAssets()) {
       auto serve = [&asset](const httplib::Request&, httplib::Response& res) {
@@ -320,20 +330,9 @@ struct ProcessAdminServer::Impl {
   }
 
   void Routes() {
-    server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(Metrics(), std::string(metrics::kPrometheusContentType).c_str());
-    });
-    server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content("ok\n", "text/plain");
-    });
-    server.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-      auto reasons = NotReady();
-      res.status = reasons.empty() ? 200 : 503;
-      res.set_content(JsonObject(reasons.empty(), reasons) + "\n", "application/json");
-    });
-    server.Get("/api/status", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(Status() + "\n", "application/json");
-    });
+    AddEndpoints(
+        server, [this] { return Metrics(); }, [this] { return NotReady(); },
+        [this] { return Status(); });
   }
 };
 

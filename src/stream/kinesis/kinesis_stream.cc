@@ -281,6 +281,49 @@ const KShard* ChildHolding(const std::vector<KShard>& all, const std::string& id
 
 std::string PartitionKey(uint32_t shard) { return "shard-" + std::to_string(shard); }
 
+// An iterator of Kinesis shard `kshard`: after sequence number `after`, or at its trim horizon
+// when `after` is empty.
+template <typename Call>
+Result<std::string> ShardIterator(Call&& call, simdjson::dom::parser& parser,
+                                  const std::string& stream_name, const std::string& kshard,
+                                  const std::string& after, const std::string& where) {
+  std::string body;
+  JsonWriter w(body);
+  w.BeginObject().Key("StreamName").String(stream_name).Key("ShardId").String(kshard);
+  if (after.empty()) {
+    w.Key("ShardIteratorType").String("TRIM_HORIZON");
+  } else {
+    w.Key("ShardIteratorType")
+        .String("AFTER_SEQUENCE_NUMBER")
+        .Key("StartingSequenceNumber")
+        .String(after);
+  }
+  w.EndObject();
+  aws::Response r = call("GetShardIterator", body);
+  if (!r.status.ok()) return r.status.WithContext(where);
+  simdjson::dom::element root;
+  std::string_view it;
+  if (parser.parse(r.body).get(root) != simdjson::SUCCESS ||
+      root["ShardIterator"].get(it) != simdjson::SUCCESS) {
+    return Unavailable(where + ": GetShardIterator answered without an iterator");
+  }
+  return std::string(it);
+}
+
+// The lowest offset whose first fragment `batch` holds among the records of partition key
+// `key` (where the chain of a trimmed shard starts), or UINT64_MAX.
+uint64_t LowestFirstFragment(const Batch& batch, const std::string& key) {
+  uint64_t lowest = UINT64_MAX;
+  KinesisFrame frame;
+  for (const auto& f : batch.records) {
+    if ((f.key.empty() || f.key == key) && DecodeKinesisFrame(f.bytes, frame) &&
+        frame.fragment == 0) {
+      lowest = std::min(lowest, frame.offset);
+    }
+  }
+  return lowest;
+}
+
 class KinesisStream;
 
 class KinesisReader final : public ShardReader {
@@ -679,26 +722,9 @@ Status KinesisStream::ScanShard(uint32_t i, bool maybe_trimmed) {
   const std::string key = PartitionKey(i);
   std::string kshard = s.first_kshard;
   std::string where = name_ + " " + kshard;
+  auto call = [this](std::string_view op, const std::string& b) { return CallRetrying(op, b); };
   auto iterate = [&](std::string& iterator) -> Status {
-    std::string body;
-    JsonWriter w(body);
-    w.BeginObject()
-        .Key("StreamName")
-        .String(stream_name_)
-        .Key("ShardId")
-        .String(kshard)
-        .Key("ShardIteratorType")
-        .String("TRIM_HORIZON")
-        .EndObject();
-    aws::Response r = CallRetrying("GetShardIterator", body);
-    if (!r.status.ok()) return r.status.WithContext(where);
-    simdjson::dom::element root;
-    std::string_view it;
-    if (parser_.parse(r.body).get(root) != simdjson::SUCCESS ||
-        root["ShardIterator"].get(it) != simdjson::SUCCESS) {
-      return Unavailable(where + ": GetShardIterator answered without an iterator");
-    }
-    iterator.assign(it);
+    CDC_ASSIGN_OR_RETURN(iterator, ShardIterator(call, parser_, stream_name_, kshard, "", where));
     return Status::Ok();
   };
   std::string iterator;
@@ -722,13 +748,7 @@ Status KinesisStream::ScanShard(uint32_t i, bool maybe_trimmed) {
     KinesisFrame frame;
     if (!started && !batch.records.empty()) {
       // Trimmed: the chain starts at the smallest first fragment of the first records.
-      uint64_t lowest = UINT64_MAX;
-      for (const auto& f : batch.records) {
-        if ((f.key.empty() || f.key == key) && DecodeKinesisFrame(f.bytes, frame) &&
-            frame.fragment == 0) {
-          lowest = std::min(lowest, frame.offset);
-        }
-      }
+      uint64_t lowest = LowestFirstFragment(batch, key);
       if (lowest != UINT64_MAX) {
         chain.set_next(lowest);
         s.first = lowest;
@@ -1040,28 +1060,11 @@ Status KinesisReader::NextKShard(const std::string& where) {
 Status KinesisReader::Fetch() {
   const std::string where = stream_.name() + " " + kshard_;
   if (iterator_.empty()) {
-    std::string body;
-    JsonWriter w(body);
-    w.BeginObject().Key("StreamName").String(stream_.stream_name()).Key("ShardId").String(kshard_);
-    const std::string& after = last_seq_.empty() ? start_after_ : last_seq_;
-    if (after.empty()) {
-      w.Key("ShardIteratorType").String("TRIM_HORIZON");
-    } else {
-      w.Key("ShardIteratorType")
-          .String("AFTER_SEQUENCE_NUMBER")
-          .Key("StartingSequenceNumber")
-          .String(after);
-    }
-    w.EndObject();
-    aws::Response r = client_->Call("GetShardIterator", body);
-    if (!r.status.ok()) return r.status.WithContext(where);
-    simdjson::dom::element root;
-    std::string_view it;
-    if (parser_.parse(r.body).get(root) != simdjson::SUCCESS ||
-        root["ShardIterator"].get(it) != simdjson::SUCCESS) {
-      return Unavailable(where + ": GetShardIterator answered without an iterator");
-    }
-    iterator_.assign(it);
+    CDC_ASSIGN_OR_RETURN(
+        iterator_, ShardIterator([this](std::string_view op,
+                                        const std::string& b) { return client_->Call(op, b); },
+                                 parser_, stream_.stream_name(), kshard_,
+                                 last_seq_.empty() ? start_after_ : last_seq_, where));
   }
   std::string body;
   JsonWriter w(body);
@@ -1089,14 +1092,7 @@ Status KinesisReader::Fetch() {
   if (first_batch_ && !batch_.records.empty()) {
     // From the trim horizon of a trimmed shard: its chain starts at its first records.
     first_batch_ = false;
-    uint64_t lowest = UINT64_MAX;
-    KinesisFrame frame;
-    for (const auto& f : batch_.records) {
-      if ((f.key.empty() || f.key == key_) && DecodeKinesisFrame(f.bytes, frame) &&
-          frame.fragment == 0) {
-        lowest = std::min(lowest, frame.offset);
-      }
-    }
+    uint64_t lowest = LowestFirstFragment(batch_, key_);
     if (lowest != UINT64_MAX && lowest > chain_.next()) {
       if (lowest > from_) {
         return NotFound(where + ": offsets " + std::to_string(from_) + " to " +

@@ -313,6 +313,40 @@ targets:
   }
   std::string Log() { return testing::ReadFile(dir_ / "lambda.log"); }
 
+  // `run --input` captures `input` (JSON lines) into the pipeline's kinesis stream `stream` on
+  // kinesalite (made with `shards` shards when it does not exist; e-mails redacted at capture)
+  // and returns its records as the AWS CLI reads them.
+  std::vector<testing::KinesisRecord> CaptureIntoKinesis(const std::string& stream, int shards,
+                                                         const std::string& input) {
+    std::string missing;
+    testing::AwsEmulator* kinesalite = testing::AwsEmulator::Kinesalite(&missing);
+    EXPECT_NE(kinesalite, nullptr) << missing;
+    if (kinesalite == nullptr) return {};
+    testing::WriteFile(dir_ / "capture.yaml", R"(pipeline:
+  name: coredb
+  data_dir: ${CDC_DATA_DIR}
+tables:
+  users:
+    function: processUserChanges
+    event_types: [INSERT, UPDATE, DELETE]
+    primary_key: [id]
+    redact:
+      email: mask:email
+stream:
+  type: kinesis
+  shards: )" + std::to_string(shards) + R"(
+  stream_name: )" + stream + R"(
+  create: true
+  endpoint: )" + kinesalite->endpoint() + "\n");
+    testing::WriteFile(dir_ / "input.jsonl", input);
+    std::map<std::string, std::string> env = testing::AwsTestEnv();
+    env["CDC_DATA_DIR"] = dir_ / "capture";
+    auto run = testing::RunCli(
+        {"run", "--config", dir_ / "capture.yaml", "--input", dir_ / "input.jsonl"}, env);
+    EXPECT_EQ(run.exit_code, 0) << run.err;
+    return testing::ReadStreamWithAwsCli(kinesalite->endpoint(), stream);
+  }
+
   TempDir dir_;
   FakeRuntimeApi api_;
   Endpoint endpoint_;
@@ -527,35 +561,10 @@ TEST_F(LambdaRuntime, SandboxesOfOneFunctionServeTwoShardsAtOnceWithTheStateInDy
 // skipped, so each change is delivered once and in order.
 TEST_F(LambdaRuntime, RecordsOfThePipelinesOwnKinesisStreamAreDeliveredOnceInOrder) {
   CDC_SKIP_WITHOUT_AWS_CLI();
-  std::string missing;
-  testing::AwsEmulator* kinesalite = testing::AwsEmulator::Kinesalite(&missing);
-  ASSERT_NE(kinesalite, nullptr) << missing;
   WriteConfig();
-  testing::WriteFile(dir_ / "capture.yaml", R"(pipeline:
-  name: coredb
-  data_dir: ${CDC_DATA_DIR}
-tables:
-  users:
-    function: processUserChanges
-    event_types: [INSERT, UPDATE, DELETE]
-    primary_key: [id]
-    redact:
-      email: mask:email
-stream:
-  type: kinesis
-  shards: 1
-  stream_name: lambda-own
-  create: true
-  endpoint: )" + kinesalite->endpoint() + "\n");
   std::string input;
   for (int i = 0; i < 4; ++i) input += UserChange(i, i == 3 ? "UPDATE" : "INSERT") + "\n";
-  testing::WriteFile(dir_ / "input.jsonl", input);
-  std::map<std::string, std::string> env = testing::AwsTestEnv();
-  env["CDC_DATA_DIR"] = dir_ / "capture";
-  auto run = testing::RunCli(
-      {"run", "--config", dir_ / "capture.yaml", "--input", dir_ / "input.jsonl"}, env);
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  auto put = testing::ReadStreamWithAwsCli(kinesalite->endpoint(), "lambda-own");
+  auto put = CaptureIntoKinesis("lambda-own", 1, input);
   ASSERT_EQ(put.size(), 4u);
   for (const auto& r : put) EXPECT_FALSE(Contains(r.data, "user1@example.com"));
   auto record = [&](size_t i) { return OwnStreamRecord(put[i]); };
@@ -591,28 +600,9 @@ TEST_F(LambdaRuntime, AKinesisShardHoldingTwoPipelineShardsDeliversBothChains) {
                                     "--shard-count 1");
   ASSERT_EQ(created.exit_code, 0) << created.err;
   WriteConfig();
-  testing::WriteFile(dir_ / "capture.yaml", R"(pipeline:
-  name: coredb
-  data_dir: ${CDC_DATA_DIR}
-tables:
-  users:
-    function: processUserChanges
-    event_types: [INSERT, UPDATE, DELETE]
-    primary_key: [id]
-stream:
-  type: kinesis
-  shards: 2
-  stream_name: lambda-merged
-  endpoint: )" + kinesalite->endpoint() + "\n");
   std::string input;
   for (int i = 0; i < 8; ++i) input += UserChange(i) + "\n";
-  testing::WriteFile(dir_ / "input.jsonl", input);
-  std::map<std::string, std::string> env = testing::AwsTestEnv();
-  env["CDC_DATA_DIR"] = dir_ / "capture";
-  auto run = testing::RunCli(
-      {"run", "--config", dir_ / "capture.yaml", "--input", dir_ / "input.jsonl"}, env);
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  auto put = testing::ReadStreamWithAwsCli(kinesalite->endpoint(), "lambda-merged");
+  auto put = CaptureIntoKinesis("lambda-merged", 2, input);
   ASSERT_EQ(put.size(), 8u);
   std::set<std::string> keys;
   std::vector<std::string> batch;
@@ -639,38 +629,15 @@ stream:
 // its first fragment (Lambda retries from there) and delivers nothing of it.
 TEST_F(LambdaRuntime, ARecordPutInFragmentsIsJoinedOrRetriedFromItsFirstFragment) {
   CDC_SKIP_WITHOUT_AWS_CLI();
-  std::string missing;
-  testing::AwsEmulator* kinesalite = testing::AwsEmulator::Kinesalite(&missing);
-  ASSERT_NE(kinesalite, nullptr) << missing;
   WriteConfig();
-  testing::WriteFile(dir_ / "capture.yaml", R"(pipeline:
-  name: coredb
-  data_dir: ${CDC_DATA_DIR}
-tables:
-  users:
-    function: processUserChanges
-    event_types: [INSERT, UPDATE, DELETE]
-    primary_key: [id]
-stream:
-  type: kinesis
-  shards: 1
-  stream_name: lambda-fragments
-  create: true
-  endpoint: )" + kinesalite->endpoint() + "\n");
   std::string bio(2'300'000, 'b');
   for (size_t i = 0; i < bio.size(); i += 1001) bio[i] = static_cast<char>('a' + i % 26);
   std::string big =
       R"({"eventType":"INSERT","tableName":"users","timestamp":"2024-01-15T10:30:00Z",)"
       R"("after":{"id":"usr_1","email":"u@example.com","status":"active","bio":")" +
       bio + R"("}})";
-  testing::WriteFile(dir_ / "input.jsonl",
-                     UserChange(0) + "\n" + big + "\n" + UserChange(2) + "\n");
-  std::map<std::string, std::string> env = testing::AwsTestEnv();
-  env["CDC_DATA_DIR"] = dir_ / "capture";
-  auto run = testing::RunCli(
-      {"run", "--config", dir_ / "capture.yaml", "--input", dir_ / "input.jsonl"}, env);
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  auto put = testing::ReadStreamWithAwsCli(kinesalite->endpoint(), "lambda-fragments");
+  auto put = CaptureIntoKinesis("lambda-fragments", 1,
+                                UserChange(0) + "\n" + big + "\n" + UserChange(2) + "\n");
   ASSERT_EQ(put.size(), 5u) << "user 0, user 1 in 3 fragments, user 2";
   Start();
   // Up to the second fragment: user 0 delivered, user 1 reported from its first fragment.
