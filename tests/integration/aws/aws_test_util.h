@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -90,6 +91,27 @@ inline std::vector<KinesisRecord> ReadStreamWithAwsCli(const std::string& endpoi
       iterator = root["NextShardIterator"].get(next) == simdjson::SUCCESS ? std::string(next) : "";
     }
   }
+  return out;
+}
+
+// The items of DynamoDB table `table` as `aws dynamodb scan` prints them, each minified, by
+// `key(item)`. Empty without the AWS CLI.
+inline std::map<std::string, std::string> ScanTableWithAwsCli(
+    const std::string& endpoint, const std::string& table,
+    const std::function<std::string(simdjson::dom::element)>& key) {
+  std::map<std::string, std::string> out;
+  if (AwsCliPath().empty()) return out;
+  auto r = RunAwsCli(endpoint, "dynamodb scan --table-name " + table);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  simdjson::dom::array items;
+  if (parser.parse(r.out).get(root) != simdjson::SUCCESS ||
+      root["Items"].get(items) != simdjson::SUCCESS) {
+    ADD_FAILURE() << r.out;
+    return out;
+  }
+  for (simdjson::dom::element item : items) out[key(item)] = simdjson::minify(item);
   return out;
 }
 

@@ -139,23 +139,10 @@ class ShardLeases : public ::testing::Test {
 
   // leaseKey -> the item as the AWS CLI scans it (empty without the CLI).
   std::map<std::string, std::string> ScanWithCli() {
-    std::map<std::string, std::string> out;
-    if (testing::AwsCliPath().empty()) return out;
-    auto r = testing::RunAwsCli(dynalite_->endpoint(), "dynamodb scan --table-name " + table_);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    simdjson::dom::parser parser;
-    simdjson::dom::element root;
-    simdjson::dom::array items;
-    if (parser.parse(r.out).get(root) != simdjson::SUCCESS ||
-        root["Items"].get(items) != simdjson::SUCCESS) {
-      ADD_FAILURE() << r.out;
-      return out;
-    }
-    for (simdjson::dom::element item : items) {
-      std::string_view key = item["leaseKey"]["S"].get_string().value_unsafe();
-      out[std::string(key)] = simdjson::minify(item);
-    }
-    return out;
+    return testing::ScanTableWithAwsCli(
+        dynalite_->endpoint(), table_, [](simdjson::dom::element item) {
+          return std::string(item["leaseKey"]["S"].get_string().value_unsafe());
+        });
   }
 
   static bool Disjoint(const Shards& a, const Shards& b) {
