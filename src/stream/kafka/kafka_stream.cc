@@ -27,6 +27,8 @@
 
 #include "base/logging.h"
 #include "config/config.h"
+#include "stream/kafka/kafka_client.h"
+#include "stream/kafka/kafka_group_assigner.h"
 
 namespace cdc::stream {
 namespace {
@@ -39,10 +41,8 @@ constexpr int kReaderPollMs = 100;
 // ApplyRetention re-reads a partition's low watermark (what Kafka's retention left) this often.
 constexpr auto kFirstRefresh = std::chrono::seconds(30);
 
-struct RdKafkaDeleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
-};
-using RdKafka = std::unique_ptr<rd_kafka_t, RdKafkaDeleter>;
+using kafka_internal::MakeConf;
+using kafka_internal::RdKafka;
 
 struct TopicDeleter {
   void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
@@ -55,17 +55,25 @@ void LogFromLibrary(const rd_kafka_t*, int level, const char* facility, const ch
 }
 
 const std::set<std::string>& OurProperties() {
-  static const std::set<std::string> kOurs = {
-      "bootstrap.servers",   "enable.idempotence", "acks",
-      "transactional.id",    "isolation.level",    "enable.auto.commit",
-      "auto.offset.reset",   "group.id",           "allow.auto.create.topics",
-      "enable.partition.eof"};
+  static const std::set<std::string> kOurs = {"bootstrap.servers",
+                                              "enable.idempotence",
+                                              "acks",
+                                              "transactional.id",
+                                              "isolation.level",
+                                              "enable.auto.commit",
+                                              "auto.offset.reset",
+                                              "group.id",
+                                              "allow.auto.create.topics",
+                                              "enable.partition.eof",
+                                              "partition.assignment.strategy",
+                                              "session.timeout.ms"};
   return kOurs;
 }
 
-// A librdkafka configuration: ours, then the user's properties (which win where allowed).
-Result<rd_kafka_conf_t*> MakeConf(const KafkaStreamOptions& o,
-                                  const std::vector<std::pair<std::string, std::string>>& ours) {
+}  // namespace
+
+Result<rd_kafka_conf_t*> kafka_internal::MakeConf(
+    const KafkaStreamOptions& o, const std::vector<std::pair<std::string, std::string>>& ours) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char err[512];
   auto set = [&](const std::string& k, const std::string& v, bool secret) -> Status {
@@ -84,6 +92,8 @@ Result<rd_kafka_conf_t*> MakeConf(const KafkaStreamOptions& o,
   rd_kafka_conf_set_log_cb(conf, LogFromLibrary);
   return conf;
 }
+
+namespace {
 
 Result<RdKafka> NewConsumer(const KafkaStreamOptions& o) {
   CDC_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeConf(o, {{"enable.auto.commit", "false"},
@@ -783,13 +793,16 @@ std::shared_ptr<const KindOptions> ParseOptions(OptionsReader& r) {
         if (OurProperties().count(name)) {
           return OptionsReader::EntryError{
               "is set by the stream (its producer is idempotent with acks=all, its readers "
-              "read_committed without a consumer group)"};
+              "read_committed without a consumer group; the processors' consumer group has "
+              "group_id, cooperative-sticky and group_session_timeout_ms)"};
         }
         return std::nullopt;
       });
   r.Int("timeout_ms", o->timeout_ms);
   r.Int("sync_interval_ms", o->sync_interval_ms);
   r.Int("sync_bytes", o->sync_bytes);
+  r.String("group_id", o->group_id);
+  r.Int("group_session_timeout_ms", o->group_session_timeout_ms);
   return o;
 }
 
@@ -879,9 +892,24 @@ void RegisterKafkaStream(Registry& registry) {
        {},
        false,
        1},
+      {"group_id", FieldType::kString, "cdc-pipeline.<pipeline.name>",
+       "The Kafka consumer group through which `run --role process` processes share the "
+       "partitions (cooperative-sticky assignment; each member delivers the partitions the group "
+       "gives it). The group's committed offsets follow the delivered checkpoints, for lag "
+       "tools; the state store's checkpoints are what counts."},
+      {"group_session_timeout_ms",
+       FieldType::kInt,
+       "10000",
+       "`session.timeout.ms` of the processors' group members: a processor that stopped "
+       "heartbeating (killed, cut off) loses its partitions to the others after this long. "
+       "Brokers accept 6000 to 1800000 by default.",
+       {},
+       false,
+       1000},
   };
   kind.spec.parse = stream::ParseOptions;
   kind.open = stream::OpenKafkaStream;
+  kind.open_assigner = stream::OpenKafkaGroupAssigner;
   kind.describe = stream::Describe;
   registry.AddStream(std::move(kind));
 }
