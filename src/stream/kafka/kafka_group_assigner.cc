@@ -25,9 +25,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using kafka_internal::RdKafka;
 
-// Offsets are committed to the group at most this often (they are for lag tools only).
-constexpr auto kCommitInterval = std::chrono::seconds(1);
-
 struct ListDeleter {
   void operator()(rd_kafka_topic_partition_list_t* l) const {
     rd_kafka_topic_partition_list_destroy(l);
@@ -57,8 +54,9 @@ class KafkaGroupAssigner final : public ShardAssigner {
 
   Status Open() {
     const int64_t session = options_.group_session_timeout_ms;
-    // Heartbeats well inside the session (Kafka's advice: at most a third of it).
-    const int64_t heartbeat = std::clamp<int64_t>(session / 4, 100, 3000);
+    // Heartbeats well inside the session (Kafka's advice: at most a third of it; its clients'
+    // defaults are a fifteenth).
+    const int64_t heartbeat = std::clamp<int64_t>(session / 10, 100, 3000);
     CDC_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf,
                          kafka_internal::MakeConf(
                              options_, {{"group.id", group_},
@@ -100,7 +98,6 @@ class KafkaGroupAssigner final : public ShardAssigner {
 
   Result<std::vector<uint32_t>> Poll(std::chrono::milliseconds wait) override {
     if (consumer_ == nullptr) return FailedPrecondition(Describe() + ": closed");
-    CommitCheckpoints(false);
     const std::set<uint32_t> before = assigned_;
     const auto deadline = Clock::now() + wait;
     do {
@@ -129,7 +126,7 @@ class KafkaGroupAssigner final : public ShardAssigner {
 
   Status Close() override {
     if (consumer_ == nullptr) return Status::Ok();
-    CommitCheckpoints(true);
+    CommitCheckpoints();
     // Leaves the group (the revoke callback runs inside): the others rebalance at once.
     rd_kafka_resp_err_t e = rd_kafka_consumer_close(consumer_.get());
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -157,8 +154,8 @@ class KafkaGroupAssigner final : public ShardAssigner {
 
   static void OnCommit(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t*,
                        void* opaque) {
-    // A commit during a rebalance, or of a partition that just moved, fails: the next one (or
-    // the next owner's) says the same again.
+    // A commit that fails (the group rebalancing as this member leaves) leaves the offsets the
+    // group had: informational only.
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
       log::Debug("kafka consumer group '{}': committing offsets failed: {}",
                  static_cast<KafkaGroupAssigner*>(opaque)->group_, rd_kafka_err2str(err));
@@ -259,11 +256,13 @@ class KafkaGroupAssigner final : public ShardAssigner {
     }
   }
 
-  // The units' checkpoints of the partitions this member has, as the group's offsets: at most
-  // every kCommitInterval (asynchronously), or now and waiting for the answer (`now`).
-  void CommitCheckpoints(bool now) {
+  // The units' last checkpoints of the partitions this member has, as the group's offsets,
+  // waiting for the answer. Only when the member leaves: a commit sent while the group
+  // rebalances (with the generation the rebalance is replacing) is answered ILLEGAL_GENERATION,
+  // and librdkafka before 2.10 (its issue #4059) then drops the member's whole assignment,
+  // stopping every unit of the process at each rebalance; leaving, that costs nothing.
+  void CommitCheckpoints() {
     if (checkpoints_.empty()) return;
-    if (!now && Clock::now() - last_commit_ < kCommitInterval) return;
     PartitionList offsets(rd_kafka_topic_partition_list_new(static_cast<int>(checkpoints_.size())));
     for (const auto& [shard, next] : checkpoints_) {
       if (assigned_.count(shard) == 0) continue;
@@ -271,9 +270,8 @@ class KafkaGroupAssigner final : public ShardAssigner {
           ->offset = static_cast<int64_t>(next);
     }
     checkpoints_.clear();
-    last_commit_ = Clock::now();
     if (offsets->cnt == 0) return;
-    rd_kafka_resp_err_t e = rd_kafka_commit(consumer_.get(), offsets.get(), now ? 0 : 1);
+    rd_kafka_resp_err_t e = rd_kafka_commit(consumer_.get(), offsets.get(), /*async=*/0);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
       log::Debug("kafka consumer group '{}': committing offsets failed: {}", group_,
                  rd_kafka_err2str(e));
@@ -287,8 +285,7 @@ class KafkaGroupAssigner final : public ShardAssigner {
   const std::string member_;
   RdKafka consumer_;
   std::set<uint32_t> assigned_;
-  std::map<uint32_t, uint64_t> checkpoints_;  // not committed to the group yet
-  Clock::time_point last_commit_{};
+  std::map<uint32_t, uint64_t> checkpoints_;  // the units' last, committed when leaving
   Status failure_;  // set in the rebalance callback: the next Poll returns it
   std::set<rd_kafka_resp_err_t> warned_;
 };

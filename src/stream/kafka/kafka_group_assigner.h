@@ -8,10 +8,11 @@
 // With cooperative-sticky a rebalance moves only the partitions that change owner; the others
 // stay delivered throughout.
 //
-// Checkpointed commits the units' checkpoints to the group as its offsets (asynchronously, at
-// most once a second, and at Close), so Kafka's lag tools (`kafka-consumer-groups --describe`)
-// show how far the processors are; they are informational, the state store's checkpoints are
-// what counts. docs/kafka.md, "Processors", has the details.
+// The units' last checkpoints (Checkpointed) are committed to the group as its offsets when the
+// member leaves (Close), so Kafka's lag tools (`kafka-consumer-groups --describe`) show where
+// the processors stopped; not while it is a member, as librdkafka 2.0 loses the assignment when
+// a commit crosses a rebalance. They are informational: the state store's checkpoints are what
+// counts. docs/kafka.md, "Processors: a consumer group", has the details.
 //
 // Thread-safety: as stream::ShardAssigner, one thread (librdkafka calls the rebalance callback
 // from Poll and Close, on that thread).

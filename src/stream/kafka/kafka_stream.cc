@@ -846,7 +846,8 @@ void RegisterKafkaStream(Registry& registry) {
       "writer: offsets are predicted at append (from the high watermarks at start) and checked "
       "against every acknowledgement. A sync waits until the brokers acknowledged every record "
       "(idempotent producer, acks=all). Kafka's own retention (the topic's `retention.ms`) "
-      "deletes records: keep it longer than the targets' worst lag. See docs/kafka.md.";
+      "deletes records: keep it longer than the targets' worst lag. `run --role process` "
+      "processes share the partitions as a Kafka consumer group (`group_id`). See docs/kafka.md.";
   kind.spec.fields = {
       {"bootstrap_servers",
        FieldType::kString,
@@ -867,7 +868,8 @@ void RegisterKafkaStream(Registry& registry) {
        "`retention.ms` of the topic the stream creates (0: unlimited). Keep it longer than the "
        "targets' worst lag: what Kafka deletes before it was delivered is lost."},
       {"properties", FieldType::kStringMap, "",
-       "librdkafka properties passed through to the producer and the readers (e.g. "
+       "librdkafka properties passed through to the producer, the readers and the processors' "
+       "group consumer (e.g. "
        "`security.protocol: SASL_SSL`, `sasl.mechanism`, `sasl.username`, `sasl.password: "
        "${KAFKA_PASSWORD}`, `ssl.ca.location`). Values are never logged."},
       {"timeout_ms",
@@ -895,8 +897,8 @@ void RegisterKafkaStream(Registry& registry) {
       {"group_id", FieldType::kString, "cdc-pipeline.<pipeline.name>",
        "The Kafka consumer group through which `run --role process` processes share the "
        "partitions (cooperative-sticky assignment; each member delivers the partitions the group "
-       "gives it). The group's committed offsets follow the delivered checkpoints, for lag "
-       "tools; the state store's checkpoints are what counts."},
+       "gives it). A member that stops commits its partitions' checkpoints as the group's "
+       "offsets, for lag tools; the state store's checkpoints are what counts."},
       {"group_session_timeout_ms",
        FieldType::kInt,
        "10000",
