@@ -142,10 +142,6 @@ Status CheckRole(std::shared_ptr<const Config>& config, const std::string& input
     options.role = PipelineOptions::Role::kCapture;
     return Status::Ok();
   }
-  if (type != "kinesis") {
-    return InvalidArgument("--role process reads a kinesis stream (stream.type: kinesis); " +
-                           std::string("the kafka stream's processors are not built yet"));
-  }
   if (!input.empty()) return InvalidArgument("--role process reads no --input: it has no source");
   for (uint32_t shard : flags.shards) {
     if (shard >= static_cast<uint32_t>(config->stream.shards)) {
@@ -159,13 +155,22 @@ Status CheckRole(std::shared_ptr<const Config>& config, const std::string& input
 }
 
 // `run --role process`: the units of the shards this process is given (src/runtime/
-// shard_units.h): the `--shards` named, else (with a dynamodb state and a kinesis stream) those
-// its leases give it, else all.
+// shard_units.h): the `--shards` named, else those the stream kind's own assigner gives it (a
+// kafka stream's consumer group), else (with a dynamodb state and a kinesis stream) those its
+// leases give it, else all.
 int RunProcessRole(const std::string& config_path, std::shared_ptr<const Config> config,
                    const RunFlags& flags) {
   std::unique_ptr<stream::ShardAssigner> assigner;
   if (!flags.shards.empty()) {
     assigner = FixedShards(flags.shards);
+  } else if (config->stream.kind != nullptr && config->stream.kind->open_assigner != nullptr) {
+    auto group =
+        config->stream.kind->open_assigner(config->stream, config->pipeline.name, ProcessOwner());
+    if (!group.ok()) {
+      std::fprintf(stderr, "cannot start: %s\n", Printable(group.status()).c_str());
+      return 1;
+    }
+    assigner = std::move(group).value();
   } else if (config->state.type == "dynamodb" && config->stream.type == "kinesis") {
     auto leases = state::OpenShardLeases(
         config->state, static_cast<uint32_t>(config->stream.shards), ProcessOwner());
@@ -643,8 +648,9 @@ int main(int argc, char** argv) {
   run->add_option("--role", run_flags.role,
                   "all: capture and deliver in this process; capture: the source into the "
                   "stream only (stream.type kinesis or kafka), for processes elsewhere to "
-                  "deliver; process: deliver the stream's shards (--shards, default all) with "
-                  "no source (stream.type kinesis)")
+                  "deliver; process: deliver the stream's shards with no source (--shards, "
+                  "else a kafka stream's consumer group or a kinesis stream's DynamoDB leases "
+                  "share them, else all)")
       ->check(CLI::IsMember({"all", "capture", "process"}))
       ->capture_default_str();
   run->add_option("--shards", run_flags.shards,

@@ -34,7 +34,8 @@ struct StreamConfig;
 struct StateConfig;
 namespace stream {
 class Stream;
-}
+class ShardAssigner;
+}  // namespace stream
 namespace state {
 class StateStore;
 }
@@ -186,6 +187,11 @@ struct StreamKind {
                                                   const std::string& data_dir) = nullptr;
   // For logs and status, without secrets: "embedded log /data/stream".
   std::string (*describe)(const StreamConfig& config, const std::string& data_dir) = nullptr;
+  // The kind's own way for `run --role process` processes to share the shards (a Kafka
+  // consumer group), joined as `member` ("pid N on host H"); null: none.
+  Result<std::unique_ptr<stream::ShardAssigner>> (*open_assigner)(const StreamConfig& config,
+                                                                  const std::string& pipeline_name,
+                                                                  std::string member) = nullptr;
 };
 
 // The state store: checkpoints, delivery cursors, leases (`state.type`). The loader reads the

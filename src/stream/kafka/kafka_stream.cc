@@ -4,6 +4,11 @@
 // group, nothing committed to Kafka, the checkpoints live in the state store); the shards' first,
 // next and durable ends are atomics, so stats() is cheap from any thread.
 //
+// A reader-only stream (`StreamConfig::only_shards` set: a unit of `run --role process`) has no
+// producer: another process appends. It reads only its partitions, and learns their durable end
+// from the brokers: a consumer is only ever handed records below the high watermark, which with
+// acks=all are the records every in-sync replica has (those a sync of the writer waits for).
+//
 // Property values may hold credentials (SASL passwords, key passphrases): they are never logged.
 
 #include "stream/kafka/kafka_stream.h"
@@ -22,6 +27,8 @@
 
 #include "base/logging.h"
 #include "config/config.h"
+#include "stream/kafka/kafka_client.h"
+#include "stream/kafka/kafka_group_assigner.h"
 
 namespace cdc::stream {
 namespace {
@@ -34,10 +41,8 @@ constexpr int kReaderPollMs = 100;
 // ApplyRetention re-reads a partition's low watermark (what Kafka's retention left) this often.
 constexpr auto kFirstRefresh = std::chrono::seconds(30);
 
-struct RdKafkaDeleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
-};
-using RdKafka = std::unique_ptr<rd_kafka_t, RdKafkaDeleter>;
+using kafka_internal::MakeConf;
+using kafka_internal::RdKafka;
 
 struct TopicDeleter {
   void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
@@ -50,17 +55,25 @@ void LogFromLibrary(const rd_kafka_t*, int level, const char* facility, const ch
 }
 
 const std::set<std::string>& OurProperties() {
-  static const std::set<std::string> kOurs = {
-      "bootstrap.servers",   "enable.idempotence", "acks",
-      "transactional.id",    "isolation.level",    "enable.auto.commit",
-      "auto.offset.reset",   "group.id",           "allow.auto.create.topics",
-      "enable.partition.eof"};
+  static const std::set<std::string> kOurs = {"bootstrap.servers",
+                                              "enable.idempotence",
+                                              "acks",
+                                              "transactional.id",
+                                              "isolation.level",
+                                              "enable.auto.commit",
+                                              "auto.offset.reset",
+                                              "group.id",
+                                              "allow.auto.create.topics",
+                                              "enable.partition.eof",
+                                              "partition.assignment.strategy",
+                                              "session.timeout.ms"};
   return kOurs;
 }
 
-// A librdkafka configuration: ours, then the user's properties (which win where allowed).
-Result<rd_kafka_conf_t*> MakeConf(const KafkaStreamOptions& o,
-                                  const std::vector<std::pair<std::string, std::string>>& ours) {
+}  // namespace
+
+Result<rd_kafka_conf_t*> kafka_internal::MakeConf(
+    const KafkaStreamOptions& o, const std::vector<std::pair<std::string, std::string>>& ours) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char err[512];
   auto set = [&](const std::string& k, const std::string& v, bool secret) -> Status {
@@ -79,6 +92,8 @@ Result<rd_kafka_conf_t*> MakeConf(const KafkaStreamOptions& o,
   rd_kafka_conf_set_log_cb(conf, LogFromLibrary);
   return conf;
 }
+
+namespace {
 
 Result<RdKafka> NewConsumer(const KafkaStreamOptions& o) {
   CDC_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeConf(o, {{"enable.auto.commit", "false"},
@@ -147,15 +162,22 @@ class KafkaShardReader final : public ShardReader {
 
 class KafkaStream final : public Stream {
  public:
-  KafkaStream(const KafkaStreamOptions& options, std::string topic, uint32_t shards)
+  KafkaStream(const KafkaStreamOptions& options, std::string topic, uint32_t shards,
+              const std::vector<uint32_t>& only_shards)
       : options_(options),
         topic_(std::move(topic)),
         meta_topic_(topic_ + ".meta"),
         name_("kafka topic " + topic_),
+        reader_only_(!only_shards.empty()),
+        mine_(shards, only_shards.empty()),
         first_(shards),
         next_(shards),
         durable_end_(shards),
-        first_refreshed_(shards, Clock::now()) {}
+        first_refreshed_(shards, Clock::now()) {
+    for (uint32_t i : only_shards) {
+      if (i < shards) mine_[i] = true;
+    }
+  }
 
   ~KafkaStream() override {
     if (producer_ != nullptr) {
@@ -166,6 +188,11 @@ class KafkaStream final : public Stream {
   }
 
   Status Open() {
+    if (reader_only_) {
+      // No producer: a consumer handle (no group) answers the metadata and offset queries.
+      CDC_ASSIGN_OR_RETURN(reader_client_, NewConsumer(options_));
+      return OpenTopics();
+    }
     CDC_ASSIGN_OR_RETURN(
         rd_kafka_conf_t * conf,
         MakeConf(options_, {{"enable.idempotence", "true"},
@@ -182,9 +209,20 @@ class KafkaStream final : public Stream {
       return InvalidArgument(std::string("stream: cannot create a kafka producer: ") + err);
     }
     producer_.reset(rk);
+    return OpenTopics();
+  }
 
+  // Checks the topics (creating them when the stream writes and may), reads the watermarks of
+  // the partitions this process uses and the pipeline id.
+  Status OpenTopics() {
     uint32_t shards = shard_count();
     CDC_ASSIGN_OR_RETURN(int partitions, PartitionCount(topic_));
+    if (partitions < 0 && reader_only_) {
+      return FailedPrecondition("stream: kafka topic '" + topic_ + "' does not exist (brokers " +
+                                options_.bootstrap_servers +
+                                "): start the capture process (`run --role capture`) first, "
+                                "which creates it (stream.create_topic), then the processors");
+    }
     if (partitions < 0 && options_.create_topic) {
       CreateTopic(topic_, static_cast<int>(shards), false);
       CDC_ASSIGN_OR_RETURN(partitions, PartitionCount(topic_));
@@ -205,6 +243,9 @@ class KafkaStream final : public Stream {
           std::to_string(partitions) + ", or use a new stream.topic");
     }
     for (uint32_t i = 0; i < shards; ++i) {
+      // The others' stay 0: nothing of them is read here (the embedded log's shards of
+      // another process, as it were).
+      if (!mine_[i]) continue;
       int64_t low = 0, high = 0;
       CDC_RETURN_IF_ERROR(Watermarks(topic_, static_cast<int32_t>(i), low, high));
       first_[i] = static_cast<uint64_t>(low);
@@ -213,7 +254,7 @@ class KafkaStream final : public Stream {
     }
 
     CDC_ASSIGN_OR_RETURN(int meta_partitions, PartitionCount(meta_topic_));
-    if (meta_partitions < 0 && options_.create_topic) {
+    if (meta_partitions < 0 && options_.create_topic && !reader_only_) {
       CreateTopic(meta_topic_, 1, true);
       CDC_ASSIGN_OR_RETURN(meta_partitions, PartitionCount(meta_topic_));
     }
@@ -234,6 +275,13 @@ class KafkaStream final : public Stream {
   const std::string& identity() const override { return identity_; }
 
   Status SetIdentity(const std::string& id) override {
+    if (reader_only_) {
+      return FailedPrecondition(
+          name_ + " holds no pipeline id (" + meta_topic_ +
+          " is empty or was replaced) but the state store has one: a processor records no id, "
+          "the capture process does (`run --role capture`). If the topics were deleted and "
+          "created again, the processors' state stores belong to the old ones: move them away");
+    }
     CDC_RETURN_IF_ERROR(broken_);
     CDC_RETURN_IF_ERROR(Produce(meta_topic_, 0, kIdentityKey, 0, id, 0, /*expected=*/0));
     CDC_RETURN_IF_ERROR(Flush("recording the pipeline id in '" + meta_topic_ + "'"));
@@ -284,6 +332,10 @@ class KafkaStream final : public Stream {
       return InvalidArgument("stream: no shard " + std::to_string(shard.value()) + " in " + name_);
     }
     uint32_t i = shard.value();
+    if (!mine_[i]) {
+      return InvalidArgument(ShardLocation(shard) +
+                             ": this process reads other partitions of the topic only");
+    }
     if (from.value() < first_[i].load()) {
       return NotFound(ShardLocation(shard) + ": offset " + std::to_string(from.value()) +
                       " was deleted by the topic's retention (the partition starts at " +
@@ -342,6 +394,7 @@ class KafkaStream final : public Stream {
     int64_t low = 0, high = 0;
     if (Watermarks(topic_, static_cast<int32_t>(i), low, high).ok()) {
       first_[i] = static_cast<uint64_t>(low);
+      if (reader_only_) Learned(i, static_cast<uint64_t>(high));
     }
     return Status::Ok();
   }
@@ -366,6 +419,21 @@ class KafkaStream final : public Stream {
   }
 
   uint64_t durable_end(uint32_t shard) const { return durable_end_[shard].load(); }
+  bool reader_only() const { return reader_only_; }
+  // A reader-only stream learned that partition `shard` holds records below `end` in every
+  // in-sync replica (its high watermark, or a record the broker handed out): they are durable.
+  void Learned(uint32_t shard, uint64_t end) const {
+    if (end <= durable_end_[shard].load()) return;
+    {
+      std::lock_guard lock(mu_);
+      for (auto* v : {&durable_end_[shard], &next_[shard]}) {
+        uint64_t old = v->load();
+        while (old < end && !v->compare_exchange_weak(old, end)) {
+        }
+      }
+    }
+    cv_.notify_all();
+  }
   int64_t timeout_ms() const { return options_.timeout_ms; }
   const std::string& topic() const { return topic_; }
 
@@ -395,6 +463,11 @@ class KafkaStream final : public Stream {
 
   Result<StreamOffset> AppendTo(ShardId shard, std::string_view key, uint8_t type,
                                 std::string_view payload, int64_t append_micros) {
+    if (reader_only_) {
+      return FailedPrecondition(name_ +
+                                ": this process reads some of its partitions only and "
+                                "appends nothing (run --role process)");
+    }
     CDC_RETURN_IF_ERROR(broken_);
     uint32_t i = shard.value();
     if (i >= shard_count()) {
@@ -469,14 +542,17 @@ class KafkaStream final : public Stream {
     return broken_;
   }
 
+  // The handle that answers metadata and offset queries.
+  rd_kafka_t* client() const { return producer_ ? producer_.get() : reader_client_.get(); }
+
   // The partition count of `topic`, or -1 when it does not exist.
   Result<int> PartitionCount(const std::string& topic) {
     auto deadline = Clock::now() + std::chrono::milliseconds(options_.timeout_ms);
     while (true) {
-      RdTopic rkt(rd_kafka_topic_new(producer_.get(), topic.c_str(), nullptr));
+      RdTopic rkt(rd_kafka_topic_new(client(), topic.c_str(), nullptr));
       const rd_kafka_metadata_t* md = nullptr;
-      rd_kafka_resp_err_t err = rd_kafka_metadata(producer_.get(), 0, rkt.get(), &md,
-                                                  static_cast<int>(options_.timeout_ms));
+      rd_kafka_resp_err_t err =
+          rd_kafka_metadata(client(), 0, rkt.get(), &md, static_cast<int>(options_.timeout_ms));
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         return Unavailable("stream: cannot read the metadata of kafka topic '" + topic + "' from " +
                            options_.bootstrap_servers + ": " + rd_kafka_err2str(err));
@@ -496,9 +572,8 @@ class KafkaStream final : public Stream {
   }
 
   Status Watermarks(const std::string& topic, int32_t partition, int64_t& low, int64_t& high) {
-    rd_kafka_resp_err_t err =
-        rd_kafka_query_watermark_offsets(producer_.get(), topic.c_str(), partition, &low, &high,
-                                         static_cast<int>(options_.timeout_ms));
+    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+        client(), topic.c_str(), partition, &low, &high, static_cast<int>(options_.timeout_ms));
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       return Unavailable("stream: cannot read the offsets of kafka topic '" + topic +
                          "' partition " + std::to_string(partition) + ": " + rd_kafka_err2str(err));
@@ -597,10 +672,14 @@ class KafkaStream final : public Stream {
   const std::string meta_topic_;
   const std::string name_;
   std::string identity_;
-  RdKafka producer_;
+  const bool reader_only_;
+  std::vector<bool> mine_;  // the partitions this process reads (all unless reader-only)
+  RdKafka producer_;        // null in a reader-only stream
+  RdKafka reader_client_;   // a reader-only stream's handle for metadata and offsets
   std::vector<std::atomic<uint64_t>> first_;
-  std::vector<std::atomic<uint64_t>> next_;  // written by the appender thread only
-  std::vector<std::atomic<uint64_t>> durable_end_;
+  // Written by the appender thread, or (reader-only) raised by readers with Learned.
+  mutable std::vector<std::atomic<uint64_t>> next_;
+  mutable std::vector<std::atomic<uint64_t>> durable_end_;
   std::vector<Clock::time_point> first_refreshed_;
   // Appender thread only.
   size_t pending_ = 0;  // records handed to librdkafka without a delivery report yet
@@ -620,22 +699,37 @@ Result<std::optional<Record>> KafkaShardReader::Next() {
     current_ = nullptr;
   }
   const std::string where = stream_.ShardLocation(shard_);
-  // A durable record is there to be fetched (below the high watermark): wait for it, or the
-  // caller would take the wait for the end of the shard.
+  const int32_t partition = static_cast<int32_t>(shard_.value());
   auto deadline = Clock::now() + std::chrono::milliseconds(stream_.timeout_ms());
-  while (next_ < stream_.durable_end(shard_.value())) {
-    if (Clock::now() > deadline) {
+  while (true) {
+    // A durable record is there to be fetched (below the durable end): wait for it, or the
+    // caller would take the wait for the end of the shard (FindLast relies on it).
+    bool below = next_ < stream_.durable_end(shard_.value());
+    if (!below) {
+      if (!stream_.reader_only()) return std::optional<Record>();
+      // Another process appends: the high watermark of the last fetch answer says how far
+      // the partition is durable now.
+      int64_t low = 0, high = 0;
+      if (rd_kafka_get_watermark_offsets(consumer_.get(), stream_.topic().c_str(), partition, &low,
+                                         &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+          high > static_cast<int64_t>(next_)) {
+        stream_.Learned(shard_.value(), static_cast<uint64_t>(high));
+        continue;
+      }
+    } else if (Clock::now() > deadline) {
       return Unavailable(where + ": offset " + std::to_string(next_) +
                          " was not fetched within stream.timeout_ms");
     }
-    rd_kafka_message_t* m =
-        rd_kafka_consume(topic_.get(), static_cast<int32_t>(shard_.value()), kReaderPollMs);
-    if (m == nullptr) continue;  // not fetched yet
+    // At the durable end of a reader-only stream: a record already fetched is taken at once.
+    rd_kafka_message_t* m = rd_kafka_consume(topic_.get(), partition, below ? kReaderPollMs : 0);
+    if (m == nullptr) {
+      if (below) continue;  // not fetched yet
+      return std::optional<Record>();
+    }
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       rd_kafka_resp_err_t err = m->err;
       std::string text = rd_kafka_message_errstr(m);
       rd_kafka_message_destroy(m);
-      if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
       if (err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE ||
           err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
         return NotFound(where + ": offset " + std::to_string(next_) +
@@ -646,9 +740,11 @@ Result<std::optional<Record>> KafkaShardReader::Next() {
           err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED || err == RD_KAFKA_RESP_ERR__FATAL) {
         return Unavailable(where + ": " + text);
       }
-      // Connection trouble and the like: librdkafka reconnects and fetches again.
-      log::Debug("{}: {}", where, text);
-      continue;
+      // The end of the partition, connection trouble and the like: librdkafka reconnects and
+      // fetches again.
+      if (err != RD_KAFKA_RESP_ERR__PARTITION_EOF) log::Debug("{}: {}", where, text);
+      if (below) continue;
+      return std::optional<Record>();
     }
     if (m->offset < static_cast<int64_t>(next_)) {
       rd_kafka_message_destroy(m);
@@ -669,6 +765,8 @@ Result<std::optional<Record>> KafkaShardReader::Next() {
                         ": not a cdc-pipeline stream record (headers " + kKafkaTypeHeader +
                         " and " + kKafkaMicrosHeader + " missing or malformed)");
     }
+    // The broker hands consumers records below the high watermark only: durable.
+    if (!below) stream_.Learned(shard_.value(), next_ + 1);
     current_ = m;
     Record r;
     r.offset = StreamOffset(next_++);
@@ -677,7 +775,6 @@ Result<std::optional<Record>> KafkaShardReader::Next() {
     r.payload = std::string_view(static_cast<const char*>(m->payload), m->len);
     return std::optional<Record>(r);
   }
-  return std::optional<Record>();
 }
 
 std::shared_ptr<const KindOptions> ParseOptions(OptionsReader& r) {
@@ -696,13 +793,16 @@ std::shared_ptr<const KindOptions> ParseOptions(OptionsReader& r) {
         if (OurProperties().count(name)) {
           return OptionsReader::EntryError{
               "is set by the stream (its producer is idempotent with acks=all, its readers "
-              "read_committed without a consumer group)"};
+              "read_committed without a consumer group; the processors' consumer group has "
+              "group_id, cooperative-sticky and group_session_timeout_ms)"};
         }
         return std::nullopt;
       });
   r.Int("timeout_ms", o->timeout_ms);
   r.Int("sync_interval_ms", o->sync_interval_ms);
   r.Int("sync_bytes", o->sync_bytes);
+  r.String("group_id", o->group_id);
+  r.Int("group_session_timeout_ms", o->group_session_timeout_ms);
   return o;
 }
 
@@ -726,8 +826,8 @@ Result<std::unique_ptr<Stream>> OpenKafkaStream(const StreamConfig& config, cons
   if (o == nullptr || o->bootstrap_servers.empty()) {
     return InvalidArgument("stream of type kafka needs bootstrap_servers");
   }
-  auto stream = std::make_unique<KafkaStream>(*o, KafkaStreamTopic(config),
-                                              static_cast<uint32_t>(config.shards));
+  auto stream = std::make_unique<KafkaStream>(
+      *o, KafkaStreamTopic(config), static_cast<uint32_t>(config.shards), config.only_shards);
   CDC_RETURN_IF_ERROR(stream->Open());
   return std::unique_ptr<Stream>(std::move(stream));
 }
@@ -746,7 +846,8 @@ void RegisterKafkaStream(Registry& registry) {
       "writer: offsets are predicted at append (from the high watermarks at start) and checked "
       "against every acknowledgement. A sync waits until the brokers acknowledged every record "
       "(idempotent producer, acks=all). Kafka's own retention (the topic's `retention.ms`) "
-      "deletes records: keep it longer than the targets' worst lag. See docs/kafka.md.";
+      "deletes records: keep it longer than the targets' worst lag. `run --role process` "
+      "processes share the partitions as a Kafka consumer group (`group_id`). See docs/kafka.md.";
   kind.spec.fields = {
       {"bootstrap_servers",
        FieldType::kString,
@@ -767,7 +868,8 @@ void RegisterKafkaStream(Registry& registry) {
        "`retention.ms` of the topic the stream creates (0: unlimited). Keep it longer than the "
        "targets' worst lag: what Kafka deletes before it was delivered is lost."},
       {"properties", FieldType::kStringMap, "",
-       "librdkafka properties passed through to the producer and the readers (e.g. "
+       "librdkafka properties passed through to the producer, the readers and the processors' "
+       "group consumer (e.g. "
        "`security.protocol: SASL_SSL`, `sasl.mechanism`, `sasl.username`, `sasl.password: "
        "${KAFKA_PASSWORD}`, `ssl.ca.location`). Values are never logged."},
       {"timeout_ms",
@@ -792,9 +894,24 @@ void RegisterKafkaStream(Registry& registry) {
        {},
        false,
        1},
+      {"group_id", FieldType::kString, "cdc-pipeline.<pipeline.name>",
+       "The Kafka consumer group through which `run --role process` processes share the "
+       "partitions (cooperative-sticky assignment; each member delivers the partitions the group "
+       "gives it). A member that stops commits its partitions' checkpoints as the group's "
+       "offsets, for lag tools; the state store's checkpoints are what counts."},
+      {"group_session_timeout_ms",
+       FieldType::kInt,
+       "10000",
+       "`session.timeout.ms` of the processors' group members: a processor that stopped "
+       "heartbeating (killed, cut off) loses its partitions to the others after this long. "
+       "Brokers accept 6000 to 1800000 by default.",
+       {},
+       false,
+       1000},
   };
   kind.spec.parse = stream::ParseOptions;
   kind.open = stream::OpenKafkaStream;
+  kind.open_assigner = stream::OpenKafkaGroupAssigner;
   kind.describe = stream::Describe;
   registry.AddStream(std::move(kind));
 }

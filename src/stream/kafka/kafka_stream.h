@@ -29,6 +29,9 @@ struct KafkaStreamOptions : KindOptions {
   int64_t timeout_ms = 30000;
   int64_t sync_interval_ms = 10;
   int64_t sync_bytes = 1ll << 20;
+  // The consumer group of `run --role process` processes (kafka_group_assigner.h).
+  std::string group_id;  // empty: "cdc-pipeline.<pipeline.name>"
+  int64_t group_session_timeout_ms = 10000;
 };
 
 // The topic the stream of `config` uses (its `topic`, or "<pipeline.name>-changes").

@@ -3,7 +3,9 @@
 // outlives the pipelines killed), `cdc-pipeline run` as a separate process killed with SIGKILL
 // and restarted while `generate` commits. wal2json on its own slot is the record of what was
 // committed: every change reaches each of its consumer files exactly once, in per-row commit
-// order. kcat reads the stream's topic as any Kafka client would.
+// order. kcat reads the stream's topic as any Kafka client would. Split over processes, one
+// `run --role capture` and `run --role process` processes that share the partitions through a
+// Kafka consumer group, killed likewise: every change exactly once in the processors' files.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <simdjson.h>
@@ -12,6 +14,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -76,9 +79,12 @@ class KafkaStreamE2E : public testing::PostgresE2E {
     env_["KAFKA_BROKERS"] = kafka_->bootstrap();
     env_["KAFKA_TOPIC"] = topic_;
     std::string config = testing::ReadFile(testing::SourcePath("config/cdc-pipeline.yaml"));
+    // The processors' group: the mock's coordinator ends a rebalance (after the first) when
+    // the session timeout less a second has passed, whether or not every member rejoined.
     config += "\nstream:\n  type: kafka\n  shards: " + std::to_string(kShards) +
               "\n  bootstrap_servers: ${KAFKA_BROKERS}\n  topic: ${KAFKA_TOPIC}\n"
-              "  create_topic: false\n";
+              "  create_topic: false\n  group_id: ${KAFKA_TOPIC}.processors\n"
+              "  group_session_timeout_ms: 3000\n";
     testing::CopyShippedModels(data_.path());
     config_ = data_ / "cdc-pipeline.yaml";
     testing::WriteFile(config_, config);
@@ -145,6 +151,167 @@ TEST_F(KafkaStreamE2E, ExactlyOnceInKeyOrderAcrossKill9) {
   EXPECT_EQ(reset.exit_code, 1);
   EXPECT_NE((reset.out + reset.err).find("cannot drop records"), std::string::npos)
       << reset.out << reset.err;
+}
+
+// The partitions this processor's member of the consumer group has, as its log says last
+// ("...; this member has 0,2"): nullopt before its first assignment.
+std::optional<std::string> Membership(const std::string& log) {
+  std::string text = testing::ReadFile(log);
+  const std::string mark = "; this member has ";
+  size_t at = text.rfind(mark);
+  if (at == std::string::npos) return std::nullopt;
+  at += mark.size();
+  return text.substr(at, text.find('\n', at) - at);
+}
+
+// The pipeline split over processes with the stream in Kafka: `run --role capture` produces the
+// changes into the topic, two `run --role process` (no --shards) share its 4 partitions as
+// members of one consumer group (cooperative-sticky) and deliver each partition from and into
+// its unit under the data dir they share. The processors balance (two partitions each); one is
+// killed with SIGKILL and left dead: the other gets all four once the group's session expires.
+// Then, four times, once the group gave both processors partitions again, one of them is killed
+// while it delivers and restarted at once (and the capture process once), while `generate`
+// commits: every committed change reaches the consumer files exactly once, in commit order per
+// row (wal2json).
+TEST_F(KafkaStreamE2E, CaptureAndAConsumerGroupOfProcessorsExactlyOnceAcrossKill9) {
+  env_["CDC_ADMIN_LISTEN"] = "127.0.0.1:0";
+  run_args_ = {"run", "--config", config_, "--role", "capture"};
+  std::string log = data_ / "capture.log";
+  auto capture = StartStreaming(log);
+  ASSERT_FALSE(HasFailure());
+  testing::TempDir shared;
+  for (int i = 0; i < kShards; ++i) {
+    consumer_dirs_.push_back(shared / ("shards/" + std::to_string(i)));
+  }
+  int started = 0;
+  std::vector<std::string> logs;
+  auto processor = [&] {
+    auto env = env_;
+    env["CDC_DATA_DIR"] = shared.path();
+    logs.push_back(shared / ("processor-" + std::to_string(++started) + ".log"));
+    return std::make_unique<CliProcess>(
+        std::vector<std::string>{"run", "--config", config_, "--role", "process"}, env,
+        logs.back());
+  };
+  auto all_logs = [&] {
+    std::string text;
+    for (const auto& l : logs) text += "==> " + l + "\n" + testing::ReadFile(l);
+    return text;
+  };
+  auto p1 = processor();
+  std::string p1_log = logs.back();
+  auto p2 = processor();
+  std::string p2_log = logs.back();
+  CliProcess generate({"generate", "--rate", "300", "--duration", "45", "--seed", "23"}, env_,
+                      data_ / "generate.log");
+
+  // Balanced: two partitions each, and both deliver.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  auto balanced = [&] {
+    for (const auto& l : {p1_log, p2_log}) {
+      auto m = Membership(l);
+      if (!m || std::count(m->begin(), m->end(), ',') != 1 ||
+          testing::ReadFile(l).find(": delivering it from and into") == std::string::npos) {
+        return false;
+      }
+    }
+    return true;
+  };
+  while (!balanced()) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << "the processors did not share the partitions two and two\n"
+        << all_logs();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  // p1 dies and stays dead: the group gives p2 all four partitions.
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  p1->Signal(SIGKILL);
+  ASSERT_EQ(p1->Wait(10), 128 + SIGKILL);
+  auto killed = std::chrono::steady_clock::now();
+  auto p2_delivers_all = [&] {
+    std::string text = testing::ReadFile(p2_log);
+    for (int i = 0; i < kShards; ++i) {
+      if (text.find("shard " + std::to_string(i) + ": delivering it from and into") ==
+          std::string::npos) {
+        return false;
+      }
+    }
+    return Membership(p2_log) == std::optional<std::string>("0,1,2,3");
+  };
+  while (!p2_delivers_all()) {
+    ASSERT_LT(std::chrono::steady_clock::now() - killed, std::chrono::seconds(30))
+        << "the dead processor's partitions did not go to the other one\n"
+        << all_logs();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  p1 = processor();
+  p1_log = logs.back();
+
+  // Each round, once both processors deliver partitions again (the group rebalanced after the
+  // last kill), one of them is killed while it delivers, and restarted; the capture process once.
+  std::mt19937 random(20261211);
+  int kills = 0;
+  for (int round = 0; round < 4 && generate.running(); ++round) {
+    auto settled = std::chrono::steady_clock::now() + std::chrono::seconds(40);
+    auto delivering = [&](const std::string& l) {
+      auto m = Membership(l);
+      return m && *m != "none" &&
+             testing::ReadFile(l).find(": delivering it from and into") != std::string::npos;
+    };
+    while (!delivering(p1_log) || !delivering(p2_log)) {
+      ASSERT_LT(std::chrono::steady_clock::now(), settled)
+          << "the group did not give both processors partitions again\n"
+          << all_logs();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300 + random() % 1200));
+    if (round == 1) {
+      capture->Signal(SIGKILL);
+      ASSERT_EQ(capture->Wait(10), 128 + SIGKILL);
+      capture = std::make_unique<CliProcess>(run_args_, env_, log);
+    }
+    auto& victim = round % 2 == 0 ? p1 : p2;
+    victim->Signal(SIGKILL);
+    ASSERT_EQ(victim->Wait(10), 128 + SIGKILL);
+    ++kills;
+    victim = processor();
+    (round % 2 == 0 ? p1_log : p2_log) = logs.back();
+  }
+  EXPECT_EQ(kills, 4) << "the workload ended before the last kill";
+  ASSERT_EQ(generate.Wait(90), 0) << testing::ReadFile(data_ / "generate.log");
+  ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
+  // The processors read on until the files stop growing (a partition whose member was killed
+  // waits for the group to notice).
+  auto lines = [&] {
+    size_t n = 0;
+    for (const auto& dir : consumer_dirs_) {
+      for (const auto& consumer : {"wallboards", "analytics", "warehouse", "security"}) {
+        n += testing::ReadLines(dir + "/consumers/" + consumer + ".jsonl").size();
+      }
+    }
+    return n;
+  };
+  size_t seen = lines();
+  for (int still = 0, waited = 0; still < 80 && waited < 1200; ++waited) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    size_t now = lines();
+    still = now == seen ? still + 1 : 0;
+    seen = now;
+  }
+  for (auto* p : {&capture, &p1, &p2}) {
+    (*p)->Signal(SIGTERM);
+    EXPECT_EQ((*p)->Wait(30), 0) << all_logs();
+  }
+  ExpectEveryCommittedChangeExactlyOnceInOrder(1000);
+  std::string text = all_logs();
+  EXPECT_NE(text.find("kafka consumer group '" + topic_ + ".processors': joining"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("kafka consumer group '" + topic_ + ".processors': left"), std::string::npos)
+      << text;
+  // Nothing of the stream in the processors' data dir: they read the topic.
+  EXPECT_FALSE(testing::FileExists(shared / "stream"));
+  EXPECT_FALSE(testing::FileExists(shared / "shards/0/stream"));
 }
 
 }  // namespace

@@ -312,5 +312,106 @@ TEST_F(KafkaStreamTest, TruncateIsRefusedUnlessThereIsNothingToDrop) {
   EXPECT_TRUE(stream->TruncateTo(ShardId(0), StreamOffset(1)).ok());
 }
 
+// A unit of `run --role process` opens the stream for one partition (`only_shards`): it appends
+// nothing, reads only that partition, takes the pipeline id from the meta topic, and learns how
+// far the partition is durable from the brokers while another process appends.
+TEST_F(KafkaStreamTest, AReaderOnlyStreamReadsItsPartitionsAndLearnsTheDurableEndFromKafka) {
+  CreateTopics(2);
+  auto writer = Open(2);
+  ASSERT_NE(writer, nullptr);
+  ASSERT_TRUE(writer->SetIdentity("pipeline-r").ok());
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(writer->Append(ShardId(i % 2), i == 7 ? 2 : 1, "r" + std::to_string(i), i).ok());
+  }
+  ASSERT_TRUE(writer->Sync().ok());
+
+  StreamConfig config = Config(2);
+  config.only_shards = {1};
+  auto opened = OpenKafkaStream(config, "");
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto reader_only = std::move(opened).value();
+  EXPECT_EQ(reader_only->identity(), "pipeline-r");
+  EXPECT_EQ(reader_only->stats(ShardId(1)).first.value(), 0u);
+  EXPECT_EQ(reader_only->stats(ShardId(1)).next.value(), 5u);
+  EXPECT_EQ(reader_only->stats(ShardId(1)).durable_end.value(), 5u);
+  // The other partition is not read here at all.
+  EXPECT_EQ(reader_only->stats(ShardId(0)).durable_end.value(), 0u);
+  EXPECT_FALSE(reader_only->OpenReader(ShardId(0), StreamOffset(0)).ok());
+
+  // Appends, and recording a pipeline id, are the writer's.
+  auto append = reader_only->Append(ShardId(1), 1, "no", 0);
+  ASSERT_FALSE(append.ok());
+  EXPECT_EQ(append.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(append.status().message().find("appends nothing (run --role process)"),
+            std::string::npos)
+      << append.status().ToString();
+  EXPECT_FALSE(reader_only
+                   ->Append("users\x1f"
+                            "1",
+                            1, "no", 0)
+                   .ok());
+  EXPECT_EQ(reader_only->SetIdentity("other").code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(reader_only->Sync().ok());
+  EXPECT_FALSE(reader_only->SyncDue());
+
+  // FindLast reads the partition back from its end: "r7" (type 2) at offset 3.
+  auto last =
+      FindLast(*reader_only, ShardId(1), [](const Record& r) -> Result<std::optional<std::string>> {
+        if (r.type != 2) return std::optional<std::string>();
+        return std::optional<std::string>(std::to_string(r.offset.value()) + ":" +
+                                          std::string(r.payload));
+      });
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  EXPECT_EQ(*last, std::optional<std::string>("3:r7"));
+
+  auto reader = reader_only->OpenReader(ShardId(1), StreamOffset(2));
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  std::vector<std::string> got;
+  for (int i = 0; i < 3; ++i) {
+    auto r = (*reader)->Next();
+    ASSERT_TRUE(r.ok() && r->has_value()) << r.status().ToString();
+    EXPECT_EQ((*r)->offset.value(), 2u + i);
+    got.emplace_back((*r)->payload);
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"r5", "r7", "r9"}));
+  {
+    auto r = (*reader)->Next();
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(r->has_value());
+  }
+
+  // The writer appends more: the reader finds the records as the brokers hand them out, and
+  // the durable end (stats, WaitForData) follows; nothing is read twice or skipped.
+  std::atomic<bool> woke{false};
+  std::thread waiter([&] {
+    reader_only->WaitForData({StreamOffset(0), StreamOffset(5)}, std::chrono::seconds(20));
+    woke = true;
+  });
+  for (int i = 10; i < 30; ++i) {
+    ASSERT_TRUE(writer->Append(ShardId(i % 2), 1, "r" + std::to_string(i), i).ok());
+  }
+  ASSERT_TRUE(writer->Sync().ok());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (got.size() < 13 && std::chrono::steady_clock::now() < deadline) {
+    auto r = (*reader)->Next();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    if (!r->has_value()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      continue;
+    }
+    EXPECT_EQ((*r)->offset.value(), 2u + got.size());
+    got.emplace_back((*r)->payload);
+  }
+  waiter.join();
+  EXPECT_TRUE(woke);
+  ASSERT_EQ(got.size(), 13u);
+  for (size_t i = 3; i < got.size(); ++i) EXPECT_EQ(got[i], "r" + std::to_string(2 * i + 5));
+  EXPECT_EQ(reader_only->stats(ShardId(1)).durable_end.value(), 15u);
+  EXPECT_EQ(reader_only->stats(ShardId(1)).next.value(), 15u);
+  auto r = (*reader)->Next();
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->has_value());
+}
+
 }  // namespace
 }  // namespace cdc::stream
