@@ -16,6 +16,7 @@
 #include <set>
 #include <thread>
 
+#include "e2e/pipeline/postgres_e2e.h"
 #include "support/coredb.h"
 #include "support/pg_server.h"
 #include "support/test_util.h"
@@ -28,58 +29,8 @@ using testing::CliProcess;
 using testing::PgServer;
 using testing::TempDir;
 
-// "table|OP|id"
-using Change = std::string;
-
-std::string ValueText(simdjson::dom::element v) {
-  if (v.is_string()) return std::string(std::string_view(v.get_string()));
-  return simdjson::minify(v);
-}
-
-std::vector<Change> OracleChanges(const PgServer& server, const std::string& db) {
-  auto rows = server.Query(
-      "SELECT data FROM pg_logical_slot_get_changes('oracle', NULL, NULL, 'format-version', '2')",
-      db);
-  EXPECT_TRUE(rows.ok()) << rows.status().ToString();
-  std::vector<Change> out;
-  if (!rows.ok()) return out;
-  simdjson::dom::parser parser;
-  static const std::map<std::string, std::string> kOps = {
-      {"I", "INSERT"}, {"U", "UPDATE"}, {"D", "DELETE"}};
-  for (const auto& row : *rows) {
-    simdjson::dom::element e = parser.parse(*row[0]);
-    std::string action(std::string_view(e["action"].get_string()));
-    if (!kOps.count(action)) continue;
-    std::string table(std::string_view(e["table"].get_string()));
-    std::string id;
-    for (const char* field : {"columns", "identity"}) {
-      simdjson::dom::array cols;
-      if (e[field].get_array().get(cols)) continue;
-      for (auto c : cols) {
-        if (std::string_view(c["name"].get_string()) == "id") id = ValueText(c["value"]);
-      }
-      if (!id.empty()) break;
-    }
-    out.push_back(table + "|" + kOps.at(action) + "|" + id);
-  }
-  return out;
-}
-
-std::vector<Change> ConsumerChanges(const std::string& path) {
-  std::vector<Change> out;
-  simdjson::dom::parser parser;
-  for (const auto& line : testing::ReadLines(path)) {
-    simdjson::dom::element e;
-    EXPECT_EQ(parser.parse(line).get(e), simdjson::SUCCESS) << path << ": " << line;
-    simdjson::dom::element d = e["detail"];
-    std::string op(std::string_view(d["eventType"].get_string()));
-    simdjson::dom::element image;
-    if (d["after"].get(image) != simdjson::SUCCESS) image = d["before"];
-    out.push_back(std::string(std::string_view(d["tableName"].get_string())) + "|" + op + "|" +
-                  ValueText(image["id"]));
-  }
-  return out;
-}
+using testing::ConsumerChanges;
+using testing::OracleChanges;
 
 std::string ReadBytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -115,15 +66,11 @@ std::vector<uint64_t> SyncedEnds(const std::string& stream_dir) {
   return out;
 }
 
-class DataDirDamage : public ::testing::Test {
+class DataDirDamage : public testing::PostgresE2E {
  protected:
   void SetUp() override {
-    auto server = PgServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(server).value();
-    ASSERT_TRUE(server_->Execute("CREATE DATABASE coredb").ok());
-    ASSERT_TRUE(
-        server_->Execute(testing::ReadFile(testing::SourcePath("sql/coredb.sql")), "coredb").ok());
+    PostgresE2E::SetUp();
+    if (HasFatalFailure()) return;
     // The shipped config with small segments, so that a few thousand changes fill several.
     std::string config = testing::ReadFile(testing::SourcePath("config/cdc-pipeline.yaml"));
     config.replace(config.find("\ndead_letter:\n"), 14,
@@ -131,9 +78,7 @@ class DataDirDamage : public ::testing::Test {
     config_ = data_ / "pipeline.yaml";
     testing::WriteFile(config_, config);
     testing::CopyShippedModels(data_.path());
-    env_ = {{"COREDB_DSN", server_->Dsn("coredb")},
-            {"CDC_DATA_DIR", data_.path()},
-            {"CDC_LOG_LEVEL", "info"}};
+    run_args_ = {"run", "--config", config_};
   }
 
   testing::CommandResult Cli(const std::vector<std::string>& args) {
@@ -145,39 +90,6 @@ class DataDirDamage : public ::testing::Test {
   std::unique_ptr<CliProcess> Run(const std::string& log) {
     return std::make_unique<CliProcess>(std::vector<std::string>{"run", "--config", config_}, env_,
                                         log);
-  }
-
-  bool WaitCaughtUp(double seconds) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto v = server_->QueryValue(
-          "SELECT confirmed_flush_lsn >= pg_current_wal_insert_lsn() FROM pg_replication_slots "
-          "WHERE slot_name = 'cdc_pipeline'",
-          "coredb");
-      if (v.ok() && *v == "t") return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
-
-  // Seeds, creates the wal2json oracle slot, starts `run` and waits until it streams.
-  std::unique_ptr<CliProcess> StartStreaming(const std::string& log) {
-    auto seed = testing::RunCli({"generate", "--seed-only"}, env_);
-    EXPECT_EQ(seed.exit_code, 0) << seed.out << seed.err;
-    EXPECT_TRUE(
-        server_
-            ->Execute("SELECT pg_create_logical_replication_slot('oracle', 'wal2json')", "coredb")
-            .ok());
-    auto run = Run(log);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (testing::ReadFile(log).find("streaming from slot") == std::string::npos &&
-           std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    EXPECT_NE(testing::ReadFile(log).find("streaming from slot"), std::string::npos)
-        << testing::ReadFile(log);
-    EXPECT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
-    return run;
   }
 
   // Streams a workload of `seconds` and stops cleanly.
@@ -225,44 +137,6 @@ class DataDirDamage : public ::testing::Test {
     EXPECT_NE(verify.out.find("remedy:"), std::string::npos) << verify.out;
   }
 
-  // Per consumer and row, the delivered changes are exactly the committed ones routed there.
-  void ExpectEveryCommittedChangeExactlyOnce(size_t at_least) {
-    auto oracle = OracleChanges(*server_, "coredb");
-    ASSERT_GT(oracle.size(), at_least);
-    auto split = [](const Change& c) {
-      size_t a = c.find('|'), b = c.find('|', a + 1);
-      return std::tuple(c.substr(0, a), c.substr(a + 1, b - a - 1), c.substr(b + 1));
-    };
-    std::map<std::string, std::map<std::string, std::vector<std::string>>> want, got;
-    for (const auto& change : oracle) {
-      auto [table, op, id] = split(change);
-      if (!testing::CoreDbEventTypes().count(table) ||
-          !testing::CoreDbEventTypes().at(table).count(op))
-        continue;
-      for (const auto& consumer : testing::CoreDbConsumers().at(table)) {
-        want[consumer][table + "|" + id].push_back(op);
-      }
-    }
-    size_t missing = 0, extra = 0;
-    for (const auto& [consumer, rows] : want) {
-      for (const auto& change : ConsumerChanges(data_ / ("consumers/" + consumer + ".jsonl"))) {
-        auto [table, op, id] = split(change);
-        if (op != "READ") got[consumer][table + "|" + id].push_back(op);
-      }
-      for (const auto& [row, ops] : rows) {
-        const auto& have = got[consumer][row];
-        if (have.size() < ops.size()) missing += ops.size() - have.size();
-        if (have.size() > ops.size()) extra += have.size() - ops.size();
-        if (have != ops && missing + extra <= 10) {
-          ADD_FAILURE() << consumer << " " << row << ": " << ops.size() << " committed, "
-                        << have.size() << " delivered";
-        }
-      }
-    }
-    EXPECT_EQ(missing, 0u);
-    EXPECT_EQ(extra, 0u);
-  }
-
   void SetInState(const std::string& sql) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((data_ / "state.db").c_str(), &db), SQLITE_OK);
@@ -281,10 +155,7 @@ class DataDirDamage : public ::testing::Test {
     return stream_dir() + name;
   }
 
-  std::unique_ptr<PgServer> server_;
-  TempDir data_;
   std::string config_;
-  std::map<std::string, std::string> env_;
 };
 
 TEST_F(DataDirDamage, AFlippedByteInAFullyDeliveredSegmentDoesNotStopThePipeline) {
@@ -320,7 +191,7 @@ TEST_F(DataDirDamage, AFlippedByteInAFullyDeliveredSegmentDoesNotStopThePipeline
   ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
   run->Signal(SIGTERM);
   ASSERT_EQ(run->Wait(60), 0) << testing::ReadFile(log);
-  ExpectEveryCommittedChangeExactlyOnce(1000);
+  ExpectEveryCommittedChangeExactlyOnceInOrder(1000);
 
   // The remedy verify-data gave makes the data dir clean again.
   fs::rename(oldest, oldest + ".damaged");

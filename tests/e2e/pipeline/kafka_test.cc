@@ -19,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "e2e/pipeline/postgres_e2e.h"
 #include "support/coredb.h"
 #include "support/kafka_cluster.h"
 #include "support/pg_server.h"
@@ -32,42 +33,16 @@ using testing::MockKafka;
 using testing::PgServer;
 using testing::TempDir;
 
-std::string ValueText(simdjson::dom::element v) {
-  if (v.is_string()) return std::string(std::string_view(v.get_string()));
-  return simdjson::minify(v);
-}
-
 // "table|id" -> ops in commit order, of the changes the CoreDB tables publish.
 using Histories = std::map<std::string, std::vector<std::string>>;
 
 Histories OracleHistories(const PgServer& server, size_t& total) {
-  auto rows = server.Query(
-      "SELECT data FROM pg_logical_slot_get_changes('oracle', NULL, NULL, 'format-version', '2')",
-      "coredb");
-  EXPECT_TRUE(rows.ok()) << rows.status().ToString();
   Histories out;
   total = 0;
-  if (!rows.ok()) return out;
-  simdjson::dom::parser parser;
-  static const std::map<std::string, std::string> kOps = {
-      {"I", "INSERT"}, {"U", "UPDATE"}, {"D", "DELETE"}};
-  for (const auto& row : *rows) {
-    simdjson::dom::element e = parser.parse(*row[0]);
-    std::string action(std::string_view(e["action"].get_string()));
-    if (!kOps.count(action)) continue;
-    std::string table(std::string_view(e["table"].get_string()));
-    const auto& types = testing::CoreDbEventTypes();
-    if (!types.count(table) || !types.at(table).count(kOps.at(action))) continue;
-    std::string id;
-    for (const char* field : {"columns", "identity"}) {
-      simdjson::dom::array cols;
-      if (e[field].get_array().get(cols)) continue;
-      for (auto c : cols) {
-        if (std::string_view(c["name"].get_string()) == "id") id = ValueText(c["value"]);
-      }
-      if (!id.empty()) break;
-    }
-    out[table + "|" + id].push_back(kOps.at(action));
+  const auto& types = testing::CoreDbEventTypes();
+  for (const auto& c : testing::ReadOracle(server, "coredb", {"id"})) {
+    if (!types.count(c.table) || !types.at(c.table).count(c.op)) continue;
+    out[c.table + "|" + c.Value("id")].push_back(c.op);
     ++total;
   }
   return out;
@@ -98,7 +73,7 @@ KafkaView ReadKafka(const std::string& bootstrap, const std::string& prefix) {
       std::string name(std::string_view(d["tableName"].get_string()));
       simdjson::dom::element image;
       if (d["after"].get(image) != simdjson::SUCCESS) image = d["before"];
-      std::string row_id = ValueText(image["id"]);
+      std::string row_id = testing::JsonValueText(image["id"]);
       if (name != table) view.problems.push_back("a " + name + " event in the topic of " + table);
       if (r.key != table + "[" + std::string(simdjson::minify(image["id"])) + "]") {
         view.problems.push_back("key '" + r.key + "' for " + name + " id " + row_id);
@@ -123,25 +98,18 @@ size_t CountChanges(const Histories& h) {
   return n;
 }
 
-class KafkaE2E : public ::testing::Test {
+class KafkaE2E : public testing::PostgresE2E {
  protected:
   void SetUp() override {
     kafka_ = &MockKafka::Shared();
     ASSERT_FALSE(kafka_->bootstrap().empty());
-    auto server = PgServer::Start();
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(server).value();
-    ASSERT_TRUE(server_->Execute("CREATE DATABASE coredb").ok());
-    ASSERT_TRUE(
-        server_->Execute(testing::ReadFile(testing::SourcePath("sql/coredb.sql")), "coredb").ok());
+    PostgresE2E::SetUp();
+    if (HasFatalFailure()) return;
     // The cluster may be shared by the tests of this binary: each test has its own topics and
     // transactional id.
     prefix_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    env_ = {{"COREDB_DSN", server_->Dsn("coredb")},
-            {"CDC_DATA_DIR", data_.path()},
-            {"CDC_LOG_LEVEL", "info"},
-            {"KAFKA_BROKERS", kafka_->bootstrap()},
-            {"KAFKA_PREFIX", prefix_}};
+    env_["KAFKA_BROKERS"] = kafka_->bootstrap();
+    env_["KAFKA_PREFIX"] = prefix_;
     std::string config = testing::ReadFile(testing::SourcePath("config/cdc-pipeline.yaml"));
     config.replace(config.find("\nrules:\n"), 8,
                    "\nrules:\n  to-kafka:\n    event_pattern: {source: [cdc.coredb]}\n"
@@ -158,45 +126,12 @@ class KafkaE2E : public ::testing::Test {
     testing::CopyShippedModels(data_.path());
     config_ = data_ / "cdc-pipeline.yaml";
     testing::WriteFile(config_, config);
+    run_args_ = {"run", "--config", config_};
   }
 
   std::unique_ptr<CliProcess> Run(const std::string& log) {
     return std::make_unique<CliProcess>(std::vector<std::string>{"run", "--config", config_}, env_,
                                         log);
-  }
-
-  bool WaitCaughtUp(double seconds) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto v = server_->QueryValue(
-          "SELECT confirmed_flush_lsn >= pg_current_wal_insert_lsn() FROM pg_replication_slots "
-          "WHERE slot_name = 'cdc_pipeline'",
-          "coredb");
-      if (v.ok() && *v == "t") return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
-
-  // Seeds, creates the oracle slot, starts `run` and waits until it streams past the snapshot.
-  std::unique_ptr<CliProcess> StartStreaming(const std::string& log) {
-    auto seed = testing::RunCli({"generate", "--seed-only"}, env_);
-    EXPECT_EQ(seed.exit_code, 0) << seed.out << seed.err;
-    EXPECT_TRUE(
-        server_
-            ->Execute("SELECT pg_create_logical_replication_slot('oracle', 'wal2json')", "coredb")
-            .ok());
-    auto run = Run(log);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::string text = testing::ReadFile(log);
-      if (text.find("initial snapshot") != std::string::npos &&
-          text.find(" complete (") != std::string::npos)
-        break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    EXPECT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
-    return run;
   }
 
   // Waits (generously) until kafka holds every committed change, then compares per row.
@@ -242,11 +177,8 @@ class KafkaE2E : public ::testing::Test {
   }
 
   MockKafka* kafka_ = nullptr;
-  std::unique_ptr<PgServer> server_;
-  TempDir data_;
   std::string config_;
   std::string prefix_;
-  std::map<std::string, std::string> env_;
 };
 
 // Produce requests answered with retriable errors (NOT_ENOUGH_REPLICAS, REQUEST_TIMED_OUT,
