@@ -18,6 +18,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/test_util.h"
+
 namespace cdc::testing {
 namespace {
 
@@ -279,6 +281,18 @@ Status PgServer::WriteDataFile(std::string_view name, std::string_view content, 
 
 std::string PgServer::LogTail(size_t max_bytes) const {
   return ReadFileTail(dir_ + "/server.log", max_bytes);
+}
+
+Result<std::unique_ptr<PgServer>> PgServer::StartCoreDb(const PgServerOptions& options) {
+  CDC_ASSIGN_OR_RETURN(auto server, Start(options));
+  CDC_RETURN_IF_ERROR(server->Execute("CREATE DATABASE coredb"));
+  // Read here rather than with test_util's ReadFile: some tests build this file alone.
+  std::ifstream in(std::string(CDC_SOURCE_DIR) + "/sql/coredb.sql");
+  if (!in) return Unavailable("cannot read sql/coredb.sql under " + std::string(CDC_SOURCE_DIR));
+  std::stringstream sql;
+  sql << in.rdbuf();
+  CDC_RETURN_IF_ERROR(server->Execute(sql.str(), "coredb"));
+  return server;
 }
 
 }  // namespace cdc::testing

@@ -35,6 +35,9 @@ class PgServer {
   using Rows = std::vector<std::vector<std::optional<std::string>>>;
 
   static Result<std::unique_ptr<PgServer>> Start(const PgServerOptions& options = {});
+  // A server with the database `coredb` made from sql/coredb.sql (the CoreDB tables, the
+  // pipeline's publication), as the end-to-end tests want it.
+  static Result<std::unique_ptr<PgServer>> StartCoreDb(const PgServerOptions& options = {});
   ~PgServer();
   PgServer(const PgServer&) = delete;
   PgServer& operator=(const PgServer&) = delete;

@@ -40,12 +40,9 @@ std::string Quote(const std::string& s) {
 class BusApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto server = PgServer::Start();
+    auto server = PgServer::StartCoreDb();
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(server).value();
-    ASSERT_TRUE(server_->Execute("CREATE DATABASE coredb").ok());
-    ASSERT_TRUE(
-        server_->Execute(testing::ReadFile(testing::SourcePath("sql/coredb.sql")), "coredb").ok());
     env_ = {{"COREDB_DSN", server_->Dsn("coredb")},
             {"CDC_DATA_DIR", data_.path()},
             {"CDC_ADMIN_LISTEN", "127.0.0.1:0"},

@@ -36,12 +36,9 @@ bool WaitFor(const std::function<bool()>& done, double seconds) {
 }
 
 std::unique_ptr<PgServer> CoreDbServer() {
-  auto server = PgServer::Start();
+  auto server = PgServer::StartCoreDb();
   EXPECT_TRUE(server.ok()) << server.status().ToString();
   if (!server.ok()) return nullptr;
-  EXPECT_TRUE((*server)->Execute("CREATE DATABASE coredb").ok());
-  EXPECT_TRUE(
-      (*server)->Execute(testing::ReadFile(testing::SourcePath("sql/coredb.sql")), "coredb").ok());
   return std::move(server).value();
 }
 

@@ -54,12 +54,9 @@ std::vector<Change> ConsumerChanges(const std::string& path) {
 class PostgresE2E : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto server = PgServer::Start();
+    auto server = PgServer::StartCoreDb();
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(server).value();
-    ASSERT_TRUE(server_->Execute("CREATE DATABASE coredb").ok());
-    ASSERT_TRUE(
-        server_->Execute(testing::ReadFile(testing::SourcePath("sql/coredb.sql")), "coredb").ok());
     env_ = {{"COREDB_DSN", server_->Dsn("coredb")},
             {"CDC_DATA_DIR", data_.path()},
             {"CDC_LOG_LEVEL", "info"}};

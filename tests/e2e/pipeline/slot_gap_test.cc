@@ -33,12 +33,9 @@ using testing::TempDir;
 class SlotGapTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto server = PgServer::Start();
+    auto server = PgServer::StartCoreDb();
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(server).value();
-    ASSERT_TRUE(server_->Execute("CREATE DATABASE coredb").ok());
-    ASSERT_TRUE(
-        server_->Execute(testing::ReadFile(testing::SourcePath("sql/coredb.sql")), "coredb").ok());
     // The shipped config plus an Audit rule for PositionGap events.
     std::string config = testing::ReadFile(testing::SourcePath("config/cdc-pipeline.yaml"));
     size_t rules = config.find("\nrules:\n");

@@ -40,12 +40,9 @@ TEST(WallboardTest, FiguresMoveAndMatchTheStatusInABrowser) {
           "/node_modules/puppeteer-core'"),
       0)
       << "node, /usr/bin/chromium or node_modules/puppeteer-core is missing: run scripts/bootstrap";
-  auto started = PgServer::Start();
+  auto started = PgServer::StartCoreDb();
   ASSERT_TRUE(started.ok()) << started.status().ToString();
   auto server = std::move(started).value();
-  ASSERT_TRUE(server->Execute("CREATE DATABASE coredb").ok());
-  ASSERT_TRUE(
-      server->Execute(testing::ReadFile(testing::SourcePath("sql/coredb.sql")), "coredb").ok());
   TempDir data;
   std::map<std::string, std::string> env = {{"COREDB_DSN", server->Dsn("coredb")},
                                             {"CDC_DATA_DIR", data.path()},

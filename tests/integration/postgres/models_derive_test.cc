@@ -23,12 +23,9 @@ const char* kTables[] = {"users",      "customers",    "products",       "orders
 class ModelsDerive : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto server = testing::PgServer::Start();
+    auto server = testing::PgServer::StartCoreDb();
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(server).value();
-    ASSERT_TRUE(server_->Execute("CREATE DATABASE coredb").ok());
-    Status s = server_->Execute(testing::ReadFile(testing::SourcePath("sql/coredb.sql")), "coredb");
-    ASSERT_TRUE(s.ok()) << s.ToString();
   }
   static void TearDownTestSuite() { server_.reset(); }
 
