@@ -96,6 +96,11 @@ class ShardLeases final : public stream::ShardAssigner {
   bool Take(uint32_t shard, const Seen& seen, const std::string& why);
   // Writes `shard`'s lease back with no owner (a clean release).
   void Evict(uint32_t shard);
+  // Renews (or, with `release`, releases) held lease `shard` whose counter is `counter`: the
+  // counter + 1, conditional on this worker and that counter, with the shard's last checkpoint
+  // when it is new (`*written` then names it).
+  aws::Response UpdateHeld(uint32_t shard, int64_t counter, bool release,
+                           std::optional<uint64_t>* written);
 
   struct Held {
     int64_t counter = 0;
@@ -206,28 +211,7 @@ void ShardLeases::Renew() {
     const uint32_t shard = it->first;
     Held& held = it->second;
     std::optional<uint64_t> checkpoint;
-    if (auto c = checkpoints_.find(shard);
-        c != checkpoints_.end() && written_[shard] != c->second) {
-      checkpoint = c->second;
-    }
-    std::string body;
-    JsonWriter w(body);
-    Begin(w, shard);
-    w.Key("UpdateExpression")
-        .String(checkpoint ? "SET leaseCounter = leaseCounter + :one, checkpoint = :cp, "
-                             "ownerSwitchesSinceCheckpoint = :zero"
-                           : "SET leaseCounter = leaseCounter + :one");
-    w.Key("ConditionExpression").String("leaseOwner = :me AND leaseCounter = :c");
-    w.Key("ExpressionAttributeValues").BeginObject();
-    N(w, ":one", int64_t{1});
-    S(w, ":me", worker_);
-    N(w, ":c", held.counter);
-    if (checkpoint) {
-      S(w, ":cp", std::to_string(*checkpoint));
-      N(w, ":zero", int64_t{0});
-    }
-    w.EndObject().EndObject();
-    aws::Response r = Call("UpdateItem", body);
+    aws::Response r = UpdateHeld(shard, held.counter, false, &checkpoint);
     if (r.status.ok()) {
       held.counter += 1;
       held.renewed = now;
@@ -384,31 +368,37 @@ Result<std::vector<uint32_t>> ShardLeases::Poll(std::chrono::milliseconds wait) 
   return shards;
 }
 
-void ShardLeases::Evict(uint32_t shard) {
-  auto it = held_.find(shard);
-  if (it == held_.end()) return;
-  std::optional<uint64_t> checkpoint;
+aws::Response ShardLeases::UpdateHeld(uint32_t shard, int64_t counter, bool release,
+                                      std::optional<uint64_t>* written) {
+  written->reset();
   if (auto c = checkpoints_.find(shard); c != checkpoints_.end() && written_[shard] != c->second) {
-    checkpoint = c->second;
+    *written = c->second;
   }
+  std::string update = release ? "REMOVE leaseOwner SET leaseCounter = leaseCounter + :one"
+                               : "SET leaseCounter = leaseCounter + :one";
+  if (*written) update += ", checkpoint = :cp, ownerSwitchesSinceCheckpoint = :zero";
   std::string body;
   JsonWriter w(body);
   Begin(w, shard);
-  w.Key("UpdateExpression")
-      .String(checkpoint ? "REMOVE leaseOwner SET leaseCounter = leaseCounter + :one, "
-                           "checkpoint = :cp, ownerSwitchesSinceCheckpoint = :zero"
-                         : "REMOVE leaseOwner SET leaseCounter = leaseCounter + :one");
+  w.Key("UpdateExpression").String(update);
   w.Key("ConditionExpression").String("leaseOwner = :me AND leaseCounter = :c");
   w.Key("ExpressionAttributeValues").BeginObject();
   N(w, ":one", int64_t{1});
   S(w, ":me", worker_);
-  N(w, ":c", it->second.counter);
-  if (checkpoint) {
-    S(w, ":cp", std::to_string(*checkpoint));
+  N(w, ":c", counter);
+  if (*written) {
+    S(w, ":cp", std::to_string(**written));
     N(w, ":zero", int64_t{0});
   }
   w.EndObject().EndObject();
-  aws::Response r = Call("UpdateItem", body);
+  return Call("UpdateItem", body);
+}
+
+void ShardLeases::Evict(uint32_t shard) {
+  auto it = held_.find(shard);
+  if (it == held_.end()) return;
+  std::optional<uint64_t> checkpoint;
+  aws::Response r = UpdateHeld(shard, it->second.counter, true, &checkpoint);
   if (!r.status.ok() && !ConditionFailed(r)) {
     log::Warn("shard {}: could not release its lease ({}); it expires within {} ms", shard,
               r.status.message(), lease_.count());
