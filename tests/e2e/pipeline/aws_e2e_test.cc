@@ -35,28 +35,6 @@ class AwsE2E : public PostgresE2E {
     for (const auto& [k, v] : testing::AwsTestEnv()) env_[k] = v;
     run_args_ = {"run", "--config", data_ / "config.yaml"};
   }
-
-  // Waits until the consumer files of consumer_dirs_ have not grown for `quiet_seconds`, at
-  // most `max_seconds` (processors read on after the capture process caught up).
-  void WaitConsumerFilesStill(int quiet_seconds, int max_seconds) {
-    auto lines = [&] {
-      size_t n = 0;
-      for (const auto& dir : consumer_dirs_) {
-        for (const auto& consumer : {"wallboards", "analytics", "warehouse", "security"}) {
-          n += testing::ReadLines(dir + "/consumers/" + consumer + ".jsonl").size();
-        }
-      }
-      return n;
-    };
-    size_t seen = lines();
-    for (int still = 0, waited = 0; still < quiet_seconds * 10 && waited < max_seconds * 10;
-         ++waited) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      size_t now = lines();
-      still = now == seen ? still + 1 : 0;
-      seen = now;
-    }
-  }
 };
 
 TEST_F(AwsE2E, ExactlyOnceThroughAKinesisStreamAcross8Kill9) {

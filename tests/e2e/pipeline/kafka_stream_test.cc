@@ -282,22 +282,7 @@ TEST_F(KafkaStreamE2E, CaptureAndAConsumerGroupOfProcessorsExactlyOnceAcrossKill
   ASSERT_TRUE(WaitCaughtUp(60)) << testing::ReadFile(log);
   // The processors read on until the files stop growing (a partition whose member was killed
   // waits for the group to notice).
-  auto lines = [&] {
-    size_t n = 0;
-    for (const auto& dir : consumer_dirs_) {
-      for (const auto& consumer : {"wallboards", "analytics", "warehouse", "security"}) {
-        n += testing::ReadLines(dir + "/consumers/" + consumer + ".jsonl").size();
-      }
-    }
-    return n;
-  };
-  size_t seen = lines();
-  for (int still = 0, waited = 0; still < 80 && waited < 1200; ++waited) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    size_t now = lines();
-    still = now == seen ? still + 1 : 0;
-    seen = now;
-  }
+  WaitConsumerFilesStill(8, 120);
   for (auto* p : {&capture, &p1, &p2}) {
     (*p)->Signal(SIGTERM);
     EXPECT_EQ((*p)->Wait(30), 0) << all_logs();

@@ -82,6 +82,28 @@ class PostgresE2E : public ::testing::Test {
     return false;
   }
 
+  // Waits until the consumer files of consumer_dirs_ have not grown for `quiet_seconds`, at
+  // most `max_seconds` (processors read on after the capture process caught up).
+  void WaitConsumerFilesStill(int quiet_seconds, int max_seconds) {
+    auto lines = [&] {
+      size_t n = 0;
+      for (const auto& dir : consumer_dirs_) {
+        for (const auto& consumer : {"wallboards", "analytics", "warehouse", "security"}) {
+          n += testing::ReadLines(dir + "/consumers/" + consumer + ".jsonl").size();
+        }
+      }
+      return n;
+    };
+    size_t seen = lines();
+    for (int still = 0, waited = 0; still < quiet_seconds * 10 && waited < max_seconds * 10;
+         ++waited) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      size_t now = lines();
+      still = now == seen ? still + 1 : 0;
+      seen = now;
+    }
+  }
+
   // Waits until `run` (logging to `log`) has finished its initial snapshot. Changes committed
   // before a row's snapshot chunk is read come as their own events and again in the row's READ.
   bool WaitSnapshotDone(const std::string& log, double seconds) {
